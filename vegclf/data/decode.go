@@ -1,0 +1,278 @@
+package data
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"github.com/vegclf/vegclf/vegclf/internal/jpeg"
+	"image"
+	"image/color"
+	"image/gif"
+	"image/png"
+	"io"
+	"os"
+
+	"golang.org/x/image/bmp"
+	"golang.org/x/image/tiff"
+	"golang.org/x/image/webp"
+)
+
+// DefaultMaxPixels is the largest image (width x height) Decode accepts unless told otherwise:
+// a 10000x10000 photo decodes, a decompression bomb claiming 100k x 100k pixels does not.
+const DefaultMaxPixels = 100_000_000
+
+// RGB is an 8-bit RGB image with interleaved channels: Pix[(y*Width+x)*3+c].
+type RGB struct {
+	Width, Height int
+	Pix           []uint8
+}
+
+// formats lists the decoders by content signature: the file's content, not its extension, decides
+// (a GIF named .jpg is still read).
+var formats = []struct {
+	name   string
+	magic  string
+	decode func(io.Reader) (image.Image, error)
+	config func(io.Reader) (image.Config, error)
+}{
+	{"jpeg", "\xff\xd8", jpeg.Decode, jpeg.DecodeConfig},
+	{"png", "\x89PNG\r\n\x1a\n", png.Decode, png.DecodeConfig},
+	{"gif", "GIF8", gif.Decode, gif.DecodeConfig},
+	{"bmp", "BM", bmp.Decode, bmp.DecodeConfig},
+	{"tiff", "II*\x00", tiff.Decode, tiff.DecodeConfig},
+	{"tiff", "MM\x00*", tiff.Decode, tiff.DecodeConfig},
+	{"webp", "RIFF", webp.Decode, webp.DecodeConfig},
+}
+
+// DecodeFile reads and decodes the image file at path into RGB, as Pillow's Image.open(path).convert("RGB")
+// does: grayscale is replicated, alpha is dropped (not composited), palettes are expanded, CMYK converted,
+// 16-bit channels keep their high byte. Images above maxPixels (0 means DefaultMaxPixels) are refused before
+// any pixel is decoded. Errors name the file.
+func DecodeFile(path string, maxPixels int) (*RGB, error) {
+	content, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading image: %w", err)
+	}
+	img, err := Decode(content, maxPixels)
+	if err != nil {
+		return nil, fmt.Errorf("decoding image %s: %w", path, err)
+	}
+	return img, nil
+}
+
+// Decode decodes an encoded image (JPEG, PNG, GIF, BMP, TIFF, WebP) into RGB; see DecodeFile.
+func Decode(content []byte, maxPixels int) (*RGB, error) {
+	if maxPixels <= 0 {
+		maxPixels = DefaultMaxPixels
+	}
+	for _, f := range formats {
+		if !bytes.HasPrefix(content, []byte(f.magic)) {
+			continue
+		}
+		cfg, err := f.config(bytes.NewReader(content))
+		if err != nil {
+			return nil, fmt.Errorf("not a valid %s file: %w", f.name, err)
+		}
+		if cfg.Width <= 0 || cfg.Height <= 0 {
+			return nil, fmt.Errorf("%s image has invalid size %dx%d", f.name, cfg.Width, cfg.Height)
+		}
+		if int64(cfg.Width)*int64(cfg.Height) > int64(maxPixels) {
+			return nil, fmt.Errorf("%s image is %dx%d, over the limit of %d pixels", f.name, cfg.Width, cfg.Height, maxPixels)
+		}
+		img, err := f.decode(bufio.NewReader(bytes.NewReader(content)))
+		if err != nil {
+			return nil, fmt.Errorf("corrupt or truncated %s file: %w", f.name, err)
+		}
+		return ToRGB(img), nil
+	}
+	return nil, fmt.Errorf("unknown image format (not JPEG, PNG, GIF, BMP, TIFF or WebP)")
+}
+
+// ToRGB converts any image to 8-bit RGB, dropping alpha as Pillow's convert("RGB") does.
+func ToRGB(img image.Image) *RGB {
+	b := img.Bounds()
+	out := &RGB{Width: b.Dx(), Height: b.Dy(), Pix: make([]uint8, b.Dx()*b.Dy()*3)}
+	switch src := img.(type) {
+	case *image.YCbCr:
+		ycbcrToRGB(src, out)
+	case *image.Gray:
+		for y := 0; y < out.Height; y++ {
+			row := src.Pix[y*src.Stride : y*src.Stride+out.Width]
+			for x, v := range row {
+				i := (y*out.Width + x) * 3
+				out.Pix[i], out.Pix[i+1], out.Pix[i+2] = v, v, v
+			}
+		}
+	case *image.NRGBA:
+		for y := 0; y < out.Height; y++ {
+			for x := 0; x < out.Width; x++ {
+				s := y*src.Stride + x*4
+				i := (y*out.Width + x) * 3
+				copy(out.Pix[i:i+3], src.Pix[s:s+3])
+			}
+		}
+	case *image.Paletted:
+		palette := make([][3]uint8, len(src.Palette))
+		for i, c := range src.Palette {
+			palette[i] = straightRGB(c)
+		}
+		for y := 0; y < out.Height; y++ {
+			for x := 0; x < out.Width; x++ {
+				idx := int(src.Pix[y*src.Stride+x])
+				i := (y*out.Width + x) * 3
+				if idx < len(palette) {
+					copy(out.Pix[i:i+3], palette[idx][:])
+				}
+			}
+		}
+	default:
+		for y := 0; y < out.Height; y++ {
+			for x := 0; x < out.Width; x++ {
+				c := straightRGB(img.At(b.Min.X+x, b.Min.Y+y))
+				i := (y*out.Width + x) * 3
+				copy(out.Pix[i:i+3], c[:])
+			}
+		}
+	}
+	return out
+}
+
+// straightRGB returns the un-premultiplied 8-bit color, without alpha.
+func straightRGB(c color.Color) [3]uint8 {
+	n := color.NRGBA64Model.Convert(c).(color.NRGBA64)
+	return [3]uint8{uint8(n.R >> 8), uint8(n.G >> 8), uint8(n.B >> 8)}
+}
+
+// ycbcrToRGB converts a decoded JPEG to RGB as libjpeg does by default: chroma is upsampled with its
+// "fancy" triangle filter (4:2:0, 4:2:2, 4:4:0), then converted with libjpeg's fixed-point tables, so the
+// pixels match Pillow's.
+func ycbcrToRGB(src *image.YCbCr, out *RGB) {
+	w, h := out.Width, out.Height
+	cb := upsampleChroma(src, src.Cb, w, h)
+	cr := upsampleChroma(src, src.Cr, w, h)
+	for y := 0; y < h; y++ {
+		yRow := src.Y[y*src.YStride:]
+		for x := 0; x < w; x++ {
+			yy := int32(yRow[x])
+			cbv, crv := int32(cb[y*w+x])-128, int32(cr[y*w+x])-128
+			i := (y*w + x) * 3
+			out.Pix[i] = clamp8(yy + ((91881*crv + 32768) >> 16))
+			out.Pix[i+1] = clamp8(yy + ((-22554*cbv - 46802*crv + 32768) >> 16))
+			out.Pix[i+2] = clamp8(yy + ((116130*cbv + 32768) >> 16))
+		}
+	}
+}
+
+func clamp8(v int32) uint8 {
+	if v < 0 {
+		return 0
+	}
+	if v > 255 {
+		return 255
+	}
+	return uint8(v)
+}
+
+// upsampleChroma returns the chroma plane at full resolution (w x h).
+func upsampleChroma(src *image.YCbCr, plane []uint8, w, h int) []uint8 {
+	stride := src.CStride
+	out := make([]uint8, w*h)
+	switch src.SubsampleRatio {
+	case image.YCbCrSubsampleRatio444:
+		for y := 0; y < h; y++ {
+			copy(out[y*w:(y+1)*w], plane[y*stride:y*stride+w])
+		}
+	case image.YCbCrSubsampleRatio422:
+		cw := (w + 1) / 2
+		row := make([]uint8, 2*cw)
+		for y := 0; y < h; y++ {
+			fancyH2(plane[y*stride:y*stride+cw], row)
+			copy(out[y*w:(y+1)*w], row)
+		}
+	case image.YCbCrSubsampleRatio420:
+		cw, ch := (w+1)/2, (h+1)/2
+		row := make([]uint8, 2*cw)
+		for cy := 0; cy < ch; cy++ {
+			cur := plane[cy*stride : cy*stride+cw]
+			above := plane[max(cy-1, 0)*stride:][:cw]
+			below := plane[min(cy+1, ch-1)*stride:][:cw]
+			for v, other := range [2][]uint8{above, below} {
+				y := 2*cy + v
+				if y >= h {
+					break
+				}
+				fancyH2V2(cur, other, v, row)
+				copy(out[y*w:(y+1)*w], row)
+			}
+		}
+	case image.YCbCrSubsampleRatio440:
+		ch := (h + 1) / 2
+		for cy := 0; cy < ch; cy++ {
+			cur := plane[cy*stride:][:w]
+			above := plane[max(cy-1, 0)*stride:][:w]
+			below := plane[min(cy+1, ch-1)*stride:][:w]
+			for v, other := range [2][]uint8{above, below} {
+				y := 2*cy + v
+				if y >= h {
+					break
+				}
+				bias := int32(1 + v)
+				for x := 0; x < w; x++ {
+					out[y*w+x] = uint8((int32(cur[x])*3 + int32(other[x]) + bias) >> 2)
+				}
+			}
+		}
+	default: // 4:1:1 and 4:1:0: nearest neighbour, as Go's image/jpeg does.
+		for y := 0; y < h; y++ {
+			for x := 0; x < w; x++ {
+				out[y*w+x] = plane[src.COffset(x, y)-src.COffset(0, 0)]
+			}
+		}
+	}
+	return out
+}
+
+// fancyH2 is libjpeg's h2v1_fancy_upsample: horizontal 2x with a triangle filter.
+func fancyH2(in, out []uint8) {
+	n := len(in)
+	if n == 1 {
+		out[0], out[1] = in[0], in[0]
+		return
+	}
+	out[0] = in[0]
+	out[1] = uint8((int32(in[0])*3 + int32(in[1]) + 2) >> 2)
+	for c := 1; c < n-1; c++ {
+		v := int32(in[c]) * 3
+		out[2*c] = uint8((v + int32(in[c-1]) + 1) >> 2)
+		out[2*c+1] = uint8((v + int32(in[c+1]) + 2) >> 2)
+	}
+	out[2*n-2] = uint8((int32(in[n-1])*3 + int32(in[n-2]) + 1) >> 2)
+	out[2*n-1] = in[n-1]
+}
+
+// fancyH2V2 is libjpeg's h2v2_fancy_upsample for one output row: v is 0 for the upper row (other is the
+// chroma row above) and 1 for the lower one (other is the row below).
+func fancyH2V2(cur, other []uint8, v int, out []uint8) {
+	n := len(cur)
+	colsum := func(c int) int32 { return int32(cur[c])*3 + int32(other[c]) }
+	this := colsum(0)
+	if n == 1 {
+		out[0] = uint8((this*4 + 8) >> 4)
+		out[1] = uint8((this*4 + 7) >> 4)
+		return
+	}
+	next := colsum(1)
+	out[0] = uint8((this*4 + 8) >> 4)
+	out[1] = uint8((this*3 + next + 7) >> 4)
+	last := this
+	this = next
+	for c := 1; c < n-1; c++ {
+		next = colsum(c + 1)
+		out[2*c] = uint8((this*3 + last + 8) >> 4)
+		out[2*c+1] = uint8((this*3 + next + 7) >> 4)
+		last, this = this, next
+	}
+	out[2*n-2] = uint8((this*3 + last + 8) >> 4)
+	out[2*n-1] = uint8((this*4 + 7) >> 4)
+	_ = v
+}

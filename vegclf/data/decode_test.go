@@ -1,0 +1,102 @@
+package data
+
+import (
+	"bytes"
+	"image"
+	"image/color"
+	"image/gif"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func encodePNG(t *testing.T, img image.Image) []byte {
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestDecodeModes(t *testing.T) {
+	gray16 := image.NewGray16(image.Rect(0, 0, 2, 1))
+	gray16.SetGray16(0, 0, color.Gray16{0xABCD})
+	rgba64 := image.NewNRGBA64(image.Rect(0, 0, 2, 1))
+	rgba64.SetNRGBA64(0, 0, color.NRGBA64{0x1234, 0x5678, 0x9ABC, 0x0001})
+	alpha := image.NewNRGBA(image.Rect(0, 0, 2, 1))
+	alpha.SetNRGBA(0, 0, color.NRGBA{200, 100, 50, 0}) // Fully transparent: the color is kept, as Pillow does.
+	pal := image.NewPaletted(image.Rect(0, 0, 2, 1), color.Palette{color.NRGBA{1, 2, 3, 255}, color.NRGBA{9, 8, 7, 255}})
+	pal.SetColorIndex(0, 0, 1)
+	var gifBuf bytes.Buffer
+	if err := gif.Encode(&gifBuf, pal, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		content []byte
+		want    [3]uint8
+	}{
+		{"16-bit gray png", encodePNG(t, gray16), [3]uint8{0xAB, 0xAB, 0xAB}},
+		{"16-bit rgba png", encodePNG(t, rgba64), [3]uint8{0x12, 0x56, 0x9A}},
+		{"transparent png", encodePNG(t, alpha), [3]uint8{200, 100, 50}},
+		{"paletted png", encodePNG(t, pal), [3]uint8{9, 8, 7}},
+		{"gif", gifBuf.Bytes(), [3]uint8{9, 8, 7}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			img, err := Decode(tc.content, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if img.Width != 2 || img.Height != 1 {
+				t.Fatalf("size %dx%d", img.Width, img.Height)
+			}
+			if got := [3]uint8(img.Pix[:3]); got != tc.want {
+				t.Errorf("pixel = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestDecodeErrorsNameTheFileAndProblem(t *testing.T) {
+	dir := t.TempDir()
+	good := encodePNG(t, image.NewGray(image.Rect(0, 0, 40, 40)))
+	huge := encodePNG(t, image.NewGray(image.Rect(0, 0, 200, 100)))
+	for _, tc := range []struct {
+		name    string
+		content []byte
+		limit   int
+		want    string
+	}{
+		{"text.jpg", []byte("hello, not an image"), 0, "unknown image format"},
+		{"truncated.png", good[:len(good)/2], 0, "corrupt or truncated png"},
+		{"empty.jpg", nil, 0, "unknown image format"},
+		{"bomb.png", huge, 10_000, "over the limit of 10000 pixels"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(dir, tc.name)
+			os.WriteFile(p, tc.content, 0o644)
+			_, err := DecodeFile(p, tc.limit)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), p) {
+				t.Errorf("error = %v, want the path and %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestResizeIdentityAndBounds(t *testing.T) {
+	img := &RGB{Width: 3, Height: 2, Pix: []uint8{0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120, 130, 140, 150, 160, 170}}
+	same := Resize(img, 3, 2)
+	if !bytes.Equal(same.Pix, img.Pix) {
+		t.Error("resize to the same size changed pixels")
+	}
+	up := Resize(img, 7, 5)
+	if up.Width != 7 || up.Height != 5 || len(up.Pix) != 7*5*3 {
+		t.Fatalf("upscaled to %dx%d with %d values", up.Width, up.Height, len(up.Pix))
+	}
+	// Corners keep the corner colors when upscaling with a triangle filter (weights clamp at the edge).
+	if [3]uint8(up.Pix[:3]) != [3]uint8{0, 10, 20} {
+		t.Errorf("top-left = %v", up.Pix[:3])
+	}
+}

@@ -1,0 +1,192 @@
+package data
+
+import (
+	"fmt"
+	"iter"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+
+	"github.com/gomlx/gomlx/core/tensors"
+)
+
+// Batch is one batch of transformed images, [B, Size, Size, 3] float32, with their labels and files.
+type Batch struct {
+	Images *tensors.Tensor
+	Labels []int32
+	Paths  []string
+	Pixels []float32 // The images' flat data, owned by the batch (the same values as Images).
+}
+
+// Loader iterates over a list of samples in batches, decoding and transforming images in parallel.
+type Loader struct {
+	Samples   []Sample
+	Transform Transform
+	BatchSize int
+	Shuffle   bool   // Shuffle the order every epoch (the permutation depends only on Seed and the epoch).
+	Seed      uint64 // Seed of the shuffle.
+	Workers   int    // Parallel decoders; 0 means one per CPU core.
+	Cache     *ImageCache
+}
+
+// NumBatches returns the number of batches per epoch; the last partial batch is kept.
+func (l *Loader) NumBatches() int {
+	return (len(l.Samples) + l.BatchSize - 1) / l.BatchSize
+}
+
+// Order returns the order in which the samples are visited in the given epoch.
+func (l *Loader) Order(epoch int) []int {
+	order := make([]int, len(l.Samples))
+	for i := range order {
+		order[i] = i
+	}
+	if l.Shuffle {
+		rng := rand.New(rand.NewPCG(l.Seed, uint64(epoch)))
+		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+	}
+	return order
+}
+
+// Epoch yields the batches of one epoch. Batches are prepared ahead, in parallel, while the previous
+// one is consumed. The first error stops the iteration.
+func (l *Loader) Epoch(epoch int) iter.Seq2[*Batch, error] {
+	return func(yield func(*Batch, error) bool) {
+		if l.BatchSize <= 0 {
+			yield(nil, fmt.Errorf("loader: batch size must be positive, got %d", l.BatchSize))
+			return
+		}
+		order := l.Order(epoch)
+		type result struct {
+			batch *Batch
+			err   error
+		}
+		results := make(chan result, 2)
+		done := make(chan struct{})
+		defer close(done)
+		go func() {
+			defer close(results)
+			for start := 0; start < len(order); start += l.BatchSize {
+				idx := order[start:min(start+l.BatchSize, len(order))]
+				b, err := l.load(idx)
+				select {
+				case results <- result{b, err}:
+				case <-done:
+					return
+				}
+				if err != nil {
+					return
+				}
+			}
+		}()
+		for r := range results {
+			if !yield(r.batch, r.err) || r.err != nil {
+				return
+			}
+		}
+	}
+}
+
+// Batch loads the samples at the given indices as one batch.
+func (l *Loader) Batch(indices []int) (*Batch, error) {
+	return l.load(indices)
+}
+
+func (l *Loader) load(indices []int) (*Batch, error) {
+	size := l.Transform.Size
+	imgLen := size * size * 3
+	b := &Batch{
+		Labels: make([]int32, len(indices)),
+		Paths:  make([]string, len(indices)),
+		Pixels: make([]float32, len(indices)*imgLen),
+	}
+	for i, idx := range indices {
+		b.Labels[i] = int32(l.Samples[idx].Label)
+		b.Paths[i] = l.Samples[idx].Path
+	}
+	workers := l.Workers
+	if workers <= 0 {
+		workers = runtime.NumCPU()
+	}
+	errs := make([]error, len(indices))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range min(workers, len(indices)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				errs[i] = l.loadInto(b.Paths[i], b.Pixels[i*imgLen:(i+1)*imgLen])
+			}
+		}()
+	}
+	for i := range indices {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	b.Images = tensors.FromFlatDataAndDimensions(b.Pixels, len(indices), size, size, 3)
+	return b, nil
+}
+
+func (l *Loader) loadInto(path string, dst []float32) error {
+	if l.Cache != nil && l.Cache.get(path, dst) {
+		return nil
+	}
+	img, err := DecodeFile(path, l.Transform.MaxPixels)
+	if err != nil {
+		return err
+	}
+	l.Transform.Apply(img, dst)
+	if l.Cache != nil {
+		l.Cache.put(path, dst)
+	}
+	return nil
+}
+
+// ImageCache keeps transformed images in memory, so that epochs after the first skip decoding and
+// resizing. It is worth it for small image sizes: 224x224 images take 602 KB each.
+// It is safe for concurrent use, and must only be shared by loaders with the same Transform.
+type ImageCache struct {
+	mu       sync.RWMutex
+	images   map[string][]float32
+	maxBytes int64
+	bytes    int64
+}
+
+// NewImageCache returns a cache holding at most maxBytes of transformed images.
+func NewImageCache(maxBytes int64) *ImageCache {
+	return &ImageCache{images: map[string][]float32{}, maxBytes: maxBytes}
+}
+
+func (c *ImageCache) get(path string, dst []float32) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	v, ok := c.images[path]
+	if ok {
+		copy(dst, v)
+	}
+	return ok
+}
+
+func (c *ImageCache) put(path string, v []float32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	size := int64(len(v)) * 4
+	if _, ok := c.images[path]; ok || c.bytes+size > c.maxBytes {
+		return
+	}
+	c.images[path] = append([]float32(nil), v...)
+	c.bytes += size
+}
+
+// Len returns the number of images cached.
+func (c *ImageCache) Len() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.images)
+}

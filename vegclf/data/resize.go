@@ -1,0 +1,111 @@
+package data
+
+import "math"
+
+// resizePrecisionBits is Pillow's fixed-point precision for 8-bit resampling (32 - 8 - 2).
+const resizePrecisionBits = 22
+
+// Resize scales img to width x height with Pillow's bilinear filter (Image.resize(size, BILINEAR), which
+// torchvision's Resize uses on PIL images): a triangle filter widened by the scale factor when shrinking
+// (antialiasing), computed in Pillow's fixed point, horizontal pass first, rounding to 8 bits after each
+// pass. The result is bit-identical to Pillow's for the same input pixels.
+func Resize(img *RGB, width, height int) *RGB {
+	if img.Width == width && img.Height == height {
+		return &RGB{Width: width, Height: height, Pix: append([]uint8(nil), img.Pix...)}
+	}
+	tmp := img
+	if width != img.Width {
+		bounds, weights := resampleCoefficients(img.Width, width)
+		tmp = &RGB{Width: width, Height: img.Height, Pix: make([]uint8, width*img.Height*3)}
+		for y := 0; y < img.Height; y++ {
+			in := img.Pix[y*img.Width*3 : (y+1)*img.Width*3]
+			out := tmp.Pix[y*width*3 : (y+1)*width*3]
+			for x := 0; x < width; x++ {
+				lo, k := bounds[x], weights[x]
+				for c := 0; c < 3; c++ {
+					acc := int32(1 << (resizePrecisionBits - 1))
+					for i, w := range k {
+						acc += int32(in[(lo+i)*3+c]) * w
+					}
+					out[x*3+c] = clipFixed(acc)
+				}
+			}
+		}
+	}
+	if height == tmp.Height {
+		return tmp
+	}
+	bounds, weights := resampleCoefficients(tmp.Height, height)
+	out := &RGB{Width: width, Height: height, Pix: make([]uint8, width*height*3)}
+	rowLen := width * 3
+	for y := 0; y < height; y++ {
+		lo, k := bounds[y], weights[y]
+		dst := out.Pix[y*rowLen : (y+1)*rowLen]
+		for j := range dst {
+			acc := int32(1 << (resizePrecisionBits - 1))
+			for i, w := range k {
+				acc += int32(tmp.Pix[(lo+i)*rowLen+j]) * w
+			}
+			dst[j] = clipFixed(acc)
+		}
+	}
+	return out
+}
+
+func clipFixed(acc int32) uint8 {
+	v := acc >> resizePrecisionBits
+	if v < 0 {
+		return 0
+	}
+	if v > 255 {
+		return 255
+	}
+	return uint8(v)
+}
+
+// resampleCoefficients is Pillow's precompute_coeffs for the bilinear filter followed by
+// normalize_coeffs_8bpc: for each output position, the first input index and the fixed-point weights.
+func resampleCoefficients(inSize, outSize int) (bounds []int, weights [][]int32) {
+	scale := float64(inSize) / float64(outSize)
+	filterScale := max(scale, 1)
+	support := 1.0 * filterScale // The bilinear filter's support is 1.
+	bounds = make([]int, outSize)
+	weights = make([][]int32, outSize)
+	pre := make([]float64, int(math.Ceil(support))*2+1)
+	for xx := 0; xx < outSize; xx++ {
+		center := (float64(xx) + 0.5) * scale
+		ss := 1 / filterScale
+		xmin := max(int(center-support+0.5), 0) // int() truncates toward zero, as C's cast.
+		xmax := min(int(center+support+0.5), inSize) - xmin
+		total := 0.0
+		for x := 0; x < xmax; x++ {
+			w := bilinearFilter((float64(x+xmin) - center + 0.5) * ss)
+			pre[x] = w
+			total += w
+		}
+		k := make([]int32, xmax)
+		for x := 0; x < xmax; x++ {
+			w := pre[x]
+			if total != 0 {
+				w /= total
+			}
+			if w < 0 {
+				k[x] = int32(-0.5 + w*(1<<resizePrecisionBits))
+			} else {
+				k[x] = int32(0.5 + w*(1<<resizePrecisionBits))
+			}
+		}
+		bounds[xx], weights[xx] = xmin, k
+	}
+	return bounds, weights
+}
+
+func bilinearFilter(x float64) float64 {
+	if x < 0 {
+		x = -x
+	}
+	if x < 1 {
+		return 1 - x
+	}
+	return 0
+}

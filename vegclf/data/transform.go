@@ -1,0 +1,71 @@
+package data
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Normalization is the per-channel mean and standard deviation applied after scaling pixels to [0,1],
+// as torchvision's Normalize does.
+type Normalization struct {
+	Name      string
+	Mean, Std [3]float32
+}
+
+// The normalizations built in: the tutorial's (0.5, 0.5) and ImageNet's statistics.
+var (
+	HalfNormalization     = Normalization{Name: "half", Mean: [3]float32{0.5, 0.5, 0.5}, Std: [3]float32{0.5, 0.5, 0.5}}
+	ImageNetNormalization = Normalization{Name: "imagenet", Mean: [3]float32{0.485, 0.456, 0.406}, Std: [3]float32{0.229, 0.224, 0.225}}
+)
+
+// NormalizationByName returns the built-in normalization called name ("half" or "imagenet").
+func NormalizationByName(name string) (Normalization, error) {
+	for _, n := range []Normalization{HalfNormalization, ImageNetNormalization} {
+		if strings.EqualFold(name, n.Name) {
+			return n, nil
+		}
+	}
+	return Normalization{}, fmt.Errorf("unknown normalization %q (want half or imagenet)", name)
+}
+
+// Transform turns a decoded image into the model's input: resize to Size x Size with Pillow's bilinear
+// filter, scale to [0,1], normalize. It is the tutorial's
+// Compose([Resize((size,size)), ToTensor(), Normalize(mean, std)]), with channels last.
+type Transform struct {
+	Size          int
+	Normalization Normalization
+	MaxPixels     int // Largest image accepted by the decoder; 0 means DefaultMaxPixels.
+}
+
+// DefaultTransform is the tutorial's: 224x224 and the (0.5, 0.5) normalization.
+func DefaultTransform() Transform {
+	return Transform{Size: 224, Normalization: HalfNormalization}
+}
+
+// Apply writes the transformed image into dst (Size*Size*3 float32, HWC order).
+func (t Transform) Apply(img *RGB, dst []float32) {
+	resized := Resize(img, t.Size, t.Size)
+	mean, std := t.Normalization.Mean, t.Normalization.Std
+	for i, v := range resized.Pix {
+		c := i % 3
+		// The same float32 operations as ToTensor (v/255), then Normalize ((x-mean)/std).
+		dst[i] = (float32(v)/255 - mean[c]) / std[c]
+	}
+}
+
+// Load decodes and transforms the image file at path into a new Size*Size*3 slice.
+func (t Transform) Load(path string) ([]float32, error) {
+	img, err := DecodeFile(path, t.MaxPixels)
+	if err != nil {
+		return nil, err
+	}
+	dst := make([]float32, t.Size*t.Size*3)
+	t.Apply(img, dst)
+	return dst, nil
+}
+
+// Denormalize maps a transformed pixel value of channel c back to [0,255], for display.
+func (t Transform) Denormalize(v float32, c int) uint8 {
+	x := (v*t.Normalization.Std[c] + t.Normalization.Mean[c]) * 255
+	return clamp8(int32(x + 0.5))
+}

@@ -1,0 +1,78 @@
+// Package testenv finds what the tests need outside the package under test: the repository root,
+// the shared test data, and Debian's Python with torch and torchvision (the reference implementation).
+package testenv
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// RepoRoot returns the repository root (the folder holding go.mod), walking up from the working directory.
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.mod not found above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// SharedData returns the path of the named data set in ../shared/data beside the repository, and skips
+// the test when it is not there (a checkout without the shared data).
+func SharedData(t testing.TB, name string) string {
+	t.Helper()
+	dir := filepath.Join(RepoRoot(t), "..", "shared", "data", name)
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("shared data %s not present: %v", dir, err)
+	}
+	return dir
+}
+
+// Python returns the Python interpreter that has torch and torchvision (Debian's /usr/bin/python3, or
+// $VEGCLF_PYTHON). Without one the test is skipped, unless VEGCLF_REQUIRE_TORCH is set (as CI does),
+// in which case it fails.
+func Python(t testing.TB) string {
+	t.Helper()
+	python := os.Getenv("VEGCLF_PYTHON")
+	if python == "" {
+		python = "/usr/bin/python3"
+	}
+	cmd := exec.Command(python, "-c", "import torch, torchvision")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		msg := "reference implementation unavailable (" + python + " with torch and torchvision): " + string(out) + err.Error()
+		if os.Getenv("VEGCLF_REQUIRE_TORCH") != "" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return python
+}
+
+// RunPython runs a script of vegclf/internal/torchref with the reference Python and returns its output.
+func RunPython(t testing.TB, script string, args ...string) []byte {
+	t.Helper()
+	python := Python(t)
+	path := filepath.Join(RepoRoot(t), "vegclf", "internal", "torchref", script)
+	cmd := exec.Command(python, append([]string{path}, args...)...)
+	cmd.Env = append(os.Environ(), "OMP_NUM_THREADS=2")
+	out, err := cmd.Output()
+	if err != nil {
+		stderr := ""
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = string(ee.Stderr)
+		}
+		t.Fatalf("running %s: %v\n%s", script, err, stderr)
+	}
+	return out
+}
