@@ -1,0 +1,44 @@
+"""Writes a torchvision ResNet with random weights and its outputs, the reference for vegclf's resnet package.
+
+usage: resnet_reference.py ARCH OUTDIR BATCH SIZE SEED
+
+OUTDIR gets:
+  weights.pth      the state_dict, saved with torch.save (random weights, batch-norm statistics from
+                   three train-mode passes, random batch-norm affine parameters)
+  input.bin        float32 [BATCH, SIZE, SIZE, 3] (channels last) random input
+  eval.bin         float32 [BATCH, 1000] logits in eval mode
+  train.bin        float32 [BATCH, 1000] logits of one train-mode forward (batch statistics)
+  after_train.pth  the state_dict after that forward (updated running statistics)
+"""
+import os
+import sys
+
+import torch
+import torchvision
+
+
+def main():
+    arch, out, batch, size, seed = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+    torch.manual_seed(seed)
+    torch.set_num_threads(2)
+    model = getattr(torchvision.models, arch)()
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.normal_(0, 0.1)
+        model.train()
+        for _ in range(3):
+            model(torch.randn(batch, 3, size, size))
+        torch.save(model.state_dict(), os.path.join(out, "weights.pth"))
+        x = torch.randn(batch, 3, size, size)
+        x.permute(0, 2, 3, 1).contiguous().numpy().astype("<f4").tofile(os.path.join(out, "input.bin"))
+        model.eval()
+        model(x).numpy().astype("<f4").tofile(os.path.join(out, "eval.bin"))
+        model.train()
+        model(x).numpy().astype("<f4").tofile(os.path.join(out, "train.bin"))
+        torch.save(model.state_dict(), os.path.join(out, "after_train.pth"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+package resnet_test
+
+import (
+	"encoding/binary"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/gomlx/compute"
+	_ "github.com/gomlx/compute/gobackend"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/vegclf/vegclf/vegclf/internal/testenv"
+	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/weights"
+)
+
+func readFloats(t *testing.T, path string) []float32 {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]float32, len(raw)/4)
+	for i := range out {
+		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[i*4:]))
+	}
+	return out
+}
+
+// relErr is max|got-want| / max|want|: the error relative to the scale of the reference values.
+func relErr(got, want []float32) float64 {
+	var maxDiff, maxRef float64
+	for i := range want {
+		maxDiff = max(maxDiff, math.Abs(float64(got[i]-want[i])))
+		maxRef = max(maxRef, math.Abs(float64(want[i])))
+	}
+	return maxDiff / maxRef
+}
+
+// TestParityWithTorchvision loads a torchvision state_dict written by torch.save into the Go model and
+// compares eval-mode logits, train-mode logits (batch statistics) and the running statistics after the
+// train-mode pass with torchvision's, for both block kinds and both convolution implementations.
+func TestParityWithTorchvision(t *testing.T) {
+	backend := compute.MustNew()
+	const batch, size = 2, 64
+	for _, tc := range []struct {
+		arch resnet.Arch
+		conv resnet.ConvImpl
+	}{
+		{resnet.ResNet18, resnet.ConvMatMul},
+		{resnet.ResNet18, resnet.ConvNative},
+		{resnet.ResNet50, resnet.ConvMatMul},
+	} {
+		name := tc.arch.Name + map[resnet.ConvImpl]string{resnet.ConvMatMul: "/matmul", resnet.ConvNative: "/native"}[tc.conv]
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			testenv.RunPython(t, "resnet_reference.py", tc.arch.Name, dir, strconv.Itoa(batch), strconv.Itoa(size), "1")
+			m := resnet.New(tc.arch, resnet.ImageNetHead())
+			store := model.NewStore()
+			sd, err := weights.Read(filepath.Join(dir, "weights.pth"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := weights.Load(store, m, sd, weights.KeepHead); err != nil {
+				t.Fatal(err)
+			}
+			input := tensors.FromFlatDataAndDimensions(readFloats(t, filepath.Join(dir, "input.bin")), batch, size, size, 3)
+			for _, train := range []bool{false, true} {
+				exec := model.MustNewExec(backend, store, func(scope *model.Scope, x *Node) *Node {
+					return m.Logits(scope.Store(), x, resnet.Options{TrainBatchNorm: train, Conv: tc.conv})
+				})
+				got := tensors.MustCopyFlatData[float32](exec.MustExec(input)[0])
+				ref := "eval.bin"
+				if train {
+					ref = "train.bin"
+				}
+				want := readFloats(t, filepath.Join(dir, ref))
+				if e := relErr(got, want); e > 1e-4 {
+					t.Errorf("train=%v: logits relative error %.2e > 1e-4", train, e)
+				} else {
+					t.Logf("train=%v: logits relative error %.2e", train, e)
+				}
+			}
+			// Running statistics after the train-mode pass.
+			after, err := weights.Read(filepath.Join(dir, "after_train.pth"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			worst := 0.0
+			for _, p := range m.Params() {
+				if p.Layout != resnet.Vector || !p.Backbone || p.Trainable {
+					continue
+				}
+				got := tensors.MustCopyFlatData[float32](store.GetVariable(p.Path()).MustValue())
+				worst = max(worst, relErr(got, after.Tensors[p.Name].Float32))
+			}
+			if worst > 1e-4 {
+				t.Errorf("running statistics relative error %.2e > 1e-4", worst)
+			}
+			counter := tensors.ToScalar[int64](store.GetVariable("/bn1/num_batches_tracked").MustValue())
+			if want := after.Tensors["bn1.num_batches_tracked"].Int64[0]; counter != want {
+				t.Errorf("num_batches_tracked = %d, want %d", counter, want)
+			}
+		})
+	}
+}

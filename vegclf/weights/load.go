@@ -1,0 +1,207 @@
+package weights
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/vegclf/vegclf/vegclf/resnet"
+)
+
+// HeadPolicy says what Load does with the file's classifier ("fc.*" tensors).
+type HeadPolicy int
+
+const (
+	// DropHead ignores the file's classifier: the model's head keeps its own (fresh) values. This is
+	// transfer learning's case: ImageNet's 1000-class fc is replaced by a new head.
+	DropHead HeadPolicy = iota
+	// KeepHead loads the classifier too; the model's head must match the file's (ImageNetHead for
+	// ImageNet weights).
+	KeepHead
+)
+
+// Report says what Load did.
+type Report struct {
+	Loaded  int      // Tensors set in the model.
+	Dropped []string // File tensors ignored by DropHead.
+	Zeroed  []string // num_batches_tracked counters absent from the file (timm files omit them), set to 0.
+}
+
+// Load sets the variables of m in store from sd. Every parameter of the model must be in the file with
+// its torch shape, and every tensor of the file must belong to the model (or to the head DropHead
+// drops): anything missing, extra or misshaped is an error that names it. Nothing is changed in the store
+// unless the whole file fits.
+func Load(store *model.Store, m *resnet.Model, sd *StateDict, head HeadPolicy) (*Report, error) {
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("loading weights %s into %s: %s", sd.Path, m, fmt.Sprintf(format, args...))
+	}
+	report := &Report{}
+	params := m.Params()
+	known := map[string]bool{}
+	var missing []string
+	values := make([]*tensors.Tensor, len(params))
+	for i, p := range params {
+		known[p.Name] = true
+		if head == DropHead && !p.Backbone {
+			continue
+		}
+		t, ok := sd.Tensors[p.Name]
+		if !ok {
+			if p.Layout == resnet.Counter {
+				report.Zeroed = append(report.Zeroed, p.Name)
+				values[i] = tensors.FromScalar(int64(0))
+				continue
+			}
+			missing = append(missing, p.Name)
+			continue
+		}
+		if !slices.Equal(t.Shape, p.TorchShape) {
+			hint := ""
+			if !p.Backbone {
+				hint = " (a classifier for another number of classes: drop the head or build the model with a matching one)"
+			}
+			return nil, fail("tensor %q has shape %v, the model needs %v%s", p.Name, t.Shape, p.TorchShape, hint)
+		}
+		v, err := toModelLayout(p, t)
+		if err != nil {
+			return nil, fail("%v", err)
+		}
+		values[i] = v
+	}
+	if len(missing) > 0 {
+		return nil, fail("%d tensors missing from the file, e.g. %s (is it weights for another architecture?)",
+			len(missing), quoteFirst(missing, 5))
+	}
+	var extra []string
+	for _, name := range sd.Names {
+		switch {
+		case head == DropHead && (name == "fc" || strings.HasPrefix(name, "fc.")):
+			report.Dropped = append(report.Dropped, name)
+		case !known[name]:
+			extra = append(extra, name)
+		}
+	}
+	if len(extra) > 0 {
+		return nil, fail("%d tensors in the file are not in the model, e.g. %s (is it weights for another architecture?)",
+			len(extra), quoteFirst(extra, 5))
+	}
+	for i, p := range params {
+		if values[i] == nil {
+			continue
+		}
+		if err := resnet.SetVariable(store, p, values[i]); err != nil {
+			return nil, fail("%v", err)
+		}
+		report.Loaded++
+	}
+	return report, nil
+}
+
+func quoteFirst(names []string, n int) string {
+	var q []string
+	for _, name := range names[:min(n, len(names))] {
+		q = append(q, fmt.Sprintf("%q", name))
+	}
+	s := strings.Join(q, ", ")
+	if len(names) > n {
+		s += ", ..."
+	}
+	return s
+}
+
+// toModelLayout converts a torch-layout tensor to the model's layout for parameter p.
+func toModelLayout(p resnet.Param, t *Tensor) (*tensors.Tensor, error) {
+	if p.Layout == resnet.Counter {
+		if t.Int64 == nil || len(t.Int64) != 1 {
+			return nil, fmt.Errorf("tensor %q should be an integer scalar", p.Name)
+		}
+		return tensors.FromScalar(t.Int64[0]), nil
+	}
+	if t.Float32 == nil {
+		return nil, fmt.Errorf("tensor %q should be floating point, the file has integers", p.Name)
+	}
+	dims := p.Shape().Dimensions
+	switch p.Layout {
+	case resnet.ConvKernel:
+		return tensors.FromFlatDataAndDimensions(permute(t.Float32, t.Shape, []int{2, 3, 1, 0}), dims...), nil
+	case resnet.LinearWeight:
+		return tensors.FromFlatDataAndDimensions(permute(t.Float32, t.Shape, []int{1, 0}), dims...), nil
+	}
+	return tensors.FromFlatDataAndDimensions(slices.Clone(t.Float32), dims...), nil
+}
+
+// permute transposes row-major data of the given shape so that output axis i is input axis perm[i].
+func permute(data []float32, shape, perm []int) []float32 {
+	rank := len(shape)
+	inStrides := make([]int, rank)
+	s := 1
+	for i := rank - 1; i >= 0; i-- {
+		inStrides[i] = s
+		s *= shape[i]
+	}
+	outShape := make([]int, rank)
+	for i, p := range perm {
+		outShape[i] = shape[p]
+	}
+	out := make([]float32, len(data))
+	idx := make([]int, rank)
+	for o := range out {
+		in := 0
+		for i, v := range idx {
+			in += v * inStrides[perm[i]]
+		}
+		out[o] = data[in]
+		for d := rank - 1; d >= 0; d-- {
+			idx[d]++
+			if idx[d] < outShape[d] {
+				break
+			}
+			idx[d] = 0
+		}
+	}
+	return out
+}
+
+// inversePermutation returns q such that permuting by perm then q is the identity.
+func inversePermutation(perm []int) []int {
+	q := make([]int, len(perm))
+	for i, p := range perm {
+		q[p] = i
+	}
+	return q
+}
+
+// FromStore returns the model's variables as a torch-layout state_dict (torchvision's names and shapes),
+// for export to safetensors.
+func FromStore(store *model.Store, m *resnet.Model) (*StateDict, error) {
+	sd := newStateDict("")
+	for _, p := range m.Params() {
+		v := store.GetVariable(p.Path())
+		if v == nil {
+			return nil, fmt.Errorf("exporting %s: variable %q is missing", m, p.Name)
+		}
+		value, err := v.Value()
+		if err != nil {
+			return nil, fmt.Errorf("exporting %s: %q: %w", m, p.Name, err)
+		}
+		t := &Tensor{Shape: slices.Clone(p.TorchShape)}
+		if p.Layout == resnet.Counter {
+			t.Int64 = []int64{tensors.ToScalar[int64](value)}
+		} else {
+			flat := tensors.MustCopyFlatData[float32](value)
+			switch p.Layout {
+			case resnet.ConvKernel:
+				flat = permute(flat, value.Shape().Dimensions, inversePermutation([]int{2, 3, 1, 0}))
+			case resnet.LinearWeight:
+				flat = permute(flat, value.Shape().Dimensions, []int{1, 0})
+			}
+			t.Float32 = flat
+		}
+		if err := sd.add(p.Name, t); err != nil {
+			return nil, err
+		}
+	}
+	return sd, nil
+}
