@@ -45,8 +45,9 @@ func Conv2D(x, kernel *Node, stride, pad int, impl ConvImpl) *Node {
 	outH := (h+2*pad-kh)/stride + 1
 	outW := (w+2*pad-kw)/stride + 1
 	if pad > 0 {
+		// Every axis is given: GoMLX v0.28.5's Pad gradient breaks when trailing axes are left out.
 		x = Pad(x, ScalarZero(x.Graph(), x.DType()),
-			compute.PadAxis{}, compute.PadAxis{Start: pad, End: pad}, compute.PadAxis{Start: pad, End: pad})
+			compute.PadAxis{}, compute.PadAxis{Start: pad, End: pad}, compute.PadAxis{Start: pad, End: pad}, compute.PadAxis{})
 	}
 	var patches *Node
 	if kh == 1 && kw == 1 {

@@ -1,0 +1,150 @@
+// Package backend picks the GoMLX compute backend in one place: a flag or GOMLX_BACKEND when given,
+// otherwise XLA on CUDA when a GPU and its PJRT plugin are present, then XLA on CPU when its plugin is
+// installed, then the pure Go backend, which runs everywhere. It says which it chose and why.
+package backend
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/gomlx/compute"
+	_ "github.com/gomlx/compute/gobackend" // The pure Go backend ("go").
+	_ "github.com/gomlx/go-xla/compute/xla" // XLA through PJRT plugins ("xla:cpu", "xla:cuda").
+)
+
+// Choice is the backend configuration picked and the reason.
+type Choice struct {
+	Config string // A GoMLX backend configuration: "go", "xla:cpu", "xla:/path/to/plugin.so", ...
+	Reason string
+}
+
+func (c Choice) String() string { return fmt.Sprintf("%s (%s)", c.Config, c.Reason) }
+
+// Environment is what selection looks at; Detect reads it from the machine.
+type Environment struct {
+	Spec       string   // --backend flag, then $GOMLX_BACKEND; "" or "auto" means choose.
+	HasGPU     bool     // An NVIDIA device or nvidia-smi is present.
+	PluginDirs []string // Folders searched for PJRT plugins, in order.
+}
+
+// Detect reads the environment: flag (may be empty), GOMLX_BACKEND, NVIDIA devices, plugin folders.
+func Detect(flag string) Environment {
+	env := Environment{Spec: flag}
+	if env.Spec == "" {
+		env.Spec = os.Getenv("GOMLX_BACKEND")
+	}
+	if matches, _ := filepath.Glob("/dev/nvidia[0-9]*"); len(matches) > 0 {
+		env.HasGPU = true
+	} else if _, err := exec.LookPath("nvidia-smi"); err == nil {
+		env.HasGPU = true
+	}
+	env.PluginDirs = PluginDirs()
+	return env
+}
+
+// PluginDirs returns the folders searched for PJRT plugins, as go-xla searches them:
+// $PJRT_PLUGIN_LIBRARY_PATH when set, otherwise ~/.local/lib/go-xla[/nvidia], /usr/local/lib/go-xla[/nvidia]
+// and $LD_LIBRARY_PATH; then the jax_plugins folders of Python installs (jax-cuda13-pjrt ships the CUDA
+// plugin there as xla_cuda_plugin.so).
+func PluginDirs() []string {
+	var dirs []string
+	if p := os.Getenv("PJRT_PLUGIN_LIBRARY_PATH"); p != "" {
+		dirs = append(dirs, filepath.SplitList(p)...)
+	} else {
+		if home, err := os.UserHomeDir(); err == nil {
+			dirs = append(dirs, filepath.Join(home, ".local/lib/go-xla"), filepath.Join(home, ".local/lib/go-xla/nvidia"))
+		}
+		dirs = append(dirs, "/usr/local/lib/go-xla", "/usr/local/lib/go-xla/nvidia")
+		dirs = append(dirs, filepath.SplitList(os.Getenv("LD_LIBRARY_PATH"))...)
+	}
+	for _, pattern := range []string{
+		"/usr/local/lib/python3*/*-packages/jax_plugins/xla_cuda*",
+		"/usr/lib/python3*/*-packages/jax_plugins/xla_cuda*",
+		"/opt/conda/lib/python3*/site-packages/jax_plugins/xla_cuda*",
+	} {
+		matches, _ := filepath.Glob(pattern)
+		dirs = append(dirs, matches...)
+	}
+	return dirs
+}
+
+// findPlugin returns the path of the named PJRT plugin ("cpu", "cuda") in dirs, or "".
+func findPlugin(name string, dirs []string) string {
+	files := []string{"pjrt_c_api_" + name + "_plugin.so"}
+	if name == "cuda" {
+		files = append(files, "xla_cuda_plugin.so")
+	}
+	for _, d := range dirs {
+		for _, f := range files {
+			p := filepath.Join(d, f)
+			if info, err := os.Stat(p); err == nil && !info.IsDir() {
+				return p
+			}
+		}
+	}
+	return ""
+}
+
+// ErrNoPlugin is returned (wrapped) when an XLA backend is asked for and its plugin is not installed.
+var ErrNoPlugin = errors.New("XLA PJRT plugin not found")
+
+// Select picks the backend configuration for env.
+func Select(env Environment) (Choice, error) {
+	spec := strings.TrimSpace(env.Spec)
+	switch spec {
+	case "", "auto":
+		if env.HasGPU {
+			if p := findPlugin("cuda", env.PluginDirs); p != "" {
+				return Choice{"xla:" + p, "a GPU and the XLA CUDA plugin are present"}, nil
+			}
+		}
+		if p := findPlugin("cpu", env.PluginDirs); p != "" {
+			reason := "the XLA CPU plugin is installed"
+			if env.HasGPU {
+				reason = "a GPU is present but no XLA CUDA plugin was found; " + reason
+			}
+			return Choice{"xla:" + p, reason}, nil
+		}
+		reason := "no XLA plugin is installed; the pure Go backend runs everywhere"
+		if env.HasGPU {
+			reason = "a GPU is present but no XLA CUDA plugin was found (" + cudaHelp + "); the pure Go backend runs everywhere"
+		}
+		return Choice{"go", reason}, nil
+	case "xla:cuda", "cuda":
+		if p := findPlugin("cuda", env.PluginDirs); p != "" {
+			return Choice{"xla:" + p, "asked for xla:cuda"}, nil
+		}
+		return Choice{}, fmt.Errorf("%w: xla:cuda needs the CUDA plugin; %s; searched %s", ErrNoPlugin, cudaHelp, strings.Join(env.PluginDirs, ", "))
+	case "xla:cpu", "xla":
+		if p := findPlugin("cpu", env.PluginDirs); p != "" {
+			return Choice{"xla:" + p, "asked for xla:cpu"}, nil
+		}
+		return Choice{}, fmt.Errorf("%w: xla:cpu needs pjrt_c_api_cpu_plugin.so in one of %s (go-xla's installer downloads it "+
+			"when the machine has internet access); or use --backend go", ErrNoPlugin, strings.Join(env.PluginDirs, ", "))
+	}
+	return Choice{spec, "asked for " + spec}, nil
+}
+
+const cudaHelp = "install the jax-cuda13-pjrt Python package (its xla_cuda_plugin.so is found in jax_plugins), " +
+	"or copy that file to ~/.local/lib/go-xla/nvidia/pjrt_c_api_cuda_plugin.so, or give its path: --backend xla:/path/to/xla_cuda_plugin.so"
+
+// New selects (see Select) and creates the backend. flag is the --backend value, possibly empty.
+func New(flag string) (compute.Backend, Choice, error) {
+	choice, err := Select(Detect(flag))
+	if err != nil {
+		return nil, choice, err
+	}
+	if strings.HasPrefix(choice.Config, "xla") {
+		// Never try to download plugins: fail with our message instead of a network error.
+		os.Setenv("GOMLX_NO_AUTO_INSTALL", "1")
+	}
+	b, err := compute.NewWithConfig(choice.Config)
+	if err != nil {
+		return nil, choice, fmt.Errorf("starting backend %s: %w", choice, err)
+	}
+	return b, choice, nil
+}

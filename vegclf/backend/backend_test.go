@@ -1,0 +1,82 @@
+package backend
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestSelect(t *testing.T) {
+	dir := t.TempDir()
+	cpuDir, cudaDir := filepath.Join(dir, "cpu"), filepath.Join(dir, "jax_plugins", "xla_cuda13")
+	os.MkdirAll(cpuDir, 0o755)
+	os.MkdirAll(cudaDir, 0o755)
+	cpuPlugin := filepath.Join(cpuDir, "pjrt_c_api_cpu_plugin.so")
+	cudaPlugin := filepath.Join(cudaDir, "xla_cuda_plugin.so")
+	os.WriteFile(cpuPlugin, nil, 0o644)
+	os.WriteFile(cudaPlugin, nil, 0o644)
+	empty := []string{filepath.Join(dir, "nothing")}
+	both := []string{cpuDir, cudaDir}
+	for _, tc := range []struct {
+		name       string
+		env        Environment
+		wantConfig string
+		wantReason string
+		wantErr    string
+	}{
+		{"auto, nothing installed", Environment{PluginDirs: empty}, "go", "no XLA plugin", ""},
+		{"auto, GPU and CUDA plugin", Environment{HasGPU: true, PluginDirs: both}, "xla:" + cudaPlugin, "GPU", ""},
+		{"auto, GPU without CUDA plugin", Environment{HasGPU: true, PluginDirs: []string{cpuDir}}, "xla:" + cpuPlugin, "no XLA CUDA plugin", ""},
+		{"auto, GPU and nothing", Environment{HasGPU: true, PluginDirs: empty}, "go", "jax-cuda13-pjrt", ""},
+		{"auto, CPU plugin, no GPU", Environment{PluginDirs: both}, "xla:" + cpuPlugin, "XLA CPU plugin", ""},
+		{"explicit go", Environment{Spec: "go", HasGPU: true, PluginDirs: both}, "go", "asked for go", ""},
+		{"explicit go options", Environment{Spec: "go:parallelism=2"}, "go:parallelism=2", "asked", ""},
+		{"explicit cuda", Environment{Spec: "xla:cuda", PluginDirs: both}, "xla:" + cudaPlugin, "asked", ""},
+		{"explicit cuda missing", Environment{Spec: "xla:cuda", PluginDirs: empty}, "", "", "xla_cuda_plugin.so"},
+		{"explicit cpu missing", Environment{Spec: "xla:cpu", PluginDirs: empty}, "", "", "pjrt_c_api_cpu_plugin.so"},
+		{"plugin path", Environment{Spec: "xla:/opt/x.so"}, "xla:/opt/x.so", "asked", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Select(tc.env)
+			if tc.wantErr != "" {
+				if !errors.Is(err, ErrNoPlugin) || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error = %v, want ErrNoPlugin mentioning %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || c.Config != tc.wantConfig || !strings.Contains(c.Reason, tc.wantReason) {
+				t.Errorf("Select = %+v, %v; want %s because of %q", c, err, tc.wantConfig, tc.wantReason)
+			}
+		})
+	}
+}
+
+func TestNewGoBackend(t *testing.T) {
+	b, c, err := New("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Finalize()
+	if c.Config != "go" || !strings.Contains(strings.ToLower(b.Name()), "go") {
+		t.Errorf("New(go) = %s, %+v", b.Name(), c)
+	}
+	t.Setenv("PJRT_PLUGIN_LIBRARY_PATH", t.TempDir())
+	if _, _, err := New("xla:cpu"); !errors.Is(err, ErrNoPlugin) {
+		t.Errorf("New(xla:cpu) without a plugin = %v, want ErrNoPlugin", err)
+	}
+}
+
+func TestPluginDirsHonoursEnv(t *testing.T) {
+	t.Setenv("PJRT_PLUGIN_LIBRARY_PATH", "/a:/b")
+	dirs := PluginDirs()
+	if len(dirs) < 2 || dirs[0] != "/a" || dirs[1] != "/b" {
+		t.Errorf("PluginDirs = %v", dirs)
+	}
+	for _, d := range dirs {
+		if strings.Contains(d, "go-xla") {
+			t.Errorf("PJRT_PLUGIN_LIBRARY_PATH should replace the default folders, got %v", dirs)
+		}
+	}
+}
