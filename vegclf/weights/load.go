@@ -41,20 +41,40 @@ func Load(store *model.Store, m *resnet.Model, sd *StateDict, head HeadPolicy) (
 	params := m.Params()
 	known := map[string]bool{}
 	var missing []string
+	for _, p := range params {
+		known[p.Name] = true
+		_, inFile := sd.Tensors[p.Name]
+		if !inFile && !(head == DropHead && !p.Backbone) && p.Layout != resnet.Counter {
+			missing = append(missing, p.Name)
+		}
+	}
+	var extra []string
+	for _, name := range sd.Names {
+		switch {
+		case head == DropHead && (name == "fc" || strings.HasPrefix(name, "fc.")):
+			report.Dropped = append(report.Dropped, name)
+		case !known[name]:
+			extra = append(extra, name)
+		}
+	}
+	// Names first: weights of another architecture show up as missing and extra tensors.
+	if len(missing) > 0 {
+		return nil, fail("%d tensors missing from the file, e.g. %s (is it weights for another architecture?)",
+			len(missing), quoteFirst(missing, 5))
+	}
+	if len(extra) > 0 {
+		return nil, fail("%d tensors in the file are not in the model, e.g. %s (is it weights for another architecture?)",
+			len(extra), quoteFirst(extra, 5))
+	}
 	values := make([]*tensors.Tensor, len(params))
 	for i, p := range params {
-		known[p.Name] = true
 		if head == DropHead && !p.Backbone {
 			continue
 		}
 		t, ok := sd.Tensors[p.Name]
-		if !ok {
-			if p.Layout == resnet.Counter {
-				report.Zeroed = append(report.Zeroed, p.Name)
-				values[i] = tensors.FromScalar(int64(0))
-				continue
-			}
-			missing = append(missing, p.Name)
+		if !ok { // A counter absent from a timm file.
+			report.Zeroed = append(report.Zeroed, p.Name)
+			values[i] = tensors.FromScalar(int64(0))
 			continue
 		}
 		if !slices.Equal(t.Shape, p.TorchShape) {
@@ -69,23 +89,6 @@ func Load(store *model.Store, m *resnet.Model, sd *StateDict, head HeadPolicy) (
 			return nil, fail("%v", err)
 		}
 		values[i] = v
-	}
-	if len(missing) > 0 {
-		return nil, fail("%d tensors missing from the file, e.g. %s (is it weights for another architecture?)",
-			len(missing), quoteFirst(missing, 5))
-	}
-	var extra []string
-	for _, name := range sd.Names {
-		switch {
-		case head == DropHead && (name == "fc" || strings.HasPrefix(name, "fc.")):
-			report.Dropped = append(report.Dropped, name)
-		case !known[name]:
-			extra = append(extra, name)
-		}
-	}
-	if len(extra) > 0 {
-		return nil, fail("%d tensors in the file are not in the model, e.g. %s (is it weights for another architecture?)",
-			len(extra), quoteFirst(extra, 5))
 	}
 	for i, p := range params {
 		if values[i] == nil {

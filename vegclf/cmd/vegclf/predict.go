@@ -1,0 +1,113 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/vegclf/vegclf/vegclf/backend"
+	"github.com/vegclf/vegclf/vegclf/data"
+	"github.com/vegclf/vegclf/vegclf/imagenet"
+	"github.com/vegclf/vegclf/vegclf/predict"
+	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/weights"
+)
+
+func runPredict(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("predict", "(--weights FILE|NAME | --run RUNDIR) [flags] IMAGE...", stderr)
+	weightsFlag := fs.String("weights", "", "ImageNet weights: a .pth/.safetensors file or a registry name (see 'vegclf weights list')")
+	arch := fs.String("arch", "resnet50", "architecture of the weights: resnet18, resnet34, resnet50, resnet101, resnet152")
+	normalize := fs.String("normalize", "imagenet", "input normalization: imagenet or half (0.5/0.5)")
+	size := fs.Int("image-size", 224, "images are resized to this size (square)")
+	topk := fs.Int("topk", 5, "number of classes to print per image")
+	asJSON := fs.Bool("json", false, "print one JSON object per image")
+	backendFlag := fs.String("backend", "", "compute backend: go, xla:cpu, xla:cuda (default: $GOMLX_BACKEND or automatic)")
+	images, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if *weightsFlag == "" {
+		return usagef("--weights is required")
+	}
+	if len(images) == 0 {
+		return usagef("no images given")
+	}
+	norm, err := data.NormalizationByName(*normalize)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	if *size < 16 {
+		return usagef("--image-size %d is too small (at least 16)", *size)
+	}
+	cache, err := weights.CacheDir()
+	if err != nil {
+		return err
+	}
+	path, known, err := weights.Resolve(*weightsFlag, cache)
+	if err != nil {
+		return err
+	}
+	archName := *arch
+	if known != nil && !flagWasSet(fs, "arch") {
+		archName = known.Arch
+	}
+	a, err := resnet.ArchByName(archName)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	sd, err := weights.Read(path)
+	if err != nil {
+		return err
+	}
+	m := resnet.New(a, resnet.ImageNetHead())
+	store := model.NewStore()
+	if _, err := weights.Load(store, m, sd, weights.KeepHead); err != nil {
+		return err
+	}
+	b, choice, err := backend.New(*backendFlag)
+	if err != nil {
+		return err
+	}
+	defer b.Finalize()
+	if !*asJSON {
+		fmt.Fprintf(stderr, "backend: %s\n", choice)
+	}
+	c, err := predict.New(b, m, store, imagenet.Labels(), data.Transform{Size: *size, Normalization: norm})
+	if err != nil {
+		return err
+	}
+	return printPredictions(c, images, *topk, *asJSON, stdout, stderr)
+}
+
+// printPredictions predicts the images and prints them as text or JSON lines. Unreadable images are
+// reported on stderr and make the command fail after the others are printed.
+func printPredictions(c *predict.Classifier, images []string, topk int, asJSON bool, stdout, stderr io.Writer) error {
+	preds, err := c.Files(images, topk)
+	if err != nil {
+		return err
+	}
+	failed := 0
+	enc := json.NewEncoder(stdout)
+	for _, p := range preds {
+		if p.Err != nil {
+			failed++
+			fmt.Fprintf(stderr, "error: %v\n", p.Err)
+			continue
+		}
+		if asJSON {
+			if err := enc.Encode(p); err != nil {
+				return err
+			}
+			continue
+		}
+		fmt.Fprintln(stdout, p.Image)
+		for i, cl := range p.Top {
+			fmt.Fprintf(stdout, "  %d. %-30s %6.2f%%\n", i+1, cl.Label, 100*cl.Prob)
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d images could not be read", failed, len(images))
+	}
+	return nil
+}

@@ -1,0 +1,132 @@
+// Package predict classifies images with a model: class probabilities for batches, top-k classes for
+// files.
+package predict
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/vegclf/vegclf/vegclf/data"
+	"github.com/vegclf/vegclf/vegclf/resnet"
+)
+
+// Classifier turns images into class probabilities with a model in inference mode.
+type Classifier struct {
+	Model     *resnet.Model
+	Store     *model.Store
+	Labels    []string
+	Transform data.Transform
+	BatchSize int // Images per forward pass when predicting files; 16 if zero.
+	exec      *model.Exec
+}
+
+// New returns a classifier for the model whose variables are in store. labels name the model's outputs.
+func New(backend compute.Backend, m *resnet.Model, store *model.Store, labels []string, tf data.Transform) (*Classifier, error) {
+	if len(labels) != m.Head.NumClasses {
+		return nil, fmt.Errorf("classifier: %d labels for a model with %d outputs", len(labels), m.Head.NumClasses)
+	}
+	if err := m.CheckStore(store); err != nil {
+		return nil, fmt.Errorf("classifier: %w", err)
+	}
+	exec, err := model.NewExec(backend, store, func(scope *model.Scope, images *graph.Node) *graph.Node {
+		return graph.Softmax(m.Logits(scope.Store(), images, resnet.Options{}), -1)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("classifier: %w", err)
+	}
+	return &Classifier{Model: m, Store: store, Labels: labels, Transform: tf, exec: exec}, nil
+}
+
+// Probabilities returns the class probabilities of a batch of transformed images [B, H, W, 3].
+func (c *Classifier) Probabilities(images *tensors.Tensor) ([][]float32, error) {
+	out, err := c.exec.Exec(images)
+	if err != nil {
+		return nil, fmt.Errorf("classifying: %w", err)
+	}
+	flat := tensors.MustCopyFlatData[float32](out[0])
+	n := len(c.Labels)
+	probs := make([][]float32, len(flat)/n)
+	for i := range probs {
+		probs[i] = flat[i*n : (i+1)*n]
+	}
+	return probs, nil
+}
+
+// Class is one class with its probability.
+type Class struct {
+	Index int     `json:"index"`
+	Label string  `json:"label"`
+	Prob  float64 `json:"prob"`
+}
+
+// Prediction is the top classes of one image. Err is set, and Top empty, when the image could not be read.
+type Prediction struct {
+	Image string  `json:"image"`
+	Top   []Class `json:"top"`
+	Err   error   `json:"-"`
+}
+
+// TopK returns the k most probable classes, most probable first (ties by index).
+func TopK(probs []float32, labels []string, k int) []Class {
+	idx := make([]int, len(probs))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int {
+		switch {
+		case probs[a] > probs[b]:
+			return -1
+		case probs[a] < probs[b]:
+			return 1
+		}
+		return 0
+	})
+	k = min(max(k, 1), len(idx))
+	out := make([]Class, k)
+	for i, j := range idx[:k] {
+		out[i] = Class{Index: j, Label: labels[j], Prob: float64(probs[j])}
+	}
+	return out
+}
+
+// Files predicts the top-k classes of each image file. An image that cannot be read gets its Err set;
+// the others are still predicted. The error return is for failures of the model itself.
+func (c *Classifier) Files(paths []string, k int) ([]Prediction, error) {
+	preds := make([]Prediction, len(paths))
+	var good []data.Sample
+	var goodIdx []int
+	for i, p := range paths {
+		preds[i].Image = p
+		// Decode once up front, so that one bad file does not fail a whole batch.
+		if _, err := data.DecodeFile(p, c.Transform.MaxPixels); err != nil {
+			preds[i].Err = err
+			continue
+		}
+		good = append(good, data.Sample{Path: p})
+		goodIdx = append(goodIdx, i)
+	}
+	batch := c.BatchSize
+	if batch <= 0 {
+		batch = 16
+	}
+	loader := &data.Loader{Samples: good, Transform: c.Transform, BatchSize: batch}
+	done := 0
+	for b, err := range loader.Epoch(0) {
+		if err != nil {
+			return nil, err
+		}
+		probs, err := c.Probabilities(b.Images)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range probs {
+			preds[goodIdx[done]].Top = TopK(p, c.Labels, k)
+			done++
+		}
+	}
+	return preds, nil
+}

@@ -1,0 +1,109 @@
+package predict
+
+import (
+	"image"
+	"image/color"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gomlx/compute"
+	_ "github.com/gomlx/compute/gobackend"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/vegclf/vegclf/vegclf/data"
+	"github.com/vegclf/vegclf/vegclf/resnet"
+)
+
+func TestTopK(t *testing.T) {
+	labels := []string{"a", "b", "c", "d"}
+	for _, tc := range []struct {
+		probs []float32
+		k     int
+		want  string
+	}{
+		{[]float32{0.1, 0.6, 0.05, 0.25}, 2, "b d"},
+		{[]float32{0.25, 0.25, 0.25, 0.25}, 3, "a b c"}, // Ties keep index order.
+		{[]float32{0.1, 0.6, 0.05, 0.25}, 10, "b d a c"},
+		{[]float32{0.1, 0.6, 0.05, 0.25}, 0, "b"},
+	} {
+		var got []string
+		for _, c := range TopK(tc.probs, labels, tc.k) {
+			got = append(got, c.Label)
+		}
+		if strings.Join(got, " ") != tc.want {
+			t.Errorf("TopK(%v, %d) = %v, want %s", tc.probs, tc.k, got, tc.want)
+		}
+	}
+}
+
+func TestFilesPredictsAndReportsBadImages(t *testing.T) {
+	dir := t.TempDir()
+	var paths []string
+	for i, c := range []color.NRGBA{{255, 0, 0, 255}, {0, 0, 255, 255}} {
+		img := image.NewNRGBA(image.Rect(0, 0, 40, 30))
+		for y := 0; y < 30; y++ {
+			for x := 0; x < 40; x++ {
+				img.Set(x, y, c)
+			}
+		}
+		p := filepath.Join(dir, string(rune('a'+i))+".png")
+		f, _ := os.Create(p)
+		png.Encode(f, img)
+		f.Close()
+		paths = append(paths, p)
+	}
+	bad := filepath.Join(dir, "bad.jpg")
+	os.WriteFile(bad, []byte("not an image"), 0o644)
+	paths = append(paths[:1], bad, paths[1])
+
+	m := resnet.New(resnet.ResNet18, resnet.Head{NumClasses: 3})
+	store := model.NewStore()
+	if err := m.Init(store, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(compute.MustNew(), m, store, []string{"x", "y", "z"}, data.Transform{Size: 32, Normalization: data.HalfNormalization})
+	if err != nil {
+		t.Fatal(err)
+	}
+	preds, err := c.Files(paths, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(preds) != 3 || preds[1].Err == nil || !strings.Contains(preds[1].Err.Error(), bad) {
+		t.Fatalf("predictions = %+v", preds)
+	}
+	for _, i := range []int{0, 2} {
+		p := preds[i]
+		if p.Err != nil || len(p.Top) != 2 || p.Image != paths[i] {
+			t.Fatalf("prediction %d = %+v", i, p)
+		}
+		if p.Top[0].Prob < p.Top[1].Prob || p.Top[0].Prob <= 0 || p.Top[0].Prob > 1 {
+			t.Errorf("prediction %d probabilities %+v", i, p.Top)
+		}
+	}
+	// Probabilities of a batch sum to one.
+	l := &data.Loader{Samples: []data.Sample{{Path: paths[0]}, {Path: paths[2]}}, Transform: c.Transform, BatchSize: 2}
+	b, err := l.Batch([]int{0, 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	probs, err := c.Probabilities(b.Images)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range probs {
+		sum := 0.0
+		for _, v := range p {
+			sum += float64(v)
+		}
+		if math.Abs(sum-1) > 1e-5 {
+			t.Errorf("probabilities sum to %v", sum)
+		}
+	}
+	if _, err := New(compute.MustNew(), m, store, []string{"x"}, c.Transform); err == nil {
+		t.Error("a label count that differs from the model's outputs should be an error")
+	}
+}
