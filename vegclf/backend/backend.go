@@ -12,7 +12,7 @@ import (
 	"strings"
 
 	"github.com/gomlx/compute"
-	_ "github.com/gomlx/compute/gobackend" // The pure Go backend ("go").
+	_ "github.com/gomlx/compute/gobackend"  // The pure Go backend ("go").
 	_ "github.com/gomlx/go-xla/compute/xla" // XLA through PJRT plugins ("xla:cpu", "xla:cuda").
 )
 
