@@ -271,3 +271,23 @@ func isHidden(name string) bool {
 func IsImageFile(path string) bool {
 	return slices.Contains(imageExtensions, strings.ToLower(filepath.Ext(path)))
 }
+
+// OpenSplit reads a single split folder (one sub-folder per class) whose classes must be exactly
+// classes, for example a model's: a folder with other classes is an error that names the difference.
+func OpenSplit(name, dir string, classes []string) (*Split, error) {
+	info, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("opening split: %w", err)
+	}
+	if !info.IsDir() {
+		return nil, fmt.Errorf("opening split %s: not a folder", dir)
+	}
+	found, err := classFolders(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := sameClasses(classes, found); err != nil {
+		return nil, fmt.Errorf("opening split %s: its class folders differ from the model's: %w", dir, err)
+	}
+	return readSplit(name, dir, classes)
+}

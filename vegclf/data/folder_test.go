@@ -182,3 +182,21 @@ func TestOpenRealPhotos(t *testing.T) {
 		}
 	}
 }
+
+func TestOpenSplit(t *testing.T) {
+	root := t.TempDir()
+	red := color.NRGBA{255, 0, 0, 255}
+	for _, p := range []string{"a/1.png", "b/1.png", "b/2.png"} {
+		writePNG(t, filepath.Join(root, p), red)
+	}
+	s, err := OpenSplit("eval", root, []string{"a", "b"})
+	if err != nil || len(s.Samples) != 3 || s.Samples[2].Label != 1 {
+		t.Fatalf("OpenSplit = %+v, %v", s, err)
+	}
+	if _, err := OpenSplit("eval", root, []string{"a", "b", "c"}); err == nil || !strings.Contains(err.Error(), `classes missing: "c"`) {
+		t.Errorf("error = %v", err)
+	}
+	if _, err := OpenSplit("eval", filepath.Join(root, "nope"), []string{"a"}); err == nil {
+		t.Error("a missing folder should be an error")
+	}
+}

@@ -4,6 +4,7 @@ package predict
 
 import (
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/gomlx/compute"
@@ -33,7 +34,7 @@ func New(backend compute.Backend, m *resnet.Model, store *model.Store, labels []
 		return nil, fmt.Errorf("classifier: %w", err)
 	}
 	exec, err := model.NewExec(backend, store, func(scope *model.Scope, images *graph.Node) *graph.Node {
-		return graph.Softmax(m.Logits(scope.Store(), images, resnet.Options{}), -1)
+		return graph.LogSoftmax(m.Logits(scope.Store(), images, resnet.Options{}), -1)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("classifier: %w", err)
@@ -41,19 +42,34 @@ func New(backend compute.Backend, m *resnet.Model, store *model.Store, labels []
 	return &Classifier{Model: m, Store: store, Labels: labels, Transform: tf, exec: exec}, nil
 }
 
-// Probabilities returns the class probabilities of a batch of transformed images [B, H, W, 3].
-func (c *Classifier) Probabilities(images *tensors.Tensor) ([][]float32, error) {
+// LogProbabilities returns the log of the class probabilities (log-softmax of the logits, computed in
+// the graph for accuracy) of a batch of transformed images [B, H, W, 3].
+func (c *Classifier) LogProbabilities(images *tensors.Tensor) ([][]float32, error) {
 	out, err := c.exec.Exec(images)
 	if err != nil {
 		return nil, fmt.Errorf("classifying: %w", err)
 	}
 	flat := tensors.MustCopyFlatData[float32](out[0])
 	n := len(c.Labels)
-	probs := make([][]float32, len(flat)/n)
-	for i := range probs {
-		probs[i] = flat[i*n : (i+1)*n]
+	logp := make([][]float32, len(flat)/n)
+	for i := range logp {
+		logp[i] = flat[i*n : (i+1)*n]
 	}
-	return probs, nil
+	return logp, nil
+}
+
+// Probabilities returns the class probabilities of a batch of transformed images [B, H, W, 3].
+func (c *Classifier) Probabilities(images *tensors.Tensor) ([][]float32, error) {
+	logp, err := c.LogProbabilities(images)
+	if err != nil {
+		return nil, err
+	}
+	for _, row := range logp {
+		for j, v := range row {
+			row[j] = float32(math.Exp(float64(v)))
+		}
+	}
+	return logp, nil
 }
 
 // Class is one class with its probability.

@@ -179,7 +179,7 @@ func inversePermutation(perm []int) []int {
 // FromStore returns the model's variables as a torch-layout state_dict (torchvision's names and shapes),
 // for export to safetensors.
 func FromStore(store *model.Store, m *resnet.Model) (*StateDict, error) {
-	sd := newStateDict("")
+	sd := NewStateDict("")
 	for _, p := range m.Params() {
 		v := store.GetVariable(p.Path())
 		if v == nil {
@@ -202,7 +202,7 @@ func FromStore(store *model.Store, m *resnet.Model) (*StateDict, error) {
 			}
 			t.Float32 = flat
 		}
-		if err := sd.add(p.Name, t); err != nil {
+		if err := sd.Add(p.Name, t); err != nil {
 			return nil, err
 		}
 	}

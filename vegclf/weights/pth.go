@@ -38,7 +38,7 @@ func ReadPTH(path string) (sd *StateDict, err error) {
 			}
 		}
 	}
-	sd = newStateDict(path)
+	sd = NewStateDict(path)
 	for _, e := range entries {
 		name, ok := e.key.(string)
 		if !ok {
@@ -52,7 +52,7 @@ func ReadPTH(path string) (sd *StateDict, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading weights %s: tensor %q: %w", path, name, err)
 		}
-		if err := sd.add(name, t); err != nil {
+		if err := sd.Add(name, t); err != nil {
 			return nil, fmt.Errorf("reading weights %s: %w", path, err)
 		}
 	}

@@ -60,8 +60,12 @@ func ReadSafetensors(path string) (*StateDict, error) {
 		e    safetensorsEntry
 	}
 	var entries []named
+	sd := NewStateDict(path)
 	for name, msg := range raw {
 		if name == "__metadata__" {
+			if err := json.Unmarshal(msg, &sd.Metadata); err != nil {
+				return nil, wrap("invalid safetensors metadata: %v", err)
+			}
 			continue
 		}
 		var e safetensorsEntry
@@ -72,7 +76,6 @@ func ReadSafetensors(path string) (*StateDict, error) {
 	}
 	// The format stores tensors in data order; keep that order.
 	sort.Slice(entries, func(i, j int) bool { return entries[i].e.Offsets[0] < entries[j].e.Offsets[0] })
-	sd := newStateDict(path)
 	for _, ne := range entries {
 		name, e := ne.name, ne.e
 		size, ok := dtypeSize[e.DType]
@@ -99,7 +102,7 @@ func ReadSafetensors(path string) (*StateDict, error) {
 		}
 		t := &Tensor{Shape: slices.Clone(e.Shape)}
 		decodeSafetensors(e.DType, buf, n, t)
-		if err := sd.add(name, t); err != nil {
+		if err := sd.Add(name, t); err != nil {
 			return nil, wrap("%v", err)
 		}
 	}
@@ -160,10 +163,14 @@ func halfToFloat32(h uint16) float32 {
 	return math.Float32frombits(sign | (exp+127-15)<<23 | frac<<13)
 }
 
-// WriteSafetensors writes the state dict as a safetensors file (F32 and I64 tensors), through a
-// temporary file renamed into place, so a reader never sees a partial file.
+// WriteSafetensors writes the state dict (and its Metadata) as a safetensors file (F32 and I64 tensors),
+// through a temporary file that is synced and renamed into place, so that a reader never sees a partial
+// file, even if the writer is killed.
 func WriteSafetensors(path string, sd *StateDict) error {
 	header := map[string]any{}
+	if len(sd.Metadata) > 0 {
+		header["__metadata__"] = sd.Metadata
+	}
 	offset := 0
 	for _, name := range sd.Names {
 		t := sd.Tensors[name]

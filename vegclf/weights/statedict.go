@@ -30,16 +30,19 @@ func (t *Tensor) Len() int {
 
 // StateDict is the named tensors of a weights file, in the file's order.
 type StateDict struct {
-	Path    string
-	Names   []string
-	Tensors map[string]*Tensor
+	Path     string
+	Names    []string
+	Tensors  map[string]*Tensor
+	Metadata map[string]string // A safetensors file's __metadata__.
 }
 
-func newStateDict(path string) *StateDict {
+// NewStateDict returns an empty state dict for the file at path.
+func NewStateDict(path string) *StateDict {
 	return &StateDict{Path: path, Tensors: map[string]*Tensor{}}
 }
 
-func (sd *StateDict) add(name string, t *Tensor) error {
+// Add appends a tensor; a name already present is an error.
+func (sd *StateDict) Add(name string, t *Tensor) error {
 	if _, dup := sd.Tensors[name]; dup {
 		return fmt.Errorf("tensor %q appears twice", name)
 	}

@@ -115,7 +115,7 @@ func TestLoadChecksEveryTensor(t *testing.T) {
 		{"missing tensor", imagenet, func(sd *StateDict) { remove(sd, "layer3.1.bn2.running_var") }, KeepHead,
 			`1 tensors missing from the file, e.g. "layer3.1.bn2.running_var"`},
 		{"extra tensor", imagenet, func(sd *StateDict) {
-			sd.add("layer5.0.conv1.weight", &Tensor{Shape: []int{1}, Float32: []float32{1}})
+			sd.Add("layer5.0.conv1.weight", &Tensor{Shape: []int{1}, Float32: []float32{1}})
 		}, KeepHead, `not in the model, e.g. "layer5.0.conv1.weight"`},
 		{"misshaped tensor", imagenet, func(sd *StateDict) {
 			sd.Tensors["layer1.0.conv1.weight"].Shape = []int{64, 64, 9, 1}

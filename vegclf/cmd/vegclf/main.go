@@ -4,6 +4,12 @@
 // Usage:
 //
 //	vegclf predict --weights FILE|NAME [--arch resnet50] [--normalize imagenet|half] [--image-size N] [--topk K] [--json] IMAGE...
+//	vegclf predict --run RUNDIR [--topk K] [--json] IMAGE...
+//	vegclf train --data DIR --out RUNDIR [--arch resnet50] [--weights torchvision-v2|FILE|none] [--image-size 224]
+//	             [--batch 16] [--frozen-epochs 5] [--finetune-epochs 2] [--lr 1e-4] [--finetune-lr 1e-5]
+//	             [--hidden 128] [--seed 0] [--resume] [--max-images-per-class N] [--test-fraction 0.2]
+//	vegclf eval --run RUNDIR --split DIR
+//	vegclf demo [--out runs/demo]
 //	vegclf weights list
 //	vegclf weights download NAME...
 //
@@ -28,6 +34,9 @@ type command struct {
 var commands = map[string]command{
 	"predict": {"classify images with pretrained ImageNet weights or a trained run", runPredict},
 	"weights": {"list or download the published pretrained weights", runWeights},
+	"train":   {"train a classifier: frozen-backbone phase, fine-tuning, validation", runTrain},
+	"eval":    {"evaluate a trained run on a split: loss, accuracy, per-class accuracy, confusion matrix", runEval},
+	"demo":    {"generate a small vegetable dataset and run the whole recipe on it", runDemo},
 }
 
 func main() {

@@ -11,6 +11,7 @@ import (
 	"github.com/vegclf/vegclf/vegclf/imagenet"
 	"github.com/vegclf/vegclf/vegclf/predict"
 	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/train"
 	"github.com/vegclf/vegclf/vegclf/weights"
 )
 
@@ -22,16 +23,20 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	size := fs.Int("image-size", 224, "images are resized to this size (square)")
 	topk := fs.Int("topk", 5, "number of classes to print per image")
 	asJSON := fs.Bool("json", false, "print one JSON object per image")
+	runDir := fs.String("run", "", "a training run folder (its best checkpoint) or checkpoint file, instead of --weights")
 	backendFlag := fs.String("backend", "", "compute backend: go, xla:cpu, xla:cuda (default: $GOMLX_BACKEND or automatic)")
 	images, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	if *weightsFlag == "" {
-		return usagef("--weights is required")
+	if (*weightsFlag == "") == (*runDir == "") {
+		return usagef("give either --weights or --run")
 	}
 	if len(images) == 0 {
 		return usagef("no images given")
+	}
+	if *runDir != "" {
+		return predictWithRun(*runDir, images, *topk, *asJSON, *backendFlag, stdout, stderr)
 	}
 	norm, err := data.NormalizationByName(*normalize)
 	if err != nil {
@@ -110,4 +115,18 @@ func printPredictions(c *predict.Classifier, images []string, topk int, asJSON b
 		return fmt.Errorf("%d of %d images could not be read", failed, len(images))
 	}
 	return nil
+}
+
+// predictWithRun classifies images with a trained run's best checkpoint.
+func predictWithRun(runDir string, images []string, topk int, asJSON bool, backendFlag string, stdout, stderr io.Writer) error {
+	b, _, err := backend.New(backendFlag)
+	if err != nil {
+		return err
+	}
+	defer b.Finalize()
+	c, _, err := train.LoadClassifier(b, runDir)
+	if err != nil {
+		return err
+	}
+	return printPredictions(c, images, topk, asJSON, stdout, stderr)
 }

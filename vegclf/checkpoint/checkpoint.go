@@ -1,0 +1,171 @@
+// Package checkpoint saves and restores a training run's state: every variable of the model's store
+// (weights, batch-norm statistics, optimizer moments) and what is needed to use or resume it (classes,
+// architecture, head, image size, normalization, phase, epoch, metrics), in one safetensors file
+// written to a temporary name and renamed, so that a killed writer never leaves a broken checkpoint.
+package checkpoint
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/vegclf/vegclf/vegclf/data"
+	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/weights"
+)
+
+// FormatVersion is the version of the checkpoint layout written by Save.
+const FormatVersion = 1
+
+// metaKey is the safetensors metadata key holding Meta as JSON.
+const metaKey = "vegclf"
+
+// Meta describes a checkpoint.
+type Meta struct {
+	Version       int                `json:"version"`
+	Arch          string             `json:"arch"`
+	Head          resnet.Head        `json:"head"`
+	Classes       []string           `json:"classes"`
+	ImageSize     int                `json:"image_size"`
+	Normalization data.Normalization `json:"normalization"`
+	Phase         string             `json:"phase"`         // "frozen" or "finetune": the phase of the last completed epoch.
+	Epoch         int                `json:"epoch"`         // Epochs completed in that phase.
+	Step          int64              `json:"step"`          // Optimizer steps taken in that phase.
+	TestAccuracy  float64            `json:"test_accuracy"` // Of the last completed epoch.
+	TestLoss      float64            `json:"test_loss"`     // Of the last completed epoch.
+	BestAccuracy  float64            `json:"best_accuracy"` // Best test accuracy of the run so far.
+	Extra         map[string]string  `json:"extra,omitempty"`
+}
+
+// Model returns the model the checkpoint holds.
+func (m *Meta) Model() (*resnet.Model, error) {
+	arch, err := resnet.ArchByName(m.Arch)
+	if err != nil {
+		return nil, err
+	}
+	return resnet.New(arch, m.Head), nil
+}
+
+// Transform returns the input transform the model was trained with.
+func (m *Meta) Transform() data.Transform {
+	return data.Transform{Size: m.ImageSize, Normalization: m.Normalization}
+}
+
+// Save writes every variable of store and meta to path, atomically.
+func Save(path string, store *model.Store, meta Meta) error {
+	meta.Version = FormatVersion
+	sd := weights.NewStateDict(path)
+	var names []string
+	vars := map[string]*model.Variable{}
+	for v := range store.IterVariables() {
+		names = append(names, v.Path())
+		vars[v.Path()] = v
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		v := vars[name]
+		value, err := v.Value()
+		if err != nil {
+			return fmt.Errorf("saving checkpoint %s: variable %s: %w", path, name, err)
+		}
+		t := &weights.Tensor{Shape: slices.Clone(value.Shape().Dimensions)}
+		switch value.DType() {
+		case dtypes.Float32:
+			t.Float32 = tensors.MustCopyFlatData[float32](value)
+		case dtypes.Int64:
+			t.Int64 = tensors.MustCopyFlatData[int64](value)
+		default:
+			return fmt.Errorf("saving checkpoint %s: variable %s has unsupported dtype %s", path, name, value.DType())
+		}
+		if err := sd.Add(name, t); err != nil {
+			return fmt.Errorf("saving checkpoint %s: %w", path, err)
+		}
+	}
+	metaJSON, err := json.Marshal(meta)
+	if err != nil {
+		return fmt.Errorf("saving checkpoint %s: %w", path, err)
+	}
+	sd.Metadata = map[string]string{metaKey: string(metaJSON)}
+	if err := weights.WriteSafetensors(path, sd); err != nil {
+		return fmt.Errorf("saving checkpoint: %w", err)
+	}
+	return nil
+}
+
+// ReadMeta reads only what a checkpoint describes, checking its format.
+func ReadMeta(path string) (*Meta, *weights.StateDict, error) {
+	sd, err := weights.Read(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("loading checkpoint: %w", err)
+	}
+	raw, ok := sd.Metadata[metaKey]
+	if !ok {
+		return nil, nil, fmt.Errorf("loading checkpoint %s: not a vegclf checkpoint (no %q metadata; for pretrained weights use --weights)", path, metaKey)
+	}
+	var meta Meta
+	if err := json.Unmarshal([]byte(raw), &meta); err != nil {
+		return nil, nil, fmt.Errorf("loading checkpoint %s: invalid metadata: %w", path, err)
+	}
+	if meta.Version != FormatVersion {
+		return nil, nil, fmt.Errorf("loading checkpoint %s: format version %d, this vegclf reads version %d", path, meta.Version, FormatVersion)
+	}
+	if len(meta.Classes) != meta.Head.NumClasses {
+		return nil, nil, fmt.Errorf("loading checkpoint %s: %d class names for a head with %d outputs", path, len(meta.Classes), meta.Head.NumClasses)
+	}
+	if meta.ImageSize <= 0 {
+		return nil, nil, fmt.Errorf("loading checkpoint %s: invalid image size %d", path, meta.ImageSize)
+	}
+	return &meta, sd, nil
+}
+
+// Load reads a checkpoint into a new store, checking that it holds every parameter of its model.
+func Load(path string) (*model.Store, *Meta, error) {
+	meta, sd, err := ReadMeta(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := meta.Model()
+	if err != nil {
+		return nil, nil, fmt.Errorf("loading checkpoint %s: %w", path, err)
+	}
+	store := model.NewStore()
+	for _, name := range sd.Names {
+		t := sd.Tensors[name]
+		var value *tensors.Tensor
+		if t.Int64 != nil {
+			value = tensors.FromFlatDataAndDimensions(t.Int64, t.Shape...)
+		} else {
+			value = tensors.FromFlatDataAndDimensions(t.Float32, t.Shape...)
+		}
+		if _, err := store.CreateVariable(name, value); err != nil {
+			return nil, nil, fmt.Errorf("loading checkpoint %s: variable %s: %w", path, name, err)
+		}
+	}
+	if err := m.CheckStore(store); err != nil {
+		return nil, nil, fmt.Errorf("loading checkpoint %s: %w", path, err)
+	}
+	m.SetTrainable(store, false, false)
+	return store, meta, nil
+}
+
+// CheckClasses returns an error if the checkpoint's classes differ from want (names and order).
+func (m *Meta) CheckClasses(want []string) error {
+	if slices.Equal(m.Classes, want) {
+		return nil
+	}
+	if len(m.Classes) != len(want) {
+		return fmt.Errorf("checkpoint has %d classes (%s), the data has %d (%s)", len(m.Classes), short(m.Classes), len(want), short(want))
+	}
+	return fmt.Errorf("checkpoint classes %s differ from the data's %s", short(m.Classes), short(want))
+}
+
+func short(names []string) string {
+	if len(names) > 6 {
+		return strings.Join(names[:6], ", ") + ", ..."
+	}
+	return strings.Join(names, ", ")
+}

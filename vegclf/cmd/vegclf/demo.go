@@ -1,0 +1,81 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/vegclf/vegclf/vegclf/backend"
+	"github.com/vegclf/vegclf/vegclf/synthveg"
+	"github.com/vegclf/vegclf/vegclf/train"
+	"github.com/vegclf/vegclf/vegclf/weights"
+)
+
+// runDemo is the README's first command: it draws a small vegetable dataset (no download) and runs the
+// whole recipe on it, with the pretrained ResNet-50 when it is in the cache, else from random weights,
+// saying how to get the pretrained ones.
+func runDemo(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("demo", "[--out RUNDIR] [train flags]", stderr)
+	cfg := train.DefaultConfig()
+	cfg.ImageSize, cfg.FrozenEpochs, cfg.FinetuneEpochs, cfg.Batch = 64, 3, 2, 16
+	trainFlags(fs, &cfg)
+	out := fs.String("out", filepath.Join("runs", "demo"), "run folder; the generated data goes to its data/ sub-folder")
+	perClass := fs.Int("images-per-class", 24, "generated train images per class (test and validation get a third of that)")
+	classes := fs.Int("classes", 4, "number of vegetable classes to generate (at most 6)")
+	backendFlag := fs.String("backend", "", "compute backend: go, xla:cpu, xla:cuda (default: $GOMLX_BACKEND or automatic)")
+	rest, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usagef("unexpected arguments %q", rest)
+	}
+	if !flagWasSet(fs, "weights") {
+		cache, err := weights.CacheDir()
+		if err != nil {
+			return err
+		}
+		if _, _, err := weights.Resolve(cfg.Weights, cache); errors.Is(err, weights.ErrNotCached) {
+			fmt.Fprintf(stdout, "Pretrained weights are not in the cache, so this demo trains from random initialization.\n%v\n", err)
+			cfg.Weights = "none"
+			// From scratch, a smaller network, larger learning rates and more fine-tuning learn the
+			// synthetic classes within minutes on a CPU; flags given explicitly still win.
+			for name, set := range map[string]func(){
+				"arch":            func() { cfg.Arch = "resnet18" },
+				"lr":              func() { cfg.LR = 1e-3 },
+				"finetune-lr":     func() { cfg.FinetuneLR = 1e-3 },
+				"frozen-epochs":   func() { cfg.FrozenEpochs = 1 },
+				"finetune-epochs": func() { cfg.FinetuneEpochs = 4 },
+			} {
+				if !flagWasSet(fs, name) {
+					set()
+				}
+			}
+		}
+	}
+	if cfg.Data == "" {
+		cfg.Data = filepath.Join(*out, "data")
+	}
+	if _, err := os.Stat(filepath.Join(cfg.Data, "train")); err != nil {
+		n, err := synthveg.Generate(cfg.Data, synthveg.Options{Classes: *classes, Train: *perClass, Test: max(*perClass/3, 1),
+			Validation: max(*perClass/3, 1), Size: 2 * cfg.ImageSize, Seed: cfg.Seed})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Generated %d synthetic vegetable images in %s\n", n, cfg.Data)
+	}
+	b, choice, err := backend.New(*backendFlag)
+	if err != nil {
+		return err
+	}
+	defer b.Finalize()
+	fmt.Fprintf(stdout, "Backend: %s\n", choice)
+	resume := false
+	if _, err := os.Stat(filepath.Join(*out, train.LastFile)); err == nil {
+		fmt.Fprintf(stdout, "%s already holds a run: continuing it.\n", *out)
+		resume = true
+	}
+	return trainValidatePredict(cfg, b, *out, resume, stdout, stderr)
+}

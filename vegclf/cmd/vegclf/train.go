@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gomlx/compute"
+	"github.com/vegclf/vegclf/vegclf/backend"
+	"github.com/vegclf/vegclf/vegclf/train"
+)
+
+// trainFlags registers the training flags on fs, with the tutorial's defaults, and returns the config
+// they fill.
+func trainFlags(fs *flag.FlagSet, cfg *train.Config) {
+	fs.StringVar(&cfg.Data, "data", cfg.Data, "dataset folder with train/, test/ (optional) and validation/ (optional), one sub-folder per class")
+	fs.StringVar(&cfg.Arch, "arch", cfg.Arch, "architecture: resnet18, resnet34, resnet50, resnet101, resnet152")
+	fs.StringVar(&cfg.Weights, "weights", cfg.Weights, "pretrained backbone: a registry name (see 'vegclf weights list'), a .pth/.safetensors file, or none")
+	fs.IntVar(&cfg.ImageSize, "image-size", cfg.ImageSize, "images are resized to this size (square)")
+	fs.StringVar(&cfg.Normalization, "normalize", cfg.Normalization, "input normalization: half (the tutorial's 0.5/0.5) or imagenet")
+	fs.IntVar(&cfg.Batch, "batch", cfg.Batch, "batch size")
+	fs.IntVar(&cfg.FrozenEpochs, "frozen-epochs", cfg.FrozenEpochs, "epochs with the backbone frozen (transfer learning)")
+	fs.IntVar(&cfg.FinetuneEpochs, "finetune-epochs", cfg.FinetuneEpochs, "epochs training all layers (fine-tuning)")
+	fs.Float64Var(&cfg.LR, "lr", cfg.LR, "Adam learning rate of the frozen phase")
+	fs.Float64Var(&cfg.FinetuneLR, "finetune-lr", cfg.FinetuneLR, "Adam learning rate of the fine-tuning phase")
+	fs.IntVar(&cfg.Hidden, "hidden", cfg.Hidden, "width of the head's hidden layer (0: a single Linear)")
+	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of the head's initialization, the shuffles and a carved test split")
+	fs.IntVar(&cfg.MaxImagesPerClass, "max-images-per-class", cfg.MaxImagesPerClass, "use at most this many images of each class and split (0: all)")
+	fs.Float64Var(&cfg.TestFraction, "test-fraction", cfg.TestFraction, "part of train carved as the test split when the data has none")
+	fs.BoolVar(&cfg.FrozenBatchNormTrain, "tutorial-batchnorm", cfg.FrozenBatchNormTrain, "frozen phase: keep batch norm in train mode, as the tutorial's model.train() does")
+}
+
+func runTrain(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("train", "--data DIR --out RUNDIR [flags]", stderr)
+	cfg := train.DefaultConfig()
+	trainFlags(fs, &cfg)
+	out := fs.String("out", "", "run folder: config, metrics, checkpoints, summary")
+	resume := fs.Bool("resume", false, "continue the run in --out from its last checkpoint (with its saved configuration)")
+	backendFlag := fs.String("backend", "", "compute backend: go, xla:cpu, xla:cuda (default: $GOMLX_BACKEND or automatic)")
+	rest, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usagef("unexpected arguments %q", rest)
+	}
+	if *out == "" {
+		return usagef("--out is required")
+	}
+	if cfg.Data == "" && !*resume {
+		return usagef("--data is required")
+	}
+	b, choice, err := backend.New(*backendFlag)
+	if err != nil {
+		return err
+	}
+	defer b.Finalize()
+	fmt.Fprintf(stdout, "Backend: %s\n", choice)
+	return trainValidatePredict(cfg, b, *out, *resume, stdout, stderr)
+}
+
+// trainValidatePredict runs the whole recipe: both phases, validation of the best checkpoint, a summary,
+// and predictions for a few single images.
+func trainValidatePredict(cfg train.Config, b compute.Backend, out string, resume bool, stdout, stderr io.Writer) error {
+	r, err := train.Open(cfg, b, out, resume)
+	if err != nil {
+		return err
+	}
+	ds := r.Dataset
+	fmt.Fprintf(stdout, "Data: %s: %d classes, %d train, %d test", r.Config.Data, len(ds.Classes), len(ds.Train.Samples), len(ds.Test.Samples))
+	if ds.Validation != nil {
+		fmt.Fprintf(stdout, ", %d validation", len(ds.Validation.Samples))
+	}
+	fmt.Fprintf(stdout, " images, %dx%d\nModel: %s\n", r.Config.ImageSize, r.Config.ImageSize, r.Model)
+	r.Report = stdout
+	r.OnProgress = progressBar(stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := r.Train(ctx); err != nil {
+		if errors.Is(err, context.Canceled) {
+			return fmt.Errorf("interrupted; completed epochs are saved in %s: continue with --resume --out %s", out, out)
+		}
+		return err
+	}
+	validation, err := r.Validate()
+	if err != nil {
+		return err
+	}
+	if _, err := r.WriteSummary(validation); err != nil {
+		return err
+	}
+	// Single-image predictions with the best checkpoint, one image per class.
+	c, _, err := train.LoadClassifier(b, out)
+	if err != nil {
+		return err
+	}
+	split := ds.Validation
+	if split == nil {
+		split = ds.Test
+	}
+	var images []string
+	seen := map[int]bool{}
+	for _, s := range split.Samples {
+		if !seen[s.Label] && len(images) < 4 {
+			seen[s.Label] = true
+			images = append(images, s.Path)
+		}
+	}
+	fmt.Fprintf(stdout, "\nPredictions of the best checkpoint on %s images:\n", split.Name)
+	if err := printPredictions(c, images, 3, false, stdout, stderr); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nRun folder: %s (config.json, metrics.jsonl, best.ckpt, last.ckpt, summary.txt)\n", out)
+	return nil
+}
+
+// progressBar returns a progress callback drawing a bar on w when w is a terminal, and nothing otherwise.
+func progressBar(w io.Writer) func(train.Progress) {
+	f, ok := w.(*os.File)
+	if !ok {
+		return nil
+	}
+	if info, err := f.Stat(); err != nil || info.Mode()&os.ModeCharDevice == 0 {
+		return nil
+	}
+	return func(p train.Progress) {
+		const width = 30
+		filled := width * p.Done / max(p.Total, 1)
+		fmt.Fprintf(w, "\r%s epoch %d/%d %-5s [%s%s] %d/%d %s ", p.Phase, p.Epoch, p.Epochs, p.Stage,
+			strings.Repeat("=", filled), strings.Repeat(" ", width-filled), p.Done, p.Total, p.Elapsed.Round(time.Second))
+		if p.Done == p.Total && p.Stage == "test" {
+			fmt.Fprint(w, "\r\033[K")
+		}
+	}
+}

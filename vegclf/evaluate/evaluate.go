@@ -1,0 +1,153 @@
+// Package evaluate measures a classifier on a split: loss and accuracy as the tutorial reports them
+// (loss averaged over batches, accuracy over samples), per-class accuracy, the confusion matrix, and the
+// per-image results needed to show misclassified images.
+package evaluate
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strings"
+
+	"github.com/vegclf/vegclf/vegclf/data"
+	"github.com/vegclf/vegclf/vegclf/predict"
+)
+
+// Result is the evaluation of a classifier on a split.
+type Result struct {
+	Classes   []string
+	Loss      float64 // Mean over batches of the batch's mean cross-entropy.
+	Accuracy  float64 // Correct predictions over samples.
+	Correct   int
+	Total     int
+	Confusion [][]int // Confusion[true][predicted].
+	Samples   []SampleResult
+}
+
+// SampleResult is the outcome for one image.
+type SampleResult struct {
+	Path      string
+	Label     int
+	Predicted int
+	Prob      float64 // Probability of the predicted class.
+	Loss      float64 // Cross-entropy of the true class.
+}
+
+// Progress is called after each batch with the number of batches done and their total.
+type Progress func(done, total int)
+
+// Split evaluates the classifier on the split's images, batch at a time.
+func Split(c *predict.Classifier, split *data.Split, batch int, progress Progress) (*Result, error) {
+	n := len(c.Labels)
+	r := &Result{Classes: c.Labels, Confusion: make([][]int, n)}
+	for i := range r.Confusion {
+		r.Confusion[i] = make([]int, n)
+	}
+	loader := &data.Loader{Samples: split.Samples, Transform: c.Transform, BatchSize: batch}
+	var lossSum float64
+	batches := 0
+	for b, err := range loader.Epoch(0) {
+		if err != nil {
+			return nil, fmt.Errorf("evaluating %s: %w", split.Name, err)
+		}
+		logp, err := c.LogProbabilities(b.Images)
+		if err != nil {
+			return nil, err
+		}
+		var batchLoss float64
+		for i, row := range logp {
+			label := int(b.Labels[i])
+			pred := argmax(row)
+			loss := -float64(row[label])
+			batchLoss += loss
+			r.Confusion[label][pred]++
+			if pred == label {
+				r.Correct++
+			}
+			r.Samples = append(r.Samples, SampleResult{Path: b.Paths[i], Label: label, Predicted: pred,
+				Prob: expf(row[pred]), Loss: loss})
+		}
+		lossSum += batchLoss / float64(len(logp))
+		batches++
+		r.Total += len(logp)
+		if progress != nil {
+			progress(batches, loader.NumBatches())
+		}
+	}
+	if r.Total == 0 {
+		return nil, fmt.Errorf("evaluating %s: the split has no images", split.Name)
+	}
+	r.Loss = lossSum / float64(batches)
+	r.Accuracy = float64(r.Correct) / float64(r.Total)
+	return r, nil
+}
+
+// PerClassAccuracy returns each class's accuracy (recall); NaN-free: a class without samples gets 0.
+func (r *Result) PerClassAccuracy() []float64 {
+	acc := make([]float64, len(r.Classes))
+	for i, row := range r.Confusion {
+		total := 0
+		for _, v := range row {
+			total += v
+		}
+		if total > 0 {
+			acc[i] = float64(row[i]) / float64(total)
+		}
+	}
+	return acc
+}
+
+// Misclassified returns the wrongly predicted samples, the most confidently wrong first.
+func (r *Result) Misclassified() []SampleResult {
+	var out []SampleResult
+	for _, s := range r.Samples {
+		if s.Predicted != s.Label {
+			out = append(out, s)
+		}
+	}
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j].Loss > out[j-1].Loss; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
+// WriteReport writes the loss, accuracy, per-class accuracy and confusion matrix as text.
+func (r *Result) WriteReport(w io.Writer) {
+	fmt.Fprintf(w, "Loss: %.6f, Accuracy: %.2f%% (%d of %d)\n\nPer-class accuracy:\n", r.Loss, 100*r.Accuracy, r.Correct, r.Total)
+	width := 5
+	for _, c := range r.Classes {
+		width = max(width, len(c))
+	}
+	acc := r.PerClassAccuracy()
+	for i, c := range r.Classes {
+		total := 0
+		for _, v := range r.Confusion[i] {
+			total += v
+		}
+		fmt.Fprintf(w, "  %-*s %7.2f%% (%d of %d)\n", width, c, 100*acc[i], r.Confusion[i][i], total)
+	}
+	fmt.Fprintf(w, "\nConfusion matrix (rows: true class, columns: predicted, in the order above):\n")
+	for i, row := range r.Confusion {
+		cells := make([]string, len(row))
+		for j, v := range row {
+			cells[j] = fmt.Sprintf("%4d", v)
+		}
+		fmt.Fprintf(w, "  %-*s %s\n", width, r.Classes[i], strings.Join(cells, ""))
+	}
+}
+
+func argmax(row []float32) int {
+	best := 0
+	for j, v := range row {
+		if v > row[best] {
+			best = j
+		}
+	}
+	return best
+}
+
+func expf(v float32) float64 {
+	return math.Exp(float64(v))
+}

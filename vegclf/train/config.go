@@ -1,0 +1,135 @@
+// Package train runs the tutorial's transfer-learning recipe: a frozen-backbone phase that trains only a
+// new head, then a fine-tuning phase of the whole network, with per-epoch reports in the tutorial's
+// format, metrics in the run folder, best and last checkpoints, exact resumption, and validation of the
+// best checkpoint. The CLI and the notebooks both drive it.
+package train
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/vegclf/vegclf/vegclf/data"
+	"github.com/vegclf/vegclf/vegclf/resnet"
+)
+
+// Config is a training run's configuration; DefaultConfig has the tutorial's values.
+type Config struct {
+	Data                 string  `json:"data"`                   // Dataset root (train/, test/, validation/).
+	Arch                 string  `json:"arch"`                   // resnet18 ... resnet152.
+	Weights              string  `json:"weights"`                // Registry name, weights file, or "none" (random initialization).
+	ImageSize            int     `json:"image_size"`             // Images are resized to ImageSize x ImageSize.
+	Normalization        string  `json:"normalization"`          // "half" (the tutorial's 0.5/0.5) or "imagenet".
+	Batch                int     `json:"batch"`                  // Batch size.
+	FrozenEpochs         int     `json:"frozen_epochs"`          // Epochs with the backbone frozen.
+	FinetuneEpochs       int     `json:"finetune_epochs"`        // Epochs training everything.
+	LR                   float64 `json:"lr"`                     // Adam learning rate of the frozen phase.
+	FinetuneLR           float64 `json:"finetune_lr"`            // Adam learning rate of the fine-tuning phase.
+	Hidden               int     `json:"hidden"`                 // Width of the head's hidden layer; 0 for a single Linear.
+	Seed                 uint64  `json:"seed"`                   // Seeds the head's initialization, the shuffles and carved splits.
+	MaxImagesPerClass    int     `json:"max_images_per_class"`   // 0 means all.
+	TestFraction         float64 `json:"test_fraction"`          // Part of train carved as test when the data has no test split.
+	FrozenBatchNormTrain bool    `json:"frozen_batchnorm_train"` // Frozen phase: batch norm in train mode, as the tutorial's model.train() does.
+}
+
+// DefaultConfig returns the tutorial's configuration.
+func DefaultConfig() Config {
+	return Config{
+		Arch: "resnet50", Weights: "torchvision-v2", ImageSize: 224, Normalization: "half", Batch: 16,
+		FrozenEpochs: 5, FinetuneEpochs: 2, LR: 1e-4, FinetuneLR: 1e-5, Hidden: 128, TestFraction: 0.2,
+	}
+}
+
+// Validate checks the configuration's values.
+func (c Config) Validate() error {
+	if c.Data == "" {
+		return fmt.Errorf("config: no data folder")
+	}
+	if _, err := resnet.ArchByName(c.Arch); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if _, err := data.NormalizationByName(c.Normalization); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	switch {
+	case c.ImageSize < 16:
+		return fmt.Errorf("config: image size %d is too small (at least 16)", c.ImageSize)
+	case c.Batch < 1:
+		return fmt.Errorf("config: batch size %d (want at least 1)", c.Batch)
+	case c.FrozenEpochs < 0 || c.FinetuneEpochs < 0:
+		return fmt.Errorf("config: negative epochs")
+	case c.FrozenEpochs+c.FinetuneEpochs == 0:
+		return fmt.Errorf("config: no epochs to train")
+	case c.LR <= 0 || c.FinetuneLR <= 0:
+		return fmt.Errorf("config: learning rates must be positive")
+	case c.Hidden < 0:
+		return fmt.Errorf("config: negative hidden size")
+	case c.MaxImagesPerClass < 0:
+		return fmt.Errorf("config: negative max images per class")
+	case c.TestFraction <= 0 || c.TestFraction >= 1:
+		return fmt.Errorf("config: test fraction %g (want between 0 and 1)", c.TestFraction)
+	}
+	return nil
+}
+
+// Head returns the classifier head for numClasses.
+func (c Config) Head(numClasses int) resnet.Head {
+	h := resnet.Head{NumClasses: numClasses}
+	if c.Hidden > 0 {
+		h.Hidden = []int{c.Hidden}
+	}
+	return h
+}
+
+// Transform returns the input transform.
+func (c Config) Transform() data.Transform {
+	norm, _ := data.NormalizationByName(c.Normalization)
+	return data.Transform{Size: c.ImageSize, Normalization: norm}
+}
+
+// writeJSON writes v as indented JSON to path through a temporary file and a rename.
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, append(b, '\n'))
+}
+
+// writeFileAtomic writes content to path through a synced temporary file renamed into place.
+func writeFileAtomic(path string, content []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(content); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// readConfig reads a run folder's config.json.
+func readConfig(path string) (Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("reading run config: %w", err)
+	}
+	var c Config
+	if err := json.Unmarshal(b, &c); err != nil {
+		return Config{}, fmt.Errorf("reading run config %s: %w", path, err)
+	}
+	return c, nil
+}

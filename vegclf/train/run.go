@@ -1,0 +1,409 @@
+package train
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/vegclf/vegclf/vegclf/checkpoint"
+	"github.com/vegclf/vegclf/vegclf/data"
+	"github.com/vegclf/vegclf/vegclf/evaluate"
+	"github.com/vegclf/vegclf/vegclf/predict"
+	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/weights"
+)
+
+// Phase is a training phase.
+type Phase string
+
+// The tutorial's two phases.
+const (
+	Frozen   Phase = "frozen"   // Backbone frozen, only the head is trained.
+	Finetune Phase = "finetune" // Everything is trained.
+)
+
+// Files of a run folder.
+const (
+	ConfigFile     = "config.json"
+	MetricsFile    = "metrics.jsonl"
+	BestFile       = "best.ckpt"
+	LastFile       = "last.ckpt"
+	SummaryFile    = "summary.json"
+	SummaryTxtFile = "summary.txt"
+)
+
+// EpochMetrics are one epoch's figures, as written to metrics.jsonl.
+type EpochMetrics struct {
+	Phase           Phase   `json:"phase"`
+	Epoch           int     `json:"epoch"` // 1-based, within the phase.
+	TrainLoss       float64 `json:"train_loss"`
+	TrainAccuracy   float64 `json:"train_accuracy"`
+	TestLoss        float64 `json:"test_loss"`
+	TestAccuracy    float64 `json:"test_accuracy"`
+	Seconds         float64 `json:"seconds"`
+	ImagesPerSecond float64 `json:"train_images_per_second"`
+	Best            bool    `json:"best"` // This epoch's checkpoint became best.ckpt.
+}
+
+// String formats the metrics as the tutorial's report line.
+func (e EpochMetrics) String() string {
+	return fmt.Sprintf("Epoch %2d - Train accuracy: %.2f%%, Train loss: %.6f; Test accuracy: %.2f%%, Test loss: %.6f",
+		e.Epoch, 100*e.TrainAccuracy, e.TrainLoss, 100*e.TestAccuracy, e.TestLoss)
+}
+
+// Progress describes where a running epoch is, for progress bars.
+type Progress struct {
+	Phase         Phase
+	Epoch, Epochs int
+	Stage         string // "train" or "test".
+	Done, Total   int    // Batches.
+	Elapsed       time.Duration
+}
+
+// Run is a training run in its folder.
+type Run struct {
+	Config  Config
+	Dir     string
+	Dataset *Dataset
+	Model   *resnet.Model
+	Store   *model.Store
+	Backend compute.Backend
+
+	// Report receives the report lines (phase headers, epoch lines); OnProgress is called after every batch
+	// and OnEpoch after every epoch. All three are optional.
+	Report     io.Writer
+	OnProgress func(Progress)
+	OnEpoch    func(EpochMetrics)
+
+	// Where the run stands: the phase and the epochs of it completed, the optimizer steps taken in it.
+	phase Phase
+	epoch int
+	step  int64
+	best  float64
+	// Notes about the run's setup (weights loaded, carved split), reported once.
+	Notes []string
+}
+
+// Open prepares a run in dir: a fresh one (dir must not hold a run already), or, with resume, the run
+// already there, continued from its last checkpoint with its own saved configuration. Nothing is
+// trained yet.
+func Open(cfg Config, b compute.Backend, dir string, resume bool) (*Run, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating run folder: %w", err)
+	}
+	if err := checkWritable(dir); err != nil {
+		return nil, err
+	}
+	last := filepath.Join(dir, LastFile)
+	_, lastErr := os.Stat(last)
+	if resume {
+		if lastErr != nil {
+			return nil, fmt.Errorf("nothing to resume in %s: no %s (start a run without --resume)", dir, LastFile)
+		}
+		saved, err := readConfig(filepath.Join(dir, ConfigFile))
+		if err != nil {
+			return nil, err
+		}
+		cfg = saved
+	} else if lastErr == nil {
+		return nil, fmt.Errorf("%s already holds a run (%s): continue it with --resume, or choose another output folder", dir, LastFile)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	ds, err := LoadDataset(cfg)
+	if err != nil {
+		return nil, err
+	}
+	arch, _ := resnet.ArchByName(cfg.Arch)
+	r := &Run{Config: cfg, Dir: dir, Dataset: ds, Model: resnet.New(arch, cfg.Head(len(ds.Classes))), Backend: b, phase: Frozen}
+	if ds.TestCarved {
+		r.Notes = append(r.Notes, fmt.Sprintf("The data has no test split: %.0f%% of each class of train (seed %d) is the test split: %d train, %d test images.",
+			100*cfg.TestFraction, cfg.Seed, len(ds.Train.Samples), len(ds.Test.Samples)))
+	}
+	if resume {
+		if err := r.restore(last); err != nil {
+			return nil, err
+		}
+		return r, nil
+	}
+	r.Store = model.NewStore()
+	if err := r.Model.Init(r.Store, cfg.Seed, nil); err != nil {
+		return nil, err
+	}
+	if err := r.loadPretrained(); err != nil {
+		return nil, err
+	}
+	if err := writeJSON(filepath.Join(dir, ConfigFile), cfg); err != nil {
+		return nil, err
+	}
+	// A fresh run starts a fresh metrics file.
+	if err := writeFileAtomic(filepath.Join(dir, MetricsFile), nil); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// checkWritable fails early, before any training, when the run folder cannot be written.
+func checkWritable(dir string) error {
+	probe, err := os.CreateTemp(dir, ".write-test*")
+	if err != nil {
+		return fmt.Errorf("run folder %s is not writable: %w", dir, err)
+	}
+	_, err = probe.Write(make([]byte, 1<<16))
+	probe.Close()
+	os.Remove(probe.Name())
+	if err != nil {
+		return fmt.Errorf("run folder %s cannot be written (disk full?): %w", dir, err)
+	}
+	return nil
+}
+
+// loadPretrained loads the configured backbone weights (the head stays freshly initialized).
+func (r *Run) loadPretrained() error {
+	if strings.EqualFold(r.Config.Weights, "none") || r.Config.Weights == "" {
+		r.Notes = append(r.Notes, "No pretrained weights (--weights none): the backbone starts from random initialization.")
+		return nil
+	}
+	cache, err := weights.CacheDir()
+	if err != nil {
+		return err
+	}
+	path, _, err := weights.Resolve(r.Config.Weights, cache)
+	if err != nil {
+		return err
+	}
+	sd, err := weights.Read(path)
+	if err != nil {
+		return err
+	}
+	report, err := weights.Load(r.Store, r.Model, sd, weights.DropHead)
+	if err != nil {
+		return err
+	}
+	r.Notes = append(r.Notes, fmt.Sprintf("Pretrained backbone from %s: %d tensors loaded, ImageNet classifier dropped for the new head %s.",
+		path, report.Loaded, r.Model.Head))
+	return nil
+}
+
+// restore continues from a checkpoint: variables, optimizer state, phase, epoch and best accuracy.
+func (r *Run) restore(path string) error {
+	store, meta, err := checkpoint.Load(path)
+	if err != nil {
+		return err
+	}
+	if err := meta.CheckClasses(r.Dataset.Classes); err != nil {
+		return fmt.Errorf("resuming from %s: %w", path, err)
+	}
+	if meta.Arch != r.Config.Arch || meta.ImageSize != r.Config.ImageSize {
+		return fmt.Errorf("resuming from %s: checkpoint is %s at %dpx, the run's config says %s at %dpx", path, meta.Arch, meta.ImageSize, r.Config.Arch, r.Config.ImageSize)
+	}
+	r.Store, r.phase, r.epoch, r.step, r.best = store, Phase(meta.Phase), meta.Epoch, meta.Step, meta.BestAccuracy
+	if err := r.trimMetrics(); err != nil {
+		return err
+	}
+	r.Notes = append(r.Notes, fmt.Sprintf("Resuming from %s: %s phase, %d epochs done, best test accuracy %.2f%%.", path, r.phase, r.epoch, 100*r.best))
+	return nil
+}
+
+// trimMetrics drops metrics lines of epochs after the restored checkpoint (written before a kill).
+func (r *Run) trimMetrics() error {
+	path := filepath.Join(r.Dir, MetricsFile)
+	content, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("reading metrics: %w", err)
+	}
+	var kept []byte
+	for _, line := range strings.SplitAfter(string(content), "\n") {
+		var e EpochMetrics
+		if strings.TrimSpace(line) == "" || json.Unmarshal([]byte(line), &e) != nil || !strings.HasSuffix(line, "\n") {
+			continue // A line cut short by a kill.
+		}
+		if e.Phase == Frozen && (r.phase == Finetune || e.Epoch <= r.epoch) || e.Phase == Finetune && r.phase == Finetune && e.Epoch <= r.epoch {
+			kept = append(kept, line...)
+		}
+	}
+	return writeFileAtomic(path, kept)
+}
+
+// Train runs the remaining epochs of both phases. It stops early, with ctx's error, when ctx is
+// cancelled; checkpoints of completed epochs are kept, so --resume continues from the last one.
+func (r *Run) Train(ctx context.Context) error {
+	for _, note := range r.Notes {
+		r.report("%s\n", note)
+	}
+	r.Notes = nil
+	for _, phase := range []Phase{Frozen, Finetune} {
+		epochs, lr := r.Config.FrozenEpochs, r.Config.LR
+		if phase == Finetune {
+			epochs, lr = r.Config.FinetuneEpochs, r.Config.FinetuneLR
+		}
+		if phase == Frozen && r.phase == Finetune {
+			continue // Done before the resume.
+		}
+		if phase == Finetune && r.phase == Frozen {
+			r.phase, r.epoch, r.step = Finetune, 0, 0
+		}
+		if r.epoch >= epochs {
+			continue
+		}
+		if err := r.runPhase(ctx, phase, epochs, lr); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Run) report(format string, args ...any) {
+	if r.Report != nil {
+		fmt.Fprintf(r.Report, format, args...)
+	}
+}
+
+func (r *Run) runPhase(ctx context.Context, phase Phase, epochs int, lr float64) error {
+	bnTrain := phase == Finetune || r.Config.FrozenBatchNormTrain
+	if phase == Frozen {
+		r.report("\nTransfer learning: backbone frozen, training the head %s, Adam lr %g, %d epochs (batch norm in %s mode).\n",
+			r.Model.Head, lr, epochs, map[bool]string{true: "train", false: "inference"}[bnTrain])
+	} else {
+		r.report("\nFine-tuning: all layers trained, fresh Adam lr %g, %d epochs.\n", lr, epochs)
+	}
+	stepper, err := NewStepper(r.Backend, r.Store, r.Model, phase, lr, bnTrain, r.step)
+	if err != nil {
+		return err
+	}
+	classifier, err := predict.New(r.Backend, r.Model, r.Store, r.Dataset.Classes, r.Config.Transform())
+	if err != nil {
+		return err
+	}
+	loader := &data.Loader{Samples: r.Dataset.Train.Samples, Transform: r.Config.Transform(), BatchSize: r.Config.Batch,
+		Shuffle: true, Seed: r.Config.Seed}
+	for r.epoch < epochs {
+		epoch := r.epoch + 1
+		start := time.Now()
+		var lossSum, correct float64
+		batches, seen := 0, 0
+		// The shuffle depends on the phase and epoch only, so a resumed run sees the same order.
+		shuffleEpoch := epoch
+		if phase == Finetune {
+			shuffleEpoch += 1 << 20
+		}
+		for b, err := range loader.Epoch(shuffleEpoch) {
+			if err != nil {
+				return err
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			loss, batchCorrect, err := stepper.Step(b.Images, b.Labels)
+			if err != nil {
+				return fmt.Errorf("%s epoch %d, step %d: %w", phase, epoch, batches+1, err)
+			}
+			if math.IsNaN(loss) || math.IsInf(loss, 0) {
+				return fmt.Errorf("%s epoch %d, step %d: the loss is %v; stopping (the last good checkpoint is %s)",
+					phase, epoch, batches+1, loss, filepath.Join(r.Dir, LastFile))
+			}
+			r.step = stepper.Steps
+			lossSum += loss
+			correct += batchCorrect
+			batches++
+			seen += len(b.Labels)
+			if r.OnProgress != nil {
+				r.OnProgress(Progress{Phase: phase, Epoch: epoch, Epochs: epochs, Stage: "train", Done: batches, Total: loader.NumBatches(), Elapsed: time.Since(start)})
+			}
+		}
+		trainSeconds := time.Since(start).Seconds()
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		test, err := evaluate.Split(classifier, r.Dataset.Test, r.Config.Batch, func(done, total int) {
+			if r.OnProgress != nil {
+				r.OnProgress(Progress{Phase: phase, Epoch: epoch, Epochs: epochs, Stage: "test", Done: done, Total: total, Elapsed: time.Since(start)})
+			}
+		})
+		if err != nil {
+			return err
+		}
+		m := EpochMetrics{
+			Phase: phase, Epoch: epoch, TrainLoss: lossSum / float64(batches), TrainAccuracy: correct / float64(seen),
+			TestLoss: test.Loss, TestAccuracy: test.Accuracy, Seconds: time.Since(start).Seconds(),
+			ImagesPerSecond: float64(seen) / trainSeconds, Best: test.Accuracy > r.best,
+		}
+		r.epoch = epoch
+		if err := r.saveEpoch(m); err != nil {
+			return err
+		}
+		r.report("%s\n", m)
+		if r.OnEpoch != nil {
+			r.OnEpoch(m)
+		}
+	}
+	return nil
+}
+
+// saveEpoch writes the best checkpoint (if the epoch improved), the last checkpoint, then the metrics
+// line: a kill at any point leaves consistent files, and a resume trims metrics past the checkpoint.
+func (r *Run) saveEpoch(m EpochMetrics) error {
+	if m.Best {
+		r.best = m.TestAccuracy
+	}
+	meta := checkpoint.Meta{
+		Arch: r.Model.Arch.Name, Head: r.Model.Head, Classes: r.Dataset.Classes, ImageSize: r.Config.ImageSize,
+		Normalization: r.Config.Transform().Normalization, Phase: string(m.Phase), Epoch: m.Epoch, Step: r.step,
+		TestAccuracy: m.TestAccuracy, TestLoss: m.TestLoss, BestAccuracy: r.best,
+	}
+	if m.Best {
+		if err := checkpoint.Save(filepath.Join(r.Dir, BestFile), r.Store, meta); err != nil {
+			return err
+		}
+	}
+	if err := checkpoint.Save(filepath.Join(r.Dir, LastFile), r.Store, meta); err != nil {
+		return err
+	}
+	line, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(filepath.Join(r.Dir, MetricsFile), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("writing metrics: %w", err)
+	}
+	if _, err := f.Write(append(line, '\n')); err != nil {
+		f.Close()
+		return fmt.Errorf("writing metrics: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("writing metrics: %w", err)
+	}
+	return f.Close()
+}
+
+// ReadMetrics reads a run folder's metrics file.
+func ReadMetrics(dir string) ([]EpochMetrics, error) {
+	content, err := os.ReadFile(filepath.Join(dir, MetricsFile))
+	if err != nil {
+		return nil, fmt.Errorf("reading metrics: %w", err)
+	}
+	var out []EpochMetrics
+	for i, line := range strings.Split(strings.TrimSpace(string(content)), "\n") {
+		if line == "" {
+			continue
+		}
+		var e EpochMetrics
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			return nil, fmt.Errorf("reading metrics %s line %d: %w", filepath.Join(dir, MetricsFile), i+1, err)
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}

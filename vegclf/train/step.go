@@ -1,0 +1,190 @@
+package train
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/vegclf/vegclf/vegclf/resnet"
+)
+
+// Adam's constants, torch.optim.Adam's defaults.
+const (
+	adamBeta1   = 0.9
+	adamBeta2   = 0.999
+	adamEpsilon = 1e-8
+)
+
+// optimizerPrefix is the store scope holding the optimizer's moments, one sub-scope per phase.
+const optimizerPrefix = "/optimizer/"
+
+// CrossEntropy returns torch's CrossEntropyLoss (mean over the batch) of logits [B, N] for int32 labels
+// [B], and the number of correct argmax predictions as a float32 scalar.
+func CrossEntropy(logits, labels *Node) (loss, correct *Node) {
+	n := logits.Shape().Dimensions[1]
+	logp := LogSoftmax(logits, -1)
+	onehot := OneHot(labels, n, logits.DType())
+	loss = ReduceAllMean(Neg(ReduceSum(Mul(onehot, logp), -1)))
+	hits := Equal(ArgMax(logits, -1, dtypes.Int32), labels)
+	correct = ReduceAllSum(ConvertDType(hits, dtypes.Float32))
+	return loss, correct
+}
+
+// adamState is torch.optim.Adam's state for one phase: moments per trainable variable, and the step
+// count (kept on the host, so bias corrections are computed in float64 as torch does).
+type adamState struct {
+	phase     Phase
+	lr        float64
+	trainable []*model.Variable
+	moments   [][2]*model.Variable
+}
+
+// newAdamState finds (after a resume) or creates the phase's zero moments for the trainable variables.
+func newAdamState(store *model.Store, phase Phase, lr float64, trainable []*model.Variable) (*adamState, error) {
+	s := &adamState{phase: phase, lr: lr, trainable: trainable}
+	for _, v := range trainable {
+		var pair [2]*model.Variable
+		for i, kind := range []string{"m", "v"} {
+			path := optimizerPrefix + string(phase) + "/" + kind + v.Path()
+			mv := store.GetVariable(path)
+			if mv == nil {
+				var err error
+				mv, err = store.CreateVariable(path, tensors.FromShape(v.Shape()))
+				if err != nil {
+					return nil, fmt.Errorf("creating optimizer state: %w", err)
+				}
+			} else if !mv.Shape().Equal(v.Shape()) {
+				return nil, fmt.Errorf("optimizer state %s has shape %s, its variable %s", path, mv.Shape(), v.Shape())
+			}
+			mv.SetTrainable(false)
+			pair[i] = mv
+		}
+		s.moments = append(s.moments, pair)
+	}
+	return s, nil
+}
+
+// hyper returns the per-step scalars for step t (1-based): lr / (1 - beta1^t) and sqrt(1 - beta2^t).
+func (s *adamState) hyper(t int64) *tensors.Tensor {
+	stepSize := s.lr / (1 - math.Pow(adamBeta1, float64(t)))
+	bc2Sqrt := math.Sqrt(1 - math.Pow(adamBeta2, float64(t)))
+	return tensors.FromValue([]float32{float32(stepSize), float32(bc2Sqrt)})
+}
+
+// apply adds to the graph one Adam update of the trainable variables with their gradients, as
+// torch.optim.Adam computes it: m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g^2;
+// p -= stepSize * m / (sqrt(v)/sqrt(1-b2^t) + eps).
+func (s *adamState) apply(g *Graph, grads []*Node, hyper *Node) {
+	stepSize := Slice(hyper, AxisRange(0, 1))
+	bc2Sqrt := Slice(hyper, AxisRange(1, 2))
+	for i, v := range s.trainable {
+		grad := grads[i]
+		mVar, vVar := s.moments[i][0], s.moments[i][1]
+		m := Add(MulScalar(mVar.NodeValue(g), adamBeta1), MulScalar(grad, 1-adamBeta1))
+		sq := Add(MulScalar(vVar.NodeValue(g), adamBeta2), MulScalar(Square(grad), 1-adamBeta2))
+		rank := v.Shape().Rank()
+		ss := Reshape(stepSize, ones(rank)...)
+		bc := Reshape(bc2Sqrt, ones(rank)...)
+		denom := AddScalar(Div(Sqrt(sq), bc), adamEpsilon)
+		v.SetNodeValue(Sub(v.NodeValue(g), Mul(ss, Div(m, denom))))
+		mVar.SetNodeValue(m)
+		vVar.SetNodeValue(sq)
+	}
+}
+
+func ones(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = 1
+	}
+	return out
+}
+
+// trainableVariables returns the store variables of the parameters trained in phase: the head in the
+// frozen phase, every learnable parameter when fine-tuning. Running statistics are never trained.
+func trainableVariables(store *model.Store, m *resnet.Model, phase Phase) []*model.Variable {
+	var out []*model.Variable
+	for _, p := range m.Params() {
+		if p.Trainable && (phase == Finetune || !p.Backbone) {
+			out = append(out, store.GetVariable(p.Path()))
+		}
+	}
+	return out
+}
+
+// newTrainExec builds the training step of a phase: forward, loss, gradients of the trainable
+// variables only (the frozen backbone gets none, so its backward pass is never computed), Adam update.
+// Inputs: images [B,H,W,3], labels [B] int32, Adam's per-step scalars [2]. Outputs: loss, correct.
+func newTrainExec(b compute.Backend, store *model.Store, m *resnet.Model, opt *adamState, bnTrain bool) (*model.Exec, error) {
+	return model.NewExec(b, store, func(scope *model.Scope, images, labels, hyper *Node) (*Node, *Node) {
+		g := images.Graph()
+		logits := m.Logits(scope.Store(), images, resnet.Options{TrainBatchNorm: bnTrain})
+		loss, correct := CrossEntropy(logits, labels)
+		nodes := make([]*Node, len(opt.trainable))
+		for i, v := range opt.trainable {
+			nodes[i] = v.NodeValue(g)
+		}
+		opt.apply(g, Gradient(loss, nodes...), hyper)
+		return loss, correct
+	})
+}
+
+// deleteOptimizerState removes the moments of every phase but keep.
+func deleteOptimizerState(store *model.Store, keep Phase) error {
+	var doomed []string
+	for v := range store.IterVariables() {
+		if strings.HasPrefix(v.Path(), optimizerPrefix) && !strings.HasPrefix(v.Path(), optimizerPrefix+string(keep)+"/") {
+			doomed = append(doomed, v.Path())
+		}
+	}
+	for _, p := range doomed {
+		if err := store.DeleteVariable(p); err != nil {
+			return fmt.Errorf("deleting optimizer state %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// Stepper takes training steps of one phase: the model's forward pass, cross-entropy, gradients of the
+// phase's trainable variables, and torch's Adam update, on batches it is given.
+type Stepper struct {
+	Phase Phase
+	Steps int64 // Steps taken in the phase (Adam's t).
+	opt   *adamState
+	exec  *model.Exec
+}
+
+// NewStepper prepares the phase's training step: it marks the trainable variables, drops other phases'
+// optimizer state, and creates (or, after a resume, finds) this phase's Adam moments. steps is the
+// number of steps already taken in the phase. bnTrain selects batch statistics (torch's model.train()).
+func NewStepper(b compute.Backend, store *model.Store, m *resnet.Model, phase Phase, lr float64, bnTrain bool, steps int64) (*Stepper, error) {
+	m.SetTrainable(store, phase == Finetune, true)
+	if err := deleteOptimizerState(store, phase); err != nil {
+		return nil, err
+	}
+	opt, err := newAdamState(store, phase, lr, trainableVariables(store, m, phase))
+	if err != nil {
+		return nil, err
+	}
+	exec, err := newTrainExec(b, store, m, opt, bnTrain)
+	if err != nil {
+		return nil, err
+	}
+	return &Stepper{Phase: phase, Steps: steps, opt: opt, exec: exec}, nil
+}
+
+// Step trains on one batch of images [B,H,W,3] and labels, returning the batch's mean loss and the
+// number of correct predictions (before the update).
+func (s *Stepper) Step(images *tensors.Tensor, labels []int32) (loss, correct float64, err error) {
+	out, err := s.exec.Exec(images, tensors.FromValue(labels), s.opt.hyper(s.Steps+1))
+	if err != nil {
+		return 0, 0, err
+	}
+	s.Steps++
+	return float64(tensors.ToScalar[float32](out[0])), float64(tensors.ToScalar[float32](out[1])), nil
+}
