@@ -62,6 +62,9 @@ func TestNewGoBackend(t *testing.T) {
 	if c.Config != "go" || !strings.Contains(strings.ToLower(b.Name()), "go") {
 		t.Errorf("New(go) = %s, %+v", b.Name(), c)
 	}
+	if !strings.Contains(b.Description(), "parallelism=-1") {
+		t.Errorf("the Go backend's worker pool should be unlimited: %s", b.Description())
+	}
 	t.Setenv("PJRT_PLUGIN_LIBRARY_PATH", t.TempDir())
 	if _, _, err := New("xla:cpu"); !errors.Is(err, ErrNoPlugin) {
 		t.Errorf("New(xla:cpu) without a plugin = %v, want ErrNoPlugin", err)

@@ -4,13 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"github.com/vegclf/vegclf/vegclf/internal/jpeg"
 	"image"
 	"image/color"
 	"image/gif"
 	"image/png"
 	"io"
 	"os"
+
+	"github.com/vegclf/vegclf/vegclf/internal/jpeg"
 
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/tiff"

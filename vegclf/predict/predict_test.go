@@ -10,7 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gomlx/compute"
+	"github.com/vegclf/vegclf/vegclf/internal/testenv"
+
 	_ "github.com/gomlx/compute/gobackend"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/vegclf/vegclf/vegclf/data"
@@ -64,7 +65,7 @@ func TestFilesPredictsAndReportsBadImages(t *testing.T) {
 	if err := m.Init(store, 1, nil); err != nil {
 		t.Fatal(err)
 	}
-	c, err := New(compute.MustNew(), m, store, []string{"x", "y", "z"}, data.Transform{Size: 32, Normalization: data.HalfNormalization})
+	c, err := New(testenv.Backend(t), m, store, []string{"x", "y", "z"}, data.Transform{Size: 32, Normalization: data.HalfNormalization})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +104,7 @@ func TestFilesPredictsAndReportsBadImages(t *testing.T) {
 			t.Errorf("probabilities sum to %v", sum)
 		}
 	}
-	if _, err := New(compute.MustNew(), m, store, []string{"x"}, c.Transform); err == nil {
+	if _, err := New(testenv.Backend(t), m, store, []string{"x"}, c.Transform); err == nil {
 		t.Error("a label count that differs from the model's outputs should be an error")
 	}
 }

@@ -5,7 +5,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/gomlx/compute"
+	"github.com/vegclf/vegclf/vegclf/internal/testenv"
+
 	_ "github.com/gomlx/compute/gobackend"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -26,7 +27,7 @@ func randomTensor(rng *rand.Rand, dims ...int) *tensors.Tensor {
 // TestConvMatMulEqualsNative checks the im2col/matmul convolution against the backend's Convolve, for
 // the outputs and for the gradients with respect to the input and the kernel.
 func TestConvMatMulEqualsNative(t *testing.T) {
-	backend := compute.MustNew()
+	backend := testenv.Backend(t)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, tc := range []struct {
 		name               string

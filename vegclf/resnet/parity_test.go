@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/gomlx/compute"
 	_ "github.com/gomlx/compute/gobackend"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -45,7 +44,7 @@ func relErr(got, want []float32) float64 {
 // compares eval-mode logits, train-mode logits (batch statistics) and the running statistics after the
 // train-mode pass with torchvision's, for both block kinds and both convolution implementations.
 func TestParityWithTorchvision(t *testing.T) {
-	backend := compute.MustNew()
+	backend := testenv.Backend(t)
 	const batch, size = 2, 64
 	for _, tc := range []struct {
 		arch resnet.Arch

@@ -120,7 +120,7 @@ func TestPredictTextAndErrors(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"predict", img}, 2, "--weights is required"},
+		{[]string{"predict", img}, 2, "give either --weights or --run"},
 		{[]string{"predict", "--weights", w}, 2, "no images given"},
 		{[]string{"predict", "--weights", w, "--normalize", "weird", img}, 2, "unknown normalization"},
 		{[]string{"predict", "--weights", w, "--arch", "resnet50", img}, 1, "tensors missing from the file"},

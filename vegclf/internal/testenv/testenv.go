@@ -7,6 +7,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/gomlx/compute"
+	"github.com/vegclf/vegclf/vegclf/backend"
 )
 
 // RepoRoot returns the repository root (the folder holding go.mod), walking up from the working directory.
@@ -75,4 +78,15 @@ func RunPython(t testing.TB, script string, args ...string) []byte {
 		t.Fatalf("running %s: %v\n%s", script, err, stderr)
 	}
 	return out
+}
+
+// Backend returns the compute backend tests run on: $GOMLX_BACKEND when set (so the same tests run on
+// XLA), else the pure Go backend, configured as the product configures it.
+func Backend(t testing.TB) compute.Backend {
+	t.Helper()
+	b, _, err := backend.New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -1,0 +1,210 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/vegclf/vegclf/vegclf/internal/testenv"
+
+	"github.com/vegclf/vegclf/vegclf/checkpoint"
+	"github.com/vegclf/vegclf/vegclf/synthveg"
+)
+
+// smallConfig is a recipe that a ResNet-18 from random initialization learns in seconds on synthveg data.
+func smallConfig(dataDir string) Config {
+	cfg := DefaultConfig()
+	cfg.Data, cfg.Arch, cfg.Weights, cfg.ImageSize, cfg.Batch = dataDir, "resnet18", "none", 32, 8
+	cfg.FrozenEpochs, cfg.FinetuneEpochs, cfg.LR, cfg.FinetuneLR, cfg.Seed = 1, 3, 1e-3, 1e-3, 3
+	return cfg
+}
+
+func generate(t *testing.T, o synthveg.Options) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "data")
+	if _, err := synthveg.Generate(dir, o); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+var epochLine = regexp.MustCompile(`^Epoch +\d+ - Train accuracy: \d+\.\d\d%, Train loss: \d+\.\d{6}; Test accuracy: \d+\.\d\d%, Test loss: \d+\.\d{6}$`)
+
+// TestRunEndToEndWithResume trains the recipe once straight through and once stopped after its second
+// epoch and resumed, and checks the report, metrics, checkpoints, validation, and that the resumed run
+// ends exactly where the uninterrupted one does.
+func TestRunEndToEndWithResume(t *testing.T) {
+	dataDir := generate(t, synthveg.Options{Classes: 3, Train: 24, Test: 8, Validation: 8, Size: 48, Seed: 1})
+	backend := testenv.Backend(t)
+	cfg := smallConfig(dataDir)
+
+	straight := filepath.Join(t.TempDir(), "straight")
+	r, err := Open(cfg, backend, straight, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var report strings.Builder
+	r.Report = &report
+	if err := r.Train(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	validation, err := r.Validate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	summary, err := r.WriteSummary(validation)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, l := range strings.Split(report.String(), "\n") {
+		if strings.HasPrefix(l, "Epoch") {
+			if !epochLine.MatchString(l) {
+				t.Errorf("report line not in the tutorial's format: %q", l)
+			}
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) != 4 || !strings.Contains(report.String(), "Validation: ") || !strings.Contains(report.String(), "random initialization") {
+		t.Errorf("report:\n%s", report.String())
+	}
+	metrics, err := ReadMetrics(straight)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var phases []string
+	for i, m := range metrics {
+		phases = append(phases, string(m.Phase))
+		if m.String() != lines[i] {
+			t.Errorf("metrics line %d %q differs from the report %q", i, m, lines[i])
+		}
+	}
+	if !slices.Equal(phases, []string{"frozen", "finetune", "finetune", "finetune"}) {
+		t.Errorf("phases = %v", phases)
+	}
+	// Well above chance (33%) after training, on test and validation.
+	last := metrics[len(metrics)-1]
+	if summary.BestTestAccuracy < 0.7 || validation.Accuracy < 0.6 {
+		t.Errorf("best test accuracy %.2f, validation %.2f: the model did not learn (last epoch %s)", summary.BestTestAccuracy, validation.Accuracy, last)
+	}
+	best, _, err := checkpoint.ReadMeta(filepath.Join(straight, BestFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if best.TestAccuracy != summary.BestTestAccuracy || !slices.Equal(best.Classes, []string{"Bean", "Carrot", "Eggplant"}) || best.ImageSize != 32 {
+		t.Errorf("best checkpoint meta = %+v", best)
+	}
+	lastMeta, _, err := checkpoint.ReadMeta(filepath.Join(straight, LastFile))
+	if err != nil || lastMeta.Phase != "finetune" || lastMeta.Epoch != 3 {
+		t.Errorf("last checkpoint = %+v, %v", lastMeta, err)
+	}
+	for _, f := range []string{ConfigFile, SummaryFile, SummaryTxtFile} {
+		if _, err := os.Stat(filepath.Join(straight, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	// Opening the same folder again without resume refuses: nothing is overwritten.
+	if _, err := Open(cfg, backend, straight, false); err == nil || !strings.Contains(err.Error(), "--resume") {
+		t.Errorf("reopening a run without resume: %v", err)
+	}
+
+	// The same run, stopped after its second epoch (the first fine-tuning one), then resumed.
+	stopped := filepath.Join(t.TempDir(), "stopped")
+	r, err = Open(cfg, backend, stopped, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	epochs := 0
+	r.OnEpoch = func(EpochMetrics) {
+		if epochs++; epochs == 2 {
+			cancel()
+		}
+	}
+	if err := r.Train(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("stopped run: %v", err)
+	}
+	if m, _ := ReadMetrics(stopped); len(m) != 2 {
+		t.Fatalf("stopped run has %d metrics lines, want 2", len(m))
+	}
+	r, err = Open(Config{}, backend, stopped, true) // The saved configuration is used.
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Train(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	resumed, err := ReadMetrics(stopped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resumed) != len(metrics) {
+		t.Fatalf("resumed run has %d epochs, want %d", len(resumed), len(metrics))
+	}
+	for i := range metrics {
+		a, b := metrics[i], resumed[i]
+		if a.TrainLoss != b.TrainLoss || a.TestLoss != b.TestLoss || a.TestAccuracy != b.TestAccuracy {
+			t.Errorf("epoch %d: resumed %s, uninterrupted %s", i+1, b, a)
+		}
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	dataDir := generate(t, synthveg.Options{Classes: 2, Train: 2, Size: 32, Seed: 1})
+	backend := testenv.Backend(t)
+	cfg := smallConfig(dataDir)
+	for _, tc := range []struct {
+		name   string
+		edit   func(c *Config)
+		resume bool
+		want   string
+	}{
+		{"nothing to resume", func(c *Config) {}, true, "nothing to resume"},
+		{"bad arch", func(c *Config) { c.Arch = "vgg16" }, false, `unknown architecture "vgg16"`},
+		{"missing data", func(c *Config) { c.Data = filepath.Join(dataDir, "nope") }, false, "nope"},
+		{"weights not cached", func(c *Config) { c.Weights = "torchvision-v2" }, false, "vegclf weights download torchvision-v2"},
+		{"zero epochs", func(c *Config) { c.FrozenEpochs, c.FinetuneEpochs = 0, 0 }, false, "no epochs"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("VEGCLF_CACHE", t.TempDir())
+			c := cfg
+			tc.edit(&c)
+			_, err := Open(c, backend, filepath.Join(t.TempDir(), "run"), tc.resume)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestCarvedTestSplit(t *testing.T) {
+	dataDir := generate(t, synthveg.Options{Classes: 2, Train: 10, Size: 32, Seed: 1})
+	cfg := smallConfig(dataDir)
+	cfg.TestFraction = 0.3
+	a, err := LoadDataset(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.TestCarved || len(a.Test.Samples) != 6 || len(a.Train.Samples) != 14 || a.Validation != nil {
+		t.Fatalf("carved: %d train, %d test", len(a.Train.Samples), len(a.Test.Samples))
+	}
+	b, _ := LoadDataset(cfg)
+	if !slices.Equal(a.Test.Samples, b.Test.Samples) {
+		t.Error("carving is not deterministic")
+	}
+	for _, s := range a.Test.Samples {
+		if slices.Contains(a.Train.Samples, s) {
+			t.Errorf("%s is in both splits", s.Path)
+		}
+	}
+	cfg.MaxImagesPerClass = 4
+	c, _ := LoadDataset(cfg)
+	if n := len(c.Train.Samples) + len(c.Test.Samples); n != 8 {
+		t.Errorf("max 4 images per class kept %d images", n)
+	}
+}
