@@ -3,6 +3,7 @@ package train
 import (
 	"context"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -206,5 +207,45 @@ func TestCarvedTestSplit(t *testing.T) {
 	c, _ := LoadDataset(cfg)
 	if n := len(c.Train.Samples) + len(c.Test.Samples); n != 8 {
 		t.Errorf("max 4 images per class kept %d images", n)
+	}
+}
+
+// TestRunOnRealPhotos runs the recipe on the hymenoptera photos (many sizes, EXIF, a GIF named .jpg; no
+// test split, so one is carved) at a small image size: it must finish with sensible figures.
+func TestRunOnRealPhotos(t *testing.T) {
+	cfg := smallConfig(testenv.SharedData(t, "hymenoptera"))
+	cfg.MaxImagesPerClass, cfg.FrozenEpochs, cfg.FinetuneEpochs = 40, 1, 2
+	r, err := Open(cfg, testenv.Backend(t), filepath.Join(t.TempDir(), "run"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var report strings.Builder
+	r.Report = &report
+	if err := r.Train(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	validation, err := r.Validate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("report:\n%s", report.String())
+	if !r.Dataset.TestCarved || len(r.Dataset.Train.Samples) != 64 || len(r.Dataset.Test.Samples) != 16 || validation.Total != 80 {
+		t.Errorf("splits: %d train, %d test (carved %v), %d validation", len(r.Dataset.Train.Samples), len(r.Dataset.Test.Samples), r.Dataset.TestCarved, validation.Total)
+	}
+	metrics, err := ReadMetrics(r.Dir)
+	if err != nil || len(metrics) != 3 {
+		t.Fatalf("metrics %v, %v", metrics, err)
+	}
+	for _, m := range append(metrics, EpochMetrics{TrainLoss: validation.Loss, TestLoss: validation.Loss, TrainAccuracy: validation.Accuracy, TestAccuracy: validation.Accuracy}) {
+		for _, v := range []float64{m.TrainLoss, m.TestLoss} {
+			if math.IsNaN(v) || v <= 0 || v > 10 {
+				t.Errorf("implausible loss %v in %s", v, m)
+			}
+		}
+		for _, v := range []float64{m.TrainAccuracy, m.TestAccuracy} {
+			if v < 0 || v > 1 {
+				t.Errorf("implausible accuracy %v in %s", v, m)
+			}
+		}
 	}
 }

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Sets up what vegclf needs on a Debian machine. With --test, also what its tests need: Debian's
+# python3-torch and python3-torchvision, the reference implementation the tests compare against.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_go="1.26"
+if ! command -v go >/dev/null 2>&1; then
+  [ -x /usr/local/go/bin/go ] && export PATH="/usr/local/go/bin:$PATH"
+fi
+if ! command -v go >/dev/null 2>&1; then
+  echo "setup: Go $need_go or later is needed: install it from https://go.dev/dl/ into /usr/local/go" >&2
+  exit 1
+fi
+have_go=$(go env GOVERSION | sed 's/^go//')
+if [ "$(printf '%s\n%s\n' "$need_go" "$have_go" | sort -V | head -1)" != "$need_go" ]; then
+  echo "setup: Go $have_go is too old; vegclf needs Go $need_go or later (https://go.dev/dl/)" >&2
+  exit 1
+fi
+
+apt_install() {
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  echo "setup: installing Debian packages: $*"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+if [ "${1:-}" = "--test" ]; then
+  if ! /usr/bin/python3 -c "import torch, torchvision" >/dev/null 2>&1; then
+    apt_install python3-torch python3-torchvision
+  fi
+fi
+
+go mod download
+echo "setup: ready ($(go version))"

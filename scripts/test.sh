@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Sets up and runs every test: formatting, vet, and the Go tests, including the parity tests against
+# Debian's torch and torchvision (required here: VEGCLF_REQUIRE_TORCH makes their absence a failure).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh --test
+[ -x /usr/local/go/bin/go ] && export PATH="/usr/local/go/bin:$PATH"
+export GOEXPERIMENT=simd VEGCLF_REQUIRE_TORCH=1
+
+unformatted=$(gofmt -l .)
+if [ -n "$unformatted" ]; then
+  echo "gofmt is needed on:"; echo "$unformatted"; exit 1
+fi
+go vet ./...
+go test -count=1 -timeout 60m ./... 2>&1 | tee /tmp/vegclf-test.log
