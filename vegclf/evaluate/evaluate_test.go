@@ -1,0 +1,37 @@
+package evaluate
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestResultReport(t *testing.T) {
+	r := &Result{
+		Classes:   []string{"Bean", "Carrot"},
+		Loss:      0.25,
+		Accuracy:  0.75,
+		Correct:   3,
+		Total:     4,
+		Confusion: [][]int{{2, 0}, {1, 1}},
+		Samples: []SampleResult{
+			{Path: "a", Label: 0, Predicted: 0}, {Path: "b", Label: 1, Predicted: 0, Loss: 0.7},
+			{Path: "c", Label: 1, Predicted: 1}, {Path: "d", Label: 0, Predicted: 0},
+		},
+	}
+	if got := r.PerClassAccuracy(); !slices.Equal(got, []float64{1, 0.5}) {
+		t.Errorf("per-class accuracy = %v", got)
+	}
+	r.Samples = append(r.Samples, SampleResult{Path: "e", Label: 0, Predicted: 1, Loss: 2.5})
+	mis := r.Misclassified()
+	if len(mis) != 2 || mis[0].Path != "e" || mis[1].Path != "b" {
+		t.Errorf("misclassified = %+v, want e then b (largest loss first)", mis)
+	}
+	var b strings.Builder
+	r.WriteReport(&b)
+	for _, want := range []string{"Loss: 0.250000, Accuracy: 75.00% (3 of 4)", "Bean    100.00% (2 of 2)", "Carrot   50.00% (1 of 2)", "Carrot    1   1"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, b.String())
+		}
+	}
+}
