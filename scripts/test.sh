@@ -13,3 +13,10 @@ if [ -n "$unformatted" ]; then
 fi
 go vet ./...
 go test -count=1 -timeout 60m ./... 2>&1 | tee /tmp/vegclf-test.log
+
+# Fuzzing, bounded: the image decoder and the weights readers get arbitrary bytes for a while. A crasher
+# is kept under the package's testdata/fuzz (commit it: it becomes a regression test).
+for target in "FuzzDecode ./vegclf/data" "FuzzReadSafetensors ./vegclf/weights" "FuzzReadPTH ./vegclf/weights"; do
+  set -- $target
+  go test -run '^$' -fuzz "^$1\$" -fuzztime "${VEGCLF_FUZZTIME:-20s}" -fuzzminimizetime 10x "$2"
+done

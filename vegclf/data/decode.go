@@ -18,9 +18,10 @@ import (
 	"golang.org/x/image/webp"
 )
 
-// DefaultMaxPixels is the largest image (width x height) Decode accepts unless told otherwise:
-// a 10000x10000 photo decodes, a decompression bomb claiming 100k x 100k pixels does not.
-const DefaultMaxPixels = 100_000_000
+// DefaultMaxPixels is the largest image (width x height) Decode accepts unless told otherwise: Pillow's
+// decompression-bomb threshold (MAX_IMAGE_PIXELS). Larger files are refused from their header, before
+// any pixel is decoded, so a 10000x10000 JPEG cannot take the memory of several decoders at once.
+const DefaultMaxPixels = 89_478_485
 
 // RGB is an 8-bit RGB image with interleaved channels: Pix[(y*Width+x)*3+c].
 type RGB struct {
@@ -63,30 +64,19 @@ func DecodeFile(path string, maxPixels int) (*RGB, error) {
 
 // Decode decodes an encoded image (JPEG, PNG, GIF, BMP, TIFF, WebP) into RGB; see DecodeFile.
 func Decode(content []byte, maxPixels int) (*RGB, error) {
-	if maxPixels <= 0 {
-		maxPixels = DefaultMaxPixels
+	if err := CheckHeader(content, maxPixels); err != nil {
+		return nil, err
 	}
 	for _, f := range formats {
-		if !bytes.HasPrefix(content, []byte(f.magic)) {
-			continue
+		if bytes.HasPrefix(content, []byte(f.magic)) {
+			img, err := f.decode(bufio.NewReader(bytes.NewReader(content)))
+			if err != nil {
+				return nil, fmt.Errorf("corrupt or truncated %s file: %w", f.name, err)
+			}
+			return ToRGB(img), nil
 		}
-		cfg, err := f.config(bytes.NewReader(content))
-		if err != nil {
-			return nil, fmt.Errorf("not a valid %s file: %w", f.name, err)
-		}
-		if cfg.Width <= 0 || cfg.Height <= 0 {
-			return nil, fmt.Errorf("%s image has invalid size %dx%d", f.name, cfg.Width, cfg.Height)
-		}
-		if int64(cfg.Width)*int64(cfg.Height) > int64(maxPixels) {
-			return nil, fmt.Errorf("%s image is %dx%d, over the limit of %d pixels", f.name, cfg.Width, cfg.Height, maxPixels)
-		}
-		img, err := f.decode(bufio.NewReader(bytes.NewReader(content)))
-		if err != nil {
-			return nil, fmt.Errorf("corrupt or truncated %s file: %w", f.name, err)
-		}
-		return ToRGB(img), nil
 	}
-	return nil, fmt.Errorf("unknown image format (not JPEG, PNG, GIF, BMP, TIFF or WebP)")
+	panic("unreachable: CheckHeader accepted an unknown format")
 }
 
 // ToRGB converts any image to 8-bit RGB, dropping alpha as Pillow's convert("RGB") does.

@@ -27,6 +27,9 @@ type Loader struct {
 	Seed      uint64 // Seed of the shuffle.
 	Workers   int    // Parallel decoders; 0 means one per CPU core.
 	Cache     *ImageCache
+	// Skip, when set, is called for each image that cannot be read, and the image is left out of its
+	// batch (a batch left empty is not yielded); when nil, such an image is an error.
+	Skip func(path string, err error)
 }
 
 // NumBatches returns the number of batches per epoch; the last partial batch is kept.
@@ -79,6 +82,9 @@ func (l *Loader) Epoch(epoch int) iter.Seq2[*Batch, error] {
 			}
 		}()
 		for r := range results {
+			if r.err == nil && len(r.batch.Labels) == 0 {
+				continue // Every image of the batch was skipped.
+			}
 			if !yield(r.batch, r.err) || r.err != nil {
 				return
 			}
@@ -124,12 +130,25 @@ func (l *Loader) load(indices []int) (*Batch, error) {
 	}
 	close(next)
 	wg.Wait()
-	for _, err := range errs {
+	kept := 0
+	for i, err := range errs {
 		if err != nil {
-			return nil, err
+			if l.Skip == nil {
+				return nil, err
+			}
+			l.Skip(b.Paths[i], err)
+			continue
 		}
+		if kept != i {
+			b.Labels[kept], b.Paths[kept] = b.Labels[i], b.Paths[i]
+			copy(b.Pixels[kept*imgLen:(kept+1)*imgLen], b.Pixels[i*imgLen:(i+1)*imgLen])
+		}
+		kept++
 	}
-	b.Images = tensors.FromFlatDataAndDimensions(b.Pixels, len(indices), size, size, 3)
+	b.Labels, b.Paths, b.Pixels = b.Labels[:kept], b.Paths[:kept], b.Pixels[:kept*imgLen]
+	if kept > 0 {
+		b.Images = tensors.FromFlatDataAndDimensions(b.Pixels, kept, size, size, 3)
+	}
 	return b, nil
 }
 

@@ -22,6 +22,7 @@ type Result struct {
 	Total     int
 	Confusion [][]int // Confusion[true][predicted].
 	Samples   []SampleResult
+	Skipped   []string // Images left out because they could not be read.
 }
 
 // SampleResult is the outcome for one image.
@@ -43,7 +44,8 @@ func Split(c *predict.Classifier, split *data.Split, batch int, progress Progres
 	for i := range r.Confusion {
 		r.Confusion[i] = make([]int, n)
 	}
-	loader := &data.Loader{Samples: split.Samples, Transform: c.Transform, BatchSize: batch}
+	loader := &data.Loader{Samples: split.Samples, Transform: c.Transform, BatchSize: batch,
+		Skip: func(path string, _ error) { r.Skipped = append(r.Skipped, path) }}
 	var lossSum float64
 	batches := 0
 	for b, err := range loader.Epoch(0) {
@@ -115,7 +117,11 @@ func (r *Result) Misclassified() []SampleResult {
 
 // WriteReport writes the loss, accuracy, per-class accuracy and confusion matrix as text.
 func (r *Result) WriteReport(w io.Writer) {
-	fmt.Fprintf(w, "Loss: %.6f, Accuracy: %.2f%% (%d of %d)\n\nPer-class accuracy:\n", r.Loss, 100*r.Accuracy, r.Correct, r.Total)
+	fmt.Fprintf(w, "Loss: %.6f, Accuracy: %.2f%% (%d of %d)\n", r.Loss, 100*r.Accuracy, r.Correct, r.Total)
+	if len(r.Skipped) > 0 {
+		fmt.Fprintf(w, "Skipped %d unreadable images: %s\n", len(r.Skipped), strings.Join(r.Skipped, ", "))
+	}
+	fmt.Fprintf(w, "\nPer-class accuracy:\n")
 	width := 5
 	for _, c := range r.Classes {
 		width = max(width, len(c))

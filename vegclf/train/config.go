@@ -31,6 +31,7 @@ type Config struct {
 	MaxImagesPerClass    int     `json:"max_images_per_class"`   // 0 means all.
 	TestFraction         float64 `json:"test_fraction"`          // Part of train carved as test when the data has no test split.
 	FrozenBatchNormTrain bool    `json:"frozen_batchnorm_train"` // Frozen phase: batch norm in train mode, as the tutorial's model.train() does.
+	Strict               bool    `json:"strict"`                 // Unreadable image files are an error instead of being skipped with a warning.
 }
 
 // DefaultConfig returns the tutorial's configuration.

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 
 	"github.com/vegclf/vegclf/vegclf/data"
 )
@@ -15,8 +16,9 @@ type Dataset struct {
 	Classes    []string
 	Train      *data.Split
 	Test       *data.Split
-	Validation *data.Split // Nil when the data has none.
-	TestCarved bool        // The test split was carved from train (the data has no test/ folder).
+	Validation *data.Split       // Nil when the data has none.
+	TestCarved bool              // The test split was carved from train (the data has no test/ folder).
+	Skipped    []data.Unreadable // Files left out because they are not readable images.
 }
 
 // LoadDataset opens the configuration's data folder, limits each class to MaxImagesPerClass (a seeded
@@ -36,7 +38,14 @@ func LoadDataset(cfg Config) (*Dataset, error) {
 		if err != nil {
 			return nil, err
 		}
-		return limitPerClass(s, len(f.Classes), cfg.MaxImagesPerClass, cfg.Seed), nil
+		s = limitPerClass(s, len(f.Classes), cfg.MaxImagesPerClass, cfg.Seed)
+		bad := data.CheckSamples(s.Samples, 0, 0)
+		if len(bad) > 0 && cfg.Strict {
+			return nil, fmt.Errorf("dataset %s: %d unreadable image files in %s (without --strict they are skipped with a warning):\n%s",
+				cfg.Data, len(bad), s.Dir, describeUnreadable(bad, 10))
+		}
+		ds.Skipped = append(ds.Skipped, bad...)
+		return s.Without(bad), nil
 	}
 	if ds.Train, err = get(data.Train); err != nil {
 		return nil, err
@@ -53,6 +62,16 @@ func LoadDataset(cfg Config) (*Dataset, error) {
 	}
 	if len(ds.Train.Samples) == 0 {
 		return nil, fmt.Errorf("dataset %s: the train split has no images", cfg.Data)
+	}
+	var empty []string
+	for label, n := range ds.Train.Counts(len(ds.Classes)) {
+		if n == 0 {
+			empty = append(empty, fmt.Sprintf("%q", ds.Classes[label]))
+		}
+	}
+	if len(empty) > 0 {
+		return nil, fmt.Errorf("dataset %s: no readable training images for classes %s (in %s): remove the folders or add images",
+			cfg.Data, strings.Join(empty, ", "), ds.Train.Dir)
 	}
 	if len(ds.Test.Samples) == 0 {
 		return nil, fmt.Errorf("dataset %s: the test split has no images", cfg.Data)
@@ -116,4 +135,16 @@ func carve(train *data.Split, numClasses int, fraction float64, seed uint64) (*d
 		}
 	}
 	return newTrain, test
+}
+
+// describeUnreadable lists up to n unreadable files, one per line.
+func describeUnreadable(bad []data.Unreadable, n int) string {
+	var lines []string
+	for _, b := range bad[:min(n, len(bad))] {
+		lines = append(lines, fmt.Sprintf("  %v", b.Err))
+	}
+	if len(bad) > n {
+		lines = append(lines, fmt.Sprintf("  ... and %d more", len(bad)-n))
+	}
+	return strings.Join(lines, "\n")
 }

@@ -62,6 +62,7 @@ type Summary struct {
 	TestImages         int            `json:"test_images"`
 	ValidationImages   int            `json:"validation_images"`
 	TestCarved         bool           `json:"test_carved"`
+	SkippedFiles       []string       `json:"skipped_files,omitempty"`
 	BestPhase          string         `json:"best_phase"`
 	BestEpoch          int            `json:"best_epoch"`
 	BestTestAccuracy   float64        `json:"best_test_accuracy"`
@@ -90,6 +91,12 @@ func (r *Run) WriteSummary(validation *evaluate.Result) (*Summary, error) {
 	for _, e := range epochs {
 		s.TrainSeconds += e.Seconds
 	}
+	for _, u := range r.Dataset.Skipped {
+		s.SkippedFiles = append(s.SkippedFiles, u.Path)
+	}
+	for p := range r.skipped {
+		s.SkippedFiles = append(s.SkippedFiles, p)
+	}
 	if validation != nil {
 		s.ValidationImages = validation.Total
 		s.ValidationAccuracy, s.ValidationLoss = &validation.Accuracy, &validation.Loss
@@ -103,6 +110,9 @@ func (r *Run) WriteSummary(validation *evaluate.Result) (*Summary, error) {
 		b.WriteString(" (carved from train)")
 	}
 	fmt.Fprintf(&b, ", %d validation\n", s.ValidationImages)
+	if len(s.SkippedFiles) > 0 {
+		fmt.Fprintf(&b, "Skipped %d unreadable files: %s\n", len(s.SkippedFiles), strings.Join(s.SkippedFiles, ", "))
+	}
 	var phase Phase
 	for _, e := range epochs {
 		if e.Phase != phase {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gomlx/compute"
@@ -91,6 +92,22 @@ type Run struct {
 	best  float64
 	// Notes about the run's setup (weights loaded, carved split), reported once.
 	Notes []string
+	// Files skipped while loading because their pixel data is damaged (past a valid header).
+	skipped   map[string]bool
+	skippedMu sync.Mutex
+}
+
+// skip records an image that could not be loaded during training, warning once per file.
+func (r *Run) skip(path string, err error) {
+	r.skippedMu.Lock()
+	defer r.skippedMu.Unlock()
+	if r.skipped == nil {
+		r.skipped = map[string]bool{}
+	}
+	if !r.skipped[path] {
+		r.skipped[path] = true
+		r.report("warning: skipping unreadable image: %v\n", err)
+	}
 }
 
 // Open prepares a run in dir: a fresh one (dir must not hold a run already), or, with resume, the run
@@ -126,6 +143,9 @@ func Open(cfg Config, b compute.Backend, dir string, resume bool) (*Run, error) 
 	}
 	arch, _ := resnet.ArchByName(cfg.Arch)
 	r := &Run{Config: cfg, Dir: dir, Dataset: ds, Model: resnet.New(arch, cfg.Head(len(ds.Classes))), Backend: b, phase: Frozen}
+	if n := len(ds.Skipped); n > 0 {
+		r.Notes = append(r.Notes, fmt.Sprintf("Skipped %d unreadable files (--strict makes them an error):\n%s", n, describeUnreadable(ds.Skipped, 20)))
+	}
 	if ds.TestCarved {
 		r.Notes = append(r.Notes, fmt.Sprintf("The data has no test split: %.0f%% of each class of train (seed %d) is the test split: %d train, %d test images.",
 			100*cfg.TestFraction, cfg.Seed, len(ds.Train.Samples), len(ds.Test.Samples)))
@@ -287,6 +307,9 @@ func (r *Run) runPhase(ctx context.Context, phase Phase, epochs int, lr float64)
 	}
 	loader := &data.Loader{Samples: r.Dataset.Train.Samples, Transform: r.Config.Transform(), BatchSize: r.Config.Batch,
 		Shuffle: true, Seed: r.Config.Seed}
+	if !r.Config.Strict {
+		loader.Skip = r.skip
+	}
 	for r.epoch < epochs {
 		epoch := r.epoch + 1
 		start := time.Now()
@@ -350,25 +373,10 @@ func (r *Run) runPhase(ctx context.Context, phase Phase, epochs int, lr float64)
 	return nil
 }
 
-// saveEpoch writes the best checkpoint (if the epoch improved), the last checkpoint, then the metrics
-// line: a kill at any point leaves consistent files, and a resume trims metrics past the checkpoint.
+// saveEpoch appends the metrics line, then writes the best checkpoint (if the epoch improved) and the
+// last one. A kill at any point leaves whole files: each checkpoint is renamed into place, and a resume
+// from the last checkpoint drops metrics lines past it (that epoch is trained again).
 func (r *Run) saveEpoch(m EpochMetrics) error {
-	if m.Best {
-		r.best = m.TestAccuracy
-	}
-	meta := checkpoint.Meta{
-		Arch: r.Model.Arch.Name, Head: r.Model.Head, Classes: r.Dataset.Classes, ImageSize: r.Config.ImageSize,
-		Normalization: r.Config.Transform().Normalization, Phase: string(m.Phase), Epoch: m.Epoch, Step: r.step,
-		TestAccuracy: m.TestAccuracy, TestLoss: m.TestLoss, BestAccuracy: r.best,
-	}
-	if m.Best {
-		if err := checkpoint.Save(filepath.Join(r.Dir, BestFile), r.Store, meta); err != nil {
-			return err
-		}
-	}
-	if err := checkpoint.Save(filepath.Join(r.Dir, LastFile), r.Store, meta); err != nil {
-		return err
-	}
 	line, err := json.Marshal(m)
 	if err != nil {
 		return err
@@ -385,7 +393,23 @@ func (r *Run) saveEpoch(m EpochMetrics) error {
 		f.Close()
 		return fmt.Errorf("writing metrics: %w", err)
 	}
-	return f.Close()
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing metrics: %w", err)
+	}
+	if m.Best {
+		r.best = m.TestAccuracy
+	}
+	meta := checkpoint.Meta{
+		Arch: r.Model.Arch.Name, Head: r.Model.Head, Classes: r.Dataset.Classes, ImageSize: r.Config.ImageSize,
+		Normalization: r.Config.Transform().Normalization, Phase: string(m.Phase), Epoch: m.Epoch, Step: r.step,
+		TestAccuracy: m.TestAccuracy, TestLoss: m.TestLoss, BestAccuracy: r.best,
+	}
+	if m.Best {
+		if err := checkpoint.Save(filepath.Join(r.Dir, BestFile), r.Store, meta); err != nil {
+			return err
+		}
+	}
+	return checkpoint.Save(filepath.Join(r.Dir, LastFile), r.Store, meta)
 }
 
 // ReadMetrics reads a run folder's metrics file.

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/vegclf/vegclf/vegclf/internal/testenv"
 
 	"github.com/vegclf/vegclf/vegclf/checkpoint"
@@ -247,5 +248,31 @@ func TestRunOnRealPhotos(t *testing.T) {
 				t.Errorf("implausible accuracy %v in %s", v, m)
 			}
 		}
+	}
+}
+
+// TestNaNLossStops poisons the model after the first epoch: the next step's loss is NaN, and the run
+// stops with a message naming the phase, epoch and step, keeping the last good checkpoint.
+func TestNaNLossStops(t *testing.T) {
+	dataDir := generate(t, synthveg.Options{Classes: 2, Train: 8, Test: 2, Size: 32, Seed: 1})
+	cfg := smallConfig(dataDir)
+	cfg.FrozenEpochs, cfg.FinetuneEpochs = 1, 1
+	r, err := Open(cfg, testenv.Backend(t), filepath.Join(t.TempDir(), "run"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.OnEpoch = func(EpochMetrics) {
+		v := r.Store.GetVariable("/layer1/0/bn1/bias")
+		value := tensors.MustCopyFlatData[float32](v.MustValue())
+		value[0] = float32(math.NaN())
+		v.MustSetValue(tensors.FromFlatDataAndDimensions(value, len(value)))
+	}
+	err = r.Train(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "finetune epoch 1, step 1: the loss is NaN") || !strings.Contains(err.Error(), LastFile) {
+		t.Fatalf("error = %v", err)
+	}
+	_, meta, err := checkpoint.Load(filepath.Join(r.Dir, LastFile))
+	if err != nil || meta.Phase != "frozen" || meta.Epoch != 1 {
+		t.Errorf("last good checkpoint: %+v, %v", meta, err)
 	}
 }

@@ -2,8 +2,12 @@ package weights
 
 import (
 	"archive/zip"
+	"bytes"
 	"fmt"
+	"io"
+	"strings"
 
+	"github.com/nlpodyssey/gopickle/pickle"
 	"github.com/nlpodyssey/gopickle/pytorch"
 	"github.com/nlpodyssey/gopickle/types"
 )
@@ -18,12 +22,7 @@ func ReadPTH(path string) (sd *StateDict, err error) {
 			sd, err = nil, fmt.Errorf("reading weights %s: malformed torch.save file: %v", path, r)
 		}
 	}()
-	if r, zerr := zip.OpenReader(path); zerr != nil {
-		return nil, fmt.Errorf("reading weights %s: not a valid torch.save zip archive (truncated or corrupt?): %w", path, zerr)
-	} else {
-		r.Close()
-	}
-	obj, err := pytorch.Load(path)
+	obj, err := loadZip(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading weights %s: %w", path, err)
 	}
@@ -60,6 +59,119 @@ func ReadPTH(path string) (sd *StateDict, err error) {
 		return nil, fmt.Errorf("reading weights %s: the file holds no tensors", path)
 	}
 	return sd, nil
+}
+
+// storageClasses maps torch's storage classes to gopickle's, with their element sizes.
+var storageClasses = map[string]struct {
+	class    pytorch.StorageClassInterface
+	elemSize uint64
+}{
+	"FloatStorage": {&pytorch.FloatStorageClass{}, 4}, "DoubleStorage": {&pytorch.DoubleStorageClass{}, 8},
+	"HalfStorage": {&pytorch.HalfStorageClass{}, 2}, "BFloat16Storage": {&pytorch.BFloat16StorageClass{}, 2},
+	"LongStorage": {&pytorch.LongStorageClass{}, 8}, "IntStorage": {&pytorch.IntStorageClass{}, 4},
+	"ShortStorage": {&pytorch.ShortStorageClass{}, 2}, "CharStorage": {&pytorch.CharStorageClass{}, 1},
+	"ByteStorage": {&pytorch.ByteStorageClass{}, 1}, "BoolStorage": {&pytorch.BoolStorageClass{}, 1},
+}
+
+// maxPickleBytes bounds data.pkl: a ResNet-152 state_dict's is about 100 KB.
+const maxPickleBytes = 64 << 20
+
+// loadZip unpickles a torch.save zip archive as gopickle's pytorch.Load does, but checks every storage's
+// size against the archive entry holding it before allocating anything, so that a corrupt or hostile
+// file cannot make it allocate more than the file holds.
+func loadZip(path string) (any, error) {
+	r, err := zip.OpenReader(path)
+	if err != nil {
+		return nil, fmt.Errorf("not a valid torch.save zip archive (truncated or corrupt?): %w", err)
+	}
+	defer r.Close()
+	records := map[string]*zip.File{}
+	var dataPkl *zip.File
+	for _, f := range r.File {
+		base := f.Name[strings.LastIndex(f.Name, "/")+1:]
+		records[base] = f
+		if base == "data.pkl" {
+			dataPkl = f
+		}
+	}
+	if _, ok := records["constants.pkl"]; ok {
+		return nil, fmt.Errorf("a TorchScript archive, not a state_dict: save model.state_dict() with torch.save")
+	}
+	if dataPkl == nil {
+		return nil, fmt.Errorf("no data.pkl in the archive: not written by torch.save")
+	}
+	if dataPkl.UncompressedSize64 > maxPickleBytes {
+		return nil, fmt.Errorf("data.pkl is %d bytes, more than a state_dict's pickle needs", dataPkl.UncompressedSize64)
+	}
+	pkl, err := dataPkl.Open()
+	if err != nil {
+		return nil, fmt.Errorf("reading data.pkl: %w", err)
+	}
+	pklBytes, err := io.ReadAll(io.LimitReader(pkl, maxPickleBytes))
+	pkl.Close()
+	if err != nil {
+		return nil, fmt.Errorf("reading data.pkl: %w", err)
+	}
+	if err := checkPickle(pklBytes); err != nil {
+		return nil, fmt.Errorf("data.pkl: %w", err)
+	}
+	loaded := map[string]pytorch.StorageInterface{}
+	u := pickle.NewUnpickler(bytes.NewReader(pklBytes))
+	fallback := u.FindClass
+	u.FindClass = func(module, name string) (any, error) {
+		if module == "torch._utils" && name == "_rebuild_tensor_v2" {
+			return &pytorch.RebuildTensorV2{}, nil
+		}
+		if sc, ok := storageClasses[name]; ok && module == "torch" {
+			return sc.class, nil
+		}
+		if fallback == nil {
+			return nil, fmt.Errorf("class not found: %s.%s", module, name)
+		}
+		return fallback(module, name)
+	}
+	u.PersistentLoad = func(id any) (any, error) {
+		tuple, ok := id.(*types.Tuple)
+		if !ok || tuple.Len() < 5 {
+			return nil, fmt.Errorf("unexpected persistent id %v", id)
+		}
+		typename, _ := tuple.Get(0).(string)
+		class, classOK := tuple.Get(1).(pytorch.StorageClassInterface)
+		key, keyOK := tuple.Get(2).(string)
+		location, locOK := tuple.Get(3).(string)
+		size, sizeOK := tuple.Get(4).(int)
+		if typename != "storage" || !classOK || !keyOK || !locOK || !sizeOK || size < 0 {
+			return nil, fmt.Errorf("unexpected storage reference %v", id)
+		}
+		if s, ok := loaded[key]; ok {
+			return s, nil
+		}
+		record, ok := records[key]
+		if !ok {
+			return nil, fmt.Errorf("storage %q is not in the archive", key)
+		}
+		var elemSize uint64
+		for _, sc := range storageClasses {
+			if fmt.Sprintf("%T", sc.class) == fmt.Sprintf("%T", class) {
+				elemSize = sc.elemSize
+			}
+		}
+		if elemSize == 0 || uint64(size)*elemSize != record.UncompressedSize64 {
+			return nil, fmt.Errorf("storage %q: %d values of %T do not match its %d bytes in the archive", key, size, class, record.UncompressedSize64)
+		}
+		f, err := record.Open()
+		if err != nil {
+			return nil, fmt.Errorf("storage %q: %w", key, err)
+		}
+		defer f.Close()
+		storage := class.New(size, location)
+		if err := storage.SetFromFileWithSize(f, size); err != nil {
+			return nil, fmt.Errorf("storage %q: %w", key, err)
+		}
+		loaded[key] = storage
+		return storage, nil
+	}
+	return u.Load()
 }
 
 type entry struct {

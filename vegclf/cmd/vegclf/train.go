@@ -35,6 +35,7 @@ func trainFlags(fs *flag.FlagSet, cfg *train.Config) {
 	fs.IntVar(&cfg.MaxImagesPerClass, "max-images-per-class", cfg.MaxImagesPerClass, "use at most this many images of each class and split (0: all)")
 	fs.Float64Var(&cfg.TestFraction, "test-fraction", cfg.TestFraction, "part of train carved as the test split when the data has none")
 	fs.BoolVar(&cfg.FrozenBatchNormTrain, "tutorial-batchnorm", cfg.FrozenBatchNormTrain, "frozen phase: keep batch norm in train mode, as the tutorial's model.train() does")
+	fs.BoolVar(&cfg.Strict, "strict", cfg.Strict, "unreadable image files are an error (by default they are skipped with a warning)")
 }
 
 func runTrain(args []string, stdout, stderr io.Writer) error {
