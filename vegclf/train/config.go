@@ -32,6 +32,8 @@ type Config struct {
 	TestFraction         float64 `json:"test_fraction"`          // Part of train carved as test when the data has no test split.
 	FrozenBatchNormTrain bool    `json:"frozen_batchnorm_train"` // Frozen phase: batch norm in train mode, as the tutorial's model.train() does.
 	Strict               bool    `json:"strict"`                 // Unreadable image files are an error instead of being skipped with a warning.
+	CacheFeatures        bool    `json:"cache_features"`         // Frozen phase: compute the backbone's features once and train the head on them.
+	ImageCacheMB         int     `json:"image_cache_mb"`         // Keep transformed images in memory up to this size (0: off).
 }
 
 // DefaultConfig returns the tutorial's configuration.
@@ -39,6 +41,7 @@ func DefaultConfig() Config {
 	return Config{
 		Arch: "resnet50", Weights: "torchvision-v2", ImageSize: 224, Normalization: "half", Batch: 16,
 		FrozenEpochs: 5, FinetuneEpochs: 2, LR: 1e-4, FinetuneLR: 1e-5, Hidden: 128, TestFraction: 0.2,
+		CacheFeatures: true, ImageCacheMB: 1024,
 	}
 }
 

@@ -58,7 +58,7 @@ func TestTrainingParityWithTorch(t *testing.T) {
 				lr      float64
 				bnTrain bool
 			}{{Frozen, frozenLR, tutorialBN}, {Finetune, finetuneLR, true}} {
-				stepper, err := NewStepper(backend, store, m, phase.phase, phase.lr, phase.bnTrain, 0)
+				stepper, err := NewStepper(backend, store, m, phase.phase, phase.lr, phase.bnTrain, 0, FromImages)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -6,14 +6,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/gomlx/compute"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/vegclf/vegclf/vegclf/checkpoint"
 	"github.com/vegclf/vegclf/vegclf/data"
@@ -95,6 +99,7 @@ type Run struct {
 	// Files skipped while loading because their pixel data is damaged (past a valid header).
 	skipped   map[string]bool
 	skippedMu sync.Mutex
+	images    *data.ImageCache
 }
 
 // skip records an image that could not be loaded during training, warning once per file.
@@ -297,22 +302,24 @@ func (r *Run) runPhase(ctx context.Context, phase Phase, epochs int, lr float64)
 	} else {
 		r.report("\nFine-tuning: all layers trained, fresh Adam lr %g, %d epochs.\n", lr, epochs)
 	}
-	stepper, err := NewStepper(r.Backend, r.Store, r.Model, phase, lr, bnTrain, r.step)
+	src, err := r.epochSource(phase, bnTrain)
 	if err != nil {
 		return err
 	}
-	classifier, err := predict.New(r.Backend, r.Model, r.Store, r.Dataset.Classes, r.Config.Transform())
+	stepper, err := NewStepper(r.Backend, r.Store, r.Model, phase, lr, bnTrain, r.step, src.input())
 	if err != nil {
 		return err
-	}
-	loader := &data.Loader{Samples: r.Dataset.Train.Samples, Transform: r.Config.Transform(), BatchSize: r.Config.Batch,
-		Shuffle: true, Seed: r.Config.Seed}
-	if !r.Config.Strict {
-		loader.Skip = r.skip
 	}
 	for r.epoch < epochs {
 		epoch := r.epoch + 1
 		start := time.Now()
+		progress := func(stage string) func(done, total int) {
+			return func(done, total int) {
+				if r.OnProgress != nil {
+					r.OnProgress(Progress{Phase: phase, Epoch: epoch, Epochs: epochs, Stage: stage, Done: done, Total: total, Elapsed: time.Since(start)})
+				}
+			}
+		}
 		var lossSum, correct float64
 		batches, seen := 0, 0
 		// The shuffle depends on the phase and epoch only, so a resumed run sees the same order.
@@ -320,14 +327,14 @@ func (r *Run) runPhase(ctx context.Context, phase Phase, epochs int, lr float64)
 		if phase == Finetune {
 			shuffleEpoch += 1 << 20
 		}
-		for b, err := range loader.Epoch(shuffleEpoch) {
+		for b, err := range src.trainBatches(shuffleEpoch) {
 			if err != nil {
 				return err
 			}
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			loss, batchCorrect, err := stepper.Step(b.Images, b.Labels)
+			loss, batchCorrect, err := stepper.Step(b.inputs, b.labels)
 			if err != nil {
 				return fmt.Errorf("%s epoch %d, step %d: %w", phase, epoch, batches+1, err)
 			}
@@ -339,27 +346,21 @@ func (r *Run) runPhase(ctx context.Context, phase Phase, epochs int, lr float64)
 			lossSum += loss
 			correct += batchCorrect
 			batches++
-			seen += len(b.Labels)
-			if r.OnProgress != nil {
-				r.OnProgress(Progress{Phase: phase, Epoch: epoch, Epochs: epochs, Stage: "train", Done: batches, Total: loader.NumBatches(), Elapsed: time.Since(start)})
-			}
+			seen += len(b.labels)
+			progress("train")(batches, src.numBatches())
 		}
 		trainSeconds := time.Since(start).Seconds()
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		test, err := evaluate.Split(classifier, r.Dataset.Test, r.Config.Batch, func(done, total int) {
-			if r.OnProgress != nil {
-				r.OnProgress(Progress{Phase: phase, Epoch: epoch, Epochs: epochs, Stage: "test", Done: done, Total: total, Elapsed: time.Since(start)})
-			}
-		})
+		testLoss, testAccuracy, err := src.test(progress("test"))
 		if err != nil {
 			return err
 		}
 		m := EpochMetrics{
 			Phase: phase, Epoch: epoch, TrainLoss: lossSum / float64(batches), TrainAccuracy: correct / float64(seen),
-			TestLoss: test.Loss, TestAccuracy: test.Accuracy, Seconds: time.Since(start).Seconds(),
-			ImagesPerSecond: float64(seen) / trainSeconds, Best: test.Accuracy > r.best,
+			TestLoss: testLoss, TestAccuracy: testAccuracy, Seconds: time.Since(start).Seconds(),
+			ImagesPerSecond: float64(seen) / trainSeconds, Best: testAccuracy > r.best,
 		}
 		r.epoch = epoch
 		if err := r.saveEpoch(m); err != nil {
@@ -371,6 +372,115 @@ func (r *Run) runPhase(ctx context.Context, phase Phase, epochs int, lr float64)
 		}
 	}
 	return nil
+}
+
+// batchInput is one training batch: images or features, and labels.
+type batchInput struct {
+	inputs *tensors.Tensor
+	labels []int32
+}
+
+// epochSource feeds a phase's epochs: the training batches in a seeded order, and the test evaluation.
+type epochSource interface {
+	input() StepInput
+	numBatches() int
+	trainBatches(epoch int) iter.Seq2[batchInput, error]
+	test(progress func(done, total int)) (loss, accuracy float64, err error)
+}
+
+// epochSource returns cached features for a frozen phase with batch norm in inference mode (unless the
+// cache is turned off), and images otherwise.
+func (r *Run) epochSource(phase Phase, bnTrain bool) (epochSource, error) {
+	if phase == Frozen && !bnTrain && r.Config.CacheFeatures {
+		train, test, err := r.frozenFeatures()
+		if err != nil {
+			return nil, err
+		}
+		exec, err := model.NewExec(r.Backend, r.Store, func(scope *model.Scope, x *Node) *Node {
+			return LogSoftmax(r.Model.Classify(scope.Store(), x), -1)
+		})
+		if err != nil {
+			return nil, err
+		}
+		r.report("The frozen backbone's features are computed once and the head trains on them (--no-feature-cache turns this off).\n")
+		return &featureSource{r: r, train: train, testSet: test, exec: exec}, nil
+	}
+	if phase == Frozen && r.Config.CacheFeatures && bnTrain {
+		r.report("Feature caching is off: with batch norm in train mode the frozen backbone's output changes every step.\n")
+	}
+	classifier, err := predict.New(r.Backend, r.Model, r.Store, r.Dataset.Classes, r.Config.Transform())
+	if err != nil {
+		return nil, err
+	}
+	loader := &data.Loader{Samples: r.Dataset.Train.Samples, Transform: r.Config.Transform(), BatchSize: r.Config.Batch,
+		Shuffle: true, Seed: r.Config.Seed, Cache: r.imageCache()}
+	if !r.Config.Strict {
+		loader.Skip = r.skip
+	}
+	return &imageSource{r: r, loader: loader, classifier: classifier}, nil
+}
+
+// imageSource trains and tests on images.
+type imageSource struct {
+	r          *Run
+	loader     *data.Loader
+	classifier *predict.Classifier
+}
+
+func (s *imageSource) input() StepInput { return FromImages }
+func (s *imageSource) numBatches() int  { return s.loader.NumBatches() }
+
+func (s *imageSource) trainBatches(epoch int) iter.Seq2[batchInput, error] {
+	return func(yield func(batchInput, error) bool) {
+		for b, err := range s.loader.Epoch(epoch) {
+			if err != nil {
+				yield(batchInput{}, err)
+				return
+			}
+			if !yield(batchInput{b.Images, b.Labels}, nil) {
+				return
+			}
+		}
+	}
+}
+
+func (s *imageSource) test(progress func(done, total int)) (float64, float64, error) {
+	res, err := evaluate.Split(s.classifier, s.r.Dataset.Test, s.r.Config.Batch, progress)
+	if err != nil {
+		return 0, 0, err
+	}
+	return res.Loss, res.Accuracy, nil
+}
+
+// featureSource trains and tests the head on cached backbone features.
+type featureSource struct {
+	r              *Run
+	train, testSet *features
+	exec           *model.Exec
+}
+
+func (s *featureSource) input() StepInput { return FromFeatures }
+func (s *featureSource) numBatches() int {
+	return (len(s.train.samples) + s.r.Config.Batch - 1) / s.r.Config.Batch
+}
+
+func (s *featureSource) trainBatches(epoch int) iter.Seq2[batchInput, error] {
+	return func(yield func(batchInput, error) bool) {
+		// The same seeded order as the image loader's, so cached and uncached runs see the same batches.
+		order := (&data.Loader{Samples: s.train.samples, Shuffle: true, Seed: s.r.Config.Seed}).Order(epoch)
+		for chunk := range slices.Chunk(order, s.r.Config.Batch) {
+			x, labels := s.train.batch(chunk)
+			if !yield(batchInput{x, labels}, nil) {
+				return
+			}
+		}
+	}
+}
+
+func (s *featureSource) test(progress func(done, total int)) (float64, float64, error) {
+	loss, acc, err := s.r.headEvaluation(s.exec, s.testSet)
+	progress(1, 1)
+	return loss, acc, err
 }
 
 // saveEpoch appends the metrics line, then writes the best checkpoint (if the epoch improved) and the
@@ -430,4 +540,15 @@ func ReadMetrics(dir string) ([]EpochMetrics, error) {
 		out = append(out, e)
 	}
 	return out, nil
+}
+
+// imageCache returns the run's cache of transformed images (nil when off), shared by its loaders.
+func (r *Run) imageCache() *data.ImageCache {
+	if r.Config.ImageCacheMB <= 0 {
+		return nil
+	}
+	if r.images == nil {
+		r.images = data.NewImageCache(int64(r.Config.ImageCacheMB) << 20)
+	}
+	return r.images
 }

@@ -276,3 +276,68 @@ func TestNaNLossStops(t *testing.T) {
 		t.Errorf("last good checkpoint: %+v, %v", meta, err)
 	}
 }
+
+// TestCachedFeaturesEqualUncached trains the frozen phase with the backbone's features cached and
+// without, from the same start: the epochs' figures and the trained head must be the same. A resumed
+// run reads the cache from the run folder.
+func TestCachedFeaturesEqualUncached(t *testing.T) {
+	dataDir := generate(t, synthveg.Options{Classes: 3, Train: 10, Test: 4, Size: 40, Seed: 4})
+	cfg := smallConfig(dataDir)
+	cfg.FrozenEpochs, cfg.FinetuneEpochs, cfg.Batch = 3, 0, 4
+	backend := testenv.Backend(t)
+	run := func(cache bool, dir string, stopAfter int) (*Run, string) {
+		c := cfg
+		c.CacheFeatures = cache
+		r, err := Open(c, backend, dir, stopAfter < 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var report strings.Builder
+		r.Report = &report
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		r.OnEpoch = func(m EpochMetrics) {
+			if m.Epoch == stopAfter {
+				cancel()
+			}
+		}
+		if err := r.Train(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			t.Fatal(err)
+		}
+		return r, report.String()
+	}
+	plain, plainReport := run(false, filepath.Join(t.TempDir(), "plain"), 0)
+	cachedDir := filepath.Join(t.TempDir(), "cached")
+	_, firstReport := run(true, cachedDir, 1)
+	cached, resumedReport := run(true, cachedDir, -1)
+	if strings.Contains(plainReport, "computed once") || !strings.Contains(firstReport, "computed once") {
+		t.Errorf("reports do not say whether features are cached:\n%s\n%s", plainReport, firstReport)
+	}
+	if !strings.Contains(resumedReport, "read from the cache") {
+		t.Errorf("the resumed run did not reuse the feature cache:\n%s", resumedReport)
+	}
+	a, _ := ReadMetrics(plain.Dir)
+	b, _ := ReadMetrics(cached.Dir)
+	if len(a) != 3 || len(b) != 3 {
+		t.Fatalf("%d and %d epochs", len(a), len(b))
+	}
+	close := func(x, y float64) bool { return math.Abs(x-y) <= 1e-5*math.Max(1, math.Abs(x)) }
+	for i := range a {
+		if !close(a[i].TrainLoss, b[i].TrainLoss) || !close(a[i].TestLoss, b[i].TestLoss) ||
+			a[i].TrainAccuracy != b[i].TrainAccuracy || a[i].TestAccuracy != b[i].TestAccuracy {
+			t.Errorf("epoch %d: cached %s, uncached %s", i+1, b[i], a[i])
+		}
+	}
+	for _, p := range plain.Model.Params() {
+		if p.Backbone {
+			continue
+		}
+		x := tensors.MustCopyFlatData[float32](plain.Store.GetVariable(p.Path()).MustValue())
+		y := tensors.MustCopyFlatData[float32](cached.Store.GetVariable(p.Path()).MustValue())
+		for j := range x {
+			if !close(float64(x[j]), float64(y[j])) {
+				t.Fatalf("head %s[%d]: cached %v, uncached %v", p.Name, j, y[j], x[j])
+			}
+		}
+	}
+}

@@ -119,11 +119,17 @@ func trainableVariables(store *model.Store, m *resnet.Model, phase Phase) []*mod
 
 // newTrainExec builds the training step of a phase: forward, loss, gradients of the trainable
 // variables only (the frozen backbone gets none, so its backward pass is never computed), Adam update.
-// Inputs: images [B,H,W,3], labels [B] int32, Adam's per-step scalars [2]. Outputs: loss, correct.
-func newTrainExec(b compute.Backend, store *model.Store, m *resnet.Model, opt *adamState, bnTrain bool) (*model.Exec, error) {
-	return model.NewExec(b, store, func(scope *model.Scope, images, labels, hyper *Node) (*Node, *Node) {
-		g := images.Graph()
-		logits := m.Logits(scope.Store(), images, resnet.Options{TrainBatchNorm: bnTrain})
+// Inputs: images [B,H,W,3] (or features [B,F]), labels [B] int32, Adam's per-step scalars [2].
+// Outputs: loss, correct.
+func newTrainExec(b compute.Backend, store *model.Store, m *resnet.Model, opt *adamState, bnTrain bool, input StepInput) (*model.Exec, error) {
+	return model.NewExec(b, store, func(scope *model.Scope, inputs, labels, hyper *Node) (*Node, *Node) {
+		g := inputs.Graph()
+		var logits *Node
+		if input == FromFeatures {
+			logits = m.Classify(scope.Store(), inputs)
+		} else {
+			logits = m.Logits(scope.Store(), inputs, resnet.Options{TrainBatchNorm: bnTrain})
+		}
 		loss, correct := CrossEntropy(logits, labels)
 		nodes := make([]*Node, len(opt.trainable))
 		for i, v := range opt.trainable {
@@ -159,10 +165,24 @@ type Stepper struct {
 	exec  *model.Exec
 }
 
+// StepInput is what a training step is fed.
+type StepInput int
+
+const (
+	// FromImages feeds images [B,H,W,3] through the whole model.
+	FromImages StepInput = iota
+	// FromFeatures feeds the backbone's pooled features [B,F] to the head: the frozen phase with cached
+	// features, where the backbone's output cannot change.
+	FromFeatures
+)
+
 // NewStepper prepares the phase's training step: it marks the trainable variables, drops other phases'
 // optimizer state, and creates (or, after a resume, finds) this phase's Adam moments. steps is the
 // number of steps already taken in the phase. bnTrain selects batch statistics (torch's model.train()).
-func NewStepper(b compute.Backend, store *model.Store, m *resnet.Model, phase Phase, lr float64, bnTrain bool, steps int64) (*Stepper, error) {
+func NewStepper(b compute.Backend, store *model.Store, m *resnet.Model, phase Phase, lr float64, bnTrain bool, steps int64, input StepInput) (*Stepper, error) {
+	if input == FromFeatures && (phase != Frozen || bnTrain) {
+		return nil, fmt.Errorf("training from cached features needs the frozen phase with batch norm in inference mode")
+	}
 	m.SetTrainable(store, phase == Finetune, true)
 	if err := deleteOptimizerState(store, phase); err != nil {
 		return nil, err
@@ -171,17 +191,17 @@ func NewStepper(b compute.Backend, store *model.Store, m *resnet.Model, phase Ph
 	if err != nil {
 		return nil, err
 	}
-	exec, err := newTrainExec(b, store, m, opt, bnTrain)
+	exec, err := newTrainExec(b, store, m, opt, bnTrain, input)
 	if err != nil {
 		return nil, err
 	}
 	return &Stepper{Phase: phase, Steps: steps, opt: opt, exec: exec}, nil
 }
 
-// Step trains on one batch of images [B,H,W,3] and labels, returning the batch's mean loss and the
-// number of correct predictions (before the update).
-func (s *Stepper) Step(images *tensors.Tensor, labels []int32) (loss, correct float64, err error) {
-	out, err := s.exec.Exec(images, tensors.FromValue(labels), s.opt.hyper(s.Steps+1))
+// Step trains on one batch (images [B,H,W,3], or features [B,F] for FromFeatures) and labels,
+// returning the batch's mean loss and the number of correct predictions (before the update).
+func (s *Stepper) Step(inputs *tensors.Tensor, labels []int32) (loss, correct float64, err error) {
+	out, err := s.exec.Exec(inputs, tensors.FromValue(labels), s.opt.hyper(s.Steps+1))
 	if err != nil {
 		return 0, 0, err
 	}

@@ -36,6 +36,11 @@ func trainFlags(fs *flag.FlagSet, cfg *train.Config) {
 	fs.Float64Var(&cfg.TestFraction, "test-fraction", cfg.TestFraction, "part of train carved as the test split when the data has none")
 	fs.BoolVar(&cfg.FrozenBatchNormTrain, "tutorial-batchnorm", cfg.FrozenBatchNormTrain, "frozen phase: keep batch norm in train mode, as the tutorial's model.train() does")
 	fs.BoolVar(&cfg.Strict, "strict", cfg.Strict, "unreadable image files are an error (by default they are skipped with a warning)")
+	fs.BoolFunc("no-feature-cache", "frozen phase: run the backbone on every batch instead of computing its features once", func(string) error {
+		cfg.CacheFeatures = false
+		return nil
+	})
+	fs.IntVar(&cfg.ImageCacheMB, "image-cache-mb", cfg.ImageCacheMB, "keep transformed images in memory up to this many MB, so later epochs skip decoding (0: off)")
 }
 
 func runTrain(args []string, stdout, stderr io.Writer) error {

@@ -1,0 +1,214 @@
+package train
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/vegclf/vegclf/vegclf/data"
+	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/weights"
+)
+
+// FeaturesFile is the run folder's cache of the frozen backbone's features.
+const FeaturesFile = "features.safetensors"
+
+// features are the backbone's pooled features of a split's images, row i for Samples[i].
+type features struct {
+	samples []data.Sample
+	values  []float32 // len(samples) x dim.
+	dim     int
+}
+
+// batch gathers the rows at idx into a [len(idx), dim] tensor with their labels.
+func (f *features) batch(idx []int) (*tensors.Tensor, []int32) {
+	x := make([]float32, len(idx)*f.dim)
+	labels := make([]int32, len(idx))
+	for i, j := range idx {
+		copy(x[i*f.dim:(i+1)*f.dim], f.values[j*f.dim:(j+1)*f.dim])
+		labels[i] = int32(f.samples[j].Label)
+	}
+	return tensors.FromFlatDataAndDimensions(x, len(idx), f.dim), labels
+}
+
+// featureKey identifies what cached features depend on: the backbone's values, the input transform and
+// the images.
+func (r *Run) featureKey() (string, error) {
+	h := sha256.New()
+	for _, p := range r.Model.Params() {
+		if !p.Backbone {
+			continue
+		}
+		v := r.Store.GetVariable(p.Path())
+		value, err := v.Value()
+		if err != nil {
+			return "", err
+		}
+		h.Write([]byte(p.Name))
+		switch p.Layout {
+		case resnet.Counter:
+			continue // The counter does not change the function.
+		default:
+			tensors.MustConstFlatData[float32](value, func(flat []float32) {
+				buf := make([]byte, 4*len(flat))
+				for i, x := range flat {
+					binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(x))
+				}
+				h.Write(buf)
+			})
+		}
+	}
+	tf, _ := json.Marshal(r.Config.Transform())
+	h.Write(tf)
+	for _, s := range [][]data.Sample{r.Dataset.Train.Samples, r.Dataset.Test.Samples} {
+		for _, sample := range s {
+			fmt.Fprintf(h, "%s\x00%d\x00", sample.Path, sample.Label)
+		}
+		h.Write([]byte{0xff})
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// frozenFeatures returns the train and test features of the frozen backbone, from the run folder's
+// cache when its key matches, computing and saving them otherwise. Images that fail to load are left
+// out of the splits (with a warning), as the uncached loaders would leave them out.
+func (r *Run) frozenFeatures() (train, test *features, err error) {
+	key, err := r.featureKey()
+	if err != nil {
+		return nil, nil, err
+	}
+	path := filepath.Join(r.Dir, FeaturesFile)
+	if train, test, err := readFeatures(path, key); err == nil {
+		r.report("Backbone features of the %d train and %d test images read from the cache %s.\n", len(train.samples), len(test.samples), path)
+		return train, test, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		r.report("Feature cache %s not used: %v\n", path, err)
+	}
+	exec, err := model.NewExec(r.Backend, r.Store, func(scope *model.Scope, images *Node) *Node {
+		return r.Model.Features(scope.Store(), images, resnet.Options{})
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	compute := func(split *data.Split) (*features, error) {
+		f := &features{dim: r.Model.Arch.FeatureDim()}
+		loader := &data.Loader{Samples: split.Samples, Transform: r.Config.Transform(), BatchSize: r.Config.Batch}
+		if !r.Config.Strict {
+			loader.Skip = r.skip
+		}
+		for b, err := range loader.Epoch(0) {
+			if err != nil {
+				return nil, err
+			}
+			out, err := exec.Exec(b.Images)
+			if err != nil {
+				return nil, fmt.Errorf("computing features: %w", err)
+			}
+			f.values = append(f.values, tensors.MustCopyFlatData[float32](out[0])...)
+			for i, p := range b.Paths {
+				f.samples = append(f.samples, data.Sample{Path: p, Label: int(b.Labels[i])})
+			}
+			if r.OnProgress != nil {
+				r.OnProgress(Progress{Phase: Frozen, Stage: "features", Done: len(f.samples), Total: len(split.Samples)})
+			}
+		}
+		return f, nil
+	}
+	if train, err = compute(r.Dataset.Train); err != nil {
+		return nil, nil, err
+	}
+	if test, err = compute(r.Dataset.Test); err != nil {
+		return nil, nil, err
+	}
+	if err := writeFeatures(path, key, train, test); err != nil {
+		return nil, nil, err
+	}
+	return train, test, nil
+}
+
+func writeFeatures(path, key string, train, test *features) error {
+	sd := weights.NewStateDict(path)
+	meta := map[string]string{"key": key}
+	for name, f := range map[string]*features{"train": train, "test": test} {
+		sd.Add(name, &weights.Tensor{Shape: []int{len(f.samples), f.dim}, Float32: f.values})
+		samples, _ := json.Marshal(f.samples)
+		meta[name+"_samples"] = string(samples)
+	}
+	sd.Metadata = meta
+	return weights.WriteSafetensors(path, sd)
+}
+
+func readFeatures(path, key string) (train, test *features, err error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, nil, err
+	}
+	sd, err := weights.Read(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if sd.Metadata["key"] != key {
+		return nil, nil, fmt.Errorf("computed for other weights, images or transform")
+	}
+	var out [2]*features
+	for i, name := range []string{"train", "test"} {
+		t, ok := sd.Tensors[name]
+		f := &features{}
+		if !ok || len(t.Shape) != 2 || json.Unmarshal([]byte(sd.Metadata[name+"_samples"]), &f.samples) != nil || len(f.samples) != t.Shape[0] {
+			return nil, nil, fmt.Errorf("malformed %s features", name)
+		}
+		f.values, f.dim = t.Float32, t.Shape[1]
+		out[i] = f
+	}
+	return out[0], out[1], nil
+}
+
+// headEvaluation evaluates the head on cached features as evaluate.Split does on images: loss averaged
+// over batches of the configured size, accuracy over samples.
+func (r *Run) headEvaluation(exec *model.Exec, f *features) (loss, accuracy float64, err error) {
+	order := make([]int, len(f.samples))
+	for i := range order {
+		order[i] = i
+	}
+	var lossSum float64
+	correct, batches := 0, 0
+	for chunk := range slices.Chunk(order, r.Config.Batch) {
+		x, labels := f.batch(chunk)
+		out, err := exec.Exec(x)
+		if err != nil {
+			return 0, 0, err
+		}
+		logp := tensors.MustCopyFlatData[float32](out[0])
+		n := len(logp) / len(chunk)
+		var batchLoss float64
+		for i, label := range labels {
+			row := logp[i*n : (i+1)*n]
+			batchLoss -= float64(row[label])
+			if argmax32(row) == int(label) {
+				correct++
+			}
+		}
+		lossSum += batchLoss / float64(len(chunk))
+		batches++
+	}
+	return lossSum / float64(batches), float64(correct) / float64(len(f.samples)), nil
+}
+
+func argmax32(row []float32) int {
+	best := 0
+	for j, v := range row {
+		if v > row[best] {
+			best = j
+		}
+	}
+	return best
+}
