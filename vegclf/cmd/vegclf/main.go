@@ -10,6 +10,8 @@
 //	             [--hidden 128] [--seed 0] [--resume] [--max-images-per-class N] [--test-fraction 0.2]
 //	vegclf eval --run RUNDIR --split DIR
 //	vegclf demo [--out runs/demo]
+//	vegclf bench --data DIR [--recipe] [--json FILE] [--compare torch.json]
+//	vegclf synth --out DIR [--classes 4] [--train 24] [--size 256]
 //	vegclf weights list
 //	vegclf weights download NAME...
 //
@@ -37,6 +39,8 @@ var commands = map[string]command{
 	"train":   {"train a classifier: frozen-backbone phase, fine-tuning, validation", runTrain},
 	"eval":    {"evaluate a trained run on a split: loss, accuracy, per-class accuracy, confusion matrix", runEval},
 	"demo":    {"generate a small vegetable dataset and run the whole recipe on it", runDemo},
+	"bench":   {"measure speed and memory, and compare with PyTorch's figures", runBench},
+	"synth":   {"write a synthetic vegetable dataset (for demos, tests and benchmarks)", runSynth},
 }
 
 func main() {

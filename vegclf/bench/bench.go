@@ -1,0 +1,203 @@
+// Package bench measures vegclf's pieces on a dataset (inference, the frozen phase with and without
+// cached features, fine-tuning, data loading, peak memory, the whole recipe) and compares them with the
+// PyTorch tutorial's figures measured on the same machine and images.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gomlx/compute"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	benchmarks "github.com/janpfeifer/go-benchmarks"
+	"github.com/vegclf/vegclf/vegclf/data"
+	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/train"
+)
+
+// Options say what to measure.
+type Options struct {
+	Data           string // Dataset folder (train/, test/, validation/).
+	Arch           string
+	ImageSize      int
+	Batch          int
+	FrozenEpochs   int
+	FinetuneEpochs int
+	Duration       time.Duration // How long go-benchmarks runs each measured step.
+	Recipe         bool          // Also time the whole recipe on Data.
+}
+
+// Result holds the figures, named as the PyTorch script names them.
+type Result map[string]float64
+
+// The figures' names and what they mean.
+var Figures = []struct{ Key, About string }{
+	{"inference_images_per_second", "inference images/s"},
+	{"frozen_step_images_per_second", "frozen-phase step images/s, uncached"},
+	{"frozen_cached_images_per_second", "frozen phase images/s, cached features (epochs over train)"},
+	{"finetune_step_images_per_second", "fine-tune step images/s"},
+	{"data_loading_images_per_second", "data loading images/s (decode, resize, normalize)"},
+	{"peak_rss_mb", "peak memory MB (after fine-tune steps)"},
+	{"recipe_seconds", "whole recipe seconds (frozen + fine-tune epochs + validation)"},
+}
+
+// Run measures vegclf on backend b. go-benchmarks prints its statistics of each step to stdout.
+func Run(b compute.Backend, o Options) (Result, error) {
+	arch, err := resnet.ArchByName(o.Arch)
+	if err != nil {
+		return nil, err
+	}
+	f, err := data.Open(o.Data)
+	if err != nil {
+		return nil, err
+	}
+	m := resnet.New(arch, resnet.TutorialHead(len(f.Classes)))
+	store := model.NewStore()
+	if err := m.Init(store, 0, nil); err != nil {
+		return nil, err
+	}
+	rng := rand.New(rand.NewPCG(1, 1))
+	pix := make([]float32, o.Batch*o.ImageSize*o.ImageSize*3)
+	for i := range pix {
+		pix[i] = float32(rng.NormFloat64())
+	}
+	images := tensors.FromFlatDataAndDimensions(pix, o.Batch, o.ImageSize, o.ImageSize, 3)
+	labels := make([]int32, o.Batch)
+	for i := range labels {
+		labels[i] = int32(rng.IntN(len(f.Classes)))
+	}
+	res := Result{}
+	var runErr error
+	// measure runs fn under go-benchmarks and returns the median seconds of its calls.
+	measure := func(name string, fn func() error) float64 {
+		var times []float64
+		benchmarks.New(benchmarks.NamedFunction{Name: name, Func: func() {
+			t0 := time.Now()
+			if err := fn(); err != nil && runErr == nil {
+				runErr = fmt.Errorf("%s: %w", name, err)
+			}
+			times = append(times, time.Since(t0).Seconds())
+		}}).WithWarmUps(1).WithDuration(o.Duration).Done()
+		slices.Sort(times)
+		return times[len(times)/2]
+	}
+
+	infer, err := model.NewExec(b, store, func(scope *model.Scope, x *Node) *Node {
+		return m.Logits(scope.Store(), x, resnet.Options{})
+	})
+	if err != nil {
+		return nil, err
+	}
+	res["inference_images_per_second"] = float64(o.Batch) / measure("inference", func() error { _, err := infer.Exec(images); return err })
+
+	frozen, err := train.NewStepper(b, store, m, train.Frozen, 1e-4, true, 0, train.FromImages)
+	if err != nil {
+		return nil, err
+	}
+	res["frozen_step_images_per_second"] = float64(o.Batch) / measure("frozen step", func() error { _, _, err := frozen.Step(images, labels); return err })
+
+	features := tensors.FromFlatDataAndDimensions(pix[:o.Batch*arch.FeatureDim()], o.Batch, arch.FeatureDim())
+	head, err := train.NewStepper(b, store, m, train.Frozen, 1e-4, false, 0, train.FromFeatures)
+	if err != nil {
+		return nil, err
+	}
+	headSeconds := measure("head step on features", func() error { _, _, err := head.Step(features, labels); return err })
+	// The cached frozen phase: one inference pass to extract features, then head steps every epoch.
+	perImage := 1/res["inference_images_per_second"] + float64(o.FrozenEpochs)*headSeconds/float64(o.Batch)
+	res["frozen_cached_images_per_second"] = float64(o.FrozenEpochs) / perImage
+
+	finetune, err := train.NewStepper(b, store, m, train.Finetune, 1e-5, true, 0, train.FromImages)
+	if err != nil {
+		return nil, err
+	}
+	res["finetune_step_images_per_second"] = float64(o.Batch) / measure("fine-tune step", func() error { _, _, err := finetune.Step(images, labels); return err })
+	res["peak_rss_mb"] = peakRSSMB()
+	if runErr != nil {
+		return nil, runErr
+	}
+
+	trainSplit, _ := f.Split(data.Train)
+	loader := &data.Loader{Samples: trainSplit.Samples, Transform: data.Transform{Size: o.ImageSize, Normalization: data.HalfNormalization}, BatchSize: o.Batch}
+	t0 := time.Now()
+	n := 0
+	for batch, err := range loader.Epoch(0) {
+		if err != nil {
+			return nil, err
+		}
+		n += len(batch.Labels)
+	}
+	res["data_loading_images_per_second"] = float64(n) / time.Since(t0).Seconds()
+
+	if o.Recipe {
+		cfg := train.DefaultConfig()
+		cfg.Data, cfg.Arch, cfg.Weights, cfg.ImageSize, cfg.Batch = o.Data, o.Arch, "none", o.ImageSize, o.Batch
+		cfg.FrozenEpochs, cfg.FinetuneEpochs = o.FrozenEpochs, o.FinetuneEpochs
+		dir, err := os.MkdirTemp("", "vegclf-bench-run")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		t0 := time.Now()
+		r, err := train.Open(cfg, b, filepath.Join(dir, "run"), false)
+		if err != nil {
+			return nil, err
+		}
+		if err := r.Train(context.Background()); err != nil {
+			return nil, err
+		}
+		if _, err := r.Validate(); err != nil {
+			return nil, err
+		}
+		res["recipe_seconds"] = time.Since(t0).Seconds()
+	}
+	return res, nil
+}
+
+// peakRSSMB returns the process's peak resident memory (VmHWM) in MB, or 0 where /proc is missing.
+func peakRSSMB() float64 {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+// WriteComparison prints a table of vegclf's figures, PyTorch's, and their ratio. For throughputs a
+// ratio above 1 means vegclf is faster; for memory and time, below 1 means vegclf uses less.
+func WriteComparison(w io.Writer, ours, torch Result) {
+	fmt.Fprintf(w, "| %-60s | %10s | %10s | %14s |\n", "measure", "vegclf", "PyTorch", "vegclf/PyTorch")
+	fmt.Fprintf(w, "|%s|%s|%s|%s|\n", strings.Repeat("-", 62), strings.Repeat("-", 12), strings.Repeat("-", 12), strings.Repeat("-", 16))
+	for _, fig := range Figures {
+		a, okA := ours[fig.Key]
+		t, okT := torch[fig.Key]
+		if fig.Key == "frozen_cached_images_per_second" && !okT {
+			t, okT = torch["frozen_step_images_per_second"] // PyTorch's tutorial has no cache: its frozen epochs run the backbone.
+		}
+		if !okA {
+			continue
+		}
+		ratio := "-"
+		ts := "-"
+		if okT && t > 0 {
+			ratio = fmt.Sprintf("%.2f", a/t)
+			ts = fmt.Sprintf("%.2f", t)
+		}
+		fmt.Fprintf(w, "| %-60s | %10.2f | %10s | %14s |\n", fig.About, a, ts, ratio)
+	}
+}

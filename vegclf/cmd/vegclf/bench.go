@@ -1,0 +1,96 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/vegclf/vegclf/vegclf/backend"
+	"github.com/vegclf/vegclf/vegclf/bench"
+	"github.com/vegclf/vegclf/vegclf/synthveg"
+)
+
+func runBench(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bench", "--data DIR [flags]", stderr)
+	o := bench.Options{Arch: "resnet50", ImageSize: 224, Batch: 16, FrozenEpochs: 5, FinetuneEpochs: 2}
+	fs.StringVar(&o.Data, "data", "", "dataset folder (train/, test/, validation/); see 'vegclf synth'")
+	fs.StringVar(&o.Arch, "arch", o.Arch, "architecture")
+	fs.IntVar(&o.ImageSize, "image-size", o.ImageSize, "image size")
+	fs.IntVar(&o.Batch, "batch", o.Batch, "batch size")
+	fs.IntVar(&o.FrozenEpochs, "frozen-epochs", o.FrozenEpochs, "frozen epochs of the recipe")
+	fs.IntVar(&o.FinetuneEpochs, "finetune-epochs", o.FinetuneEpochs, "fine-tuning epochs of the recipe")
+	fs.DurationVar(&o.Duration, "duration", 20*time.Second, "time spent measuring each step")
+	fs.BoolVar(&o.Recipe, "recipe", false, "also time the whole recipe on --data")
+	jsonOut := fs.String("json", "", "write the figures to this JSON file")
+	compare := fs.String("compare", "", "a JSON file of PyTorch's figures (internal/torchref/bench_torch.py) to compare with")
+	backendFlag := fs.String("backend", "", "compute backend: go, xla:cpu, xla:cuda (default: $GOMLX_BACKEND or automatic)")
+	rest, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if o.Data == "" || len(rest) > 0 {
+		return usagef("want --data DIR")
+	}
+	b, choice, err := backend.New(*backendFlag)
+	if err != nil {
+		return err
+	}
+	defer b.Finalize()
+	fmt.Fprintf(stdout, "Backend: %s; %s at %dx%d, batch %d\n", choice, o.Arch, o.ImageSize, o.ImageSize, o.Batch)
+	res, err := bench.Run(b, o)
+	if err != nil {
+		return err
+	}
+	if *jsonOut != "" {
+		content, _ := json.MarshalIndent(res, "", "  ")
+		if err := os.WriteFile(*jsonOut, append(content, '\n'), 0o644); err != nil {
+			return err
+		}
+	}
+	torch := bench.Result{}
+	if *compare != "" {
+		content, err := os.ReadFile(*compare)
+		if err != nil {
+			return err
+		}
+		var raw map[string]any
+		if err := json.Unmarshal(content, &raw); err != nil {
+			return fmt.Errorf("reading %s: %w", *compare, err)
+		}
+		for k, v := range raw {
+			if f, ok := v.(float64); ok {
+				torch[k] = f
+			}
+		}
+	}
+	fmt.Fprintln(stdout)
+	bench.WriteComparison(stdout, res, torch)
+	return nil
+}
+
+func runSynth(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("synth", "--out DIR [flags]", stderr)
+	o := synthveg.Options{Classes: 4, Train: 24, Test: 8, Validation: 8, Size: 256}
+	out := fs.String("out", "", "dataset folder to write")
+	fs.IntVar(&o.Classes, "classes", o.Classes, "classes (at most 6)")
+	fs.IntVar(&o.Train, "train", o.Train, "train images per class")
+	fs.IntVar(&o.Test, "test", o.Test, "test images per class (0: no test split)")
+	fs.IntVar(&o.Validation, "validation", o.Validation, "validation images per class (0: none)")
+	fs.IntVar(&o.Size, "size", o.Size, "image size in pixels")
+	fs.Uint64Var(&o.Seed, "seed", 0, "seed")
+	rest, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if *out == "" || len(rest) > 0 {
+		return usagef("want --out DIR")
+	}
+	n, err := synthveg.Generate(*out, o)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %d images to %s\n", n, *out)
+	return nil
+}

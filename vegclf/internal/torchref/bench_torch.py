@@ -1,0 +1,130 @@
+"""Times the PyTorch tutorial's pieces on a dataset, the reference for 'vegclf bench'.
+
+usage: bench_torch.py DATA ARCH SIZE BATCH FROZEN_EPOCHS FINETUNE_EPOCHS OUT.json
+
+Measures, with torch's threads set to the core count: inference images/s (eval mode), a frozen-phase
+training step (backbone frozen, model.train() as the tutorial), a fine-tuning step, data loading
+(ImageFolder + DataLoader), the peak resident memory after fine-tuning steps, and the wall time of the
+tutorial's whole recipe on DATA (FROZEN_EPOCHS + FINETUNE_EPOCHS epochs over train and test, then
+validation of the best checkpoint).
+"""
+import copy
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+
+import torch
+import torchvision
+from torchvision import datasets, transforms
+
+
+def timed(fn, repeats):
+    fn()  # Warm-up.
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main():
+    data, arch, size, batch, frozen_epochs, finetune_epochs, out = sys.argv[1:8]
+    size, batch, frozen_epochs, finetune_epochs = int(size), int(batch), int(frozen_epochs), int(finetune_epochs)
+    torch.set_num_threads(os.cpu_count())
+    torch.manual_seed(0)
+    tf = transforms.Compose([transforms.Resize((size, size)), transforms.ToTensor(), transforms.Normalize((0.5,) * 3, (0.5,) * 3)])
+    train_set = datasets.ImageFolder(os.path.join(data, "train"), tf)
+    test_set = datasets.ImageFolder(os.path.join(data, "test"), tf)
+    val_set = datasets.ImageFolder(os.path.join(data, "validation"), tf)
+    n = len(train_set.classes)
+
+    def make_model():
+        m = getattr(torchvision.models, arch)()
+        m.fc = torch.nn.Sequential(torch.nn.Linear(m.fc.in_features, 128), torch.nn.ReLU(), torch.nn.Linear(128, n))
+        return m
+
+    results = {"threads": torch.get_num_threads(), "torch": torch.__version__}
+    model = make_model()
+    x = torch.randn(batch, 3, size, size)
+    y = torch.randint(0, n, (batch,))
+    criterion = torch.nn.CrossEntropyLoss()
+
+    model.eval()
+    with torch.no_grad():
+        results["inference_images_per_second"] = batch / timed(lambda: model(x), 3)
+
+    for p in model.parameters():
+        p.requires_grad = False
+    for p in model.fc.parameters():
+        p.requires_grad = True
+    opt = torch.optim.Adam(model.fc.parameters(), lr=1e-4)
+    model.train()
+
+    def step():
+        opt.zero_grad()
+        criterion(model(x), y).backward()
+        opt.step()
+
+    results["frozen_step_images_per_second"] = batch / timed(step, 3)
+    for p in model.parameters():
+        p.requires_grad = True
+    opt = torch.optim.Adam(model.parameters(), lr=1e-5)
+    results["finetune_step_images_per_second"] = batch / timed(step, 3)
+    results["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    loader = torch.utils.data.DataLoader(train_set, batch_size=batch, shuffle=True, num_workers=os.cpu_count())
+    t0 = time.perf_counter()
+    count = sum(len(b[1]) for b in loader)
+    results["data_loading_images_per_second"] = count / (time.perf_counter() - t0)
+
+    # The tutorial's whole recipe.
+    t0 = time.perf_counter()
+    model = make_model()
+    train_loader = torch.utils.data.DataLoader(train_set, batch_size=batch, shuffle=True, num_workers=os.cpu_count())
+    test_loader = torch.utils.data.DataLoader(test_set, batch_size=batch, num_workers=os.cpu_count())
+    val_loader = torch.utils.data.DataLoader(val_set, batch_size=batch, num_workers=os.cpu_count())
+    best = (-1, None)
+
+    def evaluate(loader):
+        model.eval()
+        correct, losses = 0, []
+        with torch.no_grad():
+            for xb, yb in loader:
+                out = model(xb)
+                losses.append(criterion(out, yb).item())
+                correct += (out.argmax(1) == yb).sum().item()
+        return correct / len(loader.dataset), sum(losses) / len(losses)
+
+    def run(epochs, opt):
+        nonlocal best
+        for _ in range(epochs):
+            model.train()
+            for xb, yb in train_loader:
+                opt.zero_grad()
+                criterion(model(xb), yb).backward()
+                opt.step()
+            acc, _ = evaluate(test_loader)
+            if acc > best[0]:
+                best = (acc, copy.deepcopy(model.state_dict()))
+
+    for p in model.parameters():
+        p.requires_grad = False
+    for p in model.fc.parameters():
+        p.requires_grad = True
+    run(frozen_epochs, torch.optim.Adam(model.fc.parameters(), lr=1e-4))
+    for p in model.parameters():
+        p.requires_grad = True
+    run(finetune_epochs, torch.optim.Adam(model.parameters(), lr=1e-5))
+    model.load_state_dict(best[1])
+    evaluate(val_loader)
+    results["recipe_seconds"] = time.perf_counter() - t0
+    with open(out, "w") as f:
+        json.dump(results, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
