@@ -1,7 +1,6 @@
 package data
 
 import (
-	"encoding/binary"
 	"math"
 	"os"
 	"path/filepath"
@@ -47,7 +46,7 @@ func TestTransformMatchesTorchvision(t *testing.T) {
 			ref := filepath.Join(t.TempDir(), "ref.bin")
 			args := []string{ref, strconv.Itoa(tc.size), join3(tc.norm.Mean), join3(tc.norm.Std)}
 			testenv.RunPython(t, "transform.py", append(args, paths...)...)
-			want := readFloat32s(t, ref)
+			want := testenv.ReadFloat32s(t, ref)
 			tf := Transform{Size: tc.size, Normalization: tc.norm}
 			n := tc.size * tc.size * 3
 			for i, p := range paths {
@@ -84,17 +83,4 @@ func join3(v [3]float32) string {
 		parts[i] = strconv.FormatFloat(float64(x), 'g', -1, 32)
 	}
 	return strings.Join(parts, ",")
-}
-
-func readFloat32s(t *testing.T, path string) []float32 {
-	t.Helper()
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := make([]float32, len(raw)/4)
-	for i := range out {
-		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[i*4:]))
-	}
-	return out
 }

@@ -59,7 +59,7 @@ func Split(c *predict.Classifier, split *data.Split, batch int, progress Progres
 		var batchLoss float64
 		for i, row := range logp {
 			label := int(b.Labels[i])
-			pred := argmax(row)
+			pred := ArgMax(row)
 			loss := -float64(row[label])
 			batchLoss += loss
 			r.Confusion[label][pred]++
@@ -144,7 +144,8 @@ func (r *Result) WriteReport(w io.Writer) {
 	}
 }
 
-func argmax(row []float32) int {
+// ArgMax returns the index of the largest value of row (the first one on ties).
+func ArgMax(row []float32) int {
 	best := 0
 	for j, v := range row {
 		if v > row[best] {

@@ -1,9 +1,7 @@
 package resnet_test
 
 import (
-	"encoding/binary"
 	"math"
-	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -16,19 +14,6 @@ import (
 	"github.com/vegclf/vegclf/vegclf/resnet"
 	"github.com/vegclf/vegclf/vegclf/weights"
 )
-
-func readFloats(t *testing.T, path string) []float32 {
-	t.Helper()
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := make([]float32, len(raw)/4)
-	for i := range out {
-		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[i*4:]))
-	}
-	return out
-}
 
 // relErr is max|got-want| / max|want|: the error relative to the scale of the reference values.
 func relErr(got, want []float32) float64 {
@@ -67,7 +52,7 @@ func TestParityWithTorchvision(t *testing.T) {
 			if _, err := weights.Load(store, m, sd, weights.KeepHead); err != nil {
 				t.Fatal(err)
 			}
-			input := tensors.FromFlatDataAndDimensions(readFloats(t, filepath.Join(dir, "input.bin")), batch, size, size, 3)
+			input := tensors.FromFlatDataAndDimensions(testenv.ReadFloat32s(t, filepath.Join(dir, "input.bin")), batch, size, size, 3)
 			for _, train := range []bool{false, true} {
 				exec := model.MustNewExec(backend, store, func(scope *model.Scope, x *Node) *Node {
 					return m.Logits(scope.Store(), x, resnet.Options{TrainBatchNorm: train, Conv: tc.conv})
@@ -77,7 +62,7 @@ func TestParityWithTorchvision(t *testing.T) {
 				if train {
 					ref = "train.bin"
 				}
-				want := readFloats(t, filepath.Join(dir, ref))
+				want := testenv.ReadFloat32s(t, filepath.Join(dir, ref))
 				if e := relErr(got, want); e > 1e-4 {
 					t.Errorf("train=%v: logits relative error %.2e > 1e-4", train, e)
 				} else {

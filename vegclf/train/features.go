@@ -16,6 +16,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/vegclf/vegclf/vegclf/data"
+	"github.com/vegclf/vegclf/vegclf/evaluate"
 	"github.com/vegclf/vegclf/vegclf/resnet"
 	"github.com/vegclf/vegclf/vegclf/weights"
 )
@@ -193,7 +194,7 @@ func (r *Run) headEvaluation(exec *model.Exec, f *features) (loss, accuracy floa
 		for i, label := range labels {
 			row := logp[i*n : (i+1)*n]
 			batchLoss -= float64(row[label])
-			if argmax32(row) == int(label) {
+			if evaluate.ArgMax(row) == int(label) {
 				correct++
 			}
 		}
@@ -201,14 +202,4 @@ func (r *Run) headEvaluation(exec *model.Exec, f *features) (loss, accuracy floa
 		batches++
 	}
 	return lossSum / float64(batches), float64(correct) / float64(len(f.samples)), nil
-}
-
-func argmax32(row []float32) int {
-	best := 0
-	for j, v := range row {
-		if v > row[best] {
-			best = j
-		}
-	}
-	return best
 }

@@ -1,7 +1,6 @@
 package train
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"math"
 	"os"
@@ -46,8 +45,8 @@ func TestTrainingParityWithTorch(t *testing.T) {
 			if _, err := weights.Load(store, m, sd, weights.KeepHead); err != nil {
 				t.Fatal(err)
 			}
-			images := readRaw[float32](t, filepath.Join(dir, "images.bin"))
-			labels := readRaw[int32](t, filepath.Join(dir, "labels.bin"))
+			images := testenv.ReadFloat32s(t, filepath.Join(dir, "images.bin"))
+			labels := testenv.ReadInt32s(t, filepath.Join(dir, "labels.bin"))
 			n := batch * size * size * 3
 			batchAt := func(i int) (*tensors.Tensor, []int32) {
 				i %= 2
@@ -102,23 +101,4 @@ func TestTrainingParityWithTorch(t *testing.T) {
 			}
 		})
 	}
-}
-
-func readRaw[T float32 | int32](t *testing.T, path string) []T {
-	t.Helper()
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := make([]T, len(raw)/4)
-	for i := range out {
-		bits := binary.LittleEndian.Uint32(raw[i*4:])
-		switch any(out).(type) {
-		case []float32:
-			any(out).([]float32)[i] = math.Float32frombits(bits)
-		case []int32:
-			any(out).([]int32)[i] = int32(bits)
-		}
-	}
-	return out
 }

@@ -7,9 +7,10 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
+
+	"github.com/vegclf/vegclf/vegclf/internal/atomicfile"
 )
 
 // maxSafetensorsHeader bounds the JSON header, as the reference implementation does (100 MB).
@@ -192,11 +193,6 @@ func WriteSafetensors(path string, sd *StateDict) error {
 	for len(hdr)%8 != 0 {
 		hdr = append(hdr, ' ')
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("writing weights: %w", err)
-	}
-	defer os.Remove(tmp.Name())
 	buf := make([]byte, 0, 8+len(hdr)+offset)
 	buf = binary.LittleEndian.AppendUint64(buf, uint64(len(hdr)))
 	buf = append(buf, hdr...)
@@ -209,18 +205,7 @@ func WriteSafetensors(path string, sd *StateDict) error {
 			buf = binary.LittleEndian.AppendUint64(buf, uint64(v))
 		}
 	}
-	if _, err := tmp.Write(buf); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing weights %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing weights %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing weights %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := atomicfile.Write(path, buf); err != nil {
 		return fmt.Errorf("writing weights: %w", err)
 	}
 	return nil

@@ -3,6 +3,8 @@
 package testenv
 
 import (
+	"encoding/binary"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -89,4 +91,35 @@ func Backend(t testing.TB) compute.Backend {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// ReadFloat32s reads a file of little-endian float32 values, as the reference scripts write them.
+func ReadFloat32s(t testing.TB, path string) []float32 {
+	t.Helper()
+	raw := readFile(t, path)
+	out := make([]float32, len(raw)/4)
+	for i := range out {
+		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[i*4:]))
+	}
+	return out
+}
+
+// ReadInt32s reads a file of little-endian int32 values.
+func ReadInt32s(t testing.TB, path string) []int32 {
+	t.Helper()
+	raw := readFile(t, path)
+	out := make([]int32, len(raw)/4)
+	for i := range out {
+		out[i] = int32(binary.LittleEndian.Uint32(raw[i*4:]))
+	}
+	return out
+}
+
+func readFile(t testing.TB, path string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
 }

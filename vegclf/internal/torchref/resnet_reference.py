@@ -16,20 +16,16 @@ import sys
 import torch
 import torchvision
 
+from common import realistic_batchnorm
+
 
 def main():
     arch, out, batch, size, seed = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
     torch.manual_seed(seed)
     torch.set_num_threads(2)
     model = getattr(torchvision.models, arch)()
+    realistic_batchnorm(model, size, batch)
     with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.normal_(0, 0.1)
-        model.train()
-        for _ in range(3):
-            model(torch.randn(batch, 3, size, size))
         torch.save(model.state_dict(), os.path.join(out, "weights.pth"))
         x = torch.randn(batch, 3, size, size)
         x.permute(0, 2, 3, 1).contiguous().numpy().astype("<f4").tofile(os.path.join(out, "input.bin"))

@@ -20,6 +20,8 @@ import sys
 import torch
 import torchvision
 
+from common import realistic_batchnorm
+
 
 def main():
     arch, out = sys.argv[1], sys.argv[2]
@@ -29,14 +31,7 @@ def main():
     torch.manual_seed(seed)
     torch.set_num_threads(2)
     model = getattr(torchvision.models, arch)()
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.normal_(0, 0.1)
-        model.train()
-        for _ in range(3):
-            model(torch.randn(4, 3, size, size))
+    realistic_batchnorm(model, size, 4)
     features = model.fc.in_features
     model.fc = torch.nn.Sequential(torch.nn.Linear(features, 128), torch.nn.ReLU(), torch.nn.Linear(128, n))
     torch.save(model.state_dict(), os.path.join(out, "init.pth"))
