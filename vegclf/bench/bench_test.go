@@ -1,0 +1,39 @@
+package bench
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vegclf/vegclf/vegclf/internal/testenv"
+	"github.com/vegclf/vegclf/vegclf/synthveg"
+)
+
+func TestRunAndCompare(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	if _, err := synthveg.Generate(dir, synthveg.Options{Classes: 2, Train: 4, Test: 2, Validation: 2, Size: 40, Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(testenv.Backend(t), Options{Data: dir, Arch: "resnet18", ImageSize: 32, Batch: 4, FrozenEpochs: 1,
+		FinetuneEpochs: 1, Duration: 200 * time.Millisecond, Recipe: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range Figures {
+		if v, ok := res[f.Key]; !ok || v <= 0 {
+			t.Errorf("%s = %v", f.Key, v)
+		}
+	}
+	// Caching makes the frozen phase faster than running the backbone every epoch... with one epoch
+	// it cannot be slower than one inference pass.
+	if res["frozen_cached_images_per_second"] > res["inference_images_per_second"]*1.01 {
+		t.Errorf("one cached frozen epoch (%v images/s) faster than inference (%v)", res["frozen_cached_images_per_second"], res["inference_images_per_second"])
+	}
+	var b strings.Builder
+	WriteComparison(&b, res, Result{"inference_images_per_second": res["inference_images_per_second"] * 2, "frozen_step_images_per_second": 10})
+	out := b.String()
+	if !strings.Contains(out, "|           0.50 |") || !strings.Contains(out, "whole recipe seconds") {
+		t.Errorf("comparison table:\n%s", out)
+	}
+}
