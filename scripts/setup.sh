@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Sets up what vegclf needs on a Debian machine. With --test, also what its tests need: Debian's
-# python3-torch and python3-torchvision, the reference implementation the tests compare against.
+# Sets up what vegclf needs on a Debian machine. With --notebooks, also Jupyter (Debian's packages),
+# GoNB and the vegclf kernels. With --test, all that and what the tests need: Debian's python3-torch and
+# python3-torchvision, the reference implementation the tests compare against.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +31,13 @@ if [ "${1:-}" = "--test" ]; then
   if ! /usr/bin/python3 -c "import torch, torchvision" >/dev/null 2>&1; then
     apt_install python3-torch python3-torchvision
   fi
+fi
+if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--notebooks" ]; then
+  # Jupyter from Debian's packages (no PyPI here), then GoNB and the vegclf kernels.
+  if ! /usr/bin/python3 -c "import nbclient, nbformat, jupyter_client" >/dev/null 2>&1 || ! command -v jupyter >/dev/null 2>&1; then
+    apt_install jupyter-nbconvert python3-nbclient jupyter-client python3-ipykernel jupyter-notebook
+  fi
+  ./kernels/install.sh
 fi
 
 go mod download

@@ -14,6 +14,10 @@ fi
 go vet ./...
 go test -count=1 -timeout 60m ./... 2>&1 | tee /tmp/vegclf-test.log
 
+# The notebooks, executed headless with the real GoNB kernel; the executed copies are kept as artifacts.
+export PATH="$(go env GOPATH)/bin:$PATH"
+/usr/bin/python3 notebooks/run_notebooks.py "${VEGCLF_ARTIFACTS:-/tmp/vegclf-artifacts}"
+
 # Fuzzing, bounded: the image decoder and the weights readers get arbitrary bytes for a while. A crasher
 # is kept under the package's testdata/fuzz (commit it: it becomes a regression test).
 for target in "FuzzDecode ./vegclf/data" "FuzzReadSafetensors ./vegclf/weights" "FuzzReadPTH ./vegclf/weights"; do

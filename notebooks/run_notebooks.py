@@ -1,0 +1,126 @@
+"""Executes the notebooks headless with the real GoNB kernel and checks every cell's outputs.
+
+usage: /usr/bin/python3 notebooks/run_notebooks.py OUTDIR
+
+nbconvert alone lets a Go panic or os.Exit pass (GoNB reports them only as "exit status N" on stderr), so
+each cell's outputs are checked here: no error output, no "exit status"/"signal:"/"panic:" on stderr, and
+the tutorial's expected outputs are present (the sample grid, the curves, the report lines, validation, the
+evaluation pictures, the predictions). The executed notebooks are written to OUTDIR. The notebooks run on a
+small generated dataset, from random initialization, at a small image size (environment overrides).
+"""
+import os
+import subprocess
+import sys
+import tempfile
+
+import nbformat
+from nbclient import NotebookClient
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def outputs(cell, kind=None):
+    for out in cell.get("outputs", []):
+        if kind is None or out.get("output_type") == kind:
+            yield out
+
+
+def text_of(cell, stream):
+    return "".join(o.get("text", "") for o in outputs(cell, "stream") if o.get("name") == stream)
+
+
+def mime_count(cell, mime):
+    return sum(1 for o in outputs(cell) if mime in o.get("data", {}))
+
+
+def html_of(cell):
+    return "".join(o.get("data", {}).get("text/html", "") for o in outputs(cell))
+
+
+def check_cells(nb, name):
+    problems = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        for out in outputs(cell, "error"):
+            problems.append(f"{name} cell {i}: error {out.get('ename')}: {out.get('evalue')}")
+        err = text_of(cell, "stderr")
+        for marker in ("exit status", "signal:", "panic:"):
+            if marker in err:
+                problems.append(f"{name} cell {i}: stderr has {marker!r}:\n{err[-2000:]}")
+    return problems
+
+
+def check_tutorial(nb):
+    """The tutorial's expected outputs, found by the cells' content."""
+    problems = []
+
+    def cell_with(snippet):
+        for c in nb.cells:
+            if c.cell_type == "code" and snippet in c.source:
+                return c
+        problems.append(f"tutorial: no cell with {snippet!r}")
+        return {"outputs": []}
+
+    backend = cell_with('fmt.Println("Backend:", choice)')
+    if "Backend: go" not in text_of(backend, "stdout"):
+        problems.append("tutorial: the backend cell does not say which backend runs")
+    data = cell_with("notebook.ShowSamples")
+    if mime_count(data, "image/png") < 1 or "classes:" not in text_of(data, "stdout"):
+        problems.append("tutorial: no sample grid (image/png) or class list")
+    model = cell_with("notebook.Pretrained(weightsSpec)\nfmt.Println(note)")
+    if "random initialization" not in text_of(model, "stdout") and "Pretrained weights:" not in text_of(model, "stdout"):
+        problems.append("tutorial: the model cell does not say which weights it uses")
+    training = cell_with("notebook.Live(r)")
+    out = text_of(training, "stdout")
+    if "Epoch  1 - Train accuracy:" not in out or "Fine-tuning:" not in out:
+        problems.append(f"tutorial: no report lines in the training cell:\n{out[-1500:]}")
+    if "<svg" not in html_of(training) or "polyline" not in html_of(training):
+        problems.append("tutorial: no live training curves (SVG) in the training cell")
+    validation = cell_with("r.Validate()")
+    if "Validation: " not in text_of(validation, "stdout") or "<svg" not in html_of(validation):
+        problems.append("tutorial: no validation line or curves")
+    evaluation = cell_with("notebook.ShowEvaluation")
+    if mime_count(evaluation, "image/png") < 1 or "Accuracy:" not in text_of(evaluation, "stdout"):
+        problems.append("tutorial: no confusion matrix picture")
+    predictions = cell_with("notebook.ShowPredictions")
+    if mime_count(predictions, "image/png") < 3 or "%" not in text_of(predictions, "stdout"):
+        problems.append("tutorial: fewer than 3 prediction pictures")
+    return problems
+
+
+def main():
+    outdir = sys.argv[1]
+    os.makedirs(outdir, exist_ok=True)
+    work = tempfile.mkdtemp(prefix="vegclf-notebooks-")
+    vegclf = os.path.join(work, "vegclf")
+    env = dict(os.environ, GOEXPERIMENT="simd")
+    subprocess.run(["go", "build", "-o", vegclf, "./vegclf/cmd/vegclf"], cwd=ROOT, check=True, env=env)
+    data = os.path.join(work, "data")
+    subprocess.run([vegclf, "synth", "--out", data, "--classes", "3", "--train", "8", "--test", "3",
+                    "--validation", "3", "--size", "48"], check=True)
+    os.environ.update({
+        "VEGCLF_DATA": data, "VEGCLF_RUN": os.path.join(work, "run"), "VEGCLF_ARCH": "resnet18",
+        "VEGCLF_WEIGHTS": "none", "VEGCLF_IMAGE_SIZE": "32", "VEGCLF_BATCH": "8",
+        "VEGCLF_FROZEN_EPOCHS": "1", "VEGCLF_FINETUNE_EPOCHS": "2", "VEGCLF_LR": "1e-3", "VEGCLF_FINETUNE_LR": "1e-3",
+    })
+    problems = []
+    for name, checker in [("tutorial.ipynb", check_tutorial)]:
+        nb = nbformat.read(os.path.join(HERE, name), as_version=4)
+        client = NotebookClient(nb, kernel_name="vegclf-cpu", timeout=1200, startup_timeout=120,
+                                resources={"metadata": {"path": HERE}})
+        try:
+            client.execute()
+        except Exception as e:  # A compile error stops execution: report it with what ran.
+            problems.append(f"{name}: execution stopped: {e}")
+        nbformat.write(nb, os.path.join(outdir, name.replace(".ipynb", ".executed.ipynb")))
+        problems += check_cells(nb, name) + checker(nb)
+    for p in problems:
+        print("FAIL:", p)
+    print(f"notebooks: {1 - bool(problems)} passed, {int(bool(problems))} failed")
+    sys.exit(1 if problems else 0)
+
+
+if __name__ == "__main__":
+    main()

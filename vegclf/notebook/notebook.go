@@ -1,0 +1,166 @@
+// Package notebook shows a run in a GoNB notebook: parameters overridable from the environment, sample
+// images, a live progress bar and training curves, the evaluation's pictures and single-image
+// predictions. Cells stay thin: each is a call or two into this package and the library. Outside a
+// notebook the display calls do nothing, and text still goes to stdout.
+package notebook
+
+import (
+	"fmt"
+	"html"
+	"image/color"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/janpfeifer/gonb/gonbui"
+	"github.com/vegclf/vegclf/vegclf/data"
+	"github.com/vegclf/vegclf/vegclf/evaluate"
+	"github.com/vegclf/vegclf/vegclf/predict"
+	"github.com/vegclf/vegclf/vegclf/synthveg"
+	"github.com/vegclf/vegclf/vegclf/train"
+	"github.com/vegclf/vegclf/vegclf/viz"
+	"github.com/vegclf/vegclf/vegclf/weights"
+)
+
+// Env returns the environment variable name, or def when it is unset.
+func Env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}
+
+// EnvInt returns the environment variable name as an int, or def when it is unset or not a number.
+func EnvInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
+}
+
+// ShowSamples displays a grid of n images of the split, chosen by a seeded shuffle, with their class
+// names, like the tutorial's show_sample_images.
+func ShowSamples(split *data.Split, classes []string, n, cols int, seed uint64) {
+	idx := rand.New(rand.NewPCG(seed, 1)).Perm(len(split.Samples))
+	var items []viz.Labeled
+	for _, i := range idx[:min(n, len(idx))] {
+		s := split.Samples[i]
+		items = append(items, viz.Labeled{Path: s.Path, Caption: classes[s.Label]})
+	}
+	gonbui.DisplayPNG(viz.PNG(viz.Grid(items, cols, 112)))
+}
+
+// Live attaches a progress bar and training curves, updated in place, to a run. The report lines still
+// go to stdout.
+func Live(r *train.Run) {
+	progressID, plotID := "progress_"+gonbui.UniqueID(), "curves_"+gonbui.UniqueID()
+	r.Report = os.Stdout
+	var epochs []viz.EpochFigures
+	r.OnProgress = func(p train.Progress) {
+		pct := 100 * p.Done / max(p.Total, 1)
+		gonbui.UpdateHTML(progressID, fmt.Sprintf(
+			`<div style="font-family:monospace">%s epoch %d/%d, %s: %d/%d <progress value="%d" max="100" style="width:240px"></progress> %s</div>`,
+			p.Phase, p.Epoch, p.Epochs, p.Stage, p.Done, p.Total, pct, p.Elapsed.Round(1e9)))
+	}
+	r.OnEpoch = func(m train.EpochMetrics) {
+		epochs = append(epochs, figures(m))
+		gonbui.UpdateHTML(plotID, viz.TrainingCurves(epochs))
+	}
+}
+
+func figures(m train.EpochMetrics) viz.EpochFigures {
+	return viz.EpochFigures{Phase: string(m.Phase), Epoch: m.Epoch, TrainLoss: m.TrainLoss, TestLoss: m.TestLoss,
+		TrainAccuracy: m.TrainAccuracy, TestAccuracy: m.TestAccuracy}
+}
+
+// ShowCurves displays the training curves of a run folder's metrics.
+func ShowCurves(dir string) error {
+	metrics, err := train.ReadMetrics(dir)
+	if err != nil {
+		return err
+	}
+	var epochs []viz.EpochFigures
+	for _, m := range metrics {
+		epochs = append(epochs, figures(m))
+	}
+	gonbui.DisplayHTML(viz.TrainingCurves(epochs))
+	return nil
+}
+
+// ShowEvaluation displays the confusion matrix with per-class accuracy, and up to n misclassified
+// images with their true and predicted classes.
+func ShowEvaluation(res *evaluate.Result, n int) {
+	fmt.Printf("Accuracy: %.2f%% (%d of %d), loss %.6f\n", 100*res.Accuracy, res.Correct, res.Total, res.Loss)
+	gonbui.DisplayPNG(viz.PNG(viz.ConfusionMatrix(res.Classes, res.Confusion)))
+	wrong := res.Misclassified()
+	if len(wrong) == 0 {
+		gonbui.DisplayHTML("<p>No misclassified images.</p>")
+		return
+	}
+	var items []viz.Labeled
+	for _, s := range wrong[:min(n, len(wrong))] {
+		items = append(items, viz.Labeled{Path: s.Path, Color: redish,
+			Caption: fmt.Sprintf("%s → %s %.0f%%", res.Classes[s.Label], res.Classes[s.Predicted], 100*s.Prob)})
+	}
+	gonbui.DisplayHTML(fmt.Sprintf("<p>%d misclassified images, the most confident mistakes first (true → predicted):</p>", len(wrong)))
+	gonbui.DisplayPNG(viz.PNG(viz.Grid(items, 4, 112)))
+}
+
+// ShowPredictions predicts each image's top k classes and displays the image with them.
+func ShowPredictions(c *predict.Classifier, paths []string, k int) error {
+	preds, err := c.Files(paths, k)
+	if err != nil {
+		return err
+	}
+	for _, p := range preds {
+		if p.Err != nil {
+			gonbui.DisplayHTML("<p>" + html.EscapeString(p.Err.Error()) + "</p>")
+			continue
+		}
+		var labels []string
+		var probs []float64
+		var text []string
+		for _, cl := range p.Top {
+			labels, probs = append(labels, cl.Label), append(probs, cl.Prob)
+			text = append(text, fmt.Sprintf("%s %.1f%%", cl.Label, 100*cl.Prob))
+		}
+		fmt.Printf("%s: %s\n", p.Image, strings.Join(text, ", "))
+		gonbui.DisplayPNG(viz.PNG(viz.Prediction(p.Image, labels, probs, 112)))
+	}
+	return nil
+}
+
+var redish = color.NRGBA{180, 20, 20, 255}
+
+// Pretrained returns spec when those weights are at hand (a file, or a registry entry in the cache),
+// and otherwise "none" with a message saying how to get them.
+func Pretrained(spec string) (string, string) {
+	if strings.EqualFold(spec, "none") {
+		return "none", "No pretrained weights: the backbone starts from random initialization."
+	}
+	cache, err := weights.CacheDir()
+	if err == nil {
+		_, _, err = weights.Resolve(spec, cache)
+	}
+	if err != nil {
+		return "none", fmt.Sprintf("Pretrained weights %q are not available (%v); training from random initialization instead.", spec, err)
+	}
+	return spec, fmt.Sprintf("Pretrained weights: %s.", spec)
+}
+
+// Synthetic returns dir when it holds a dataset, and otherwise draws a small vegetable dataset there
+// (classes x perClass training images of size x size pixels, and a third of that for test and
+// validation).
+func Synthetic(dir string, classes, perClass, size int) (string, error) {
+	if _, err := os.Stat(dir + "/train"); err == nil {
+		return dir, nil
+	}
+	n, err := synthveg.Generate(dir, synthveg.Options{Classes: classes, Train: perClass, Test: max(perClass/3, 1),
+		Validation: max(perClass/3, 1), Size: size})
+	if err != nil {
+		return "", err
+	}
+	fmt.Printf("Generated %d synthetic vegetable images in %s\n", n, dir)
+	return dir, nil
+}
