@@ -90,6 +90,18 @@ def check_tutorial(nb):
     return problems
 
 
+def check_experiments(nb):
+    problems = []
+    cell = next((c for c in nb.cells if c.cell_type == "code" and "CompareRuns" in c.source), {"outputs": []})
+    html = html_of(cell)
+    if html.count("<svg") < 2 or "<table>" not in html or html.count("<tr>") != 3:
+        problems.append("experiments: no comparison charts or no table row per run")
+    out = text_of(cell, "stdout")
+    if "lr-a:" not in out or "lr-b:" not in out:
+        problems.append(f"experiments: runs missing from the output:\n{out}")
+    return problems
+
+
 def main():
     outdir = sys.argv[1]
     os.makedirs(outdir, exist_ok=True)
@@ -105,8 +117,18 @@ def main():
         "VEGCLF_WEIGHTS": "none", "VEGCLF_IMAGE_SIZE": "32", "VEGCLF_BATCH": "8",
         "VEGCLF_FROZEN_EPOCHS": "1", "VEGCLF_FINETUNE_EPOCHS": "2", "VEGCLF_LR": "1e-3", "VEGCLF_FINETUNE_LR": "1e-3",
     })
+    # Two short runs for the experiments notebook to compare.
+    runs = []
+    for name, rate in [("lr-a", "1e-3"), ("lr-b", "3e-3")]:
+        run = os.path.join(work, "runs", name)
+        subprocess.run([vegclf, "train", "--data", data, "--out", run, "--arch", "resnet18", "--weights", "none",
+                        "--image-size", "32", "--batch", "8", "--frozen-epochs", "1", "--finetune-epochs", "1",
+                        "--lr", rate, "--finetune-lr", rate], check=True, stdout=subprocess.DEVNULL, env=env)
+        runs.append(run)
+    os.environ["VEGCLF_RUNS"] = ",".join(runs)
     problems = []
-    for name, checker in [("tutorial.ipynb", check_tutorial)]:
+    notebooks = [("tutorial.ipynb", check_tutorial), ("experiments.ipynb", check_experiments)]
+    for name, checker in notebooks:
         nb = nbformat.read(os.path.join(HERE, name), as_version=4)
         client = NotebookClient(nb, kernel_name="vegclf-cpu", timeout=1200, startup_timeout=120,
                                 resources={"metadata": {"path": HERE}})
@@ -118,7 +140,8 @@ def main():
         problems += check_cells(nb, name) + checker(nb)
     for p in problems:
         print("FAIL:", p)
-    print(f"notebooks: {1 - bool(problems)} passed, {int(bool(problems))} failed")
+    failed = len({p.split(" ")[0].split(":")[0] for p in problems})
+    print(f"notebooks: {len(notebooks) - failed} passed, {failed} failed")
     sys.exit(1 if problems else 0)
 
 

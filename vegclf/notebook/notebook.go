@@ -5,11 +5,14 @@
 package notebook
 
 import (
+	"encoding/json"
 	"fmt"
 	"html"
 	"image/color"
+	"math"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -163,4 +166,75 @@ func Synthetic(dir string, classes, perClass, size int) (string, error) {
 	}
 	fmt.Printf("Generated %d synthetic vegetable images in %s\n", n, dir)
 	return dir, nil
+}
+
+// runColors tells runs apart in comparison charts.
+var runColors = []string{"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"}
+
+// CompareRuns displays the test accuracy and test loss per epoch of several run folders on shared charts,
+// and a table of each run's configuration and final figures.
+func CompareRuns(dirs []string) error {
+	type run struct {
+		name    string
+		cfg     train.Config
+		metrics []train.EpochMetrics
+		summary *train.Summary
+	}
+	var runs []run
+	longest := 0
+	for _, dir := range dirs {
+		metrics, err := train.ReadMetrics(dir)
+		if err != nil {
+			return err
+		}
+		r := run{name: filepath.Base(dir), metrics: metrics}
+		if b, err := os.ReadFile(filepath.Join(dir, train.ConfigFile)); err == nil {
+			json.Unmarshal(b, &r.cfg)
+		}
+		if b, err := os.ReadFile(filepath.Join(dir, train.SummaryFile)); err == nil {
+			r.summary = &train.Summary{}
+			json.Unmarshal(b, r.summary)
+		}
+		runs = append(runs, r)
+		longest = max(longest, len(metrics))
+	}
+	labels := make([]string, longest)
+	for i := range labels {
+		labels[i] = strconv.Itoa(i + 1)
+	}
+	zero, hundred := 0.0, 100.0
+	acc := viz.Chart{Title: "Test accuracy (%) per epoch", XLabels: labels, YMin: &zero, YMax: &hundred}
+	loss := viz.Chart{Title: "Test loss per epoch", XLabels: labels, YMin: &zero}
+	for i, r := range runs {
+		a, l := make([]float64, longest), make([]float64, longest)
+		for j := range a {
+			a[j], l[j] = math.NaN(), math.NaN()
+			if j < len(r.metrics) {
+				a[j], l[j] = 100*r.metrics[j].TestAccuracy, r.metrics[j].TestLoss
+			}
+		}
+		color := runColors[i%len(runColors)]
+		acc.Series = append(acc.Series, viz.Series{Name: r.name, Color: color, Values: a})
+		loss.Series = append(loss.Series, viz.Series{Name: r.name, Color: color, Values: l})
+	}
+	gonbui.DisplayHTML(`<div style="display:flex;gap:12px;flex-wrap:wrap">` + acc.SVG() + loss.SVG() + `</div>`)
+	var b strings.Builder
+	b.WriteString(`<table><tr><th>run</th><th>arch</th><th>size</th><th>epochs (frozen+fine-tune)</th><th>lr / fine-tune lr</th>` +
+		`<th>best test accuracy</th><th>validation accuracy</th><th>training time</th></tr>`)
+	for _, r := range runs {
+		best, val, secs := "-", "-", "-"
+		if s := r.summary; s != nil {
+			best, secs = fmt.Sprintf("%.2f%% (%s %d)", 100*s.BestTestAccuracy, s.BestPhase, s.BestEpoch), fmt.Sprintf("%.0f s", s.TrainSeconds)
+			if s.ValidationAccuracy != nil {
+				val = fmt.Sprintf("%.2f%%", 100**s.ValidationAccuracy)
+			}
+		}
+		fmt.Fprintf(&b, "<tr><td>%s</td><td>%s</td><td>%d</td><td>%d+%d</td><td>%g / %g</td><td>%s</td><td>%s</td><td>%s</td></tr>",
+			html.EscapeString(r.name), r.cfg.Arch, r.cfg.ImageSize, r.cfg.FrozenEpochs, r.cfg.FinetuneEpochs, r.cfg.LR, r.cfg.FinetuneLR, best, val, secs)
+		fmt.Printf("%s: %s %dpx, %d+%d epochs, best test accuracy %s, validation %s\n", r.name, r.cfg.Arch, r.cfg.ImageSize,
+			r.cfg.FrozenEpochs, r.cfg.FinetuneEpochs, best, val)
+	}
+	b.WriteString("</table>")
+	gonbui.DisplayHTML(b.String())
+	return nil
 }
