@@ -1,0 +1,136 @@
+"""Opens the tutorial in a real browser and runs all its cells, as a person would.
+
+usage: /usr/bin/python3 notebooks/browser_test.py OUTDIR
+
+Starts the classic Jupyter notebook server on 127.0.0.1, opens a copy of notebooks/tutorial.ipynb in headless
+Chromium (Debian's chromium and chromium-driver, with python3-selenium), runs all cells, and checks that the
+images and the plots are rendered in the page (images decoded, SVG lines drawn with a size), and that no cell
+printed an error. Screenshots go to OUTDIR. The run uses the small generated dataset of run_notebooks.py.
+"""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+COPY = "browser-test-tutorial.ipynb"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(driver, script, timeout, what):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if driver.execute_script(script):
+                return
+        except Exception:
+            pass
+        time.sleep(1)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+
+
+def main():
+    outdir = sys.argv[1]
+    os.makedirs(outdir, exist_ok=True)
+    work = tempfile.mkdtemp(prefix="vegclf-browser-")
+    vegclf = os.path.join(work, "vegclf")
+    subprocess.run(["go", "build", "-o", vegclf, "./vegclf/cmd/vegclf"], cwd=ROOT, check=True,
+                   env=dict(os.environ, GOEXPERIMENT="simd"))
+    data = os.path.join(work, "data")
+    subprocess.run([vegclf, "synth", "--out", data, "--classes", "3", "--train", "8", "--test", "3",
+                    "--validation", "3", "--size", "48"], check=True, stdout=subprocess.DEVNULL)
+    env = dict(os.environ, VEGCLF_DATA=data, VEGCLF_RUN=os.path.join(work, "run"), VEGCLF_ARCH="resnet18",
+               VEGCLF_WEIGHTS="none", VEGCLF_IMAGE_SIZE="32", VEGCLF_BATCH="8", VEGCLF_FROZEN_EPOCHS="1",
+               VEGCLF_FINETUNE_EPOCHS="2", VEGCLF_LR="1e-3", VEGCLF_FINETUNE_LR="1e-3")
+    shutil.copy(os.path.join(HERE, "tutorial.ipynb"), os.path.join(HERE, COPY))
+    port = free_port()
+    server = subprocess.Popen(
+        ["jupyter", "notebook", "--no-browser", "--ip=127.0.0.1", f"--port={port}", "--allow-root",
+         "--NotebookApp.token=", "--NotebookApp.password=", f"--notebook-dir={ROOT}"],
+        env=env, stdout=open(os.path.join(outdir, "jupyter-server.log"), "w"), stderr=subprocess.STDOUT)
+    driver = None
+    problems = []
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api", timeout=2)
+                break
+            except Exception:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.5)
+        opts = Options()
+        opts.binary_location = "/usr/bin/chromium"
+        for flag in ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     f"--user-data-dir={os.path.join(work, 'chrome')}", "--window-size=1400,1000"]:
+            opts.add_argument(flag)
+        driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+        driver.get(f"http://127.0.0.1:{port}/notebooks/notebooks/{COPY}")
+        wait_for(driver, "return typeof Jupyter !== 'undefined' && Jupyter.notebook && Jupyter.notebook.kernel "
+                         "&& Jupyter.notebook.kernel.is_connected()", 120, "the kernel")
+        driver.execute_script("Jupyter.notebook.set_autosave_interval(0); Jupyter.notebook.clear_all_output(); "
+                              "Jupyter.notebook.execute_all_cells();")
+        wait_for(driver, "const cells = Jupyter.notebook.get_cells().filter(c => c.cell_type == 'code');"
+                         "return !Jupyter.notebook.kernel_busy && cells.every(c => c.input_prompt_number != null "
+                         "&& c.input_prompt_number !== '*');", 1200, "all cells to run")
+        time.sleep(2)
+        images = driver.execute_script(
+            "return Array.from(document.querySelectorAll('.output_area img')).map(i => [i.complete, i.naturalWidth]);")
+        lines = driver.execute_script(
+            "return Array.from(document.querySelectorAll('.output_area svg polyline')).map(p => "
+            "[p.getAttribute('points').trim().split(/\\s+/).length, p.getBBox().width]);")
+        text = driver.execute_script("return Array.from(document.querySelectorAll('.output_area')).map(o => o.innerText).join('\\n');")
+        errors = driver.execute_script("return document.querySelectorAll('.output_error, .output_stderr').length;")
+        stderr = driver.execute_script("return Array.from(document.querySelectorAll('.output_stderr')).map(o => o.innerText).join('\\n');")
+        print(f"browser: {len(images)} images, {len(lines)} plotted lines, {errors} error/stderr outputs")
+        if len(images) < 6 or not all(done and width > 0 for done, width in images):
+            problems.append(f"images not all rendered: {images}")
+        if len(lines) < 4 or not all(n >= 2 and w > 0 for n, w in lines):
+            problems.append(f"plots not drawn (SVG lines with their points and widths): {lines}")
+        for want in ("Epoch  1 - Train accuracy:", "Validation:", "Backend: go"):
+            if want not in text:
+                problems.append(f"page lacks {want!r}")
+        for marker in ("exit status", "panic:", "signal:"):
+            if marker in stderr:
+                problems.append(f"stderr output has {marker!r}: {stderr[-1000:]}")
+        # Screenshots of the live curves and of the sample grid, kept as artifacts.
+        for name, selector in [("tutorial-curves.png", ".output_area svg"), ("tutorial-samples.png", ".output_area img")]:
+            driver.execute_script(f"document.querySelector('{selector}').scrollIntoView();")
+            time.sleep(0.5)
+            driver.save_screenshot(os.path.join(outdir, name))
+    except Exception as e:
+        problems.append(f"browser run failed: {e!r}")
+        if driver:
+            driver.save_screenshot(os.path.join(outdir, "tutorial-browser-failure.png"))
+    finally:
+        if driver:
+            driver.quit()
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+        os.remove(os.path.join(HERE, COPY))
+        shutil.rmtree(work, ignore_errors=True)
+    for p in problems:
+        print("FAIL:", p)
+    print(f"browser: {1 - bool(problems)} passed, {int(bool(problems))} failed")
+    sys.exit(1 if problems else 0)
+
+
+if __name__ == "__main__":
+    main()
