@@ -17,6 +17,8 @@ go test -count=1 -timeout 60m ./... 2>&1 | tee /tmp/vegclf-test.log
 # The notebooks, executed headless with the real GoNB kernel; the executed copies are kept as artifacts.
 export PATH="$(go env GOPATH)/bin:$PATH"
 /usr/bin/python3 notebooks/run_notebooks.py "${VEGCLF_ARTIFACTS:-/tmp/vegclf-artifacts}"
+# The installed kernel specs start GoNB and run Go, with their environment.
+/usr/bin/python3 -m unittest notebooks/kernel_test.py
 # The tutorial in a real browser: all cells run from the page, images and plots checked as rendered.
 /usr/bin/python3 notebooks/browser_test.py "${VEGCLF_ARTIFACTS:-/tmp/vegclf-artifacts}"
 

@@ -1,0 +1,50 @@
+"""Checks that the installed vegclf kernel specs start GoNB and run Go (Debian's jupyter_kernel_test).
+
+usage: /usr/bin/python3 -m unittest notebooks/kernel_test.py   (from the repository root)
+"""
+import os
+import queue
+import unittest
+
+import jupyter_kernel_test
+
+# A cold Go build takes far longer than jupyter_kernel_test's 15 s default.
+TIMEOUT = 600
+
+
+class VegclfCPUKernelTests(jupyter_kernel_test.KernelTests):
+    kernel_name = "vegclf-cpu"
+    language_name = "go"
+    code_hello_world = 'import "fmt"\n%%\nfmt.Println("hello, world")'
+    code_stderr = 'import ("fmt"; "os")\n%%\nfmt.Fprintln(os.Stderr, "oops")'
+
+    def execute_helper(self, code, timeout=TIMEOUT, **kwargs):
+        reply, outputs = super().execute_helper(code, timeout=timeout, **kwargs)
+        # GoNB can report the cell idle before the program's last output arrives: collect stragglers.
+        while True:
+            try:
+                msg = self.kc.get_iopub_msg(timeout=3)
+            except queue.Empty:
+                return reply, outputs
+            if msg["msg_type"] in ("stream", "display_data", "execute_result", "error"):
+                outputs.append(msg)
+
+    def test_kernel_environment(self):
+        """The spec's environment reaches the Go program: the backend and the simd build."""
+        reply, outputs = self.execute_helper('import ("fmt"; "os")\n%%\nfmt.Println(os.Getenv("GOMLX_BACKEND"), os.Getenv("GOEXPERIMENT"))')
+        self.assertEqual(reply["content"]["status"], "ok")
+        text = "".join(o["content"].get("text", "") for o in outputs if o["msg_type"] == "stream")
+        self.assertEqual(text.strip(), "go simd")
+
+    def test_vegclf_library(self):
+        """The notebook setup cell makes this repository's module importable, offline."""
+        reply, outputs = self.execute_helper(
+            '!*rm -f go.work && go work init && go work use . "' + os.getcwd() + '"\n%goworkfix\n'
+            'import ("fmt"; "github.com/vegclf/vegclf/vegclf/resnet")\n%%\nfmt.Println(resnet.ResNet50.FeatureDim())')
+        self.assertEqual(reply["content"]["status"], "ok")
+        text = "".join(o["content"].get("text", "") for o in outputs if o["msg_type"] == "stream")
+        self.assertEqual(text.strip().splitlines()[-1], "2048")
+
+
+if __name__ == "__main__":
+    unittest.main()
