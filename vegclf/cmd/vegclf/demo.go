@@ -24,7 +24,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", filepath.Join("runs", "demo"), "run folder; the generated data goes to its data/ sub-folder")
 	perClass := fs.Int("images-per-class", 24, "generated train images per class (test and validation get a third of that)")
 	classes := fs.Int("classes", 4, "number of vegetable classes to generate (at most 6)")
-	backendFlag := fs.String("backend", "", "compute backend: go, xla:cpu, xla:cuda (default: $GOMLX_BACKEND or automatic)")
+	backendFlag := backendFlag(fs)
 	rest, err := parse(fs, args)
 	if err != nil {
 		return err

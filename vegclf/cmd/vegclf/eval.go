@@ -16,7 +16,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	runDir := fs.String("run", "", "run folder (its best checkpoint is used) or a checkpoint file")
 	splitDir := fs.String("split", "", "folder with one sub-folder per class, e.g. DATA/validation")
 	batch := fs.Int("batch", 16, "batch size")
-	backendFlag := fs.String("backend", "", "compute backend: go, xla:cpu, xla:cuda (default: $GOMLX_BACKEND or automatic)")
+	backendFlag := backendFlag(fs)
 	rest, err := parse(fs, args)
 	if err != nil {
 		return err

@@ -132,6 +132,11 @@ func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
+// backendFlag registers the --backend flag every command that computes has.
+func backendFlag(fs *flag.FlagSet) *string {
+	return fs.String("backend", "", "compute backend: go, xla:cpu, xla:cuda, xla:/path/to/plugin.so (default: $GOMLX_BACKEND or automatic)")
+}
+
 // flagWasSet reports whether the named flag was given on the command line.
 func flagWasSet(fs *flag.FlagSet, name string) bool {
 	set := false

@@ -24,7 +24,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	topk := fs.Int("topk", 5, "number of classes to print per image")
 	asJSON := fs.Bool("json", false, "print one JSON object per image")
 	runDir := fs.String("run", "", "a training run folder (its best checkpoint) or checkpoint file, instead of --weights")
-	backendFlag := fs.String("backend", "", "compute backend: go, xla:cpu, xla:cuda (default: $GOMLX_BACKEND or automatic)")
+	backendFlag := backendFlag(fs)
 	images, err := parse(fs, args)
 	if err != nil {
 		return err

@@ -49,7 +49,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	trainFlags(fs, &cfg)
 	out := fs.String("out", "", "run folder: config, metrics, checkpoints, summary")
 	resume := fs.Bool("resume", false, "continue the run in --out from its last checkpoint (with its saved configuration)")
-	backendFlag := fs.String("backend", "", "compute backend: go, xla:cpu, xla:cuda (default: $GOMLX_BACKEND or automatic)")
+	backendFlag := backendFlag(fs)
 	rest, err := parse(fs, args)
 	if err != nil {
 		return err
