@@ -25,7 +25,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.Recipe, "recipe", false, "also time the whole recipe on --data")
 	jsonOut := fs.String("json", "", "write the figures to this JSON file")
 	compare := fs.String("compare", "", "a JSON file of PyTorch's figures (internal/torchref/bench_torch.py) to compare with")
-	backendFlag := backendFlag(fs)
+	backendSpec := backendFlag(fs)
 	rest, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -33,7 +33,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if o.Data == "" || len(rest) > 0 {
 		return usagef("want --data DIR")
 	}
-	b, choice, err := backend.New(*backendFlag)
+	b, choice, err := backend.New(*backendSpec)
 	if err != nil {
 		return err
 	}

@@ -24,7 +24,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", filepath.Join("runs", "demo"), "run folder; the generated data goes to its data/ sub-folder")
 	perClass := fs.Int("images-per-class", 24, "generated train images per class (test and validation get a third of that)")
 	classes := fs.Int("classes", 4, "number of vegetable classes to generate (at most 6)")
-	backendFlag := backendFlag(fs)
+	backendSpec := backendFlag(fs)
 	rest, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -68,7 +68,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "Generated %d synthetic vegetable images in %s\n", n, cfg.Data)
 	}
-	b, choice, err := backend.New(*backendFlag)
+	b, choice, err := backend.New(*backendSpec)
 	if err != nil {
 		return err
 	}

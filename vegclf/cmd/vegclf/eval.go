@@ -16,7 +16,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	runDir := fs.String("run", "", "run folder (its best checkpoint is used) or a checkpoint file")
 	splitDir := fs.String("split", "", "folder with one sub-folder per class, e.g. DATA/validation")
 	batch := fs.Int("batch", 16, "batch size")
-	backendFlag := backendFlag(fs)
+	backendSpec := backendFlag(fs)
 	rest, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -24,7 +24,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if *runDir == "" || *splitDir == "" || len(rest) > 0 {
 		return usagef("want --run RUNDIR --split DIR")
 	}
-	b, _, err := backend.New(*backendFlag)
+	b, _, err := backend.New(*backendSpec)
 	if err != nil {
 		return err
 	}

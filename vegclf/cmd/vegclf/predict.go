@@ -24,7 +24,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	topk := fs.Int("topk", 5, "number of classes to print per image")
 	asJSON := fs.Bool("json", false, "print one JSON object per image")
 	runDir := fs.String("run", "", "a training run folder (its best checkpoint) or checkpoint file, instead of --weights")
-	backendFlag := backendFlag(fs)
+	backendSpec := backendFlag(fs)
 	images, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -36,7 +36,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 		return usagef("no images given")
 	}
 	if *runDir != "" {
-		return predictWithRun(*runDir, images, *topk, *asJSON, *backendFlag, stdout, stderr)
+		return predictWithRun(*runDir, images, *topk, *asJSON, *backendSpec, stdout, stderr)
 	}
 	norm, err := data.NormalizationByName(*normalize)
 	if err != nil {
@@ -70,7 +70,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	if _, err := weights.Load(store, m, sd, weights.KeepHead); err != nil {
 		return err
 	}
-	b, choice, err := backend.New(*backendFlag)
+	b, choice, err := backend.New(*backendSpec)
 	if err != nil {
 		return err
 	}

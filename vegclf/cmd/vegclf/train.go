@@ -49,7 +49,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	trainFlags(fs, &cfg)
 	out := fs.String("out", "", "run folder: config, metrics, checkpoints, summary")
 	resume := fs.Bool("resume", false, "continue the run in --out from its last checkpoint (with its saved configuration)")
-	backendFlag := backendFlag(fs)
+	backendSpec := backendFlag(fs)
 	rest, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -63,7 +63,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if cfg.Data == "" && !*resume {
 		return usagef("--data is required")
 	}
-	b, choice, err := backend.New(*backendFlag)
+	b, choice, err := backend.New(*backendSpec)
 	if err != nil {
 		return err
 	}
