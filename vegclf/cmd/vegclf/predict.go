@@ -118,8 +118,8 @@ func printPredictions(c *predict.Classifier, images []string, topk int, asJSON b
 }
 
 // predictWithRun classifies images with a trained run's best checkpoint.
-func predictWithRun(runDir string, images []string, topk int, asJSON bool, backendFlag string, stdout, stderr io.Writer) error {
-	b, _, err := backend.New(backendFlag)
+func predictWithRun(runDir string, images []string, topk int, asJSON bool, backendSpec string, stdout, stderr io.Writer) error {
+	b, _, err := backend.New(backendSpec)
 	if err != nil {
 		return err
 	}
