@@ -12,6 +12,7 @@ import (
 	"github.com/vegclf/vegclf/vegclf/data"
 	"github.com/vegclf/vegclf/vegclf/internal/atomicfile"
 	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/schedule"
 )
 
 // Config is a training run's configuration; DefaultConfig has the tutorial's values.
@@ -34,6 +35,9 @@ type Config struct {
 	Strict               bool    `json:"strict"`                 // Unreadable image files are an error instead of being skipped with a warning.
 	CacheFeatures        bool    `json:"cache_features"`         // Frozen phase: compute the backbone's features once and train the head on them.
 	ImageCacheMB         int     `json:"image_cache_mb"`         // Keep transformed images in memory up to this size (0: off).
+	Schedule             string  `json:"schedule,omitempty"`     // Learning rate per step in each phase: constant (default), cosine, onecycle.
+	Warmup               float64 `json:"warmup,omitempty"`       // Cosine schedule: fraction of a phase's steps warming up linearly.
+	Patience             int     `json:"patience,omitempty"`     // Early stopping: end a phase after this many epochs without a better test accuracy (0: off).
 }
 
 // DefaultConfig returns the tutorial's configuration.
@@ -73,6 +77,11 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: negative max images per class")
 	case c.TestFraction <= 0 || c.TestFraction >= 1:
 		return fmt.Errorf("config: test fraction %g (want between 0 and 1)", c.TestFraction)
+	case c.Patience < 0:
+		return fmt.Errorf("config: negative patience")
+	}
+	if _, err := schedule.Parse(c.Schedule, c.LR, c.Warmup); err != nil {
+		return fmt.Errorf("config: %w", err)
 	}
 	return nil
 }

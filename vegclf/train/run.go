@@ -24,6 +24,7 @@ import (
 	"github.com/vegclf/vegclf/vegclf/evaluate"
 	"github.com/vegclf/vegclf/vegclf/predict"
 	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/schedule"
 	"github.com/vegclf/vegclf/vegclf/weights"
 )
 
@@ -100,6 +101,7 @@ type Run struct {
 	skipped   map[string]bool
 	skippedMu sync.Mutex
 	images    *data.ImageCache
+	sinceBest int // Epochs since the test accuracy last improved, for early stopping.
 }
 
 // skip records an image that could not be loaded during training, warning once per file.
@@ -236,6 +238,18 @@ func (r *Run) restore(path string) error {
 	if err := r.trimMetrics(); err != nil {
 		return err
 	}
+	if metrics, err := ReadMetrics(r.Dir); err == nil {
+		for _, m := range metrics {
+			if m.Phase != r.phase {
+				continue
+			}
+			if m.Best {
+				r.sinceBest = 0
+			} else {
+				r.sinceBest++
+			}
+		}
+	}
 	r.Notes = append(r.Notes, fmt.Sprintf("Resuming from %s: %s phase, %d epochs done, best test accuracy %.2f%%.", path, r.phase, r.epoch, 100*r.best))
 	return nil
 }
@@ -310,7 +324,22 @@ func (r *Run) runPhase(ctx context.Context, phase Phase, epochs int, lr float64)
 	if err != nil {
 		return err
 	}
+	sched, err := schedule.Parse(r.Config.Schedule, lr, r.Config.Warmup)
+	if err != nil {
+		return err
+	}
+	stepper.SetSchedule(sched, int64(epochs*src.numBatches()))
+	if r.epoch == 0 {
+		r.sinceBest = 0 // Patience counts within a phase.
+	}
+	if _, constant := sched.(schedule.Constant); !constant {
+		r.report("Learning rate: %s, stepped per batch over %d steps.\n", sched, epochs*src.numBatches())
+	}
 	for r.epoch < epochs {
+		if p := r.Config.Patience; p > 0 && r.sinceBest >= p {
+			r.report("Early stopping: no better test accuracy for %d epochs; ending the %s phase after %d of %d epochs.\n", p, phase, r.epoch, epochs)
+			break
+		}
 		epoch := r.epoch + 1
 		start := time.Now()
 		progress := func(stage string) func(done, total int) {
@@ -363,6 +392,11 @@ func (r *Run) runPhase(ctx context.Context, phase Phase, epochs int, lr float64)
 			ImagesPerSecond: float64(seen) / trainSeconds, Best: testAccuracy > r.best,
 		}
 		r.epoch = epoch
+		if m.Best {
+			r.sinceBest = 0
+		} else {
+			r.sinceBest++
+		}
 		if err := r.saveEpoch(m); err != nil {
 			return err
 		}

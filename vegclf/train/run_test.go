@@ -12,7 +12,9 @@ import (
 	"testing"
 
 	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
 	"github.com/vegclf/vegclf/vegclf/internal/testenv"
+	"github.com/vegclf/vegclf/vegclf/resnet"
 
 	"github.com/vegclf/vegclf/vegclf/checkpoint"
 	"github.com/vegclf/vegclf/vegclf/synthveg"
@@ -339,5 +341,83 @@ func TestCachedFeaturesEqualUncached(t *testing.T) {
 				t.Fatalf("head %s[%d]: cached %v, uncached %v", p.Name, j, y[j], x[j])
 			}
 		}
+	}
+}
+
+// rates is a schedule given step by step.
+type rates []float64
+
+func (r rates) Rate(step, _ int64) float64 { return r[step] }
+func (r rates) String() string             { return "given rates" }
+
+// TestScheduleDrivesUpdates checks that the schedule's rate reaches the Adam update: a step at rate 0
+// leaves the head unchanged, a step at a positive rate changes it.
+func TestScheduleDrivesUpdates(t *testing.T) {
+	m := resnet.New(resnet.ResNet18, resnet.TutorialHead(3))
+	store := model.NewStore()
+	if err := m.Init(store, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewStepper(testenv.Backend(t), store, m, Frozen, 1e-3, false, 0, FromFeatures)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetSchedule(rates{0, 1e-2, 0}, 3)
+	values := make([]float32, 4*512)
+	for i := range values {
+		values[i] = float32(i%7) / 7
+	}
+	features := tensors.FromFlatDataAndDimensions(values, 4, 512)
+	head := func() []float32 {
+		return tensors.MustCopyFlatData[float32](store.GetVariable("/fc/2/bias").MustValue())
+	}
+	labels := []int32{0, 1, 2, 0}
+	for step, wantChange := range []bool{false, true, false} {
+		before := head()
+		if got := s.LearningRate(); got != rates([]float64{0, 1e-2, 0})[step] {
+			t.Errorf("step %d: learning rate %v", step, got)
+		}
+		if _, _, err := s.Step(features, labels); err != nil {
+			t.Fatal(err)
+		}
+		changed := !slices.Equal(before, head())
+		if changed != wantChange {
+			t.Errorf("step %d: head changed = %v, want %v", step, changed, wantChange)
+		}
+	}
+}
+
+func TestEarlyStoppingAndSchedules(t *testing.T) {
+	dataDir := generate(t, synthveg.Options{Classes: 2, Train: 6, Test: 2, Size: 32, Seed: 3})
+	cfg := smallConfig(dataDir)
+	cfg.FrozenEpochs, cfg.FinetuneEpochs, cfg.Patience = 5, 3, 1
+	cfg.LR, cfg.FinetuneLR = 1e-12, 1e-12 // Nothing improves: each phase stops once its patience runs out.
+	cfg.Schedule, cfg.Warmup = "cosine", 0.2
+	r, err := Open(cfg, testenv.Backend(t), filepath.Join(t.TempDir(), "run"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var report strings.Builder
+	r.Report = &report
+	if err := r.Train(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := ReadMetrics(r.Dir)
+	var phases []string
+	for _, m := range metrics {
+		phases = append(phases, string(m.Phase))
+	}
+	if !slices.Equal(phases, []string{"frozen", "frozen", "finetune"}) {
+		t.Errorf("epochs run: %v, want two frozen (the first best, then one without improvement) and one fine-tuning", phases)
+	}
+	for _, want := range []string{"Early stopping: no better test accuracy for 1 epochs; ending the frozen phase after 2 of 5 epochs",
+		"ending the finetune phase after 1 of 3 epochs", "Learning rate: cosine 1e-12 with 20% linear warmup"} {
+		if !strings.Contains(report.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, report.String())
+		}
+	}
+	cfg.Schedule = "zigzag"
+	if _, err := Open(cfg, testenv.Backend(t), filepath.Join(t.TempDir(), "bad"), false); err == nil || !strings.Contains(err.Error(), "zigzag") {
+		t.Errorf("unknown schedule: %v", err)
 	}
 }

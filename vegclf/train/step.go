@@ -11,6 +11,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/schedule"
 )
 
 // Adam's constants, torch.optim.Adam's defaults.
@@ -39,14 +40,15 @@ func CrossEntropy(logits, labels *Node) (loss, correct *Node) {
 // count (kept on the host, so bias corrections are computed in float64 as torch does).
 type adamState struct {
 	phase     Phase
-	lr        float64
+	schedule  schedule.Schedule // The learning rate per step.
+	total     int64             // Steps in the phase, for the schedule.
 	trainable []*model.Variable
 	moments   [][2]*model.Variable
 }
 
 // newAdamState finds (after a resume) or creates the phase's zero moments for the trainable variables.
 func newAdamState(store *model.Store, phase Phase, lr float64, trainable []*model.Variable) (*adamState, error) {
-	s := &adamState{phase: phase, lr: lr, trainable: trainable}
+	s := &adamState{phase: phase, schedule: schedule.Constant{LR: lr}, trainable: trainable}
 	for _, v := range trainable {
 		var pair [2]*model.Variable
 		for i, kind := range []string{"m", "v"} {
@@ -69,9 +71,11 @@ func newAdamState(store *model.Store, phase Phase, lr float64, trainable []*mode
 	return s, nil
 }
 
-// hyper returns the per-step scalars for step t (1-based): lr / (1 - beta1^t) and sqrt(1 - beta2^t).
+// hyper returns the per-step scalars for step t (1-based): lr / (1 - beta1^t) and sqrt(1 - beta2^t), with
+// lr from the schedule.
 func (s *adamState) hyper(t int64) *tensors.Tensor {
-	stepSize := s.lr / (1 - math.Pow(adamBeta1, float64(t)))
+	lr := s.schedule.Rate(t-1, s.total)
+	stepSize := lr / (1 - math.Pow(adamBeta1, float64(t)))
 	bc2Sqrt := math.Sqrt(1 - math.Pow(adamBeta2, float64(t)))
 	return tensors.FromValue([]float32{float32(stepSize), float32(bc2Sqrt)})
 }
@@ -196,6 +200,17 @@ func NewStepper(b compute.Backend, store *model.Store, m *resnet.Model, phase Ph
 		return nil, err
 	}
 	return &Stepper{Phase: phase, Steps: steps, opt: opt, exec: exec}, nil
+}
+
+// SetSchedule makes the learning rate follow sched over a phase of total steps (by default it is the
+// constant rate NewStepper was given).
+func (s *Stepper) SetSchedule(sched schedule.Schedule, total int64) {
+	s.opt.schedule, s.opt.total = sched, total
+}
+
+// LearningRate returns the rate of the next step.
+func (s *Stepper) LearningRate() float64 {
+	return s.opt.schedule.Rate(s.Steps, s.opt.total)
 }
 
 // Step trains on one batch (images [B,H,W,3], or features [B,F] for FromFeatures) and labels,

@@ -40,6 +40,9 @@ func trainFlags(fs *flag.FlagSet, cfg *train.Config) {
 		cfg.CacheFeatures = false
 		return nil
 	})
+	fs.StringVar(&cfg.Schedule, "schedule", cfg.Schedule, "learning rate per batch in each phase: constant, cosine (with linear warmup) or onecycle")
+	fs.Float64Var(&cfg.Warmup, "warmup", cfg.Warmup, "cosine schedule: fraction of each phase's steps warming up linearly")
+	fs.IntVar(&cfg.Patience, "patience", cfg.Patience, "early stopping: end a phase after this many epochs without a better test accuracy (0: off)")
 	fs.IntVar(&cfg.ImageCacheMB, "image-cache-mb", cfg.ImageCacheMB, "keep transformed images in memory up to this many MB, so later epochs skip decoding (0: off)")
 }
 
