@@ -21,12 +21,28 @@ type Classifier struct {
 	Store     *model.Store
 	Labels    []string
 	Transform data.Transform
-	BatchSize int // Images per forward pass when predicting files; 16 if zero.
+	BatchSize int  // Images per forward pass when predicting files; 16 if zero.
+	TTA       bool // Test-time augmentation is on (see WithTTA).
 	exec      *model.Exec
 }
 
+// Option configures a Classifier.
+type Option func(*options)
+
+type options struct {
+	tta bool
+}
+
+// WithTTA turns on test-time augmentation: each image's probabilities are the average of those of the
+// image and of its mirror image (horizontal flip).
+func WithTTA() Option { return func(o *options) { o.tta = true } }
+
 // New returns a classifier for the model whose variables are in store. labels name the model's outputs.
-func New(backend compute.Backend, m *resnet.Model, store *model.Store, labels []string, tf data.Transform) (*Classifier, error) {
+func New(backend compute.Backend, m *resnet.Model, store *model.Store, labels []string, tf data.Transform, opts ...Option) (*Classifier, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if len(labels) != m.Head.NumClasses {
 		return nil, fmt.Errorf("classifier: %d labels for a model with %d outputs", len(labels), m.Head.NumClasses)
 	}
@@ -34,12 +50,20 @@ func New(backend compute.Backend, m *resnet.Model, store *model.Store, labels []
 		return nil, fmt.Errorf("classifier: %w", err)
 	}
 	exec, err := model.NewExec(backend, store, func(scope *model.Scope, images *graph.Node) *graph.Node {
-		return graph.LogSoftmax(m.Logits(scope.Store(), images, resnet.Options{}), -1)
+		logp := graph.LogSoftmax(m.Logits(scope.Store(), images, resnet.Options{}), -1)
+		if !o.tta {
+			return logp
+		}
+		mirrored := graph.LogSoftmax(m.Logits(scope.Store(), graph.Reverse(images, 2), resnet.Options{}), -1)
+		// log((p + q) / 2), computed stably from the log-probabilities.
+		top := graph.Max(logp, mirrored)
+		sum := graph.Add(graph.Exp(graph.Sub(logp, top)), graph.Exp(graph.Sub(mirrored, top)))
+		return graph.AddScalar(graph.Add(top, graph.Log(sum)), -math.Ln2)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("classifier: %w", err)
 	}
-	return &Classifier{Model: m, Store: store, Labels: labels, Transform: tf, exec: exec}, nil
+	return &Classifier{Model: m, Store: store, Labels: labels, Transform: tf, TTA: o.tta, exec: exec}, nil
 }
 
 // LogProbabilities returns the log of the class probabilities (log-softmax of the logits, computed in

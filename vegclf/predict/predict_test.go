@@ -13,6 +13,7 @@ import (
 	"github.com/vegclf/vegclf/vegclf/internal/testenv"
 
 	_ "github.com/gomlx/compute/gobackend"
+	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/vegclf/vegclf/vegclf/data"
 	"github.com/vegclf/vegclf/vegclf/resnet"
@@ -106,5 +107,59 @@ func TestFilesPredictsAndReportsBadImages(t *testing.T) {
 	}
 	if _, err := New(testenv.Backend(t), m, store, []string{"x"}, c.Transform); err == nil {
 		t.Error("a label count that differs from the model's outputs should be an error")
+	}
+}
+
+// TestTTAAveragesMirrorImages checks that test-time augmentation gives the average of the probabilities
+// of each image and of its mirror image.
+func TestTTAAveragesMirrorImages(t *testing.T) {
+	m := resnet.New(resnet.ResNet18, resnet.Head{NumClasses: 4})
+	store := model.NewStore()
+	if err := m.Init(store, 3, nil); err != nil {
+		t.Fatal(err)
+	}
+	tf := data.Transform{Size: 32, Normalization: data.HalfNormalization}
+	b := testenv.Backend(t)
+	plain, err := New(b, m, store, []string{"a", "b", "c", "d"}, tf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tta, err := New(b, m, store, []string{"a", "b", "c", "d"}, tf, WithTTA())
+	if err != nil || !tta.TTA {
+		t.Fatal(err)
+	}
+	const n, size = 2, 32
+	pix := make([]float32, n*size*size*3)
+	mirror := make([]float32, len(pix))
+	for i := range pix {
+		pix[i] = float32((i*7919)%255)/127 - 1
+	}
+	for img := 0; img < n; img++ {
+		for y := 0; y < size; y++ {
+			for x := 0; x < size; x++ {
+				for c := 0; c < 3; c++ {
+					mirror[((img*size+y)*size+(size-1-x))*3+c] = pix[((img*size+y)*size+x)*3+c]
+				}
+			}
+		}
+	}
+	p1, _ := plain.Probabilities(tensors.FromFlatDataAndDimensions(pix, n, size, size, 3))
+	p2, _ := plain.Probabilities(tensors.FromFlatDataAndDimensions(mirror, n, size, size, 3))
+	got, err := tta.Probabilities(tensors.FromFlatDataAndDimensions(pix, n, size, size, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	differ := false
+	for i := range got {
+		for j := range got[i] {
+			want := (p1[i][j] + p2[i][j]) / 2
+			if math.Abs(float64(got[i][j]-want)) > 1e-5 {
+				t.Errorf("image %d class %d: TTA %v, average %v", i, j, got[i][j], want)
+			}
+			differ = differ || math.Abs(float64(p1[i][j]-p2[i][j])) > 1e-4
+		}
+	}
+	if !differ {
+		t.Error("the mirror images give the same probabilities: the test cannot tell TTA from no TTA")
 	}
 }

@@ -14,7 +14,7 @@ import (
 
 // LoadClassifier returns a classifier for a run folder's best checkpoint (or the checkpoint file given),
 // with its metadata.
-func LoadClassifier(b compute.Backend, runOrCheckpoint string) (*predict.Classifier, *checkpoint.Meta, error) {
+func LoadClassifier(b compute.Backend, runOrCheckpoint string, opts ...predict.Option) (*predict.Classifier, *checkpoint.Meta, error) {
 	path := runOrCheckpoint
 	if info, err := os.Stat(path); err == nil && info.IsDir() {
 		path = filepath.Join(path, BestFile)
@@ -27,7 +27,7 @@ func LoadClassifier(b compute.Backend, runOrCheckpoint string) (*predict.Classif
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := predict.New(b, m, store, meta.Classes, meta.Transform())
+	c, err := predict.New(b, m, store, meta.Classes, meta.Transform(), opts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("loading %s: %w", path, err)
 	}

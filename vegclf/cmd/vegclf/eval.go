@@ -16,6 +16,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	runDir := fs.String("run", "", "run folder (its best checkpoint is used) or a checkpoint file")
 	splitDir := fs.String("split", "", "folder with one sub-folder per class, e.g. DATA/validation")
 	batch := fs.Int("batch", 16, "batch size")
+	tta := fs.Bool("tta", false, "test-time augmentation: average each image's probabilities with its mirror image's")
 	backendSpec := backendFlag(fs)
 	rest, err := parse(fs, args)
 	if err != nil {
@@ -29,7 +30,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer b.Finalize()
-	c, _, err := train.LoadClassifier(b, *runDir)
+	c, _, err := train.LoadClassifier(b, *runDir, ttaOption(*tta)...)
 	if err != nil {
 		return err
 	}

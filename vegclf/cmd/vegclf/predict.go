@@ -23,6 +23,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	size := fs.Int("image-size", 224, "images are resized to this size (square)")
 	topk := fs.Int("topk", 5, "number of classes to print per image")
 	asJSON := fs.Bool("json", false, "print one JSON object per image")
+	tta := fs.Bool("tta", false, "test-time augmentation: average each image's probabilities with its mirror image's")
 	runDir := fs.String("run", "", "a training run folder (its best checkpoint) or checkpoint file, instead of --weights")
 	backendSpec := backendFlag(fs)
 	images, err := parse(fs, args)
@@ -36,7 +37,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 		return usagef("no images given")
 	}
 	if *runDir != "" {
-		return predictWithRun(*runDir, images, *topk, *asJSON, *backendSpec, stdout, stderr)
+		return predictWithRun(*runDir, images, *topk, *asJSON, *backendSpec, ttaOption(*tta), stdout, stderr)
 	}
 	norm, err := data.NormalizationByName(*normalize)
 	if err != nil {
@@ -78,7 +79,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	if !*asJSON {
 		fmt.Fprintf(stderr, "backend: %s\n", choice)
 	}
-	c, err := predict.New(b, m, store, imagenet.Labels(), data.Transform{Size: *size, Normalization: norm})
+	c, err := predict.New(b, m, store, imagenet.Labels(), data.Transform{Size: *size, Normalization: norm}, ttaOption(*tta)...)
 	if err != nil {
 		return err
 	}
@@ -118,15 +119,23 @@ func printPredictions(c *predict.Classifier, images []string, topk int, asJSON b
 }
 
 // predictWithRun classifies images with a trained run's best checkpoint.
-func predictWithRun(runDir string, images []string, topk int, asJSON bool, backendSpec string, stdout, stderr io.Writer) error {
+func predictWithRun(runDir string, images []string, topk int, asJSON bool, backendSpec string, opts []predict.Option, stdout, stderr io.Writer) error {
 	b, _, err := backend.New(backendSpec)
 	if err != nil {
 		return err
 	}
 	defer b.Finalize()
-	c, _, err := train.LoadClassifier(b, runDir)
+	c, _, err := train.LoadClassifier(b, runDir, opts...)
 	if err != nil {
 		return err
 	}
 	return printPredictions(c, images, topk, asJSON, stdout, stderr)
+}
+
+// ttaOption returns the classifier options for the --tta flag.
+func ttaOption(on bool) []predict.Option {
+	if on {
+		return []predict.Option{predict.WithTTA()}
+	}
+	return nil
 }

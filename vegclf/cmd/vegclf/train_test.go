@@ -46,7 +46,7 @@ func TestTrainEvalPredictCLI(t *testing.T) {
 		}
 	}
 
-	code, stdout, stderr = runCLI(t, "eval", "--run", out, "--split", filepath.Join(dataDir, "validation"))
+	code, stdout, stderr = runCLI(t, "eval", "--run", out, "--split", filepath.Join(dataDir, "validation"), "--tta")
 	if code != 0 {
 		t.Fatalf("eval: exit %d: %s", code, stderr)
 	}
@@ -57,7 +57,7 @@ func TestTrainEvalPredictCLI(t *testing.T) {
 	}
 
 	img := filepath.Join(dataDir, "validation", "Carrot", "0001.jpg")
-	code, stdout, stderr = runCLI(t, "predict", "--run", out, "--topk", "2", "--json", img)
+	code, stdout, stderr = runCLI(t, "predict", "--run", out, "--topk", "2", "--json", "--tta", img)
 	if code != 0 {
 		t.Fatalf("predict --run: exit %d: %s", code, stderr)
 	}
