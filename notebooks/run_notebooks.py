@@ -87,6 +87,9 @@ def check_tutorial(nb):
     predictions = cell_with("notebook.ShowPredictions")
     if mime_count(predictions, "image/png") < 3 or "%" not in text_of(predictions, "stdout"):
         problems.append("tutorial: fewer than 3 prediction pictures")
+    gradcam = cell_with("notebook.ShowGradCAM")
+    if mime_count(gradcam, "image/png") < 2 or "Grad-CAM of" not in text_of(gradcam, "stdout"):
+        problems.append("tutorial: no Grad-CAM pictures")
     return problems
 
 

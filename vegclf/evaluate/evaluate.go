@@ -4,9 +4,11 @@
 package evaluate
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/vegclf/vegclf/vegclf/data"
@@ -157,4 +159,33 @@ func ArgMax(row []float32) int {
 
 func expf(v float32) float64 {
 	return math.Exp(float64(v))
+}
+
+// TopLosses returns the n samples with the largest loss (the true class's cross-entropy), largest first:
+// fastai's top_losses, correct predictions with little confidence included.
+func (r *Result) TopLosses(n int) []SampleResult {
+	out := slices.Clone(r.Samples)
+	slices.SortStableFunc(out, func(a, b SampleResult) int { return cmp.Compare(b.Loss, a.Loss) })
+	return out[:min(n, len(out))]
+}
+
+// Confusion is how often one class was predicted for another.
+type Confusion struct {
+	True, Predicted string
+	Count           int
+}
+
+// MostConfused returns the class pairs most often mistaken (true class predicted as another), most
+// frequent first, those seen at least minCount times: fastai's most_confused.
+func (r *Result) MostConfused(minCount int) []Confusion {
+	var out []Confusion
+	for i, row := range r.Confusion {
+		for j, v := range row {
+			if i != j && v >= max(minCount, 1) {
+				out = append(out, Confusion{True: r.Classes[i], Predicted: r.Classes[j], Count: v})
+			}
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Confusion) int { return cmp.Compare(b.Count, a.Count) })
+	return out
 }

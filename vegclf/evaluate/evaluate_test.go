@@ -27,6 +27,18 @@ func TestResultReport(t *testing.T) {
 	if len(mis) != 2 || mis[0].Path != "e" || mis[1].Path != "b" {
 		t.Errorf("misclassified = %+v, want e then b (largest loss first)", mis)
 	}
+	top := r.TopLosses(2)
+	if len(top) != 2 || top[0].Path != "e" || top[1].Path != "b" {
+		t.Errorf("top losses = %+v", top)
+	}
+	r.Confusion = [][]int{{5, 2, 0}, {3, 4, 1}, {0, 1, 6}}
+	r.Classes = []string{"Bean", "Carrot", "Tomato"}
+	confused := r.MostConfused(2)
+	if len(confused) != 2 || confused[0] != (Confusion{"Carrot", "Bean", 3}) || confused[1] != (Confusion{"Bean", "Carrot", 2}) {
+		t.Errorf("most confused = %+v", confused)
+	}
+	r.Confusion = [][]int{{2, 0}, {1, 1}}
+	r.Classes = []string{"Bean", "Carrot"}
 	var b strings.Builder
 	r.WriteReport(&b)
 	for _, want := range []string{"Loss: 0.250000, Accuracy: 75.00% (3 of 4)", "Bean    100.00% (2 of 2)", "Carrot   50.00% (1 of 2)", "Carrot    1   1"} {

@@ -16,9 +16,11 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gomlx/compute"
 	"github.com/janpfeifer/gonb/gonbui"
 	"github.com/vegclf/vegclf/vegclf/data"
 	"github.com/vegclf/vegclf/vegclf/evaluate"
+	"github.com/vegclf/vegclf/vegclf/interpret"
 	"github.com/vegclf/vegclf/vegclf/predict"
 	"github.com/vegclf/vegclf/vegclf/synthveg"
 	"github.com/vegclf/vegclf/vegclf/train"
@@ -96,6 +98,9 @@ func ShowCurves(dir string) error {
 func ShowEvaluation(res *evaluate.Result, n int) {
 	fmt.Printf("Accuracy: %.2f%% (%d of %d), loss %.6f\n", 100*res.Accuracy, res.Correct, res.Total, res.Loss)
 	gonbui.DisplayPNG(viz.PNG(viz.ConfusionMatrix(res.Classes, res.Confusion)))
+	for _, c := range res.MostConfused(1)[:min(5, len(res.MostConfused(1)))] {
+		fmt.Printf("most confused: %s taken for %s %d times\n", c.True, c.Predicted, c.Count)
+	}
 	wrong := res.Misclassified()
 	if len(wrong) == 0 {
 		gonbui.DisplayHTML("<p>No misclassified images.</p>")
@@ -237,4 +242,47 @@ func CompareRuns(dirs []string) error {
 	b.WriteString("</table>")
 	gonbui.DisplayHTML(b.String())
 	return nil
+}
+
+// ShowGradCAM displays, for each image, where the model looked: the Grad-CAM map of its predicted class
+// on the last stage, over the image.
+func ShowGradCAM(b compute.Backend, c *predict.Classifier, paths []string) error {
+	g, err := interpret.NewGradCAM(b, c.Model, c.Store)
+	if err != nil {
+		return err
+	}
+	var samples []data.Sample
+	for _, p := range paths {
+		samples = append(samples, data.Sample{Path: p})
+	}
+	batch, err := (&data.Loader{Samples: samples, Transform: c.Transform, BatchSize: len(samples)}).Batch(seq(len(samples)))
+	if err != nil {
+		return err
+	}
+	logp, err := c.LogProbabilities(batch.Images)
+	if err != nil {
+		return err
+	}
+	classes := make([]int32, len(logp))
+	for i, row := range logp {
+		classes[i] = int32(evaluate.ArgMax(row))
+	}
+	maps, err := g.Maps(batch.Images, classes)
+	if err != nil {
+		return err
+	}
+	for i, p := range batch.Paths {
+		caption := fmt.Sprintf("%s %.0f%%", c.Labels[classes[i]], 100*math.Exp(float64(logp[i][classes[i]])))
+		fmt.Printf("%s: Grad-CAM of %s\n", p, caption)
+		gonbui.DisplayPNG(viz.PNG(viz.Saliency(p, maps[i], 160, caption)))
+	}
+	return nil
+}
+
+func seq(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
 }

@@ -29,6 +29,12 @@ func mustVariable(store *model.Store, name string) *model.Variable {
 
 // Features computes the backbone's pooled features [B, FeatureDim] of images [B, H, W, 3].
 func (m *Model) Features(store *model.Store, images *Node, opts Options) *Node {
+	return ReduceMean(m.FeatureMap(store, images, opts), 1, 2)
+}
+
+// FeatureMap computes the last stage's output [B, h, w, FeatureDim] (before global average pooling), the
+// map Grad-CAM explains.
+func (m *Model) FeatureMap(store *model.Store, images *Node, opts Options) *Node {
 	g := images.Graph()
 	conv := func(name string, x *Node, stride, pad int) *Node {
 		return Conv2D(x, mustVariable(store, name+".weight").NodeValue(g), stride, pad, opts.Conv)
@@ -53,7 +59,7 @@ func (m *Model) Features(store *model.Store, images *Node, opts Options) *Node {
 		}
 		x = relu(Add(x, identity))
 	}
-	return ReduceMean(x, 1, 2)
+	return x
 }
 
 // Classify applies the head to features [B, FeatureDim], returning logits [B, NumClasses].

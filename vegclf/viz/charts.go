@@ -228,3 +228,35 @@ func Prediction(path string, top []string, probs []float64, size int) *image.NRG
 	}
 	return out
 }
+
+// Saliency draws an image with a saliency map (values in [0,1], any resolution) laid over it in a
+// blue-to-red scale, next to the plain image, with a caption.
+func Saliency(path string, saliency [][]float32, size int, caption string) *image.NRGBA {
+	out := image.NewNRGBA(image.Rect(0, 0, 2*size+12, size+26))
+	fill(out, out.Bounds(), color.White)
+	img, err := thumbnail(path, size)
+	if err != nil {
+		drawText(out, 4, 16, "unreadable: "+err.Error(), 12, color.Black, 2*size)
+		return out
+	}
+	draw.Draw(out, image.Rect(4, 4, 4+size, 4+size), img, image.Point{}, draw.Src)
+	h, w := len(saliency), len(saliency[0])
+	for y := 0; y < size; y++ {
+		for x := 0; x < size; x++ {
+			// Bilinear sample of the map at the pixel's center.
+			fy := math.Max(0, math.Min(float64(h-1), (float64(y)+0.5)*float64(h)/float64(size)-0.5))
+			fx := math.Max(0, math.Min(float64(w-1), (float64(x)+0.5)*float64(w)/float64(size)-0.5))
+			y0, x0 := int(fy), int(fx)
+			y1, x1 := min(y0+1, h-1), min(x0+1, w-1)
+			dy, dx := fy-float64(y0), fx-float64(x0)
+			v := (1-dy)*((1-dx)*float64(saliency[y0][x0])+dx*float64(saliency[y0][x1])) +
+				dy*((1-dx)*float64(saliency[y1][x0])+dx*float64(saliency[y1][x1]))
+			heat := [3]float64{255 * math.Min(1, 2*v), 255 * (1 - math.Abs(2*v-1)), 255 * math.Min(1, 2*(1-v))}
+			c := img.NRGBAAt(x, y)
+			blend := func(base uint8, h float64) uint8 { return uint8(0.5*float64(base) + 0.5*h) }
+			out.SetNRGBA(4+size+4+x, 4+y, color.NRGBA{blend(c.R, heat[0]), blend(c.G, heat[1]), blend(c.B, heat[2]), 255})
+		}
+	}
+	drawText(out, 4, size+20, caption, 12, color.Black, 2*size)
+	return out
+}

@@ -123,3 +123,16 @@ func TestConfusionMatrixAndPrediction(t *testing.T) {
 		os.WriteFile("/tmp/viz_grid.png", PNG(Grid([]Labeled{{Path: paths[0], Caption: "Bean"}, {Path: paths[3], Caption: "Carrot"}}, 2, 96)), 0o644)
 	}
 }
+
+func TestSaliency(t *testing.T) {
+	paths := sampleImages(t)
+	hot := [][]float32{{0, 0}, {0, 1}} // The bottom-right quarter is salient.
+	img := Saliency(paths[0], hot, 64, "Bean 90%")
+	right := func(x, y int) color.NRGBA { return img.NRGBAAt(4+64+4+x, 4+y) }
+	if a, b := right(60, 60), right(3, 3); a.R <= b.R || a.B >= b.B {
+		t.Errorf("salient corner %v should be redder and less blue than the cold one %v", a, b)
+	}
+	if inked(img, image.Rect(4, 4, 68, 68)) < 64*64/4 {
+		t.Error("the plain image is not drawn")
+	}
+}

@@ -1,0 +1,66 @@
+package interpret
+
+import (
+	"math"
+	"path/filepath"
+	"testing"
+
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/vegclf/vegclf/vegclf/internal/testenv"
+	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/weights"
+)
+
+// TestGradCAMMatchesTorch compares Grad-CAM maps with those computed by torch autograd on the same
+// torchvision weights and inputs.
+func TestGradCAMMatchesTorch(t *testing.T) {
+	const size = 128
+	dir := t.TempDir()
+	testenv.RunPython(t, "gradcam_reference.py", dir, "128")
+	m := resnet.New(resnet.ResNet18, resnet.ImageNetHead())
+	store := model.NewStore()
+	sd, err := weights.Read(filepath.Join(dir, "weights.pth"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := weights.Load(store, m, sd, weights.KeepHead); err != nil {
+		t.Fatal(err)
+	}
+	g, err := NewGradCAM(testenv.Backend(t), m, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	images := tensors.FromFlatDataAndDimensions(testenv.ReadFloat32s(t, filepath.Join(dir, "input.bin")), 2, size, size, 3)
+	maps, err := g.Maps(images, testenv.ReadInt32s(t, filepath.Join(dir, "classes.bin")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := testenv.ReadFloat32s(t, filepath.Join(dir, "cams.bin"))
+	side := size / 32
+	for i, cam := range maps {
+		if len(cam) != side || len(cam[0]) != side {
+			t.Fatalf("map %d is %dx%d, want %dx%d", i, len(cam), len(cam[0]), side, side)
+		}
+		var maxDiff float64
+		nonzero := 0
+		for y := range cam {
+			for x := range cam[y] {
+				w := want[(i*side+y)*side+x]
+				maxDiff = max(maxDiff, math.Abs(float64(cam[y][x]-w)))
+				if w > 0 {
+					nonzero++
+				}
+			}
+		}
+		if maxDiff > 1e-3 || nonzero == 0 {
+			t.Errorf("map %d: max difference %.2e from torch (%d non-zero cells)", i, maxDiff, nonzero)
+		}
+	}
+	if _, err := g.Maps(images, []int32{0}); err == nil {
+		t.Error("a class count that differs from the images' should be an error")
+	}
+	if _, err := g.Maps(images, []int32{0, 1000}); err == nil {
+		t.Error("a class out of range should be an error")
+	}
+}
