@@ -153,3 +153,31 @@ func (m *Model) blocks() []block {
 	}
 	return bs
 }
+
+// Layer groups, from the input to the output: the units that per-group learning rates and gradual
+// unfreezing act on (fastai's and timm's parameter groups for ResNets).
+const (
+	GroupStem = iota // conv1, bn1.
+	GroupLayer1
+	GroupLayer2
+	GroupLayer3
+	GroupLayer4
+	GroupHead // fc.
+	NumGroups
+)
+
+// GroupNames names the layer groups.
+var GroupNames = [NumGroups]string{"stem", "layer1", "layer2", "layer3", "layer4", "head"}
+
+// Group returns the layer group of the parameter.
+func (p Param) Group() int {
+	for g := GroupLayer1; g <= GroupLayer4; g++ {
+		if strings.HasPrefix(p.Name, GroupNames[g]+".") {
+			return g
+		}
+	}
+	if !p.Backbone {
+		return GroupHead
+	}
+	return GroupStem
+}

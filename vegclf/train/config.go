@@ -7,6 +7,7 @@ package train
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 
 	"github.com/vegclf/vegclf/vegclf/data"
@@ -17,27 +18,61 @@ import (
 
 // Config is a training run's configuration; DefaultConfig has the tutorial's values.
 type Config struct {
-	Data                 string  `json:"data"`                   // Dataset root (train/, test/, validation/).
-	Arch                 string  `json:"arch"`                   // resnet18 ... resnet152.
-	Weights              string  `json:"weights"`                // Registry name, weights file, or "none" (random initialization).
-	ImageSize            int     `json:"image_size"`             // Images are resized to ImageSize x ImageSize.
-	Normalization        string  `json:"normalization"`          // "half" (the tutorial's 0.5/0.5) or "imagenet".
-	Batch                int     `json:"batch"`                  // Batch size.
-	FrozenEpochs         int     `json:"frozen_epochs"`          // Epochs with the backbone frozen.
-	FinetuneEpochs       int     `json:"finetune_epochs"`        // Epochs training everything.
-	LR                   float64 `json:"lr"`                     // Adam learning rate of the frozen phase.
-	FinetuneLR           float64 `json:"finetune_lr"`            // Adam learning rate of the fine-tuning phase.
-	Hidden               int     `json:"hidden"`                 // Width of the head's hidden layer; 0 for a single Linear.
-	Seed                 uint64  `json:"seed"`                   // Seeds the head's initialization, the shuffles and carved splits.
-	MaxImagesPerClass    int     `json:"max_images_per_class"`   // 0 means all.
-	TestFraction         float64 `json:"test_fraction"`          // Part of train carved as test when the data has no test split.
-	FrozenBatchNormTrain bool    `json:"frozen_batchnorm_train"` // Frozen phase: batch norm in train mode, as the tutorial's model.train() does.
-	Strict               bool    `json:"strict"`                 // Unreadable image files are an error instead of being skipped with a warning.
-	CacheFeatures        bool    `json:"cache_features"`         // Frozen phase: compute the backbone's features once and train the head on them.
-	ImageCacheMB         int     `json:"image_cache_mb"`         // Keep transformed images in memory up to this size (0: off).
-	Schedule             string  `json:"schedule,omitempty"`     // Learning rate per step in each phase: constant (default), cosine, onecycle.
-	Warmup               float64 `json:"warmup,omitempty"`       // Cosine schedule: fraction of a phase's steps warming up linearly.
-	Patience             int     `json:"patience,omitempty"`     // Early stopping: end a phase after this many epochs without a better test accuracy (0: off).
+	Data                 string  `json:"data"`                       // Dataset root (train/, test/, validation/).
+	Arch                 string  `json:"arch"`                       // resnet18 ... resnet152.
+	Weights              string  `json:"weights"`                    // Registry name, weights file, or "none" (random initialization).
+	ImageSize            int     `json:"image_size"`                 // Images are resized to ImageSize x ImageSize.
+	Normalization        string  `json:"normalization"`              // "half" (the tutorial's 0.5/0.5) or "imagenet".
+	Batch                int     `json:"batch"`                      // Batch size.
+	FrozenEpochs         int     `json:"frozen_epochs"`              // Epochs with the backbone frozen.
+	FinetuneEpochs       int     `json:"finetune_epochs"`            // Epochs training everything.
+	LR                   float64 `json:"lr"`                         // Adam learning rate of the frozen phase.
+	FinetuneLR           float64 `json:"finetune_lr"`                // Adam learning rate of the fine-tuning phase.
+	Hidden               int     `json:"hidden"`                     // Width of the head's hidden layer; 0 for a single Linear.
+	Seed                 uint64  `json:"seed"`                       // Seeds the head's initialization, the shuffles and carved splits.
+	MaxImagesPerClass    int     `json:"max_images_per_class"`       // 0 means all.
+	TestFraction         float64 `json:"test_fraction"`              // Part of train carved as test when the data has no test split.
+	FrozenBatchNormTrain bool    `json:"frozen_batchnorm_train"`     // Frozen phase: batch norm in train mode, as the tutorial's model.train() does.
+	Strict               bool    `json:"strict"`                     // Unreadable image files are an error instead of being skipped with a warning.
+	CacheFeatures        bool    `json:"cache_features"`             // Frozen phase: compute the backbone's features once and train the head on them.
+	ImageCacheMB         int     `json:"image_cache_mb"`             // Keep transformed images in memory up to this size (0: off).
+	Schedule             string  `json:"schedule,omitempty"`         // Learning rate per step in each phase: constant (default), cosine, onecycle.
+	Warmup               float64 `json:"warmup,omitempty"`           // Cosine schedule: fraction of a phase's steps warming up linearly.
+	Patience             int     `json:"patience,omitempty"`         // Early stopping: end a phase after this many epochs without a better test accuracy (0: off).
+	LRRange              string  `json:"lr_range,omitempty"`         // Fine-tuning: "lo:hi", rates spread geometrically from the stem (lo) to the head (hi), fastai's slice(lo, hi).
+	LayerDecay           float64 `json:"layer_decay,omitempty"`      // Fine-tuning: each group's rate is the next one's times this (timm's --layer-decay); 0: off.
+	GradualUnfreeze      bool    `json:"gradual_unfreeze,omitempty"` // Fine-tuning: epoch 1 trains layer4 and the head, each later epoch one more group.
+}
+
+// finetuneRates returns the fine-tuning phase's base rate (the head's) and each layer group's scale
+// relative to it, from LRRange or LayerDecay (all 1 with neither).
+func (c Config) finetuneRates() (float64, [resnet.NumGroups]float64, error) {
+	var scales [resnet.NumGroups]float64
+	for g := range scales {
+		scales[g] = 1
+	}
+	last := float64(resnet.NumGroups - 1)
+	switch {
+	case c.LRRange != "" && c.LayerDecay != 0:
+		return 0, scales, fmt.Errorf("config: give a learning-rate range or a layer decay, not both")
+	case c.LRRange != "":
+		var lo, hi float64
+		if n, err := fmt.Sscanf(c.LRRange, "%g:%g", &lo, &hi); n != 2 || err != nil || lo <= 0 || hi < lo {
+			return 0, scales, fmt.Errorf("config: learning-rate range %q: want LO:HI with 0 < LO <= HI", c.LRRange)
+		}
+		for g := range scales {
+			scales[g] = math.Pow(lo/hi, (last-float64(g))/last)
+		}
+		return hi, scales, nil
+	case c.LayerDecay != 0:
+		if c.LayerDecay < 0 || c.LayerDecay > 1 {
+			return 0, scales, fmt.Errorf("config: layer decay %g (want between 0 and 1)", c.LayerDecay)
+		}
+		for g := range scales {
+			scales[g] = math.Pow(c.LayerDecay, last-float64(g))
+		}
+	}
+	return c.FinetuneLR, scales, nil
 }
 
 // DefaultConfig returns the tutorial's configuration.
@@ -82,6 +117,9 @@ func (c Config) Validate() error {
 	}
 	if _, err := schedule.Parse(c.Schedule, c.LR, c.Warmup); err != nil {
 		return fmt.Errorf("config: %w", err)
+	}
+	if _, _, err := c.finetuneRates(); err != nil {
+		return err
 	}
 	return nil
 }

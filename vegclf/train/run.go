@@ -320,25 +320,57 @@ func (r *Run) runPhase(ctx context.Context, phase Phase, epochs int, lr float64)
 	if err != nil {
 		return err
 	}
-	stepper, err := NewStepper(r.Backend, r.Store, r.Model, phase, lr, bnTrain, r.step, src.input())
-	if err != nil {
-		return err
+	var scales [resnet.NumGroups]float64
+	for g := range scales {
+		scales[g] = 1
+	}
+	if phase == Finetune {
+		if lr, scales, err = r.Config.finetuneRates(); err != nil {
+			return err
+		}
+		if scales != [resnet.NumGroups]float64{1, 1, 1, 1, 1, 1} {
+			var parts []string
+			for g, s := range scales {
+				parts = append(parts, fmt.Sprintf("%s %.3g", resnet.GroupNames[g], lr*s))
+			}
+			r.report("Discriminative learning rates: %s.\n", strings.Join(parts, ", "))
+		}
 	}
 	sched, err := schedule.Parse(r.Config.Schedule, lr, r.Config.Warmup)
 	if err != nil {
 		return err
 	}
-	stepper.SetSchedule(sched, int64(epochs*src.numBatches()))
+	totalSteps := int64(epochs * src.numBatches())
+	if _, constant := sched.(schedule.Constant); !constant {
+		r.report("Learning rate: %s, stepped per batch over %d steps.\n", sched, totalSteps)
+	}
 	if r.epoch == 0 {
 		r.sinceBest = 0 // Patience counts within a phase.
 	}
-	if _, constant := sched.(schedule.Constant); !constant {
-		r.report("Learning rate: %s, stepped per batch over %d steps.\n", sched, epochs*src.numBatches())
-	}
+	var stepper *Stepper
+	unfrozenFrom := -1 // The first unfrozen layer group of the current stepper.
 	for r.epoch < epochs {
 		if p := r.Config.Patience; p > 0 && r.sinceBest >= p {
 			r.report("Early stopping: no better test accuracy for %d epochs; ending the %s phase after %d of %d epochs.\n", p, phase, r.epoch, epochs)
 			break
+		}
+		// Gradual unfreezing: fine-tuning epoch e trains the head and the last e layer groups.
+		from := resnet.GroupStem
+		if phase == Finetune && r.Config.GradualUnfreeze {
+			from = max(resnet.GroupHead-(r.epoch+1), resnet.GroupStem)
+		}
+		if stepper == nil || from != unfrozenFrom {
+			stepper, err = NewPartialStepper(r.Backend, r.Store, r.Model, phase, lr, bnTrain, r.step, src.input(),
+				func(g int) bool { return g >= from })
+			if err != nil {
+				return err
+			}
+			stepper.SetSchedule(sched, totalSteps)
+			stepper.SetGroupScales(scales)
+			if phase == Finetune && r.Config.GradualUnfreeze {
+				r.report("Gradual unfreezing: training %s to the head.\n", resnet.GroupNames[from])
+			}
+			unfrozenFrom = from
 		}
 		epoch := r.epoch + 1
 		start := time.Now()

@@ -421,3 +421,88 @@ func TestEarlyStoppingAndSchedules(t *testing.T) {
 		t.Errorf("unknown schedule: %v", err)
 	}
 }
+
+func TestFinetuneRates(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.LRRange = "1e-6:1e-4"
+	base, scales, err := cfg.finetuneRates()
+	if err != nil || base != 1e-4 || math.Abs(scales[resnet.GroupStem]-1e-2) > 1e-12 || scales[resnet.GroupHead] != 1 ||
+		math.Abs(scales[resnet.GroupLayer2]-math.Pow(1e-2, 0.6)) > 1e-12 {
+		t.Errorf("range: base %v, scales %v, %v", base, scales, err)
+	}
+	cfg.LRRange, cfg.LayerDecay = "", 0.5
+	base, scales, err = cfg.finetuneRates()
+	if err != nil || base != cfg.FinetuneLR || scales[resnet.GroupLayer4] != 0.5 || scales[resnet.GroupStem] != 1.0/32 {
+		t.Errorf("decay: base %v, scales %v, %v", base, scales, err)
+	}
+	for _, bad := range []Config{{LRRange: "1e-4:1e-6"}, {LRRange: "x"}, {LRRange: "1e-6:1e-4", LayerDecay: 0.5}, {LayerDecay: 2}} {
+		if _, _, err := bad.finetuneRates(); err == nil {
+			t.Errorf("%+v should be an error", bad)
+		}
+	}
+}
+
+// weightsOf returns the first conv kernel of each layer group (the head's first Linear), as flat values.
+func weightsOf(t *testing.T, r *Run) map[int][]float32 {
+	out := map[int][]float32{}
+	for _, p := range r.Model.Params() {
+		if _, seen := out[p.Group()]; !seen && (p.Layout == resnet.ConvKernel || p.Layout == resnet.LinearWeight) {
+			out[p.Group()] = tensors.MustCopyFlatData[float32](r.Store.GetVariable(p.Path()).MustValue())
+		}
+	}
+	return out
+}
+
+// TestGroupRatesAndGradualUnfreezing checks that per-group rates reach the right variables (a group at
+// rate 0 does not move) and that gradual unfreezing trains layer4 first, then layer3 too.
+func TestGroupRatesAndGradualUnfreezing(t *testing.T) {
+	dataDir := generate(t, synthveg.Options{Classes: 2, Train: 4, Test: 2, Size: 32, Seed: 3})
+	cfg := smallConfig(dataDir)
+	cfg.FrozenEpochs, cfg.FinetuneEpochs, cfg.GradualUnfreeze = 0, 2, true
+	r, err := Open(cfg, testenv.Backend(t), filepath.Join(t.TempDir(), "run"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var report strings.Builder
+	r.Report = &report
+	snapshots := []map[int][]float32{weightsOf(t, r)}
+	r.OnEpoch = func(EpochMetrics) { snapshots = append(snapshots, weightsOf(t, r)) }
+	if err := r.Train(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	moved := func(epoch, group int) bool { return !slices.Equal(snapshots[epoch-1][group], snapshots[epoch][group]) }
+	for _, tc := range []struct {
+		epoch, group int
+		want         bool
+	}{
+		{1, resnet.GroupHead, true}, {1, resnet.GroupLayer4, true}, {1, resnet.GroupLayer3, false}, {1, resnet.GroupStem, false},
+		{2, resnet.GroupLayer3, true}, {2, resnet.GroupLayer2, false}, {2, resnet.GroupStem, false},
+	} {
+		if got := moved(tc.epoch, tc.group); got != tc.want {
+			t.Errorf("epoch %d: %s moved = %v, want %v", tc.epoch, resnet.GroupNames[tc.group], got, tc.want)
+		}
+	}
+	if !strings.Contains(report.String(), "Gradual unfreezing: training layer4 to the head") ||
+		!strings.Contains(report.String(), "Gradual unfreezing: training layer3 to the head") {
+		t.Errorf("report:\n%s", report.String())
+	}
+
+	// Per-group rates: from 1e-30 at the stem to 1e-3 at the head, the stem's steps vanish in float32.
+	cfg.GradualUnfreeze, cfg.FinetuneEpochs, cfg.LRRange = false, 1, "1e-30:1e-3"
+	r, err = Open(cfg, testenv.Backend(t), filepath.Join(t.TempDir(), "run2"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Report = &report
+	before := weightsOf(t, r)
+	if err := r.Train(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	after := weightsOf(t, r)
+	if slices.Equal(before[resnet.GroupHead], after[resnet.GroupHead]) || !slices.Equal(before[resnet.GroupStem], after[resnet.GroupStem]) {
+		t.Error("with rates from 1e-30 (stem) to 1e-3 (head), the head should move and the stem not")
+	}
+	if !strings.Contains(report.String(), "Discriminative learning rates: stem 1e-30") {
+		t.Errorf("report:\n%s", report.String())
+	}
+}

@@ -43,12 +43,17 @@ type adamState struct {
 	schedule  schedule.Schedule // The learning rate per step.
 	total     int64             // Steps in the phase, for the schedule.
 	trainable []*model.Variable
+	groups    []int                     // Layer group of each trainable variable.
+	scale     [resnet.NumGroups]float64 // Each group's learning rate, relative to the schedule's.
 	moments   [][2]*model.Variable
 }
 
 // newAdamState finds (after a resume) or creates the phase's zero moments for the trainable variables.
-func newAdamState(store *model.Store, phase Phase, lr float64, trainable []*model.Variable) (*adamState, error) {
-	s := &adamState{phase: phase, schedule: schedule.Constant{LR: lr}, trainable: trainable}
+func newAdamState(store *model.Store, phase Phase, lr float64, trainable []*model.Variable, groups []int) (*adamState, error) {
+	s := &adamState{phase: phase, schedule: schedule.Constant{LR: lr}, trainable: trainable, groups: groups}
+	for g := range s.scale {
+		s.scale[g] = 1
+	}
 	for _, v := range trainable {
 		var pair [2]*model.Variable
 		for i, kind := range []string{"m", "v"} {
@@ -71,22 +76,26 @@ func newAdamState(store *model.Store, phase Phase, lr float64, trainable []*mode
 	return s, nil
 }
 
-// hyper returns the per-step scalars for step t (1-based): lr / (1 - beta1^t) and sqrt(1 - beta2^t), with
-// lr from the schedule.
+// hyper returns the per-step scalars for step t (1-based), one row per layer group:
+// lr_g / (1 - beta1^t) and sqrt(1 - beta2^t), with lr_g the schedule's rate times the group's scale.
 func (s *adamState) hyper(t int64) *tensors.Tensor {
 	lr := s.schedule.Rate(t-1, s.total)
-	stepSize := lr / (1 - math.Pow(adamBeta1, float64(t)))
 	bc2Sqrt := math.Sqrt(1 - math.Pow(adamBeta2, float64(t)))
-	return tensors.FromValue([]float32{float32(stepSize), float32(bc2Sqrt)})
+	rows := make([]float32, 0, 2*resnet.NumGroups)
+	for _, scale := range s.scale {
+		rows = append(rows, float32(lr*scale/(1-math.Pow(adamBeta1, float64(t)))), float32(bc2Sqrt))
+	}
+	return tensors.FromFlatDataAndDimensions(rows, resnet.NumGroups, 2)
 }
 
 // apply adds to the graph one Adam update of the trainable variables with their gradients, as
 // torch.optim.Adam computes it: m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g^2;
 // p -= stepSize * m / (sqrt(v)/sqrt(1-b2^t) + eps).
 func (s *adamState) apply(g *Graph, grads []*Node, hyper *Node) {
-	stepSize := Slice(hyper, AxisRange(0, 1))
-	bc2Sqrt := Slice(hyper, AxisRange(1, 2))
 	for i, v := range s.trainable {
+		group := s.groups[i]
+		stepSize := Slice(hyper, AxisRange(group, group+1), AxisRange(0, 1))
+		bc2Sqrt := Slice(hyper, AxisRange(group, group+1), AxisRange(1, 2))
 		grad := grads[i]
 		mVar, vVar := s.moments[i][0], s.moments[i][1]
 		m := Add(MulScalar(mVar.NodeValue(g), adamBeta1), MulScalar(grad, 1-adamBeta1))
@@ -109,16 +118,19 @@ func ones(n int) []int {
 	return out
 }
 
-// trainableVariables returns the store variables of the parameters trained in phase: the head in the
-// frozen phase, every learnable parameter when fine-tuning. Running statistics are never trained.
-func trainableVariables(store *model.Store, m *resnet.Model, phase Phase) []*model.Variable {
-	var out []*model.Variable
+// trainableVariables returns the store variables of the parameters trained in phase, with their layer
+// groups: the head in the frozen phase, every learnable parameter of the unfrozen groups (nil: all) when
+// fine-tuning. Running statistics are never trained.
+func trainableVariables(store *model.Store, m *resnet.Model, phase Phase, unfrozen func(group int) bool) ([]*model.Variable, []int) {
+	var vars []*model.Variable
+	var groups []int
 	for _, p := range m.Params() {
-		if p.Trainable && (phase == Finetune || !p.Backbone) {
-			out = append(out, store.GetVariable(p.Path()))
+		g := p.Group()
+		if p.Trainable && (!p.Backbone || phase == Finetune && (unfrozen == nil || unfrozen(g))) {
+			vars, groups = append(vars, store.GetVariable(p.Path())), append(groups, g)
 		}
 	}
-	return out
+	return vars, groups
 }
 
 // newTrainExec builds the training step of a phase: forward, loss, gradients of the trainable
@@ -184,6 +196,12 @@ const (
 // optimizer state, and creates (or, after a resume, finds) this phase's Adam moments. steps is the
 // number of steps already taken in the phase. bnTrain selects batch statistics (torch's model.train()).
 func NewStepper(b compute.Backend, store *model.Store, m *resnet.Model, phase Phase, lr float64, bnTrain bool, steps int64, input StepInput) (*Stepper, error) {
+	return NewPartialStepper(b, store, m, phase, lr, bnTrain, steps, input, nil)
+}
+
+// NewPartialStepper is NewStepper training, when fine-tuning, only the head and the layer groups for
+// which unfrozen returns true (nil: all): a step of gradual unfreezing.
+func NewPartialStepper(b compute.Backend, store *model.Store, m *resnet.Model, phase Phase, lr float64, bnTrain bool, steps int64, input StepInput, unfrozen func(group int) bool) (*Stepper, error) {
 	if input == FromFeatures && (phase != Frozen || bnTrain) {
 		return nil, fmt.Errorf("training from cached features needs the frozen phase with batch norm in inference mode")
 	}
@@ -191,7 +209,8 @@ func NewStepper(b compute.Backend, store *model.Store, m *resnet.Model, phase Ph
 	if err := deleteOptimizerState(store, phase); err != nil {
 		return nil, err
 	}
-	opt, err := newAdamState(store, phase, lr, trainableVariables(store, m, phase))
+	vars, groups := trainableVariables(store, m, phase, unfrozen)
+	opt, err := newAdamState(store, phase, lr, vars, groups)
 	if err != nil {
 		return nil, err
 	}
@@ -206,6 +225,12 @@ func NewStepper(b compute.Backend, store *model.Store, m *resnet.Model, phase Ph
 // constant rate NewStepper was given).
 func (s *Stepper) SetSchedule(sched schedule.Schedule, total int64) {
 	s.opt.schedule, s.opt.total = sched, total
+}
+
+// SetGroupScales sets each layer group's learning rate relative to the schedule's (discriminative
+// learning rates); all 1 by default.
+func (s *Stepper) SetGroupScales(scales [resnet.NumGroups]float64) {
+	s.opt.scale = scales
 }
 
 // LearningRate returns the rate of the next step.
