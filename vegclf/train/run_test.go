@@ -3,6 +3,7 @@ package train
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -504,5 +505,50 @@ func TestGroupRatesAndGradualUnfreezing(t *testing.T) {
 	}
 	if !strings.Contains(report.String(), "Discriminative learning rates: stem 1e-30") {
 		t.Errorf("report:\n%s", report.String())
+	}
+}
+
+// TestFindLR sweeps the head's learning rate on generated data and checks the suggestion against a small
+// sweep of real trainings: it must lie within 10x of the rate that trains best. The run's own model
+// must not change.
+func TestFindLR(t *testing.T) {
+	dataDir := generate(t, synthveg.Options{Classes: 3, Train: 16, Test: 4, Size: 40, Seed: 8})
+	cfg := smallConfig(dataDir)
+	cfg.FrozenEpochs, cfg.FinetuneEpochs, cfg.Batch = 4, 0, 8
+	backend := testenv.Backend(t)
+	r, err := Open(cfg, backend, filepath.Join(t.TempDir(), "find"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := weightsOf(t, r)
+	found, err := r.FindLR(Frozen, 1e-6, 10, 120)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(before[resnet.GroupHead], weightsOf(t, r)[resnet.GroupHead]) {
+		t.Error("the finder changed the run's model")
+	}
+	if len(found.Rates) < 20 || found.Steepest <= 1e-6 || found.MinOver <= 0 {
+		t.Fatalf("finder: %d steps, steepest %g, min/10 %g", len(found.Rates), found.Steepest, found.MinOver)
+	}
+	bestRate, bestLoss := 0.0, math.Inf(1)
+	for _, rate := range []float64{1e-5, 1e-4, 1e-3, 1e-2, 1e-1} {
+		c := cfg
+		c.LR = rate
+		run, err := Open(c, backend, filepath.Join(t.TempDir(), fmt.Sprint(rate)), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := run.Train(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		metrics, _ := ReadMetrics(run.Dir)
+		if loss := metrics[len(metrics)-1].TrainLoss; loss < bestLoss {
+			bestRate, bestLoss = rate, loss
+		}
+	}
+	t.Logf("finder suggests %g (steepest) and %g (minimum/10); the sweep's best rate is %g", found.Steepest, found.MinOver, bestRate)
+	if ratio := found.Steepest / bestRate; ratio < 0.1 || ratio > 10 {
+		t.Errorf("suggested rate %g is not within 10x of the best trained rate %g", found.Steepest, bestRate)
 	}
 }

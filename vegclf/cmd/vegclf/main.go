@@ -10,6 +10,7 @@
 //	             [--hidden 128] [--seed 0] [--resume] [--max-images-per-class N] [--test-fraction 0.2]
 //	vegclf eval --run RUNDIR --split DIR
 //	vegclf demo [--out runs/demo]
+//	vegclf lr-find --data DIR [--phase finetune] [--svg FILE]
 //	vegclf bench --data DIR [--recipe] [--json FILE] [--compare torch.json]
 //	vegclf synth --out DIR [--classes 4] [--train 24] [--size 256]
 //	vegclf weights list
@@ -40,6 +41,7 @@ var commands = map[string]command{
 	"eval":    {"evaluate a trained run on a split: loss, accuracy, per-class accuracy, confusion matrix", runEval},
 	"demo":    {"generate a small vegetable dataset and run the whole recipe on it", runDemo},
 	"bench":   {"measure speed and memory, and compare with PyTorch's figures", runBench},
+	"lr-find": {"sweep the learning rate and suggest one (fastai's LR finder)", runLRFind},
 	"synth":   {"write a synthetic vegetable dataset (for demos, tests and benchmarks)", runSynth},
 }
 

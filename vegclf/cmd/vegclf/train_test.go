@@ -71,6 +71,16 @@ func TestTrainEvalPredictCLI(t *testing.T) {
 		}
 	}
 
+	svg := filepath.Join(dir, "lr.svg")
+	code, stdout, stderr = runCLI(t, "lr-find", "--data", dataDir, "--arch", "resnet18", "--weights", "none", "--image-size", "32",
+		"--batch", "8", "--phase", "frozen", "--steps", "30", "--svg", svg)
+	if code != 0 || !strings.Contains(stdout, "Suggested learning rate:") {
+		t.Errorf("lr-find: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if content, err := os.ReadFile(svg); err != nil || !strings.Contains(string(content), "<polyline") {
+		t.Errorf("lr-find SVG: %v", err)
+	}
+
 	// Usage errors and a run folder that already holds a run.
 	for _, tc := range []struct {
 		args []string

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"os"
+
+	"github.com/vegclf/vegclf/vegclf/backend"
+	"github.com/vegclf/vegclf/vegclf/train"
+	"github.com/vegclf/vegclf/vegclf/viz"
+)
+
+func runLRFind(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("lr-find", "--data DIR [flags]", stderr)
+	cfg := train.DefaultConfig()
+	trainFlags(fs, &cfg)
+	phase := fs.String("phase", "finetune", "phase to sweep: frozen (the head on cached features) or finetune")
+	lo := fs.Float64("start", 1e-7, "first learning rate")
+	hi := fs.Float64("end", 10, "last learning rate")
+	steps := fs.Int("steps", 100, "batches to sweep over")
+	svg := fs.String("svg", "", "write the loss against the learning rate to this SVG file")
+	backendSpec := backendFlag(fs)
+	rest, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if cfg.Data == "" || len(rest) > 0 {
+		return usagef("want --data DIR")
+	}
+	if *phase != string(train.Frozen) && *phase != string(train.Finetune) {
+		return usagef("--phase %q: want frozen or finetune", *phase)
+	}
+	b, _, err := backend.New(*backendSpec)
+	if err != nil {
+		return err
+	}
+	defer b.Finalize()
+	dir, err := os.MkdirTemp("", "vegclf-lr-find")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	r, err := train.Open(cfg, b, dir, false)
+	if err != nil {
+		return err
+	}
+	found, err := r.FindLR(train.Phase(*phase), *lo, *hi, *steps)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%-12s %s\n", "rate", "smoothed loss")
+	for i, rate := range found.Rates {
+		if i%max(len(found.Rates)/20, 1) == 0 || i == len(found.Rates)-1 {
+			fmt.Fprintf(stdout, "%-12.3g %.4f\n", rate, found.Losses[i])
+		}
+	}
+	fmt.Fprintf(stdout, "\nSuggested learning rate: %.3g (steepest descent); %.3g (minimum / 10)\n", found.Steepest, found.MinOver)
+	if *svg != "" {
+		labels := make([]string, len(found.Rates))
+		for i, rate := range found.Rates {
+			if i%max(len(found.Rates)/6, 1) == 0 {
+				labels[i] = fmt.Sprintf("1e%d", int(math.Round(math.Log10(rate))))
+			}
+		}
+		chart := viz.Chart{Title: fmt.Sprintf("LR finder (%s): loss against learning rate", *phase), XLabels: labels, Width: 600,
+			Series: []viz.Series{{Name: "smoothed loss", Color: "#1f77b4", Values: found.Losses}}}
+		if err := os.WriteFile(*svg, []byte(chart.SVG()), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,95 @@
+package train
+
+import (
+	"fmt"
+	"math"
+)
+
+// exponential is the LR finder's schedule: from lo to hi, geometrically, over its steps.
+type exponential struct{ lo, hi float64 }
+
+func (e exponential) Rate(step, total int64) float64 {
+	return e.lo * math.Pow(e.hi/e.lo, float64(step)/float64(max(total-1, 1)))
+}
+
+func (e exponential) String() string { return fmt.Sprintf("exponential %g to %g", e.lo, e.hi) }
+
+// LRFind is the outcome of a learning-rate sweep.
+type LRFind struct {
+	Rates    []float64 // The rate of each step.
+	Losses   []float64 // The loss of each step, smoothed (exponential moving average, debiased).
+	Steepest float64   // The rate where the smoothed loss falls fastest.
+	MinOver  float64   // The rate of the smallest smoothed loss, divided by 10.
+}
+
+// FindLR is fastai's learning-rate finder: it trains a copy of the model's variables for steps batches of
+// the phase, the rate growing exponentially from lo to hi, and records the loss, stopping early once the
+// smoothed loss exceeds four times its minimum. The run's own model is not changed.
+func (r *Run) FindLR(phase Phase, lo, hi float64, steps int) (*LRFind, error) {
+	if lo <= 0 || hi <= lo || steps < 5 {
+		return nil, fmt.Errorf("lr finder: want 0 < lo < hi and at least 5 steps")
+	}
+	clone, err := r.Store.Clone()
+	if err != nil {
+		return nil, fmt.Errorf("lr finder: %w", err)
+	}
+	bnTrain := phase == Finetune || r.Config.FrozenBatchNormTrain
+	src, err := r.epochSource(phase, bnTrain)
+	if err != nil {
+		return nil, err
+	}
+	stepper, err := NewStepper(r.Backend, clone, r.Model, phase, lo, bnTrain, 0, src.input())
+	if err != nil {
+		return nil, err
+	}
+	stepper.SetSchedule(exponential{lo, hi}, int64(steps))
+	res := &LRFind{}
+	const beta = 0.98
+	avg, best := 0.0, math.Inf(1)
+	for epoch := 1 << 24; len(res.Rates) < steps; epoch++ {
+		for b, err := range src.trainBatches(epoch) {
+			if err != nil {
+				return nil, err
+			}
+			rate := stepper.LearningRate()
+			loss, _, err := stepper.Step(b.inputs, b.labels)
+			if err != nil {
+				return nil, err
+			}
+			if math.IsNaN(loss) || math.IsInf(loss, 0) {
+				return res.suggest(), nil
+			}
+			avg = beta*avg + (1-beta)*loss
+			smoothed := avg / (1 - math.Pow(beta, float64(len(res.Rates)+1)))
+			res.Rates, res.Losses = append(res.Rates, rate), append(res.Losses, smoothed)
+			best = min(best, smoothed)
+			if smoothed > 4*best || len(res.Rates) == steps {
+				return res.suggest(), nil
+			}
+		}
+	}
+	return res.suggest(), nil
+}
+
+// suggest fills the suggestions from the recorded losses.
+func (f *LRFind) suggest() *LRFind {
+	if len(f.Rates) < 3 {
+		return f
+	}
+	minAt := 0
+	for i, l := range f.Losses {
+		if l < f.Losses[minAt] {
+			minAt = i
+		}
+	}
+	f.MinOver = f.Rates[minAt] / 10
+	steepest, slope := 1, math.Inf(1)
+	for i := 1; i < len(f.Losses)-1; i++ {
+		d := (f.Losses[i+1] - f.Losses[i-1]) / (math.Log(f.Rates[i+1]) - math.Log(f.Rates[i-1]))
+		if d < slope {
+			steepest, slope = i, d
+		}
+	}
+	f.Steepest = f.Rates[steepest]
+	return f
+}
