@@ -87,6 +87,12 @@ def check_tutorial(nb):
     predictions = cell_with("notebook.ShowPredictions")
     if mime_count(predictions, "image/png") < 3 or "%" not in text_of(predictions, "stdout"):
         problems.append("tutorial: fewer than 3 prediction pictures")
+    augmented = cell_with("notebook.ShowAugmented")
+    if mime_count(augmented, "image/png") < 1:
+        problems.append("tutorial: no grid of augmented images")
+    sched = cell_with("notebook.ShowSchedule")
+    if "<svg" not in html_of(sched) or "Learning rate per step (cosine)" not in html_of(sched):
+        problems.append("tutorial: the learning-rate schedule is not drawn")
     gradcam = cell_with("notebook.ShowGradCAM")
     if mime_count(gradcam, "image/png") < 2 or "Grad-CAM of" not in text_of(gradcam, "stdout"):
         problems.append("tutorial: no Grad-CAM pictures")
@@ -119,6 +125,7 @@ def main():
         "VEGCLF_DATA": data, "VEGCLF_RUN": os.path.join(work, "run"), "VEGCLF_ARCH": "resnet18",
         "VEGCLF_WEIGHTS": "none", "VEGCLF_IMAGE_SIZE": "32", "VEGCLF_BATCH": "8",
         "VEGCLF_FROZEN_EPOCHS": "1", "VEGCLF_FINETUNE_EPOCHS": "2", "VEGCLF_LR": "1e-3", "VEGCLF_FINETUNE_LR": "1e-3",
+        "VEGCLF_SCHEDULE": "cosine", "VEGCLF_AUGMENT": "1",
     })
     # Two short runs for the experiments notebook to compare.
     runs = []

@@ -30,6 +30,9 @@ type Loader struct {
 	// Skip, when set, is called for each image that cannot be read, and the image is left out of its
 	// batch (a batch left empty is not yielded); when nil, such an image is an error.
 	Skip func(path string, err error)
+	// Augment, when set, randomizes each image of an epoch (seeded by Seed, the epoch and the sample's
+	// index). Augmented images bypass Cache.
+	Augment *Augmentation
 }
 
 // NumBatches returns the number of batches per epoch; the last partial batch is kept.
@@ -70,7 +73,7 @@ func (l *Loader) Epoch(epoch int) iter.Seq2[*Batch, error] {
 			defer close(results)
 			for start := 0; start < len(order); start += l.BatchSize {
 				idx := order[start:min(start+l.BatchSize, len(order))]
-				b, err := l.load(idx)
+				b, err := l.load(idx, epoch)
 				select {
 				case results <- result{b, err}:
 				case <-done:
@@ -94,10 +97,10 @@ func (l *Loader) Epoch(epoch int) iter.Seq2[*Batch, error] {
 
 // Batch loads the samples at the given indices as one batch.
 func (l *Loader) Batch(indices []int) (*Batch, error) {
-	return l.load(indices)
+	return l.load(indices, 0)
 }
 
-func (l *Loader) load(indices []int) (*Batch, error) {
+func (l *Loader) load(indices []int, epoch int) (*Batch, error) {
 	size := l.Transform.Size
 	imgLen := size * size * 3
 	b := &Batch{
@@ -121,7 +124,7 @@ func (l *Loader) load(indices []int) (*Batch, error) {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				errs[i] = l.loadInto(b.Paths[i], b.Pixels[i*imgLen:(i+1)*imgLen])
+				errs[i] = l.loadInto(b.Paths[i], b.Pixels[i*imgLen:(i+1)*imgLen], epoch, indices[i])
 			}
 		}()
 	}
@@ -152,17 +155,24 @@ func (l *Loader) load(indices []int) (*Batch, error) {
 	return b, nil
 }
 
-func (l *Loader) loadInto(path string, dst []float32) error {
-	if l.Cache != nil && l.Cache.get(path, dst) {
+func (l *Loader) loadInto(path string, dst []float32, epoch, index int) error {
+	cache := l.Cache
+	if l.Augment != nil {
+		cache = nil
+	}
+	if cache != nil && cache.get(path, dst) {
 		return nil
 	}
 	img, err := DecodeFile(path, l.Transform.MaxPixels)
 	if err != nil {
 		return err
 	}
+	if l.Augment != nil {
+		img = l.Augment.Apply(img, rand.New(rand.NewPCG(l.Seed^0xa59e, uint64(epoch)<<32|uint64(index))))
+	}
 	l.Transform.Apply(img, dst)
-	if l.Cache != nil {
-		l.Cache.put(path, dst)
+	if cache != nil {
+		cache.put(path, dst)
 	}
 	return nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/vegclf/vegclf/vegclf/evaluate"
 	"github.com/vegclf/vegclf/vegclf/interpret"
 	"github.com/vegclf/vegclf/vegclf/predict"
+	"github.com/vegclf/vegclf/vegclf/schedule"
 	"github.com/vegclf/vegclf/vegclf/synthveg"
 	"github.com/vegclf/vegclf/vegclf/train"
 	"github.com/vegclf/vegclf/vegclf/viz"
@@ -285,4 +286,56 @@ func seq(n int) []int {
 		out[i] = i
 	}
 	return out
+}
+
+// ShowAugmented displays each of the first n images of the split as the training loader would see it
+// under augmentation, in cols variants (the original first).
+func ShowAugmented(split *data.Split, classes []string, a *data.Augmentation, n, cols int) error {
+	var items []viz.Labeled
+	for i, s := range split.Samples[:min(n, len(split.Samples))] {
+		img, err := data.DecodeFile(s.Path, 0)
+		if err != nil {
+			return err
+		}
+		items = append(items, viz.Labeled{Image: img, Caption: classes[s.Label] + " (original)"})
+		for v := 1; v < cols; v++ {
+			items = append(items, viz.Labeled{Image: a.Apply(img, rand.New(rand.NewPCG(uint64(i), uint64(v)))), Caption: fmt.Sprintf("augmented %d", v)})
+		}
+	}
+	gonbui.DisplayPNG(viz.PNG(viz.Grid(items, cols, 112)))
+	return nil
+}
+
+// ShowSchedule draws the learning rate of every step of both phases of cfg, for a training split of
+// trainImages images.
+func ShowSchedule(cfg train.Config, trainImages int) error {
+	steps := (trainImages + cfg.Batch - 1) / cfg.Batch
+	var labels []string
+	var rates []float64
+	for _, phase := range []struct {
+		name   string
+		lr     float64
+		epochs int
+	}{{"frozen", cfg.LR, cfg.FrozenEpochs}, {"fine-tune", cfg.FinetuneLR, cfg.FinetuneEpochs}} {
+		s, err := schedule.Parse(cfg.Schedule, phase.lr, cfg.Warmup)
+		if err != nil {
+			return err
+		}
+		total := int64(phase.epochs * steps)
+		for i := int64(0); i < total; i++ {
+			label := ""
+			if i%int64(steps) == 0 {
+				label = fmt.Sprintf("%s %d", phase.name, i/int64(steps)+1)
+			}
+			labels, rates = append(labels, label), append(rates, s.Rate(i, total))
+		}
+	}
+	name := cfg.Schedule
+	if name == "" {
+		name = "constant"
+	}
+	chart := viz.Chart{Title: "Learning rate per step (" + name + ")", XLabels: labels, Width: 640,
+		Series: []viz.Series{{Name: "learning rate", Color: "#2ca02c", Values: rates}}}
+	gonbui.DisplayHTML(chart.SVG())
+	return nil
 }

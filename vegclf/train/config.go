@@ -42,6 +42,8 @@ type Config struct {
 	LRRange              string  `json:"lr_range,omitempty"`         // Fine-tuning: "lo:hi", rates spread geometrically from the stem (lo) to the head (hi), fastai's slice(lo, hi).
 	LayerDecay           float64 `json:"layer_decay,omitempty"`      // Fine-tuning: each group's rate is the next one's times this (timm's --layer-decay); 0: off.
 	GradualUnfreeze      bool    `json:"gradual_unfreeze,omitempty"` // Fine-tuning: epoch 1 trains layer4 and the head, each later epoch one more group.
+	Augment              bool    `json:"augment,omitempty"`          // Fine-tuning: random crops, flips, small rotations and colour jitter (data.DefaultAugmentation).
+	AugmentFrozen        bool    `json:"augment_frozen,omitempty"`   // The frozen phase too (turns the feature cache off).
 }
 
 // finetuneRates returns the fine-tuning phase's base rate (the head's) and each layer group's scale

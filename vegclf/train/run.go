@@ -457,7 +457,11 @@ type epochSource interface {
 // epochSource returns cached features for a frozen phase with batch norm in inference mode (unless the
 // cache is turned off), and images otherwise.
 func (r *Run) epochSource(phase Phase, bnTrain bool) (epochSource, error) {
-	if phase == Frozen && !bnTrain && r.Config.CacheFeatures {
+	augment := phase == Finetune && r.Config.Augment || phase == Frozen && r.Config.AugmentFrozen
+	if phase == Frozen && r.Config.CacheFeatures && augment {
+		r.report("Feature caching is off: augmented images give different features every epoch.\n")
+	}
+	if phase == Frozen && !bnTrain && r.Config.CacheFeatures && !augment {
 		train, test, err := r.frozenFeatures()
 		if err != nil {
 			return nil, err
@@ -482,6 +486,10 @@ func (r *Run) epochSource(phase Phase, bnTrain bool) (epochSource, error) {
 		Shuffle: true, Seed: r.Config.Seed, Cache: r.imageCache()}
 	if !r.Config.Strict {
 		loader.Skip = r.skip
+	}
+	if augment {
+		loader.Augment = data.DefaultAugmentation()
+		r.report("Augmentation: random resized crops, horizontal flips, rotations up to 10 degrees, colour jitter (seeded).\n")
 	}
 	return &imageSource{r: r, loader: loader, classifier: classifier}, nil
 }

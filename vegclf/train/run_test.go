@@ -552,3 +552,39 @@ func TestFindLR(t *testing.T) {
 		t.Errorf("suggested rate %g is not within 10x of the best trained rate %g", found.Steepest, bestRate)
 	}
 }
+
+// TestAugmentationInRuns checks that augmentation is off by default (cached features), that asking for
+// it in the frozen phase turns the cache off and says so, and that augmented runs are reproducible.
+func TestAugmentationInRuns(t *testing.T) {
+	dataDir := generate(t, synthveg.Options{Classes: 2, Train: 6, Test: 2, Size: 40, Seed: 2})
+	cfg := smallConfig(dataDir)
+	cfg.FrozenEpochs, cfg.FinetuneEpochs, cfg.Augment, cfg.AugmentFrozen = 1, 1, true, true
+	run := func(name string) ([]EpochMetrics, string) {
+		r, err := Open(cfg, testenv.Backend(t), filepath.Join(t.TempDir(), name), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var report strings.Builder
+		r.Report = &report
+		if err := r.Train(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		m, _ := ReadMetrics(r.Dir)
+		return m, report.String()
+	}
+	a, report := run("a")
+	b, _ := run("b")
+	for _, want := range []string{"Feature caching is off: augmented images", "Augmentation: random resized crops"} {
+		if !strings.Contains(report, want) {
+			t.Errorf("report lacks %q:\n%s", want, report)
+		}
+	}
+	if strings.Contains(report, "computed once") {
+		t.Error("features were cached although the frozen phase is augmented")
+	}
+	for i := range a {
+		if a[i].TrainLoss != b[i].TrainLoss {
+			t.Errorf("epoch %d: augmented runs differ: %s vs %s", i+1, a[i], b[i])
+		}
+	}
+}

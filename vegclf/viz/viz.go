@@ -21,9 +21,10 @@ import (
 	"github.com/vegclf/vegclf/vegclf/data"
 )
 
-// Labeled is an image file with a caption.
+// Labeled is an image (a file, or an image already decoded) with a caption.
 type Labeled struct {
 	Path    string
+	Image   *data.RGB // Used instead of Path when set.
 	Caption string
 	Color   color.Color // Caption color; nil for black.
 }
@@ -74,13 +75,18 @@ func thumbnail(path string, size int) (*image.NRGBA, error) {
 	if err != nil {
 		return nil, err
 	}
+	return scaled(rgb, size), nil
+}
+
+// scaled returns the image scaled to size x size.
+func scaled(rgb *data.RGB, size int) *image.NRGBA {
 	small := data.Resize(rgb, size, size)
 	img := image.NewNRGBA(image.Rect(0, 0, size, size))
 	for i := 0; i < size*size; i++ {
 		copy(img.Pix[i*4:i*4+3], small.Pix[i*3:i*3+3])
 		img.Pix[i*4+3] = 255
 	}
-	return img, nil
+	return img
 }
 
 // Grid draws the images in a grid of cols columns, each cell size x size pixels with its caption below.
@@ -97,7 +103,9 @@ func Grid(items []Labeled, cols, size int) *image.NRGBA {
 	for i, it := range items {
 		x0, y0 := pad+(i%cols)*cellW, pad+(i/cols)*cellH
 		cell := image.Rect(x0, y0, x0+size, y0+size)
-		if img, err := thumbnail(it.Path, size); err == nil {
+		if it.Image != nil {
+			draw.Draw(out, cell, scaled(it.Image, size), image.Point{}, draw.Src)
+		} else if img, err := thumbnail(it.Path, size); err == nil {
 			draw.Draw(out, cell, img, image.Point{}, draw.Src)
 		} else {
 			fill(out, cell, color.Gray{200})

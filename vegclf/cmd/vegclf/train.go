@@ -44,6 +44,8 @@ func trainFlags(fs *flag.FlagSet, cfg *train.Config) {
 	fs.Float64Var(&cfg.Warmup, "warmup", cfg.Warmup, "cosine schedule: fraction of each phase's steps warming up linearly")
 	fs.StringVar(&cfg.LRRange, "lr-range", cfg.LRRange, "fine-tuning: LO:HI, rates spread geometrically from the stem (LO) to the head (HI), fastai's slice(lo, hi)")
 	fs.Float64Var(&cfg.LayerDecay, "layer-decay", cfg.LayerDecay, "fine-tuning: each layer group's rate is the next one's times this, timm's --layer-decay (0: off)")
+	fs.BoolVar(&cfg.Augment, "augment", cfg.Augment, "fine-tuning: random resized crops, flips, small rotations and colour jitter")
+	fs.BoolVar(&cfg.AugmentFrozen, "augment-frozen", cfg.AugmentFrozen, "augment the frozen phase too (turns its feature cache off)")
 	fs.BoolVar(&cfg.GradualUnfreeze, "gradual-unfreeze", cfg.GradualUnfreeze, "fine-tuning: train layer4 and the head first, one more layer group each epoch")
 	fs.IntVar(&cfg.Patience, "patience", cfg.Patience, "early stopping: end a phase after this many epochs without a better test accuracy (0: off)")
 	fs.IntVar(&cfg.ImageCacheMB, "image-cache-mb", cfg.ImageCacheMB, "keep transformed images in memory up to this many MB, so later epochs skip decoding (0: off)")
