@@ -38,6 +38,21 @@ func generate(t *testing.T, o synthveg.Options) string {
 	return dir
 }
 
+// trainFresh opens a fresh run of cfg in a temporary folder and trains it, returning the run and its report.
+func trainFresh(t *testing.T, cfg Config) (*Run, string) {
+	t.Helper()
+	r, err := Open(cfg, testenv.Backend(t), filepath.Join(t.TempDir(), "run"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var report strings.Builder
+	r.Report = &report
+	if err := r.Train(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return r, report.String()
+}
+
 var epochLine = regexp.MustCompile(`^Epoch +\d+ - Train accuracy: \d+\.\d\d%, Train loss: \d+\.\d{6}; Test accuracy: \d+\.\d\d%, Test loss: \d+\.\d{6}$`)
 
 // TestRunEndToEndWithResume trains the recipe once straight through and once stopped after its second
@@ -219,20 +234,12 @@ func TestCarvedTestSplit(t *testing.T) {
 func TestRunOnRealPhotos(t *testing.T) {
 	cfg := smallConfig(testenv.SharedData(t, "hymenoptera"))
 	cfg.MaxImagesPerClass, cfg.FrozenEpochs, cfg.FinetuneEpochs = 40, 1, 2
-	r, err := Open(cfg, testenv.Backend(t), filepath.Join(t.TempDir(), "run"), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var report strings.Builder
-	r.Report = &report
-	if err := r.Train(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	r, report := trainFresh(t, cfg)
 	validation, err := r.Validate()
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("report:\n%s", report.String())
+	t.Logf("report:\n%s", report)
 	if !r.Dataset.TestCarved || len(r.Dataset.Train.Samples) != 64 || len(r.Dataset.Test.Samples) != 16 || validation.Total != 80 {
 		t.Errorf("splits: %d train, %d test (carved %v), %d validation", len(r.Dataset.Train.Samples), len(r.Dataset.Test.Samples), r.Dataset.TestCarved, validation.Total)
 	}
@@ -394,15 +401,7 @@ func TestEarlyStoppingAndSchedules(t *testing.T) {
 	cfg.FrozenEpochs, cfg.FinetuneEpochs, cfg.Patience = 5, 3, 1
 	cfg.LR, cfg.FinetuneLR = 1e-12, 1e-12 // Nothing improves: each phase stops once its patience runs out.
 	cfg.Schedule, cfg.Warmup = "cosine", 0.2
-	r, err := Open(cfg, testenv.Backend(t), filepath.Join(t.TempDir(), "run"), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var report strings.Builder
-	r.Report = &report
-	if err := r.Train(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	r, report := trainFresh(t, cfg)
 	metrics, _ := ReadMetrics(r.Dir)
 	var phases []string
 	for _, m := range metrics {
@@ -413,8 +412,8 @@ func TestEarlyStoppingAndSchedules(t *testing.T) {
 	}
 	for _, want := range []string{"Early stopping: no better test accuracy for 1 epochs; ending the frozen phase after 2 of 5 epochs",
 		"ending the finetune phase after 1 of 3 epochs", "Learning rate: cosine 1e-12 with 20% linear warmup"} {
-		if !strings.Contains(report.String(), want) {
-			t.Errorf("report lacks %q:\n%s", want, report.String())
+		if !strings.Contains(report, want) {
+			t.Errorf("report lacks %q:\n%s", want, report)
 		}
 	}
 	cfg.Schedule = "zigzag"
@@ -559,21 +558,13 @@ func TestAugmentationInRuns(t *testing.T) {
 	dataDir := generate(t, synthveg.Options{Classes: 2, Train: 6, Test: 2, Size: 40, Seed: 2})
 	cfg := smallConfig(dataDir)
 	cfg.FrozenEpochs, cfg.FinetuneEpochs, cfg.Augment, cfg.AugmentFrozen = 1, 1, true, true
-	run := func(name string) ([]EpochMetrics, string) {
-		r, err := Open(cfg, testenv.Backend(t), filepath.Join(t.TempDir(), name), false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var report strings.Builder
-		r.Report = &report
-		if err := r.Train(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+	run := func() ([]EpochMetrics, string) {
+		r, report := trainFresh(t, cfg)
 		m, _ := ReadMetrics(r.Dir)
-		return m, report.String()
+		return m, report
 	}
-	a, report := run("a")
-	b, _ := run("b")
+	a, report := run()
+	b, _ := run()
 	for _, want := range []string{"Feature caching is off: augmented images", "Augmentation: random resized crops"} {
 		if !strings.Contains(report, want) {
 			t.Errorf("report lacks %q:\n%s", want, report)
