@@ -99,7 +99,8 @@ func ShowCurves(dir string) error {
 func ShowEvaluation(res *evaluate.Result, n int) {
 	fmt.Printf("Accuracy: %.2f%% (%d of %d), loss %.6f\n", 100*res.Accuracy, res.Correct, res.Total, res.Loss)
 	gonbui.DisplayPNG(viz.PNG(viz.ConfusionMatrix(res.Classes, res.Confusion)))
-	for _, c := range res.MostConfused(1)[:min(5, len(res.MostConfused(1)))] {
+	confused := res.MostConfused(1)
+	for _, c := range confused[:min(5, len(confused))] {
 		fmt.Printf("most confused: %s taken for %s %d times\n", c.True, c.Predicted, c.Count)
 	}
 	wrong := res.Misclassified()

@@ -137,24 +137,19 @@ func TopK(probs []float32, labels []string, k int) []Class {
 // the others are still predicted. The error return is for failures of the model itself.
 func (c *Classifier) Files(paths []string, k int) ([]Prediction, error) {
 	preds := make([]Prediction, len(paths))
-	var good []data.Sample
-	var goodIdx []int
+	samples := make([]data.Sample, len(paths))
 	for i, p := range paths {
 		preds[i].Image = p
-		// Decode once up front, so that one bad file does not fail a whole batch.
-		if _, err := data.DecodeFile(p, c.Transform.MaxPixels); err != nil {
-			preds[i].Err = err
-			continue
-		}
-		good = append(good, data.Sample{Path: p})
-		goodIdx = append(goodIdx, i)
+		samples[i] = data.Sample{Path: p, Label: i} // The label carries the image's index.
 	}
 	batch := c.BatchSize
 	if batch <= 0 {
 		batch = 16
 	}
-	loader := &data.Loader{Samples: good, Transform: c.Transform, BatchSize: batch}
-	done := 0
+	// One bad file is left out of its batch (and reported) instead of failing the batch.
+	failed := map[string]error{}
+	loader := &data.Loader{Samples: samples, Transform: c.Transform, BatchSize: batch,
+		Skip: func(path string, err error) { failed[path] = err }}
 	for b, err := range loader.Epoch(0) {
 		if err != nil {
 			return nil, err
@@ -163,9 +158,13 @@ func (c *Classifier) Files(paths []string, k int) ([]Prediction, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, p := range probs {
-			preds[goodIdx[done]].Top = TopK(p, c.Labels, k)
-			done++
+		for i, p := range probs {
+			preds[b.Labels[i]].Top = TopK(p, c.Labels, k)
+		}
+	}
+	for i := range preds {
+		if preds[i].Top == nil {
+			preds[i].Err = failed[preds[i].Image]
 		}
 	}
 	return preds, nil

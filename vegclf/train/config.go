@@ -46,13 +46,19 @@ type Config struct {
 	AugmentFrozen        bool    `json:"augment_frozen,omitempty"`   // The frozen phase too (turns the feature cache off).
 }
 
-// finetuneRates returns the fine-tuning phase's base rate (the head's) and each layer group's scale
-// relative to it, from LRRange or LayerDecay (all 1 with neither).
-func (c Config) finetuneRates() (float64, [resnet.NumGroups]float64, error) {
+// unitScales returns learning-rate scales of 1 for every layer group.
+func unitScales() [resnet.NumGroups]float64 {
 	var scales [resnet.NumGroups]float64
 	for g := range scales {
 		scales[g] = 1
 	}
+	return scales
+}
+
+// finetuneRates returns the fine-tuning phase's base rate (the head's) and each layer group's scale
+// relative to it, from LRRange or LayerDecay (all 1 with neither).
+func (c Config) finetuneRates() (float64, [resnet.NumGroups]float64, error) {
+	scales := unitScales()
 	last := float64(resnet.NumGroups - 1)
 	switch {
 	case c.LRRange != "" && c.LayerDecay != 0:
@@ -147,12 +153,7 @@ func writeJSON(path string, v any) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, append(b, '\n'))
-}
-
-// writeFileAtomic writes content to path through a synced temporary file renamed into place.
-func writeFileAtomic(path string, content []byte) error {
-	return atomicfile.Write(path, content)
+	return atomicfile.Write(path, append(b, '\n'))
 }
 
 // readConfig reads a run folder's config.json.

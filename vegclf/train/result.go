@@ -9,6 +9,7 @@ import (
 	"github.com/gomlx/compute"
 	"github.com/vegclf/vegclf/vegclf/checkpoint"
 	"github.com/vegclf/vegclf/vegclf/evaluate"
+	"github.com/vegclf/vegclf/vegclf/internal/atomicfile"
 	"github.com/vegclf/vegclf/vegclf/predict"
 )
 
@@ -126,7 +127,7 @@ func (r *Run) WriteSummary(validation *evaluate.Result) (*Summary, error) {
 		fmt.Fprintf(&b, "Validation: %.2f%%, %.6f\n", 100*validation.Accuracy, validation.Loss)
 	}
 	fmt.Fprintf(&b, "Training time: %.1f s\n", s.TrainSeconds)
-	if err := writeFileAtomic(filepath.Join(r.Dir, SummaryTxtFile), []byte(b.String())); err != nil {
+	if err := atomicfile.Write(filepath.Join(r.Dir, SummaryTxtFile), []byte(b.String())); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -22,6 +22,7 @@ import (
 	"github.com/vegclf/vegclf/vegclf/checkpoint"
 	"github.com/vegclf/vegclf/vegclf/data"
 	"github.com/vegclf/vegclf/vegclf/evaluate"
+	"github.com/vegclf/vegclf/vegclf/internal/atomicfile"
 	"github.com/vegclf/vegclf/vegclf/predict"
 	"github.com/vegclf/vegclf/vegclf/resnet"
 	"github.com/vegclf/vegclf/vegclf/schedule"
@@ -174,7 +175,7 @@ func Open(cfg Config, b compute.Backend, dir string, resume bool) (*Run, error) 
 		return nil, err
 	}
 	// A fresh run starts a fresh metrics file.
-	if err := writeFileAtomic(filepath.Join(dir, MetricsFile), nil); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, MetricsFile), nil); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -235,33 +236,34 @@ func (r *Run) restore(path string) error {
 		return fmt.Errorf("resuming from %s: checkpoint is %s at %dpx, the run's config says %s at %dpx", path, meta.Arch, meta.ImageSize, r.Config.Arch, r.Config.ImageSize)
 	}
 	r.Store, r.phase, r.epoch, r.step, r.best = store, Phase(meta.Phase), meta.Epoch, meta.Step, meta.BestAccuracy
-	if err := r.trimMetrics(); err != nil {
+	kept, err := r.trimMetrics()
+	if err != nil {
 		return err
 	}
-	if metrics, err := ReadMetrics(r.Dir); err == nil {
-		for _, m := range metrics {
-			if m.Phase != r.phase {
-				continue
-			}
-			if m.Best {
-				r.sinceBest = 0
-			} else {
-				r.sinceBest++
-			}
+	for _, m := range kept {
+		if m.Phase != r.phase {
+			continue
+		}
+		if m.Best {
+			r.sinceBest = 0
+		} else {
+			r.sinceBest++
 		}
 	}
 	r.Notes = append(r.Notes, fmt.Sprintf("Resuming from %s: %s phase, %d epochs done, best test accuracy %.2f%%.", path, r.phase, r.epoch, 100*r.best))
 	return nil
 }
 
-// trimMetrics drops metrics lines of epochs after the restored checkpoint (written before a kill).
-func (r *Run) trimMetrics() error {
+// trimMetrics drops metrics lines of epochs after the restored checkpoint (written before a kill), and
+// returns the epochs kept.
+func (r *Run) trimMetrics() ([]EpochMetrics, error) {
 	path := filepath.Join(r.Dir, MetricsFile)
 	content, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("reading metrics: %w", err)
+		return nil, fmt.Errorf("reading metrics: %w", err)
 	}
 	var kept []byte
+	var epochs []EpochMetrics
 	for _, line := range strings.SplitAfter(string(content), "\n") {
 		var e EpochMetrics
 		if strings.TrimSpace(line) == "" || json.Unmarshal([]byte(line), &e) != nil || !strings.HasSuffix(line, "\n") {
@@ -269,9 +271,10 @@ func (r *Run) trimMetrics() error {
 		}
 		if e.Phase == Frozen && (r.phase == Finetune || e.Epoch <= r.epoch) || e.Phase == Finetune && r.phase == Finetune && e.Epoch <= r.epoch {
 			kept = append(kept, line...)
+			epochs = append(epochs, e)
 		}
 	}
-	return writeFileAtomic(path, kept)
+	return epochs, atomicfile.Write(path, kept)
 }
 
 // Train runs the remaining epochs of both phases. It stops early, with ctx's error, when ctx is
@@ -320,15 +323,12 @@ func (r *Run) runPhase(ctx context.Context, phase Phase, epochs int, lr float64)
 	if err != nil {
 		return err
 	}
-	var scales [resnet.NumGroups]float64
-	for g := range scales {
-		scales[g] = 1
-	}
+	scales := unitScales()
 	if phase == Finetune {
 		if lr, scales, err = r.Config.finetuneRates(); err != nil {
 			return err
 		}
-		if scales != [resnet.NumGroups]float64{1, 1, 1, 1, 1, 1} {
+		if scales != unitScales() {
 			var parts []string
 			for g, s := range scales {
 				parts = append(parts, fmt.Sprintf("%s %.3g", resnet.GroupNames[g], lr*s))

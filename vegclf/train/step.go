@@ -50,10 +50,7 @@ type adamState struct {
 
 // newAdamState finds (after a resume) or creates the phase's zero moments for the trainable variables.
 func newAdamState(store *model.Store, phase Phase, lr float64, trainable []*model.Variable, groups []int) (*adamState, error) {
-	s := &adamState{phase: phase, schedule: schedule.Constant{LR: lr}, trainable: trainable, groups: groups}
-	for g := range s.scale {
-		s.scale[g] = 1
-	}
+	s := &adamState{phase: phase, schedule: schedule.Constant{LR: lr}, trainable: trainable, groups: groups, scale: unitScales()}
 	for _, v := range trainable {
 		var pair [2]*model.Variable
 		for i, kind := range []string{"m", "v"} {
