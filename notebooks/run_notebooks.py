@@ -93,6 +93,15 @@ def check_tutorial(nb):
     sched = cell_with("notebook.ShowSchedule")
     if "<svg" not in html_of(sched) or "Learning rate per step (cosine)" not in html_of(sched):
         problems.append("tutorial: the learning-rate schedule is not drawn")
+    mixed = cell_with("notebook.ShowMixed")
+    if mime_count(mixed, "image/png") < 1:
+        problems.append("tutorial: no grid of mixup/cutmix images")
+    if "Mixing images: mixup 0.8, cutmix 1" not in out:
+        problems.append("tutorial: the training cell did not mix images although VEGCLF_MIXUP and VEGCLF_CUTMIX are set")
+    lrfind = cell_with("notebook.ShowLRFind")
+    if "<svg" not in html_of(lrfind) or "LR finder (frozen" not in html_of(lrfind) or \
+            "Suggested learning rate:" not in text_of(lrfind, "stdout"):
+        problems.append("tutorial: the LR finder's plot or suggestion is missing")
     gradcam = cell_with("notebook.ShowGradCAM")
     if mime_count(gradcam, "image/png") < 2 or "Grad-CAM of" not in text_of(gradcam, "stdout"):
         problems.append("tutorial: no Grad-CAM pictures")
@@ -125,7 +134,8 @@ def main():
         "VEGCLF_DATA": data, "VEGCLF_RUN": os.path.join(work, "run"), "VEGCLF_ARCH": "resnet18",
         "VEGCLF_WEIGHTS": "none", "VEGCLF_IMAGE_SIZE": "32", "VEGCLF_BATCH": "8",
         "VEGCLF_FROZEN_EPOCHS": "1", "VEGCLF_FINETUNE_EPOCHS": "2", "VEGCLF_LR": "1e-3", "VEGCLF_FINETUNE_LR": "1e-3",
-        "VEGCLF_SCHEDULE": "cosine", "VEGCLF_AUGMENT": "1",
+        "VEGCLF_SCHEDULE": "cosine", "VEGCLF_AUGMENT": "1", "VEGCLF_MIXUP": "0.8", "VEGCLF_CUTMIX": "1",
+        "VEGCLF_LR_FIND_STEPS": "40",
     })
     # Two short runs for the experiments notebook to compare.
     runs = []

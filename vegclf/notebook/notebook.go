@@ -307,6 +307,66 @@ func ShowAugmented(split *data.Split, classes []string, a *data.Augmentation, n,
 	return nil
 }
 
+// ShowMixed displays pairs of the split's images mixed by mixup and by cutmix as training sees them,
+// each captioned with its soft target, for n pairs.
+func ShowMixed(split *data.Split, classes []string, mixupAlpha, cutmixAlpha float64, n int) error {
+	const size = 112
+	var items []viz.Labeled
+	samples := split.Samples
+	for i := 0; i < n && 2*i+1 < len(samples); i++ {
+		a, b := samples[i], samples[len(samples)-1-i]
+		var pixels []float32
+		for _, s := range []data.Sample{a, b} {
+			img, err := data.DecodeFile(s.Path, 0)
+			if err != nil {
+				return err
+			}
+			for _, v := range data.Resize(img, size, size).Pix {
+				pixels = append(pixels, float32(v))
+			}
+		}
+		labels := []int32{int32(a.Label), int32(b.Label)}
+		for _, mix := range []data.Mix{{Mixup: mixupAlpha}, {Cutmix: cutmixAlpha}} {
+			if !mix.Enabled() {
+				continue
+			}
+			m, err := mix.Apply(pixels, labels, size, size, len(classes), rand.New(rand.NewPCG(uint64(i), 7)))
+			if err != nil {
+				return err
+			}
+			img := &data.RGB{Width: size, Height: size, Pix: make([]uint8, size*size*3)}
+			for j := range img.Pix {
+				img.Pix[j] = uint8(math.Round(float64(m.Pixels[j])))
+			}
+			kind := "mixup"
+			if m.Cutmix {
+				kind = "cutmix"
+			}
+			caption := fmt.Sprintf("%s: %.0f%% %s, %.0f%% %s", kind, 100*m.Lambda, classes[a.Label], 100*(1-m.Lambda), classes[b.Label])
+			items = append(items, viz.Labeled{Image: img, Caption: caption})
+		}
+	}
+	if len(items) == 0 {
+		return fmt.Errorf("show mixed: no mixing asked, or fewer than 2 images")
+	}
+	gonbui.DisplayPNG(viz.PNG(viz.Grid(items, 2, 240)))
+	return nil
+}
+
+// ShowLRFind runs the LR finder for cfg's phase over steps batches on a copy of the model, draws the
+// loss against the rate and prints the suggestions. It runs in runDir when no run is there yet (the run
+// trained there then reuses the cached features), else in a temporary folder.
+func ShowLRFind(cfg train.Config, b compute.Backend, runDir string, phase train.Phase, steps int) (*train.LRFind, error) {
+	found, err := train.SweepLR(cfg, b, runDir, phase, 1e-7, 10, steps)
+	if err != nil {
+		return nil, err
+	}
+	title := fmt.Sprintf("LR finder (%s, %d steps): loss against learning rate", phase, len(found.Rates))
+	gonbui.DisplayHTML(viz.LRFinder(title, found.Rates, found.Losses, found.Suggestions()))
+	fmt.Printf("Suggested learning rate: %.3g (steepest descent); %.3g (minimum / 10)\n", found.Steepest, found.MinOver)
+	return found, nil
+}
+
 // ShowSchedule draws the learning rate of every step of both phases of cfg, for a training split of
 // trainImages images.
 func ShowSchedule(cfg train.Config, trainImages int) error {

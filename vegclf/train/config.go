@@ -44,6 +44,8 @@ type Config struct {
 	GradualUnfreeze      bool    `json:"gradual_unfreeze,omitempty"` // Fine-tuning: epoch 1 trains layer4 and the head, each later epoch one more group.
 	Augment              bool    `json:"augment,omitempty"`          // Fine-tuning: random crops, flips, small rotations and colour jitter (data.DefaultAugmentation).
 	AugmentFrozen        bool    `json:"augment_frozen,omitempty"`   // The frozen phase too (turns the feature cache off).
+	Mixup                float64 `json:"mixup,omitempty"`            // Fine-tuning (and an augmented frozen phase): mixup's Beta parameter, timm's 0.8 (0: off).
+	Cutmix               float64 `json:"cutmix,omitempty"`           // Likewise cutmix's, timm's 1.0; with mixup too, each batch takes one of them at random.
 }
 
 // unitScales returns learning-rate scales of 1 for every layer group.
@@ -129,7 +131,15 @@ func (c Config) Validate() error {
 	if _, _, err := c.finetuneRates(); err != nil {
 		return err
 	}
+	if err := c.mix().Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
 	return nil
+}
+
+// mix returns the mixup and cutmix settings.
+func (c Config) mix() *data.Mix {
+	return &data.Mix{Mixup: c.Mixup, Cutmix: c.Cutmix}
 }
 
 // Head returns the classifier head for numClasses.

@@ -3,6 +3,10 @@ package train
 import (
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
+
+	"github.com/gomlx/compute"
 )
 
 // exponential is the LR finder's schedule: from lo to hi, geometrically, over its steps.
@@ -52,7 +56,7 @@ func (r *Run) FindLR(phase Phase, lo, hi float64, steps int) (*LRFind, error) {
 				return nil, err
 			}
 			rate := stepper.LearningRate()
-			loss, _, err := stepper.Step(b.inputs, b.labels)
+			loss, _, err := stepper.stepBatch(b)
 			if err != nil {
 				return nil, err
 			}
@@ -71,6 +75,30 @@ func (r *Run) FindLR(phase Phase, lo, hi float64, steps int) (*LRFind, error) {
 	return res.suggest(), nil
 }
 
+// SweepLR runs the LR finder (Run.FindLR) for cfg in dir, a run folder that holds no run yet, so that a
+// run trained there later reuses its cached features; when dir is empty or already holds a run, in a
+// temporary folder, removed afterwards.
+func SweepLR(cfg Config, b compute.Backend, dir string, phase Phase, lo, hi float64, steps int) (*LRFind, error) {
+	if _, err := os.Stat(filepath.Join(dir, LastFile)); dir == "" || err == nil {
+		tmp, err := os.MkdirTemp("", "vegclf-lr-find")
+		if err != nil {
+			return nil, fmt.Errorf("lr finder: %w", err)
+		}
+		defer os.RemoveAll(tmp)
+		dir = tmp
+	}
+	r, err := Open(cfg, b, dir, false)
+	if err != nil {
+		return nil, err
+	}
+	return r.FindLR(phase, lo, hi, steps)
+}
+
+// Suggestions names the suggested rates, for a plot.
+func (f *LRFind) Suggestions() map[string]float64 {
+	return map[string]float64{"steepest": f.Steepest, "min/10": f.MinOver}
+}
+
 // suggest fills the suggestions from the recorded losses.
 func (f *LRFind) suggest() *LRFind {
 	if len(f.Rates) < 3 {
@@ -83,8 +111,9 @@ func (f *LRFind) suggest() *LRFind {
 		}
 	}
 	f.MinOver = f.Rates[minAt] / 10
+	// The steepest descent on the way down to the minimum: past it, the loss is diverging.
 	steepest, slope := 1, math.Inf(1)
-	for i := 1; i < len(f.Losses)-1; i++ {
+	for i := 1; i < min(minAt+1, len(f.Losses)-1); i++ {
 		d := (f.Losses[i+1] - f.Losses[i-1]) / (math.Log(f.Rates[i+1]) - math.Log(f.Rates[i-1]))
 		if d < slope {
 			steepest, slope = i, d

@@ -8,6 +8,7 @@ import (
 	"io"
 	"iter"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -395,7 +396,7 @@ func (r *Run) runPhase(ctx context.Context, phase Phase, epochs int, lr float64)
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			loss, batchCorrect, err := stepper.Step(b.inputs, b.labels)
+			loss, batchCorrect, err := stepper.stepBatch(b)
 			if err != nil {
 				return fmt.Errorf("%s epoch %d, step %d: %w", phase, epoch, batches+1, err)
 			}
@@ -440,10 +441,20 @@ func (r *Run) runPhase(ctx context.Context, phase Phase, epochs int, lr float64)
 	return nil
 }
 
-// batchInput is one training batch: images or features, and labels.
+// batchInput is one training batch: images or features, and labels; targets [B,N] are soft targets of
+// mixed images (nil for the labels' one-hot rows).
 type batchInput struct {
-	inputs *tensors.Tensor
-	labels []int32
+	inputs  *tensors.Tensor
+	labels  []int32
+	targets *tensors.Tensor
+}
+
+// stepBatch trains on b, with its soft targets where it has them.
+func (s *Stepper) stepBatch(b batchInput) (loss, correct float64, err error) {
+	if b.targets != nil {
+		return s.StepSoft(b.inputs, b.targets, b.labels)
+	}
+	return s.Step(b.inputs, b.labels)
 }
 
 // epochSource feeds a phase's epochs: the training batches in a seeded order, and the test evaluation.
@@ -491,7 +502,12 @@ func (r *Run) epochSource(phase Phase, bnTrain bool) (epochSource, error) {
 		loader.Augment = data.DefaultAugmentation()
 		r.report("Augmentation: random resized crops, horizontal flips, rotations up to 10 degrees, colour jitter (seeded).\n")
 	}
-	return &imageSource{r: r, loader: loader, classifier: classifier}, nil
+	src := &imageSource{r: r, loader: loader, classifier: classifier}
+	if mix := r.Config.mix(); mix.Enabled() && (phase == Finetune || augment) {
+		src.mix = mix
+		r.report("Mixing images: mixup %g, cutmix %g (Beta parameters; 0: off), with soft targets.\n", mix.Mixup, mix.Cutmix)
+	}
+	return src, nil
 }
 
 // imageSource trains and tests on images.
@@ -499,6 +515,7 @@ type imageSource struct {
 	r          *Run
 	loader     *data.Loader
 	classifier *predict.Classifier
+	mix        *data.Mix // Mixup and cutmix of training batches; nil: off.
 }
 
 func (s *imageSource) input() StepInput { return FromImages }
@@ -506,16 +523,42 @@ func (s *imageSource) numBatches() int  { return s.loader.NumBatches() }
 
 func (s *imageSource) trainBatches(epoch int) iter.Seq2[batchInput, error] {
 	return func(yield func(batchInput, error) bool) {
+		index := 0
 		for b, err := range s.loader.Epoch(epoch) {
+			var in batchInput
+			if err == nil {
+				in = batchInput{inputs: b.Images, labels: b.Labels}
+				if s.mix != nil {
+					in, err = s.mixed(b, epoch, index)
+				}
+			}
 			if err != nil {
 				yield(batchInput{}, err)
 				return
 			}
-			if !yield(batchInput{b.Images, b.Labels}, nil) {
+			if !yield(in, nil) {
 				return
 			}
+			index++
 		}
 	}
+}
+
+// mixed applies mixup or cutmix to batch index of epoch, seeded by both, so a resumed run mixes the
+// same way.
+func (s *imageSource) mixed(b *data.Batch, epoch, index int) (batchInput, error) {
+	dims := b.Images.Shape().Dimensions
+	classes := len(s.r.Dataset.Classes)
+	rng := rand.New(rand.NewPCG(s.r.Config.Seed^0x6d6978, uint64(epoch)<<32|uint64(index)))
+	m, err := s.mix.Apply(b.Pixels, b.Labels, dims[1], dims[2], classes, rng)
+	if err != nil {
+		return batchInput{}, err
+	}
+	return batchInput{
+		inputs:  tensors.FromFlatDataAndDimensions(m.Pixels, dims...),
+		labels:  b.Labels,
+		targets: tensors.FromFlatDataAndDimensions(m.Targets, len(b.Labels), classes),
+	}, nil
 }
 
 func (s *imageSource) test(progress func(done, total int)) (float64, float64, error) {
@@ -544,7 +587,7 @@ func (s *featureSource) trainBatches(epoch int) iter.Seq2[batchInput, error] {
 		order := (&data.Loader{Samples: s.train.samples, Shuffle: true, Seed: s.r.Config.Seed}).Order(epoch)
 		for chunk := range slices.Chunk(order, s.r.Config.Batch) {
 			x, labels := s.train.batch(chunk)
-			if !yield(batchInput{x, labels}, nil) {
+			if !yield(batchInput{inputs: x, labels: labels}, nil) {
 				return
 			}
 		}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/vegclf/vegclf/vegclf/internal/testenv"
@@ -553,19 +554,22 @@ func TestFindLR(t *testing.T) {
 }
 
 // TestAugmentationInRuns checks that augmentation is off by default (cached features), that asking for
-// it in the frozen phase turns the cache off and says so, and that augmented runs are reproducible.
+// it in the frozen phase turns the cache off and says so, that augmented and mixed runs are
+// reproducible, and that mixup and cutmix change what is trained.
 func TestAugmentationInRuns(t *testing.T) {
 	dataDir := generate(t, synthveg.Options{Classes: 2, Train: 6, Test: 2, Size: 40, Seed: 2})
 	cfg := smallConfig(dataDir)
 	cfg.FrozenEpochs, cfg.FinetuneEpochs, cfg.Augment, cfg.AugmentFrozen = 1, 1, true, true
-	run := func() ([]EpochMetrics, string) {
+	run := func(cfg Config) ([]EpochMetrics, string) {
 		r, report := trainFresh(t, cfg)
 		m, _ := ReadMetrics(r.Dir)
 		return m, report
 	}
-	a, report := run()
-	b, _ := run()
-	for _, want := range []string{"Feature caching is off: augmented images", "Augmentation: random resized crops"} {
+	plain, _ := run(cfg)
+	cfg.Mixup, cfg.Cutmix = 0.8, 1
+	a, report := run(cfg)
+	b, _ := run(cfg)
+	for _, want := range []string{"Feature caching is off: augmented images", "Augmentation: random resized crops", "Mixing images: mixup 0.8, cutmix 1"} {
 		if !strings.Contains(report, want) {
 			t.Errorf("report lacks %q:\n%s", want, report)
 		}
@@ -577,5 +581,53 @@ func TestAugmentationInRuns(t *testing.T) {
 		if a[i].TrainLoss != b[i].TrainLoss {
 			t.Errorf("epoch %d: augmented runs differ: %s vs %s", i+1, a[i], b[i])
 		}
+		if a[i].TrainLoss == plain[i].TrainLoss {
+			t.Errorf("epoch %d: mixing images changed nothing: %s", i+1, a[i])
+		}
+	}
+}
+
+// TestSoftTargets checks a step on soft targets: its loss is the cross-entropy of the model's
+// log-probabilities with the targets (hard labels are checked against torch by the parity test).
+func TestSoftTargets(t *testing.T) {
+	m := resnet.New(resnet.ResNet18, resnet.TutorialHead(3))
+	b := testenv.Backend(t)
+	store := model.NewStore()
+	if err := m.Init(store, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	values := make([]float32, 4*512)
+	for i := range values {
+		values[i] = float32(i%11) / 5
+	}
+	features := tensors.FromFlatDataAndDimensions(values, 4, 512)
+	labels := []int32{0, 1, 2, 0}
+	soft := []float32{0.7, 0.3, 0, 0.2, 0.8, 0, 0, 0.4, 0.6, 1, 0, 0}
+
+	exec, err := model.NewExec(b, store, func(scope *model.Scope, x *Node) *Node {
+		return LogSoftmax(m.Classify(scope.Store(), x), -1)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Exec(features)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logp := tensors.MustCopyFlatData[float32](out[0])
+	var want float64
+	for i, p := range soft {
+		want -= float64(p) * float64(logp[i]) / 4
+	}
+	s, err := NewStepper(b, store, m, Frozen, 1e-3, false, 0, FromFeatures)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loss, _, err := s.StepSoft(features, tensors.FromFlatDataAndDimensions(soft, 4, 3), labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(loss-want) > 1e-5*math.Abs(want) {
+		t.Errorf("soft-target loss %.7f, want %.7f", loss, want)
 	}
 }

@@ -24,16 +24,24 @@ const (
 // optimizerPrefix is the store scope holding the optimizer's moments, one sub-scope per phase.
 const optimizerPrefix = "/optimizer/"
 
-// CrossEntropy returns torch's CrossEntropyLoss (mean over the batch) of logits [B, N] for int32 labels
-// [B], and the number of correct argmax predictions as a float32 scalar.
-func CrossEntropy(logits, labels *Node) (loss, correct *Node) {
-	n := logits.Shape().Dimensions[1]
+// CrossEntropy returns torch's CrossEntropyLoss (mean over the batch) of logits [B, N] for targets
+// [B, N] (class probabilities: one-hot rows for hard labels, mixed rows for mixup and cutmix), and the
+// number of argmax predictions equal to the int32 labels [B] as a float32 scalar.
+func CrossEntropy(logits, targets, labels *Node) (loss, correct *Node) {
 	logp := LogSoftmax(logits, -1)
-	onehot := OneHot(labels, n, logits.DType())
-	loss = ReduceAllMean(Neg(ReduceSum(Mul(onehot, logp), -1)))
+	loss = ReduceAllMean(Neg(ReduceSum(Mul(targets, logp), -1)))
 	hits := Equal(ArgMax(logits, -1, dtypes.Int32), labels)
 	correct = ReduceAllSum(ConvertDType(hits, dtypes.Float32))
 	return loss, correct
+}
+
+// oneHot returns the targets [B, N] of hard labels.
+func oneHot(labels []int32, numClasses int) *tensors.Tensor {
+	t := make([]float32, len(labels)*numClasses)
+	for i, l := range labels {
+		t[i*numClasses+int(l)] = 1
+	}
+	return tensors.FromFlatDataAndDimensions(t, len(labels), numClasses)
 }
 
 // adamState is torch.optim.Adam's state for one phase: moments per trainable variable, and the step
@@ -132,10 +140,10 @@ func trainableVariables(store *model.Store, m *resnet.Model, phase Phase, unfroz
 
 // newTrainExec builds the training step of a phase: forward, loss, gradients of the trainable
 // variables only (the frozen backbone gets none, so its backward pass is never computed), Adam update.
-// Inputs: images [B,H,W,3] (or features [B,F]), labels [B] int32, Adam's per-step scalars [2].
-// Outputs: loss, correct.
+// Inputs: images [B,H,W,3] (or features [B,F]), targets [B,N] float32, labels [B] int32, Adam's
+// per-step scalars [groups,2]. Outputs: loss, correct.
 func newTrainExec(b compute.Backend, store *model.Store, m *resnet.Model, opt *adamState, bnTrain bool, input StepInput) (*model.Exec, error) {
-	return model.NewExec(b, store, func(scope *model.Scope, inputs, labels, hyper *Node) (*Node, *Node) {
+	return model.NewExec(b, store, func(scope *model.Scope, inputs, targets, labels, hyper *Node) (*Node, *Node) {
 		g := inputs.Graph()
 		var logits *Node
 		if input == FromFeatures {
@@ -143,7 +151,7 @@ func newTrainExec(b compute.Backend, store *model.Store, m *resnet.Model, opt *a
 		} else {
 			logits = m.Logits(scope.Store(), inputs, resnet.Options{TrainBatchNorm: bnTrain})
 		}
-		loss, correct := CrossEntropy(logits, labels)
+		loss, correct := CrossEntropy(logits, targets, labels)
 		nodes := make([]*Node, len(opt.trainable))
 		for i, v := range opt.trainable {
 			nodes[i] = v.NodeValue(g)
@@ -172,10 +180,11 @@ func deleteOptimizerState(store *model.Store, keep Phase) error {
 // Stepper takes training steps of one phase: the model's forward pass, cross-entropy, gradients of the
 // phase's trainable variables, and torch's Adam update, on batches it is given.
 type Stepper struct {
-	Phase Phase
-	Steps int64 // Steps taken in the phase (Adam's t).
-	opt   *adamState
-	exec  *model.Exec
+	Phase   Phase
+	Steps   int64 // Steps taken in the phase (Adam's t).
+	classes int
+	opt     *adamState
+	exec    *model.Exec
 }
 
 // StepInput is what a training step is fed.
@@ -215,7 +224,7 @@ func NewPartialStepper(b compute.Backend, store *model.Store, m *resnet.Model, p
 	if err != nil {
 		return nil, err
 	}
-	return &Stepper{Phase: phase, Steps: steps, opt: opt, exec: exec}, nil
+	return &Stepper{Phase: phase, Steps: steps, classes: m.Head.NumClasses, opt: opt, exec: exec}, nil
 }
 
 // SetSchedule makes the learning rate follow sched over a phase of total steps (by default it is the
@@ -238,7 +247,13 @@ func (s *Stepper) LearningRate() float64 {
 // Step trains on one batch (images [B,H,W,3], or features [B,F] for FromFeatures) and labels,
 // returning the batch's mean loss and the number of correct predictions (before the update).
 func (s *Stepper) Step(inputs *tensors.Tensor, labels []int32) (loss, correct float64, err error) {
-	out, err := s.exec.Exec(inputs, tensors.FromValue(labels), s.opt.hyper(s.Steps+1))
+	return s.StepSoft(inputs, oneHot(labels, s.classes), labels)
+}
+
+// StepSoft is Step with soft targets [B,N] (rows of class probabilities, as mixup and cutmix make);
+// correct counts the predictions equal to labels.
+func (s *Stepper) StepSoft(inputs, targets *tensors.Tensor, labels []int32) (loss, correct float64, err error) {
+	out, err := s.exec.Exec(inputs, targets, tensors.FromValue(labels), s.opt.hyper(s.Steps+1))
 	if err != nil {
 		return 0, 0, err
 	}

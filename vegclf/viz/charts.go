@@ -6,7 +6,9 @@ import (
 	"image"
 	"image/color"
 	"image/draw"
+	"maps"
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -115,6 +117,36 @@ func formatTick(v float64) string {
 		return fmt.Sprintf("%.2g", v)
 	}
 	return fmt.Sprintf("%.2f", v)
+}
+
+// LRFinder draws an LR finder's smoothed loss against the learning rate (one point per step of the
+// exponential sweep, so the x axis is logarithmic), with a mark at each suggested rate.
+func LRFinder(title string, rates, losses []float64, suggestions map[string]float64) string {
+	labels := make([]string, len(rates))
+	for i, rate := range rates {
+		if i%max(len(rates)/6, 1) == 0 {
+			labels[i] = fmt.Sprintf("1e%d", int(math.Round(math.Log10(rate))))
+		}
+	}
+	marks := map[int]string{}
+	for _, name := range slices.Sorted(maps.Keys(suggestions)) {
+		rate := suggestions[name]
+		if len(rates) == 0 || rate <= 0 {
+			continue
+		}
+		nearest := 0
+		for i, r := range rates {
+			if math.Abs(math.Log(r/rate)) < math.Abs(math.Log(rates[nearest]/rate)) {
+				nearest = i
+			}
+		}
+		if marks[nearest] != "" {
+			name = marks[nearest] + ", " + name
+		}
+		marks[nearest] = name
+	}
+	return Chart{Title: title, XLabels: labels, Width: 600, Marks: marks,
+		Series: []Series{{Name: "smoothed loss", Color: "#1f77b4", Values: losses}}}.SVG()
 }
 
 // EpochFigures are one epoch's figures, as train.EpochMetrics holds them.

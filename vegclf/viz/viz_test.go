@@ -136,3 +136,20 @@ func TestSaliency(t *testing.T) {
 		t.Error("the plain image is not drawn")
 	}
 }
+
+func TestLRFinder(t *testing.T) {
+	var rates, losses []float64
+	for i := range 30 {
+		rates = append(rates, 1e-6*math.Pow(10, float64(i)/5))
+		losses = append(losses, 2-math.Tanh(float64(i-15)/4))
+	}
+	svg := LRFinder("LR finder", rates, losses, map[string]float64{"steepest": rates[15], "min/10": rates[29] / 10, "same": rates[15]})
+	if got := strings.Count(svg, "<polyline"); got != 1 {
+		t.Errorf("%d lines, want 1", got)
+	}
+	for _, want := range []string{"LR finder", "same, steepest", "min/10", "1e-6", "1e-1"} {
+		if !strings.Contains(svg, want) {
+			t.Errorf("SVG lacks %q", want)
+		}
+	}
+}

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"math"
 	"os"
 
 	"github.com/vegclf/vegclf/vegclf/backend"
@@ -36,16 +35,7 @@ func runLRFind(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer b.Finalize()
-	dir, err := os.MkdirTemp("", "vegclf-lr-find")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	r, err := train.Open(cfg, b, dir, false)
-	if err != nil {
-		return err
-	}
-	found, err := r.FindLR(train.Phase(*phase), *lo, *hi, *steps)
+	found, err := train.SweepLR(cfg, b, "", train.Phase(*phase), *lo, *hi, *steps)
 	if err != nil {
 		return err
 	}
@@ -57,15 +47,8 @@ func runLRFind(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "\nSuggested learning rate: %.3g (steepest descent); %.3g (minimum / 10)\n", found.Steepest, found.MinOver)
 	if *svg != "" {
-		labels := make([]string, len(found.Rates))
-		for i, rate := range found.Rates {
-			if i%max(len(found.Rates)/6, 1) == 0 {
-				labels[i] = fmt.Sprintf("1e%d", int(math.Round(math.Log10(rate))))
-			}
-		}
-		chart := viz.Chart{Title: fmt.Sprintf("LR finder (%s): loss against learning rate", *phase), XLabels: labels, Width: 600,
-			Series: []viz.Series{{Name: "smoothed loss", Color: "#1f77b4", Values: found.Losses}}}
-		if err := os.WriteFile(*svg, []byte(chart.SVG()), 0o644); err != nil {
+		chart := viz.LRFinder(fmt.Sprintf("LR finder (%s): loss against learning rate", *phase), found.Rates, found.Losses, found.Suggestions())
+		if err := os.WriteFile(*svg, []byte(chart), 0o644); err != nil {
 			return err
 		}
 	}
