@@ -49,8 +49,8 @@ func Detect(flag string) Environment {
 
 // PluginDirs returns the folders searched for PJRT plugins, as go-xla searches them:
 // $PJRT_PLUGIN_LIBRARY_PATH when set, otherwise ~/.local/lib/go-xla[/nvidia], /usr/local/lib/go-xla[/nvidia]
-// and $LD_LIBRARY_PATH; then the jax_plugins folders of Python installs (jax-cuda13-pjrt ships the CUDA
-// plugin there as xla_cuda_plugin.so).
+// and $LD_LIBRARY_PATH; then the jax_plugins folders of Python installs, virtual environments included
+// (jax-cuda13-pjrt ships the CUDA plugin there as xla_cuda_plugin.so).
 func PluginDirs() []string {
 	var dirs []string
 	if p := os.Getenv("PJRT_PLUGIN_LIBRARY_PATH"); p != "" {
@@ -66,6 +66,8 @@ func PluginDirs() []string {
 		"/usr/local/lib/python3*/*-packages/jax_plugins/xla_cuda*",
 		"/usr/lib/python3*/*-packages/jax_plugins/xla_cuda*",
 		"/opt/conda/lib/python3*/site-packages/jax_plugins/xla_cuda*",
+		"/opt/*/.venv/lib/python3*/site-packages/jax_plugins/xla_cuda*",
+		os.Getenv("VIRTUAL_ENV") + "/lib/python3*/site-packages/jax_plugins/xla_cuda*",
 	} {
 		matches, _ := filepath.Glob(pattern)
 		dirs = append(dirs, matches...)
@@ -93,9 +95,19 @@ func findPlugin(name string, dirs []string) string {
 // ErrNoPlugin is returned (wrapped) when an XLA backend is asked for and its plugin is not installed.
 var ErrNoPlugin = errors.New("XLA PJRT plugin not found")
 
-// Select picks the backend configuration for env.
+// Select picks the backend configuration for env. Options after the backend's name (as in
+// "xla:cuda,tf32=false") are kept after the plugin found for it.
 func Select(env Environment) (Choice, error) {
+	c, err := selectBase(env)
+	if _, opts, ok := strings.Cut(strings.TrimSpace(env.Spec), ","); ok && err == nil && !strings.Contains(c.Config, ",") {
+		c.Config += "," + opts
+	}
+	return c, err
+}
+
+func selectBase(env Environment) (Choice, error) {
 	spec := strings.TrimSpace(env.Spec)
+	spec, _, _ = strings.Cut(spec, ",")
 	switch spec {
 	case "", "auto":
 		if env.HasGPU {
@@ -127,7 +139,7 @@ func Select(env Environment) (Choice, error) {
 		return Choice{}, fmt.Errorf("%w: xla:cpu needs pjrt_c_api_cpu_plugin.so in one of %s (go-xla's installer downloads it "+
 			"when the machine has internet access); or use --backend go", ErrNoPlugin, strings.Join(env.PluginDirs, ", "))
 	}
-	return Choice{spec, "asked for " + spec}, nil
+	return Choice{strings.TrimSpace(env.Spec), "asked for " + spec}, nil
 }
 
 const cudaHelp = "install the jax-cuda13-pjrt Python package (its xla_cuda_plugin.so is found in jax_plugins), " +

@@ -37,6 +37,8 @@ func TestSelect(t *testing.T) {
 		{"explicit cuda missing", Environment{Spec: "xla:cuda", PluginDirs: empty}, "", "", "xla_cuda_plugin.so"},
 		{"explicit cpu missing", Environment{Spec: "xla:cpu", PluginDirs: empty}, "", "", "pjrt_c_api_cpu_plugin.so"},
 		{"plugin path", Environment{Spec: "xla:/opt/x.so"}, "xla:/opt/x.so", "asked", ""},
+		{"cuda with options", Environment{Spec: "xla:cuda,tf32=false", PluginDirs: both}, "xla:" + cudaPlugin + ",tf32=false", "asked", ""},
+		{"plugin path with options", Environment{Spec: "xla:/opt/x.so,tf32=false"}, "xla:/opt/x.so,tf32=false", "asked", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := Select(tc.env)

@@ -35,6 +35,8 @@ type Options struct {
 	FinetuneEpochs int
 	Duration       time.Duration // How long go-benchmarks runs each measured step.
 	Recipe         bool          // Also time the whole recipe on Data.
+	Precision      string        // The backbone's compute dtype (resnet.ParsePrecision): float32 or bfloat16.
+	StepsOnly      bool          // Measure the model's steps only: no data loading (nor recipe).
 }
 
 // Result holds the figures, named as the PyTorch script names them.
@@ -62,6 +64,9 @@ func Run(b compute.Backend, o Options) (Result, error) {
 		return nil, err
 	}
 	m := resnet.New(arch, resnet.TutorialHead(len(f.Classes)))
+	if m.Precision, err = resnet.ParsePrecision(o.Precision); err != nil {
+		return nil, err
+	}
 	store := model.NewStore()
 	if err := m.Init(store, 0, nil); err != nil {
 		return nil, err
@@ -126,6 +131,9 @@ func Run(b compute.Backend, o Options) (Result, error) {
 		return nil, runErr
 	}
 
+	if o.StepsOnly {
+		return res, nil
+	}
 	trainSplit, _ := f.Split(data.Train)
 	loader := &data.Loader{Samples: trainSplit.Samples, Transform: data.Transform{Size: o.ImageSize, Normalization: data.HalfNormalization}, BatchSize: o.Batch}
 	t0 := time.Now()
@@ -141,7 +149,7 @@ func Run(b compute.Backend, o Options) (Result, error) {
 	if o.Recipe {
 		cfg := train.DefaultConfig()
 		cfg.Data, cfg.Arch, cfg.Weights, cfg.ImageSize, cfg.Batch = o.Data, o.Arch, "none", o.ImageSize, o.Batch
-		cfg.FrozenEpochs, cfg.FinetuneEpochs = o.FrozenEpochs, o.FinetuneEpochs
+		cfg.FrozenEpochs, cfg.FinetuneEpochs, cfg.Precision = o.FrozenEpochs, o.FinetuneEpochs, o.Precision
 		dir, err := os.MkdirTemp("", "vegclf-bench-run")
 		if err != nil {
 			return nil, err

@@ -18,8 +18,11 @@ const (
 // With train set it normalizes with the batch's mean and biased variance, letting gradients flow through
 // both (unlike GoMLX's layer, which stops them), and updates the running statistics as torch does:
 // running = (1-momentum)*running + momentum*batch, with the unbiased variance, and counts the batch.
-// Otherwise it normalizes with the running statistics.
+// Otherwise it normalizes with the running statistics. It computes in float32 and returns x's dtype.
 func batchNorm(store *model.Store, prefix string, x *Node, train bool) *Node {
+	if dtype := x.DType(); dtype != dtypes.Float32 {
+		return ConvertDType(batchNorm(store, prefix, ConvertDType(x, dtypes.Float32), train), dtype)
+	}
 	g := x.Graph()
 	variable := func(name string) *model.Variable { return mustVariable(store, prefix+"."+name) }
 	weight := variable("weight").NodeValue(g)

@@ -3,6 +3,7 @@ package resnet
 import (
 	"fmt"
 
+	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/support/exceptions"
@@ -27,21 +28,22 @@ func mustVariable(store *model.Store, name string) *model.Variable {
 	return v
 }
 
-// Features computes the backbone's pooled features [B, FeatureDim] of images [B, H, W, 3].
+// Features computes the backbone's pooled features [B, FeatureDim] (float32) of images [B, H, W, 3].
 func (m *Model) Features(store *model.Store, images *Node, opts Options) *Node {
-	return ReduceMean(m.FeatureMap(store, images, opts), 1, 2)
+	return ReduceMean(ConvertDType(m.FeatureMap(store, images, opts), dtypes.Float32), 1, 2)
 }
 
 // FeatureMap computes the last stage's output [B, h, w, FeatureDim] (before global average pooling), the
-// map Grad-CAM explains.
+// map Grad-CAM explains, in the model's compute dtype.
 func (m *Model) FeatureMap(store *model.Store, images *Node, opts Options) *Node {
 	g := images.Graph()
+	dtype := m.computeDType()
 	conv := func(name string, x *Node, stride, pad int) *Node {
-		return Conv2D(x, mustVariable(store, name+".weight").NodeValue(g), stride, pad, opts.Conv)
+		return Conv2D(x, ConvertDType(mustVariable(store, name+".weight").NodeValue(g), dtype), stride, pad, opts.Conv)
 	}
 	bn := func(name string, x *Node) *Node { return batchNorm(store, name, x, opts.TrainBatchNorm) }
 
-	x := relu(bn("bn1", conv("conv1", images, 2, 3)))
+	x := relu(bn("bn1", conv("conv1", ConvertDType(images, dtype), 2, 3)))
 	x = MaxPool(x).Window(3).Strides(2).PaddingPerDim([][2]int{{1, 1}, {1, 1}}).Done()
 	for _, b := range m.blocks() {
 		identity := x

@@ -59,6 +59,32 @@ func (p Param) Shape() shapes.Shape {
 type Model struct {
 	Arch Arch
 	Head Head
+	// Precision is the dtype of the backbone's convolutions and activations: float32 (the zero value)
+	// or, for mixed precision, bfloat16 or float16. The variables stay float32 (master weights, cast per
+	// use), batch norm normalizes in float32, and the pooled features, the head and the loss are float32.
+	Precision dtypes.DType
+}
+
+// computeDType returns the dtype the backbone computes in.
+func (m *Model) computeDType() dtypes.DType {
+	if m.Precision == dtypes.InvalidDType {
+		return dtypes.Float32
+	}
+	return m.Precision
+}
+
+// ParsePrecision returns the compute dtype named float32 (or fp32, or empty), bfloat16 (bf16) or
+// float16 (fp16).
+func ParsePrecision(name string) (dtypes.DType, error) {
+	switch strings.ToLower(name) {
+	case "", "float32", "fp32", "f32":
+		return dtypes.Float32, nil
+	case "bfloat16", "bf16":
+		return dtypes.BFloat16, nil
+	case "float16", "fp16", "f16", "half":
+		return dtypes.Float16, nil
+	}
+	return dtypes.InvalidDType, fmt.Errorf("precision %q: want float32, bfloat16 or float16", name)
 }
 
 // New returns the model of the given architecture and head.

@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 
+	"github.com/gomlx/compute/dtypes"
 	"github.com/vegclf/vegclf/vegclf/data"
 	"github.com/vegclf/vegclf/vegclf/internal/atomicfile"
 	"github.com/vegclf/vegclf/vegclf/resnet"
@@ -45,6 +46,7 @@ type Config struct {
 	Augment              bool    `json:"augment,omitempty"`          // Fine-tuning: random crops, flips, small rotations and colour jitter (data.DefaultAugmentation).
 	AugmentFrozen        bool    `json:"augment_frozen,omitempty"`   // The frozen phase too (turns the feature cache off).
 	Mixup                float64 `json:"mixup,omitempty"`            // Fine-tuning (and an augmented frozen phase): mixup's Beta parameter, timm's 0.8 (0: off).
+	Precision            string  `json:"precision,omitempty"`        // The backbone's compute dtype: float32 (default) or bfloat16 (mixed precision, float32 master weights).
 	Cutmix               float64 `json:"cutmix,omitempty"`           // Likewise cutmix's, timm's 1.0; with mixup too, each batch takes one of them at random.
 }
 
@@ -130,6 +132,12 @@ func (c Config) Validate() error {
 	}
 	if _, _, err := c.finetuneRates(); err != nil {
 		return err
+	}
+	switch precision, err := resnet.ParsePrecision(c.Precision); {
+	case err != nil:
+		return fmt.Errorf("config: %w", err)
+	case precision == dtypes.Float16:
+		return fmt.Errorf("config: float16 training needs loss scaling, which vegclf does not do (its gradients underflow); use bfloat16")
 	}
 	if err := c.mix().Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)

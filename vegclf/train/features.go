@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/gomlx/compute/dtypes"
+
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -71,6 +73,9 @@ func (r *Run) featureKey() (string, error) {
 	}
 	tf, _ := json.Marshal(r.Config.Transform())
 	h.Write(tf)
+	if p := r.Model.Precision; p != dtypes.InvalidDType && p != dtypes.Float32 {
+		fmt.Fprintf(h, "compute %s\x00", p) // Mixed precision gives other features.
+	}
 	for _, s := range [][]data.Sample{r.Dataset.Train.Samples, r.Dataset.Test.Samples} {
 		for _, sample := range s {
 			fmt.Fprintf(h, "%s\x00%d\x00", sample.Path, sample.Label)

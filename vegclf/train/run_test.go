@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -629,5 +630,54 @@ func TestSoftTargets(t *testing.T) {
 	}
 	if math.Abs(loss-want) > 1e-5*math.Abs(want) {
 		t.Errorf("soft-target loss %.7f, want %.7f", loss, want)
+	}
+}
+
+// TestMixedPrecisionRun trains the same run in float32 and with a bfloat16 backbone and compares them:
+// the mixed-precision run learns as well (its mean train loss and best test accuracy close to
+// float32's), while its
+// checkpoint keeps float32 weights. Float16 training is refused.
+func TestMixedPrecisionRun(t *testing.T) {
+	dataDir := generate(t, synthveg.Options{Classes: 3, Train: 16, Test: 8, Size: 48, Seed: 4})
+	cfg := smallConfig(dataDir)
+	cfg.FinetuneEpochs = 3
+	full, _ := trainFresh(t, cfg)
+	cfg.Precision = "bfloat16"
+	mixed, report := trainFresh(t, cfg)
+	if !strings.Contains(report, "Mixed precision: the backbone computes in BFloat16") {
+		t.Errorf("the report does not mention mixed precision:\n%s", report)
+	}
+	a, _ := ReadMetrics(full.Dir)
+	b, _ := ReadMetrics(mixed.Dir)
+	for i := range a {
+		t.Logf("float32  %s", a[i])
+		t.Logf("bfloat16 %s", b[i])
+	}
+	// Single epochs of a small run are noisy; the mean training loss and the best test accuracy are not.
+	summary := func(m []EpochMetrics) (meanLoss, best float64) {
+		for _, e := range m {
+			meanLoss += e.TrainLoss / float64(len(m))
+			best = max(best, e.TestAccuracy)
+		}
+		return meanLoss, best
+	}
+	lossA, bestA := summary(a)
+	lossB, bestB := summary(b)
+	t.Logf("mean train loss: float32 %.4f, bfloat16 %.4f; best test accuracy: %.3f and %.3f", lossA, lossB, bestA, bestB)
+	if r := lossB / lossA; r > 1.15 || r < 0.85 || math.Abs(bestA-bestB) > 0.15 {
+		t.Errorf("bfloat16 does not learn as float32 does: mean train loss %.4f vs %.4f, best test accuracy %.3f vs %.3f", lossB, lossA, bestB, bestA)
+	}
+	store, _, err := checkpoint.Load(filepath.Join(mixed.Dir, LastFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v := range store.IterVariables() {
+		if dt := v.Shape().DType; dt != dtypes.Float32 && dt != dtypes.Int64 {
+			t.Errorf("checkpoint variable %s is %s", v.Path(), dt)
+		}
+	}
+	cfg.Precision = "float16"
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "loss scaling") {
+		t.Errorf("float16 training: %v", err)
 	}
 }

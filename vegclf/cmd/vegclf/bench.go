@@ -23,6 +23,8 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.FinetuneEpochs, "finetune-epochs", o.FinetuneEpochs, "fine-tuning epochs of the recipe")
 	fs.DurationVar(&o.Duration, "duration", 20*time.Second, "time spent measuring each step")
 	fs.BoolVar(&o.Recipe, "recipe", false, "also time the whole recipe on --data")
+	fs.StringVar(&o.Precision, "precision", "", "the backbone's compute dtype: float32 (default) or bfloat16")
+	fs.BoolVar(&o.StepsOnly, "steps-only", false, "measure the model's steps only (no data loading)")
 	jsonOut := fs.String("json", "", "write the figures to this JSON file")
 	compare := fs.String("compare", "", "a JSON file of PyTorch's figures (internal/torchref/bench_torch.py) to compare with")
 	backendSpec := backendFlag(fs)

@@ -9,6 +9,9 @@ OUTDIR gets:
   eval.bin         float32 [BATCH, 1000] logits in eval mode
   train.bin        float32 [BATCH, 1000] logits of one train-mode forward (batch statistics)
   after_train.pth  the state_dict after that forward (updated running statistics)
+
+The forward passes run on $VEGCLF_TORCH_DEVICE (default cpu; cuda for the GPU check), in exact float32
+(TF32 off); the files hold CPU tensors either way.
 """
 import os
 import sys
@@ -25,15 +28,20 @@ def main():
     torch.set_num_threads(2)
     model = getattr(torchvision.models, arch)()
     realistic_batchnorm(model, size, batch)
+    device = os.environ.get("VEGCLF_TORCH_DEVICE", "cpu")
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
     with torch.no_grad():
         torch.save(model.state_dict(), os.path.join(out, "weights.pth"))
         x = torch.randn(batch, 3, size, size)
         x.permute(0, 2, 3, 1).contiguous().numpy().astype("<f4").tofile(os.path.join(out, "input.bin"))
+        model.to(device)
+        xd = x.to(device)
         model.eval()
-        model(x).numpy().astype("<f4").tofile(os.path.join(out, "eval.bin"))
+        model(xd).cpu().numpy().astype("<f4").tofile(os.path.join(out, "eval.bin"))
         model.train()
-        model(x).numpy().astype("<f4").tofile(os.path.join(out, "train.bin"))
-        torch.save(model.state_dict(), os.path.join(out, "after_train.pth"))
+        model(xd).cpu().numpy().astype("<f4").tofile(os.path.join(out, "train.bin"))
+        torch.save({k: v.cpu() for k, v in model.state_dict().items()}, os.path.join(out, "after_train.pth"))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,97 @@
+"""Times the tutorial's model steps in PyTorch on one device, the reference for 'vegclf bench --steps-only'.
+
+usage: bench_torch_steps.py ARCH SIZE BATCH DEVICE PRECISION MODE OUT.json
+
+DEVICE is cpu or cuda; PRECISION float32 or bfloat16 (torch.autocast, float32 weights: the same mixed
+precision as vegclf's); MODE eager or compile (torch.compile of the model; where it fails, OUT.json
+says why and has no figures). Measures inference images/s (eval mode), a frozen-phase training step
+(backbone frozen, model.train() as the tutorial), a fine-tuning step, and the peak device memory, on
+random data with the tutorial's head and Adam, synchronizing the device around every timed call.
+"""
+import json
+import os
+import statistics
+import sys
+import time
+
+import torch
+import torchvision
+
+
+def timed(fn, sync, repeats):
+    for _ in range(3):  # Warm-up (and compilation).
+        fn()
+    sync()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main():
+    arch, size, batch, device, precision, mode, out = sys.argv[1:8]
+    size, batch = int(size), int(batch)
+    torch.manual_seed(0)
+    if device == "cpu":
+        torch.set_num_threads(os.cpu_count())
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    results = {"torch": torch.__version__, "device": device, "precision": precision, "mode": mode}
+    model = getattr(torchvision.models, arch)()
+    model.fc = torch.nn.Sequential(torch.nn.Linear(model.fc.in_features, 128), torch.nn.ReLU(), torch.nn.Linear(128, 15))
+    model = model.to(device)
+    if device == "cuda":
+        results["gpu"] = torch.cuda.get_device_name()
+        torch.cuda.reset_peak_memory_stats()
+    net = model
+    if mode == "compile":
+        try:
+            net = torch.compile(model)
+        except Exception as e:  # noqa: BLE001 - reported, not hidden.
+            results["error"] = f"torch.compile: {e}"
+            json.dump(results, open(out, "w"), indent=2)
+            return
+    autocast = torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=precision == "bfloat16")
+    x = torch.randn(batch, 3, size, size, device=device)
+    y = torch.randint(0, 15, (batch,), device=device)
+    criterion = torch.nn.CrossEntropyLoss()
+    repeats = 20 if device == "cuda" else 3
+    try:
+        model.eval()
+
+        def infer():
+            with torch.no_grad(), autocast:
+                net(x)
+
+        results["inference_images_per_second"] = batch / timed(infer, sync, repeats)
+        for p in model.parameters():
+            p.requires_grad = False
+        for p in model.fc.parameters():
+            p.requires_grad = True
+        opt = torch.optim.Adam(model.fc.parameters(), lr=1e-4)
+        model.train()
+
+        def step():
+            opt.zero_grad()
+            with autocast:
+                loss = criterion(net(x), y)
+            loss.backward()
+            opt.step()
+
+        results["frozen_step_images_per_second"] = batch / timed(step, sync, repeats)
+        for p in model.parameters():
+            p.requires_grad = True
+        opt = torch.optim.Adam(model.parameters(), lr=1e-5)
+        results["finetune_step_images_per_second"] = batch / timed(step, sync, repeats)
+        if device == "cuda":
+            results["peak_device_mb"] = torch.cuda.max_memory_allocated() / 2**20
+    except Exception as e:  # noqa: BLE001 - torch.compile fails late on some setups; say so.
+        results["error"] = f"{mode} {precision}: {type(e).__name__}: {e}"[:2000]
+    with open(out, "w") as f:
+        json.dump(results, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
