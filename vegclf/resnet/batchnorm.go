@@ -12,16 +12,24 @@ const (
 	bnMomentum = 0.1
 )
 
-// batchNorm is torch.nn.BatchNorm2d on channels-last x [B, H, W, C], with its variables under prefix
-// ("bn1", "layer1.0.downsample.1").
-//
-// With train set it normalizes with the batch's mean and biased variance, letting gradients flow through
-// both (unlike GoMLX's layer, which stops them), and updates the running statistics as torch does:
-// running = (1-momentum)*running + momentum*batch, with the unbiased variance, and counts the batch.
-// Otherwise it normalizes with the running statistics. It computes in float32 and returns x's dtype.
-func batchNorm(store *model.Store, prefix string, x *Node, train bool) *Node {
+// inferenceBatchNorm returns the per-channel scale and shift of the batch norm under prefix in inference
+// mode: y = (x - mean) / sqrt(var + eps) * weight + bias = x * scale + shift.
+func inferenceBatchNorm(g *Graph, store *model.Store, prefix string) (scale, shift *Node) {
+	value := func(name string) *Node { return mustVariable(store, prefix+"."+name).NodeValue(g) }
+	scale = Mul(value("weight"), Reciprocal(Sqrt(AddScalar(value("running_var"), bnEpsilon))))
+	shift = Sub(value("bias"), Mul(value("running_mean"), scale))
+	return scale, shift
+}
+
+// trainBatchNorm is torch.nn.BatchNorm2d in train mode on channels-last x [B, H, W, C], with its
+// variables under prefix ("bn1", "layer1.0.downsample.1"): it normalizes with the batch's mean and biased
+// variance, letting gradients flow through both (unlike GoMLX's layer, which stops them), and updates the
+// running statistics as torch does: running = (1-momentum)*running + momentum*batch, with the unbiased
+// variance, and counts the batch. It computes in float32 and returns x's dtype. (In inference mode the
+// model folds inferenceBatchNorm's scale into the convolution before it.)
+func trainBatchNorm(store *model.Store, prefix string, x *Node) *Node {
 	if dtype := x.DType(); dtype != dtypes.Float32 {
-		return ConvertDType(batchNorm(store, prefix, ConvertDType(x, dtypes.Float32), train), dtype)
+		return ConvertDType(trainBatchNorm(store, prefix, ConvertDType(x, dtypes.Float32)), dtype)
 	}
 	g := x.Graph()
 	variable := func(name string) *model.Variable { return mustVariable(store, prefix+"."+name) }
@@ -30,13 +38,6 @@ func batchNorm(store *model.Store, prefix string, x *Node, train bool) *Node {
 	runningMean, runningVar := variable("running_mean"), variable("running_var")
 	channels := x.Shape().Dimensions[3]
 	asBroadcast := func(v *Node) *Node { return Reshape(v, 1, 1, 1, channels) }
-
-	if !train {
-		// y = (x - mean) / sqrt(var + eps) * weight + bias, folded into one scale and one shift.
-		scale := Mul(weight, Reciprocal(Sqrt(AddScalar(runningVar.NodeValue(g), bnEpsilon))))
-		shift := Sub(bias, Mul(runningMean.NodeValue(g), scale))
-		return Add(Mul(x, asBroadcast(scale)), asBroadcast(shift))
-	}
 
 	mean := ReduceMean(x, 0, 1, 2)
 	centered := Sub(x, asBroadcast(mean))

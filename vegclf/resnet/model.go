@@ -3,6 +3,7 @@ package resnet
 import (
 	"fmt"
 
+	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
@@ -38,30 +39,62 @@ func (m *Model) Features(store *model.Store, images *Node, opts Options) *Node {
 func (m *Model) FeatureMap(store *model.Store, images *Node, opts Options) *Node {
 	g := images.Graph()
 	dtype := m.computeDType()
-	conv := func(name string, x *Node, stride, pad int) *Node {
-		return Conv2D(x, ConvertDType(mustVariable(store, name+".weight").NodeValue(g), dtype), stride, pad, opts.Conv)
+	// convBN is a convolution followed by its batch norm. In inference mode the norm's scale is folded
+	// into the kernel (one small multiplication instead of one over the whole output).
+	convBN := func(convName, bnName string, x *Node, stride, pad int) *Node {
+		kernel := mustVariable(store, convName+".weight").NodeValue(g)
+		if opts.TrainBatchNorm {
+			return trainBatchNorm(store, bnName, Conv2D(x, ConvertDType(kernel, dtype), stride, pad, opts.Conv))
+		}
+		scale, shift := inferenceBatchNorm(g, store, bnName)
+		channels := scale.Shape().Dimensions[0]
+		kernel = Mul(kernel, Reshape(scale, 1, 1, 1, channels))
+		y := Conv2D(x, ConvertDType(kernel, dtype), stride, pad, opts.Conv)
+		return Add(y, ConvertDType(Reshape(shift, 1, 1, 1, channels), dtype))
 	}
-	bn := func(name string, x *Node) *Node { return batchNorm(store, name, x, opts.TrainBatchNorm) }
 
-	x := relu(bn("bn1", conv("conv1", ConvertDType(images, dtype), 2, 3)))
-	x = MaxPool(x).Window(3).Strides(2).PaddingPerDim([][2]int{{1, 1}, {1, 1}}).Done()
+	x := relu(convBN("conv1", "bn1", ConvertDType(images, dtype), 2, 3))
+	x = maxPool3x3Stride2(x)
 	for _, b := range m.blocks() {
 		identity := x
 		switch m.Arch.Block {
 		case Basic:
-			x = relu(bn(b.name+".bn1", conv(b.name+".conv1", x, b.stride, 1)))
-			x = bn(b.name+".bn2", conv(b.name+".conv2", x, 1, 1))
+			x = relu(convBN(b.name+".conv1", b.name+".bn1", x, b.stride, 1))
+			x = convBN(b.name+".conv2", b.name+".bn2", x, 1, 1)
 		case Bottleneck:
-			x = relu(bn(b.name+".bn1", conv(b.name+".conv1", x, 1, 0)))
-			x = relu(bn(b.name+".bn2", conv(b.name+".conv2", x, b.stride, 1)))
-			x = bn(b.name+".bn3", conv(b.name+".conv3", x, 1, 0))
+			x = relu(convBN(b.name+".conv1", b.name+".bn1", x, 1, 0))
+			x = relu(convBN(b.name+".conv2", b.name+".bn2", x, b.stride, 1))
+			x = convBN(b.name+".conv3", b.name+".bn3", x, 1, 0)
 		}
 		if b.downsample {
-			identity = bn(b.name+".downsample.1", conv(b.name+".downsample.0", identity, b.stride, 0))
+			identity = convBN(b.name+".downsample.0", b.name+".downsample.1", identity, b.stride, 0)
 		}
 		x = relu(Add(x, identity))
 	}
 	return x
+}
+
+// maxPool3x3Stride2 is torch's MaxPool2d(3, stride=2, padding=1) on [B, H, W, C], as the elementwise
+// maximum of the nine strided window slices of x padded with -inf: the Go backend runs these ops much
+// faster than its ReduceWindow. The gradient, like torch's, goes to the first maximum of each window in
+// raster order (Max passes ties to its first operand).
+func maxPool3x3Stride2(x *Node) *Node {
+	dims := x.Shape().Dimensions
+	outH, outW := (dims[1]-1)/2+1, (dims[2]-1)/2+1
+	padded := Pad(x, Infinity(x.Graph(), x.DType(), -1),
+		compute.PadAxis{}, compute.PadAxis{Start: 1, End: 1}, compute.PadAxis{Start: 1, End: 1}, compute.PadAxis{})
+	var out *Node
+	for i := 0; i < 3; i++ {
+		for j := 0; j < 3; j++ {
+			window := Slice(padded, AxisRange(), AxisRange(i, i+2*(outH-1)+1).Stride(2), AxisRange(j, j+2*(outW-1)+1).Stride(2))
+			if out == nil {
+				out = window
+			} else {
+				out = Max(out, window)
+			}
+		}
+	}
+	return out
 }
 
 // Classify applies the head to features [B, FeatureDim], returning logits [B, NumClasses].
