@@ -12,23 +12,13 @@ import copy
 import json
 import os
 import resource
-import statistics
 import sys
 import time
 
 import torch
-import torchvision
 from torchvision import datasets, transforms
 
-
-def timed(fn, repeats):
-    fn()  # Warm-up.
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+import bench_torch_steps
 
 
 def main():
@@ -43,37 +33,14 @@ def main():
     n = len(train_set.classes)
 
     def make_model():
-        m = getattr(torchvision.models, arch)()
-        m.fc = torch.nn.Sequential(torch.nn.Linear(m.fc.in_features, 128), torch.nn.ReLU(), torch.nn.Linear(128, n))
-        return m
+        return bench_torch_steps.make_model(arch, n)
 
     results = {"threads": torch.get_num_threads(), "torch": torch.__version__}
     model = make_model()
     x = torch.randn(batch, 3, size, size)
     y = torch.randint(0, n, (batch,))
     criterion = torch.nn.CrossEntropyLoss()
-
-    model.eval()
-    with torch.no_grad():
-        results["inference_images_per_second"] = batch / timed(lambda: model(x), 3)
-
-    for p in model.parameters():
-        p.requires_grad = False
-    for p in model.fc.parameters():
-        p.requires_grad = True
-    opt = torch.optim.Adam(model.fc.parameters(), lr=1e-4)
-    model.train()
-
-    def step():
-        opt.zero_grad()
-        criterion(model(x), y).backward()
-        opt.step()
-
-    results["frozen_step_images_per_second"] = batch / timed(step, 3)
-    for p in model.parameters():
-        p.requires_grad = True
-    opt = torch.optim.Adam(model.parameters(), lr=1e-5)
-    results["finetune_step_images_per_second"] = batch / timed(step, 3)
+    results.update(bench_torch_steps.time_steps(model, model, x, y, lambda: None, 3))
     results["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     loader = torch.utils.data.DataLoader(train_set, batch_size=batch, shuffle=True, num_workers=os.cpu_count())

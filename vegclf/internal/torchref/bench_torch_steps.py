@@ -8,6 +8,7 @@ says why and has no figures). Measures inference images/s (eval mode), a frozen-
 (backbone frozen, model.train() as the tutorial), a fine-tuning step, and the peak device memory, on
 random data with the tutorial's head and Adam, synchronizing the device around every timed call.
 """
+import contextlib
 import json
 import os
 import statistics
@@ -18,8 +19,8 @@ import torch
 import torchvision
 
 
-def timed(fn, sync, repeats):
-    for _ in range(3):  # Warm-up (and compilation).
+def timed(fn, sync, repeats, warmups):
+    for _ in range(warmups):  # Warm-up (and compilation).
         fn()
     sync()
     times = []
@@ -31,6 +32,49 @@ def timed(fn, sync, repeats):
     return statistics.median(times)
 
 
+def make_model(arch, classes):
+    """torchvision's model with the tutorial's head."""
+    m = getattr(torchvision.models, arch)()
+    m.fc = torch.nn.Sequential(torch.nn.Linear(m.fc.in_features, 128), torch.nn.ReLU(), torch.nn.Linear(128, classes))
+    return m
+
+
+def time_steps(model, net, x, y, sync, repeats, warmups=1, autocast=None):
+    """Images/s of inference (eval mode), of a frozen-phase step (backbone frozen, model.train() as the
+    tutorial) and of a fine-tuning step, with Adam; net is model or its compiled version."""
+    autocast = autocast or contextlib.nullcontext()
+    criterion = torch.nn.CrossEntropyLoss()
+    batch = x.shape[0]
+    results = {}
+    model.eval()
+
+    def infer():
+        with torch.no_grad(), autocast:
+            net(x)
+
+    results["inference_images_per_second"] = batch / timed(infer, sync, repeats, warmups)
+    for p in model.parameters():
+        p.requires_grad = False
+    for p in model.fc.parameters():
+        p.requires_grad = True
+    opt = torch.optim.Adam(model.fc.parameters(), lr=1e-4)
+    model.train()
+
+    def step():
+        opt.zero_grad()
+        with autocast:
+            loss = criterion(net(x), y)
+        loss.backward()
+        opt.step()
+
+    results["frozen_step_images_per_second"] = batch / timed(step, sync, repeats, warmups)
+    for p in model.parameters():
+        p.requires_grad = True
+    opt = torch.optim.Adam(model.parameters(), lr=1e-5)
+    results["finetune_step_images_per_second"] = batch / timed(step, sync, repeats, warmups)
+    return results
+
+
 def main():
     arch, size, batch, device, precision, mode, out = sys.argv[1:8]
     size, batch = int(size), int(batch)
@@ -39,9 +83,7 @@ def main():
         torch.set_num_threads(os.cpu_count())
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     results = {"torch": torch.__version__, "device": device, "precision": precision, "mode": mode}
-    model = getattr(torchvision.models, arch)()
-    model.fc = torch.nn.Sequential(torch.nn.Linear(model.fc.in_features, 128), torch.nn.ReLU(), torch.nn.Linear(128, 15))
-    model = model.to(device)
+    model = make_model(arch, 15).to(device)
     if device == "cuda":
         results["gpu"] = torch.cuda.get_device_name()
         torch.cuda.reset_peak_memory_stats()
@@ -56,35 +98,8 @@ def main():
     autocast = torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=precision == "bfloat16")
     x = torch.randn(batch, 3, size, size, device=device)
     y = torch.randint(0, 15, (batch,), device=device)
-    criterion = torch.nn.CrossEntropyLoss()
-    repeats = 20 if device == "cuda" else 3
     try:
-        model.eval()
-
-        def infer():
-            with torch.no_grad(), autocast:
-                net(x)
-
-        results["inference_images_per_second"] = batch / timed(infer, sync, repeats)
-        for p in model.parameters():
-            p.requires_grad = False
-        for p in model.fc.parameters():
-            p.requires_grad = True
-        opt = torch.optim.Adam(model.fc.parameters(), lr=1e-4)
-        model.train()
-
-        def step():
-            opt.zero_grad()
-            with autocast:
-                loss = criterion(net(x), y)
-            loss.backward()
-            opt.step()
-
-        results["frozen_step_images_per_second"] = batch / timed(step, sync, repeats)
-        for p in model.parameters():
-            p.requires_grad = True
-        opt = torch.optim.Adam(model.parameters(), lr=1e-5)
-        results["finetune_step_images_per_second"] = batch / timed(step, sync, repeats)
+        results.update(time_steps(model, net, x, y, sync, 20 if device == "cuda" else 3, 3, autocast))
         if device == "cuda":
             results["peak_device_mb"] = torch.cuda.max_memory_allocated() / 2**20
     except Exception as e:  # noqa: BLE001 - torch.compile fails late on some setups; say so.
