@@ -39,6 +39,39 @@ type SampleResult struct {
 // Progress is called after each batch with the number of batches done and their total.
 type Progress func(done, total int)
 
+// Accumulator gathers loss and accuracy batch by batch as the tutorial computes them: each batch's mean
+// cross-entropy averaged over batches, and correct predictions over images.
+type Accumulator struct {
+	lossSum                 float64
+	batches, correct, total int
+}
+
+// Add takes one batch's log-probabilities (a row per image) and labels, and returns each image's
+// predicted class and cross-entropy.
+func (a *Accumulator) Add(logp [][]float32, labels []int32) (predicted []int, losses []float64) {
+	var batchLoss float64
+	for i, row := range logp {
+		pred, loss := ArgMax(row), -float64(row[labels[i]])
+		if pred == int(labels[i]) {
+			a.correct++
+		}
+		batchLoss += loss
+		predicted, losses = append(predicted, pred), append(losses, loss)
+	}
+	if len(logp) > 0 {
+		a.lossSum += batchLoss / float64(len(logp))
+		a.batches++
+		a.total += len(logp)
+	}
+	return predicted, losses
+}
+
+// Loss is the mean over batches of each batch's mean cross-entropy (0 before any batch).
+func (a *Accumulator) Loss() float64 { return a.lossSum / float64(max(a.batches, 1)) }
+
+// Accuracy is the fraction of images predicted correctly (0 before any batch).
+func (a *Accumulator) Accuracy() float64 { return float64(a.correct) / float64(max(a.total, 1)) }
+
 // Split evaluates the classifier on the split's images, batch at a time.
 func Split(c *predict.Classifier, split *data.Split, batch int, progress Progress) (*Result, error) {
 	n := len(c.Labels)
@@ -48,8 +81,7 @@ func Split(c *predict.Classifier, split *data.Split, batch int, progress Progres
 	}
 	loader := &data.Loader{Samples: split.Samples, Transform: c.Transform, BatchSize: batch,
 		Skip: func(path string, _ error) { r.Skipped = append(r.Skipped, path) }}
-	var lossSum float64
-	batches := 0
+	var acc Accumulator
 	for b, err := range loader.Epoch(0) {
 		if err != nil {
 			return nil, fmt.Errorf("evaluating %s: %w", split.Name, err)
@@ -58,31 +90,21 @@ func Split(c *predict.Classifier, split *data.Split, batch int, progress Progres
 		if err != nil {
 			return nil, err
 		}
-		var batchLoss float64
+		predicted, losses := acc.Add(logp, b.Labels)
 		for i, row := range logp {
-			label := int(b.Labels[i])
-			pred := ArgMax(row)
-			loss := -float64(row[label])
-			batchLoss += loss
+			label, pred := int(b.Labels[i]), predicted[i]
 			r.Confusion[label][pred]++
-			if pred == label {
-				r.Correct++
-			}
 			r.Samples = append(r.Samples, SampleResult{Path: b.Paths[i], Label: label, Predicted: pred,
-				Prob: expf(row[pred]), Loss: loss})
+				Prob: expf(row[pred]), Loss: losses[i]})
 		}
-		lossSum += batchLoss / float64(len(logp))
-		batches++
-		r.Total += len(logp)
 		if progress != nil {
-			progress(batches, loader.NumBatches())
+			progress(acc.batches, loader.NumBatches())
 		}
 	}
-	if r.Total == 0 {
+	if acc.total == 0 {
 		return nil, fmt.Errorf("evaluating %s: the split has no images", split.Name)
 	}
-	r.Loss = lossSum / float64(batches)
-	r.Accuracy = float64(r.Correct) / float64(r.Total)
+	r.Loss, r.Accuracy, r.Correct, r.Total = acc.Loss(), acc.Accuracy(), acc.correct, acc.total
 	return r, nil
 }
 

@@ -1,6 +1,7 @@
 package evaluate
 
 import (
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -45,5 +46,34 @@ func TestResultReport(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, b.String())
 		}
+	}
+}
+
+// TestAccumulator checks the tutorial's figures: the loss is the mean over batches of each batch's
+// mean cross-entropy (not the mean over images), and accuracy is over images.
+func TestAccumulator(t *testing.T) {
+	ln := func(p float64) float32 { return float32(math.Log(p)) }
+	var a Accumulator
+	if a.Loss() != 0 || a.Accuracy() != 0 {
+		t.Errorf("empty accumulator: loss %g, accuracy %g", a.Loss(), a.Accuracy())
+	}
+	for _, batch := range []struct {
+		logp      [][]float32
+		labels    []int32
+		predicted []int
+	}{
+		{[][]float32{{ln(0.5), ln(0.5)}, {ln(0.25), ln(0.75)}}, []int32{0, 1}, []int{0, 1}},
+		{[][]float32{{ln(0.9), ln(0.1)}}, []int32{1}, []int{0}},
+	} {
+		predicted, losses := a.Add(batch.logp, batch.labels)
+		for i := range predicted {
+			if predicted[i] != batch.predicted[i] || math.Abs(losses[i]+float64(batch.logp[i][batch.labels[i]])) > 1e-9 {
+				t.Errorf("image %d: predicted %d, loss %g", i, predicted[i], losses[i])
+			}
+		}
+	}
+	wantLoss := ((-math.Log(0.5)-math.Log(0.75))/2 - math.Log(0.1)) / 2
+	if math.Abs(a.Loss()-wantLoss) > 1e-6 || math.Abs(a.Accuracy()-2.0/3) > 1e-12 {
+		t.Errorf("loss %.6f, accuracy %.4f; want %.6f and 0.6667", a.Loss(), a.Accuracy(), wantLoss)
 	}
 }

@@ -185,26 +185,20 @@ func (r *Run) headEvaluation(exec *model.Exec, f *features) (loss, accuracy floa
 	for i := range order {
 		order[i] = i
 	}
-	var lossSum float64
-	correct, batches := 0, 0
+	var acc evaluate.Accumulator
 	for chunk := range slices.Chunk(order, r.Config.Batch) {
 		x, labels := f.batch(chunk)
 		out, err := exec.Exec(x)
 		if err != nil {
 			return 0, 0, err
 		}
-		logp := tensors.MustCopyFlatData[float32](out[0])
-		n := len(logp) / len(chunk)
-		var batchLoss float64
-		for i, label := range labels {
-			row := logp[i*n : (i+1)*n]
-			batchLoss -= float64(row[label])
-			if evaluate.ArgMax(row) == int(label) {
-				correct++
-			}
+		flat := tensors.MustCopyFlatData[float32](out[0])
+		rows := make([][]float32, len(chunk))
+		for i := range rows {
+			n := len(flat) / len(chunk)
+			rows[i] = flat[i*n : (i+1)*n]
 		}
-		lossSum += batchLoss / float64(len(chunk))
-		batches++
+		acc.Add(rows, labels)
 	}
-	return lossSum / float64(batches), float64(correct) / float64(len(f.samples)), nil
+	return acc.Loss(), acc.Accuracy(), nil
 }
