@@ -110,9 +110,10 @@ func TestRunEndToEndWithResume(t *testing.T) {
 	if !slices.Equal(phases, []string{"frozen", "finetune", "finetune", "finetune"}) {
 		t.Errorf("phases = %v", phases)
 	}
-	// Well above chance (33%) after training, on test and validation.
+	// Well above chance (33%) after training: at least 14 of the 24 test images (1% likely by guessing)
+	// and 15 of the 24 validation images (0.3%). The tiny run overfits: its train accuracy ends higher.
 	last := metrics[len(metrics)-1]
-	if summary.BestTestAccuracy < 0.7 || validation.Accuracy < 0.6 {
+	if summary.BestTestAccuracy < 14.0/24 || validation.Accuracy < 15.0/24 {
 		t.Errorf("best test accuracy %.2f, validation %.2f: the model did not learn (last epoch %s)", summary.BestTestAccuracy, validation.Accuracy, last)
 	}
 	best, _, err := checkpoint.ReadMeta(filepath.Join(straight, BestFile))
