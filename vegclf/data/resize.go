@@ -14,6 +14,7 @@ func Resize(img *RGB, width, height int) *RGB {
 		return &RGB{Width: width, Height: height, Pix: append([]uint8(nil), img.Pix...)}
 	}
 	tmp := img
+	const half = int32(1 << (resizePrecisionBits - 1))
 	if width != img.Width {
 		bounds, weights := resampleCoefficients(img.Width, width)
 		tmp = &RGB{Width: width, Height: img.Height, Pix: make([]uint8, width*img.Height*3)}
@@ -21,32 +22,40 @@ func Resize(img *RGB, width, height int) *RGB {
 			in := img.Pix[y*img.Width*3 : (y+1)*img.Width*3]
 			out := tmp.Pix[y*width*3 : (y+1)*width*3]
 			for x := 0; x < width; x++ {
-				lo, k := bounds[x], weights[x]
-				for c := 0; c < 3; c++ {
-					acc := int32(1 << (resizePrecisionBits - 1))
-					for i, w := range k {
-						acc += int32(in[(lo+i)*3+c]) * w
-					}
-					out[x*3+c] = clipFixed(acc)
+				src := in[bounds[x]*3:]
+				r, g, b := half, half, half
+				for i, w := range weights[x] {
+					px := src[i*3 : i*3+3]
+					r += int32(px[0]) * w
+					g += int32(px[1]) * w
+					b += int32(px[2]) * w
 				}
+				out[x*3], out[x*3+1], out[x*3+2] = clipFixed(r), clipFixed(g), clipFixed(b)
 			}
 		}
 	}
 	if height == tmp.Height {
 		return tmp
 	}
+	// The vertical pass accumulates whole rows, reading the input sequentially (integer sums: the
+	// order does not change the result).
 	bounds, weights := resampleCoefficients(tmp.Height, height)
 	out := &RGB{Width: width, Height: height, Pix: make([]uint8, width*height*3)}
 	rowLen := width * 3
+	acc := make([]int32, rowLen)
 	for y := 0; y < height; y++ {
-		lo, k := bounds[y], weights[y]
-		dst := out.Pix[y*rowLen : (y+1)*rowLen]
-		for j := range dst {
-			acc := int32(1 << (resizePrecisionBits - 1))
-			for i, w := range k {
-				acc += int32(tmp.Pix[(lo+i)*rowLen+j]) * w
+		for j := range acc {
+			acc[j] = half
+		}
+		for i, w := range weights[y] {
+			row := tmp.Pix[(bounds[y]+i)*rowLen : (bounds[y]+i+1)*rowLen]
+			for j, v := range row {
+				acc[j] += int32(v) * w
 			}
-			dst[j] = clipFixed(acc)
+		}
+		dst := out.Pix[y*rowLen : (y+1)*rowLen]
+		for j, a := range acc {
+			dst[j] = clipFixed(a)
 		}
 	}
 	return out
