@@ -29,6 +29,20 @@ import (
 	"github.com/vegclf/vegclf/vegclf/weights"
 )
 
+// showHTML displays html in the cell's output and waits until GoNB has it: the cell's program may exit
+// right after, and GoNB can drop what is still in its pipe then (seen once in CI: a table and charts
+// missing under their text).
+func showHTML(html string) {
+	gonbui.DisplayHTML(html)
+	gonbui.Sync()
+}
+
+// showPNG displays a PNG image as showHTML displays HTML.
+func showPNG(png []byte) {
+	gonbui.DisplayPNG(png)
+	gonbui.Sync()
+}
+
 // Env returns the environment variable name, or def when it is unset.
 func Env(name, def string) string {
 	if v, ok := os.LookupEnv(name); ok {
@@ -54,7 +68,7 @@ func ShowSamples(split *data.Split, classes []string, n, cols int, seed uint64) 
 		s := split.Samples[i]
 		items = append(items, viz.Labeled{Path: s.Path, Caption: classes[s.Label]})
 	}
-	gonbui.DisplayPNG(viz.PNG(viz.Grid(items, cols, 112)))
+	showPNG(viz.PNG(viz.Grid(items, cols, 112)))
 }
 
 // Live attaches a progress bar and training curves, updated in place, to a run. The report lines still
@@ -72,6 +86,7 @@ func Live(r *train.Run) {
 	r.OnEpoch = func(m train.EpochMetrics) {
 		epochs = append(epochs, figures(m))
 		gonbui.UpdateHTML(plotID, viz.TrainingCurves(epochs))
+		gonbui.Sync() // The last epoch's curves reach the page before the cell ends.
 	}
 }
 
@@ -90,7 +105,7 @@ func ShowCurves(dir string) error {
 	for _, m := range metrics {
 		epochs = append(epochs, figures(m))
 	}
-	gonbui.DisplayHTML(viz.TrainingCurves(epochs))
+	showHTML(viz.TrainingCurves(epochs))
 	return nil
 }
 
@@ -98,14 +113,14 @@ func ShowCurves(dir string) error {
 // images with their true and predicted classes.
 func ShowEvaluation(res *evaluate.Result, n int) {
 	fmt.Printf("Accuracy: %.2f%% (%d of %d), loss %.6f\n", 100*res.Accuracy, res.Correct, res.Total, res.Loss)
-	gonbui.DisplayPNG(viz.PNG(viz.ConfusionMatrix(res.Classes, res.Confusion)))
+	showPNG(viz.PNG(viz.ConfusionMatrix(res.Classes, res.Confusion)))
 	confused := res.MostConfused(1)
 	for _, c := range confused[:min(5, len(confused))] {
 		fmt.Printf("most confused: %s taken for %s %d times\n", c.True, c.Predicted, c.Count)
 	}
 	wrong := res.Misclassified()
 	if len(wrong) == 0 {
-		gonbui.DisplayHTML("<p>No misclassified images.</p>")
+		showHTML("<p>No misclassified images.</p>")
 		return
 	}
 	var items []viz.Labeled
@@ -113,8 +128,8 @@ func ShowEvaluation(res *evaluate.Result, n int) {
 		items = append(items, viz.Labeled{Path: s.Path, Color: redish,
 			Caption: fmt.Sprintf("%s → %s %.0f%%", res.Classes[s.Label], res.Classes[s.Predicted], 100*s.Prob)})
 	}
-	gonbui.DisplayHTML(fmt.Sprintf("<p>%d misclassified images, the most confident mistakes first (true → predicted):</p>", len(wrong)))
-	gonbui.DisplayPNG(viz.PNG(viz.Grid(items, 4, 112)))
+	showHTML(fmt.Sprintf("<p>%d misclassified images, the most confident mistakes first (true → predicted):</p>", len(wrong)))
+	showPNG(viz.PNG(viz.Grid(items, 4, 112)))
 }
 
 // ShowPredictions predicts each image's top k classes and displays the image with them.
@@ -125,7 +140,7 @@ func ShowPredictions(c *predict.Classifier, paths []string, k int) error {
 	}
 	for _, p := range preds {
 		if p.Err != nil {
-			gonbui.DisplayHTML("<p>" + html.EscapeString(p.Err.Error()) + "</p>")
+			showHTML("<p>" + html.EscapeString(p.Err.Error()) + "</p>")
 			continue
 		}
 		var labels []string
@@ -136,7 +151,7 @@ func ShowPredictions(c *predict.Classifier, paths []string, k int) error {
 			text = append(text, fmt.Sprintf("%s %.1f%%", cl.Label, 100*cl.Prob))
 		}
 		fmt.Printf("%s: %s\n", p.Image, strings.Join(text, ", "))
-		gonbui.DisplayPNG(viz.PNG(viz.Prediction(p.Image, labels, probs, 112)))
+		showPNG(viz.PNG(viz.Prediction(p.Image, labels, probs, 112)))
 	}
 	return nil
 }
@@ -224,7 +239,7 @@ func CompareRuns(dirs []string) error {
 		acc.Series = append(acc.Series, viz.Series{Name: r.name, Color: color, Values: a})
 		loss.Series = append(loss.Series, viz.Series{Name: r.name, Color: color, Values: l})
 	}
-	gonbui.DisplayHTML(`<div style="display:flex;gap:12px;flex-wrap:wrap">` + acc.SVG() + loss.SVG() + `</div>`)
+	showHTML(`<div style="display:flex;gap:12px;flex-wrap:wrap">` + acc.SVG() + loss.SVG() + `</div>`)
 	var b strings.Builder
 	b.WriteString(`<table><tr><th>run</th><th>arch</th><th>size</th><th>epochs (frozen+fine-tune)</th><th>lr / fine-tune lr</th>` +
 		`<th>best test accuracy</th><th>validation accuracy</th><th>training time</th></tr>`)
@@ -242,7 +257,7 @@ func CompareRuns(dirs []string) error {
 			r.cfg.FrozenEpochs, r.cfg.FinetuneEpochs, best, val)
 	}
 	b.WriteString("</table>")
-	gonbui.DisplayHTML(b.String())
+	showHTML(b.String())
 	return nil
 }
 
@@ -276,7 +291,7 @@ func ShowGradCAM(b compute.Backend, c *predict.Classifier, paths []string) error
 	for i, p := range batch.Paths {
 		caption := fmt.Sprintf("%s %.0f%%", c.Labels[classes[i]], 100*math.Exp(float64(logp[i][classes[i]])))
 		fmt.Printf("%s: Grad-CAM of %s\n", p, caption)
-		gonbui.DisplayPNG(viz.PNG(viz.Saliency(p, maps[i], 160, caption)))
+		showPNG(viz.PNG(viz.Saliency(p, maps[i], 160, caption)))
 	}
 	return nil
 }
@@ -303,7 +318,7 @@ func ShowAugmented(split *data.Split, classes []string, a *data.Augmentation, n,
 			items = append(items, viz.Labeled{Image: a.Apply(img, rand.New(rand.NewPCG(uint64(i), uint64(v)))), Caption: fmt.Sprintf("augmented %d", v)})
 		}
 	}
-	gonbui.DisplayPNG(viz.PNG(viz.Grid(items, cols, 112)))
+	showPNG(viz.PNG(viz.Grid(items, cols, 112)))
 	return nil
 }
 
@@ -349,7 +364,7 @@ func ShowMixed(split *data.Split, classes []string, mixupAlpha, cutmixAlpha floa
 	if len(items) == 0 {
 		return fmt.Errorf("show mixed: no mixing asked, or fewer than 2 images")
 	}
-	gonbui.DisplayPNG(viz.PNG(viz.Grid(items, 2, 240)))
+	showPNG(viz.PNG(viz.Grid(items, 2, 240)))
 	return nil
 }
 
@@ -362,7 +377,7 @@ func ShowLRFind(cfg train.Config, b compute.Backend, runDir string, phase train.
 		return nil, err
 	}
 	title := fmt.Sprintf("LR finder (%s, %d steps): loss against learning rate", phase, len(found.Rates))
-	gonbui.DisplayHTML(viz.LRFinder(title, found.Rates, found.Losses, found.Suggestions()))
+	showHTML(viz.LRFinder(title, found.Rates, found.Losses, found.Suggestions()))
 	fmt.Printf("Suggested learning rate: %.3g (steepest descent); %.3g (minimum / 10)\n", found.Steepest, found.MinOver)
 	return found, nil
 }
@@ -397,6 +412,6 @@ func ShowSchedule(cfg train.Config, trainImages int) error {
 	}
 	chart := viz.Chart{Title: "Learning rate per step (" + name + ")", XLabels: labels, Width: 640,
 		Series: []viz.Series{{Name: "learning rate", Color: "#2ca02c", Values: rates}}}
-	gonbui.DisplayHTML(chart.SVG())
+	showHTML(chart.SVG())
 	return nil
 }
