@@ -38,7 +38,7 @@ func (m *Model) Features(store *model.Store, images *Node, opts Options) *Node {
 // map Grad-CAM explains, in the model's compute dtype.
 func (m *Model) FeatureMap(store *model.Store, images *Node, opts Options) *Node {
 	g := images.Graph()
-	dtype := m.computeDType()
+	dtype := m.ComputeDType()
 	// convBN is a convolution followed by its batch norm. In inference mode the norm's scale is folded
 	// into the kernel (one small multiplication instead of one over the whole output).
 	convBN := func(convName, bnName string, x *Node, stride, pad int) *Node {

@@ -65,8 +65,8 @@ type Model struct {
 	Precision dtypes.DType
 }
 
-// computeDType returns the dtype the backbone computes in.
-func (m *Model) computeDType() dtypes.DType {
+// ComputeDType returns the dtype the backbone computes in: Precision, or float32 when unset.
+func (m *Model) ComputeDType() dtypes.DType {
 	if m.Precision == dtypes.InvalidDType {
 		return dtypes.Float32
 	}

@@ -46,8 +46,8 @@ type Config struct {
 	Augment              bool    `json:"augment,omitempty"`          // Fine-tuning: random crops, flips, small rotations and colour jitter (data.DefaultAugmentation).
 	AugmentFrozen        bool    `json:"augment_frozen,omitempty"`   // The frozen phase too (turns the feature cache off).
 	Mixup                float64 `json:"mixup,omitempty"`            // Fine-tuning (and an augmented frozen phase): mixup's Beta parameter, timm's 0.8 (0: off).
-	Precision            string  `json:"precision,omitempty"`        // The backbone's compute dtype: float32 (default) or bfloat16 (mixed precision, float32 master weights).
 	Cutmix               float64 `json:"cutmix,omitempty"`           // Likewise cutmix's, timm's 1.0; with mixup too, each batch takes one of them at random.
+	Precision            string  `json:"precision,omitempty"`        // The backbone's compute dtype: float32 (default) or bfloat16 (mixed precision, float32 master weights).
 }
 
 // unitScales returns learning-rate scales of 1 for every layer group.

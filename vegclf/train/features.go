@@ -73,7 +73,7 @@ func (r *Run) featureKey() (string, error) {
 	}
 	tf, _ := json.Marshal(r.Config.Transform())
 	h.Write(tf)
-	if p := r.Model.Precision; p != dtypes.InvalidDType && p != dtypes.Float32 {
+	if p := r.Model.ComputeDType(); p != dtypes.Float32 {
 		fmt.Fprintf(h, "compute %s\x00", p) // Mixed precision gives other features.
 	}
 	for _, s := range [][]data.Sample{r.Dataset.Train.Samples, r.Dataset.Test.Samples} {
@@ -193,9 +193,9 @@ func (r *Run) headEvaluation(exec *model.Exec, f *features) (loss, accuracy floa
 			return 0, 0, err
 		}
 		flat := tensors.MustCopyFlatData[float32](out[0])
+		n := len(flat) / len(chunk)
 		rows := make([][]float32, len(chunk))
 		for i := range rows {
-			n := len(flat) / len(chunk)
 			rows[i] = flat[i*n : (i+1)*n]
 		}
 		acc.Add(rows, labels)

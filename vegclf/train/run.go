@@ -322,7 +322,7 @@ func (r *Run) runPhase(ctx context.Context, phase Phase, epochs int, lr float64)
 	} else {
 		r.report("\nFine-tuning: all layers trained, fresh Adam lr %g, %d epochs.\n", lr, epochs)
 	}
-	if p := r.Model.Precision; p != dtypes.InvalidDType && p != dtypes.Float32 {
+	if p := r.Model.ComputeDType(); p != dtypes.Float32 {
 		r.report("Mixed precision: the backbone computes in %s; weights, batch norm, head and loss stay float32.\n", p)
 		if !strings.Contains(r.Backend.Name(), "xla") {
 			r.report("Note: the pure Go backend runs %s many times slower than float32 (measured 30x at 64px); mixed precision pays on a GPU.\n", p)
