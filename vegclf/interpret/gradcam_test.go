@@ -20,11 +20,7 @@ func TestGradCAMMatchesTorch(t *testing.T) {
 	testenv.RunPython(t, "gradcam_reference.py", dir, "128")
 	m := resnet.New(resnet.ResNet18, resnet.ImageNetHead())
 	store := model.NewStore()
-	sd, err := weights.Read(filepath.Join(dir, "weights.pth"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := weights.Load(store, m, sd, weights.KeepHead); err != nil {
+	if _, err := weights.LoadFile(store, m, filepath.Join(dir, "weights.pth"), weights.KeepHead); err != nil {
 		t.Fatal(err)
 	}
 	g, err := NewGradCAM(testenv.Backend(t), m, store)

@@ -46,11 +46,7 @@ func TestParityWithTorchvision(t *testing.T) {
 			testenv.RunPython(t, "resnet_reference.py", tc.arch.Name, dir, strconv.Itoa(batch), strconv.Itoa(size), "1")
 			m := resnet.New(tc.arch, resnet.ImageNetHead())
 			store := model.NewStore()
-			sd, err := weights.Read(filepath.Join(dir, "weights.pth"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := weights.Load(store, m, sd, weights.KeepHead); err != nil {
+			if _, err := weights.LoadFile(store, m, filepath.Join(dir, "weights.pth"), weights.KeepHead); err != nil {
 				t.Fatal(err)
 			}
 			input := tensors.FromFlatDataAndDimensions(testenv.ReadFloat32s(t, filepath.Join(dir, "input.bin")), batch, size, size, 3)

@@ -38,7 +38,7 @@ func TestTrainingParityWithTorch(t *testing.T) {
 			}
 			m := resnet.New(resnet.ResNet18, resnet.TutorialHead(numClasses))
 			store := model.NewStore()
-			sd, err := weights.Read(filepath.Join(dir, "init.pth"))
+			sd, err := weights.Read(filepath.Join(dir, "init.pth")) // Also the reference for how far training moved.
 			if err != nil {
 				t.Fatal(err)
 			}

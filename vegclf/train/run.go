@@ -213,11 +213,7 @@ func (r *Run) loadPretrained() error {
 	if err != nil {
 		return err
 	}
-	sd, err := weights.Read(path)
-	if err != nil {
-		return err
-	}
-	report, err := weights.Load(r.Store, r.Model, sd, weights.DropHead)
+	report, err := weights.LoadFile(r.Store, r.Model, path, weights.DropHead)
 	if err != nil {
 		return err
 	}

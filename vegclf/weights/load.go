@@ -29,6 +29,15 @@ type Report struct {
 	Zeroed  []string // num_batches_tracked counters absent from the file (timm files omit them), set to 0.
 }
 
+// LoadFile reads the weights file at path (see Read) and loads it into store (see Load).
+func LoadFile(store *model.Store, m *resnet.Model, path string, head HeadPolicy) (*Report, error) {
+	sd, err := Read(path)
+	if err != nil {
+		return nil, err
+	}
+	return Load(store, m, sd, head)
+}
+
 // Load sets the variables of m in store from sd. Every parameter of the model must be in the file with
 // its torch shape, and every tensor of the file must belong to the model (or to the head DropHead
 // drops): anything missing, extra or misshaped is an error that names it. Nothing is changed in the store

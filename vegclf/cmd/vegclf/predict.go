@@ -62,13 +62,9 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
-	sd, err := weights.Read(path)
-	if err != nil {
-		return err
-	}
 	m := resnet.New(a, resnet.ImageNetHead())
 	store := model.NewStore()
-	if _, err := weights.Load(store, m, sd, weights.KeepHead); err != nil {
+	if _, err := weights.LoadFile(store, m, path, weights.KeepHead); err != nil {
 		return err
 	}
 	b, choice, err := backend.New(*backendSpec)
