@@ -43,29 +43,25 @@ def main():
     criterion = torch.nn.CrossEntropyLoss()
     losses = {"frozen": [], "finetune": []}
 
+    def train(phase, opt):
+        for step in range(steps):
+            loss = criterion(model(images[step % 2]), labels[step % 2])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses[phase].append(loss.item())
+
     for p in model.parameters():
         p.requires_grad = False
     for p in model.fc.parameters():
         p.requires_grad = True
-    opt = torch.optim.Adam(model.fc.parameters(), lr=frozen_lr)
     model.train() if tutorial_bn else model.eval()
-    for step in range(steps):
-        loss = criterion(model(images[step % 2]), labels[step % 2])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses["frozen"].append(loss.item())
+    train("frozen", torch.optim.Adam(model.fc.parameters(), lr=frozen_lr))
 
     for p in model.parameters():
         p.requires_grad = True
-    opt = torch.optim.Adam(model.parameters(), lr=finetune_lr)
     model.train()
-    for step in range(steps):
-        loss = criterion(model(images[step % 2]), labels[step % 2])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses["finetune"].append(loss.item())
+    train("finetune", torch.optim.Adam(model.parameters(), lr=finetune_lr))
 
     torch.save(model.state_dict(), os.path.join(out, "final.pth"))
     with open(os.path.join(out, "losses.json"), "w") as f:
