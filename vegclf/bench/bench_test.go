@@ -37,3 +37,32 @@ func TestRunAndCompare(t *testing.T) {
 		t.Errorf("comparison table:\n%s", out)
 	}
 }
+
+// TestStepsOnlyInBFloat16 measures the model's steps alone, with a bfloat16 backbone, as the GPU check
+// does: the three step figures and none of data loading or the recipe; an unknown precision is an error.
+func TestStepsOnlyInBFloat16(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	if _, err := synthveg.Generate(dir, synthveg.Options{Classes: 2, Train: 4, Test: 2, Validation: 2, Size: 40, Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	o := Options{Data: dir, Arch: "resnet18", ImageSize: 32, Batch: 2, FrozenEpochs: 1, FinetuneEpochs: 1,
+		Duration: 100 * time.Millisecond, StepsOnly: true, Recipe: true, Precision: "bfloat16"}
+	res, err := Run(testenv.Backend(t), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"inference_images_per_second", "frozen_step_images_per_second", "finetune_step_images_per_second"} {
+		if res[key] <= 0 {
+			t.Errorf("%s = %v", key, res[key])
+		}
+	}
+	for _, key := range []string{"data_loading_images_per_second", "recipe_seconds"} {
+		if _, ok := res[key]; ok {
+			t.Errorf("steps only, but %s was measured", key)
+		}
+	}
+	o.Precision = "int8"
+	if _, err := Run(testenv.Backend(t), o); err == nil || !strings.Contains(err.Error(), "int8") {
+		t.Errorf("precision int8: %v", err)
+	}
+}
