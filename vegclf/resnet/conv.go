@@ -35,6 +35,13 @@ func (c ConvImpl) resolve(b compute.Backend) ConvImpl {
 // Conv2D convolves x [B, H, W, Cin] with kernel [kh, kw, Cin, Cout], with the given stride and symmetric
 // zero padding, like torch's Conv2d(bias=False) in channels-last layout.
 func Conv2D(x, kernel *Node, stride, pad int, impl ConvImpl) *Node {
+	return conv2D(x, kernel, stride, pad, impl, false)
+}
+
+// conv2D is Conv2D; with recompute, a kxk im2col convolution keeps only its input for the backward pass
+// and rebuilds its patches there (GoMLX's gradient checkpointing), instead of keeping the patches, kh*kw
+// times the input's size.
+func conv2D(x, kernel *Node, stride, pad int, impl ConvImpl, recompute bool) *Node {
 	if impl.resolve(x.Graph().Backend()) == ConvNative {
 		return Convolve(x, kernel).Strides(stride).PaddingPerDim([][2]int{{pad, pad}, {pad, pad}}).Done()
 	}
@@ -44,6 +51,10 @@ func Conv2D(x, kernel *Node, stride, pad int, impl ConvImpl) *Node {
 	batch, h, w := dims[0], dims[1], dims[2]
 	outH := (h+2*pad-kh)/stride + 1
 	outW := (w+2*pad-kw)/stride + 1
+	recompute = recompute && (kh > 1 || kw > 1)
+	if recompute {
+		x = x.Checkpoint()
+	}
 	if pad > 0 {
 		// Every axis is given: GoMLX v0.28.5's Pad gradient breaks when trailing axes are left out.
 		x = Pad(x, ScalarZero(x.Graph(), x.DType()),
@@ -69,5 +80,8 @@ func Conv2D(x, kernel *Node, stride, pad int, impl ConvImpl) *Node {
 	}
 	flat := Reshape(patches, batch*outH*outW, kh*kw*cin)
 	out := MatMul(flat, Reshape(kernel, kh*kw*cin, cout))
+	if recompute {
+		out = out.StopCheckpoint()
+	}
 	return Reshape(out, batch, outH, outW, cout)
 }

@@ -24,8 +24,9 @@ func randomTensor(rng *rand.Rand, dims ...int) *tensors.Tensor {
 	return tensors.FromFlatDataAndDimensions(data, dims...)
 }
 
-// TestConvMatMulEqualsNative checks the im2col/matmul convolution against the backend's Convolve, for
-// the outputs and for the gradients with respect to the input and the kernel.
+// TestConvMatMulEqualsNative checks the im2col/matmul convolution, with its patches kept for the
+// backward pass and rebuilt there, against the backend's Convolve, for the outputs and for the gradients
+// with respect to the input and the kernel.
 func TestConvMatMulEqualsNative(t *testing.T) {
 	backend := testenv.Backend(t)
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -43,9 +44,9 @@ func TestConvMatMulEqualsNative(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			x := randomTensor(rng, 2, tc.h, tc.w, tc.cin)
 			kernel := randomTensor(rng, tc.k, tc.k, tc.cin, tc.cout)
-			run := func(impl ConvImpl) []*tensors.Tensor {
+			run := func(impl ConvImpl, recompute bool) []*tensors.Tensor {
 				exec := MustNewExec(backend, func(x, kernel *Node) []*Node {
-					y := Conv2D(x, kernel, tc.stride, tc.pad, impl)
+					y := conv2D(x, kernel, tc.stride, tc.pad, impl, recompute)
 					// A weighted sum makes the gradient depend on every output position.
 					weights := Sin(Iota(x.Graph(), y.Shape(), 3))
 					loss := ReduceAllSum(Mul(y, weights))
@@ -54,16 +55,53 @@ func TestConvMatMulEqualsNative(t *testing.T) {
 				})
 				return exec.MustExec(x, kernel)
 			}
-			native, matmul := run(ConvNative), run(ConvMatMul)
-			for i, name := range []string{"output", "input gradient", "kernel gradient"} {
-				a, b := tensors.MustCopyFlatData[float32](native[i]), tensors.MustCopyFlatData[float32](matmul[i])
-				if !native[i].Shape().Equal(matmul[i].Shape()) {
-					t.Fatalf("%s shapes differ: %s vs %s", name, native[i].Shape(), matmul[i].Shape())
-				}
-				for j := range a {
-					if math.Abs(float64(a[j]-b[j])) > 1e-4*(1+math.Abs(float64(a[j]))) {
-						t.Fatalf("%s[%d]: native %v, matmul %v", name, j, a[j], b[j])
+			native := run(ConvNative, false)
+			for _, recompute := range []bool{false, true} {
+				matmul := run(ConvMatMul, recompute)
+				for i, name := range []string{"output", "input gradient", "kernel gradient"} {
+					a, b := tensors.MustCopyFlatData[float32](native[i]), tensors.MustCopyFlatData[float32](matmul[i])
+					if !native[i].Shape().Equal(matmul[i].Shape()) {
+						t.Fatalf("%s shapes differ: %s vs %s", name, native[i].Shape(), matmul[i].Shape())
 					}
+					for j := range a {
+						if math.Abs(float64(a[j]-b[j])) > 1e-4*(1+math.Abs(float64(a[j]))) {
+							t.Fatalf("recompute=%v: %s[%d]: native %v, matmul %v", recompute, name, j, a[j], b[j])
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestReLU checks both ReLUs' values and gradients against torch.relu's: 0 below and at 0, x above, NaN
+// kept; the gradient is 1 above 0 and 0 below, and at exactly 0 it is torch's 0 for the masked ReLU
+// (used when training) and GoMLX Max's 1 for the other (used without a backward pass).
+func TestReLU(t *testing.T) {
+	backend := testenv.Backend(t)
+	nan := float32(math.NaN())
+	input := []float32{-2, 0, 3, nan}
+	for _, tc := range []struct {
+		name     string
+		relu     func(*Node) *Node
+		wantGrad []float32
+	}{
+		{"relu", relu, []float32{0, 1, 1}},
+		{"reluMasked", reluMasked, []float32{0, 0, 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			exec := MustNewExec(backend, func(x *Node) []*Node {
+				y := tc.relu(x)
+				return []*Node{y, Gradient(ReduceAllSum(Mul(y, Const(x.Graph(), []float32{1, 1, 1, 0}))), x)[0]}
+			})
+			out := exec.MustExec(tensors.FromValue(input))
+			y, grad := tensors.MustCopyFlatData[float32](out[0]), tensors.MustCopyFlatData[float32](out[1])
+			if y[0] != 0 || y[1] != 0 || y[2] != 3 || !math.IsNaN(float64(y[3])) {
+				t.Errorf("relu(%v) = %v, want [0 0 3 NaN]", input, y)
+			}
+			for i, want := range tc.wantGrad {
+				if grad[i] != want {
+					t.Errorf("gradient at %v = %v, want %v", input[i], grad[i], want)
 				}
 			}
 		})

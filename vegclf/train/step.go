@@ -149,7 +149,8 @@ func newTrainExec(b compute.Backend, store *model.Store, m *resnet.Model, opt *a
 		if input == FromFeatures {
 			logits = m.Classify(scope.Store(), inputs)
 		} else {
-			logits = m.Logits(scope.Store(), inputs, resnet.Options{TrainBatchNorm: bnTrain})
+			// Only fine-tuning has a backward pass through the backbone.
+			logits = m.Logits(scope.Store(), inputs, resnet.Options{TrainBatchNorm: bnTrain, Backward: opt.phase == Finetune})
 		}
 		loss, correct := CrossEntropy(logits, targets, labels)
 		nodes := make([]*Node, len(opt.trainable))
