@@ -13,6 +13,7 @@ import (
 	"github.com/gomlx/compute/dtypes"
 	"github.com/vegclf/vegclf/vegclf/data"
 	"github.com/vegclf/vegclf/vegclf/internal/atomicfile"
+	"github.com/vegclf/vegclf/vegclf/memlimit"
 	"github.com/vegclf/vegclf/vegclf/resnet"
 	"github.com/vegclf/vegclf/vegclf/schedule"
 )
@@ -48,6 +49,7 @@ type Config struct {
 	Mixup                float64 `json:"mixup,omitempty"`            // Fine-tuning (and an augmented frozen phase): mixup's Beta parameter, timm's 0.8 (0: off).
 	Cutmix               float64 `json:"cutmix,omitempty"`           // Likewise cutmix's, timm's 1.0; with mixup too, each batch takes one of them at random.
 	Precision            string  `json:"precision,omitempty"`        // The backbone's compute dtype: float32 (default) or bfloat16 (mixed precision, float32 master weights).
+	MemoryLimit          string  `json:"memory_limit,omitempty"`     // The Go runtime's soft memory limit: auto (default: from the first fine-tuning step), off, or a size such as 3GiB; GOMEMLIMIT overrides it.
 }
 
 // unitScales returns learning-rate scales of 1 for every layer group.
@@ -140,6 +142,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: float16 training needs loss scaling, which vegclf does not do (its gradients underflow); use bfloat16")
 	}
 	if err := c.mix().Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if _, err := memlimit.Parse(c.MemoryLimit); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
 	return nil

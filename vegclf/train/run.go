@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -25,6 +26,7 @@ import (
 	"github.com/vegclf/vegclf/vegclf/data"
 	"github.com/vegclf/vegclf/vegclf/evaluate"
 	"github.com/vegclf/vegclf/vegclf/internal/atomicfile"
+	"github.com/vegclf/vegclf/vegclf/memlimit"
 	"github.com/vegclf/vegclf/vegclf/predict"
 	"github.com/vegclf/vegclf/vegclf/resnet"
 	"github.com/vegclf/vegclf/vegclf/schedule"
@@ -105,6 +107,8 @@ type Run struct {
 	skippedMu sync.Mutex
 	images    *data.ImageCache
 	sinceBest int // Epochs since the test accuracy last improved, for early stopping.
+
+	memoryLimitSet bool // The soft memory limit was set (or left alone) in this call of Train.
 }
 
 // skip records an image that could not be loaded during training, warning once per file.
@@ -283,6 +287,16 @@ func (r *Run) Train(ctx context.Context) error {
 		r.report("%s\n", note)
 	}
 	r.Notes = nil
+	// The soft memory limit holds while the run trains; the process's own comes back after.
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	r.memoryLimitSet = false
+	if policy, _ := memlimit.Parse(r.Config.MemoryLimit); policy.Bytes > 0 {
+		r.memoryLimitSet = true
+		if _, err := policy.Apply(func() error { return nil }); err != nil {
+			return err
+		}
+		r.report("Memory: soft limit %d MB, as configured.\n", policy.Bytes>>20)
+	}
 	for _, phase := range []Phase{Frozen, Finetune} {
 		epochs, lr := r.Config.FrozenEpochs, r.Config.LR
 		if phase == Finetune {
@@ -400,7 +414,7 @@ func (r *Run) runPhase(ctx context.Context, phase Phase, epochs int, lr float64)
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			loss, batchCorrect, err := stepper.stepBatch(b)
+			loss, batchCorrect, err := r.firstBackboneStep(stepper, b)
 			if err != nil {
 				return fmt.Errorf("%s epoch %d, step %d: %w", phase, epoch, batches+1, err)
 			}
@@ -443,6 +457,26 @@ func (r *Run) runPhase(ctx context.Context, phase Phase, epochs int, lr float64)
 		}
 	}
 	return nil
+}
+
+// firstBackboneStep takes a step; the run's first step through the backbone (fine-tuning from images)
+// sets the soft memory limit by the configuration, probing that step when it is automatic.
+func (r *Run) firstBackboneStep(s *Stepper, b batchInput) (loss, correct float64, err error) {
+	if r.memoryLimitSet || s.Phase != Finetune || b.inputs.Rank() != 4 {
+		return s.stepBatch(b)
+	}
+	r.memoryLimitSet = true
+	if policy, _ := memlimit.Parse(r.Config.MemoryLimit); !policy.Auto { // Validated when the run opened.
+		return s.stepBatch(b)
+	}
+	limit, err := memlimit.Probe(func() error {
+		loss, correct, err = s.stepBatch(b)
+		return err
+	}, memlimit.Margin)
+	if limit > 0 && err == nil {
+		r.report("Memory: soft limit %d MB, the first fine-tuning step's live tensors plus %.0f%%.\n", limit>>20, (memlimit.Margin-1)*100)
+	}
+	return loss, correct, err
 }
 
 // batchInput is one training batch: images or features, and labels; targets [B,N] are soft targets of

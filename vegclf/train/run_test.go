@@ -93,7 +93,8 @@ func TestRunEndToEndWithResume(t *testing.T) {
 			lines = append(lines, l)
 		}
 	}
-	if len(lines) != 4 || !strings.Contains(report.String(), "Validation: ") || !strings.Contains(report.String(), "random initialization") {
+	if len(lines) != 4 || !strings.Contains(report.String(), "Validation: ") || !strings.Contains(report.String(), "random initialization") ||
+		!strings.Contains(report.String(), "Memory: soft limit") {
 		t.Errorf("report:\n%s", report.String())
 	}
 	metrics, err := ReadMetrics(straight)
@@ -193,6 +194,7 @@ func TestOpenErrors(t *testing.T) {
 		{"missing data", func(c *Config) { c.Data = filepath.Join(dataDir, "nope") }, false, "nope"},
 		{"weights not cached", func(c *Config) { c.Weights = "torchvision-v2" }, false, "vegclf weights download torchvision-v2"},
 		{"zero epochs", func(c *Config) { c.FrozenEpochs, c.FinetuneEpochs = 0, 0 }, false, "no epochs"},
+		{"bad memory limit", func(c *Config) { c.MemoryLimit = "lots" }, false, `memory limit "lots"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("VEGCLF_CACHE", t.TempDir())

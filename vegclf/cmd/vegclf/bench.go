@@ -25,6 +25,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.Recipe, "recipe", false, "also time the whole recipe on --data")
 	fs.StringVar(&o.Precision, "precision", "", "the backbone's compute dtype: float32 (default) or bfloat16")
 	fs.BoolVar(&o.StepsOnly, "steps-only", false, "measure the model's steps only (no data loading)")
+	fs.StringVar(&o.MemoryLimit, "memory-limit", "auto", "the Go runtime's soft memory limit, set at the first fine-tune step as runs set it: auto, off, or a size such as 3GiB")
 	jsonOut := fs.String("json", "", "write the figures to this JSON file")
 	compare := fs.String("compare", "", "a JSON file of PyTorch's figures (internal/torchref/bench_torch.py) to compare with")
 	backendSpec := backendFlag(fs)

@@ -47,6 +47,7 @@ func trainFlags(fs *flag.FlagSet, cfg *train.Config) {
 	fs.BoolVar(&cfg.Augment, "augment", cfg.Augment, "fine-tuning: random resized crops, flips, small rotations and colour jitter")
 	fs.BoolVar(&cfg.AugmentFrozen, "augment-frozen", cfg.AugmentFrozen, "augment the frozen phase too (turns its feature cache off)")
 	fs.StringVar(&cfg.Precision, "precision", cfg.Precision, "the backbone's compute dtype: float32, or bfloat16 for mixed precision (float32 weights, loss and head)")
+	fs.StringVar(&cfg.MemoryLimit, "memory-limit", cfg.MemoryLimit, "the Go runtime's soft memory limit: auto (from the first fine-tuning step's live tensors), off, or a size such as 3GiB; GOMEMLIMIT overrides it")
 	fs.Float64Var(&cfg.Mixup, "mixup", cfg.Mixup, "fine-tuning: mixup with this Beta parameter, timm uses 0.8 (0: off); soft targets")
 	fs.Float64Var(&cfg.Cutmix, "cutmix", cfg.Cutmix, "fine-tuning: cutmix with this Beta parameter, timm uses 1.0 (0: off); with --mixup, each batch takes one at random")
 	fs.BoolVar(&cfg.GradualUnfreeze, "gradual-unfreeze", cfg.GradualUnfreeze, "fine-tuning: train layer4 and the head first, one more layer group each epoch")

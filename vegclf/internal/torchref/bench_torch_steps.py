@@ -71,8 +71,33 @@ def time_steps(model, net, x, y, sync, repeats, warmups=1, autocast=None):
     for p in model.parameters():
         p.requires_grad = True
     opt = torch.optim.Adam(model.parameters(), lr=1e-5)
+    reset_peak_rss()
     results["finetune_step_images_per_second"] = batch / timed(step, sync, repeats, warmups)
+    peak = peak_rss_mb()
+    if peak:
+        results["finetune_peak_rss_mb"] = peak
     return results
+
+
+def reset_peak_rss():
+    """Restarts Linux's count of the process's peak resident memory (clear_refs), where it can."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
+def peak_rss_mb():
+    """The process's peak resident memory (VmHWM) in MB, or None where /proc is missing."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
 
 
 def main():
