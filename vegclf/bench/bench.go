@@ -135,7 +135,7 @@ func Run(b compute.Backend, o Options) (Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := policy.Apply(finetuneStep); err != nil {
+	if _, err := policy.Apply(finetuneStep, 0); err != nil { // No image cache here.
 		return nil, err
 	}
 	res["finetune_step_images_per_second"] = float64(o.Batch) / measure("fine-tune step", finetuneStep)

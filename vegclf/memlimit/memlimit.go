@@ -69,12 +69,12 @@ func parseBytes(s string) (int64, error) {
 	return int64(math.Round(v * scale)), nil
 }
 
-// Apply sets a fixed limit, or runs step through Probe for an automatic one; with neither it just runs
-// step. It returns the limit set (0: none).
-func (p Policy) Apply(step func() error) (int64, error) {
+// Apply sets a fixed limit, or runs step through Probe for an automatic one (with growth bytes of
+// headroom); with neither it just runs step. It returns the limit set (0: none).
+func (p Policy) Apply(step func() error, growth int64) (int64, error) {
 	switch {
 	case p.Auto:
-		return Probe(step, Margin)
+		return Probe(step, Margin, growth)
 	case p.Bytes > 0:
 		debug.SetMemoryLimit(p.Bytes)
 		return p.Bytes, step()
@@ -83,10 +83,12 @@ func (p Policy) Apply(step func() error) (int64, error) {
 }
 
 // Probe runs step with the collector running often (GOGC 5), samples the live heap each collection
-// leaves meanwhile, and then sets the soft limit to margin times the largest. (A minimal soft limit would
-// track the live heap more closely, but makes the runtime return and refault memory at every
-// allocation: a ResNet-50 step then takes minutes.)
-func Probe(step func() error, margin float64) (int64, error) {
+// leaves meanwhile, and then sets the soft limit to margin times the largest, plus growth: what the
+// caller will still add to the live heap (an in-memory image cache still filling). A live heap above the
+// limit would keep the collector running. (A minimal soft limit would track the live heap more closely
+// while probing, but makes the runtime return and refault memory at every allocation: a ResNet-50 step
+// then takes minutes.)
+func Probe(step func() error, margin float64, growth int64) (int64, error) {
 	previous := debug.SetGCPercent(5)
 	samples := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	var (
@@ -120,7 +122,7 @@ func Probe(step func() error, margin float64) (int64, error) {
 	if err != nil || peak == 0 {
 		return 0, err
 	}
-	limit := int64(float64(peak) * margin)
+	limit := int64(float64(peak)*margin) + max(growth, 0)
 	debug.SetMemoryLimit(limit)
 	return limit, nil
 }

@@ -67,7 +67,7 @@ func TestProbe(t *testing.T) {
 		return nil
 	}
 	gcBefore := debug.SetGCPercent(100)
-	limit, err := Probe(step, Margin)
+	limit, err := Probe(step, Margin, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,8 +80,11 @@ func TestProbe(t *testing.T) {
 	if got := debug.SetGCPercent(gcBefore); got != 100 {
 		t.Errorf("GOGC after the probe = %d, want 100 restored", got)
 	}
+	if grown, err := Probe(step, Margin, 100<<20); err != nil || grown < limit+90<<20 {
+		t.Errorf("with 100 MB of growth: limit %d MB, error %v; want about %d MB", grown>>20, err, (limit+100<<20)>>20)
+	}
 	debug.SetMemoryLimit(math.MaxInt64)
-	if limit, err := Probe(func() error { return errors.New("boom") }, Margin); err == nil || limit != 0 {
+	if limit, err := Probe(func() error { return errors.New("boom") }, Margin, 0); err == nil || limit != 0 {
 		t.Errorf("failing step: limit %d, error %v", limit, err)
 	}
 	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {

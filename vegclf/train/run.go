@@ -292,7 +292,7 @@ func (r *Run) Train(ctx context.Context) error {
 	r.memoryLimitSet = false
 	if policy, _ := memlimit.Parse(r.Config.MemoryLimit); policy.Bytes > 0 {
 		r.memoryLimitSet = true
-		if _, err := policy.Apply(func() error { return nil }); err != nil {
+		if _, err := policy.Apply(func() error { return nil }, 0); err != nil {
 			return err
 		}
 		r.report("Memory: soft limit %d MB, as configured.\n", policy.Bytes>>20)
@@ -466,15 +466,18 @@ func (r *Run) firstBackboneStep(s *Stepper, b batchInput) (loss, correct float64
 		return s.stepBatch(b)
 	}
 	r.memoryLimitSet = true
-	if policy, _ := memlimit.Parse(r.Config.MemoryLimit); !policy.Auto { // Validated when the run opened.
+	// On XLA the tensors live in the plugin's memory, not Go's heap.
+	if policy, _ := memlimit.Parse(r.Config.MemoryLimit); !policy.Auto || strings.Contains(r.Backend.Name(), "xla") {
 		return s.stepBatch(b)
 	}
+	growth := r.imageCacheGrowth()
 	limit, err := memlimit.Probe(func() error {
 		loss, correct, err = s.stepBatch(b)
 		return err
-	}, memlimit.Margin)
+	}, memlimit.Margin, growth)
 	if limit > 0 && err == nil {
-		r.report("Memory: soft limit %d MB, the first fine-tuning step's live tensors plus %.0f%%.\n", limit>>20, (memlimit.Margin-1)*100)
+		r.report("Memory: soft limit %d MB: the first fine-tuning step's live memory plus %.0f%%, and %d MB for the image cache to fill.\n",
+			limit>>20, (memlimit.Margin-1)*100, growth>>20)
 	}
 	return loss, correct, err
 }
@@ -695,6 +698,21 @@ func ReadMetrics(dir string) ([]EpochMetrics, error) {
 		out = append(out, e)
 	}
 	return out, nil
+}
+
+// imageCacheGrowth is how many bytes the image cache may still add: the training images it has not
+// cached yet, up to its budget.
+func (r *Run) imageCacheGrowth() int64 {
+	if r.Config.ImageCacheMB <= 0 {
+		return 0
+	}
+	perImage := int64(r.Config.ImageSize) * int64(r.Config.ImageSize) * 3 * 4
+	full := min(int64(r.Config.ImageCacheMB)<<20, int64(len(r.Dataset.Train.Samples))*perImage)
+	cached := int64(0)
+	if r.images != nil {
+		cached = int64(r.images.Len()) * perImage
+	}
+	return max(full-cached, 0)
 }
 
 // imageCache returns the run's cache of transformed images (nil when off), shared by its loaders.
