@@ -2,8 +2,9 @@
 //
 // The pure Go backend allocates every intermediate tensor of a step as a Go buffer. Between garbage
 // collections the freed ones stay resident, so by default a ResNet-50 fine-tuning step at 224x224 and
-// batch 16 holds about 4.1 GB although its live tensors peak at about 2.7 GB. A soft memory limit a
-// little above the live peak makes the collector reclaim them in time, for a few percent more time.
+// batch 16 holds about 4.1 GB although its live tensors peak at about 2.8 GB. A soft memory limit a
+// little above the live peak makes the collector reclaim them in time: there, 3.05 GB, with later steps
+// as fast as before (22.8 s against 22.6 s) and the probed step about 15% slower.
 package memlimit
 
 import (

@@ -108,7 +108,7 @@ type Run struct {
 	images    *data.ImageCache
 	sinceBest int // Epochs since the test accuracy last improved, for early stopping.
 
-	memoryLimitSet bool // The soft memory limit was set (or left alone) in this call of Train.
+	probeMemory bool // The next fine-tuning step sets the automatic soft memory limit (memlimit.Probe).
 }
 
 // skip records an image that could not be loaded during training, warning once per file.
@@ -289,14 +289,13 @@ func (r *Run) Train(ctx context.Context) error {
 	r.Notes = nil
 	// The soft memory limit holds while the run trains; the process's own comes back after.
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
-	r.memoryLimitSet = false
-	if policy, _ := memlimit.Parse(r.Config.MemoryLimit); policy.Bytes > 0 {
-		r.memoryLimitSet = true
-		if _, err := policy.Apply(func() error { return nil }, 0); err != nil {
-			return err
-		}
+	policy, _ := memlimit.Parse(r.Config.MemoryLimit) // Validated when the run opened.
+	if policy.Bytes > 0 {
+		debug.SetMemoryLimit(policy.Bytes)
 		r.report("Memory: soft limit %d MB, as configured.\n", policy.Bytes>>20)
 	}
+	// On XLA the tensors live in the plugin's memory, not Go's heap.
+	r.probeMemory = policy.Auto && !strings.Contains(r.Backend.Name(), "xla")
 	for _, phase := range []Phase{Frozen, Finetune} {
 		epochs, lr := r.Config.FrozenEpochs, r.Config.LR
 		if phase == Finetune {
@@ -414,7 +413,7 @@ func (r *Run) runPhase(ctx context.Context, phase Phase, epochs int, lr float64)
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			loss, batchCorrect, err := r.firstBackboneStep(stepper, b)
+			loss, batchCorrect, err := r.trainStep(stepper, b)
 			if err != nil {
 				return fmt.Errorf("%s epoch %d, step %d: %w", phase, epoch, batches+1, err)
 			}
@@ -459,17 +458,13 @@ func (r *Run) runPhase(ctx context.Context, phase Phase, epochs int, lr float64)
 	return nil
 }
 
-// firstBackboneStep takes a step; the run's first step through the backbone (fine-tuning from images)
-// sets the soft memory limit by the configuration, probing that step when it is automatic.
-func (r *Run) firstBackboneStep(s *Stepper, b batchInput) (loss, correct float64, err error) {
-	if r.memoryLimitSet || s.Phase != Finetune || b.inputs.Rank() != 4 {
+// trainStep takes a training step; the run's first fine-tuning step (the first through the backbone) also
+// sets the automatic soft memory limit from the memory it uses.
+func (r *Run) trainStep(s *Stepper, b batchInput) (loss, correct float64, err error) {
+	if !r.probeMemory || s.Phase != Finetune {
 		return s.stepBatch(b)
 	}
-	r.memoryLimitSet = true
-	// On XLA the tensors live in the plugin's memory, not Go's heap.
-	if policy, _ := memlimit.Parse(r.Config.MemoryLimit); !policy.Auto || strings.Contains(r.Backend.Name(), "xla") {
-		return s.stepBatch(b)
-	}
+	r.probeMemory = false
 	growth := r.imageCacheGrowth()
 	limit, err := memlimit.Probe(func() error {
 		loss, correct, err = s.stepBatch(b)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -290,6 +291,50 @@ func TestNaNLossStops(t *testing.T) {
 	_, meta, err := checkpoint.Load(filepath.Join(r.Dir, LastFile))
 	if err != nil || meta.Phase != "frozen" || meta.Epoch != 1 {
 		t.Errorf("last good checkpoint: %+v, %v", meta, err)
+	}
+}
+
+// TestMemoryLimit checks the soft memory limit a run sets: a configured size from the start, the
+// automatic one from the first fine-tuning step (none before it), and, after Train, the process's own.
+func TestMemoryLimit(t *testing.T) {
+	t.Setenv("GOMEMLIMIT", "")
+	dataDir := generate(t, synthveg.Options{Classes: 2, Train: 4, Test: 2, Size: 32, Seed: 2})
+	const processLimit = int64(1) << 40
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(processLimit))
+	for _, tc := range []struct {
+		limit            string
+		frozen, finetune func(int64) bool // What the limit must be at the end of each phase's epoch.
+		report           string
+	}{
+		{"3GiB", func(l int64) bool { return l == 3<<30 }, func(l int64) bool { return l == 3<<30 }, "Memory: soft limit 3072 MB, as configured"},
+		{"auto", func(l int64) bool { return l == processLimit }, func(l int64) bool { return l > 0 && l < processLimit }, "the first fine-tuning step's live memory"},
+		{"off", func(l int64) bool { return l == processLimit }, func(l int64) bool { return l == processLimit }, ""},
+	} {
+		t.Run(tc.limit, func(t *testing.T) {
+			cfg := smallConfig(dataDir)
+			cfg.FrozenEpochs, cfg.FinetuneEpochs, cfg.MemoryLimit = 1, 1, tc.limit
+			r, err := Open(cfg, testenv.Backend(t), filepath.Join(t.TempDir(), "run"), false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var report strings.Builder
+			r.Report = &report
+			r.OnEpoch = func(m EpochMetrics) {
+				want := map[Phase]func(int64) bool{Frozen: tc.frozen, Finetune: tc.finetune}[m.Phase]
+				if l := debug.SetMemoryLimit(-1); !want(l) {
+					t.Errorf("%s phase: soft limit %d", m.Phase, l)
+				}
+			}
+			if err := r.Train(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if l := debug.SetMemoryLimit(-1); l != processLimit {
+				t.Errorf("after Train the soft limit is %d, want the process's %d back", l, processLimit)
+			}
+			if got := strings.Contains(report.String(), "Memory: soft limit"); got != (tc.report != "") || !strings.Contains(report.String(), tc.report) {
+				t.Errorf("report does not say %q:\n%s", tc.report, report.String())
+			}
+		})
 	}
 }
 
