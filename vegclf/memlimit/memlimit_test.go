@@ -80,8 +80,12 @@ func TestProbe(t *testing.T) {
 	if got := debug.SetGCPercent(gcBefore); got != 100 {
 		t.Errorf("GOGC after the probe = %d, want 100 restored", got)
 	}
-	if grown, err := Probe(step, Margin, 100<<20); err != nil || grown < limit+90<<20 {
-		t.Errorf("with 100 MB of growth: limit %d MB, error %v; want about %d MB", grown>>20, err, (limit+100<<20)>>20)
+	// The live heap sampled varies from one probe to the next (it depends on when collections run), so
+	// the growth is checked against the bounds of the held memory, not against the first probe's limit.
+	const growth = 100 << 20
+	if grown, err := Probe(step, Margin, growth); err != nil || grown < held+growth || grown > 24*16<<20+growth {
+		t.Errorf("with 100 MB of growth: limit %d MB, error %v; want between %d and %d MB",
+			grown>>20, err, (held+growth)>>20, (24*16<<20+growth)>>20)
 	}
 	debug.SetMemoryLimit(math.MaxInt64)
 	if limit, err := Probe(func() error { return errors.New("boom") }, Margin, 0); err == nil || limit != 0 {
