@@ -22,6 +22,12 @@ export PATH="$(go env GOPATH)/bin:$PATH"
 # The tutorial in a real browser: all cells run from the page, images and plots checked as rendered.
 /usr/bin/python3 notebooks/browser_test.py "${VEGCLF_ARTIFACTS:-/tmp/vegclf-artifacts}"
 
+# The GPU check script, dry run on the CPU (the Go backend against Debian's torch, about 2 minutes): the
+# script that a lent GPU machine runs in one call must still build and produce every figure.
+scripts/gpu-check.sh build
+GPU_CHECK_DEVICE=cpu PYTHON=/usr/bin/python3 OUT="${VEGCLF_ARTIFACTS:-/tmp/vegclf-artifacts}/gpu-check-dry-run" \
+  scripts/gpu-check.sh run
+
 # Fuzzing, bounded: the image decoder and the weights readers get arbitrary bytes for a while. A crasher
 # is kept under the package's testdata/fuzz (commit it: it becomes a regression test). The budgets are
 # execution counts, about 20 s each on 2 cores: a duration (-fuzztime 20s) races Go 1.26's fuzzing
