@@ -128,8 +128,10 @@ echo "== $(date -u +%FT%TZ) device $device, backend $backend, resnet50 ${size}px
 "$python" -c 'import torch, torchvision; print("torch", torch.__version__, "torchvision", torchvision.__version__)'
 
 # 1. Parity against torchvision on the same device, exact float32 on both sides.
+# tf32=false makes XLA's float32 matrix products exact; XLA leaves convolutions at the default precision,
+# where cuDNN may use TF32: NVIDIA_TF32_OVERRIDE=0 turns that off in cuDNN and cuBLAS, on both sides.
 step "parity (resnet parity and mixed-precision tests on $backend)" 150 env -C vegclf/resnet \
-  VEGCLF_PYTHON="$python" VEGCLF_TORCH_DEVICE="$device" VEGCLF_REQUIRE_TORCH=1 \
+  NVIDIA_TF32_OVERRIDE=0 VEGCLF_PYTHON="$python" VEGCLF_TORCH_DEVICE="$device" VEGCLF_REQUIRE_TORCH=1 \
   GOMLX_BACKEND="$backend$([ "$device" = cuda ] && echo ,tf32=false)" \
   ../../bin/gpu/resnet.test -test.run 'TestParityWithTorchvision|TestMixedPrecision' -test.v 2>&1 \
   | tee "$out/parity.log" | grep -E '^(== |=== RUN|--- |\s+\S+_test.go|PASS|FAIL|ok)' || true

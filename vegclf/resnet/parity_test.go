@@ -39,6 +39,7 @@ func TestParityWithTorchvision(t *testing.T) {
 		{resnet.ResNet18, resnet.ConvMatMul},
 		{resnet.ResNet18, resnet.ConvNative},
 		{resnet.ResNet50, resnet.ConvMatMul},
+		{resnet.ResNet50, resnet.ConvNative}, // The path XLA runs (ConvAuto).
 	} {
 		name := tc.arch.Name + map[resnet.ConvImpl]string{resnet.ConvMatMul: "/matmul", resnet.ConvNative: "/native"}[tc.conv]
 		t.Run(name, func(t *testing.T) {
