@@ -1,6 +1,8 @@
 // Package backend picks the GoMLX compute backend in one place: a flag or GOMLX_BACKEND when given,
 // otherwise XLA on CUDA when a GPU and its PJRT plugin are present, then XLA on CPU when its plugin is
-// installed, then the pure Go backend, which runs everywhere. It says which it chose and why.
+// installed, then the pure Go backend, which runs everywhere. It says which it chose and why. For the
+// CUDA plugin of a Python install (jax-cuda13-pjrt), it loads NVIDIA's libraries from the wheels beside
+// it first, as jax does. Check tells whether a backend computes.
 package backend
 
 import (
@@ -67,6 +69,7 @@ func PluginDirs() []string {
 		"/usr/lib/python3*/*-packages/jax_plugins/xla_cuda*",
 		"/opt/conda/lib/python3*/site-packages/jax_plugins/xla_cuda*",
 		"/opt/*/.venv/lib/python3*/site-packages/jax_plugins/xla_cuda*",
+		"/opt/*/lib/python3*/site-packages/jax_plugins/xla_cuda*", // A virtual environment such as /opt/venv.
 		os.Getenv("VIRTUAL_ENV") + "/lib/python3*/site-packages/jax_plugins/xla_cuda*",
 	} {
 		matches, _ := filepath.Glob(pattern)
@@ -85,11 +88,26 @@ func findPlugin(name string, dirs []string) string {
 		for _, f := range files {
 			p := filepath.Join(d, f)
 			if info, err := os.Stat(p); err == nil && !info.IsDir() {
+				// The real file: a plugin finds its NVIDIA libraries relative to where it really is.
+				if real, err := filepath.EvalSymlinks(p); err == nil {
+					return real
+				}
 				return p
 			}
 		}
 	}
 	return ""
+}
+
+// cudaPlugin returns the path of the CUDA plugin a configuration loads ("xla:/path/plugin.so,options"),
+// or "" when it loads none.
+func cudaPlugin(config string) string {
+	path, ok := strings.CutPrefix(config, "xla:")
+	path, _, _ = strings.Cut(path, ",")
+	if !ok || !filepath.IsAbs(path) || !strings.Contains(strings.ToLower(filepath.Base(path)), "cuda") {
+		return ""
+	}
+	return path
 }
 
 // ErrNoPlugin is returned (wrapped) when an XLA backend is asked for and its plugin is not installed.
@@ -143,7 +161,7 @@ func selectBase(env Environment) (Choice, error) {
 }
 
 const cudaHelp = "install the jax-cuda13-pjrt Python package (its xla_cuda_plugin.so is found in jax_plugins), " +
-	"or copy that file to ~/.local/lib/go-xla/nvidia/pjrt_c_api_cuda_plugin.so, or give its path: --backend xla:/path/to/xla_cuda_plugin.so"
+	"or link that file (ln -s) as ~/.local/lib/go-xla/nvidia/pjrt_c_api_cuda_plugin.so, or give its path: --backend xla:/path/to/xla_cuda_plugin.so"
 
 // New selects (see Select) and creates the backend. flag is the --backend value, possibly empty.
 func New(flag string) (compute.Backend, Choice, error) {
@@ -154,6 +172,15 @@ func New(flag string) (compute.Backend, Choice, error) {
 	if strings.HasPrefix(choice.Config, "xla") {
 		// Never try to download plugins: fail with our message instead of a network error.
 		os.Setenv("GOMLX_NO_AUTO_INSTALL", "1")
+	}
+	if plugin := cudaPlugin(choice.Config); plugin != "" {
+		did, err := setupCUDA(plugin)
+		if err != nil {
+			return nil, choice, fmt.Errorf("starting backend %s: %w", choice, err)
+		}
+		if did != "" {
+			choice.Reason += "; " + did
+		}
 	}
 	b, err := compute.NewWithConfig(choice.Config)
 	if err != nil {

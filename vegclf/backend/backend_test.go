@@ -85,3 +85,14 @@ func TestPluginDirsHonoursEnv(t *testing.T) {
 		}
 	}
 }
+
+func TestCheck(t *testing.T) {
+	b, _, err := New("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Finalize()
+	if err := Check(b); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,154 @@
+package backend
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// buildLibrary compiles a one-function shared library with soname name at path, with the C compiler
+// cgo uses.
+func buildLibrary(t *testing.T, path, name string) {
+	t.Helper()
+	cc := "gcc"
+	if out, err := exec.Command("go", "env", "CC").Output(); err == nil && strings.TrimSpace(string(out)) != "" {
+		cc = strings.Fields(string(out))[0]
+	}
+	src := filepath.Join(t.TempDir(), "lib.c")
+	if err := os.WriteFile(src, []byte("int vegclf_test_function(void) { return 42; }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(cc, "-shared", "-fPIC", "-Wl,-soname,"+name, "-o", path, src).CombinedOutput(); err != nil {
+		t.Fatalf("building %s: %v\n%s", path, err, out)
+	}
+}
+
+func touch(t *testing.T, path string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, nil, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSetupCUDA lays out a Python install as jax-cuda13-pjrt and NVIDIA's wheels do, with a real shared
+// library as libcudart.so.13: New's CUDA setup must load it globally (so that the plugin's loading it by
+// name finds it), point XLA at the wheels' CUDA tools, and say so.
+func TestSetupCUDA(t *testing.T) {
+	const soname = "libcudart.so.13"
+	if isLoaded(soname) {
+		t.Skipf("%s is already loaded in this process (a CUDA install): the test could not tell", soname)
+	}
+	site := t.TempDir()
+	plugin := filepath.Join(site, "jax_plugins", "xla_cuda13", "xla_cuda_plugin.so")
+	touch(t, plugin)
+	buildLibrary(t, filepath.Join(site, "nvidia", "cu13", "lib", soname), soname)
+	touch(t, filepath.Join(site, "nvidia", "cu13", "bin", "ptxas"))
+	t.Setenv("XLA_FLAGS", "--xla_dump_to=/tmp/x")
+	t.Setenv("GOPJRT_CUDA_CHECKS", "")
+
+	did, err := setupCUDA(plugin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nv := filepath.Join(site, "nvidia")
+	if !isLoaded(soname) {
+		t.Errorf("%s is not loaded after the setup", soname)
+	}
+	if !strings.Contains(did, nv) || !strings.Contains(did, filepath.Join(nv, "cu13")) {
+		t.Errorf("setup said %q, want the libraries' and tools' folders", did)
+	}
+	if got, want := os.Getenv("XLA_FLAGS"), "--xla_dump_to=/tmp/x --xla_gpu_cuda_data_dir="+filepath.Join(nv, "cu13"); got != want {
+		t.Errorf("XLA_FLAGS = %q, want %q", got, want)
+	}
+	if got := os.Getenv("GOPJRT_CUDA_CHECKS"); got != "0" {
+		t.Errorf("GOPJRT_CUDA_CHECKS = %q, want 0", got)
+	}
+	// A data dir given by the user stays.
+	t.Setenv("XLA_FLAGS", "--xla_gpu_cuda_data_dir=/usr/local/cuda")
+	if _, err := setupCUDA(plugin); err != nil || os.Getenv("XLA_FLAGS") != "--xla_gpu_cuda_data_dir=/usr/local/cuda" {
+		t.Errorf("with the data dir set: XLA_FLAGS = %q, error %v", os.Getenv("XLA_FLAGS"), err)
+	}
+}
+
+func TestSetupCUDAErrors(t *testing.T) {
+	// No wheels beside the plugin: nothing to do.
+	alone := filepath.Join(t.TempDir(), "cuda", "pjrt_c_api_cuda_plugin.so")
+	touch(t, alone)
+	if did, err := setupCUDA(alone); did != "" || err != nil {
+		t.Errorf("plugin without NVIDIA wheels: %q, %v; want nothing done", did, err)
+	}
+	// A library that is there but is not one: the error names it.
+	site := t.TempDir()
+	plugin := filepath.Join(site, "jax_plugins", "xla_cuda13", "xla_cuda_plugin.so")
+	touch(t, plugin)
+	broken := filepath.Join(site, "nvidia", "cudnn", "lib", "libcudnn.so.9")
+	if err := os.MkdirAll(filepath.Dir(broken), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(broken, []byte("not a library"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := setupCUDA(plugin); err == nil || !strings.Contains(err.Error(), broken) {
+		t.Errorf("broken library: error %v, want one naming %s", err, broken)
+	}
+	// New sets CUDA up before it loads the plugin, so it fails on the library, not on the empty plugin.
+	if _, _, err := New("xla:" + plugin); err == nil || !strings.Contains(err.Error(), broken) {
+		t.Errorf("New with a broken library: error %v, want one naming %s", err, broken)
+	}
+}
+
+func TestNvidiaDir(t *testing.T) {
+	root := t.TempDir()
+	pip := filepath.Join(root, "site-packages")
+	os.MkdirAll(filepath.Join(pip, "nvidia"), 0o755)
+	goxla := filepath.Join(root, "lib", "go-xla", "nvidia")
+	os.MkdirAll(goxla, 0o755)
+	for _, tc := range []struct{ plugin, want string }{
+		{filepath.Join(pip, "jax_plugins", "xla_cuda13", "xla_cuda_plugin.so"), filepath.Join(pip, "nvidia")},
+		{filepath.Join(goxla, "pjrt_c_api_cuda_plugin.so"), goxla},
+		{filepath.Join(root, "elsewhere", "pjrt_c_api_cuda_plugin.so"), ""},
+	} {
+		if got := nvidiaDir(tc.plugin); got != tc.want {
+			t.Errorf("nvidiaDir(%s) = %q, want %q", tc.plugin, got, tc.want)
+		}
+	}
+}
+
+func TestCudaPlugin(t *testing.T) {
+	for _, tc := range []struct{ config, want string }{
+		{"xla:/opt/site/jax_plugins/xla_cuda13/xla_cuda_plugin.so", "/opt/site/jax_plugins/xla_cuda13/xla_cuda_plugin.so"},
+		{"xla:/usr/local/lib/go-xla/pjrt_c_api_cuda_plugin.so,tf32=false", "/usr/local/lib/go-xla/pjrt_c_api_cuda_plugin.so"},
+		{"xla:/usr/local/lib/go-xla/pjrt_c_api_cpu_plugin.so", ""},
+		{"xla:cuda", ""},
+		{"go", ""},
+	} {
+		if got := cudaPlugin(tc.config); got != tc.want {
+			t.Errorf("cudaPlugin(%q) = %q, want %q", tc.config, got, tc.want)
+		}
+	}
+}
+
+// TestSelectResolvesLinks: a plugin reached through a symbolic link (as an image may install it) is
+// loaded from its real place, where its NVIDIA libraries are found relative to it.
+func TestSelectResolvesLinks(t *testing.T) {
+	root := t.TempDir()
+	real := filepath.Join(root, "site-packages", "jax_plugins", "xla_cuda13", "xla_cuda_plugin.so")
+	touch(t, real)
+	links := filepath.Join(root, "go-xla", "nvidia")
+	os.MkdirAll(links, 0o755)
+	if err := os.Symlink(real, filepath.Join(links, "pjrt_c_api_cuda_plugin.so")); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Select(Environment{Spec: "xla:cuda", PluginDirs: []string{links}})
+	if err != nil || c.Config != "xla:"+real {
+		t.Errorf("Select = %+v, %v; want the link's target %s", c, err, real)
+	}
+}
