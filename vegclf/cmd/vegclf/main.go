@@ -15,6 +15,7 @@
 //	vegclf synth --out DIR [--classes 4] [--train 24] [--size 256]
 //	vegclf weights list
 //	vegclf weights download NAME...
+//	vegclf backend [--backend go|xla:cpu|xla:cuda]
 //
 // Run "vegclf COMMAND -h" for a command's flags.
 package main
@@ -43,6 +44,7 @@ var commands = map[string]command{
 	"bench":   {"measure speed and memory, and compare with PyTorch's figures", runBench},
 	"lr-find": {"sweep the learning rate and suggest one (fastai's LR finder)", runLRFind},
 	"synth":   {"write a synthetic vegetable dataset (for demos, tests and benchmarks)", runSynth},
+	"backend": {"say which compute backend runs and why, and check that it computes", runBackend},
 }
 
 func main() {

@@ -1,0 +1,35 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/vegclf/vegclf/vegclf/backend"
+)
+
+// runBackend says which compute backend the other commands would use and why, starts it, and checks
+// that it computes (backend.Check): the first thing to run on a new machine or GPU.
+func runBackend(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("backend", "[--backend go|xla:cpu|xla:cuda|xla:/path/plugin.so]", stderr)
+	backendSpec := backendFlag(fs)
+	rest, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usagef("unexpected arguments %q", rest)
+	}
+	t0 := time.Now()
+	b, choice, err := backend.New(*backendSpec)
+	if err != nil {
+		return err
+	}
+	defer b.Finalize()
+	fmt.Fprintf(stdout, "Backend: %s\nWhy: %s\nDescription: %s\nDevices: %d\n", choice.Config, choice.Reason, b.Description(), b.NumDevices())
+	if err := backend.Check(b); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Check: a matrix product and a convolution computed right (%.1fs from start)\n", time.Since(t0).Seconds())
+	return nil
+}
