@@ -94,7 +94,9 @@ export PYTHONUNBUFFERED=1
 start=$SECONDS
 
 # step NAME MAX CMD...: runs CMD for at most MAX seconds, and never past the budget; a step with less
-# than 20 seconds left is skipped. A step that fails or times out is reported, and the script goes on.
+# than 20 seconds left is skipped. A step that fails or times out is reported (and its status left in
+# step_rc), and the script goes on.
+step_rc=0
 step() {
   local name=$1 limit=$2
   shift 2
@@ -102,12 +104,13 @@ step() {
   [ "$left" -lt "$limit" ] && limit=$left
   if [ "$limit" -lt 20 ]; then
     echo "== $name: skipped (budget of ${budget}s spent)"
+    step_rc=skipped
     return 0
   fi
   echo "== $name (at $((SECONDS - start))s, limit ${limit}s)"
-  local rc=0
-  timeout --kill-after=10 "$limit" "$@" || rc=$?
-  [ "$rc" = 0 ] || echo "== $name: exit status $rc$([ "$rc" = 124 ] && echo ', timed out')"
+  step_rc=0
+  timeout --kill-after=10 "$limit" "$@" || step_rc=$?
+  [ "$step_rc" = 0 ] || echo "== $name: exit status $step_rc$([ "$step_rc" = 124 ] && echo ', timed out')"
   return 0
 }
 
@@ -115,17 +118,23 @@ if [ "$device" = cuda ]; then
   size=${SIZE:-224} batch=${BATCH:-64} duration=${DURATION:-5s}
   backend="xla:cuda"
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
-  # jax preloads the NVIDIA libraries of the Python install (the nvidia-* wheels) before it loads this
-  # plugin; vegclf loads the plugin without Python, so the loader is pointed at the same libraries.
   nvlibs=$("$python" -c 'import glob, os, nvidia; print(":".join(sorted(d for p in nvidia.__path__ for d in glob.glob(os.path.join(p, "*", "lib")))))' 2>/dev/null || true)
-  [ -n "$nvlibs" ] && export LD_LIBRARY_PATH="$nvlibs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-  echo "NVIDIA libraries from the Python install: ${nvlibs:-none found}"
+  echo "NVIDIA libraries of the Python install: ${nvlibs:-none found}"
 else
   size=${SIZE:-64} batch=${BATCH:-4} duration=${DURATION:-1s}
   backend="go"
 fi
 echo "== $(date -u +%FT%TZ) device $device, backend $backend, resnet50 ${size}px batch $batch, budget ${budget}s"
 "$python" -c 'import torch, torchvision; print("torch", torch.__version__, "torchvision", torchvision.__version__)'
+
+# 0. The backend starts and computes. vegclf preloads the NVIDIA libraries of the wheels installed with
+# the plugin, as jax does; should that not be enough, the loader's path gets them too, and the log says so.
+step "backend" 90 bin/gpu/vegclf backend --backend "$backend"
+if [ "$step_rc" != 0 ] && [ -n "${nvlibs:-}" ]; then
+  export LD_LIBRARY_PATH="$nvlibs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  echo "== backend: retrying with LD_LIBRARY_PATH set to the NVIDIA libraries"
+  step "backend (LD_LIBRARY_PATH)" 90 bin/gpu/vegclf backend --backend "$backend"
+fi
 
 # 1. Parity against torchvision on the same device, exact float32 on both sides.
 # tf32=false makes XLA's float32 matrix products exact; XLA leaves convolutions at the default precision,
