@@ -211,3 +211,7 @@ func unlimitGoWorkers(b compute.Backend) {
 		set.Call([]reflect.Value{reflect.ValueOf(-1)})
 	}
 }
+
+// IsXLA reports whether b runs through XLA: its tensors then live in the plugin's memory (a GPU's, or
+// its own allocations), not in Go's heap, so the Go runtime's memory limit does not bound them.
+func IsXLA(b compute.Backend) bool { return b.Name() == "xla" }

@@ -21,7 +21,6 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 	benchmarks "github.com/janpfeifer/go-benchmarks"
 	"github.com/vegclf/vegclf/vegclf/data"
-	"github.com/vegclf/vegclf/vegclf/memlimit"
 	"github.com/vegclf/vegclf/vegclf/resnet"
 	"github.com/vegclf/vegclf/vegclf/train"
 )
@@ -131,7 +130,7 @@ func Run(b compute.Backend, o Options) (Result, error) {
 	// The peak is the fine-tuning steps' own (the script measures PyTorch's the same way), with the soft
 	// memory limit set as a run sets it, at its first fine-tuning step.
 	resetPeakRSS()
-	policy, err := memlimit.Parse(o.MemoryLimit)
+	policy, err := train.MemoryPolicy(o.MemoryLimit, b)
 	if err != nil {
 		return nil, err
 	}

@@ -22,6 +22,7 @@ import (
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/vegclf/vegclf/vegclf/backend"
 	"github.com/vegclf/vegclf/vegclf/checkpoint"
 	"github.com/vegclf/vegclf/vegclf/data"
 	"github.com/vegclf/vegclf/vegclf/evaluate"
@@ -289,13 +290,12 @@ func (r *Run) Train(ctx context.Context) error {
 	r.Notes = nil
 	// The soft memory limit holds while the run trains; the process's own comes back after.
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
-	policy, _ := memlimit.Parse(r.Config.MemoryLimit) // Validated when the run opened.
+	policy, _ := MemoryPolicy(r.Config.MemoryLimit, r.Backend) // Validated when the run opened.
 	if policy.Bytes > 0 {
 		debug.SetMemoryLimit(policy.Bytes)
 		r.report("Memory: soft limit %d MB, as configured.\n", policy.Bytes>>20)
 	}
-	// On XLA the tensors live in the plugin's memory, not Go's heap.
-	r.probeMemory = policy.Auto && !strings.Contains(r.Backend.Name(), "xla")
+	r.probeMemory = policy.Auto
 	for _, phase := range []Phase{Frozen, Finetune} {
 		epochs, lr := r.Config.FrozenEpochs, r.Config.LR
 		if phase == Finetune {
@@ -317,6 +317,16 @@ func (r *Run) Train(ctx context.Context) error {
 	return nil
 }
 
+// MemoryPolicy reads a memory-limit setting (memlimit.Parse) for a run on b. On XLA there is no
+// automatic limit: its tensors live in the plugin's memory, not in Go's heap, which the limit bounds.
+func MemoryPolicy(spec string, b compute.Backend) (memlimit.Policy, error) {
+	policy, err := memlimit.Parse(spec)
+	if policy.Auto && backend.IsXLA(b) {
+		policy.Auto = false
+	}
+	return policy, err
+}
+
 func (r *Run) report(format string, args ...any) {
 	if r.Report != nil {
 		fmt.Fprintf(r.Report, format, args...)
@@ -333,7 +343,7 @@ func (r *Run) runPhase(ctx context.Context, phase Phase, epochs int, lr float64)
 	}
 	if p := r.Model.ComputeDType(); p != dtypes.Float32 {
 		r.report("Mixed precision: the backbone computes in %s; weights, batch norm, head and loss stay float32.\n", p)
-		if !strings.Contains(r.Backend.Name(), "xla") {
+		if !backend.IsXLA(r.Backend) {
 			r.report("Note: the pure Go backend runs %s many times slower than float32 (measured 30x at 64px); mixed precision pays on a GPU.\n", p)
 		}
 	}

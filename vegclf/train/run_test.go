@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -21,6 +22,7 @@ import (
 	"github.com/vegclf/vegclf/vegclf/resnet"
 
 	"github.com/vegclf/vegclf/vegclf/checkpoint"
+	"github.com/vegclf/vegclf/vegclf/memlimit"
 	"github.com/vegclf/vegclf/vegclf/synthveg"
 	"github.com/vegclf/vegclf/vegclf/weights"
 )
@@ -779,5 +781,32 @@ func TestRecipeConvergesAsWell(t *testing.T) {
 	t.Logf("recipe:        final test accuracy %.2f%%, loss %.4f, mean fine-tuning test accuracy %.2f%%", 100*b.TestAccuracy, b.TestLoss, 100*meanB)
 	if b.TestAccuracy < a.TestAccuracy || b.TestLoss > 1.1*a.TestLoss || meanB < meanA {
 		t.Errorf("the recipe converged worse than the constant rate")
+	}
+}
+
+// xlaNamed is a backend that only answers Name, as XLA's does.
+type xlaNamed struct{ compute.Backend }
+
+func (xlaNamed) Name() string { return "xla" }
+
+func TestMemoryPolicy(t *testing.T) {
+	t.Setenv("GOMEMLIMIT", "")
+	goBackend := testenv.Backend(t)
+	for _, tc := range []struct {
+		spec string
+		b    compute.Backend
+		want memlimit.Policy
+	}{
+		{"auto", goBackend, memlimit.Policy{Auto: true}},
+		{"auto", xlaNamed{}, memlimit.Policy{}}, // XLA's tensors are not in Go's heap.
+		{"3GiB", xlaNamed{}, memlimit.Policy{Bytes: 3 << 30}},
+		{"off", goBackend, memlimit.Policy{}},
+	} {
+		if got, err := MemoryPolicy(tc.spec, tc.b); err != nil || got != tc.want {
+			t.Errorf("MemoryPolicy(%q, %s) = %+v, %v; want %+v", tc.spec, tc.b.Name(), got, err, tc.want)
+		}
+	}
+	if _, err := MemoryPolicy("lots", goBackend); err == nil {
+		t.Error("MemoryPolicy(lots) gave no error")
 	}
 }
