@@ -94,13 +94,17 @@ func cudaDataDir(nv string) string {
 // preloads the NVIDIA libraries of the wheels installed with it, and points XLA at their CUDA toolkit
 // folder (XLA_FLAGS --xla_gpu_cuda_data_dir, unless already set) for ptxas and libdevice. go-xla's own
 // check for its install layout is turned off once the libraries are found (GOPJRT_CUDA_CHECKS), since
-// it would only warn about a layout it does not know. It returns what it did, for the backend's reason.
+// it would only warn about a layout it does not know. In go-xla's own layout (the plugin inside the
+// nvidia/ folder), go-xla's setup is left as it is. It returns what it did, for the backend's reason.
 func setupCUDA(plugin string) (string, error) {
 	nv, err := preloadCUDA(plugin)
 	if err != nil || nv == "" {
 		return "", err
 	}
 	did := "NVIDIA libraries from " + nv
+	if nv == filepath.Dir(plugin) {
+		return did, nil
+	}
 	if data := cudaDataDir(nv); data != "" && !strings.Contains(os.Getenv("XLA_FLAGS"), "--xla_gpu_cuda_data_dir") {
 		os.Setenv("XLA_FLAGS", strings.TrimSpace(os.Getenv("XLA_FLAGS")+" --xla_gpu_cuda_data_dir="+data))
 		did += ", CUDA tools from " + data

@@ -78,6 +78,25 @@ func TestSetupCUDA(t *testing.T) {
 	}
 }
 
+// TestSetupCUDAGoXLALayout: with the plugin inside the nvidia/ folder, as go-xla's installer puts it,
+// go-xla's own setup (its checks and XLA_FLAGS) is left alone.
+func TestSetupCUDAGoXLALayout(t *testing.T) {
+	nv := filepath.Join(t.TempDir(), "lib", "go-xla", "nvidia")
+	plugin := filepath.Join(nv, "pjrt_c_api_cuda_plugin.so")
+	touch(t, plugin)
+	touch(t, filepath.Join(nv, "cu13", "bin", "ptxas"))
+	t.Setenv("XLA_FLAGS", "")
+	t.Setenv("GOPJRT_CUDA_CHECKS", "")
+	did, err := setupCUDA(plugin)
+	if err != nil || did != "NVIDIA libraries from "+nv {
+		t.Errorf("setupCUDA = %q, %v; want only the libraries' folder", did, err)
+	}
+	if os.Getenv("XLA_FLAGS") != "" || os.Getenv("GOPJRT_CUDA_CHECKS") != "" {
+		t.Errorf("go-xla's layout: XLA_FLAGS %q, GOPJRT_CUDA_CHECKS %q; want both left unset",
+			os.Getenv("XLA_FLAGS"), os.Getenv("GOPJRT_CUDA_CHECKS"))
+	}
+}
+
 func TestSetupCUDAErrors(t *testing.T) {
 	// No wheels beside the plugin: nothing to do.
 	alone := filepath.Join(t.TempDir(), "cuda", "pjrt_c_api_cuda_plugin.so")
