@@ -12,11 +12,8 @@ import jupyter_kernel_test
 TIMEOUT = 600
 
 
-class VegclfCPUKernelTests(jupyter_kernel_test.KernelTests):
-    kernel_name = "vegclf-cpu"
-    language_name = "go"
-    code_hello_world = 'import "fmt"\n%%\nfmt.Println("hello, world")'
-    code_stderr = 'import ("fmt"; "os")\n%%\nfmt.Fprintln(os.Stderr, "oops")'
+class CollectStragglers:
+    """Mixed into the kernel tests: a longer timeout, and the outputs GoNB sends late."""
 
     def execute_helper(self, code, timeout=TIMEOUT, **kwargs):
         reply, outputs = super().execute_helper(code, timeout=timeout, **kwargs)
@@ -28,6 +25,13 @@ class VegclfCPUKernelTests(jupyter_kernel_test.KernelTests):
                 return reply, outputs
             if msg["msg_type"] in ("stream", "display_data", "execute_result", "error"):
                 outputs.append(msg)
+
+
+class VegclfCPUKernelTests(CollectStragglers, jupyter_kernel_test.KernelTests):
+    kernel_name = "vegclf-cpu"
+    language_name = "go"
+    code_hello_world = 'import "fmt"\n%%\nfmt.Println("hello, world")'
+    code_stderr = 'import ("fmt"; "os")\n%%\nfmt.Fprintln(os.Stderr, "oops")'
 
     def test_kernel_environment(self):
         """The spec's environment reaches the Go program: the backend and the simd build."""
@@ -44,6 +48,31 @@ class VegclfCPUKernelTests(jupyter_kernel_test.KernelTests):
         self.assertEqual(reply["content"]["status"], "ok")
         text = "".join(o["content"].get("text", "") for o in outputs if o["msg_type"] == "stream")
         self.assertEqual(text.strip().splitlines()[-1], "2048")
+
+
+class VegclfCUDAKernelTests(CollectStragglers, jupyter_kernel_test.KernelTests):
+    """The CUDA kernel spec: its backend setting reaches vegclf, which starts XLA on CUDA where a GPU and
+    the plugin are, and otherwise says exactly how to provide the plugin."""
+    kernel_name = "vegclf-cuda"
+    language_name = "go"
+
+    def test_backend_choice(self):
+        reply, outputs = self.execute_helper(
+            '!*rm -f go.work && go work init && go work use . "' + os.getcwd() + '"\n%goworkfix\n'
+            'import ("fmt"; "os"; "github.com/vegclf/vegclf/vegclf/backend")\n%%\n'
+            'fmt.Println(os.Getenv("GOMLX_BACKEND"))\n'
+            'b, choice, err := backend.New("")\n'
+            'if err != nil { fmt.Println("error:", err); return }\n'
+            'defer b.Finalize()\n'
+            'fmt.Println("backend:", choice)')
+        self.assertEqual(reply["content"]["status"], "ok")
+        lines = "".join(o["content"].get("text", "") for o in outputs if o["msg_type"] == "stream").strip().splitlines()
+        self.assertEqual(lines[-2], "xla:cuda")
+        if lines[-1].startswith("error:"):
+            self.assertIn("jax-cuda13-pjrt", lines[-1])
+            self.assertIn("--backend xla:/path/to/xla_cuda_plugin.so", lines[-1])
+        else:
+            self.assertTrue(lines[-1].startswith("backend: xla:/"), lines[-1])
 
 
 if __name__ == "__main__":
