@@ -13,12 +13,8 @@ import (
 func runBackend(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("backend", "[--backend go|xla:cpu|xla:cuda|xla:/path/plugin.so]", stderr)
 	backendSpec := backendFlag(fs)
-	rest, err := parse(fs, args)
-	if err != nil {
+	if err := parseFlagsOnly(fs, args); err != nil {
 		return err
-	}
-	if len(rest) > 0 {
-		return usagef("unexpected arguments %q", rest)
 	}
 	t0 := time.Now()
 	b, choice, err := backend.New(*backendSpec)

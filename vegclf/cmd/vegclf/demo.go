@@ -25,12 +25,8 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	perClass := fs.Int("images-per-class", 24, "generated train images per class (test and validation get a third of that)")
 	classes := fs.Int("classes", 4, "number of vegetable classes to generate (at most 6)")
 	backendSpec := backendFlag(fs)
-	rest, err := parse(fs, args)
-	if err != nil {
+	if err := parseFlagsOnly(fs, args); err != nil {
 		return err
-	}
-	if len(rest) > 0 {
-		return usagef("unexpected arguments %q", rest)
 	}
 	if !flagWasSet(fs, "weights") {
 		cache, err := weights.CacheDir()

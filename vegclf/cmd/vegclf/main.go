@@ -125,6 +125,15 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// parseFlagsOnly parses a command that takes flags and no positional arguments.
+func parseFlagsOnly(fs *flag.FlagSet, args []string) error {
+	rest, err := parse(fs, args)
+	if err == nil && len(rest) > 0 {
+		err = usagef("unexpected arguments %q", rest)
+	}
+	return err
+}
+
 // newFlagSet returns a flag set that reports errors (not exits) and prints its usage to stderr.
 func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)

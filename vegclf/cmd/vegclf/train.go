@@ -62,12 +62,8 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "", "run folder: config, metrics, checkpoints, summary")
 	resume := fs.Bool("resume", false, "continue the run in --out from its last checkpoint (with its saved configuration)")
 	backendSpec := backendFlag(fs)
-	rest, err := parse(fs, args)
-	if err != nil {
+	if err := parseFlagsOnly(fs, args); err != nil {
 		return err
-	}
-	if len(rest) > 0 {
-		return usagef("unexpected arguments %q", rest)
 	}
 	if *out == "" {
 		return usagef("--out is required")
