@@ -1,10 +1,9 @@
 package resnet
 
 import (
-	"strings"
-
 	"github.com/gomlx/compute"
 	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/vegclf/vegclf/vegclf/backend"
 )
 
 // ConvImpl selects how convolutions are computed.
@@ -26,7 +25,7 @@ func (c ConvImpl) resolve(b compute.Backend) ConvImpl {
 	if c != ConvAuto {
 		return c
 	}
-	if strings.Contains(strings.ToLower(b.Name()), "xla") {
+	if backend.IsXLA(b) {
 		return ConvNative
 	}
 	return ConvMatMul

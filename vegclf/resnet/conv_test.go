@@ -7,6 +7,7 @@ import (
 
 	"github.com/vegclf/vegclf/vegclf/internal/testenv"
 
+	"github.com/gomlx/compute"
 	_ "github.com/gomlx/compute/gobackend"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -105,5 +106,25 @@ func TestReLU(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestConvResolve: ConvAuto takes XLA's native convolution and the matrix-multiplication form on the Go
+// backend; an explicit choice stays.
+func TestConvResolve(t *testing.T) {
+	goBackend := testenv.Backend(t)
+	for _, tc := range []struct {
+		impl ConvImpl
+		b    compute.Backend
+		want ConvImpl
+	}{
+		{ConvAuto, goBackend, ConvMatMul},
+		{ConvAuto, testenv.XLANamed{}, ConvNative},
+		{ConvNative, goBackend, ConvNative},
+		{ConvMatMul, testenv.XLANamed{}, ConvMatMul},
+	} {
+		if got := tc.impl.resolve(tc.b); got != tc.want {
+			t.Errorf("%d.resolve(%s) = %d, want %d", tc.impl, tc.b.Name(), got, tc.want)
+		}
 	}
 }

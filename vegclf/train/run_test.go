@@ -784,11 +784,6 @@ func TestRecipeConvergesAsWell(t *testing.T) {
 	}
 }
 
-// xlaNamed is a backend that only answers Name, as XLA's does.
-type xlaNamed struct{ compute.Backend }
-
-func (xlaNamed) Name() string { return "xla" }
-
 func TestMemoryPolicy(t *testing.T) {
 	t.Setenv("GOMEMLIMIT", "")
 	goBackend := testenv.Backend(t)
@@ -798,8 +793,8 @@ func TestMemoryPolicy(t *testing.T) {
 		want memlimit.Policy
 	}{
 		{"auto", goBackend, memlimit.Policy{Auto: true}},
-		{"auto", xlaNamed{}, memlimit.Policy{}}, // XLA's tensors are not in Go's heap.
-		{"3GiB", xlaNamed{}, memlimit.Policy{Bytes: 3 << 30}},
+		{"auto", testenv.XLANamed{}, memlimit.Policy{}}, // XLA's tensors are not in Go's heap.
+		{"3GiB", testenv.XLANamed{}, memlimit.Policy{Bytes: 3 << 30}},
 		{"off", goBackend, memlimit.Policy{}},
 	} {
 		if got, err := MemoryPolicy(tc.spec, tc.b); err != nil || got != tc.want {

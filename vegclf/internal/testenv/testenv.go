@@ -133,3 +133,10 @@ func readFile(t testing.TB, path string) []byte {
 	}
 	return raw
 }
+
+// XLANamed is a backend that answers only Name, as XLA's does: for tests of code that decides by the
+// backend's kind (backend.IsXLA) where no XLA plugin is installed.
+type XLANamed struct{ compute.Backend }
+
+// Name returns XLA's backend name.
+func (XLANamed) Name() string { return "xla" }
