@@ -219,3 +219,10 @@ func (c *ImageCache) Len() int {
 	defer c.mu.RUnlock()
 	return len(c.images)
 }
+
+// Bytes returns the size of the images cached.
+func (c *ImageCache) Bytes() int64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.bytes
+}

@@ -78,8 +78,8 @@ func TestLoaderCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cache.Len() != 1 {
-		t.Fatalf("cache holds %d images", cache.Len())
+	if cache.Len() != 1 || cache.Bytes() != 8*8*3*4 {
+		t.Fatalf("cache holds %d images, %d bytes", cache.Len(), cache.Bytes())
 	}
 	// Overwrite the file: a cached loader keeps serving the transformed image it already has.
 	writePNG(t, p, color.NRGBA{200, 200, 200, 255})

@@ -715,7 +715,7 @@ func (r *Run) imageCacheGrowth() int64 {
 	full := min(int64(r.Config.ImageCacheMB)<<20, int64(len(r.Dataset.Train.Samples))*perImage)
 	cached := int64(0)
 	if r.images != nil {
-		cached = int64(r.images.Len()) * perImage
+		cached = r.images.Bytes()
 	}
 	return max(full-cached, 0)
 }
