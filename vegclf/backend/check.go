@@ -14,6 +14,13 @@ import (
 // computes (a GPU plugin that loads can still fail at its first compilation). The bound, 1e-2 relative,
 // admits TF32.
 func Check(b compute.Backend) error {
+	if err := check(b); err != nil {
+		return fmt.Errorf("checking backend %s: %w", b.Name(), err)
+	}
+	return nil
+}
+
+func check(b compute.Backend) error {
 	const n, c, o = 16, 8, 2 // Matrices n x n; an n x n image with c channels; o output channels.
 	values := func(size, period int) []float32 {
 		v := make([]float32, size)
@@ -28,7 +35,7 @@ func Check(b compute.Backend) error {
 	}, tensors.FromFlatDataAndDimensions(a, n, n), tensors.FromFlatDataAndDimensions(img, 1, n, n, c),
 		tensors.FromFlatDataAndDimensions(kernel, 3, 3, c, o))
 	if err != nil {
-		return fmt.Errorf("checking backend %s: %w", b.Name(), err)
+		return err
 	}
 	product := tensors.MustCopyFlatData[float32](out[0])
 	for i := range n {
@@ -38,7 +45,7 @@ func Check(b compute.Backend) error {
 				want += float64(a[i*n+k]) * float64(a[k*n+j])
 			}
 			if err := near("matrix product", product[i*n+j], want); err != nil {
-				return fmt.Errorf("checking backend %s: %w", b.Name(), err)
+				return err
 			}
 		}
 	}
@@ -61,7 +68,7 @@ func Check(b compute.Backend) error {
 					}
 				}
 				if err := near("convolution", conv[(y*n+x)*o+oc], want); err != nil {
-					return fmt.Errorf("checking backend %s: %w", b.Name(), err)
+					return err
 				}
 			}
 		}
