@@ -50,6 +50,7 @@ type Config struct {
 	Cutmix               float64 `json:"cutmix,omitempty"`           // Likewise cutmix's, timm's 1.0; with mixup too, each batch takes one of them at random.
 	Precision            string  `json:"precision,omitempty"`        // The backbone's compute dtype: float32 (default) or bfloat16 (mixed precision, float32 master weights).
 	MemoryLimit          string  `json:"memory_limit,omitempty"`     // The Go runtime's soft memory limit: auto (default: from the first fine-tuning step), off, or a size such as 3GiB; GOMEMLIMIT overrides it.
+	Devices              int     `json:"devices,omitempty"`          // Data parallel: split each training batch across this many devices (XLA only); 0: all the backend has that divide the batch.
 }
 
 // unitScales returns learning-rate scales of 1 for every layer group.
@@ -128,6 +129,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: test fraction %g (want between 0 and 1)", c.TestFraction)
 	case c.Patience < 0:
 		return fmt.Errorf("config: negative patience")
+	case c.Devices < 0:
+		return fmt.Errorf("config: devices %d (want 0 for all, or a positive count)", c.Devices)
 	}
 	if _, err := schedule.Parse(c.Schedule, c.LR, c.Warmup); err != nil {
 		return fmt.Errorf("config: %w", err)

@@ -109,7 +109,8 @@ type Run struct {
 	images    *data.ImageCache
 	sinceBest int // Epochs since the test accuracy last improved, for early stopping.
 
-	probeMemory bool // The next fine-tuning step sets the automatic soft memory limit (memlimit.Probe).
+	probeMemory bool      // The next fine-tuning step sets the automatic soft memory limit (memlimit.Probe).
+	parallel    *Parallel // Data-parallel training's layout; nil on one device.
 }
 
 // skip records an image that could not be loaded during training, warning once per file.
@@ -152,12 +153,19 @@ func Open(cfg Config, b compute.Backend, dir string, resume bool) (*Run, error) 
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	parallel, parallelNote, err := parallelFor(b, cfg.Devices, cfg.Batch)
+	if err != nil {
+		return nil, err
+	}
 	ds, err := LoadDataset(cfg)
 	if err != nil {
 		return nil, err
 	}
 	arch, _ := resnet.ArchByName(cfg.Arch)
-	r := &Run{Config: cfg, Dir: dir, Dataset: ds, Model: resnet.New(arch, cfg.Head(len(ds.Classes))), Backend: b, phase: Frozen}
+	r := &Run{Config: cfg, Dir: dir, Dataset: ds, Model: resnet.New(arch, cfg.Head(len(ds.Classes))), Backend: b, phase: Frozen, parallel: parallel}
+	if parallelNote != "" {
+		r.Notes = append(r.Notes, parallelNote)
+	}
 	r.Model.Precision, _ = resnet.ParsePrecision(cfg.Precision)
 	if n := len(ds.Skipped); n > 0 {
 		r.Notes = append(r.Notes, fmt.Sprintf("Skipped %d unreadable files (--strict makes them an error):\n%s", n, describeUnreadable(ds.Skipped, 20)))
@@ -392,6 +400,11 @@ func (r *Run) runPhase(ctx context.Context, phase Phase, epochs int, lr float64)
 				func(g int) bool { return g >= from })
 			if err != nil {
 				return err
+			}
+			if r.parallel != nil {
+				if err := stepper.DataParallel(r.parallel); err != nil {
+					return err
+				}
 			}
 			stepper.SetSchedule(sched, totalSteps)
 			stepper.SetGroupScales(scales)

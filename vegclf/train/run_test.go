@@ -198,6 +198,8 @@ func TestOpenErrors(t *testing.T) {
 		{"weights not cached", func(c *Config) { c.Weights = "torchvision-v2" }, false, "vegclf weights download torchvision-v2"},
 		{"zero epochs", func(c *Config) { c.FrozenEpochs, c.FinetuneEpochs = 0, 0 }, false, "no epochs"},
 		{"bad memory limit", func(c *Config) { c.MemoryLimit = "lots" }, false, `memory limit "lots"`},
+		{"negative devices", func(c *Config) { c.Devices = -1 }, false, "devices -1"},
+		{"devices on the Go backend", func(c *Config) { c.Devices = 2 }, false, "needs an XLA backend"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("VEGCLF_CACHE", t.TempDir())

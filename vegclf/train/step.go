@@ -186,6 +186,10 @@ type Stepper struct {
 	classes int
 	opt     *adamState
 	exec    *model.Exec
+	newExec func() (*model.Exec, error) // Builds another exec of the same step (DataParallel's).
+
+	parallel *Parallel   // Set by DataParallel.
+	sharded  *model.Exec // The step split across parallel's devices.
 }
 
 // StepInput is what a training step is fed.
@@ -221,11 +225,26 @@ func NewPartialStepper(b compute.Backend, store *model.Store, m *resnet.Model, p
 	if err != nil {
 		return nil, err
 	}
-	exec, err := newTrainExec(b, store, m, opt, bnTrain, input)
+	newExec := func() (*model.Exec, error) { return newTrainExec(b, store, m, opt, bnTrain, input) }
+	exec, err := newExec()
 	if err != nil {
 		return nil, err
 	}
-	return &Stepper{Phase: phase, Steps: steps, classes: m.Head.NumClasses, opt: opt, exec: exec}, nil
+	return &Stepper{Phase: phase, Steps: steps, classes: m.Head.NumClasses, opt: opt, exec: exec, newExec: newExec}, nil
+}
+
+// DataParallel makes the stepper split each batch that p splits (Parallel.Splits) across p's devices;
+// other batches, such as an epoch's last, shorter one, run on one device. Call it before the first step.
+func (s *Stepper) DataParallel(p *Parallel) error {
+	exec, err := s.newExec()
+	if err != nil {
+		return err
+	}
+	if err := p.configure(exec); err != nil {
+		return err
+	}
+	s.parallel, s.sharded = p, exec
+	return nil
 }
 
 // SetSchedule makes the learning rate follow sched over a phase of total steps (by default it is the
@@ -254,7 +273,16 @@ func (s *Stepper) Step(inputs *tensors.Tensor, labels []int32) (loss, correct fl
 // StepSoft is Step with soft targets [B,N] (rows of class probabilities, as mixup and cutmix make);
 // correct counts the predictions equal to labels.
 func (s *Stepper) StepSoft(inputs, targets *tensors.Tensor, labels []int32) (loss, correct float64, err error) {
-	out, err := s.exec.Exec(inputs, targets, tensors.FromValue(labels), s.opt.hyper(s.Steps+1))
+	labelsT, hyper := tensors.FromValue(labels), s.opt.hyper(s.Steps+1)
+	exec, args := s.exec, []any{inputs, targets, labelsT, hyper}
+	if s.sharded != nil && s.parallel.Splits(len(labels)) {
+		exec = s.sharded
+		if args, err = s.parallel.shard(inputs, targets, labelsT, hyper); err != nil {
+			return 0, 0, err
+		}
+	}
+	// A split step returns each device's copy of the (replicated) loss and count: device 0's come first.
+	out, err := exec.Exec(args...)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -52,6 +52,7 @@ func trainFlags(fs *flag.FlagSet, cfg *train.Config) {
 	fs.Float64Var(&cfg.Cutmix, "cutmix", cfg.Cutmix, "fine-tuning: cutmix with this Beta parameter, timm uses 1.0 (0: off); with --mixup, each batch takes one at random")
 	fs.BoolVar(&cfg.GradualUnfreeze, "gradual-unfreeze", cfg.GradualUnfreeze, "fine-tuning: train layer4 and the head first, one more layer group each epoch")
 	fs.IntVar(&cfg.Patience, "patience", cfg.Patience, "early stopping: end a phase after this many epochs without a better test accuracy (0: off)")
+	fs.IntVar(&cfg.Devices, "devices", cfg.Devices, "data parallel: split each training batch across this many devices (XLA only); 0: all of the backend's that divide the batch")
 	fs.IntVar(&cfg.ImageCacheMB, "image-cache-mb", cfg.ImageCacheMB, "keep transformed images in memory up to this many MB, so later epochs skip decoding (0: off)")
 }
 

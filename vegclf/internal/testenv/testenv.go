@@ -134,9 +134,15 @@ func readFile(t testing.TB, path string) []byte {
 	return raw
 }
 
-// XLANamed is a backend that answers only Name, as XLA's does: for tests of code that decides by the
-// backend's kind (backend.IsXLA) where no XLA plugin is installed.
-type XLANamed struct{ compute.Backend }
+// XLANamed is a backend that answers only Name, as XLA's does, and NumDevices: for tests of code that
+// decides by the backend's kind (backend.IsXLA) or its device count where no XLA plugin is installed.
+type XLANamed struct {
+	compute.Backend
+	Devices int // The device count it reports (at least 1).
+}
 
 // Name returns XLA's backend name.
 func (XLANamed) Name() string { return "xla" }
+
+// NumDevices returns Devices, at least 1.
+func (b XLANamed) NumDevices() int { return max(b.Devices, 1) }

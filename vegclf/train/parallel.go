@@ -1,0 +1,136 @@
+package train
+
+import (
+	"fmt"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/distributed"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/core/tensors/dtensor"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/vegclf/vegclf/vegclf/backend"
+)
+
+// parallelAxis names the device mesh's one axis, the one the batch is split along.
+const parallelAxis = "data"
+
+// Parallel is the layout of data-parallel training: a one-axis mesh of devices, each batch split along
+// its first axis across them, and the weights, batch-norm statistics and optimizer state replicated on
+// every device. It uses GoMLX's automatic sharding (XLA Shardy), so the step is written for the whole
+// batch: batch norm's statistics and the loss are the whole batch's, and a step computes what one
+// device would, up to float rounding.
+type Parallel struct {
+	mesh       *distributed.DeviceMesh
+	batch      *distributed.ShardingSpec // The first axis split across the mesh.
+	replicated *distributed.ShardingSpec
+}
+
+// Devices resolves the number of devices data-parallel training on b uses, for a requested count (0:
+// all of b's devices). It says why when b cannot: only XLA backends split a step across devices.
+func Devices(b compute.Backend, requested int) (int, error) {
+	n := b.NumDevices()
+	switch {
+	case requested < 0:
+		return 0, fmt.Errorf("devices: %d (want 0 for all, or a positive count)", requested)
+	case requested == 0:
+		return n, nil
+	case requested > 1 && !backend.IsXLA(b):
+		return 0, fmt.Errorf("data parallel over %d devices needs an XLA backend (--backend xla:cuda); %s runs on one device", requested, b.Name())
+	case requested > n:
+		return 0, fmt.Errorf("data parallel over %d devices: %s has %d", requested, b.Name(), n)
+	}
+	return requested, nil
+}
+
+// NewParallel returns the layout of data-parallel training over the first devices of b's devices. b
+// must be an XLA backend, which alone partitions a graph across devices; one device is allowed (XLA
+// then compiles the sharded step for one device, which checks the sharded path on a machine with one
+// GPU).
+func NewParallel(b compute.Backend, devices int) (*Parallel, error) {
+	if !backend.IsXLA(b) {
+		return nil, fmt.Errorf("data parallel needs an XLA backend (--backend xla:cuda); %s runs on one device", b.Name())
+	}
+	if devices < 1 || devices > b.NumDevices() {
+		return nil, fmt.Errorf("data parallel over %d devices: %s has %d", devices, b.Name(), b.NumDevices())
+	}
+	mesh, err := distributed.NewDeviceMesh([]int{devices}, []string{parallelAxis})
+	if err != nil {
+		return nil, fmt.Errorf("data parallel mesh: %w", err)
+	}
+	batch, err := distributed.BuildSpec(mesh).S(parallelAxis).Done()
+	if err != nil {
+		return nil, fmt.Errorf("data parallel batch sharding: %w", err)
+	}
+	return &Parallel{mesh: mesh, batch: batch, replicated: distributed.NewReplicatedShardingSpec(mesh)}, nil
+}
+
+// Devices returns the number of devices a batch is split across.
+func (p *Parallel) Devices() int {
+	return p.mesh.NumDevices()
+}
+
+// Splits reports whether a batch of n examples is split: n must be a multiple of the device count
+// (other batches, such as an epoch's last one, run on one device).
+func (p *Parallel) Splits(n int) bool {
+	return n%p.Devices() == 0
+}
+
+// configure makes exec a data-parallel training step: inputs, targets and labels split along their
+// first axis, Adam's per-step scalars and the outputs (loss, correct) replicated, as are the store's
+// variables.
+func (p *Parallel) configure(exec *model.Exec) error {
+	exec.AutoSharding(p.mesh).
+		WithInputShardingSpecs(p.batch, p.batch, p.batch, p.replicated).
+		WithOutputShardingSpecs(p.replicated, p.replicated)
+	if err := exec.SetDefaultShardingSpec(p.replicated); err != nil {
+		return fmt.Errorf("data parallel: replicating the variables: %w", err)
+	}
+	return nil
+}
+
+// shard returns the step's arguments as distributed tensors: inputs, targets and labels split along
+// their first axis, hyper replicated.
+func (p *Parallel) shard(inputs, targets, labels, hyper *tensors.Tensor) ([]any, error) {
+	args := make([]any, 0, 4)
+	for i, t := range []*tensors.Tensor{inputs, targets, labels, hyper} {
+		spec := p.batch
+		if i == 3 {
+			spec = p.replicated
+		}
+		dt, err := dtensor.ShardTensor(spec, t)
+		if err != nil {
+			return nil, fmt.Errorf("data parallel: splitting a batch of shape %s across %d devices: %w", t.Shape(), p.Devices(), err)
+		}
+		args = append(args, dt)
+	}
+	return args, nil
+}
+
+// parallelFor returns the data-parallel layout of training on b with batches of batch examples, for a
+// requested device count (0: all of b's, as many as divide the batch), with a note for the report; nil
+// (and no note) for one device.
+func parallelFor(b compute.Backend, requested, batch int) (*Parallel, string, error) {
+	n, err := Devices(b, requested)
+	if err != nil {
+		return nil, "", err
+	}
+	if requested == 0 {
+		for batch%n != 0 {
+			n--
+		}
+	} else if batch%n != 0 {
+		return nil, "", fmt.Errorf("devices: a batch of %d does not split evenly across %d devices; choose a batch that is a multiple of %d", batch, n, n)
+	}
+	if n == 1 {
+		return nil, "", nil
+	}
+	p, err := NewParallel(b, n)
+	if err != nil {
+		return nil, "", err
+	}
+	note := fmt.Sprintf("Data parallel: each batch of %d is split across %d devices (%d images each); weights and optimizer state are replicated.", batch, n, batch/n)
+	if all := b.NumDevices(); n < all {
+		note += fmt.Sprintf(" The backend has %d devices; %d is the most that divide the batch.", all, n)
+	}
+	return p, note, nil
+}

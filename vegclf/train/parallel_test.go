@@ -1,0 +1,186 @@
+package train
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/gomlx/compute/distributed"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/core/tensors/dtensor"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/vegclf/vegclf/vegclf/internal/testenv"
+	"github.com/vegclf/vegclf/vegclf/resnet"
+)
+
+func TestDevices(t *testing.T) {
+	goBackend := testenv.Backend(t)
+	four := testenv.XLANamed{Devices: 4}
+	for _, tc := range []struct {
+		name      string
+		requested int
+		xla       bool
+		want      int
+		wantErr   string
+	}{
+		{"go: all", 0, false, 1, ""},
+		{"go: one", 1, false, 1, ""},
+		{"go: two", 2, false, 0, "needs an XLA backend (--backend xla:cuda); Go Backend runs on one device"},
+		{"go: negative", -1, false, 0, "devices: -1"},
+		{"xla: all", 0, true, 4, ""},
+		{"xla: two", 2, true, 2, ""},
+		{"xla: too many", 5, true, 0, "over 5 devices: xla has 4"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := goBackend
+			if tc.xla {
+				b = four
+			}
+			got, err := Devices(b, tc.requested)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("Devices = %d, %v; want %d", got, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestParallelFor(t *testing.T) {
+	for _, tc := range []struct {
+		name               string
+		devices, requested int
+		batch              int
+		want               int // Devices split across; 0: no data parallel.
+		wantNote, wantErr  string
+	}{
+		{"all four", 4, 0, 16, 4, "each batch of 16 is split across 4 devices (4 images each)", ""},
+		{"the most that divide", 4, 0, 6, 3, "The backend has 4 devices; 3 is the most that divide the batch.", ""},
+		{"a prime batch", 4, 0, 7, 0, "", ""},
+		{"one device", 1, 0, 16, 0, "", ""},
+		{"asked for one", 4, 1, 16, 0, "", ""},
+		{"asked for two", 4, 2, 16, 2, "split across 2 devices (8 images each)", ""},
+		{"uneven", 4, 3, 16, 0, "", "a batch of 16 does not split evenly across 3 devices"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, note, err := parallelFor(testenv.XLANamed{Devices: tc.devices}, tc.requested, tc.batch)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case tc.want == 0 && (p != nil || note != ""):
+				t.Fatalf("got a layout over %d devices (%q), want none", p.Devices(), note)
+			case tc.want > 0 && (p == nil || p.Devices() != tc.want):
+				t.Fatalf("layout %v, want %d devices", p, tc.want)
+			case !strings.Contains(note, tc.wantNote):
+				t.Fatalf("note %q, want %q", note, tc.wantNote)
+			}
+		})
+	}
+}
+
+func TestNewParallelNeedsXLA(t *testing.T) {
+	if _, err := NewParallel(testenv.Backend(t), 1); err == nil || !strings.Contains(err.Error(), "needs an XLA backend") {
+		t.Errorf("Go backend: error = %v", err)
+	}
+	if _, err := NewParallel(testenv.XLANamed{Devices: 2}, 3); err == nil || !strings.Contains(err.Error(), "has 2") {
+		t.Errorf("too many devices: error = %v", err)
+	}
+}
+
+// TestParallelShard checks the split of a step's arguments: each device gets its consecutive rows of
+// the images, targets and labels, and all of Adam's scalars.
+func TestParallelShard(t *testing.T) {
+	p, err := NewParallel(testenv.XLANamed{Devices: 2}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Splits(4) || p.Splits(3) {
+		t.Errorf("Splits(4), Splits(3) = %v, %v; want true, false", p.Splits(4), p.Splits(3))
+	}
+	pix := make([]float32, 4*2*2*3)
+	for i := range pix {
+		pix[i] = float32(i)
+	}
+	images := tensors.FromFlatDataAndDimensions(pix, 4, 2, 2, 3)
+	targets := oneHot([]int32{0, 1, 2, 1}, 3)
+	labels := tensors.FromValue([]int32{0, 1, 2, 1})
+	hyper := tensors.FromFlatDataAndDimensions([]float32{1, 2, 3, 4}, 2, 2)
+	args, err := p.shard(images, targets, labels, hyper)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(args) != 4 {
+		t.Fatalf("%d arguments, want 4", len(args))
+	}
+	shards := func(i int) []*tensors.Tensor { return args[i].(*dtensor.Tensor).Shards() }
+	for d, s := range shards(0) {
+		if want := pix[d*24 : (d+1)*24]; !slices.Equal(tensors.MustCopyFlatData[float32](s), want) {
+			t.Errorf("images, device %d: %v, want %v", d, tensors.MustCopyFlatData[float32](s), want)
+		}
+	}
+	if got := tensors.MustCopyFlatData[float32](shards(1)[1]); !slices.Equal(got, []float32{0, 0, 1, 0, 1, 0}) {
+		t.Errorf("targets, device 1: %v", got)
+	}
+	if a, b := shards(2)[0].Value().([]int32), shards(2)[1].Value().([]int32); !slices.Equal(a, []int32{0, 1}) || !slices.Equal(b, []int32{2, 1}) {
+		t.Errorf("labels: %v, %v", a, b)
+	}
+	for d, s := range shards(3) {
+		if got := tensors.MustCopyFlatData[float32](s); !slices.Equal(got, []float32{1, 2, 3, 4}) {
+			t.Errorf("hyper, device %d: %v (want it whole on every device)", d, got)
+		}
+	}
+	if _, err := p.shard(tensors.FromShape(images.Shape().Clone()), oneHot([]int32{0, 1, 2}, 3), labels, hyper); err == nil {
+		t.Error("a batch of 3 was split across 2 devices")
+	}
+}
+
+// TestStepperDataParallel checks the split step's configuration: XLA's automatic sharding over the
+// layout's mesh, the batch arguments split, the rest and the store's variables replicated. (Running it
+// takes XLA with several devices: scripts/gpu-check.sh runs it on the GPU, bench.Options.Devices.)
+func TestStepperDataParallel(t *testing.T) {
+	m := resnet.New(resnet.ResNet18, resnet.TutorialHead(3))
+	store := model.NewStore()
+	if err := m.Init(store, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	b := testenv.XLANamed{Backend: testenv.Backend(t), Devices: 2}
+	s, err := NewStepper(b, store, m, Frozen, 1e-3, false, 0, FromFeatures)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewParallel(b, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DataParallel(p); err != nil {
+		t.Fatal(err)
+	}
+	if s.sharded == s.exec || s.exec.DistributionStrategy() != distributed.None {
+		t.Error("the one-device step was changed")
+	}
+	if got := s.sharded.DistributionStrategy(); got != distributed.AutoSharding {
+		t.Errorf("strategy %s, want AutoSharding", got)
+	}
+	if got := s.sharded.NumDevices(); got != 2 {
+		t.Errorf("%d devices, want 2", got)
+	}
+	if spec := s.sharded.DefaultShardingSpec(); spec == nil || !spec.IsReplicated() || spec.Mesh != p.mesh {
+		t.Errorf("variables' sharding %v, want replicated over the layout's mesh", spec)
+	}
+	// A batch the layout does not split runs the one-device step, on the Go backend underneath.
+	features := tensors.FromFlatDataAndDimensions(make([]float32, 3*512), 3, 512)
+	if _, _, err := s.Step(features, []int32{0, 1, 2}); err != nil {
+		t.Fatalf("an unsplit batch: %v", err)
+	}
+}
