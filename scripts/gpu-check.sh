@@ -14,10 +14,12 @@
 #      TF32 at its default) then PyTorch eager, in float32 then bfloat16;
 #   3. the same for torch.compile, if the budget leaves time;
 #   4. a short training run through the CLI (train, checkpoint, validation) on generated images;
-#   5. a table of images/s and vegclf/PyTorch ratios, also written to $OUT (or /tmp/gpu-check) with every
+#   5. data parallel: the fine-tune step split across every GPU against one device (loss agreement within
+#      1e-3, speed-up), on CUDA only;
+#   6. a table of images/s and vegclf/PyTorch ratios, also written to $OUT (or /tmp/gpu-check) with every
 #      step's figures (JSON) and log, which come back even when the call is cut off.
-# It exits non-zero when a parity test fails, a vegclf or PyTorch eager figure is missing, or the
-# training run leaves no summary and best checkpoint.
+# It exits non-zero when a parity test fails, a vegclf or PyTorch eager figure is missing, the
+# training run leaves no summary and best checkpoint, or the data-parallel check fails.
 # GPU_CHECK_DEVICE=cpu runs the same steps on the CPU (the Go backend, small sizes): a dry run of the
 # script's mechanics on a machine without a GPU (scripts/test.sh runs it).
 set -euo pipefail
@@ -181,10 +183,28 @@ if [ -f "$work/run/summary.json" ] && [ -f "$work/run/best.ckpt" ]; then
 fi
 echo "train: $trained"
 
-# 5. The table.
+# 5. Data parallel: the fine-tune step split across every GPU (XLA's automatic sharding; with one GPU, the
+# sharded step compiled for one device), against the same steps on one device: their losses must agree
+# (relative difference under 1e-3), and the speed-up is reported. The Go backend cannot split a step.
+parallel="not run (the Go backend runs on one device)"
+if [ "$device" = cuda ]; then
+  gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
+  [ "${gpus:-0}" -ge 1 ] || gpus=1
+  step "vegclf data parallel over $gpus GPU(s)" 150 bin/gpu/vegclf bench --backend "$backend" \
+    --data "$work/data" --arch resnet50 --image-size "$size" --batch "$batch" --devices "$gpus" \
+    --duration "$duration" --json "$out/parallel.json"
+  [ "$step_rc" = skipped ] && parallel="skipped (budget spent)" || parallel=$("$python" -c 'import json, sys
+r = json.load(open(sys.argv[1]))
+d, n, x = r["parallel_loss_max_rel_diff"], int(r["devices"]), r["parallel_speedup"]
+print("%s (%d devices, loss rel. diff %.2g, speed-up %.2fx)" % ("ok" if d < 1e-3 else "FAILED", n, d, x))' \
+    "$out/parallel.json" 2>/dev/null || echo FAILED)
+fi
+echo "data parallel: $parallel"
+
+# 6. The table.
 echo "== results (after $((SECONDS - start))s)"
 timings=ok
 table "$out" >"$out/table.md" || timings=incomplete
 cat "$out/table.md"
-echo "parity: $parity; timings: $timings; train: $trained"
-[ "$parity" = ok ] && [ "$timings" = ok ] && [ "$trained" = ok ]
+echo "parity: $parity; timings: $timings; train: $trained; data parallel: $parallel"
+[ "$parity" = ok ] && [ "$timings" = ok ] && [ "$trained" = ok ] && [ "${parallel%% *}" != FAILED ]

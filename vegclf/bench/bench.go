@@ -38,6 +38,7 @@ type Options struct {
 	Precision      string        // The backbone's compute dtype (resnet.ParsePrecision): float32 or bfloat16.
 	StepsOnly      bool          // Measure the model's steps only: no data loading (nor recipe).
 	MemoryLimit    string        // The soft memory limit policy (memlimit.Parse), set at the first fine-tune step as runs do.
+	Devices        int           // Data parallel (DataParallel): the devices a fine-tune step is split across.
 }
 
 // Result holds the figures, named as the PyTorch script names them.
@@ -72,31 +73,10 @@ func Run(b compute.Backend, o Options) (Result, error) {
 	if err := m.Init(store, 0, nil); err != nil {
 		return nil, err
 	}
-	rng := rand.New(rand.NewPCG(1, 1))
-	pix := make([]float32, o.Batch*o.ImageSize*o.ImageSize*3)
-	for i := range pix {
-		pix[i] = float32(rng.NormFloat64())
-	}
-	images := tensors.FromFlatDataAndDimensions(pix, o.Batch, o.ImageSize, o.ImageSize, 3)
-	labels := make([]int32, o.Batch)
-	for i := range labels {
-		labels[i] = int32(rng.IntN(len(f.Classes)))
-	}
+	pix, images, labels := randomBatch(o, len(f.Classes))
 	res := Result{}
 	var runErr error
-	// measure runs fn under go-benchmarks and returns the median seconds of its calls.
-	measure := func(name string, fn func() error) float64 {
-		var times []float64
-		benchmarks.New(benchmarks.NamedFunction{Name: name, Func: func() {
-			t0 := time.Now()
-			if err := fn(); err != nil && runErr == nil {
-				runErr = fmt.Errorf("%s: %w", name, err)
-			}
-			times = append(times, time.Since(t0).Seconds())
-		}}).WithWarmUps(1).WithDuration(o.Duration).Done()
-		slices.Sort(times)
-		return times[len(times)/2]
-	}
+	measure := func(name string, fn func() error) float64 { return measure(name, o.Duration, fn, &runErr) }
 
 	infer, err := model.NewExec(b, store, func(scope *model.Scope, x *Node) *Node {
 		return m.Logits(scope.Store(), x, resnet.Options{})
@@ -181,6 +161,36 @@ func Run(b compute.Backend, o Options) (Result, error) {
 		res["recipe_seconds"] = time.Since(t0).Seconds()
 	}
 	return res, nil
+}
+
+// randomBatch returns a batch of o.Batch random images (o.ImageSize square, with their pixels) and labels
+// of numClasses, the same on every call.
+func randomBatch(o Options, numClasses int) ([]float32, *tensors.Tensor, []int32) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	pix := make([]float32, o.Batch*o.ImageSize*o.ImageSize*3)
+	for i := range pix {
+		pix[i] = float32(rng.NormFloat64())
+	}
+	labels := make([]int32, o.Batch)
+	for i := range labels {
+		labels[i] = int32(rng.IntN(numClasses))
+	}
+	return pix, tensors.FromFlatDataAndDimensions(pix, o.Batch, o.ImageSize, o.ImageSize, 3), labels
+}
+
+// measure runs fn under go-benchmarks for about duration and returns the median seconds of its calls;
+// the first error fn returns is kept in *firstErr.
+func measure(name string, duration time.Duration, fn func() error, firstErr *error) float64 {
+	var times []float64
+	benchmarks.New(benchmarks.NamedFunction{Name: name, Func: func() {
+		t0 := time.Now()
+		if err := fn(); err != nil && *firstErr == nil {
+			*firstErr = fmt.Errorf("%s: %w", name, err)
+		}
+		times = append(times, time.Since(t0).Seconds())
+	}}).WithWarmUps(1).WithDuration(duration).Done()
+	slices.Sort(times)
+	return times[len(times)/2]
 }
 
 // resetPeakRSS restarts the kernel's count of the process's peak resident memory (Linux's clear_refs);

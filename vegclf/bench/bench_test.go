@@ -66,3 +66,25 @@ func TestStepsOnlyInBFloat16(t *testing.T) {
 		t.Errorf("precision int8: %v", err)
 	}
 }
+
+// TestDataParallelErrors checks what DataParallel refuses before it computes anything: a backend that
+// cannot split a step, and a batch that does not split evenly. (It runs on XLA: scripts/gpu-check.sh.)
+func TestDataParallelErrors(t *testing.T) {
+	o := Options{Data: t.TempDir(), Arch: "resnet18", ImageSize: 32, Batch: 3, Devices: 2}
+	if _, err := DataParallel(testenv.Backend(t), o); err == nil || !strings.Contains(err.Error(), "needs an XLA backend") {
+		t.Errorf("Go backend: error = %v", err)
+	}
+	if _, err := DataParallel(testenv.XLANamed{Devices: 2}, o); err == nil || !strings.Contains(err.Error(), "a batch of 3 does not split evenly across 2 devices") {
+		t.Errorf("batch of 3: error = %v", err)
+	}
+}
+
+func TestWriteParallel(t *testing.T) {
+	var b strings.Builder
+	WriteParallel(&b, Result{"devices": 2, "finetune_step_images_per_second": 100, "finetune_parallel_images_per_second": 180, "parallel_speedup": 1.8, "parallel_loss_max_rel_diff": 2e-6})
+	for _, want := range []string{"| devices the batch is split across", "|          2 |", "|        1.8 |", "|      2e-06 |"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, b.String())
+		}
+	}
+}

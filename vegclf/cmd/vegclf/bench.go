@@ -26,6 +26,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.Precision, "precision", "", "the backbone's compute dtype: float32 (default) or bfloat16")
 	fs.BoolVar(&o.StepsOnly, "steps-only", false, "measure the model's steps only (no data loading)")
 	fs.StringVar(&o.MemoryLimit, "memory-limit", "auto", "the Go runtime's soft memory limit, set at the first fine-tune step as runs set it: auto, off, or a size such as 3GiB")
+	fs.IntVar(&o.Devices, "devices", 0, "measure data parallel instead (XLA): the fine-tune step on one device and split across this many, compared")
 	jsonOut := fs.String("json", "", "write the figures to this JSON file")
 	compare := fs.String("compare", "", "a JSON file of PyTorch's figures (internal/torchref/bench_torch.py) to compare with")
 	backendSpec := backendFlag(fs)
@@ -42,7 +43,11 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 	defer b.Finalize()
 	fmt.Fprintf(stdout, "Backend: %s; %s at %dx%d, batch %d\n", choice, o.Arch, o.ImageSize, o.ImageSize, o.Batch)
-	res, err := bench.Run(b, o)
+	run := bench.Run
+	if o.Devices != 0 {
+		run = bench.DataParallel
+	}
+	res, err := run(b, o)
 	if err != nil {
 		return err
 	}
@@ -69,6 +74,10 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	fmt.Fprintln(stdout)
+	if o.Devices != 0 {
+		bench.WriteParallel(stdout, res)
+		return nil
+	}
 	bench.WriteComparison(stdout, res, torch)
 	return nil
 }
