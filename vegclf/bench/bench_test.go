@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vegclf/vegclf/vegclf/internal/multidevice"
 	"github.com/vegclf/vegclf/vegclf/internal/testenv"
 	"github.com/vegclf/vegclf/vegclf/synthveg"
 )
@@ -64,6 +65,31 @@ func TestStepsOnlyInBFloat16(t *testing.T) {
 	o.Precision = "int8"
 	if _, err := Run(testenv.Backend(t), o); err == nil || !strings.Contains(err.Error(), "int8") {
 		t.Errorf("precision int8: %v", err)
+	}
+}
+
+// TestDataParallel measures a fine-tune step split across two devices (multidevice: the Go backend
+// presented as two, running the logical step on the gathered shards) against one device's.
+func TestDataParallel(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	if _, err := synthveg.Generate(dir, synthveg.Options{Classes: 2, Train: 2, Test: 1, Validation: 1, Size: 32, Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	o := Options{Data: dir, Arch: "resnet18", ImageSize: 32, Batch: 4, Devices: 2, Duration: 100 * time.Millisecond}
+	res, err := DataParallel(multidevice.New(testenv.Backend(t), 2), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range ParallelFigures {
+		if _, ok := res[f.Key]; !ok {
+			t.Errorf("no %s", f.Key)
+		}
+	}
+	if res["devices"] != 2 || res["finetune_parallel_images_per_second"] <= 0 || res["parallel_speedup"] <= 0 {
+		t.Errorf("figures %v", res)
+	}
+	if d := res["parallel_loss_max_rel_diff"]; !(d < 1e-5) {
+		t.Errorf("losses differ by %v (relative) between one device and two", d)
 	}
 }
 

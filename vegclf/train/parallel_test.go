@@ -1,16 +1,23 @@
 package train
 
 import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/gomlx/compute/distributed"
+	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/core/tensors/dtensor"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/vegclf/vegclf/vegclf/internal/multidevice"
 	"github.com/vegclf/vegclf/vegclf/internal/testenv"
 	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/synthveg"
 )
 
 func TestDevices(t *testing.T) {
@@ -182,5 +189,152 @@ func TestStepperDataParallel(t *testing.T) {
 	features := tensors.FromFlatDataAndDimensions(make([]float32, 3*512), 3, 512)
 	if _, _, err := s.Step(features, []int32{0, 1, 2}); err != nil {
 		t.Fatalf("an unsplit batch: %v", err)
+	}
+}
+
+// flatValues returns every variable's values, by path.
+func flatValues(t *testing.T, store *model.Store) map[string][]float32 {
+	t.Helper()
+	out := map[string][]float32{}
+	for v := range store.IterVariables() {
+		value, err := v.Value()
+		if err != nil {
+			t.Fatalf("%s: %v", v.Path(), err)
+		}
+		if value.DType() == dtypes.Float32 {
+			out[v.Path()] = tensors.MustCopyFlatData[float32](value)
+		}
+	}
+	return out
+}
+
+// TestDataParallelStepsMatchOneDevice trains the same fine-tuning steps (batch norm in train mode) on
+// one device and split across two (multidevice: the logical step run on gathered shards, as a
+// partitioner computes it), including a batch that does not split, between split ones: the losses and
+// every weight, statistic and moment must agree.
+func TestDataParallelStepsMatchOneDevice(t *testing.T) {
+	b := multidevice.New(testenv.Backend(t), 2)
+	m := resnet.New(resnet.ResNet18, resnet.TutorialHead(3))
+	var stores [2]*model.Store
+	var steppers [2]*Stepper
+	for i := range stores {
+		stores[i] = model.NewStore()
+		if err := m.Init(stores[i], 7, nil); err != nil {
+			t.Fatal(err)
+		}
+		var err error
+		if steppers[i], err = NewStepper(b, stores[i], m, Finetune, 1e-3, true, 0, FromImages); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := NewParallel(b, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := steppers[1].DataParallel(p); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	batch := func(n int) (*tensors.Tensor, []int32) {
+		pix := make([]float32, n*32*32*3)
+		for i := range pix {
+			pix[i] = float32(rng.NormFloat64())
+		}
+		labels := make([]int32, n)
+		for i := range labels {
+			labels[i] = int32(i % 3)
+		}
+		return tensors.FromFlatDataAndDimensions(pix, n, 32, 32, 3), labels
+	}
+	before := b.SplitExecutions()
+	for step, n := range []int{4, 4, 3, 4} { // The batch of 3 runs on one device.
+		images, labels := batch(n)
+		lossOne, correctOne, err := steppers[0].Step(images, labels)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lossSplit, correctSplit, err := steppers[1].Step(images, labels)
+		if err != nil {
+			t.Fatalf("step %d (batch of %d), split: %v", step+1, n, err)
+		}
+		if math.Abs(lossOne-lossSplit) > 1e-5*math.Abs(lossOne) || correctOne != correctSplit {
+			t.Errorf("step %d (batch of %d): loss %v, %v correct on one device; %v, %v split", step+1, n, lossOne, correctOne, lossSplit, correctSplit)
+		}
+	}
+	if got := b.SplitExecutions() - before; got != 3 {
+		t.Errorf("%d steps ran across both devices, want 3", got)
+	}
+	one, split := flatValues(t, stores[0]), flatValues(t, stores[1])
+	if len(one) != len(split) || len(one) == 0 {
+		t.Fatalf("%d variables on one device, %d split", len(one), len(split))
+	}
+	for path, want := range one {
+		got := split[path]
+		for i := range want {
+			if d := math.Abs(float64(got[i] - want[i])); d > 1e-5*(1+math.Abs(float64(want[i]))) {
+				t.Errorf("%s[%d] = %v split, %v on one device", path, i, got[i], want[i])
+				break
+			}
+		}
+	}
+}
+
+// TestRunSplitAcrossDevices runs the recipe (cached-feature frozen epoch, fine-tuning, checkpoints,
+// validation) on two presented devices, each batch split across them, and on one: the report says how
+// batches are split, and the runs end with the same metrics and weights. The epochs end with batches
+// that do not split.
+func TestRunSplitAcrossDevices(t *testing.T) {
+	dataDir := generate(t, synthveg.Options{Classes: 3, Train: 3, Test: 2, Validation: 2, Size: 32, Seed: 5})
+	b := multidevice.New(testenv.Backend(t), 2)
+	var runs [2]*Run
+	var reports [2]string
+	var splits [2]int64                   // Executions across both devices.
+	for i, devices := range []int{1, 0} { // 0: all, two.
+		before := b.SplitExecutions()
+		cfg := smallConfig(dataDir)
+		cfg.FinetuneEpochs, cfg.Batch, cfg.Devices = 1, 4, devices
+		r, err := Open(cfg, b, filepath.Join(t.TempDir(), "run"), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var report strings.Builder
+		r.Report = &report
+		if err := r.Train(context.Background()); err != nil {
+			t.Fatalf("devices %d: %v", devices, err)
+		}
+		if _, err := r.Validate(); err != nil {
+			t.Fatalf("devices %d: validation: %v", devices, err)
+		}
+		runs[i], reports[i], splits[i] = r, report.String(), b.SplitExecutions()-before
+	}
+	// 9 training images in batches of 4: two split steps and a one-device one per epoch.
+	if splits[0] != 0 || splits[1] != 4 {
+		t.Errorf("executions across both devices: %d on one device, %d split; want 0 and 4", splits[0], splits[1])
+	}
+	const note = "Data parallel: each batch of 4 is split across 2 devices (2 images each)"
+	if strings.Contains(reports[0], "Data parallel") || !strings.Contains(reports[1], note) {
+		t.Errorf("reports:\n%s\n---\n%s", reports[0], reports[1])
+	}
+	lines := func(report string) []string {
+		var out []string
+		for _, l := range strings.Split(report, "\n") {
+			if strings.HasPrefix(l, "Epoch") {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	if one, split := lines(reports[0]), lines(reports[1]); len(one) != 2 || !slices.Equal(one, split) {
+		t.Errorf("epochs on one device:\n%s\nsplit:\n%s", strings.Join(one, "\n"), strings.Join(split, "\n"))
+	}
+	one, split := flatValues(t, runs[0].Store), flatValues(t, runs[1].Store)
+	for path, want := range one {
+		got := split[path]
+		for i := range want {
+			if d := math.Abs(float64(got[i] - want[i])); d > 1e-5*(1+math.Abs(float64(want[i]))) {
+				t.Errorf("%s[%d] = %v split, %v on one device", path, i, got[i], want[i])
+				break
+			}
+		}
 	}
 }
