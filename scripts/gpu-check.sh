@@ -12,10 +12,10 @@
 #      1e-3), and the mixed-precision test;
 #   2. ResNet-50 at SIZE (224) batch BATCH (64): inference, frozen-phase step, fine-tune step, vegclf (XLA,
 #      TF32 at its default) then PyTorch eager, in float32 then bfloat16;
-#   3. the same for torch.compile, if the budget leaves time;
-#   4. a short training run through the CLI (train, checkpoint, validation) on generated images;
-#   5. data parallel: the fine-tune step split across every GPU against one device (loss agreement within
+#   3. a short training run through the CLI (train, checkpoint, validation) on generated images;
+#   4. data parallel: the fine-tune step split across every GPU against one device (loss agreement within
 #      1e-3, speed-up), on CUDA only;
+#   5. the timings of step 2 for torch.compile, if the budget leaves time;
 #   6. a table of images/s and vegclf/PyTorch ratios, also written to $OUT (or /tmp/gpu-check) with every
 #      step's figures (JSON) and log, which come back even when the call is cut off.
 # It exits non-zero when a parity test fails, a vegclf or PyTorch eager figure is missing, the
@@ -151,7 +151,7 @@ parity=ok
 grep -q '^PASS' "$out/parity.log" || parity=FAILED
 echo "parity: $parity"
 
-# 2. and 3. Timings, side by side.
+# 2. Timings, side by side.
 bin/gpu/vegclf synth --out "$work/data" --classes 4 --train 8 --test 2 --validation 2 --size 64 >/dev/null
 ours() {
   step "vegclf $1" 150 bin/gpu/vegclf bench --backend "$backend" --data "$work/data" --arch resnet50 \
@@ -167,11 +167,8 @@ for precision in float32 bfloat16; do
   theirs "$precision" eager 90
   ours "$precision"
 done
-for precision in float32 bfloat16; do
-  theirs "$precision" compile 150
-done
 
-# 4. The recipe's path through the CLI on the same backend: train (frozen, then fine-tuning), the best
+# 3. The recipe's path through the CLI on the same backend: train (frozen, then fine-tuning), the best
 # checkpoint, validation.
 step "vegclf train (resnet18, 2+1 epochs on generated images)" 120 bin/gpu/vegclf train --backend "$backend" \
   --data "$work/data" --out "$work/run" --arch resnet18 --weights none --image-size 64 --batch 8 \
@@ -183,7 +180,7 @@ if [ -f "$work/run/summary.json" ] && [ -f "$work/run/best.ckpt" ]; then
 fi
 echo "train: $trained"
 
-# 5. Data parallel: the fine-tune step split across every GPU (XLA's automatic sharding; with one GPU, the
+# 4. Data parallel: the fine-tune step split across every GPU (XLA's automatic sharding; with one GPU, the
 # sharded step compiled for one device), against the same steps on one device: their losses must agree
 # (relative difference under 1e-3), and the speed-up is reported. The Go backend cannot split a step.
 parallel="not run (the Go backend runs on one device)"
@@ -200,6 +197,11 @@ print("%s (%d devices, loss rel. diff %.2g, speed-up %.2fx)" % ("ok" if d < 1e-3
     "$out/parallel.json" 2>/dev/null || echo FAILED)
 fi
 echo "data parallel: $parallel"
+
+# 5. torch.compile, last: it may not work, and it compiles for minutes.
+for precision in float32 bfloat16; do
+  theirs "$precision" compile 150
+done
 
 # 6. The table.
 echo "== results (after $((SECONDS - start))s)"
