@@ -100,7 +100,7 @@ func (r *Run) frozenFeatures() (train, test *features, err error) {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		r.report("Feature cache %s not used: %v\n", path, err)
 	}
-	exec, err := model.NewExec(r.Backend, r.Store, func(scope *model.Scope, images *Node) *Node {
+	backbone, err := newInference(r.Backend, r.Store, r.parallel, func(scope *model.Scope, images *Node) *Node {
 		return r.Model.Features(scope.Store(), images, resnet.Options{})
 	})
 	if err != nil {
@@ -116,11 +116,11 @@ func (r *Run) frozenFeatures() (train, test *features, err error) {
 			if err != nil {
 				return nil, err
 			}
-			out, err := exec.Exec(b.Images)
+			out, err := backbone.run(b.Images)
 			if err != nil {
 				return nil, fmt.Errorf("computing features: %w", err)
 			}
-			f.values = append(f.values, tensors.MustCopyFlatData[float32](out[0])...)
+			f.values = append(f.values, tensors.MustCopyFlatData[float32](out)...)
 			for i, p := range b.Paths {
 				f.samples = append(f.samples, data.Sample{Path: p, Label: int(b.Labels[i])})
 			}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/distributed"
+	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/core/tensors/dtensor"
 	"github.com/gomlx/gomlx/ml/model"
@@ -133,4 +134,55 @@ func parallelFor(b compute.Backend, requested, batch int) (*Parallel, string, er
 		note += fmt.Sprintf(" The backend has %d devices; %d is the most that divide the batch.", all, n)
 	}
 	return p, note, nil
+}
+
+// inference runs a one-input, one-output graph of the model (no variable changes) on batches: split
+// across a layout's devices when there is one and the batch splits, on one device otherwise.
+type inference struct {
+	one, split *model.Exec
+	p          *Parallel
+}
+
+// newInference prepares fn's graph on b over store, split across p's devices (nil: one device).
+func newInference(b compute.Backend, store *model.Store, p *Parallel, fn func(scope *model.Scope, x *Node) *Node) (*inference, error) {
+	one, err := model.NewExec(b, store, fn)
+	if err != nil {
+		return nil, err
+	}
+	x := &inference{one: one, p: p}
+	if p == nil {
+		return x, nil
+	}
+	if x.split, err = model.NewExec(b, store, fn); err != nil {
+		return nil, err
+	}
+	x.split.AutoSharding(p.mesh).WithInputShardingSpecs(p.batch).WithOutputShardingSpecs(p.batch)
+	if err := x.split.SetDefaultShardingSpec(p.replicated); err != nil {
+		return nil, fmt.Errorf("data parallel: replicating the variables: %w", err)
+	}
+	return x, nil
+}
+
+// run returns the graph's output for the batch.
+func (x *inference) run(batch *tensors.Tensor) (*tensors.Tensor, error) {
+	if x.split == nil || !x.p.Splits(batch.Shape().Dimensions[0]) {
+		out, err := x.one.Exec(batch)
+		if err != nil {
+			return nil, err
+		}
+		return out[0], nil
+	}
+	in, err := dtensor.ShardTensor(x.p.batch, batch)
+	if err != nil {
+		return nil, fmt.Errorf("data parallel: splitting a batch of shape %s across %d devices: %w", batch.Shape(), x.p.Devices(), err)
+	}
+	shards, err := x.split.Exec(in) // One output per device.
+	if err != nil {
+		return nil, err
+	}
+	out, err := dtensor.NewTensor(x.p.batch, shards)
+	if err != nil {
+		return nil, fmt.Errorf("data parallel: gathering the output: %w", err)
+	}
+	return out.Merge()
 }

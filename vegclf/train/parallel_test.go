@@ -279,10 +279,10 @@ func TestDataParallelStepsMatchOneDevice(t *testing.T) {
 	}
 }
 
-// TestRunSplitAcrossDevices runs the recipe (cached-feature frozen epoch, fine-tuning, checkpoints,
-// validation) on two presented devices, each batch split across them, and on one: the report says how
-// batches are split, and the runs end with the same metrics and weights. The epochs end with batches
-// that do not split.
+// TestRunSplitAcrossDevices runs the recipe (the frozen backbone's features, a frozen epoch on them,
+// fine-tuning, checkpoints, validation) on two presented devices, each batch split across them, and on
+// one: the report says how batches are split, and the runs end with the same metrics and weights. The
+// epochs end with batches that do not split.
 func TestRunSplitAcrossDevices(t *testing.T) {
 	dataDir := generate(t, synthveg.Options{Classes: 3, Train: 3, Test: 2, Validation: 2, Size: 32, Seed: 5})
 	b := multidevice.New(testenv.Backend(t), 2)
@@ -307,9 +307,10 @@ func TestRunSplitAcrossDevices(t *testing.T) {
 		}
 		runs[i], reports[i], splits[i] = r, report.String(), b.SplitExecutions()-before
 	}
-	// 9 training images in batches of 4: two split steps and a one-device one per epoch.
-	if splits[0] != 0 || splits[1] != 4 {
-		t.Errorf("executions across both devices: %d on one device, %d split; want 0 and 4", splits[0], splits[1])
+	// 9 training images in batches of 4: two split steps and a one-device one per epoch; the features of
+	// those and of the 6 test images, in two split batches each.
+	if splits[0] != 0 || splits[1] != 8 {
+		t.Errorf("executions across both devices: %d on one device, %d split; want 0 and 8", splits[0], splits[1])
 	}
 	const note = "Data parallel: each batch of 4 is split across 2 devices (2 images each)"
 	if strings.Contains(reports[0], "Data parallel") || !strings.Contains(reports[1], note) {
