@@ -57,16 +57,8 @@ var Figures = []struct{ Key, About string }{
 
 // Run measures vegclf on backend b. go-benchmarks prints its statistics of each step to stdout.
 func Run(b compute.Backend, o Options) (Result, error) {
-	arch, err := resnet.ArchByName(o.Arch)
+	m, f, err := newModel(o)
 	if err != nil {
-		return nil, err
-	}
-	f, err := data.Open(o.Data)
-	if err != nil {
-		return nil, err
-	}
-	m := resnet.New(arch, resnet.TutorialHead(len(f.Classes)))
-	if m.Precision, err = resnet.ParsePrecision(o.Precision); err != nil {
 		return nil, err
 	}
 	store := model.NewStore()
@@ -92,7 +84,7 @@ func Run(b compute.Backend, o Options) (Result, error) {
 	}
 	res["frozen_step_images_per_second"] = float64(o.Batch) / measure("frozen step", func() error { _, _, err := frozen.Step(images, labels); return err })
 
-	features := tensors.FromFlatDataAndDimensions(pix[:o.Batch*arch.FeatureDim()], o.Batch, arch.FeatureDim())
+	features := tensors.FromFlatDataAndDimensions(pix[:o.Batch*m.Arch.FeatureDim()], o.Batch, m.Arch.FeatureDim())
 	head, err := train.NewStepper(b, store, m, train.Frozen, 1e-4, false, 0, train.FromFeatures)
 	if err != nil {
 		return nil, err
@@ -161,6 +153,24 @@ func Run(b compute.Backend, o Options) (Result, error) {
 		res["recipe_seconds"] = time.Since(t0).Seconds()
 	}
 	return res, nil
+}
+
+// newModel returns the model o measures (the tutorial's head for o.Data's classes, o.Precision) and
+// the dataset folder.
+func newModel(o Options) (*resnet.Model, *data.Folder, error) {
+	arch, err := resnet.ArchByName(o.Arch)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := data.Open(o.Data)
+	if err != nil {
+		return nil, nil, err
+	}
+	m := resnet.New(arch, resnet.TutorialHead(len(f.Classes)))
+	if m.Precision, err = resnet.ParsePrecision(o.Precision); err != nil {
+		return nil, nil, err
+	}
+	return m, f, nil
 }
 
 // randomBatch returns a batch of o.Batch random images (o.ImageSize square, with their pixels) and labels

@@ -8,8 +8,6 @@ import (
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/ml/model"
-	"github.com/vegclf/vegclf/vegclf/data"
-	"github.com/vegclf/vegclf/vegclf/resnet"
 	"github.com/vegclf/vegclf/vegclf/train"
 )
 
@@ -36,16 +34,8 @@ func DataParallel(b compute.Backend, o Options) (Result, error) {
 	if !p.Splits(o.Batch) {
 		return nil, fmt.Errorf("data parallel: a batch of %d does not split evenly across %d devices", o.Batch, o.Devices)
 	}
-	arch, err := resnet.ArchByName(o.Arch)
+	m, f, err := newModel(o)
 	if err != nil {
-		return nil, err
-	}
-	f, err := data.Open(o.Data)
-	if err != nil {
-		return nil, err
-	}
-	m := resnet.New(arch, resnet.TutorialHead(len(f.Classes)))
-	if m.Precision, err = resnet.ParsePrecision(o.Precision); err != nil {
 		return nil, err
 	}
 	// Two stores with the same weights: one trained on one device, the other split.

@@ -192,20 +192,36 @@ func TestStepperDataParallel(t *testing.T) {
 	}
 }
 
-// flatValues returns every variable's values, by path.
-func flatValues(t *testing.T, store *model.Store) map[string][]float32 {
+// sameValues checks that the float32 variables of one (trained on one device) and split (split across
+// devices) agree within 1e-5, relative.
+func sameValues(t *testing.T, one, split *model.Store) {
 	t.Helper()
-	out := map[string][]float32{}
-	for v := range store.IterVariables() {
-		value, err := v.Value()
-		if err != nil {
-			t.Fatalf("%s: %v", v.Path(), err)
+	values := func(store *model.Store) map[string][]float32 {
+		out := map[string][]float32{}
+		for v := range store.IterVariables() {
+			value, err := v.Value()
+			if err != nil {
+				t.Fatalf("%s: %v", v.Path(), err)
+			}
+			if value.DType() == dtypes.Float32 {
+				out[v.Path()] = tensors.MustCopyFlatData[float32](value)
+			}
 		}
-		if value.DType() == dtypes.Float32 {
-			out[v.Path()] = tensors.MustCopyFlatData[float32](value)
+		return out
+	}
+	a, b := values(one), values(split)
+	if len(a) != len(b) || len(a) == 0 {
+		t.Fatalf("%d variables on one device, %d split", len(a), len(b))
+	}
+	for path, want := range a {
+		got := b[path]
+		for i := range want {
+			if d := math.Abs(float64(got[i] - want[i])); d > 1e-5*(1+math.Abs(float64(want[i]))) {
+				t.Errorf("%s[%d] = %v split, %v on one device", path, i, got[i], want[i])
+				break
+			}
 		}
 	}
-	return out
 }
 
 // TestDataParallelStepsMatchOneDevice trains the same fine-tuning steps (batch norm in train mode) on
@@ -264,19 +280,7 @@ func TestDataParallelStepsMatchOneDevice(t *testing.T) {
 	if got := b.SplitExecutions() - before; got != 3 {
 		t.Errorf("%d steps ran across both devices, want 3", got)
 	}
-	one, split := flatValues(t, stores[0]), flatValues(t, stores[1])
-	if len(one) != len(split) || len(one) == 0 {
-		t.Fatalf("%d variables on one device, %d split", len(one), len(split))
-	}
-	for path, want := range one {
-		got := split[path]
-		for i := range want {
-			if d := math.Abs(float64(got[i] - want[i])); d > 1e-5*(1+math.Abs(float64(want[i]))) {
-				t.Errorf("%s[%d] = %v split, %v on one device", path, i, got[i], want[i])
-				break
-			}
-		}
-	}
+	sameValues(t, stores[0], stores[1])
 }
 
 // TestRunSplitAcrossDevices runs the recipe (the frozen backbone's features, a frozen epoch on them,
@@ -328,14 +332,5 @@ func TestRunSplitAcrossDevices(t *testing.T) {
 	if one, split := lines(reports[0]), lines(reports[1]); len(one) != 2 || !slices.Equal(one, split) {
 		t.Errorf("epochs on one device:\n%s\nsplit:\n%s", strings.Join(one, "\n"), strings.Join(split, "\n"))
 	}
-	one, split := flatValues(t, runs[0].Store), flatValues(t, runs[1].Store)
-	for path, want := range one {
-		got := split[path]
-		for i := range want {
-			if d := math.Abs(float64(got[i] - want[i])); d > 1e-5*(1+math.Abs(float64(want[i]))) {
-				t.Errorf("%s[%d] = %v split, %v on one device", path, i, got[i], want[i])
-				break
-			}
-		}
-	}
+	sameValues(t, runs[0].Store, runs[1].Store)
 }
