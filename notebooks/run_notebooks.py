@@ -64,8 +64,8 @@ def check_tutorial(nb):
         return {"outputs": []}
 
     backend = cell_with('fmt.Println("Backend:", choice)')
-    if "Backend: go" not in text_of(backend, "stdout"):
-        problems.append("tutorial: the backend cell does not say which backend runs")
+    if "Backend: go" not in text_of(backend, "stdout") or "Devices: 1 " not in text_of(backend, "stdout"):
+        problems.append("tutorial: the backend cell does not say which backend runs on how many devices")
     data = cell_with("notebook.ShowSamples")
     if mime_count(data, "image/png") < 1 or "classes:" not in text_of(data, "stdout"):
         problems.append("tutorial: no sample grid (image/png) or class list")
