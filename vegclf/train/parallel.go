@@ -76,17 +76,31 @@ func (p *Parallel) Splits(n int) bool {
 	return n%p.Devices() == 0
 }
 
-// configure makes exec a data-parallel training step: inputs, targets and labels split along their
-// first axis, Adam's per-step scalars and the outputs (loss, correct) replicated, as are the store's
-// variables.
-func (p *Parallel) configure(exec *model.Exec) error {
-	exec.AutoSharding(p.mesh).
-		WithInputShardingSpecs(p.batch, p.batch, p.batch, p.replicated).
-		WithOutputShardingSpecs(p.replicated, p.replicated)
+// distribute makes exec run across p's devices, its inputs and outputs laid out as given, and the
+// store's variables replicated.
+func (p *Parallel) distribute(exec *model.Exec, inputs, outputs []*distributed.ShardingSpec) error {
+	exec.AutoSharding(p.mesh).WithInputShardingSpecs(inputs...).WithOutputShardingSpecs(outputs...)
 	if err := exec.SetDefaultShardingSpec(p.replicated); err != nil {
 		return fmt.Errorf("data parallel: replicating the variables: %w", err)
 	}
 	return nil
+}
+
+// configure makes exec a data-parallel training step: inputs, targets and labels split along their
+// first axis, Adam's per-step scalars and the outputs (loss, correct) replicated, as are the store's
+// variables.
+func (p *Parallel) configure(exec *model.Exec) error {
+	return p.distribute(exec, []*distributed.ShardingSpec{p.batch, p.batch, p.batch, p.replicated},
+		[]*distributed.ShardingSpec{p.replicated, p.replicated})
+}
+
+// layOut returns t laid out over p's devices as spec says.
+func (p *Parallel) layOut(spec *distributed.ShardingSpec, t *tensors.Tensor) (*dtensor.Tensor, error) {
+	dt, err := dtensor.ShardTensor(spec, t)
+	if err != nil {
+		return nil, fmt.Errorf("data parallel: splitting a batch of shape %s across %d devices: %w", t.Shape(), p.Devices(), err)
+	}
+	return dt, nil
 }
 
 // shard returns the step's arguments as distributed tensors: inputs, targets and labels split along
@@ -98,9 +112,9 @@ func (p *Parallel) shard(inputs, targets, labels, hyper *tensors.Tensor) ([]any,
 		if i == 3 {
 			spec = p.replicated
 		}
-		dt, err := dtensor.ShardTensor(spec, t)
+		dt, err := p.layOut(spec, t)
 		if err != nil {
-			return nil, fmt.Errorf("data parallel: splitting a batch of shape %s across %d devices: %w", t.Shape(), p.Devices(), err)
+			return nil, err
 		}
 		args = append(args, dt)
 	}
@@ -156,9 +170,9 @@ func newInference(b compute.Backend, store *model.Store, p *Parallel, fn func(sc
 	if x.split, err = model.NewExec(b, store, fn); err != nil {
 		return nil, err
 	}
-	x.split.AutoSharding(p.mesh).WithInputShardingSpecs(p.batch).WithOutputShardingSpecs(p.batch)
-	if err := x.split.SetDefaultShardingSpec(p.replicated); err != nil {
-		return nil, fmt.Errorf("data parallel: replicating the variables: %w", err)
+	specs := []*distributed.ShardingSpec{p.batch}
+	if err := p.distribute(x.split, specs, specs); err != nil {
+		return nil, err
 	}
 	return x, nil
 }
@@ -172,9 +186,9 @@ func (x *inference) run(batch *tensors.Tensor) (*tensors.Tensor, error) {
 		}
 		return out[0], nil
 	}
-	in, err := dtensor.ShardTensor(x.p.batch, batch)
+	in, err := x.p.layOut(x.p.batch, batch)
 	if err != nil {
-		return nil, fmt.Errorf("data parallel: splitting a batch of shape %s across %d devices: %w", batch.Shape(), x.p.Devices(), err)
+		return nil, err
 	}
 	shards, err := x.split.Exec(in) // One output per device.
 	if err != nil {

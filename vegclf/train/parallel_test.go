@@ -153,8 +153,9 @@ func TestParallelShard(t *testing.T) {
 }
 
 // TestStepperDataParallel checks the split step's configuration: XLA's automatic sharding over the
-// layout's mesh, the batch arguments split, the rest and the store's variables replicated. (Running it
-// takes XLA with several devices: scripts/gpu-check.sh runs it on the GPU, bench.Options.Devices.)
+// layout's mesh, the batch arguments split, the rest and the store's variables replicated. (The split
+// steps run in TestDataParallelStepsMatchOneDevice, on presented devices, and on XLA in
+// scripts/gpu-check.sh.)
 func TestStepperDataParallel(t *testing.T) {
 	m := resnet.New(resnet.ResNet18, resnet.TutorialHead(3))
 	store := model.NewStore()
