@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/gomlx/compute"
 )
 
 func TestSelect(t *testing.T) {
@@ -96,29 +94,5 @@ func TestCheck(t *testing.T) {
 	defer b.Finalize()
 	if err := Check(b); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// named is a backend that only answers Name.
-type named struct {
-	compute.Backend
-	name string
-}
-
-func (n named) Name() string { return n.name }
-
-func TestIsXLA(t *testing.T) {
-	goBackend, _, err := New("go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer goBackend.Finalize()
-	for _, tc := range []struct {
-		b    compute.Backend
-		want bool
-	}{{goBackend, false}, {named{name: "xla"}, true}} {
-		if got := IsXLA(tc.b); got != tc.want {
-			t.Errorf("IsXLA(%s) = %v, want %v", tc.b.Name(), got, tc.want)
-		}
 	}
 }
