@@ -68,7 +68,8 @@ func Run(b compute.Backend, o Options) (Result, error) {
 	pix, images, labels := randomBatch(o, len(f.Classes))
 	res := Result{}
 	var runErr error
-	measure := func(name string, fn func() error) float64 { return measure(name, o.Duration, fn, &runErr) }
+	// seconds is measure with this run's duration, keeping the first error in runErr.
+	seconds := func(name string, fn func() error) float64 { return measure(name, o.Duration, fn, &runErr) }
 
 	infer, err := model.NewExec(b, store, func(scope *model.Scope, x *Node) *Node {
 		return m.Logits(scope.Store(), x, resnet.Options{})
@@ -76,20 +77,20 @@ func Run(b compute.Backend, o Options) (Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res["inference_images_per_second"] = float64(o.Batch) / measure("inference", func() error { _, err := infer.Exec(images); return err })
+	res["inference_images_per_second"] = float64(o.Batch) / seconds("inference", func() error { _, err := infer.Exec(images); return err })
 
 	frozen, err := train.NewStepper(b, store, m, train.Frozen, 1e-4, true, 0, train.FromImages)
 	if err != nil {
 		return nil, err
 	}
-	res["frozen_step_images_per_second"] = float64(o.Batch) / measure("frozen step", func() error { _, _, err := frozen.Step(images, labels); return err })
+	res["frozen_step_images_per_second"] = float64(o.Batch) / seconds("frozen step", func() error { _, _, err := frozen.Step(images, labels); return err })
 
 	features := tensors.FromFlatDataAndDimensions(pix[:o.Batch*m.Arch.FeatureDim()], o.Batch, m.Arch.FeatureDim())
 	head, err := train.NewStepper(b, store, m, train.Frozen, 1e-4, false, 0, train.FromFeatures)
 	if err != nil {
 		return nil, err
 	}
-	headSeconds := measure("head step on features", func() error { _, _, err := head.Step(features, labels); return err })
+	headSeconds := seconds("head step on features", func() error { _, _, err := head.Step(features, labels); return err })
 	// The cached frozen phase: one inference pass to extract features, then head steps every epoch.
 	perImage := 1/res["inference_images_per_second"] + float64(o.FrozenEpochs)*headSeconds/float64(o.Batch)
 	res["frozen_cached_images_per_second"] = float64(o.FrozenEpochs) / perImage
@@ -109,7 +110,7 @@ func Run(b compute.Backend, o Options) (Result, error) {
 	if _, err := policy.Apply(finetuneStep, 0); err != nil { // No image cache here.
 		return nil, err
 	}
-	res["finetune_step_images_per_second"] = float64(o.Batch) / measure("fine-tune step", finetuneStep)
+	res["finetune_step_images_per_second"] = float64(o.Batch) / seconds("fine-tune step", finetuneStep)
 	res["peak_rss_mb"] = peakRSSMB()
 	if runErr != nil {
 		return nil, runErr
