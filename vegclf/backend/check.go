@@ -30,7 +30,7 @@ func check(b compute.Backend) error {
 		return v
 	}
 	a, img, kernel := values(n*n, 7), values(n*n*c, 5), values(3*3*c*o, 3)
-	out, err := graph.ExecOnceN(b, func(a, img, kernel *graph.Node) []*graph.Node {
+	out, err := graph.CallOnceN(b, func(a, img, kernel *graph.Node) []*graph.Node {
 		return []*graph.Node{graph.MatMul(a, a), graph.Convolve(img, kernel).PaddingPerDim([][2]int{{1, 1}, {1, 1}}).Done()}
 	}, tensors.FromFlatDataAndDimensions(a, n, n), tensors.FromFlatDataAndDimensions(img, 1, n, n, c),
 		tensors.FromFlatDataAndDimensions(kernel, 3, 3, c, o))

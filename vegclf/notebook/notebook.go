@@ -74,7 +74,7 @@ func ShowSamples(split *data.Split, classes []string, n, cols int, seed uint64) 
 // Live attaches a progress bar and training curves, updated in place, to a run. The report lines still
 // go to stdout.
 func Live(r *train.Run) {
-	progressID, plotID := "progress_"+gonbui.UniqueID(), "curves_"+gonbui.UniqueID()
+	progressID, plotID := "progress_"+gonbui.UniqueId(), "curves_"+gonbui.UniqueId()
 	r.Report = os.Stdout
 	var epochs []viz.EpochFigures
 	r.OnProgress = func(p train.Progress) {

@@ -54,7 +54,7 @@ func TestConvMatMulEqualsNative(t *testing.T) {
 					grads := Gradient(loss, x, kernel)
 					return []*Node{y, grads[0], grads[1]}
 				})
-				return exec.MustExec(x, kernel)
+				return exec.MustCall(x, kernel)
 			}
 			native := run(ConvNative, false)
 			for _, recompute := range []bool{false, true} {
@@ -95,7 +95,7 @@ func TestReLU(t *testing.T) {
 				y := tc.relu(x)
 				return []*Node{y, Gradient(ReduceAllSum(Mul(y, Const(x.Graph(), []float32{1, 1, 1, 0}))), x)[0]}
 			})
-			out := exec.MustExec(tensors.FromValue(input))
+			out := exec.MustCall(tensors.FromValue(input))
 			y, grad := tensors.MustCopyFlatData[float32](out[0]), tensors.MustCopyFlatData[float32](out[1])
 			if y[0] != 0 || y[1] != 0 || y[2] != 3 || !math.IsNaN(float64(y[3])) {
 				t.Errorf("relu(%v) = %v, want [0 0 3 NaN]", input, y)

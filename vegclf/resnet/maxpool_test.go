@@ -31,7 +31,7 @@ func TestMaxPool(t *testing.T) {
 			y := maxPool3x3Stride2(x)
 			return []*Node{y, Gradient(ReduceAllSum(Mul(y, weights)), x)[0]}
 		})
-		out := exec.MustExec(tensors.FromFlatDataAndDimensions(x, b, h, w, c), tensors.FromFlatDataAndDimensions(weights, b, outH, outW, c))
+		out := exec.MustCall(tensors.FromFlatDataAndDimensions(x, b, h, w, c), tensors.FromFlatDataAndDimensions(weights, b, outH, outW, c))
 		got, grad := tensors.MustCopyFlatData[float32](out[0]), tensors.MustCopyFlatData[float32](out[1])
 		wantGrad := make([]float32, len(x))
 		at := func(n, y, x, k int) int { return ((n*h+y)*w+x)*c + k }

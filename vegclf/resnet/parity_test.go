@@ -55,7 +55,7 @@ func TestParityWithTorchvision(t *testing.T) {
 				exec := model.MustNewExec(backend, store, func(scope *model.Scope, x *Node) *Node {
 					return m.Logits(scope.Store(), x, resnet.Options{TrainBatchNorm: train, Conv: tc.conv})
 				})
-				got := tensors.MustCopyFlatData[float32](exec.MustExec(input)[0])
+				got := tensors.MustCopyFlatData[float32](exec.MustCall(input)[0])
 				ref := "eval.bin"
 				if train {
 					ref = "train.bin"

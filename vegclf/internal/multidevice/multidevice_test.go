@@ -42,7 +42,7 @@ func TestShardedGraph(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Exec(x, w)
+	out, err := exec.Call(x, w)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestShardedGraph(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := exec.Exec(x, bad); err == nil || !strings.Contains(err.Error(), "replicated shards differ between devices 0 and 2") {
+	if _, err := exec.Call(x, bad); err == nil || !strings.Contains(err.Error(), "replicated shards differ between devices 0 and 2") {
 		t.Errorf("differing replicas: error = %v", err)
 	}
 }
@@ -100,7 +100,7 @@ func TestRefusesWhatItCannotRun(t *testing.T) {
 				err = fmt.Errorf("%v", r)
 			}
 		}()
-		_, err = exec.Exec(x)
+		_, err = exec.Call(x)
 		return err
 	}
 	if err := run(); err == nil || !strings.Contains(err.Error(), "only the first axis may be split") {
