@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Sets up and runs every test: formatting, vet, and the Go tests, including the parity tests against
-# Debian's torch and torchvision (required here: VEGCLF_REQUIRE_TORCH makes their absence a failure).
+# Sets up and runs every test: formatting, vet, staticcheck, and the Go tests, including the parity tests
+# against Debian's torch and torchvision (required here: VEGCLF_REQUIRE_TORCH makes their absence a failure).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh --test
@@ -12,6 +12,8 @@ if [ -n "$unformatted" ]; then
   echo "gofmt is needed on:"; echo "$unformatted"; exit 1
 fi
 go vet ./...
+# staticcheck, pinned (the module proxy here serves exact versions only); settings in staticcheck.conf.
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 go test -count=1 -timeout 60m ./... 2>&1 | tee /tmp/vegclf-test.log
 
 # The notebooks, executed headless with the real GoNB kernel; the executed copies are kept as artifacts.
