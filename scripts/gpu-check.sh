@@ -123,6 +123,8 @@ if [ "$device" = cuda ]; then
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
   nvlibs=$("$python" -c 'import glob, os, nvidia; print(":".join(sorted(d for p in nvidia.__path__ for d in glob.glob(os.path.join(p, "*", "lib")))))' 2>/dev/null || true)
   echo "NVIDIA libraries of the Python install: ${nvlibs:-none found}"
+  pjrtdir=$("$python" -c 'import glob, os, jax_plugins; print(([os.path.dirname(f) for p in jax_plugins.__path__ for f in sorted(glob.glob(os.path.join(p, "xla_cuda*", "xla_cuda_plugin.so")))] + [""])[0])' 2>/dev/null || true)
+  echo "CUDA plugin of the Python install: ${pjrtdir:-none found}"
 else
   size=${SIZE:-64} batch=${BATCH:-4} duration=${DURATION:-1s}
   backend="go"
@@ -130,14 +132,23 @@ fi
 echo "== $(date -u +%FT%TZ) device $device, backend $backend, resnet50 ${size}px batch $batch, budget ${budget}s"
 "$python" -c 'import torch, torchvision; print("torch", torch.__version__, "torchvision", torchvision.__version__)'
 
-# 0. The backend starts and computes. vegclf preloads the NVIDIA libraries of the wheels installed with
-# the plugin, as jax does; should that not be enough, the loader's path gets them too, and the log says so.
+# 0. The backend starts and computes. vegclf finds the plugin of a Python install in the usual places;
+# should this one be elsewhere, the folder Python names is given to it (PJRT_PLUGIN_LIBRARY_PATH). It
+# preloads the NVIDIA libraries of the wheels installed with the plugin, as jax does; should that not be
+# enough, the loader's path gets them too. The log says which of these it took.
 step "backend" 90 bin/gpu/vegclf backend --backend "$backend"
+if [ "$step_rc" != 0 ] && [ -n "${pjrtdir:-}" ] && [ -z "${PJRT_PLUGIN_LIBRARY_PATH:-}" ]; then
+  export PJRT_PLUGIN_LIBRARY_PATH="$pjrtdir"
+  echo "== backend: retrying with PJRT_PLUGIN_LIBRARY_PATH=$pjrtdir"
+  step "backend (PJRT_PLUGIN_LIBRARY_PATH)" 90 bin/gpu/vegclf backend --backend "$backend"
+fi
 if [ "$step_rc" != 0 ] && [ -n "${nvlibs:-}" ]; then
   export LD_LIBRARY_PATH="$nvlibs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   echo "== backend: retrying with LD_LIBRARY_PATH set to the NVIDIA libraries"
   step "backend (LD_LIBRARY_PATH)" 90 bin/gpu/vegclf backend --backend "$backend"
 fi
+# What vegclf picks on its own on this machine (reported only; it should say xla:cuda and why).
+[ "$device" = cuda ] && step "backend (automatic choice)" 60 env -u GOMLX_BACKEND bin/gpu/vegclf backend
 
 # 1. Parity against torchvision on the same device, exact float32 on both sides.
 # tf32=false makes XLA's float32 matrix products exact; XLA leaves convolutions at the default precision,

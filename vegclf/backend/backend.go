@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/gomlx/compute"
@@ -51,7 +52,8 @@ func Detect(flag string) Environment {
 
 // PluginDirs returns the folders searched for PJRT plugins, as go-xla searches them:
 // $PJRT_PLUGIN_LIBRARY_PATH when set, otherwise ~/.local/lib/go-xla[/nvidia], /usr/local/lib/go-xla[/nvidia]
-// and $LD_LIBRARY_PATH; then the jax_plugins folders of Python installs, virtual environments included
+// and $LD_LIBRARY_PATH; then the jax_plugins folders of Python installs: $VIRTUAL_ENV, the system's, conda's,
+// virtual environments under /opt and the home folder, pip's --user folder and pyenv's versions
 // (jax-cuda13-pjrt ships the CUDA plugin there as xla_cuda_plugin.so).
 func PluginDirs() []string {
 	var dirs []string
@@ -64,16 +66,29 @@ func PluginDirs() []string {
 		dirs = append(dirs, "/usr/local/lib/go-xla", "/usr/local/lib/go-xla/nvidia")
 		dirs = append(dirs, filepath.SplitList(os.Getenv("LD_LIBRARY_PATH"))...)
 	}
-	for _, pattern := range []string{
-		"/usr/local/lib/python3*/*-packages/jax_plugins/xla_cuda*",
-		"/usr/lib/python3*/*-packages/jax_plugins/xla_cuda*",
-		"/opt/conda/lib/python3*/site-packages/jax_plugins/xla_cuda*",
-		"/opt/*/.venv/lib/python3*/site-packages/jax_plugins/xla_cuda*",
-		"/opt/*/lib/python3*/site-packages/jax_plugins/xla_cuda*", // A virtual environment such as /opt/venv.
-		os.Getenv("VIRTUAL_ENV") + "/lib/python3*/site-packages/jax_plugins/xla_cuda*",
-	} {
-		matches, _ := filepath.Glob(pattern)
-		dirs = append(dirs, matches...)
+	prefixes := []string{
+		os.Getenv("VIRTUAL_ENV"), // The active virtual environment first.
+		"/usr/local", "/usr",
+		"/opt/conda", "/opt/conda/envs/*",
+		"/opt/*/.venv", "/opt/*", // A virtual environment such as /opt/venv.
+	}
+	if home, err := os.UserHomeDir(); err == nil && home != "" {
+		prefixes = append(prefixes,
+			home+"/.local",            // pip install --user.
+			home+"/.pyenv/versions/*", // pyenv.
+			home+"/miniconda3", home+"/anaconda3",
+			home+"/.venv", home+"/venv")
+	}
+	for _, prefix := range prefixes {
+		if prefix == "" {
+			continue
+		}
+		matches, _ := filepath.Glob(prefix + "/lib/python3*/*-packages/jax_plugins/xla_cuda*")
+		for _, m := range matches {
+			if !slices.Contains(dirs, m) {
+				dirs = append(dirs, m)
+			}
+		}
 	}
 	return dirs
 }

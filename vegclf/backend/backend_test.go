@@ -96,3 +96,42 @@ func TestCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestPluginDirsFindsPythonInstalls(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		prefix string // Under the temporary home folder.
+		venv   bool   // The prefix is $VIRTUAL_ENV.
+	}{
+		{"pip --user", ".local", false},
+		{"pyenv", ".pyenv/versions/3.11.7", false},
+		{"conda in home", "miniconda3", false},
+		{"venv in home", ".venv", false},
+		{"active virtual environment", "envs/project", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			home := t.TempDir()
+			t.Setenv("HOME", home)
+			t.Setenv("PJRT_PLUGIN_LIBRARY_PATH", filepath.Join(home, "none"))
+			t.Setenv("VIRTUAL_ENV", "")
+			if tc.venv {
+				t.Setenv("VIRTUAL_ENV", filepath.Join(home, tc.prefix))
+			}
+			dir := filepath.Join(home, tc.prefix, "lib", "python3.11", "site-packages", "jax_plugins", "xla_cuda13")
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			plugin := filepath.Join(dir, "xla_cuda_plugin.so")
+			if err := os.WriteFile(plugin, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			dirs := PluginDirs()
+			if n := strings.Count(strings.Join(dirs, "\n"), dir); n != 1 {
+				t.Fatalf("PluginDirs lists %s %d times: %v", dir, n, dirs)
+			}
+			if got := findPlugin("cuda", dirs); got != plugin {
+				t.Errorf("findPlugin(cuda) = %q, want %q", got, plugin)
+			}
+		})
+	}
+}
