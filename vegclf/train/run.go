@@ -262,7 +262,7 @@ func (r *Run) restore(path string) error {
 			r.sinceBest++
 		}
 	}
-	r.Notes = append(r.Notes, fmt.Sprintf("Resuming from %s: %s phase, %d epochs done, best test accuracy %.2f%%.", path, r.phase, r.epoch, 100*r.best))
+	r.Notes = append(r.Notes, fmt.Sprintf("Resuming from %s: %s phase, %s done, best test accuracy %.2f%%.", path, r.phase, epochCount(r.epoch), 100*r.best))
 	return nil
 }
 
@@ -341,13 +341,21 @@ func (r *Run) report(format string, args ...any) {
 	}
 }
 
+// epochCount writes n epochs in words: "1 epoch", "5 epochs".
+func epochCount(n int) string {
+	if n == 1 {
+		return "1 epoch"
+	}
+	return fmt.Sprintf("%d epochs", n)
+}
+
 func (r *Run) runPhase(ctx context.Context, phase Phase, epochs int, lr float64) error {
 	bnTrain := phase == Finetune || r.Config.FrozenBatchNormTrain
 	if phase == Frozen {
-		r.report("\nTransfer learning: backbone frozen, training the head %s, Adam lr %g, %d epochs (batch norm in %s mode).\n",
-			r.Model.Head, lr, epochs, map[bool]string{true: "train", false: "inference"}[bnTrain])
+		r.report("\nTransfer learning: backbone frozen, training the head %s, Adam lr %g, %s (batch norm in %s mode).\n",
+			r.Model.Head, lr, epochCount(epochs), map[bool]string{true: "train", false: "inference"}[bnTrain])
 	} else {
-		r.report("\nFine-tuning: all layers trained, fresh Adam lr %g, %d epochs.\n", lr, epochs)
+		r.report("\nFine-tuning: all layers trained, fresh Adam lr %g, %s.\n", lr, epochCount(epochs))
 	}
 	if p := r.Model.ComputeDType(); p != dtypes.Float32 {
 		r.report("Mixed precision: the backbone computes in %s; weights, batch norm, head and loss stay float32.\n", p)
@@ -387,7 +395,7 @@ func (r *Run) runPhase(ctx context.Context, phase Phase, epochs int, lr float64)
 	unfrozenFrom := -1 // The first unfrozen layer group of the current stepper.
 	for r.epoch < epochs {
 		if p := r.Config.Patience; p > 0 && r.sinceBest >= p {
-			r.report("Early stopping: no better test accuracy for %d epochs; ending the %s phase after %d of %d epochs.\n", p, phase, r.epoch, epochs)
+			r.report("Early stopping: no better test accuracy for %s; ending the %s phase after %d of %s.\n", epochCount(p), phase, r.epoch, epochCount(epochs))
 			break
 		}
 		// Gradual unfreezing: fine-tuning epoch e trains the head and the last e layer groups.

@@ -467,7 +467,7 @@ func TestEarlyStoppingAndSchedules(t *testing.T) {
 	if !slices.Equal(phases, []string{"frozen", "frozen", "finetune"}) {
 		t.Errorf("epochs run: %v, want two frozen (the first best, then one without improvement) and one fine-tuning", phases)
 	}
-	for _, want := range []string{"Early stopping: no better test accuracy for 1 epochs; ending the frozen phase after 2 of 5 epochs",
+	for _, want := range []string{"Early stopping: no better test accuracy for 1 epoch; ending the frozen phase after 2 of 5 epochs",
 		"ending the finetune phase after 1 of 3 epochs", "Learning rate: cosine 1e-12 with 20% linear warmup"} {
 		if !strings.Contains(report, want) {
 			t.Errorf("report lacks %q:\n%s", want, report)
@@ -807,5 +807,16 @@ func TestMemoryPolicy(t *testing.T) {
 	}
 	if _, err := MemoryPolicy("lots", goBackend); err == nil {
 		t.Error("MemoryPolicy(lots) gave no error")
+	}
+}
+
+func TestEpochCount(t *testing.T) {
+	for _, tc := range []struct {
+		n    int
+		want string
+	}{{0, "0 epochs"}, {1, "1 epoch"}, {2, "2 epochs"}, {15, "15 epochs"}} {
+		if got := epochCount(tc.n); got != tc.want {
+			t.Errorf("epochCount(%d) = %q, want %q", tc.n, got, tc.want)
+		}
 	}
 }
