@@ -196,7 +196,9 @@ echo "train: $trained"
 # (relative difference under 1e-3), and the speed-up is reported. The Go backend cannot split a step.
 parallel="not run (the Go backend runs on one device)"
 if [ "$device" = cuda ]; then
-  gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
+  # The devices the backend sees (its 'Devices: N' line in step 0), else the GPUs nvidia-smi lists.
+  gpus=$(grep -o '^Devices: [0-9]*' "$out/log" | head -1 | grep -o '[0-9]*$' || true)
+  [ "${gpus:-0}" -ge 1 ] || gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
   [ "${gpus:-0}" -ge 1 ] || gpus=1
   step "vegclf data parallel over $gpus GPU(s)" 150 bin/gpu/vegclf bench --backend "$backend" \
     --data "$work/data" --arch resnet50 --image-size "$size" --batch "$batch" --devices "$gpus" \
