@@ -136,17 +136,26 @@ echo "== $(date -u +%FT%TZ) device $device, backend $backend, resnet50 ${size}px
 # should this one be elsewhere, the folder Python names is given to it (PJRT_PLUGIN_LIBRARY_PATH). It
 # preloads the NVIDIA libraries of the wheels installed with the plugin, as jax does; should that not be
 # enough, the loader's path gets them too. The log says which of these it took.
-step "backend" 90 bin/gpu/vegclf backend --backend "$backend"
+#
+# check_backend NAME: step NAME starts the backend and checks it computes; its report (with its device
+# count) is kept in $work/backend.txt.
+check_backend() {
+  step "$1" 90 bash -c 'set -o pipefail; bin/gpu/vegclf backend --backend "$0" | tee "$1"' "$backend" "$work/backend.txt"
+}
+check_backend "backend"
 if [ "$step_rc" != 0 ] && [ -n "${pjrtdir:-}" ] && [ -z "${PJRT_PLUGIN_LIBRARY_PATH:-}" ]; then
   export PJRT_PLUGIN_LIBRARY_PATH="$pjrtdir"
   echo "== backend: retrying with PJRT_PLUGIN_LIBRARY_PATH=$pjrtdir"
-  step "backend (PJRT_PLUGIN_LIBRARY_PATH)" 90 bin/gpu/vegclf backend --backend "$backend"
+  check_backend "backend (PJRT_PLUGIN_LIBRARY_PATH)"
 fi
 if [ "$step_rc" != 0 ] && [ -n "${nvlibs:-}" ]; then
   export LD_LIBRARY_PATH="$nvlibs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   echo "== backend: retrying with LD_LIBRARY_PATH set to the NVIDIA libraries"
-  step "backend (LD_LIBRARY_PATH)" 90 bin/gpu/vegclf backend --backend "$backend"
+  check_backend "backend (LD_LIBRARY_PATH)"
 fi
+# The devices the backend sees, for the data-parallel step.
+devices=""
+[ "$step_rc" = 0 ] && devices=$(sed -n 's/^Devices: \([0-9][0-9]*\).*/\1/p' "$work/backend.txt" | head -1)
 # What vegclf picks on its own on this machine (reported only; it should say xla:cuda and why).
 [ "$device" = cuda ] && step "backend (automatic choice)" 60 env -u GOMLX_BACKEND bin/gpu/vegclf backend
 
@@ -196,9 +205,9 @@ echo "train: $trained"
 # (relative difference under 1e-3), and the speed-up is reported. The Go backend cannot split a step.
 parallel="not run (the Go backend runs on one device)"
 if [ "$device" = cuda ]; then
-  # The devices the backend sees (its 'Devices: N' line in step 0), else the GPUs nvidia-smi lists.
-  gpus=$(grep -o '^Devices: [0-9]*' "$out/log" | head -1 | grep -o '[0-9]*$' || true)
-  [ "${gpus:-0}" -ge 1 ] || gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
+  # The devices the backend reported in step 0, else the GPUs nvidia-smi lists.
+  gpus=${devices:-0}
+  [ "$gpus" -ge 1 ] || gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
   [ "${gpus:-0}" -ge 1 ] || gpus=1
   step "vegclf data parallel over $gpus GPU(s)" 150 bin/gpu/vegclf bench --backend "$backend" \
     --data "$work/data" --arch resnet50 --image-size "$size" --batch "$batch" --devices "$gpus" \
