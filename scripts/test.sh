@@ -29,6 +29,23 @@ export PATH="$(go env GOPATH)/bin:$PATH"
 scripts/gpu-check.sh build
 GPU_CHECK_DEVICE=cpu PYTHON=/usr/bin/python3 OUT="${VEGCLF_ARTIFACTS:-/tmp/vegclf-artifacts}/gpu-check-dry-run" \
   scripts/gpu-check.sh run
+# Its CUDA branch, without a GPU: with a fake nvidia-smi (two GPUs) and a fake plugin that only Python knows
+# of, every step must fail cleanly and the script reach its summary, having retried with the plugin's
+# folder and split across nvidia-smi's GPUs.
+fake=$(mktemp -d)
+mkdir -p "$fake/bin" "$fake/py/jax_plugins/xla_cuda13"
+: >"$fake/py/jax_plugins/xla_cuda13/xla_cuda_plugin.so"
+printf '#!/bin/sh\n[ "$1" = -L ] && printf "GPU 0: Fake\\nGPU 1: Fake\\n" || echo Fake\n' >"$fake/bin/nvidia-smi"
+chmod +x "$fake/bin/nvidia-smi"
+if PATH="$fake/bin:$PATH" PYTHONPATH="$fake/py" PYTHON=/usr/bin/python3 OUT="$fake/out" SIZE=32 BATCH=2 \
+  scripts/gpu-check.sh run >"$fake/log" 2>&1; then
+  echo "gpu-check.sh succeeded without a GPU"; exit 1
+fi
+for want in "retrying with PJRT_PLUGIN_LIBRARY_PATH=$fake/py/jax_plugins/xla_cuda13" "data parallel over 2 GPU(s)" \
+  "parity: FAILED; timings: incomplete; train: FAILED; data parallel: FAILED"; do
+  grep -qF "$want" "$fake/log" || { echo "gpu-check.sh's CUDA branch: no '$want' in its log:"; cat "$fake/log"; exit 1; }
+done
+rm -rf "$fake"
 
 # Fuzzing, bounded: the image decoder and the weights readers get arbitrary bytes for a while. A crasher
 # is kept under the package's testdata/fuzz (commit it: it becomes a regression test). The budgets are
