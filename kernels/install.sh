@@ -4,13 +4,13 @@
 # the gonb path filled in. Jupyter itself comes from Debian's packages (see scripts/setup.sh --notebooks).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -x /usr/local/go/bin/go ] && export PATH="/usr/local/go/bin:$PATH"
+. scripts/goenv.sh
 gobin="$(go env GOPATH)/bin"
 export PATH="$gobin:$PATH"
 
-gonb_version=v0.11.5     # The version GoMLX v0.28.5 requires.
-goimports_version=v0.52.0
-gopls_version=v0.23.0    # v0.24 needs Go 1.27.
+gonb_version=v0.11.5     # The version GoMLX v0.28.16 requires.
+goimports_version=v0.52.0 # golang.org/x/tools: GoMLX v0.28.16 requires v0.50.0 or later.
+gopls_version=v0.23.0
 
 if ! command -v gonb >/dev/null 2>&1; then
   # 'go install gonb@version' is refused by the module proxy here; a throwaway module works.
@@ -26,6 +26,9 @@ kernels="${JUPYTER_DATA_DIR:-$HOME/.local/share/jupyter}/kernels"
 for spec in kernels/vegclf-*/; do
   name=$(basename "$spec")
   mkdir -p "$kernels/$name"
+  # GoNB runs the go command for every cell: the spec's GOTOOLCHAIN must be go.mod's.
+  grep -q "\"GOTOOLCHAIN\": \"$GOTOOLCHAIN\"" "$spec/kernel.json" ||
+    { echo "kernels: $spec/kernel.json does not set GOTOOLCHAIN to go.mod's $GOTOOLCHAIN" >&2; exit 1; }
   sed "s#\"gonb\"#\"$gobin/gonb\"#" "$spec/kernel.json" > "$kernels/$name/kernel.json"
   echo "kernels: installed $name in $kernels/$name"
 done

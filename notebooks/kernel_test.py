@@ -12,6 +12,12 @@ import jupyter_kernel_test
 TIMEOUT = 600
 
 
+def go_mod_toolchain():
+    """The toolchain named by go.mod's 'toolchain' line (go1.27.3)."""
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "go.mod")) as f:
+        return next(line.split()[1] for line in f if line.startswith("toolchain "))
+
+
 class CollectStragglers:
     """Mixed into the kernel tests: a longer timeout, and the outputs GoNB sends late."""
 
@@ -34,11 +40,14 @@ class VegclfCPUKernelTests(CollectStragglers, jupyter_kernel_test.KernelTests):
     code_stderr = 'import ("fmt"; "os")\n%%\nfmt.Fprintln(os.Stderr, "oops")'
 
     def test_kernel_environment(self):
-        """The spec's environment reaches the Go program: the backend and the simd build."""
-        reply, outputs = self.execute_helper('import ("fmt"; "os")\n%%\nfmt.Println(os.Getenv("GOMLX_BACKEND"), os.Getenv("GOEXPERIMENT"))')
+        """The spec's environment reaches the Go program: the backend, the simd build, and go.mod's
+        toolchain, which GoNB compiled the cell with."""
+        reply, outputs = self.execute_helper(
+            'import ("fmt"; "os"; "runtime")\n%%\n'
+            'fmt.Println(os.Getenv("GOMLX_BACKEND"), os.Getenv("GOEXPERIMENT"), runtime.Version())')
         self.assertEqual(reply["content"]["status"], "ok")
         text = "".join(o["content"].get("text", "") for o in outputs if o["msg_type"] == "stream")
-        self.assertEqual(text.strip(), "go simd")
+        self.assertEqual(text.strip(), "go simd " + go_mod_toolchain())
 
     def test_vegclf_library(self):
         """The notebook setup cell makes this repository's module importable, offline."""

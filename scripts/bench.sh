@@ -5,8 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh --test
-[ -x /usr/local/go/bin/go ] && export PATH="/usr/local/go/bin:$PATH"
-export GOEXPERIMENT=simd
+. scripts/goenv.sh
 arch=${ARCH:-resnet50} size=${SIZE:-224} batch=${BATCH:-16} per_class=${PER_CLASS:-16}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -70,8 +70,7 @@ EOF
 
 case "$mode" in
 build)
-  [ -x /usr/local/go/bin/go ] && export PATH="/usr/local/go/bin:$PATH"
-  export GOEXPERIMENT=simd
+  . scripts/goenv.sh
   mkdir -p bin/gpu
   # Stripped (-s -w): the binaries travel to the GPU machine, which takes 64 MiB with the working tree.
   go build -ldflags='-s -w' -o bin/gpu/vegclf ./vegclf/cmd/vegclf

@@ -5,7 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
-[ -x /usr/local/go/bin/go ] && export PATH="/usr/local/go/bin:$PATH"
-export GOEXPERIMENT=simd
+. scripts/goenv.sh
 go build -o bin/vegclf ./vegclf/cmd/vegclf
 exec bin/vegclf demo "$@"

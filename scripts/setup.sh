@@ -5,17 +5,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need_go="1.26"
+. scripts/goenv.sh
 if ! command -v go >/dev/null 2>&1; then
-  [ -x /usr/local/go/bin/go ] && export PATH="/usr/local/go/bin:$PATH"
-fi
-if ! command -v go >/dev/null 2>&1; then
-  echo "setup: Go $need_go or later is needed: install it from https://go.dev/dl/ into /usr/local/go" >&2
+  echo "setup: Go is needed (1.21 or later, which fetches vegclf's $GOTOOLCHAIN itself): install it from https://go.dev/dl/ into /usr/local/go" >&2
   exit 1
 fi
-have_go=$(go env GOVERSION | sed 's/^go//')
-if [ "$(printf '%s\n%s\n' "$need_go" "$have_go" | sort -V | head -1)" != "$need_go" ]; then
-  echo "setup: Go $have_go is too old; vegclf needs Go $need_go or later (https://go.dev/dl/)" >&2
+# GOTOOLCHAIN (scripts/goenv.sh) makes the go command fetch the toolchain from the module proxy.
+if ! have_go=$(go env GOVERSION 2>&1) || [ "$have_go" != "$GOTOOLCHAIN" ]; then
+  echo "setup: could not get $GOTOOLCHAIN (GOTOOLCHAIN=$GOTOOLCHAIN with $(env -u GOTOOLCHAIN go version 2>&1)): $have_go" >&2
+  echo "setup: it needs Go 1.21 or later and the Go module proxy; or install $GOTOOLCHAIN from https://go.dev/dl/" >&2
   exit 1
 fi
 

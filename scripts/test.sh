@@ -4,8 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh --test
-[ -x /usr/local/go/bin/go ] && export PATH="/usr/local/go/bin:$PATH"
-export GOEXPERIMENT=simd VEGCLF_REQUIRE_TORCH=1
+. scripts/goenv.sh
+export VEGCLF_REQUIRE_TORCH=1
 
 unformatted=$(gofmt -l .)
 if [ -n "$unformatted" ]; then

@@ -15,7 +15,7 @@ const (
 // inferenceBatchNorm returns the per-channel scale and shift of the batch norm under prefix in inference
 // mode: y = (x - mean) / sqrt(var + eps) * weight + bias = x * scale + shift.
 func inferenceBatchNorm(g *Graph, store *model.Store, prefix string) (scale, shift *Node) {
-	value := func(name string) *Node { return mustVariable(store, prefix+"."+name).NodeValue(g) }
+	value := func(name string) *Node { return mustVariable(store, g, prefix+"."+name).NodeValue(g) }
 	scale = Mul(value("weight"), Reciprocal(Sqrt(AddScalar(value("running_var"), bnEpsilon))))
 	shift = Sub(value("bias"), Mul(value("running_mean"), scale))
 	return scale, shift
@@ -32,7 +32,7 @@ func trainBatchNorm(store *model.Store, prefix string, x *Node) *Node {
 		return ConvertDType(trainBatchNorm(store, prefix, ConvertDType(x, dtypes.Float32)), dtype)
 	}
 	g := x.Graph()
-	variable := func(name string) *model.Variable { return mustVariable(store, prefix+"."+name) }
+	variable := func(name string) *model.Variable { return mustVariable(store, g, prefix+"."+name) }
 	weight := variable("weight").NodeValue(g)
 	bias := variable("bias").NodeValue(g)
 	runningMean, runningVar := variable("running_mean"), variable("running_var")

@@ -27,7 +27,14 @@ type Options struct {
 
 // mustVariable returns the store's variable for a state_dict key, panicking (inside graph building,
 // where GoMLX reports panics as errors) with a clear message when it is missing.
-func mustVariable(store *model.Store, name string) *model.Variable {
+//
+// It also marks g as a graph whose variables change between calls (GoMLX's "training" graphs): since
+// GoMLX v0.28.6, a graph not so marked on a backend that prefers constants (the Go backend) has its
+// variables compiled in as constants, so a training step would re-read the initial weights at every call
+// and a classifier kept across epochs would keep the weights of its first call. Every graph of the model
+// reads its variables here first, so none can be built with stale constants.
+func mustVariable(store *model.Store, g *Graph, name string) *model.Variable {
+	store.SetTraining(g, true)
 	v := store.GetVariable(VariablePath(name))
 	if v == nil {
 		exceptions.Panicf("model variable %q (%s) is missing: initialize the model or load weights first", name, VariablePath(name))
@@ -52,7 +59,7 @@ func (m *Model) FeatureMap(store *model.Store, images *Node, opts Options) *Node
 	// convBN is a convolution followed by its batch norm. In inference mode the norm's scale is folded
 	// into the kernel (one small multiplication instead of one over the whole output).
 	convBN := func(convName, bnName string, x *Node, stride, pad int) *Node {
-		kernel := mustVariable(store, convName+".weight").NodeValue(g)
+		kernel := mustVariable(store, g, convName+".weight").NodeValue(g)
 		if opts.TrainBatchNorm {
 			return trainBatchNorm(store, bnName, conv2D(x, ConvertDType(kernel, dtype), stride, pad, opts.Conv, opts.Backward))
 		}
@@ -113,11 +120,11 @@ func (m *Model) Classify(store *model.Store, features *Node) *Node {
 	x := features
 	names := m.Head.linearNames()
 	for i, name := range names {
-		w := mustVariable(store, name+".weight").NodeValue(g)
-		b := mustVariable(store, name+".bias").NodeValue(g)
+		w := mustVariable(store, g, name+".weight").NodeValue(g)
+		b := mustVariable(store, g, name+".bias").NodeValue(g)
 		x = Add(MatMul(x, w), InsertAxes(b, 0))
 		if i < len(names)-1 {
-			x = relu(x)
+			x = reluMasked(x) // Keeps NaN, as torch does, so that a diverged head shows in the loss.
 		}
 	}
 	return x
@@ -129,7 +136,10 @@ func (m *Model) Logits(store *model.Store, images *Node, opts Options) *Node {
 }
 
 // relu is max(x, 0), with a scalar 0: on the Go backend, Max against a scalar runs in 60% of the time of
-// Max against a broadcast tensor of zeros. Its gradient (GoMLX's for Max) passes ties at 0.
+// Max against a broadcast tensor of zeros, and in 60% of reluMasked's. Its gradient (GoMLX's for Max)
+// passes ties at 0. On the Go backend from compute v0.1.14, Max keeps NaN (as torch's relu does) in whole
+// 16-wide vectors but returns 0 for it in a tensor's last partial vector: the backbone's activations (a
+// multiple of 16 channels) use it for speed; the head and every graph with a backward pass use reluMasked.
 func relu(x *Node) *Node {
 	return Max(x, ScalarZero(x.Graph(), x.DType()))
 }

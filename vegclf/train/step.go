@@ -145,6 +145,9 @@ func trainableVariables(store *model.Store, m *resnet.Model, phase Phase, unfroz
 func newTrainExec(b compute.Backend, store *model.Store, m *resnet.Model, opt *adamState, bnTrain bool, input StepInput) (*model.Exec, error) {
 	return model.NewExec(b, store, func(scope *model.Scope, inputs, targets, labels, hyper *Node) (*Node, *Node) {
 		g := inputs.Graph()
+		// The weights and Adam's moments change at every call: they must be graph parameters, never
+		// constants compiled in (see resnet's mustVariable, which marks the model's graphs the same way).
+		scope.Store().SetTraining(g, true)
 		var logits *Node
 		if input == FromFeatures {
 			logits = m.Classify(scope.Store(), inputs)

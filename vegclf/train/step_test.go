@@ -1,0 +1,188 @@
+package train
+
+import (
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/vegclf/vegclf/vegclf/data"
+	"github.com/vegclf/vegclf/vegclf/internal/testenv"
+	"github.com/vegclf/vegclf/vegclf/predict"
+	"github.com/vegclf/vegclf/vegclf/resnet"
+)
+
+// randomBatch returns n images [n,size,size,3] of seeded noise, and labels cycling over classes.
+func randomBatch(seed uint64, n, size, classes int) (*tensors.Tensor, []int32) {
+	rng := rand.New(rand.NewPCG(seed, 0))
+	pixels := make([]float32, n*size*size*3)
+	for i := range pixels {
+		pixels[i] = float32(rng.NormFloat64())
+	}
+	labels := make([]int32, n)
+	for i := range labels {
+		labels[i] = int32(i % classes)
+	}
+	return tensors.FromFlatDataAndDimensions(pixels, n, size, size, 3), labels
+}
+
+// floatValues returns a copy of every float32 variable of store whose path passes keep.
+func floatValues(t *testing.T, store *model.Store, keep func(path string) bool) map[string][]float32 {
+	t.Helper()
+	out := map[string][]float32{}
+	for v := range store.IterVariables() {
+		if !keep(v.Path()) {
+			continue
+		}
+		value, err := v.Value()
+		if err != nil {
+			t.Fatalf("%s: %v", v.Path(), err)
+		}
+		if value.DType() == dtypes.Float32 {
+			out[v.Path()] = tensors.MustCopyFlatData[float32](value)
+		}
+	}
+	return out
+}
+
+// TestStepsMoveWeights takes three steps of each kind of training step on one batch and checks that every
+// step moves every trainable parameter and nothing else, and that each step starts from the weights the
+// step before left: the loss on the batch changes at every step and falls. (With GoMLX v0.28.6 and later,
+// a graph not marked as training has its variables compiled in as constants on the Go backend: each step
+// then computes from the initial weights, and its loss never changes.)
+func TestStepsMoveWeights(t *testing.T) {
+	const classes, size, batch = 3, 32, 4
+	for _, tc := range []struct {
+		name    string
+		phase   Phase
+		bnTrain bool
+		input   StepInput
+		lr      float64
+	}{
+		{"frozen head on features", Frozen, false, FromFeatures, 1e-3},
+		{"frozen head on images", Frozen, false, FromImages, 1e-3},
+		{"fine-tuning, batch norm in train mode", Finetune, true, FromImages, 1e-4},
+		{"fine-tuning, batch norm in inference mode", Finetune, false, FromImages, 1e-4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := resnet.New(resnet.ResNet18, resnet.TutorialHead(classes))
+			store := model.NewStore()
+			if err := m.Init(store, 5, nil); err != nil {
+				t.Fatal(err)
+			}
+			s, err := NewStepper(testenv.Backend(t), store, m, tc.phase, tc.lr, tc.bnTrain, 0, tc.input)
+			if err != nil {
+				t.Fatal(err)
+			}
+			trainable := map[string]bool{}
+			for v := range store.IterVariables() {
+				if v.Trainable {
+					trainable[v.Path()] = true
+				}
+			}
+			if len(trainable) == 0 {
+				t.Fatal("no trainable variable")
+			}
+			isModel := func(path string) bool { return !strings.HasPrefix(path, optimizerPrefix) }
+			before := floatValues(t, store, isModel)
+			var losses []float64
+			inputs, labels := randomBatch(1, batch, size, classes)
+			if tc.input == FromFeatures {
+				inputs = randomFeatures(1, batch, m.Arch.FeatureDim())
+			}
+			for step := range 3 {
+				loss, _, err := s.Step(inputs, labels)
+				if err != nil {
+					t.Fatalf("step %d: %v", step+1, err)
+				}
+				losses = append(losses, loss)
+				after := floatValues(t, store, isModel)
+				for path, was := range before {
+					moved := !slices.Equal(was, after[path])
+					if trainable[path] && !moved {
+						t.Errorf("step %d left trainable %s where step %d had left it", step+1, path, step)
+					}
+					if !trainable[path] && moved && !(tc.bnTrain && isRunningStat(path)) {
+						t.Errorf("step %d changed %s, which the phase does not train", step+1, path)
+					}
+				}
+				before = after
+			}
+			if s.Steps != 3 {
+				t.Errorf("Steps = %d, want 3", s.Steps)
+			}
+			// Each step's loss is that of the weights the step before left, on the same batch: it must
+			// change at every step, and fall.
+			if losses[0] == losses[1] || losses[1] == losses[2] || losses[2] >= losses[0] {
+				t.Errorf("losses on one batch %v: the steps do not start from the weights the step before left", losses)
+			}
+		})
+	}
+}
+
+// isRunningStat tells whether a store path holds a batch norm's running statistics, which batch norm in
+// train mode updates without training them.
+func isRunningStat(path string) bool {
+	return strings.HasSuffix(path, "running_mean") || strings.HasSuffix(path, "running_var")
+}
+
+// randomFeatures returns pooled features [n,dim] of seeded non-negative noise (they follow a ReLU).
+func randomFeatures(seed uint64, n, dim int) *tensors.Tensor {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	f := make([]float32, n*dim)
+	for i := range f {
+		f[i] = float32(rng.ExpFloat64())
+	}
+	return tensors.FromFlatDataAndDimensions(f, n, dim)
+}
+
+// TestClassifierSeesNewWeights keeps one classifier across training steps, as a run keeps its classifier
+// across epochs: after a step its probabilities must change and equal those of a classifier built anew
+// (a graph that compiled the weights in as constants would go on answering with the first ones).
+func TestClassifierSeesNewWeights(t *testing.T) {
+	const classes, size = 3, 32
+	b := testenv.Backend(t)
+	m := resnet.New(resnet.ResNet18, resnet.TutorialHead(classes))
+	store := model.NewStore()
+	if err := m.Init(store, 9, nil); err != nil {
+		t.Fatal(err)
+	}
+	labels := []string{"a", "b", "c"}
+	kept, err := predict.New(b, m, store, labels, data.Transform{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	images, targets := randomBatch(1, 4, size, classes)
+	first, err := kept.LogProbabilities(images)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewStepper(b, store, m, Finetune, 1e-2, false, 0, FromImages)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Step(images, targets); err != nil {
+		t.Fatal(err)
+	}
+	again, err := kept.LogProbabilities(images)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := predict.New(b, m, store, labels, data.Transform{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := fresh.LogProbabilities(images)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.EqualFunc(first, again, slices.Equal) {
+		t.Fatal("the kept classifier answers as before the training step")
+	}
+	if !slices.EqualFunc(again, want, slices.Equal) {
+		t.Errorf("the kept classifier gives %v, a new one %v", again, want)
+	}
+}
