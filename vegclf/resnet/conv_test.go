@@ -27,8 +27,8 @@ func randomTensor(rng *rand.Rand, dims ...int) *tensors.Tensor {
 }
 
 // TestConvMatMulEqualsNative checks the im2col/matmul convolution, with its patches kept for the
-// backward pass and rebuilt there, against the backend's Convolve, for the outputs and for the gradients
-// with respect to the input and the kernel.
+// backward pass or rebuilt there, and its product laid out either way, against the backend's Convolve,
+// for the outputs and for the gradients with respect to the input and the kernel.
 func TestConvMatMulEqualsNative(t *testing.T) {
 	backend := testenv.Backend(t)
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -46,9 +46,9 @@ func TestConvMatMulEqualsNative(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			x := randomTensor(rng, 2, tc.h, tc.w, tc.cin)
 			kernel := randomTensor(rng, tc.k, tc.k, tc.cin, tc.cout)
-			run := func(impl ConvImpl, recompute bool) []*tensors.Tensor {
+			run := func(conv func(x, kernel *Node) *Node) []*tensors.Tensor {
 				exec := MustNewExec(backend, func(x, kernel *Node) []*Node {
-					y := conv2D(x, kernel, tc.stride, tc.pad, impl, recompute)
+					y := conv(x, kernel)
 					// A weighted sum makes the gradient depend on every output position.
 					weights := Sin(Iota(x.Graph(), y.Shape(), 3))
 					loss := ReduceAllSum(Mul(y, weights))
@@ -57,17 +57,19 @@ func TestConvMatMulEqualsNative(t *testing.T) {
 				})
 				return exec.MustCall(x, kernel)
 			}
-			native := run(ConvNative, false)
-			for _, recompute := range []bool{false, true} {
-				matmul := run(ConvMatMul, recompute)
+			native := run(func(x, kernel *Node) *Node { return conv2D(x, kernel, tc.stride, tc.pad, ConvNative, false) })
+			for _, layout := range []struct{ recompute, swapped bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+				matmul := run(func(x, kernel *Node) *Node {
+					return matMulConv(x, kernel, tc.stride, tc.pad, layout.recompute, layout.swapped)
+				})
 				for i, name := range []string{"output", "input gradient", "kernel gradient"} {
 					a, b := tensors.MustCopyFlatData[float32](native[i]), tensors.MustCopyFlatData[float32](matmul[i])
 					if !native[i].Shape().Equal(matmul[i].Shape()) {
-						t.Fatalf("%s shapes differ: %s vs %s", name, native[i].Shape(), matmul[i].Shape())
+						t.Fatalf("%+v: %s shapes differ: %s vs %s", layout, name, native[i].Shape(), matmul[i].Shape())
 					}
 					for j := range a {
 						if math.Abs(float64(a[j]-b[j])) > 1e-4*(1+math.Abs(float64(a[j]))) {
-							t.Fatalf("recompute=%v: %s[%d]: native %v, matmul %v", recompute, name, j, a[j], b[j])
+							t.Fatalf("%+v: %s[%d]: native %v, matmul %v", layout, name, j, a[j], b[j])
 						}
 					}
 				}
@@ -169,6 +171,56 @@ func TestConvResolve(t *testing.T) {
 	} {
 		if got := tc.impl.resolve(tc.b); got != tc.want {
 			t.Errorf("%d.resolve(%s) = %d, want %d", tc.impl, tc.b.Name(), got, tc.want)
+		}
+	}
+}
+
+// BenchmarkConvLayouts times the forward and backward pass (gradients of the input and the kernel) of
+// ResNet-50's convolution shapes at 224x224, batch 16, with the product laid out both ways (see
+// matMulConv): "rows" computes out = P . W, "swapped" out^T = W^T . P^T. kxk convolutions rebuild their
+// patches in the backward pass, as fine-tuning does. swappedProduct picks the faster layout per shape.
+//
+//	GOTOOLCHAIN=go1.27.3 GOEXPERIMENT=simd go test -run '^$' -bench ConvLayouts -benchtime 5x ./vegclf/resnet
+func BenchmarkConvLayouts(b *testing.B) {
+	backend := testenv.Backend(b)
+	rng := rand.New(rand.NewPCG(3, 4))
+	const batch = 16
+	for _, shape := range []struct {
+		name                    string
+		size, cin, cout, k, str int
+	}{
+		{"stem 7x7/2 3-64 224", 224, 3, 64, 7, 2},
+		{"layer1 3x3 64-64 56", 56, 64, 64, 3, 1},
+		{"layer1 1x1 64-256 56", 56, 64, 256, 1, 1},
+		{"layer1 1x1 256-64 56", 56, 256, 64, 1, 1},
+		{"layer2 1x1/2 256-512 56", 56, 256, 512, 1, 2},
+		{"layer3 3x3 256-256 14", 14, 256, 256, 3, 1},
+		{"layer3 1x1 1024-256 14", 14, 1024, 256, 1, 1},
+		{"layer4 1x1 512-2048 7", 7, 512, 2048, 1, 1},
+	} {
+		x := randomTensor(rng, batch, shape.size, shape.size, shape.cin)
+		kernel := randomTensor(rng, shape.k, shape.k, shape.cin, shape.cout)
+		for _, swapped := range []bool{false, true} {
+			name := shape.name + "/rows"
+			if swapped {
+				name = shape.name + "/swapped"
+			}
+			b.Run(name, func(b *testing.B) {
+				exec := MustNewExec(backend, func(x, kernel *Node) []*Node {
+					y := matMulConv(x, kernel, shape.str, shape.k/2, shape.k > 1, swapped)
+					grads := Gradient(ReduceAllSum(Mul(y, y)), x, kernel)
+					return []*Node{grads[0], grads[1]}
+				})
+				for _, t := range exec.MustCall(x, kernel) { // Compiles outside the timing.
+					t.FinalizeAll()
+				}
+				b.ResetTimer()
+				for b.Loop() {
+					for _, t := range exec.MustCall(x, kernel) {
+						t.FinalizeAll()
+					}
+				}
+			})
 		}
 	}
 }
