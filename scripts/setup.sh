@@ -25,7 +25,15 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
+# JPEG decoding goes through libjpeg-turbo (cgo), the library Pillow decodes with: its TurboJPEG API and the
+# headers that give its version.
+if ! [ -f /usr/include/turbojpeg.h ] || ! compgen -G '/usr/include/*/jconfig.h' >/dev/null; then
+  apt_install gcc libc6-dev libturbojpeg0-dev libjpeg62-turbo-dev
+fi
+
 if [ "${1:-}" = "--test" ]; then
+  # jpegtran writes the decoder tests' JPEGs with restart markers.
+  command -v jpegtran >/dev/null 2>&1 || apt_install libjpeg-turbo-progs
   if ! /usr/bin/python3 -c "import torch, torchvision" >/dev/null 2>&1; then
     apt_install python3-torch python3-torchvision
   fi

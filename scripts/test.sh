@@ -15,6 +15,10 @@ go vet ./...
 # staticcheck, pinned (the module proxy here serves exact versions only); settings in staticcheck.conf.
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 go test -count=1 -timeout 60m ./... 2>&1 | tee /tmp/vegclf-test.log
+# The build without cgo (the pure Go backend, Go's image/jpeg): the command builds and says so, and the
+# decoder keeps within the stated distance of Pillow's pixels.
+CGO_ENABLED=0 go build -o "$(mktemp -d)/vegclf-nocgo" ./vegclf/cmd/vegclf
+CGO_ENABLED=0 go test -count=1 -run 'TestDecode|TestSelectWithoutXLA' ./vegclf/data ./vegclf/backend
 
 # The notebooks, executed headless with the real GoNB kernel; the executed copies are kept as artifacts.
 export PATH="$(go env GOPATH)/bin:$PATH"

@@ -16,8 +16,7 @@ import (
 	"strings"
 
 	"github.com/gomlx/compute"
-	_ "github.com/gomlx/compute/gobackend"  // The pure Go backend ("go").
-	_ "github.com/gomlx/go-xla/compute/xla" // XLA through PJRT plugins ("xla:cpu", "xla:cuda").
+	_ "github.com/gomlx/compute/gobackend" // The pure Go backend ("go"); XLA is imported in xla.go.
 )
 
 // Choice is the backend configuration picked and the reason.
@@ -141,6 +140,14 @@ func Select(env Environment) (Choice, error) {
 func selectBase(env Environment) (Choice, error) {
 	spec := strings.TrimSpace(env.Spec)
 	spec, _, _ = strings.Cut(spec, ",")
+	if !xlaBuilt {
+		switch {
+		case spec == "" || spec == "auto":
+			return Choice{"go", "this vegclf was built without cgo, so without XLA; the pure Go backend runs everywhere"}, nil
+		case spec == "cuda" || strings.HasPrefix(spec, "xla"):
+			return Choice{}, fmt.Errorf("%s needs XLA, which this vegclf was built without (CGO_ENABLED=0): build it with cgo, or use the go backend", spec)
+		}
+	}
 	switch spec {
 	case "", "auto":
 		if env.HasGPU {

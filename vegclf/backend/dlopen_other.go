@@ -1,10 +1,10 @@
-//go:build !(linux || darwin)
+//go:build !cgo || !(linux || darwin)
 
 package backend
 
 import "errors"
 
-// loadGlobal is not available on this system: the XLA CUDA plugin runs on Linux.
+// loadGlobal is not available without cgo or on this system: the XLA CUDA plugin runs on Linux, through cgo.
 func loadGlobal(path string) error {
 	return errors.New("loading " + path + ": not supported on this system")
 }

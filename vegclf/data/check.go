@@ -24,15 +24,15 @@ func CheckHeader(content []byte, maxPixels int) error {
 		if !bytes.HasPrefix(content, []byte(f.magic)) {
 			continue
 		}
-		cfg, err := f.config(bytes.NewReader(content))
+		width, height, err := f.size(content)
 		if err != nil {
 			return fmt.Errorf("not a valid %s file: %w", f.name, err)
 		}
-		if cfg.Width <= 0 || cfg.Height <= 0 {
-			return fmt.Errorf("%s image has invalid size %dx%d", f.name, cfg.Width, cfg.Height)
+		if width <= 0 || height <= 0 {
+			return fmt.Errorf("%s image has invalid size %dx%d", f.name, width, height)
 		}
-		if int64(cfg.Width)*int64(cfg.Height) > int64(maxPixels) {
-			return fmt.Errorf("%s image is %dx%d, over the limit of %d pixels", f.name, cfg.Width, cfg.Height, maxPixels)
+		if int64(width)*int64(height) > int64(maxPixels) {
+			return fmt.Errorf("%s image is %dx%d, over the limit of %d pixels", f.name, width, height, maxPixels)
 		}
 		return nil
 	}

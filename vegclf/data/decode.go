@@ -11,8 +11,6 @@ import (
 	"io"
 	"os"
 
-	"github.com/vegclf/vegclf/vegclf/internal/jpeg"
-
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/tiff"
 	"golang.org/x/image/webp"
@@ -30,26 +28,45 @@ type RGB struct {
 }
 
 // formats lists the decoders by content signature: the file's content, not its extension, decides
-// (a GIF named .jpg is still read).
+// (a GIF named .jpg is still read). size reads the width and height from the header alone.
 var formats = []struct {
 	name   string
 	magic  string
-	decode func(io.Reader) (image.Image, error)
-	config func(io.Reader) (image.Config, error)
+	decode func(content []byte) (*RGB, error)
+	size   func(content []byte) (width, height int, err error)
 }{
-	{"jpeg", "\xff\xd8", jpeg.Decode, jpeg.DecodeConfig},
-	{"png", "\x89PNG\r\n\x1a\n", png.Decode, png.DecodeConfig},
-	{"gif", "GIF8", gif.Decode, gif.DecodeConfig},
-	{"bmp", "BM", bmp.Decode, bmp.DecodeConfig},
-	{"tiff", "II*\x00", tiff.Decode, tiff.DecodeConfig},
-	{"tiff", "MM\x00*", tiff.Decode, tiff.DecodeConfig},
-	{"webp", "RIFF", webp.Decode, webp.DecodeConfig},
+	{"jpeg", "\xff\xd8", decodeJPEG, jpegSize},
+	{"png", "\x89PNG\r\n\x1a\n", viaImage(png.Decode), sizeOf(png.DecodeConfig)},
+	{"gif", "GIF8", viaImage(gif.Decode), sizeOf(gif.DecodeConfig)},
+	{"bmp", "BM", viaImage(bmp.Decode), sizeOf(bmp.DecodeConfig)},
+	{"tiff", "II*\x00", viaImage(tiff.Decode), sizeOf(tiff.DecodeConfig)},
+	{"tiff", "MM\x00*", viaImage(tiff.Decode), sizeOf(tiff.DecodeConfig)},
+	{"webp", "RIFF", viaImage(webp.Decode), sizeOf(webp.DecodeConfig)},
+}
+
+// viaImage makes a decoder of an image.Image decoder: the image converted by ToRGB.
+func viaImage(decode func(io.Reader) (image.Image, error)) func([]byte) (*RGB, error) {
+	return func(content []byte) (*RGB, error) {
+		img, err := decode(bufio.NewReader(bytes.NewReader(content)))
+		if err != nil {
+			return nil, err
+		}
+		return ToRGB(img), nil
+	}
+}
+
+// sizeOf makes a size reader of an image.Config reader.
+func sizeOf(config func(io.Reader) (image.Config, error)) func([]byte) (int, int, error) {
+	return func(content []byte) (int, int, error) {
+		cfg, err := config(bytes.NewReader(content))
+		return cfg.Width, cfg.Height, err
+	}
 }
 
 // DecodeFile reads and decodes the image file at path into RGB, as Pillow's Image.open(path).convert("RGB")
 // does: grayscale is replicated, alpha is dropped (not composited), palettes are expanded, CMYK converted,
 // 16-bit channels keep their high byte. Images above maxPixels (0 means DefaultMaxPixels) are refused before
-// any pixel is decoded. Errors name the file.
+// any pixel is decoded. Errors name the file. JPEGs are decoded by JPEGDecoder.
 func DecodeFile(path string, maxPixels int) (*RGB, error) {
 	content, err := os.ReadFile(path)
 	if err != nil {
@@ -69,11 +86,11 @@ func Decode(content []byte, maxPixels int) (*RGB, error) {
 	}
 	for _, f := range formats {
 		if bytes.HasPrefix(content, []byte(f.magic)) {
-			img, err := f.decode(bufio.NewReader(bytes.NewReader(content)))
+			img, err := f.decode(content)
 			if err != nil {
 				return nil, fmt.Errorf("corrupt or truncated %s file: %w", f.name, err)
 			}
-			return ToRGB(img), nil
+			return img, nil
 		}
 	}
 	panic("unreachable: CheckHeader accepted an unknown format")
@@ -102,6 +119,10 @@ func ToRGB(img image.Image) *RGB {
 				copy(out.Pix[i:i+3], src.Pix[s:s+3])
 			}
 		}
+	case *image.CMYK:
+		for y := 0; y < out.Height; y++ {
+			cmykToRGB(src.Pix[y*src.Stride:][:out.Width*4], out.Pix[y*out.Width*3:][:out.Width*3], 0)
+		}
 	case *image.Paletted:
 		palette := make([][3]uint8, len(src.Palette))
 		for i, c := range src.Palette {
@@ -126,6 +147,26 @@ func ToRGB(img image.Image) *RGB {
 		}
 	}
 	return out
+}
+
+// invertedCMYKToRGB converts the CMYK pixels of a JPEG as stored (Adobe's convention, 255 = no ink, which
+// Pillow assumes for every CMYK JPEG) to RGB.
+func invertedCMYKToRGB(cmyk []uint8) []uint8 {
+	rgb := make([]uint8, len(cmyk)/4*3)
+	cmykToRGB(cmyk, rgb, 255)
+	return rgb
+}
+
+// cmykToRGB converts CMYK pixels (each value XORed with invert first: 0, or 255 for inverted values) to
+// RGB with Pillow's formula (cmyk2rgb): channel = (255-k) - c*(255-k)/255, rounded as Pillow rounds.
+func cmykToRGB(cmyk, rgb []uint8, invert uint8) {
+	for i := 0; i < len(cmyk)/4; i++ {
+		nk := 255 - int32(cmyk[4*i+3]^invert)
+		for c := range 3 {
+			t := int32(cmyk[4*i+c]^invert)*nk + 128
+			rgb[3*i+c] = clamp8(nk - ((t>>8)+t)>>8)
+		}
+	}
 }
 
 // straightRGB returns the un-premultiplied 8-bit color, without alpha.

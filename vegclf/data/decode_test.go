@@ -5,6 +5,7 @@ import (
 	"image"
 	"image/color"
 	"image/gif"
+	"image/jpeg"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -18,6 +19,30 @@ func encodePNG(t *testing.T, img image.Image) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// encodeJPEG encodes a w x h gradient as a baseline JPEG.
+func encodeJPEG(t *testing.T, w, h int) []byte {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(i * 7)
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90}); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// withJPEGSize returns a copy of a baseline JPEG whose frame header (SOF0) declares another size.
+func withJPEGSize(t *testing.T, content []byte, w, h int) []byte {
+	out := bytes.Clone(content)
+	i := bytes.Index(out, []byte{0xff, 0xc0})
+	if i < 0 {
+		t.Fatal("no SOF0 marker")
+	}
+	out[i+5], out[i+6], out[i+7], out[i+8] = byte(h>>8), byte(h), byte(w>>8), byte(w)
+	return out
 }
 
 func TestDecodeModes(t *testing.T) {
@@ -63,6 +88,8 @@ func TestDecodeErrorsNameTheFileAndProblem(t *testing.T) {
 	dir := t.TempDir()
 	good := encodePNG(t, image.NewGray(image.Rect(0, 0, 40, 40)))
 	huge := encodePNG(t, image.NewGray(image.Rect(0, 0, 200, 100)))
+	goodJPEG := encodeJPEG(t, 64, 48)
+	garbage := append([]byte{0xff, 0xd8}, bytes.Repeat([]byte("garbage!"), 64)...)
 	for _, tc := range []struct {
 		name    string
 		content []byte
@@ -73,6 +100,13 @@ func TestDecodeErrorsNameTheFileAndProblem(t *testing.T) {
 		{"truncated.png", good[:len(good)/2], 0, "corrupt or truncated png"},
 		{"empty.jpg", nil, 0, "unknown image format"},
 		{"bomb.png", huge, 10_000, "over the limit of 10000 pixels"},
+		{"truncated.jpg", goodJPEG[:len(goodJPEG)/2], 0, "corrupt or truncated jpeg"},
+		{"no_end.jpg", goodJPEG[:len(goodJPEG)-2], 0, "corrupt or truncated jpeg"},
+		{"header_only.jpg", goodJPEG[:bytes.Index(goodJPEG, []byte{0xff, 0xda})], 0, "not a valid jpeg file"},
+		// libjpeg-turbo reads a 0x0 frame from it, Go's decoder no header at all.
+		{"garbage_after_soi.jpg", garbage, 0, "jpeg"},
+		{"bomb.jpg", withJPEGSize(t, goodJPEG, 60000, 60000), 0, "jpeg image is 60000x60000, over the limit of 89478485 pixels"},
+		{"zero_size.jpg", withJPEGSize(t, goodJPEG, 0, 48), 0, "jpeg"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := filepath.Join(dir, tc.name)

@@ -6,10 +6,12 @@ import (
 	"time"
 
 	"github.com/vegclf/vegclf/vegclf/backend"
+	"github.com/vegclf/vegclf/vegclf/data"
 )
 
 // runBackend says which compute backend the other commands would use and why, starts it, and checks
-// that it computes (backend.Check): the first thing to run on a new machine or GPU.
+// that it computes (backend.Check): the first thing to run on a new machine or GPU. It also names the
+// JPEG decoder of this build.
 func runBackend(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("backend", "[--backend go|xla:cpu|xla:cuda|xla:/path/plugin.so]", stderr)
 	backendSpec := backendFlag(fs)
@@ -27,5 +29,6 @@ func runBackend(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "Check: a matrix product and a convolution computed right (%.1fs from start)\n", time.Since(t0).Seconds())
+	fmt.Fprintf(stdout, "JPEG decoder: %s\n", data.JPEGDecoder)
 	return nil
 }

@@ -13,7 +13,7 @@ func TestBackendCommand(t *testing.T) {
 		wantOut    []string
 		wantStderr string
 	}{
-		{[]string{"backend", "--backend", "go"}, 0, []string{"Backend: go\n", "Why: asked for go\n", "Devices: 1\n", "Check: a matrix product and a convolution computed right"}, ""},
+		{[]string{"backend", "--backend", "go"}, 0, []string{"Backend: go\n", "Why: asked for go\n", "Devices: 1\n", "Check: a matrix product and a convolution computed right", "JPEG decoder: libjpeg-turbo 2."}, ""},
 		{[]string{"backend"}, 0, []string{"Backend: go\n", "Why: no XLA plugin is installed"}, ""},
 		{[]string{"backend", "--backend", "xla:cuda"}, 1, nil, "jax-cuda13-pjrt"},
 		{[]string{"backend", "extra"}, 2, nil, "unexpected arguments"},

@@ -1,8 +1,10 @@
-"""Writes images in the modes and encodings Pillow produces, for vegclf's decoder tests.
+"""Writes images in the modes and encodings Pillow produces, for vegclf's decoder tests, and JPEGs with
+restart markers (Debian's jpegtran, from libjpeg-turbo-progs; Pillow 9.4 ignores its restart options).
 
 usage: make_images.py OUTDIR
 """
 import os
+import subprocess
 import sys
 
 import numpy as np
@@ -26,6 +28,13 @@ def main():
     rgb.resize((97, 61)).save(os.path.join(out, "small_upscaled.jpg"), quality=90)
     rgb.convert("L").save(os.path.join(out, "gray.jpg"), quality=90)
     rgb.convert("CMYK").save(os.path.join(out, "cmyk.jpg"), quality=90)
+    rgb.save(os.path.join(out, "progressive.jpg"), quality=90, progressive=True)
+    rgb.convert("L").save(os.path.join(out, "gray_progressive.jpg"), quality=85, progressive=True)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: rotate 90 degrees; Pillow's open does not apply it, nor must we.
+    rgb.save(os.path.join(out, "exif_rotated.jpg"), quality=90, exif=exif.tobytes())
+    for name, args in (("restart.jpg", ["-restart", "1"]), ("restart_progressive.jpg", ["-restart", "2B", "-progressive"])):
+        subprocess.run(["jpegtran", *args, "-outfile", os.path.join(out, name), os.path.join(out, "rgb420.jpg")], check=True)
     rgba = rgb.copy()
     rgba.putalpha(Image.fromarray((xx * 255 // w).astype(np.uint8), "L"))
     rgba.save(os.path.join(out, "alpha.png"))
