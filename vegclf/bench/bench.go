@@ -119,17 +119,9 @@ func Run(b compute.Backend, o Options) (Result, error) {
 	if o.StepsOnly {
 		return res, nil
 	}
-	trainSplit, _ := f.Split(data.Train)
-	loader := &data.Loader{Samples: trainSplit.Samples, Transform: data.Transform{Size: o.ImageSize, Normalization: data.HalfNormalization}, BatchSize: o.Batch}
-	t0 := time.Now()
-	n := 0
-	for batch, err := range loader.Epoch(0) {
-		if err != nil {
-			return nil, err
-		}
-		n += len(batch.Labels)
+	if res["data_loading_images_per_second"], err = loadingSpeed(f, o); err != nil {
+		return nil, err
 	}
-	res["data_loading_images_per_second"] = float64(n) / time.Since(t0).Seconds()
 
 	if o.Recipe {
 		cfg := train.DefaultConfig()
@@ -158,6 +150,36 @@ func Run(b compute.Backend, o Options) (Result, error) {
 
 // newModel returns the model o measures (the tutorial's head for o.Data's classes, o.Precision) and
 // the dataset folder.
+// Loading measures data loading alone: the images per second of one pass of the batch loader over the
+// train split of o.Data (decode, resize to o.ImageSize, normalize), the figure
+// data_loading_images_per_second.
+func Loading(o Options) (Result, error) {
+	f, err := data.Open(o.Data)
+	if err != nil {
+		return nil, err
+	}
+	speed, err := loadingSpeed(f, o)
+	return Result{"data_loading_images_per_second": speed}, err
+}
+
+// loadingSpeed is the images per second of one pass of the batch loader over f's train split.
+func loadingSpeed(f *data.Folder, o Options) (float64, error) {
+	trainSplit, err := f.Split(data.Train)
+	if err != nil {
+		return 0, err
+	}
+	loader := &data.Loader{Samples: trainSplit.Samples, Transform: data.Transform{Size: o.ImageSize, Normalization: data.HalfNormalization}, BatchSize: o.Batch}
+	t0 := time.Now()
+	n := 0
+	for batch, err := range loader.Epoch(0) {
+		if err != nil {
+			return 0, err
+		}
+		n += len(batch.Labels)
+	}
+	return float64(n) / time.Since(t0).Seconds(), nil
+}
+
 func newModel(o Options) (*resnet.Model, *data.Folder, error) {
 	arch, err := resnet.ArchByName(o.Arch)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/gomlx/compute"
 	"github.com/vegclf/vegclf/vegclf/backend"
 	"github.com/vegclf/vegclf/vegclf/bench"
 	"github.com/vegclf/vegclf/vegclf/synthveg"
@@ -25,6 +26,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.Recipe, "recipe", false, "also time the whole recipe on --data")
 	fs.StringVar(&o.Precision, "precision", "", "the backbone's compute dtype: float32 (default) or bfloat16")
 	fs.BoolVar(&o.StepsOnly, "steps-only", false, "measure the model's steps only (no data loading)")
+	loadingOnly := fs.Bool("loading-only", false, "measure data loading only (decode, resize, normalize the train split)")
 	fs.StringVar(&o.MemoryLimit, "memory-limit", "auto", "the Go runtime's soft memory limit, set at the first fine-tune step as runs set it: auto, off, or a size such as 3GiB")
 	fs.IntVar(&o.Devices, "devices", 0, "measure data parallel instead (XLA): the fine-tune step on one device and split across this many, compared")
 	jsonOut := fs.String("json", "", "write the figures to this JSON file")
@@ -44,8 +46,11 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	defer b.Finalize()
 	fmt.Fprintf(stdout, "Backend: %s; %s at %dx%d, batch %d\n", choice, o.Arch, o.ImageSize, o.ImageSize, o.Batch)
 	run := bench.Run
-	if o.Devices != 0 {
+	switch {
+	case o.Devices != 0:
 		run = bench.DataParallel
+	case *loadingOnly:
+		run = func(compute.Backend, bench.Options) (bench.Result, error) { return bench.Loading(o) }
 	}
 	res, err := run(b, o)
 	if err != nil {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -29,5 +31,32 @@ func TestDataParallelFlags(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want exit 1 and %q", code, stderr, tc.wantStderr)
 			}
 		})
+	}
+}
+
+// TestBenchLoadingOnly: --loading-only measures data loading over the train split and nothing else.
+func TestBenchLoadingOnly(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	if _, err := synthveg.Generate(data, synthveg.Options{Classes: 2, Train: 6, Test: 1, Validation: 1, Size: 48, Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "figures.json")
+	code, stdout, stderr := runCLI(t, "bench", "--backend", "go", "--data", data, "--image-size", "32", "--loading-only", "--json", out)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	content, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var figures map[string]float64
+	if err := json.Unmarshal(content, &figures); err != nil {
+		t.Fatal(err)
+	}
+	if len(figures) != 1 || figures["data_loading_images_per_second"] <= 0 {
+		t.Errorf("figures %v, want data_loading_images_per_second alone", figures)
+	}
+	if !strings.Contains(stdout, "data loading images/s") || strings.Contains(stdout, "inference") {
+		t.Errorf("the table measures more than loading:\n%s", stdout)
 	}
 }
