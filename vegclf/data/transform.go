@@ -45,12 +45,23 @@ func DefaultTransform() Transform {
 // Apply writes the transformed image into dst (Size*Size*3 float32, HWC order).
 func (t Transform) Apply(img *RGB, dst []float32) {
 	resized := Resize(img, t.Size, t.Size)
-	mean, std := t.Normalization.Mean, t.Normalization.Std
-	for i, v := range resized.Pix {
-		c := i % 3
-		// The same float32 operations as ToTensor (v/255), then Normalize ((x-mean)/std).
-		dst[i] = (float32(v)/255 - mean[c]) / std[c]
+	table := t.Normalization.table()
+	for i := 0; i+2 < len(resized.Pix); i += 3 {
+		px, out := resized.Pix[i:i+3], dst[i:i+3]
+		out[0], out[1], out[2] = table[0][px[0]], table[1][px[1]], table[2][px[2]]
 	}
+}
+
+// table returns each channel's normalized value of every 8-bit level, computed with the same float32
+// operations as ToTensor (v/255), then Normalize ((x-mean)/std).
+func (n Normalization) table() *[3][256]float32 {
+	var t [3][256]float32
+	for c := range 3 {
+		for v := range 256 {
+			t[c][v] = (float32(v)/255 - n.Mean[c]) / n.Std[c]
+		}
+	}
+	return &t
 }
 
 // Load decodes and transforms the image file at path into a new Size*Size*3 slice.
