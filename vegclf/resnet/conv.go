@@ -31,13 +31,9 @@ func (c ConvImpl) resolve(b compute.Backend) ConvImpl {
 	return ConvMatMul
 }
 
-// Conv2D convolves x [B, H, W, Cin] with kernel [kh, kw, Cin, Cout], with the given stride and symmetric
-// zero padding, like torch's Conv2d(bias=False) in channels-last layout.
-func Conv2D(x, kernel *Node, stride, pad int, impl ConvImpl) *Node {
-	return conv2D(x, kernel, stride, pad, impl, false)
-}
-
-// conv2D is Conv2D; backward shapes it for a backward pass through it (fine-tuning): a kxk im2col
+// conv2D convolves x [B, H, W, Cin] with kernel [kh, kw, Cin, Cout], with the given stride and symmetric
+// zero padding, like torch's Conv2d(bias=False) in channels-last layout. backward shapes it for a backward
+// pass through it (fine-tuning; without it, no gradient flows to x, see windowTaps): a kxk im2col
 // convolution keeps only its input and rebuilds its patches in the backward pass (GoMLX's gradient
 // checkpointing) instead of keeping them, kh*kw times the input's size, and each product is laid out as
 // swappedProduct says. Without a backward pass the product is P . W, which needs no transpose.
@@ -46,7 +42,7 @@ func conv2D(x, kernel *Node, stride, pad int, impl ConvImpl, backward bool) *Nod
 		return Convolve(x, kernel).Strides(stride).PaddingPerDim([][2]int{{pad, pad}, {pad, pad}}).Done()
 	}
 	k := kernel.Shape().Dimensions
-	return matMulConv(x, kernel, stride, pad, backward && (k[0] > 1 || k[1] > 1), backward && swappedProduct(k[0]*k[1]*k[2], k[3]))
+	return matMulConv(x, kernel, stride, pad, backward && (k[0] > 1 || k[1] > 1), backward && swappedProduct(k[0]*k[1]*k[2], k[3]), backward)
 }
 
 // swappedProduct tells whether a convolution whose patches have k values (kh*kw*Cin) and whose output has
@@ -65,8 +61,9 @@ func swappedProduct(k, cout int) bool {
 // rebuilt there. With swapped, the product is computed as out^T [Cout, M] = W^T . P^T and then
 // transposed: the Go backend contracts its left operand over the last axis and takes the right one as
 // [K,N] or [N,K], so the kernel's gradient, dW^T = d(out^T) . P, needs no transpose of P (M*K values),
-// where P^T . dOut, contracted over the first axis of both, transposes both operands.
-func matMulConv(x, kernel *Node, stride, pad int, recompute, swapped bool) *Node {
+// where P^T . dOut, contracted over the first axis of both, transposes both operands. differentiable
+// says whether gradients may flow through the patches to x (see windowTaps); the kernel's always can.
+func matMulConv(x, kernel *Node, stride, pad int, recompute, swapped, differentiable bool) *Node {
 	kdims := kernel.Shape().Dimensions
 	kh, kw, cin, cout := kdims[0], kdims[1], kdims[2], kdims[3]
 	dims := x.Shape().Dimensions
@@ -82,22 +79,13 @@ func matMulConv(x, kernel *Node, stride, pad int, recompute, swapped bool) *Node
 			compute.PadAxis{}, compute.PadAxis{Start: pad, End: pad}, compute.PadAxis{Start: pad, End: pad}, compute.PadAxis{})
 	}
 	var patches *Node
-	if kh == 1 && kw == 1 {
+	switch taps := windowTaps(x, kh, kw, stride, outH, outW, differentiable); {
+	case kh == 1 && kw == 1 && stride == 1:
 		patches = x
-		if stride > 1 {
-			patches = Slice(x, AxisRange(), AxisRange(0, (outH-1)*stride+1).Stride(stride),
-				AxisRange(0, (outW-1)*stride+1).Stride(stride))
-		}
-	} else {
-		shifted := make([]*Node, 0, kh*kw)
-		for i := 0; i < kh; i++ {
-			for j := 0; j < kw; j++ {
-				shifted = append(shifted, Slice(x, AxisRange(),
-					AxisRange(i, i+(outH-1)*stride+1).Stride(stride),
-					AxisRange(j, j+(outW-1)*stride+1).Stride(stride)))
-			}
-		}
-		patches = Concatenate(shifted, -1) // [B, outH, outW, kh*kw*Cin], ordered as the kernel's first 3 axes.
+	case len(taps) == 1:
+		patches = taps[0]
+	default:
+		patches = Concatenate(taps, -1) // [B, outH, outW, kh*kw*Cin], ordered as the kernel's first 3 axes.
 	}
 	flat := Reshape(patches, batch*outH*outW, kh*kw*cin)
 	weights := Reshape(kernel, kh*kw*cin, cout)

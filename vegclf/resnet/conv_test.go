@@ -40,6 +40,8 @@ func TestConvMatMulEqualsNative(t *testing.T) {
 		{"stem 7x7/2", 20, 18, 3, 8, 7, 2, 3},
 		{"3x3/1", 9, 9, 5, 6, 3, 1, 1},
 		{"3x3/2 odd size", 9, 7, 4, 3, 3, 2, 1},
+		{"3x3/2 even size", 8, 10, 4, 3, 3, 2, 1},
+		{"3x3/3", 10, 9, 2, 3, 3, 3, 1},
 		{"1x1/1", 6, 6, 8, 4, 1, 1, 0},
 		{"1x1/2 downsample", 7, 7, 8, 4, 1, 2, 0},
 	} {
@@ -58,9 +60,23 @@ func TestConvMatMulEqualsNative(t *testing.T) {
 				return exec.MustCall(x, kernel)
 			}
 			native := run(func(x, kernel *Node) *Node { return conv2D(x, kernel, tc.stride, tc.pad, ConvNative, false) })
+			// Without a backward pass through the patches (cropped window taps), the output and the kernel's
+			// gradient.
+			crops := MustNewExec(backend, func(x, kernel *Node) []*Node {
+				y := matMulConv(x, kernel, tc.stride, tc.pad, false, false, false)
+				return []*Node{y, Gradient(ReduceAllSum(Mul(y, Sin(Iota(x.Graph(), y.Shape(), 3)))), kernel)[0]}
+			}).MustCall(x, kernel)
+			for i, j := range []int{0, 2} {
+				a, b := tensors.MustCopyFlatData[float32](native[j]), tensors.MustCopyFlatData[float32](crops[i])
+				for k := range a {
+					if math.Abs(float64(a[k]-b[k])) > 1e-4*(1+math.Abs(float64(a[k]))) {
+						t.Fatalf("cropped taps: output %d [%d]: native %v, matmul %v", j, k, a[k], b[k])
+					}
+				}
+			}
 			for _, layout := range []struct{ recompute, swapped bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
 				matmul := run(func(x, kernel *Node) *Node {
-					return matMulConv(x, kernel, tc.stride, tc.pad, layout.recompute, layout.swapped)
+					return matMulConv(x, kernel, tc.stride, tc.pad, layout.recompute, layout.swapped, true)
 				})
 				for i, name := range []string{"output", "input gradient", "kernel gradient"} {
 					a, b := tensors.MustCopyFlatData[float32](native[i]), tensors.MustCopyFlatData[float32](matmul[i])
@@ -207,7 +223,7 @@ func BenchmarkConvLayouts(b *testing.B) {
 			}
 			b.Run(name, func(b *testing.B) {
 				exec := MustNewExec(backend, func(x, kernel *Node) []*Node {
-					y := matMulConv(x, kernel, shape.str, shape.k/2, shape.k > 1, swapped)
+					y := matMulConv(x, kernel, shape.str, shape.k/2, shape.k > 1, swapped, true)
 					grads := Gradient(ReduceAllSum(Mul(y, y)), x, kernel)
 					return []*Node{grads[0], grads[1]}
 				})

@@ -21,7 +21,9 @@ type Options struct {
 	// a boolean mask of its positive inputs instead of the inputs themselves, and each kxk im2col
 	// convolution keeps only its input, rebuilding its patches (kh*kw times the input's size) in the
 	// backward pass. Both cut peak memory; the mask also makes the ReLU's gradient two cheap ops instead
-	// of five. Graphs without a backward pass through the backbone run faster without it.
+	// of five. Graphs without a backward pass through the backbone run faster without it, and must not
+	// ask for gradients through it: their convolution windows are crops, which GoMLX cannot differentiate
+	// (windowTaps). Gradients of the head's variables, or of the last feature map (Grad-CAM), need none.
 	Backward bool
 }
 
@@ -71,7 +73,7 @@ func (m *Model) FeatureMap(store *model.Store, images *Node, opts Options) *Node
 	}
 
 	x := relu(convBN("conv1", "bn1", ConvertDType(images, dtype), 2, 3))
-	x = maxPool3x3Stride2(x)
+	x = maxPool3x3Stride2(x, opts.Backward)
 	for _, b := range m.blocks() {
 		identity := x
 		switch m.Arch.Block {
@@ -92,23 +94,20 @@ func (m *Model) FeatureMap(store *model.Store, images *Node, opts Options) *Node
 }
 
 // maxPool3x3Stride2 is torch's MaxPool2d(3, stride=2, padding=1) on [B, H, W, C], as the elementwise
-// maximum of the nine strided window slices of x padded with -inf: the Go backend runs these ops much
-// faster than its ReduceWindow. The gradient, like torch's, goes to the first maximum of each window in
-// raster order (Max passes ties to its first operand).
-func maxPool3x3Stride2(x *Node) *Node {
+// maximum of the nine strided window taps of x padded with -inf (windowTaps; differentiable for a
+// backward pass): the Go backend runs these ops much faster than its ReduceWindow. The gradient, like
+// torch's, goes to the first maximum of each window in raster order (Max passes ties to its first operand).
+func maxPool3x3Stride2(x *Node, differentiable bool) *Node {
 	dims := x.Shape().Dimensions
 	outH, outW := (dims[1]-1)/2+1, (dims[2]-1)/2+1
 	padded := Pad(x, Infinity(x.Graph(), x.DType(), -1),
 		compute.PadAxis{}, compute.PadAxis{Start: 1, End: 1}, compute.PadAxis{Start: 1, End: 1}, compute.PadAxis{})
 	var out *Node
-	for i := 0; i < 3; i++ {
-		for j := 0; j < 3; j++ {
-			window := Slice(padded, AxisRange(), AxisRange(i, i+2*(outH-1)+1).Stride(2), AxisRange(j, j+2*(outW-1)+1).Stride(2))
-			if out == nil {
-				out = window
-			} else {
-				out = Max(out, window)
-			}
+	for _, window := range windowTaps(padded, 3, 3, 2, outH, outW, differentiable) {
+		if out == nil {
+			out = window
+		} else {
+			out = Max(out, window)
 		}
 	}
 	return out

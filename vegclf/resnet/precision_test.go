@@ -54,7 +54,7 @@ func TestMixedPrecision(t *testing.T) {
 	run := func(dtype dtypes.DType, trainBN bool) [][]float32 {
 		m.Precision = dtype
 		exec, err := model.NewExec(backend, store, func(scope *model.Scope, x *Node) []*Node {
-			y := m.Logits(scope.Store(), x, Options{TrainBatchNorm: trainBN})
+			y := m.Logits(scope.Store(), x, Options{TrainBatchNorm: trainBN, Backward: true})
 			loss := ReduceAllMean(Square(y))
 			var vars []*Node
 			for _, p := range params {
