@@ -204,6 +204,10 @@ func New(flag string) (compute.Backend, Choice, error) {
 			choice.Reason += "; " + did
 		}
 	}
+	// compute.NewWithConfig panics on a name it does not know.
+	if name, _, _ := strings.Cut(choice.Config, ":"); !slices.Contains(compute.List(), name) {
+		return nil, choice, fmt.Errorf("unknown backend %q: this vegclf has %s", name, strings.Join(compute.List(), ", "))
+	}
 	b, err := compute.NewWithConfig(choice.Config)
 	if err != nil {
 		return nil, choice, fmt.Errorf("starting backend %s: %w", choice, err)
