@@ -12,6 +12,7 @@ require (
 	github.com/janpfeifer/gonb v0.11.5
 	github.com/nlpodyssey/gopickle v0.2.0
 	golang.org/x/image v0.26.0
+	gopkg.in/yaml.v3 v3.0.1
 )
 
 require (

@@ -127,8 +127,10 @@ func (r *Run) skip(path string, err error) {
 }
 
 // Open prepares a run in dir: a fresh one (dir must not hold a run already), or, with resume, the run
-// already there, continued from its last checkpoint with its own saved configuration. Nothing is
-// trained yet.
+// already there, continued from its last checkpoint. A resumed run keeps its saved configuration
+// (ReadConfig): cfg must equal it but for settings of how it runs (strict, feature and image caches,
+// memory limit, devices) and for epochs raised to train some more; any other difference is a
+// *ResumeConflict naming each. Nothing is trained yet.
 func Open(cfg Config, b compute.Backend, dir string, resume bool) (*Run, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating run folder: %w", err)
@@ -138,17 +140,21 @@ func Open(cfg Config, b compute.Backend, dir string, resume bool) (*Run, error) 
 	}
 	last := filepath.Join(dir, LastFile)
 	_, lastErr := os.Stat(last)
+	var saved Config
 	if resume {
 		if lastErr != nil {
-			return nil, fmt.Errorf("nothing to resume in %s: no %s (start a run without --resume)", dir, LastFile)
+			return nil, fmt.Errorf("nothing to resume in %s: no %s (start a new run instead)", dir, LastFile)
 		}
-		saved, err := readConfig(filepath.Join(dir, ConfigFile))
-		if err != nil {
+		var err error
+		if saved, err = ReadConfig(dir); err != nil {
 			return nil, err
 		}
-		cfg = saved
+		// Before anything is loaded; the phase's own rule is checked again after the restore.
+		if _, err := checkResume(dir, saved, cfg, Frozen); err != nil {
+			return nil, err
+		}
 	} else if lastErr == nil {
-		return nil, fmt.Errorf("%s already holds a run (%s): continue it with --resume, or choose another output folder", dir, LastFile)
+		return nil, fmt.Errorf("%s already holds a run (%s): resume it, or choose another folder", dir, LastFile)
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -177,6 +183,16 @@ func Open(cfg Config, b compute.Backend, dir string, resume bool) (*Run, error) 
 	if resume {
 		if err := r.restore(last); err != nil {
 			return nil, err
+		}
+		notes, err := checkResume(dir, saved, cfg, r.phase)
+		if err != nil {
+			return nil, err
+		}
+		if len(notes) > 0 {
+			r.Notes = append(r.Notes, notes...)
+			if err := writeJSON(filepath.Join(dir, ConfigFile), cfg); err != nil {
+				return nil, err
+			}
 		}
 		return r, nil
 	}

@@ -160,7 +160,11 @@ func TestRunEndToEndWithResume(t *testing.T) {
 	if m, _ := ReadMetrics(stopped); len(m) != 2 {
 		t.Fatalf("stopped run has %d metrics lines, want 2", len(m))
 	}
-	r, err = Open(Config{}, backend, stopped, true) // The saved configuration is used.
+	saved, err := ReadConfig(stopped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err = Open(saved, backend, stopped, true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/vegclf/vegclf/vegclf/backend"
 	"github.com/vegclf/vegclf/vegclf/data"
@@ -12,9 +14,9 @@ import (
 )
 
 func runEval(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("eval", "--run RUNDIR --split DIR [flags]", stderr)
+	fs := newFlagSet("eval", "--run RUNDIR (--split DIR | FOLDER|PATTERN...) [flags]", stderr)
 	runDir := fs.String("run", "", "run folder (its best checkpoint is used) or a checkpoint file")
-	splitDir := fs.String("split", "", "folder with one sub-folder per class, e.g. DATA/validation")
+	splitDir := fs.String("split", "", "folder with one sub-folder per class of the model, e.g. DATA/validation")
 	batch := fs.Int("batch", 16, "batch size")
 	tta := fs.Bool("tta", false, "test-time augmentation: average each image's probabilities with its mirror image's")
 	backendSpec := backendFlag(fs)
@@ -22,8 +24,8 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *runDir == "" || *splitDir == "" || len(rest) > 0 {
-		return usagef("want --run RUNDIR --split DIR")
+	if *runDir == "" || (*splitDir == "") == (len(rest) == 0) {
+		return usagef("want --run RUNDIR and either --split DIR or folders and patterns of images in class folders")
 	}
 	b, _, err := backend.New(*backendSpec)
 	if err != nil {
@@ -34,7 +36,14 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	split, err := data.OpenSplit(filepath.Base(*splitDir), *splitDir, c.Labels)
+	var split *data.Split
+	what := *splitDir
+	if *splitDir != "" {
+		split, err = data.OpenSplit(filepath.Base(*splitDir), *splitDir, c.Labels)
+	} else {
+		split, err = labelledSplit(rest, c.Labels)
+		what = strings.Join(rest, " ")
+	}
 	if err != nil {
 		return err
 	}
@@ -42,7 +51,26 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "Evaluation of %s on %s\n", *runDir, *splitDir)
+	fmt.Fprintf(stdout, "Evaluation of %s on %s\n", *runDir, what)
 	res.WriteReport(stdout)
 	return nil
+}
+
+// labelledSplit lists the images of folder and pattern arguments (data.ExpandInputs), each labelled by
+// the class folder it is in, which must be one of the model's classes.
+func labelledSplit(args []string, labels []string) (*data.Split, error) {
+	inputs, err := data.ExpandInputs(args)
+	if err != nil {
+		return nil, err
+	}
+	split := &data.Split{Name: "given images"}
+	for _, in := range inputs {
+		label := slices.Index(labels, in.Class)
+		if label < 0 {
+			return nil, usagef("%s is not in a folder named as one of the model's classes (%s): give folders of class folders, as --split takes",
+				in.Path, strings.Join(labels, ", "))
+		}
+		split.Samples = append(split.Samples, data.Sample{Path: in.Path, Label: label})
+	}
+	return split, nil
 }

@@ -16,6 +16,10 @@
 //	vegclf weights list
 //	vegclf weights download NAME...
 //	vegclf backend [--backend go|xla:cpu|xla:cuda]
+//	vegclf version (or --version)
+//
+// Exit status: 0 on success, 1 when the command fails, 2 for a usage mistake (unknown command or flag,
+// a missing or invalid argument).
 //
 // Run "vegclf COMMAND -h" for a command's flags.
 package main
@@ -45,6 +49,7 @@ var commands = map[string]command{
 	"lr-find": {"sweep the learning rate and suggest one (fastai's LR finder)", runLRFind},
 	"synth":   {"write a synthetic vegetable dataset (for demos, tests and benchmarks)", runSynth},
 	"backend": {"say which compute backend runs and why, and check that it computes", runBackend},
+	"version": {"print the versions of vegclf, Go and GoMLX, the JPEG decoder and the default backend", runVersion},
 }
 
 func main() {
@@ -53,6 +58,9 @@ func main() {
 
 // run executes a command line and returns the exit status.
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version") {
+		args = append([]string{"version"}, args[1:]...)
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stderr)
 		if len(args) == 0 {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/vegclf/vegclf/vegclf/backend"
@@ -16,7 +17,7 @@ import (
 )
 
 func runPredict(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("predict", "(--weights FILE|NAME | --run RUNDIR) [flags] IMAGE...", stderr)
+	fs := newFlagSet("predict", "(--weights FILE|NAME | --run RUNDIR) [flags] IMAGE|FOLDER|PATTERN...", stderr)
 	weightsFlag := fs.String("weights", "", "ImageNet weights: a .pth/.safetensors file or a registry name (see 'vegclf weights list')")
 	arch := fs.String("arch", "resnet50", "architecture of the weights: resnet18, resnet34, resnet50, resnet101, resnet152")
 	normalize := fs.String("normalize", "imagenet", "input normalization: imagenet or half (0.5/0.5)")
@@ -26,15 +27,19 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	tta := fs.Bool("tta", false, "test-time augmentation: average each image's probabilities with its mirror image's")
 	runDir := fs.String("run", "", "a training run folder (its best checkpoint) or checkpoint file, instead of --weights")
 	backendSpec := backendFlag(fs)
-	images, err := parse(fs, args)
+	paths, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if (*weightsFlag == "") == (*runDir == "") {
 		return usagef("give either --weights or --run")
 	}
-	if len(images) == 0 {
+	if len(paths) == 0 {
 		return usagef("no images given")
+	}
+	images, err := data.ExpandInputs(paths)
+	if err != nil {
+		return err
 	}
 	if *runDir != "" {
 		return predictWithRun(*runDir, images, *topk, *asJSON, *backendSpec, ttaOption(*tta), stdout, stderr)
@@ -83,19 +88,31 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 }
 
 // printPredictions predicts the images and prints them as text or JSON lines. Unreadable images are
-// reported on stderr and make the command fail after the others are printed.
-func printPredictions(c *predict.Classifier, images []string, topk int, asJSON bool, stdout, stderr io.Writer) error {
-	preds, err := c.Files(images, topk)
+// reported on stderr and make the command fail after the others are printed. Images found in class
+// folders (data.Input.Class) named as the model's classes are scored: the accuracy against the folder
+// names follows the predictions (on stderr with JSON output).
+func printPredictions(c *predict.Classifier, images []data.Input, topk int, asJSON bool, stdout, stderr io.Writer) error {
+	paths := make([]string, len(images))
+	for i, in := range images {
+		paths[i] = in.Path
+	}
+	preds, err := c.Files(paths, max(topk, 1))
 	if err != nil {
 		return err
 	}
-	failed := 0
+	failed, scored, correct := 0, 0, 0
 	enc := json.NewEncoder(stdout)
-	for _, p := range preds {
+	for i, p := range preds {
 		if p.Err != nil {
 			failed++
 			fmt.Fprintf(stderr, "error: %v\n", p.Err)
 			continue
+		}
+		if class := images[i].Class; class != "" && slices.Contains(c.Labels, class) {
+			scored++
+			if p.Top[0].Label == class {
+				correct++
+			}
 		}
 		if asJSON {
 			if err := enc.Encode(p); err != nil {
@@ -108,14 +125,31 @@ func printPredictions(c *predict.Classifier, images []string, topk int, asJSON b
 			fmt.Fprintf(stdout, "  %d. %-30s %6.2f%%\n", i+1, cl.Label, 100*cl.Prob)
 		}
 	}
+	if scored > 0 {
+		w := stdout
+		if asJSON {
+			w = stderr
+		}
+		fmt.Fprintf(w, "Accuracy against the folder names: %.2f%% (%d of %d images in folders named as the model's classes)\n",
+			100*float64(correct)/float64(scored), correct, scored)
+	}
 	if failed > 0 {
 		return fmt.Errorf("%d of %d images could not be read", failed, len(images))
 	}
 	return nil
 }
 
+// inputsOf returns the files as inputs of no class.
+func inputsOf(paths []string) []data.Input {
+	inputs := make([]data.Input, len(paths))
+	for i, p := range paths {
+		inputs[i] = data.Input{Path: p}
+	}
+	return inputs
+}
+
 // predictWithRun classifies images with a trained run's best checkpoint.
-func predictWithRun(runDir string, images []string, topk int, asJSON bool, backendSpec string, opts []predict.Option, stdout, stderr io.Writer) error {
+func predictWithRun(runDir string, images []data.Input, topk int, asJSON bool, backendSpec string, opts []predict.Option, stdout, stderr io.Writer) error {
 	b, _, err := backend.New(backendSpec)
 	if err != nil {
 		return err

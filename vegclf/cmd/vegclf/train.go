@@ -56,29 +56,101 @@ func trainFlags(fs *flag.FlagSet, cfg *train.Config) {
 	fs.IntVar(&cfg.ImageCacheMB, "image-cache-mb", cfg.ImageCacheMB, "keep transformed images in memory up to this many MB, so later epochs skip decoding (0: off)")
 }
 
+// trainCommand holds the train command's flags over a configuration.
+type trainCommand struct {
+	fs          *flag.FlagSet
+	cfg         train.Config
+	out         *string
+	resume      *bool
+	configFile  *string
+	backendSpec *string
+}
+
+// newTrainCommand registers the train command's flags over cfg (their defaults: cfg's values).
+func newTrainCommand(cfg train.Config, stderr io.Writer) *trainCommand {
+	c := &trainCommand{fs: newFlagSet("train", "--data DIR --out RUNDIR [flags]", stderr), cfg: cfg}
+	trainFlags(c.fs, &c.cfg)
+	c.out = c.fs.String("out", "", "run folder: config, metrics, checkpoints, summary")
+	c.resume = c.fs.Bool("resume", false, "continue the run in --out from its last checkpoint, with its saved settings; "+
+		"--frozen-epochs or --finetune-epochs above the saved ones extend it, other settings that differ are an error")
+	c.configFile = c.fs.String("config", "", "a YAML or JSON file of settings with config.json's keys (a run's config.json is one); flags given beside it override it")
+	c.backendSpec = backendFlag(c.fs)
+	return c
+}
+
 func runTrain(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("train", "--data DIR --out RUNDIR [flags]", stderr)
-	cfg := train.DefaultConfig()
-	trainFlags(fs, &cfg)
-	out := fs.String("out", "", "run folder: config, metrics, checkpoints, summary")
-	resume := fs.Bool("resume", false, "continue the run in --out from its last checkpoint (with its saved configuration)")
-	backendSpec := backendFlag(fs)
-	if err := parseFlagsOnly(fs, args); err != nil {
+	c := newTrainCommand(train.DefaultConfig(), stderr)
+	if err := parseFlagsOnly(c.fs, args); err != nil {
 		return err
 	}
-	if *out == "" {
+	if *c.out == "" {
 		return usagef("--out is required")
 	}
-	if cfg.Data == "" && !*resume {
-		return usagef("--data is required")
+	// The settings, in order: the defaults or, resuming, the run's saved ones; the --config file; the
+	// flags given. train.Open refuses a resume with settings that would change what the run means.
+	base := c.cfg
+	if *c.resume {
+		saved, err := train.ReadConfig(*c.out)
+		if err != nil {
+			return fmt.Errorf("nothing to resume in %s: %w", *c.out, err)
+		}
+		base = saved
 	}
-	b, choice, err := backend.New(*backendSpec)
+	if *c.configFile != "" {
+		var err error
+		if base, err = train.ReadConfigFile(*c.configFile, base); err != nil {
+			return usagef("%v", err)
+		}
+	}
+	if *c.resume || *c.configFile != "" {
+		c = newTrainCommand(base, io.Discard)
+		if err := parseFlagsOnly(c.fs, args); err != nil {
+			return err
+		}
+	}
+	if c.cfg.Data == "" {
+		return usagef("--data is required (or data in --config)")
+	}
+	b, choice, err := backend.New(*c.backendSpec)
 	if err != nil {
 		return err
 	}
 	defer b.Finalize()
 	fmt.Fprintf(stdout, "Backend: %s\n", choice)
-	return trainValidatePredict(cfg, b, *out, *resume, stdout, stderr)
+	err = trainValidatePredict(c.cfg, b, *c.out, *c.resume, stdout, stderr)
+	var conflict *train.ResumeConflict
+	if errors.As(err, &conflict) {
+		return errors.New(describeConflict(conflict, *c.out))
+	}
+	return err
+}
+
+// describeConflict says, in flags, what a refused resume would have changed and how to train with it.
+func describeConflict(conflict *train.ResumeConflict, out string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "cannot resume %s with other settings; nothing was changed there:\n", out)
+	for _, d := range conflict.Differences {
+		fmt.Fprintf(&b, "  %s: the run has %s, the command line %s", settingFlag(d.Key), d.Saved, d.Given)
+		if d.Why != "" {
+			fmt.Fprintf(&b, " (%s)", d.Why)
+		}
+		b.WriteString("\n")
+	}
+	fmt.Fprintf(&b, "Leave these flags out to continue the run in %s as it was, or give a new --out to start a run with them.", out)
+	return b.String()
+}
+
+// settingFlag returns the train flag of a config.json key.
+func settingFlag(key string) string {
+	switch key {
+	case "normalization":
+		return "--normalize"
+	case "frozen_batchnorm_train":
+		return "--tutorial-batchnorm"
+	case "cache_features":
+		return "--no-feature-cache"
+	}
+	return "--" + strings.ReplaceAll(key, "_", "-")
 }
 
 // trainValidatePredict runs the whole recipe: both phases, validation of the best checkpoint, a summary,
@@ -129,7 +201,7 @@ func trainValidatePredict(cfg train.Config, b compute.Backend, out string, resum
 		}
 	}
 	fmt.Fprintf(stdout, "\nPredictions of the best checkpoint on %s images:\n", split.Name)
-	if err := printPredictions(c, images, 3, false, stdout, stderr); err != nil {
+	if err := printPredictions(c, inputsOf(images), 3, false, stdout, stderr); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "\nRun folder: %s (config.json, metrics.jsonl, best.ckpt, last.ckpt, summary.txt)\n", out)

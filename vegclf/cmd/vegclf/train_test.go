@@ -89,7 +89,7 @@ func TestTrainEvalPredictCLI(t *testing.T) {
 	}{
 		{[]string{"train", "--data", dataDir}, 2, "--out is required"},
 		{[]string{"train", "--out", out, "--data", dataDir}, 1, "already holds a run"},
-		{[]string{"eval", "--run", out}, 2, "want --run RUNDIR --split DIR"},
+		{[]string{"eval", "--run", out}, 2, "want --run RUNDIR and either --split DIR or folders"},
 		{[]string{"eval", "--run", out, "--split", dataDir}, 1, "differ from the model's"},
 		{[]string{"predict", "--run", filepath.Join(dir, "nope"), img}, 1, "nope"},
 	} {

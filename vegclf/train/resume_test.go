@@ -1,0 +1,54 @@
+package train
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestCheckResume(t *testing.T) {
+	saved := DefaultConfig()
+	saved.Data, saved.FrozenEpochs, saved.FinetuneEpochs = "/data", 2, 1
+	change := func(f func(*Config)) Config { c := saved; f(&c); return c }
+	for _, tc := range []struct {
+		name      string
+		given     Config
+		phase     Phase
+		wantKeys  []string // The conflicting settings, in order.
+		wantNotes []string
+	}{
+		{"unchanged", saved, Frozen, nil, nil},
+		{"data and seed", change(func(c *Config) { c.Data, c.Seed = "/other", 3 }), Frozen, []string{"data", "seed"}, nil},
+		{"hidden and normalization", change(func(c *Config) { c.Hidden, c.Normalization = 64, "imagenet" }), Finetune, []string{"normalization", "hidden"}, nil},
+		{"more fine-tuning", change(func(c *Config) { c.FinetuneEpochs = 3 }), Finetune, nil, []string{"Extending the run: finetune_epochs 3 (it had 1)."}},
+		{"more frozen epochs, still frozen", change(func(c *Config) { c.FrozenEpochs = 4 }), Frozen, nil, []string{"Extending the run: frozen_epochs 4 (it had 2)."}},
+		{"more frozen epochs, fine-tuning", change(func(c *Config) { c.FrozenEpochs = 4 }), Finetune, []string{"frozen_epochs"}, nil},
+		{"fewer epochs", change(func(c *Config) { c.FinetuneEpochs = 0 }), Frozen, []string{"finetune_epochs"}, nil},
+		{"run settings", change(func(c *Config) { c.Strict, c.MemoryLimit = true, "3GiB" }), Finetune, nil,
+			[]string{"Resumed with strict true (the run had false).", `Resumed with memory_limit "3GiB" (the run had "").`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			notes, err := checkResume("/runs/a", saved, tc.given, tc.phase)
+			var conflict *ResumeConflict
+			if len(tc.wantKeys) == 0 {
+				if err != nil {
+					t.Fatal(err)
+				}
+			} else if !errors.As(err, &conflict) {
+				t.Fatalf("error %v, want a *ResumeConflict", err)
+			} else {
+				var keys []string
+				for _, d := range conflict.Differences {
+					keys = append(keys, d.Key)
+				}
+				if !slices.Equal(keys, tc.wantKeys) || !strings.Contains(err.Error(), "/runs/a") {
+					t.Errorf("conflict %v on %v, want %v", err, keys, tc.wantKeys)
+				}
+			}
+			if !slices.Equal(notes, tc.wantNotes) {
+				t.Errorf("notes %q, want %q", notes, tc.wantNotes)
+			}
+		})
+	}
+}
