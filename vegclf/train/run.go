@@ -126,6 +126,9 @@ func (r *Run) skip(path string, err error) {
 	}
 }
 
+// ErrRunExists is returned (wrapped) when a new run is asked for in a folder that holds one.
+var ErrRunExists = errors.New("the folder already holds a run")
+
 // Open prepares a run in dir: a fresh one (dir must not hold a run already), or, with resume, the run
 // already there, continued from its last checkpoint. A resumed run keeps its saved configuration
 // (ReadConfig): cfg must equal it but for settings of how it runs (strict, feature and image caches,
@@ -154,7 +157,7 @@ func Open(cfg Config, b compute.Backend, dir string, resume bool) (*Run, error) 
 			return nil, err
 		}
 	} else if lastErr == nil {
-		return nil, fmt.Errorf("%s already holds a run (%s): resume it, or choose another folder", dir, LastFile)
+		return nil, fmt.Errorf("%s: %w (%s): resume it, or choose another folder", dir, ErrRunExists, LastFile)
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err

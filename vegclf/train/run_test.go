@@ -137,7 +137,7 @@ func TestRunEndToEndWithResume(t *testing.T) {
 		}
 	}
 	// Opening the same folder again without resume refuses: nothing is overwritten.
-	if _, err := Open(cfg, backend, straight, false); err == nil || !strings.Contains(err.Error(), "--resume") {
+	if _, err := Open(cfg, backend, straight, false); !errors.Is(err, ErrRunExists) {
 		t.Errorf("reopening a run without resume: %v", err)
 	}
 

@@ -119,8 +119,11 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "Backend: %s\n", choice)
 	err = trainValidatePredict(c.cfg, b, *c.out, *c.resume, stdout, stderr)
 	var conflict *train.ResumeConflict
-	if errors.As(err, &conflict) {
+	switch {
+	case errors.As(err, &conflict):
 		return errors.New(describeConflict(conflict, *c.out))
+	case errors.Is(err, train.ErrRunExists):
+		return fmt.Errorf("%s already holds a run (%s): continue it with --resume, or give another --out", *c.out, train.LastFile)
 	}
 	return err
 }
