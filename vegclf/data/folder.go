@@ -79,7 +79,7 @@ func Open(root string) (*Folder, error) {
 	if !ok {
 		return nil, fmt.Errorf("opening dataset %s: no train/ folder (expected %s/{train,test,validation}/<class>/<image>)", root, root)
 	}
-	f.Classes, err = classFolders(trainDir)
+	f.Classes, err = ClassFolders(trainDir)
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +91,7 @@ func Open(root string) (*Folder, error) {
 		if !ok {
 			continue
 		}
-		classes, err := classFolders(dir)
+		classes, err := ClassFolders(dir)
 		if err != nil {
 			return nil, err
 		}
@@ -142,9 +142,9 @@ func findSplitDir(root, split string) (string, bool) {
 	return "", false
 }
 
-// classFolders lists the class folder names of a split folder, sorted as Python's sorted() does
+// ClassFolders lists the class folder names of a split folder, sorted as Python's sorted() does
 // (by bytes), skipping hidden entries and plain files.
-func classFolders(dir string) ([]string, error) {
+func ClassFolders(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("reading classes: %w", err)
@@ -282,7 +282,7 @@ func OpenSplit(name, dir string, classes []string) (*Split, error) {
 	if !info.IsDir() {
 		return nil, fmt.Errorf("opening split %s: not a folder", dir)
 	}
-	found, err := classFolders(dir)
+	found, err := ClassFolders(dir)
 	if err != nil {
 		return nil, err
 	}

@@ -82,6 +82,8 @@ func checkResume(dir string, saved, given Config, phase Phase) ([]string, error)
 			raised, why = given.FinetuneEpochs > saved.FinetuneEpochs, "a run's phases cannot be shortened"
 		}
 		switch {
+		case d.Key == "data" && saved.Data == "":
+			notes = append(notes, fmt.Sprintf("The run trains on %s (it had no data: imported).", d.Given))
 		case resumeSettings[d.Key]:
 			notes = append(notes, fmt.Sprintf("Resumed with %s %s (the run had %s).", d.Key, d.Given, d.Saved))
 		case raised:

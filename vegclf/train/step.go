@@ -62,7 +62,7 @@ func newAdamState(store *model.Store, phase Phase, lr float64, trainable []*mode
 	for _, v := range trainable {
 		var pair [2]*model.Variable
 		for i, kind := range []string{"m", "v"} {
-			path := optimizerPrefix + string(phase) + "/" + kind + v.Path()
+			path := momentPath(phase, kind, v.Path())
 			mv := store.GetVariable(path)
 			if mv == nil {
 				var err error
@@ -79,6 +79,11 @@ func newAdamState(store *model.Store, phase Phase, lr float64, trainable []*mode
 		s.moments = append(s.moments, pair)
 	}
 	return s, nil
+}
+
+// momentPath is the store path of Adam's first ("m") or second ("v") moment of the variable at varPath.
+func momentPath(phase Phase, kind, varPath string) string {
+	return optimizerPrefix + string(phase) + "/" + kind + varPath
 }
 
 // hyper returns the per-step scalars for step t (1-based), one row per layer group:

@@ -93,7 +93,7 @@ func Load(store *model.Store, m *resnet.Model, sd *StateDict, head HeadPolicy) (
 			}
 			return nil, fail("tensor %q has shape %v, the model needs %v%s", p.Name, t.Shape, p.TorchShape, hint)
 		}
-		v, err := toModelLayout(p, t)
+		v, err := ToModelLayout(p, t)
 		if err != nil {
 			return nil, fail("%v", err)
 		}
@@ -123,8 +123,9 @@ func quoteFirst(names []string, n int) string {
 	return s
 }
 
-// toModelLayout converts a torch-layout tensor to the model's layout for parameter p.
-func toModelLayout(p resnet.Param, t *Tensor) (*tensors.Tensor, error) {
+// ToModelLayout converts a torch-layout tensor of parameter p (or of a tensor shaped like it, such as its
+// optimizer moments) to the model's layout.
+func ToModelLayout(p resnet.Param, t *Tensor) (*tensors.Tensor, error) {
 	if p.Layout == resnet.Counter {
 		if t.Int64 == nil || len(t.Int64) != 1 {
 			return nil, fmt.Errorf("tensor %q should be an integer scalar", p.Name)

@@ -14,30 +14,38 @@ import (
 
 // ReadPTH reads a state_dict written by torch.save (the zip format of PyTorch 1.6 and later), such as
 // torchvision's published weights. The pickle is read with gopickle. The top-level object must be a dict
-// of tensors, or a dict holding one under "state_dict" or "model" (common checkpoint layouts).
-func ReadPTH(path string) (sd *StateDict, err error) {
+// of tensors, or a dict holding one under "state_dict", "model" or "model_state_dict" (common checkpoint
+// layouts, the PyTorch tutorial's among them); see ReadTorchCheckpoint for the rest of such a checkpoint.
+func ReadPTH(path string) (*StateDict, error) {
+	ckpt, err := ReadTorchCheckpoint(path)
+	if err != nil {
+		return nil, err
+	}
+	return ckpt.Model, nil
+}
+
+// readTorchFile unpickles a torch.save file and returns its top-level dict's entries.
+func readTorchFile(path string) (entries []entry, err error) {
 	defer func() {
 		// gopickle can panic on malformed pickles; report it as an error naming the file.
 		if r := recover(); r != nil {
-			sd, err = nil, fmt.Errorf("reading weights %s: malformed torch.save file: %v", path, r)
+			entries, err = nil, fmt.Errorf("reading weights %s: malformed torch.save file: %v", path, r)
 		}
 	}()
 	obj, err := loadZip(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading weights %s: %w", path, err)
 	}
-	entries, err := dictEntries(obj)
+	entries, err = dictEntries(obj)
 	if err != nil {
 		return nil, fmt.Errorf("reading weights %s: %w", path, err)
 	}
-	for _, key := range []string{"state_dict", "model"} {
-		if inner, ok := lookup(entries, key); ok {
-			if innerEntries, err := dictEntries(inner); err == nil {
-				entries = innerEntries
-			}
-		}
-	}
-	sd = NewStateDict(path)
+	return entries, nil
+}
+
+// stateDict builds a state_dict from a dict's entries, each a string key and a tensor.
+func stateDict(path string, entries []entry) (*StateDict, error) {
+	sd := NewStateDict(path)
 	for _, e := range entries {
 		name, ok := e.key.(string)
 		if !ok {

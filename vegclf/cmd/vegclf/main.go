@@ -16,6 +16,8 @@
 //	vegclf weights list
 //	vegclf weights download NAME...
 //	vegclf backend [--backend go|xla:cpu|xla:cuda]
+//	vegclf import --torch FILE --classes DIR|NAME,... --out RUNDIR [--arch resnet50] [--normalize half] [--image-size 224]
+//	vegclf export --run RUNDIR --out FILE.pth [--layout tutorial|torchvision]
 //	vegclf version (or --version)
 //
 // Exit status: 0 on success, 1 when the command fails, 2 for a usage mistake (unknown command or flag,
@@ -50,6 +52,8 @@ var commands = map[string]command{
 	"synth":   {"write a synthetic vegetable dataset (for demos, tests and benchmarks)", runSynth},
 	"backend": {"say which compute backend runs and why, and check that it computes", runBackend},
 	"version": {"print the versions of vegclf, Go and GoMLX, the JPEG decoder and the default backend", runVersion},
+	"import":  {"make a run folder from a PyTorch checkpoint (the tutorial's VegetableResnet, or a torchvision ResNet)", runImport},
+	"export":  {"write a run's model as a PyTorch state_dict (.pth) and its classes", runExport},
 }
 
 func main() {

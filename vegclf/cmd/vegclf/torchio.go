@@ -1,0 +1,217 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/vegclf/vegclf/vegclf/checkpoint"
+	"github.com/vegclf/vegclf/vegclf/data"
+	"github.com/vegclf/vegclf/vegclf/internal/atomicfile"
+	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/train"
+	"github.com/vegclf/vegclf/vegclf/weights"
+)
+
+// runImport makes a run folder from a PyTorch checkpoint: the tutorial's VegetableResnet, a torchvision
+// ResNet with a replaced fc, or a DataParallel or Lightning wrapper of one.
+func runImport(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("import", "--torch FILE --classes DIR|NAME,NAME,... --out RUNDIR [flags]", stderr)
+	file := fs.String("torch", "", "a torch.save file: a state_dict, or a checkpoint holding one under model, state_dict or model_state_dict")
+	classesFlag := fs.String("classes", "", "the model's classes: a dataset folder (with train/) or a folder of class folders, named as ImageFolder sorts them, or NAME,NAME,... in the model's output order")
+	out := fs.String("out", "", "the run folder to write")
+	arch := fs.String("arch", "resnet50", "architecture: resnet18, resnet34, resnet50, resnet101, resnet152")
+	normalize := fs.String("normalize", "half", "the input normalization the model was trained with: half (the tutorial's 0.5/0.5) or imagenet")
+	size := fs.Int("image-size", 224, "the image size the model was trained with")
+	if err := parseFlagsOnly(fs, args); err != nil {
+		return err
+	}
+	if *file == "" || *classesFlag == "" || *out == "" {
+		return usagef("want --torch FILE --classes DIR|NAME,... --out RUNDIR")
+	}
+	a, err := resnet.ArchByName(*arch)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	cfg := train.DefaultConfig()
+	cfg.Arch, cfg.Normalization, cfg.ImageSize, cfg.Weights = a.Name, *normalize, *size, *file
+	cfg.FrozenEpochs, cfg.FinetuneEpochs = 0, 0
+	if _, err := data.NormalizationByName(*normalize); err != nil {
+		return usagef("%v", err)
+	}
+	classes, dataDir, err := importClasses(*classesFlag)
+	if err != nil {
+		return err
+	}
+	cfg.Data = dataDir
+
+	ckpt, err := weights.ReadTorchCheckpoint(*file)
+	if err != nil {
+		return err
+	}
+	head, err := headOf(ckpt.Model)
+	if err != nil {
+		return fmt.Errorf("importing %s: %w", *file, err)
+	}
+	if head.NumClasses != len(classes) {
+		return fmt.Errorf("importing %s: the model has %d outputs, --classes names %d classes", *file, head.NumClasses, len(classes))
+	}
+	cfg.Hidden = 0
+	if len(head.Hidden) > 0 {
+		cfg.Hidden = head.Hidden[0]
+	}
+	m := resnet.New(a, head)
+	store := model.NewStore()
+	if _, err := weights.Load(store, m, ckpt.Model, weights.KeepHead); err != nil {
+		return err
+	}
+	if ckpt.Adam != nil {
+		cfg.FinetuneLR = ckpt.Adam.LR
+	}
+	if err := train.Import(*out, cfg, classes, m, store, ckpt.Adam, *file); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Imported %s", *file)
+	if ckpt.Prefix != "" {
+		fmt.Fprintf(stdout, " (names prefixed %q)", ckpt.Prefix)
+	}
+	fmt.Fprintf(stdout, ": %s, %d classes, %dx%d images, %s normalization.\n", m, len(classes), *size, *size, *normalize)
+	switch {
+	case ckpt.Adam != nil:
+		fmt.Fprintf(stdout, "Optimizer: Adam state imported (step %d, learning rate %g): more fine-tuning continues it.\n", ckpt.Adam.Step, ckpt.Adam.LR)
+	case ckpt.AdamNote != "":
+		fmt.Fprintf(stdout, "Optimizer: not imported: %s.\n", ckpt.AdamNote)
+	}
+	fmt.Fprintf(stdout, "Run folder: %s. Use it with predict --run, eval --run, or train more: train --out %s --resume --finetune-epochs N", *out, *out)
+	if dataDir == "" {
+		fmt.Fprint(stdout, " --data DIR")
+	}
+	fmt.Fprintln(stdout)
+	return nil
+}
+
+// importClasses reads --classes: a dataset folder (its train/ split's classes, and the folder as the run's
+// data), a folder of class folders, or names separated by commas.
+func importClasses(spec string) (classes []string, dataDir string, err error) {
+	info, statErr := os.Stat(spec)
+	switch {
+	case statErr == nil && info.IsDir():
+		if f, err := data.Open(spec); err == nil {
+			return f.Classes, spec, nil
+		}
+		classes, err := data.ClassFolders(spec)
+		if err != nil {
+			return nil, "", err
+		}
+		if len(classes) == 0 {
+			return nil, "", fmt.Errorf("--classes %s: no class folders in it", spec)
+		}
+		return classes, "", nil
+	case strings.ContainsAny(spec, `/\`):
+		return nil, "", fmt.Errorf("--classes %s: %w", spec, statErr)
+	}
+	for _, c := range strings.Split(spec, ",") {
+		if c = strings.TrimSpace(c); c == "" {
+			return nil, "", usagef("--classes %q has an empty name", spec)
+		}
+		classes = append(classes, c)
+	}
+	return classes, "", nil
+}
+
+// headOf reads the classifier head from a state_dict's fc tensors: torchvision's single Linear ("fc"),
+// or a Sequential of Linears and ReLUs ("fc.0", "fc.2", ...) as the tutorial's.
+func headOf(sd *weights.StateDict) (resnet.Head, error) {
+	if w, ok := sd.Tensors["fc.weight"]; ok && len(w.Shape) == 2 {
+		return resnet.Head{NumClasses: w.Shape[0]}, nil
+	}
+	var head resnet.Head
+	for i := 0; ; i += 2 {
+		w, ok := sd.Tensors[fmt.Sprintf("fc.%d.weight", i)]
+		if !ok {
+			break
+		}
+		if len(w.Shape) != 2 {
+			return head, fmt.Errorf("fc.%d.weight has shape %v, not a Linear's", i, w.Shape)
+		}
+		if head.NumClasses > 0 {
+			head.Hidden = append(head.Hidden, head.NumClasses)
+		}
+		head.NumClasses = w.Shape[0]
+	}
+	if head.NumClasses == 0 {
+		return head, errors.New("no classifier found: neither fc.weight nor fc.0.weight (is it a ResNet's state_dict?)")
+	}
+	return head, nil
+}
+
+// exportLayouts are the module layouts export writes.
+var exportLayouts = map[string]string{
+	"tutorial":    "resnet.", // The tutorial's VegetableResnet: the ResNet under self.resnet.
+	"torchvision": "",        // torchvision's resnet with fc replaced by the head.
+}
+
+// runExport writes a run's best model as a torch.save state_dict that torch.load reads and
+// load_state_dict(strict=True) accepts, and the class names beside it.
+func runExport(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("export", "--run RUNDIR --out FILE.pth [--layout tutorial|torchvision]", stderr)
+	runDir := fs.String("run", "", "a run folder (its best checkpoint) or a checkpoint file")
+	out := fs.String("out", "", "the .pth file to write; classes.json is written beside it")
+	layout := fs.String("layout", "tutorial", "tutorial (the PyTorch tutorial's VegetableResnet, names under resnet.) or torchvision (a torchvision ResNet with fc replaced)")
+	if err := parseFlagsOnly(fs, args); err != nil {
+		return err
+	}
+	prefix, ok := exportLayouts[*layout]
+	if !ok {
+		return usagef("--layout %q: want tutorial or torchvision", *layout)
+	}
+	if *runDir == "" || *out == "" {
+		return usagef("want --run RUNDIR --out FILE.pth")
+	}
+	path := *runDir
+	if info, err := os.Stat(path); err == nil && info.IsDir() {
+		path = filepath.Join(path, train.BestFile)
+	}
+	store, meta, err := checkpoint.Load(path)
+	if err != nil {
+		return err
+	}
+	m, err := meta.Model()
+	if err != nil {
+		return err
+	}
+	if *layout == "tutorial" && len(m.Head.Hidden) == 0 {
+		return fmt.Errorf("exporting %s: the tutorial's layout needs a head with a hidden layer (fc.0, fc.2), this one is %s: use --layout torchvision", path, m.Head)
+	}
+	sd, err := weights.FromStore(store, m)
+	if err != nil {
+		return err
+	}
+	named := weights.NewStateDict(*out)
+	for _, name := range sd.Names {
+		named.Add(prefix+name, sd.Tensors[name])
+	}
+	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
+		return fmt.Errorf("exporting: %w", err)
+	}
+	classesPath := filepath.Join(filepath.Dir(*out), "classes.json")
+	classes, _ := json.MarshalIndent(meta.Classes, "", "  ")
+	classes = append(classes, '\n')
+	if old, err := os.ReadFile(classesPath); err == nil && !bytes.Equal(old, classes) {
+		return fmt.Errorf("%s exists with other classes: export into another folder", classesPath)
+	}
+	if err := weights.WritePTH(*out, named); err != nil {
+		return err
+	}
+	if err := atomicfile.Write(classesPath, classes); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Wrote %s (%s layout, %d tensors: %s) and %s (%d classes).\n", *out, *layout, len(named.Names), m, classesPath, len(meta.Classes))
+	return nil
+}

@@ -1,0 +1,72 @@
+package train
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/vegclf/vegclf/vegclf/checkpoint"
+	"github.com/vegclf/vegclf/vegclf/internal/atomicfile"
+	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/weights"
+)
+
+// Import makes a run folder in dir from a model trained elsewhere (such as the PyTorch tutorial's
+// checkpoint): config.json (cfg, whose epochs say what is left to train: none by default), an empty
+// metrics.jsonl, and best.ckpt and last.ckpt holding store's variables at the start of a fine-tuning
+// phase, with source noted. Predict, eval and the notebooks take the folder; resuming it with fine-tuning
+// epochs trains the model further (and, with cfg.Data empty, with the data given then). adam, when not nil,
+// is the fine-tuning phase's optimizer state: its moments by parameter name, in torch's layout, and its step
+// count, which the next step continues. dir must not hold a run; nothing is written when an argument is
+// wrong.
+func Import(dir string, cfg Config, classes []string, m *resnet.Model, store *model.Store, adam *weights.AdamState, source string) error {
+	if _, err := os.Stat(filepath.Join(dir, LastFile)); err == nil {
+		return fmt.Errorf("%s already holds a run (%s): choose another folder", dir, LastFile)
+	}
+	if len(classes) != m.Head.NumClasses {
+		return fmt.Errorf("importing %s: %d class names for a head with %d outputs", source, len(classes), m.Head.NumClasses)
+	}
+	if err := m.CheckStore(store); err != nil {
+		return fmt.Errorf("importing %s: %w", source, err)
+	}
+	meta := checkpoint.Meta{
+		Arch: m.Arch.Name, Head: m.Head, Classes: classes, ImageSize: cfg.ImageSize,
+		Normalization: cfg.Transform().Normalization, Phase: string(Finetune),
+		Extra: map[string]string{"imported_from": source},
+	}
+	if adam != nil {
+		for _, p := range m.Params() {
+			if !p.Trainable {
+				continue
+			}
+			for kind, moments := range map[string]map[string]*weights.Tensor{"m": adam.ExpAvg, "v": adam.ExpAvgSq} {
+				t, ok := moments[p.Name]
+				if !ok {
+					return fmt.Errorf("importing %s: the optimizer has no state for %s", source, p.Name)
+				}
+				value, err := weights.ToModelLayout(p, t)
+				if err != nil {
+					return fmt.Errorf("importing %s: optimizer state of %s: %w", source, p.Name, err)
+				}
+				if _, err := store.CreateVariable(momentPath(Finetune, kind, p.Path()), value); err != nil {
+					return fmt.Errorf("importing %s: %w", source, err)
+				}
+			}
+		}
+		meta.Step = adam.Step
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("creating run folder: %w", err)
+	}
+	if err := writeJSON(filepath.Join(dir, ConfigFile), cfg); err != nil {
+		return err
+	}
+	if err := atomicfile.Write(filepath.Join(dir, MetricsFile), nil); err != nil {
+		return err
+	}
+	if err := checkpoint.Save(filepath.Join(dir, BestFile), store, meta); err != nil {
+		return err
+	}
+	return checkpoint.Save(filepath.Join(dir, LastFile), store, meta)
+}
