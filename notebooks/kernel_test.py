@@ -41,13 +41,14 @@ class VegclfCPUKernelTests(CollectStragglers, jupyter_kernel_test.KernelTests):
 
     def test_kernel_environment(self):
         """The spec's environment reaches the Go program: the backend, the simd build, and go.mod's
-        toolchain, which GoNB compiled the cell with."""
+        toolchain, which GoNB compiled the cell with, with the simd experiment."""
         reply, outputs = self.execute_helper(
             'import ("fmt"; "os"; "runtime")\n%%\n'
             'fmt.Println(os.Getenv("GOMLX_BACKEND"), os.Getenv("GOEXPERIMENT"), runtime.Version())')
         self.assertEqual(reply["content"]["status"], "ok")
         text = "".join(o["content"].get("text", "") for o in outputs if o["msg_type"] == "stream")
-        self.assertEqual(text.strip(), "go simd " + go_mod_toolchain())
+        # runtime.Version() names the experiments the toolchain compiled with: "go1.27.3-X:simd".
+        self.assertEqual(text.strip(), "go simd " + go_mod_toolchain() + "-X:simd")
 
     def test_vegclf_library(self):
         """The notebook setup cell makes this repository's module importable, offline."""
