@@ -26,6 +26,49 @@ ROOT = os.path.dirname(HERE)
 COPY = "browser-test-tutorial.ipynb"
 
 
+
+# For every chart (an SVG in an output), the title and its axes' tick labels as rendered: the x axis's are
+# the largest row of numeric labels at one height, the y axis's the largest column sharing a right edge.
+CHART_TICKS_JS = r"""
+const number = /^-?\d+(\.\d+)?(e[-+]?\d+)?$/;
+return Array.from(document.querySelectorAll('.output_area svg')).map(svg => {
+  const texts = Array.from(svg.querySelectorAll('text')).map(t => {
+    const r = t.getBoundingClientRect();
+    return {text: t.textContent.trim(), x: r.left, y: r.top, right: r.right};
+  });
+  const nums = texts.filter(t => number.test(t.text));
+  const group = key => {
+    const g = {};
+    nums.forEach(t => { const k = Math.round(key(t)); (g[k] = g[k] || []).push(t); });
+    return Object.values(g).sort((a, b) => b.length - a.length)[0] || [];
+  };
+  const x = group(t => t.y).sort((a, b) => a.x - b.x).map(t => t.text);
+  const y = group(t => t.right).sort((a, b) => b.y - a.y).map(t => t.text);
+  const title = (texts.find(t => !number.test(t.text)) || {text: ''}).text;
+  return {title: title, x: x, y: y};
+});
+"""
+
+
+def check_chart_ticks(charts):
+    """Each chart's tick labels are distinct and increase along their axis; a learning-rate axis is
+    logarithmic: its labels are successive powers of ten."""
+    problems = []
+    if len(charts) < 5:
+        problems.append(f"{len(charts)} charts rendered, want at least 5 (curves, LR finder, schedule)")
+    for c in charts:
+        for axis in ("x", "y"):
+            labels = c[axis]
+            values = [float(v) for v in labels]
+            if len(labels) < 2 or len(set(labels)) != len(labels) or values != sorted(values) or len(set(values)) != len(values):
+                problems.append(f"chart {c['title']!r}: {axis} tick labels {labels} are not distinct and increasing")
+        log_axis = c["x"] if c["title"].startswith("LR finder") else c["y"] if c["title"].startswith("Learning rate") else None
+        if log_axis is not None:
+            values = [float(v) for v in log_axis]
+            if any(abs(b / a - 10) > 1e-9 for a, b in zip(values, values[1:])):
+                problems.append(f"chart {c['title']!r}: learning-rate ticks {log_axis} are not successive powers of ten")
+    return problems
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -94,22 +137,30 @@ def main():
         images = driver.execute_script(
             "return Array.from(document.querySelectorAll('.output_area img')).map(i => [i.complete, i.naturalWidth]);")
         lines = driver.execute_script(
-            "return Array.from(document.querySelectorAll('.output_area svg polyline')).map(p => "
-            "[p.getAttribute('points').trim().split(/\\s+/).length, p.getBBox().width]);")
+            "return Array.from(document.querySelectorAll('.output_area svg path')).filter(p => "
+            "(p.getAttribute('style') || '').includes('stroke:') && !(p.getAttribute('style') || '').includes('stroke-dasharray:3')"
+            ").map(p => [p.getAttribute('d').split('L').length, p.getBBox().width]);")
+        charts = driver.execute_script(CHART_TICKS_JS)
         text = driver.execute_script("return Array.from(document.querySelectorAll('.output_area')).map(o => o.innerText).join('\\n');")
         errors = driver.execute_script("return document.querySelectorAll('.output_error, .output_stderr').length;")
         stderr = driver.execute_script("return Array.from(document.querySelectorAll('.output_stderr')).map(o => o.innerText).join('\\n');")
         print(f"browser: {len(images)} images, {len(lines)} plotted lines, {errors} error/stderr outputs")
         if len(images) < 6 or not all(done and width > 0 for done, width in images):
             problems.append(f"images not all rendered: {images}")
-        if len(lines) < 4 or not all(n >= 2 and w > 0 for n, w in lines):
+        if len(lines) < 4 or not any(n >= 3 and w > 0 for n, w in lines):
             problems.append(f"plots not drawn (SVG lines with their points and widths): {lines}")
+        problems += check_chart_ticks(charts)
+        print(f"browser: {len(charts)} charts: " + "; ".join(f"{c['title']}: x {c['x']}, y {c['y']}" for c in charts))
         for want in ("Epoch  1 - Train accuracy:", "Validation:", "Backend: go"):
             if want not in text:
                 problems.append(f"page lacks {want!r}")
         for marker in ("exit status", "panic:", "signal:"):
             if marker in stderr:
                 problems.append(f"stderr output has {marker!r}: {stderr[-1000:]}")
+        # A screenshot of every chart, kept as artifacts.
+        for i, svg in enumerate(driver.find_elements("css selector", ".output_area svg")):
+            driver.execute_script("arguments[0].scrollIntoView();", svg)
+            svg.screenshot(os.path.join(outdir, f"tutorial-chart-{i + 1}.png"))
         # Screenshots of the live curves and of the sample grid, kept as artifacts.
         for name, selector in [("tutorial-curves.png", ".output_area svg"), ("tutorial-samples.png", ".output_area img")]:
             driver.execute_script(f"document.querySelector('{selector}').scrollIntoView();")

@@ -76,7 +76,7 @@ def check_tutorial(nb):
     out = text_of(training, "stdout")
     if "Epoch  1 - Train accuracy:" not in out or "Fine-tuning:" not in out:
         problems.append(f"tutorial: no report lines in the training cell:\n{out[-1500:]}")
-    if "<svg" not in html_of(training) or "polyline" not in html_of(training):
+    if "<svg" not in html_of(training) or "cross-entropy" not in html_of(training):
         problems.append("tutorial: no live training curves (SVG) in the training cell")
     validation = cell_with("r.Validate()")
     if "Validation: " not in text_of(validation, "stdout") or "<svg" not in html_of(validation):

@@ -27,6 +27,7 @@ import (
 	"github.com/vegclf/vegclf/vegclf/train"
 	"github.com/vegclf/vegclf/vegclf/viz"
 	"github.com/vegclf/vegclf/vegclf/weights"
+	"gonum.org/v1/plot/vg"
 )
 
 // showHTML displays html in the cell's output and waits until GoNB has it: the cell's program may exit
@@ -85,7 +86,11 @@ func Live(r *train.Run) {
 	}
 	r.OnEpoch = func(m train.EpochMetrics) {
 		epochs = append(epochs, figures(m))
-		gonbui.UpdateHTML(plotID, viz.TrainingCurves(epochs))
+		curves, err := viz.TrainingCurves(epochs)
+		if err != nil {
+			curves = html.EscapeString(err.Error())
+		}
+		gonbui.UpdateHTML(plotID, curves)
 		gonbui.Sync() // The last epoch's curves reach the page before the cell ends.
 	}
 }
@@ -105,7 +110,11 @@ func ShowCurves(dir string) error {
 	for _, m := range metrics {
 		epochs = append(epochs, figures(m))
 	}
-	showHTML(viz.TrainingCurves(epochs))
+	curves, err := viz.TrainingCurves(epochs)
+	if err != nil {
+		return err
+	}
+	showHTML(curves)
 	return nil
 }
 
@@ -190,9 +199,6 @@ func Synthetic(dir string, classes, perClass, size int) (string, error) {
 	return dir, nil
 }
 
-// runColors tells runs apart in comparison charts.
-var runColors = []string{"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"}
-
 // CompareRuns displays the test accuracy and test loss per epoch of several run folders on shared charts,
 // and a table of each run's configuration and final figures.
 func CompareRuns(dirs []string) error {
@@ -220,26 +226,26 @@ func CompareRuns(dirs []string) error {
 		runs = append(runs, r)
 		longest = max(longest, len(metrics))
 	}
-	labels := make([]string, longest)
-	for i := range labels {
-		labels[i] = strconv.Itoa(i + 1)
-	}
 	zero, hundred := 0.0, 100.0
-	acc := viz.Chart{Title: "Test accuracy (%) per epoch", XLabels: labels, YMin: &zero, YMax: &hundred}
-	loss := viz.Chart{Title: "Test loss per epoch", XLabels: labels, YMin: &zero}
-	for i, r := range runs {
-		a, l := make([]float64, longest), make([]float64, longest)
-		for j := range a {
-			a[j], l[j] = math.NaN(), math.NaN()
-			if j < len(r.metrics) {
-				a[j], l[j] = 100*r.metrics[j].TestAccuracy, r.metrics[j].TestLoss
-			}
+	acc := viz.Plot{Title: "Test accuracy per epoch", XLabel: "epoch", YLabel: "accuracy (%)", IntegerX: true, YMin: &zero, YMax: &hundred}
+	loss := viz.Plot{Title: "Test loss per epoch", XLabel: "epoch", YLabel: "cross-entropy", IntegerX: true, YMin: &zero}
+	for _, r := range runs {
+		var x, a, l []float64
+		for j, m := range r.metrics {
+			x, a, l = append(x, float64(j+1)), append(a, 100*m.TestAccuracy), append(l, m.TestLoss)
 		}
-		color := runColors[i%len(runColors)]
-		acc.Series = append(acc.Series, viz.Series{Name: r.name, Color: color, Values: a})
-		loss.Series = append(loss.Series, viz.Series{Name: r.name, Color: color, Values: l})
+		acc.Lines = append(acc.Lines, viz.Line{Name: r.name, X: x, Y: a})
+		loss.Lines = append(loss.Lines, viz.Line{Name: r.name, X: x, Y: l})
 	}
-	showHTML(`<div style="display:flex;gap:12px;flex-wrap:wrap">` + acc.SVG() + loss.SVG() + `</div>`)
+	accSVG, err := acc.SVG()
+	if err != nil {
+		return err
+	}
+	lossSVG, err := loss.SVG()
+	if err != nil {
+		return err
+	}
+	showHTML(`<div style="display:flex;gap:12px;flex-wrap:wrap">` + accSVG + lossSVG + `</div>`)
 	var b strings.Builder
 	b.WriteString(`<table><tr><th>run</th><th>arch</th><th>size</th><th>epochs (frozen+fine-tune)</th><th>lr / fine-tune lr</th>` +
 		`<th>best test accuracy</th><th>validation accuracy</th><th>training time</th></tr>`)
@@ -377,7 +383,11 @@ func ShowLRFind(cfg train.Config, b compute.Backend, runDir string, phase train.
 		return nil, err
 	}
 	title := fmt.Sprintf("LR finder (%s, %d steps): loss against learning rate", phase, len(found.Rates))
-	showHTML(viz.LRFinder(title, found.Rates, found.Losses, found.Suggestions()))
+	chart, err := viz.LRFinder(title, found.Rates, found.Losses, found.Suggestions())
+	if err != nil {
+		return nil, err
+	}
+	showHTML(chart)
 	fmt.Printf("Suggested learning rate: %.3g (steepest descent); %.3g (minimum / 10)\n", found.Steepest, found.MinOver)
 	return found, nil
 }
@@ -386,32 +396,35 @@ func ShowLRFind(cfg train.Config, b compute.Backend, runDir string, phase train.
 // trainImages images.
 func ShowSchedule(cfg train.Config, trainImages int) error {
 	steps := (trainImages + cfg.Batch - 1) / cfg.Batch
-	var labels []string
-	var rates []float64
+	var x, rates []float64
+	var marks []viz.Mark
 	for _, phase := range []struct {
 		name   string
 		lr     float64
 		epochs int
-	}{{"frozen", cfg.LR, cfg.FrozenEpochs}, {"fine-tune", cfg.FinetuneLR, cfg.FinetuneEpochs}} {
+	}{{"frozen", cfg.LR, cfg.FrozenEpochs}, {"fine-tuning", cfg.FinetuneLR, cfg.FinetuneEpochs}} {
 		s, err := schedule.Parse(cfg.Schedule, phase.lr, cfg.Warmup)
 		if err != nil {
 			return err
 		}
 		total := int64(phase.epochs * steps)
+		if total > 0 {
+			marks = append(marks, viz.Mark{X: float64(len(x)) + 0.5, Label: phase.name})
+		}
 		for i := int64(0); i < total; i++ {
-			label := ""
-			if i%int64(steps) == 0 {
-				label = fmt.Sprintf("%s %d", phase.name, i/int64(steps)+1)
-			}
-			labels, rates = append(labels, label), append(rates, s.Rate(i, total))
+			x, rates = append(x, float64(len(x)+1)), append(rates, s.Rate(i, total))
 		}
 	}
 	name := cfg.Schedule
 	if name == "" {
 		name = "constant"
 	}
-	chart := viz.Chart{Title: "Learning rate per step (" + name + ")", XLabels: labels, Width: 640,
-		Series: []viz.Series{{Name: "learning rate", Color: "#2ca02c", Values: rates}}}
-	showHTML(chart.SVG())
+	chart, err := viz.Plot{Title: "Learning rate per step (" + name + ", " + strconv.Itoa(steps) + " steps an epoch)",
+		XLabel: "training step", YLabel: "learning rate (log scale)", LogY: true, IntegerX: true, Marks: marks,
+		Width: 7 * vg.Inch, Lines: []viz.Line{{Name: "learning rate", X: x, Y: rates}}}.SVG()
+	if err != nil {
+		return err
+	}
+	showHTML(chart)
 	return nil
 }

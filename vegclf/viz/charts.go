@@ -2,151 +2,27 @@ package viz
 
 import (
 	"fmt"
-	"html"
 	"image"
 	"image/color"
 	"image/draw"
 	"maps"
 	"math"
 	"slices"
-	"strings"
+
+	"gonum.org/v1/plot/vg"
 )
 
-// Series is one line of a chart: a value per x position (NaN for none).
-type Series struct {
-	Name   string
-	Color  string // CSS color.
-	Values []float64
-	Dashed bool
-}
-
-// Chart is a line chart drawn as self-contained SVG.
-type Chart struct {
-	Title   string
-	XLabels []string // One per x position.
-	Series  []Series
-	YMin    *float64 // Fixed y range start; nil: from the data.
-	YMax    *float64
-	Width   int
-	Height  int
-	Marks   map[int]string // Vertical marks before x positions, with a label (e.g. a phase change).
-}
-
-// SVG renders the chart.
-func (c Chart) SVG() string {
-	w, h := c.Width, c.Height
-	if w == 0 {
-		w = 420
-	}
-	if h == 0 {
-		h = 260
-	}
-	const left, right, top, bottom = 50, 12, 28, 52
-	pw, ph := float64(w-left-right), float64(h-top-bottom)
-	lo, hi := math.Inf(1), math.Inf(-1)
-	for _, s := range c.Series {
-		for _, v := range s.Values {
-			if !math.IsNaN(v) {
-				lo, hi = math.Min(lo, v), math.Max(hi, v)
-			}
-		}
-	}
-	if c.YMin != nil {
-		lo = *c.YMin
-	}
-	if c.YMax != nil {
-		hi = *c.YMax
-	}
-	if math.IsInf(lo, 0) || math.IsInf(hi, 0) {
-		lo, hi = 0, 1
-	}
-	if hi-lo < 1e-9 {
-		hi = lo + 1
-	}
-	n := len(c.XLabels)
-	x := func(i int) float64 {
-		if n <= 1 {
-			return left + pw/2
-		}
-		return left + pw*float64(i)/float64(n-1)
-	}
-	y := func(v float64) float64 { return top + ph*(1-(v-lo)/(hi-lo)) }
-	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="11">`, w, h, w, h)
-	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="white"/>`, w, h)
-	fmt.Fprintf(&b, `<text x="%d" y="16" font-size="13" font-weight="bold">%s</text>`, left, html.EscapeString(c.Title))
-	for k := 0; k <= 4; k++ {
-		v := lo + (hi-lo)*float64(k)/4
-		fmt.Fprintf(&b, `<line x1="%d" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#ddd"/>`, left, left+pw, y(v), y(v))
-		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end">%s</text>`, left-4, y(v)+4, formatTick(v))
-	}
-	for i, l := range c.XLabels {
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`, x(i), top+ph+14, html.EscapeString(l))
-	}
-	for i, label := range c.Marks {
-		mx := x(i) - pw/float64(max(n-1, 1))/2
-		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%d" y2="%.1f" stroke="#999" stroke-dasharray="3,3"/>`, mx, mx, top, top+ph)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%d" fill="#666">%s</text>`, mx+3, top+10, html.EscapeString(label))
-	}
-	for si, s := range c.Series {
-		var pts []string
-		for i, v := range s.Values {
-			if !math.IsNaN(v) {
-				pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(i), y(v)))
-				fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="2.5" fill="%s"/>`, x(i), y(v), s.Color)
-			}
-		}
-		dash := ""
-		if s.Dashed {
-			dash = ` stroke-dasharray="5,3"`
-		}
-		fmt.Fprintf(&b, `<polyline class="series" points="%s" fill="none" stroke="%s" stroke-width="2"%s/>`, strings.Join(pts, " "), s.Color, dash)
-		lx := float64(left) + float64(si)*pw/float64(len(c.Series))
-		fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="12" height="3" fill="%s"/><text x="%.1f" y="%d">%s</text>`,
-			lx, h-14, s.Color, lx+16, h-10, html.EscapeString(s.Name))
-	}
-	b.WriteString(`</svg>`)
-	return b.String()
-}
-
-func formatTick(v float64) string {
-	switch a := math.Abs(v); {
-	case a >= 100:
-		return fmt.Sprintf("%.0f", v)
-	case a >= 1:
-		return fmt.Sprintf("%.2g", v)
-	}
-	return fmt.Sprintf("%.2f", v)
-}
-
-// LRFinder draws an LR finder's smoothed loss against the learning rate (one point per step of the
-// exponential sweep, so the x axis is logarithmic), with a mark at each suggested rate.
-func LRFinder(title string, rates, losses []float64, suggestions map[string]float64) string {
-	labels := make([]string, len(rates))
-	for i, rate := range rates {
-		if i%max(len(rates)/6, 1) == 0 {
-			labels[i] = fmt.Sprintf("1e%d", int(math.Round(math.Log10(rate))))
-		}
-	}
-	marks := map[int]string{}
+// LRFinder draws an LR finder's smoothed loss against the learning rate, on a logarithmic rate axis, with
+// a labeled mark at each suggested rate.
+func LRFinder(title string, rates, losses []float64, suggestions map[string]float64) (string, error) {
+	var marks []Mark
 	for _, name := range slices.Sorted(maps.Keys(suggestions)) {
-		rate := suggestions[name]
-		if len(rates) == 0 || rate <= 0 {
-			continue
+		if rate := suggestions[name]; rate > 0 {
+			marks = append(marks, Mark{X: rate, Label: fmt.Sprintf("%s %.2g", name, rate)})
 		}
-		nearest := 0
-		for i, r := range rates {
-			if math.Abs(math.Log(r/rate)) < math.Abs(math.Log(rates[nearest]/rate)) {
-				nearest = i
-			}
-		}
-		if marks[nearest] != "" {
-			name = marks[nearest] + ", " + name
-		}
-		marks[nearest] = name
 	}
-	return Chart{Title: title, XLabels: labels, Width: 600, Marks: marks,
-		Series: []Series{{Name: "smoothed loss", Color: "#1f77b4", Values: losses}}}.SVG()
+	return Plot{Title: title, XLabel: "learning rate (log scale)", YLabel: "loss (smoothed)", LogX: true, Marks: marks,
+		Width: 7 * vg.Inch, Lines: []Line{{Name: "smoothed loss", X: rates, Y: losses}}}.SVG()
 }
 
 // EpochFigures are one epoch's figures, as train.EpochMetrics holds them.
@@ -157,26 +33,33 @@ type EpochFigures struct {
 	TrainAccuracy, TestAccuracy float64
 }
 
-// TrainingCurves returns two charts side by side, loss and accuracy per epoch, train and test, with the
-// phase change marked: the live plot of a training run.
-func TrainingCurves(epochs []EpochFigures) string {
-	labels := make([]string, len(epochs))
-	var trainLoss, testLoss, trainAcc, testAcc []float64
-	marks := map[int]string{}
+// TrainingCurves returns two charts side by side, loss and accuracy per epoch of the run (the frozen
+// phase's, then fine-tuning's), train and test, with the start of fine-tuning marked: the live plot of a
+// training run.
+func TrainingCurves(epochs []EpochFigures) (string, error) {
+	var x, trainLoss, testLoss, trainAcc, testAcc []float64
+	var marks []Mark
 	for i, e := range epochs {
-		labels[i] = fmt.Sprintf("%s %d", map[string]string{"frozen": "F", "finetune": "FT"}[e.Phase], e.Epoch)
+		x = append(x, float64(i+1))
 		trainLoss, testLoss = append(trainLoss, e.TrainLoss), append(testLoss, e.TestLoss)
 		trainAcc, testAcc = append(trainAcc, 100*e.TrainAccuracy), append(testAcc, 100*e.TestAccuracy)
 		if i > 0 && e.Phase != epochs[i-1].Phase {
-			marks[i] = "fine-tuning"
+			marks = append(marks, Mark{X: float64(i) + 0.5, Label: "fine-tuning"})
 		}
 	}
 	zero, hundred := 0.0, 100.0
-	loss := Chart{Title: "Loss", XLabels: labels, Marks: marks, YMin: &zero, Series: []Series{
-		{Name: "train", Color: "#1f77b4", Values: trainLoss}, {Name: "test", Color: "#ff7f0e", Values: testLoss, Dashed: true}}}
-	acc := Chart{Title: "Accuracy (%)", XLabels: labels, Marks: marks, YMin: &zero, YMax: &hundred, Series: []Series{
-		{Name: "train", Color: "#1f77b4", Values: trainAcc}, {Name: "test", Color: "#ff7f0e", Values: testAcc, Dashed: true}}}
-	return `<div style="display:flex;gap:12px;flex-wrap:wrap">` + loss.SVG() + acc.SVG() + `</div>`
+	const xLabel = "epoch"
+	loss, err := Plot{Title: "Loss", XLabel: xLabel, YLabel: "cross-entropy", IntegerX: true, Marks: marks, YMin: &zero,
+		Lines: []Line{{Name: "train", X: x, Y: trainLoss}, {Name: "test", X: x, Y: testLoss, Dashed: true}}}.SVG()
+	if err != nil {
+		return "", err
+	}
+	acc, err := Plot{Title: "Accuracy", XLabel: xLabel, YLabel: "accuracy (%)", IntegerX: true, Marks: marks, YMin: &zero, YMax: &hundred,
+		Lines: []Line{{Name: "train", X: x, Y: trainAcc}, {Name: "test", X: x, Y: testAcc, Dashed: true}}}.SVG()
+	if err != nil {
+		return "", err
+	}
+	return `<div style="display:flex;gap:12px;flex-wrap:wrap">` + loss + acc + `</div>`, nil
 }
 
 // ConfusionMatrix draws the confusion matrix (rows: true class, columns: predicted) with each class's

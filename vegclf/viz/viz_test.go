@@ -9,10 +9,13 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/vegclf/vegclf/vegclf/synthveg"
+	"gonum.org/v1/plot"
 )
 
 func sampleImages(t *testing.T) []string {
@@ -61,42 +64,148 @@ func TestGrid(t *testing.T) {
 	}
 }
 
-func TestTrainingCurves(t *testing.T) {
-	epochs := []EpochFigures{
-		{"frozen", 1, 1.2, 1.0, 0.5, 0.6}, {"frozen", 2, 0.8, 0.7, 0.7, 0.75}, {"finetune", 1, 0.3, 0.4, 0.9, 0.95},
-	}
-	svg := TrainingCurves(epochs)
-	dec := xml.NewDecoder(strings.NewReader(svg))
-	polylines, points := 0, 0
+// svgText is a text element of an SVG: its position and content.
+type svgText struct {
+	x, y float64
+	text string
+}
+
+// svgTexts returns the text elements of the SVG documents in s.
+func svgTexts(t *testing.T, s string) []svgText {
+	t.Helper()
+	dec := xml.NewDecoder(strings.NewReader(s))
+	dec.Strict = false
+	var out []svgText
+	var cur *svgText
 	for {
 		tok, err := dec.Token()
 		if err != nil {
 			break
 		}
-		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "polyline" {
-			polylines++
-			for _, a := range se.Attr {
-				if a.Name.Local == "points" {
-					points += len(strings.Fields(a.Value))
+		switch el := tok.(type) {
+		case xml.StartElement:
+			if el.Name.Local == "text" {
+				cur = &svgText{}
+				for _, a := range el.Attr {
+					switch a.Name.Local {
+					case "x":
+						cur.x, _ = strconv.ParseFloat(a.Value, 64)
+					case "y":
+						cur.y, _ = strconv.ParseFloat(a.Value, 64)
+					}
 				}
+			}
+		case xml.CharData:
+			if cur != nil {
+				cur.text += string(el)
+			}
+		case xml.EndElement:
+			if el.Name.Local == "text" && cur != nil {
+				cur.text = strings.TrimSpace(cur.text)
+				out = append(out, *cur)
+				cur = nil
 			}
 		}
 	}
-	if polylines != 4 || points != 12 {
-		t.Errorf("%d lines with %d points, want 4 lines (train/test loss and accuracy) of 3 points", polylines, points)
+	return out
+}
+
+// xTickLabels returns, left to right, the labels on the line of the x axis's tick labels of the first
+// chart in s: the texts at the height of the one reading first.
+func xTickLabels(t *testing.T, s, first string) []string {
+	t.Helper()
+	texts := svgTexts(t, s)
+	at := -1
+	for i, tx := range texts {
+		if tx.text == first {
+			at = i
+			break
+		}
 	}
-	for _, want := range []string{"Loss", "Accuracy (%)", "fine-tuning", "FT 1"} {
+	if at < 0 {
+		t.Fatalf("no tick label %q in %v", first, texts)
+	}
+	var row []svgText
+	for _, tx := range texts[at:] {
+		if tx.y != texts[at].y || tx.x < texts[at].x && len(row) > 0 {
+			break
+		}
+		row = append(row, tx)
+	}
+	labels := make([]string, len(row))
+	for i, tx := range row {
+		labels[i] = tx.text
+	}
+	return labels
+}
+
+func TestTrainingCurves(t *testing.T) {
+	epochs := []EpochFigures{
+		{"frozen", 1, 1.2, 1.0, 0.5, 0.6}, {"frozen", 2, 0.8, 0.7, 0.7, 0.75}, {"finetune", 1, 0.3, 0.4, 0.9, 0.95},
+	}
+	svg, err := TrainingCurves(epochs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Count(svg, "<svg"); got != 2 {
+		t.Errorf("%d charts, want loss and accuracy", got)
+	}
+	if got := xTickLabels(t, svg, "1"); !slices.Equal(got, []string{"1", "2", "3"}) {
+		t.Errorf("epoch ticks %v, want 1 2 3", got)
+	}
+	for _, want := range []string{"Loss", "Accuracy", "accuracy (%)", "cross-entropy", "epoch", "fine-tuning", "train", "test", ">100<", ">1.2<"} {
 		if !strings.Contains(svg, want) {
 			t.Errorf("SVG lacks %q", want)
 		}
 	}
-	if strings.Contains(svg, "NaN") || strings.Contains(svg, "http://cdn") {
-		t.Error("SVG has NaN coordinates or remote resources")
+	if strings.Contains(svg, "NaN") || strings.Contains(svg, "http://cdn") || strings.Contains(svg, "-0.0<") {
+		t.Error("SVG has NaN coordinates, remote resources or a negative zero")
 	}
-	// A single point and a flat line still draw.
-	flat := Chart{XLabels: []string{"a"}, Series: []Series{{Name: "s", Color: "red", Values: []float64{math.NaN()}}}}.SVG()
-	if !strings.HasPrefix(flat, "<svg") {
-		t.Error("empty chart")
+	// One epoch, and a gap (NaN), still draw.
+	if _, err := (Plot{Lines: []Line{{Name: "s", X: []float64{1, 2, 3}, Y: []float64{1, math.NaN(), 2}}}}).SVG(); err != nil {
+		t.Error(err)
+	}
+	if _, err := TrainingCurves(epochs[:1]); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestTickers: every axis's labels are distinct, in increasing order, inside the range, at round values;
+// a logarithmic axis is labeled at each power of ten.
+func TestTickers(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		ticker plot.Ticker
+		lo, hi float64
+		want   []string
+	}{
+		{"loss", niceTicks{}, 0.28, 1.1, []string{"0.4", "0.6", "0.8", "1.0"}},
+		{"accuracy", niceTicks{}, 0, 100, []string{"0", "20", "40", "60", "80", "100"}},
+		{"flat", niceTicks{}, 0.93, 1.2, []string{"0.95", "1.00", "1.05", "1.10", "1.15", "1.20"}},
+		{"tiny", niceTicks{}, 1e-5, 1e-3, []string{"0.0002", "0.0004", "0.0006", "0.0008", "0.0010"}},
+		{"quarter", niceTicks{}, 0, 1.6, []string{"0.00", "0.25", "0.50", "0.75", "1.00", "1.25", "1.50"}},
+		{"negative", niceTicks{}, -3, 2, []string{"-3", "-2", "-1", "0", "1", "2"}},
+		{"rates", decadeTicks{}, 1e-7, 10, []string{"1e-07", "1e-06", "1e-05", "1e-04", "1e-03", "0.01", "0.1", "1", "10"}},
+		{"schedule", decadeTicks{}, 1e-5, 1e-4, []string{"1e-05", "1e-04"}},
+		{"epochs", integerTicks{}, 1, 7, []string{"1", "2", "3", "4", "5", "6", "7"}},
+		{"steps", integerTicks{}, 1, 480, []string{"50", "100", "150", "200", "250", "300", "350", "400", "450"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var labels []string
+			prev := math.Inf(-1)
+			for _, tick := range tc.ticker.Ticks(tc.lo, tc.hi) {
+				if tick.Value <= prev {
+					t.Errorf("tick %v after %v", tick.Value, prev)
+				}
+				prev = tick.Value
+				if tick.Label != "" {
+					labels = append(labels, tick.Label)
+				}
+			}
+			if !slices.Equal(labels, tc.want) {
+				t.Errorf("labels %q, want %q", labels, tc.want)
+			}
+		})
 	}
 }
 
@@ -143,11 +252,14 @@ func TestLRFinder(t *testing.T) {
 		rates = append(rates, 1e-6*math.Pow(10, float64(i)/5))
 		losses = append(losses, 2-math.Tanh(float64(i-15)/4))
 	}
-	svg := LRFinder("LR finder", rates, losses, map[string]float64{"steepest": rates[15], "min/10": rates[29] / 10, "same": rates[15]})
-	if got := strings.Count(svg, "<polyline"); got != 1 {
-		t.Errorf("%d lines, want 1", got)
+	svg, err := LRFinder("LR finder", rates, losses, map[string]float64{"steepest": rates[15], "min/10": rates[29] / 10})
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, want := range []string{"LR finder", "same, steepest", "min/10", "1e-6", "1e-1"} {
+	if got := xTickLabels(t, svg, "1e-06"); !slices.Equal(got, []string{"1e-06", "1e-05", "1e-04", "1e-03", "0.01", "0.1"}) {
+		t.Errorf("rate axis labels %v, want each power of ten from 1e-06 to 0.1 (a logarithmic axis)", got)
+	}
+	for _, want := range []string{"LR finder", "steepest 0.001", "min/10 0.063", "learning rate (log scale)", "smoothed loss"} {
 		if !strings.Contains(svg, want) {
 			t.Errorf("SVG lacks %q", want)
 		}

@@ -47,7 +47,10 @@ func runLRFind(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "\nSuggested learning rate: %.3g (steepest descent); %.3g (minimum / 10)\n", found.Steepest, found.MinOver)
 	if *svg != "" {
-		chart := viz.LRFinder(fmt.Sprintf("LR finder (%s): loss against learning rate", *phase), found.Rates, found.Losses, found.Suggestions())
+		chart, err := viz.LRFinder(fmt.Sprintf("LR finder (%s): loss against learning rate", *phase), found.Rates, found.Losses, found.Suggestions())
+		if err != nil {
+			return err
+		}
 		if err := os.WriteFile(*svg, []byte(chart), 0o644); err != nil {
 			return err
 		}
