@@ -38,8 +38,10 @@ if [ "${1:-}" = "--test" ]; then
     apt_install python3-torch python3-torchvision
   fi
   # The browser test (headless Chromium driven by Selenium) and the kernel test.
-  if ! [ -x /usr/bin/chromedriver ] || ! /usr/bin/python3 -c "import selenium, jupyter_kernel_test" >/dev/null 2>&1; then
-    apt_install chromium chromium-driver python3-selenium python3-jupyter-kernel-test
+  # fonts-liberation: the charts' font (gonum's plot sizes their text with Liberation's metrics).
+  if ! [ -x /usr/bin/chromedriver ] || ! /usr/bin/python3 -c "import selenium, jupyter_kernel_test" >/dev/null 2>&1 ||
+    ! [ -d /usr/share/fonts/truetype/liberation ]; then
+    apt_install chromium chromium-driver python3-selenium python3-jupyter-kernel-test fonts-liberation
   fi
 fi
 if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--notebooks" ]; then

@@ -111,9 +111,12 @@ func (f *LRFind) suggest() *LRFind {
 		}
 	}
 	f.MinOver = f.Rates[minAt] / 10
-	// The steepest descent on the way down to the minimum: past it, the loss is diverging.
-	steepest, slope := 1, math.Inf(1)
-	for i := 1; i < min(minAt+1, len(f.Losses)-1); i++ {
+	// The steepest descent on the way down to the minimum (past it, the loss is diverging), as fastai finds
+	// it: the first points (a few noisy steps at tiny rates) and the last ones are left out, fastai's
+	// skip_start=10 and skip_end=5, fewer on a short sweep.
+	skipStart, skipEnd := max(1, min(10, len(f.Losses)/5)), max(1, min(5, len(f.Losses)/10))
+	steepest, slope := skipStart, math.Inf(1)
+	for i := skipStart; i < min(minAt+1, len(f.Losses)-skipEnd); i++ {
 		d := (f.Losses[i+1] - f.Losses[i-1]) / (math.Log(f.Rates[i+1]) - math.Log(f.Rates[i-1]))
 		if d < slope {
 			steepest, slope = i, d

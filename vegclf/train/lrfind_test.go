@@ -19,6 +19,8 @@ func TestSuggest(t *testing.T) {
 	}{
 		{"fall then rise", []float64{2, 2, 1.9, 1.5, 1.0, 0.9, 0.8, 1.5, 3, 4}, 1e-4, 1e-2},
 		{"fall while diverging", []float64{2, 2, 1.9, 1.4, 1.1, 1.05, 4, 9, 5, 3}, 1e-4, 1e-3},
+		// fastai leaves out the first points: a noisy drop at the smallest rates is no suggestion.
+		{"noisy start", []float64{3, 2, 2, 1.9, 1.5, 1.0, 0.9, 0.8, 1.5, 3}, 1e-3, 1e-1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := (&LRFind{Rates: rates, Losses: tc.losses}).suggest()

@@ -10,6 +10,7 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 )
@@ -42,6 +43,11 @@ type Plot struct {
 // SVG draws the plot.
 func (p Plot) SVG() (string, error) {
 	pl := plot.New()
+	// Liberation Sans: gonum sizes text with its metrics, the same as Arial's, which browsers substitute.
+	for _, style := range []*text.Style{&pl.Title.TextStyle, &pl.X.Label.TextStyle, &pl.Y.Label.TextStyle,
+		&pl.X.Tick.Label, &pl.Y.Tick.Label, &pl.Legend.TextStyle} {
+		style.Font.Typeface, style.Font.Variant = "Liberation", "Sans"
+	}
 	pl.Title.Text = p.Title
 	pl.X.Label.Text, pl.Y.Label.Text = p.XLabel, p.YLabel
 	pl.Legend.Top = true
@@ -76,24 +82,38 @@ func (p Plot) SVG() (string, error) {
 			pl.Legend.Add(l.Name, legend)
 		}
 	}
+	// A flat line on a logarithmic axis (a constant learning rate): gonum would widen the empty range by
+	// ±1, below zero. From the power of ten below the value to the one above instead.
+	if p.LogY && pl.Y.Min == pl.Y.Max && pl.Y.Min > 0 {
+		pl.Y.Min, pl.Y.Max = decadesAround(pl.Y.Min)
+	}
+	if p.LogX && pl.X.Min == pl.X.Max && pl.X.Min > 0 {
+		pl.X.Min, pl.X.Max = decadesAround(pl.X.Min)
+	}
 	if p.YMin != nil {
 		pl.Y.Min = *p.YMin
 	}
 	if p.YMax != nil {
 		pl.Y.Max = *p.YMax
 	}
-	for _, m := range p.Marks {
+	for i, m := range p.Marks {
 		mark, err := plotter.NewLine(plotter.XYs{{X: m.X, Y: pl.Y.Min}, {X: m.X, Y: pl.Y.Max}})
 		if err != nil {
 			return "", err
 		}
 		mark.LineStyle = draw.LineStyle{Color: color.Gray{Y: 110}, Width: vg.Points(1), Dashes: []vg.Length{vg.Points(3), vg.Points(3)}}
-		// At the bottom: the legend is at the top.
-		label, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{{X: m.X, Y: pl.Y.Min}}, Labels: []string{" " + m.Label}})
+		// At the bottom (the legend is at the top), each mark's a line higher than the one before, so that
+		// the labels of close marks do not overlap.
+		y := pl.Y.Min + float64(i)*0.08*(pl.Y.Max-pl.Y.Min)
+		if p.LogY {
+			y = pl.Y.Min * math.Pow(pl.Y.Max/pl.Y.Min, 0.08*float64(i))
+		}
+		label, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{{X: m.X, Y: y}}, Labels: []string{" " + m.Label}})
 		if err != nil {
 			return "", err
 		}
 		label.TextStyle[0].YAlign = draw.YBottom
+		label.TextStyle[0].Font.Typeface, label.TextStyle[0].Font.Variant = "Liberation", "Sans"
 		pl.Add(mark, label)
 	}
 	w, h := p.Width, p.Height
@@ -112,6 +132,12 @@ func (p Plot) SVG() (string, error) {
 		return "", fmt.Errorf("drawing %q: %w", p.Title, err)
 	}
 	return buf.String(), nil
+}
+
+// decadesAround returns the powers of ten below and above v (for v = 1e-3: 1e-4 and 1e-2).
+func decadesAround(v float64) (float64, float64) {
+	exp := math.Log10(v)
+	return math.Pow10(int(math.Floor(exp - 1e-9))), math.Pow10(int(math.Ceil(exp + 1e-9)))
 }
 
 // segments splits a line at its NaN values into runs of points.
@@ -189,6 +215,9 @@ func (niceTicks) Ticks(lo, hi float64) []plot.Tick {
 type decadeTicks struct{}
 
 func (decadeTicks) Ticks(lo, hi float64) []plot.Tick {
+	if !(lo > 0 && hi >= lo && !math.IsInf(hi, 0)) {
+		return nil // No logarithmic range (Plot.SVG gives a flat line one).
+	}
 	var ticks []plot.Tick
 	// The tolerance keeps log10's rounding of an exact power of ten (1e-4) from adding a decade.
 	for exp := int(math.Floor(math.Log10(lo) + 1e-9)); exp <= int(math.Ceil(math.Log10(hi)-1e-9)); exp++ {

@@ -168,6 +168,16 @@ func TestTrainingCurves(t *testing.T) {
 	if _, err := TrainingCurves(epochs[:1]); err != nil {
 		t.Error(err)
 	}
+	// A constant learning rate on a logarithmic axis: from the power of ten below to the one above.
+	flat, err := Plot{LogY: true, Lines: []Line{{Name: "rate", X: []float64{1, 2, 3}, Y: []float64{1e-3, 1e-3, 1e-3}}}}.SVG()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{">1e-04<", ">1e-03<", ">0.01<"} {
+		if !strings.Contains(flat, want) {
+			t.Errorf("a flat line at 1e-3 on a log axis lacks the label %s", want)
+		}
+	}
 }
 
 // TestTickers: every axis's labels are distinct, in increasing order, inside the range, at round values;
@@ -187,6 +197,7 @@ func TestTickers(t *testing.T) {
 		{"negative", niceTicks{}, -3, 2, []string{"-3", "-2", "-1", "0", "1", "2"}},
 		{"rates", decadeTicks{}, 1e-7, 10, []string{"1e-07", "1e-06", "1e-05", "1e-04", "1e-03", "0.01", "0.1", "1", "10"}},
 		{"schedule", decadeTicks{}, 1e-5, 1e-4, []string{"1e-05", "1e-04"}},
+		{"no log range", decadeTicks{}, -0.999, 1.001, nil},
 		{"epochs", integerTicks{}, 1, 7, []string{"1", "2", "3", "4", "5", "6", "7"}},
 		{"steps", integerTicks{}, 1, 480, []string{"50", "100", "150", "200", "250", "300", "350", "400", "450"}},
 	} {

@@ -35,22 +35,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		}
 		if _, _, err := weights.Resolve(cfg.Weights, cache); errors.Is(err, weights.ErrNotCached) {
 			fmt.Fprintf(stdout, "Pretrained weights are not in the cache, so this demo trains from random initialization.\n%v\n", err)
-			cfg.Weights = "none"
-			// From scratch, a smaller network, larger learning rates, smaller batches and more fine-tuning
-			// learn the synthetic classes in about two minutes on 2 cores (100% validation accuracy measured);
-			// flags given explicitly still win.
-			for name, set := range map[string]func(){
-				"arch":            func() { cfg.Arch = "resnet18" },
-				"lr":              func() { cfg.LR = 1e-3 },
-				"finetune-lr":     func() { cfg.FinetuneLR = 1e-3 },
-				"frozen-epochs":   func() { cfg.FrozenEpochs = 1 },
-				"finetune-epochs": func() { cfg.FinetuneEpochs = 6 },
-				"batch":           func() { cfg.Batch = 8 },
-			} {
-				if !flagWasSet(fs, name) {
-					set()
-				}
-			}
+			train.FromScratch(&cfg, func(key string) bool { return flagWasSet(fs, settingFlag(key)) })
 		}
 	}
 	if cfg.Data == "" {
