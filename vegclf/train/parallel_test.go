@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/gomlx/compute/distributed"
-	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/core/tensors/dtensor"
 	"github.com/gomlx/gomlx/ml/model"
@@ -197,20 +196,8 @@ func TestStepperDataParallel(t *testing.T) {
 // devices) agree within 1e-5, relative.
 func sameValues(t *testing.T, one, split *model.Store) {
 	t.Helper()
-	values := func(store *model.Store) map[string][]float32 {
-		out := map[string][]float32{}
-		for v := range store.IterVariables() {
-			value, err := v.Value()
-			if err != nil {
-				t.Fatalf("%s: %v", v.Path(), err)
-			}
-			if value.DType() == dtypes.Float32 {
-				out[v.Path()] = tensors.MustCopyFlatData[float32](value)
-			}
-		}
-		return out
-	}
-	a, b := values(one), values(split)
+	all := func(string) bool { return true }
+	a, b := floatValues(t, one, all), floatValues(t, split, all)
 	if len(a) != len(b) || len(a) == 0 {
 		t.Fatalf("%d variables on one device, %d split", len(a), len(b))
 	}

@@ -9,6 +9,7 @@ import (
 	"math"
 	"slices"
 
+	"golang.org/x/image/font"
 	"gonum.org/v1/plot/vg"
 )
 
@@ -70,7 +71,13 @@ func ConfusionMatrix(classes []string, confusion [][]int) *image.NRGBA {
 	if n > 10 {
 		cell = 26
 	}
-	const labelW, top, barW = 130, 30, 120
+	// Rows: "1 Carrot", as wide as the longest name needs; columns: the rows' numbers. No name is cut.
+	const top, barW = 30, 120
+	labelW := 0
+	for i, c := range classes {
+		labelW = max(labelW, textWidth(fmt.Sprintf("%d %s", i+1, c), 12)+12)
+	}
+	labelW = max(labelW, 130)
 	size := image.Rect(0, 0, labelW+n*cell+20+barW+50, top+n*cell+24)
 	out := image.NewNRGBA(size)
 	fill(out, size, color.White)
@@ -81,7 +88,7 @@ func ConfusionMatrix(classes []string, confusion [][]int) *image.NRGBA {
 			total += v
 		}
 		y0 := top + i*cell
-		drawText(out, 4, y0+cell/2+4, classes[i], 12, color.Black, labelW-8)
+		drawText(out, 4, y0+cell/2+4, fmt.Sprintf("%d %s", i+1, classes[i]), 12, color.Black, 0)
 		for j, v := range row {
 			frac := 0.0
 			if total > 0 {
@@ -111,19 +118,16 @@ func ConfusionMatrix(classes []string, confusion [][]int) *image.NRGBA {
 		drawText(out, bx+barW+4, y0+cell/2+4, fmt.Sprintf("%.0f%%", 100*acc), 11, color.Black, 0)
 	}
 	for j := range classes {
-		// Column labels: the classes' first letters, rotated text being out of reach of a simple drawer.
-		drawText(out, labelW+j*cell+2, top+n*cell+14, abbreviate(classes[j], cell), 10, color.Black, cell)
+		txt := fmt.Sprint(j + 1)
+		drawText(out, labelW+j*cell+cell/2-textWidth(txt, 11)/2, top+n*cell+14, txt, 11, color.Black, 0)
 	}
 	drawText(out, labelW+n*cell+20, 18, "per-class accuracy", 12, color.Black, 0)
 	return out
 }
 
-func abbreviate(s string, width int) string {
-	max := width / 6
-	if len(s) > max {
-		return s[:max]
-	}
-	return s
+// textWidth returns the width in pixels of text at size.
+func textWidth(text string, size float64) int {
+	return (&font.Drawer{Face: face(size)}).MeasureString(text).Ceil()
 }
 
 // Prediction draws an image with its top classes as bars.

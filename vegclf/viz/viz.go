@@ -11,6 +11,7 @@ import (
 	"image/color"
 	"image/draw"
 	"image/png"
+	"strings"
 	"sync"
 
 	"golang.org/x/image/font"
@@ -48,20 +49,38 @@ func face(size float64) font.Face {
 	return f
 }
 
-// drawText writes text with its baseline at (x, y), shortened with "..." to fit maxWidth pixels.
+// drawText writes text with its baseline at (x, y), shortened with "..." to fit maxWidth pixels (0: no
+// limit), cut between characters, never inside one.
 func drawText(dst draw.Image, x, y int, text string, size float64, c color.Color, maxWidth int) {
-	f := face(size)
-	d := &font.Drawer{Dst: dst, Src: image.NewUniform(c), Face: f}
-	if maxWidth > 0 {
-		for len(text) > 1 && d.MeasureString(text).Ceil() > maxWidth {
-			text = text[:len(text)-4] + "..."
-			if len(text) <= 4 {
-				break
-			}
+	d := &font.Drawer{Dst: dst, Src: image.NewUniform(c), Face: face(size)}
+	if maxWidth > 0 && d.MeasureString(text).Ceil() > maxWidth {
+		runes := []rune(text)
+		for len(runes) > 1 && d.MeasureString(string(runes)+"...").Ceil() > maxWidth {
+			runes = runes[:len(runes)-1]
 		}
+		text = string(runes) + "..."
 	}
 	d.Dot = fixed.P(x, y)
 	d.DrawString(text)
+}
+
+// wrapLines breaks text at spaces into at most maxLines lines of at most maxWidth pixels; a word longer
+// than a line, or what the last line cannot hold, is left for drawText to shorten.
+func wrapLines(text string, size float64, maxWidth, maxLines int) []string {
+	d := &font.Drawer{Face: face(size)}
+	var lines []string
+	line := ""
+	for _, word := range strings.Fields(text) {
+		switch {
+		case line == "":
+			line = word
+		case d.MeasureString(line+" "+word).Ceil() <= maxWidth || len(lines) == maxLines-1:
+			line += " " + word
+		default:
+			lines, line = append(lines, line), word
+		}
+	}
+	return append(lines, line)
 }
 
 // fill paints r with c.
@@ -96,7 +115,7 @@ func Grid(items []Labeled, cols, size int) *image.NRGBA {
 		cols = 4
 	}
 	rows := (len(items) + cols - 1) / cols
-	const pad, captionH = 6, 18
+	const pad, captionH = 6, 32 // Two lines of caption.
 	cellW, cellH := size+pad, size+captionH+pad
 	out := image.NewNRGBA(image.Rect(0, 0, cols*cellW+pad, rows*cellH+pad))
 	fill(out, out.Bounds(), color.White)
@@ -115,7 +134,9 @@ func Grid(items []Labeled, cols, size int) *image.NRGBA {
 		if c == nil {
 			c = color.Black
 		}
-		drawText(out, x0, y0+size+14, it.Caption, 12, c, size)
+		for j, line := range wrapLines(it.Caption, 12, size, 2) {
+			drawText(out, x0, y0+size+14+14*j, line, 12, c, size)
+		}
 	}
 	return out
 }

@@ -43,11 +43,18 @@ func inked(img *image.NRGBA, r image.Rectangle) int {
 
 func TestGrid(t *testing.T) {
 	paths := sampleImages(t)
-	items := []Labeled{{Path: paths[0], Caption: "Bean"}, {Path: paths[3], Caption: "Carrot", Color: color.NRGBA{200, 0, 0, 255}},
+	items := []Labeled{{Path: paths[0], Caption: "Bean"}, {Path: paths[3], Caption: "Carrot → Bitter_Gourd", Color: color.NRGBA{200, 0, 0, 255}},
 		{Path: filepath.Join(t.TempDir(), "missing.jpg"), Caption: "missing"}}
 	img := Grid(items, 2, 64)
-	if b := img.Bounds(); b.Dx() != 2*70+6 || b.Dy() != 2*(64+18+6)+6 {
+	if b := img.Bounds(); b.Dx() != 2*70+6 || b.Dy() != 2*(64+32+6)+6 {
 		t.Fatalf("grid size %v", b)
+	}
+	// A caption too wide for its cell goes on to a second line rather than being cut.
+	if n := inked(img, image.Rect(76, 72+14, 140, 72+30)); n == 0 {
+		t.Error("the long caption has no second line")
+	}
+	if lines := wrapLines("Carrot → Bitter_Gourd", 12, 64, 2); len(lines) != 2 || lines[0] != "Carrot →" || lines[1] != "Bitter_Gourd" {
+		t.Errorf("wrapped %q", lines)
 	}
 	// The first image is drawn in its cell, its caption below it, the missing one as a gray cell.
 	if inked(img, image.Rect(6, 6, 70, 70)) < 64*64/4 {
@@ -56,7 +63,7 @@ func TestGrid(t *testing.T) {
 	if n := inked(img, image.Rect(6, 72, 70, 88)); n == 0 {
 		t.Error("first caption not drawn")
 	}
-	if c := img.NRGBAAt(10, 6+88+10); c != (color.NRGBA{200, 200, 200, 255}) {
+	if c := img.NRGBAAt(10, 6+102+10); c != (color.NRGBA{200, 200, 200, 255}) {
 		t.Errorf("unreadable cell color %v", c)
 	}
 	if _, err := png.Decode(bytes.NewReader(PNG(img))); err != nil {
@@ -221,6 +228,11 @@ func TestTickers(t *testing.T) {
 }
 
 func TestConfusionMatrixAndPrediction(t *testing.T) {
+	// A long class name widens the label column rather than being cut; the columns are numbered.
+	wide := ConfusionMatrix([]string{"Bean", "Bottle_Gourd_and_Cauliflower"}, [][]int{{3, 1}, {0, 4}})
+	if need := textWidth("2 Bottle_Gourd_and_Cauliflower", 12); inked(wide, image.Rect(4+need-8, 30, 4+need, 30+2*34)) == 0 {
+		t.Error("the long class name is cut")
+	}
 	img := ConfusionMatrix([]string{"Bean", "Carrot"}, [][]int{{3, 1}, {0, 4}})
 	if img.Bounds().Dx() < 200 || inked(img, img.Bounds()) < 500 {
 		t.Errorf("confusion matrix %v barely drawn", img.Bounds())
