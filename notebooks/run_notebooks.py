@@ -9,6 +9,7 @@ evaluation pictures, the predictions). The executed notebooks are written to OUT
 small generated dataset, from random initialization, at a small image size (environment overrides).
 """
 import datetime
+import json
 import os
 import re
 import subprocess
@@ -20,6 +21,9 @@ from nbclient import NotebookClient
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+
+
+VEGCLF = None  # The vegclf command main builds.
 
 
 def outputs(cell, kind=None):
@@ -65,46 +69,52 @@ def check_tutorial(nb):
         problems.append(f"tutorial: no cell with {snippet!r}")
         return {"outputs": []}
 
-    backend = cell_with('fmt.Println("Backend:", choice)')
+    # Thin cells: each step is a line or two over the shared session; the work lives in the library.
+    for c in nb.cells:
+        if c.cell_type == "code" and c.source.startswith("%%"):
+            lines = [l for l in c.source.splitlines()[1:] if l.strip()]
+            if len(lines) > 2:
+                problems.append(f"tutorial: a cell of {len(lines)} lines: {c.source[:80]!r}")
+    backend = cell_with("session().Describe()")
     if "Backend: go" not in text_of(backend, "stdout") or "Devices: 1 " not in text_of(backend, "stdout"):
         problems.append("tutorial: the backend cell does not say which backend runs on how many devices")
-    data = cell_with("notebook.ShowSamples")
+    data = cell_with("session().ShowData(")
     if mime_count(data, "image/png") < 1 or "classes:" not in text_of(data, "stdout"):
         problems.append("tutorial: no sample grid (image/png) or class list")
-    model = cell_with("notebook.Pretrained(weightsSpec)\nfmt.Println(note)")
+    model = cell_with("session().ShowModel()")
     if "random initialization" not in text_of(model, "stdout") and "Pretrained weights:" not in text_of(model, "stdout"):
         problems.append("tutorial: the model cell does not say which weights it uses")
-    training = cell_with("notebook.Live(r)")
+    training = cell_with("session().Train()")
     out = text_of(training, "stdout")
     if "Epoch  1 - Train accuracy:" not in out or "Fine-tuning:" not in out:
         problems.append(f"tutorial: no report lines in the training cell:\n{out[-1500:]}")
     if "<svg" not in html_of(training) or "cross-entropy" not in html_of(training):
         problems.append("tutorial: no live training curves (SVG) in the training cell")
-    validation = cell_with("r.Validate()")
+    validation = cell_with("session().Validate()")
     if "Validation: " not in text_of(validation, "stdout") or "<svg" not in html_of(validation):
         problems.append("tutorial: no validation line or curves")
-    evaluation = cell_with("notebook.ShowEvaluation")
+    evaluation = cell_with("session().ShowEvaluation(")
     if mime_count(evaluation, "image/png") < 1 or "Accuracy:" not in text_of(evaluation, "stdout"):
         problems.append("tutorial: no confusion matrix picture")
-    predictions = cell_with("notebook.ShowPredictions")
+    predictions = cell_with("session().ShowPredictions(")
     if mime_count(predictions, "image/png") < 3 or "%" not in text_of(predictions, "stdout"):
         problems.append("tutorial: fewer than 3 prediction pictures")
-    augmented = cell_with("notebook.ShowAugmented")
+    augmented = cell_with("session().ShowAugmented(")
     if mime_count(augmented, "image/png") < 1:
         problems.append("tutorial: no grid of augmented images")
-    sched = cell_with("notebook.ShowSchedule")
+    sched = cell_with("session().ShowSchedule()")
     if "<svg" not in html_of(sched) or "Learning rate per step (cosine," not in html_of(sched):
         problems.append("tutorial: the learning-rate schedule is not drawn")
-    mixed = cell_with("notebook.ShowMixed")
+    mixed = cell_with("session().ShowMixed(")
     if mime_count(mixed, "image/png") < 1:
         problems.append("tutorial: no grid of mixup/cutmix images")
     if "Mixing images: mixup 0.8, cutmix 1" not in out:
         problems.append("tutorial: the training cell did not mix images although VEGCLF_MIXUP and VEGCLF_CUTMIX are set")
-    lrfind = cell_with("notebook.ShowLRFind")
-    if "<svg" not in html_of(lrfind) or "LR finder (frozen" not in html_of(lrfind) or \
+    lrfind = cell_with("session().FindLR(")
+    if "<svg" not in html_of(lrfind) or "LR finder (finetune" not in html_of(lrfind) or \
             "Suggested learning rate:" not in text_of(lrfind, "stdout"):
         problems.append("tutorial: the LR finder's plot or suggestion is missing")
-    gradcam = cell_with("notebook.ShowGradCAM")
+    gradcam = cell_with("session().ShowGradCAM(")
     if mime_count(gradcam, "image/png") < 2 or "Grad-CAM of" not in text_of(gradcam, "stdout"):
         problems.append("tutorial: no Grad-CAM pictures")
     return problems
@@ -122,14 +132,30 @@ def check_experiments(nb):
     return problems
 
 
+def best_grid_rate(data):
+    """Trains the default run's fine-tuning phase (train.FromScratch's settings) at a small grid of learning
+    rates on the data, and returns the rate whose final train loss is lowest."""
+    best, best_loss = None, float("inf")
+    for rate in ("1e-4", "1e-3", "1e-2"):
+        out = tempfile.mkdtemp(prefix="vegclf-grid-")
+        subprocess.run([VEGCLF, "train", "--data", data, "--out", out, "--arch", "resnet18", "--weights", "none",
+                        "--image-size", "64", "--batch", "8", "--frozen-epochs", "0", "--finetune-epochs", "2",
+                        "--finetune-lr", rate], check=True, stdout=subprocess.DEVNULL)
+        with open(os.path.join(out, "metrics.jsonl")) as f:
+            loss = [json.loads(line) for line in f if line.strip()][-1]["train_loss"]
+        if loss < best_loss:
+            best, best_loss = float(rate), loss
+    return best
+
+
 def check_default_run(nb):
     """The tutorial with nothing set and no pretrained weights: it says so in its first cell that runs,
     trains in under 5 minutes, and ends above 90% validation accuracy on the generated data."""
     problems = []
-    backend = next((c for c in nb.cells if c.cell_type == "code" and "backend.New" in c.source), None)
+    backend = next((c for c in nb.cells if c.cell_type == "code" and "session().Describe()" in c.source), None)
     if backend is None or "trains from random initialization, with settings that learn from it" not in text_of(backend, "stdout"):
         problems.append("tutorial-default: the first cell does not say the run learns from random initialization")
-    training = next((c for c in nb.cells if c.cell_type == "code" and "notebook.Live(r)" in c.source), None)
+    training = next((c for c in nb.cells if c.cell_type == "code" and "session().Train()" in c.source), None)
     timing = (training or {}).get("metadata", {}).get("execution", {})
     if "iopub.execute_input" in timing and "shell.execute_reply" in timing:
         start, end = (datetime.datetime.fromisoformat(timing[k].replace("Z", "+00:00")) for k in ("iopub.execute_input", "shell.execute_reply"))
@@ -139,7 +165,17 @@ def check_default_run(nb):
             problems.append(f"tutorial-default: training took {seconds:.0f} s, over 5 minutes")
     else:
         problems.append("tutorial-default: the training cell has no timing")
-    validation = next((c for c in nb.cells if c.cell_type == "code" and "r.Validate()" in c.source), None)
+    lrfind = next((c for c in nb.cells if c.cell_type == "code" and "session().FindLR(" in c.source), None)
+    found = re.search(r"Suggested learning rate: ([0-9.e+-]+) \(steepest descent\)", text_of(lrfind, "stdout") if lrfind else "")
+    if not found:
+        problems.append("tutorial-default: no LR finder suggestion")
+    else:
+        suggested = float(found.group(1))
+        best = best_grid_rate(os.path.join(HERE, "runs", "vegetables"))
+        print(f"tutorial-default: LR finder suggests {suggested:.3g}, the grid's best rate is {best:g}")
+        if not 0.1 <= suggested / best <= 10:
+            problems.append(f"tutorial-default: the LR finder suggests {suggested:.3g}, not within 10x of the grid's best {best:g}")
+    validation = next((c for c in nb.cells if c.cell_type == "code" and "session().Validate()" in c.source), None)
     found = re.search(r"Validation: (\d+\.\d+)%", text_of(validation, "stdout") if validation else "")
     if not found or float(found.group(1)) <= 90:
         problems.append(f"tutorial-default: validation accuracy {found.group(1) if found else 'missing'}, want over 90%")
@@ -152,7 +188,8 @@ def main():
     outdir = sys.argv[1]
     os.makedirs(outdir, exist_ok=True)
     work = tempfile.mkdtemp(prefix="vegclf-notebooks-")
-    vegclf = os.path.join(work, "vegclf")
+    global VEGCLF
+    vegclf = VEGCLF = os.path.join(work, "vegclf")
     env = dict(os.environ, GOEXPERIMENT="simd")
     subprocess.run(["go", "build", "-o", vegclf, "./vegclf/cmd/vegclf"], cwd=ROOT, check=True, env=env)
     data = os.path.join(work, "data")
