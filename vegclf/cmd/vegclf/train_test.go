@@ -77,7 +77,7 @@ func TestTrainEvalPredictCLI(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "Suggested learning rate:") {
 		t.Errorf("lr-find: exit %d\n%s\n%s", code, stdout, stderr)
 	}
-	if content, err := os.ReadFile(svg); err != nil || !strings.Contains(string(content), "<polyline") {
+	if content, err := os.ReadFile(svg); err != nil || !strings.Contains(string(content), "<svg") || !strings.Contains(string(content), "learning rate (log scale)") {
 		t.Errorf("lr-find SVG: %v", err)
 	}
 
