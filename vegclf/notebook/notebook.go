@@ -52,12 +52,32 @@ func Env(name, def string) string {
 	return def
 }
 
-// EnvInt returns the environment variable name as an int, or def when it is unset or not a number.
+// EnvInt returns the environment variable name as an int, or def when it is unset. A value that is not a
+// whole number panics, naming the variable: a notebook parameter is never silently replaced by its default.
 func EnvInt(name string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
-		return v
+	v, ok := os.LookupEnv(name)
+	if !ok {
+		return def
 	}
-	return def
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil {
+		panic(fmt.Sprintf("%s=%q is not a whole number", name, v))
+	}
+	return n
+}
+
+// EnvFloat returns the environment variable name as a number (1e-4, 0.8), or def when it is unset. A value
+// that is not a number panics, naming the variable.
+func EnvFloat(name string, def float64) float64 {
+	v, ok := os.LookupEnv(name)
+	if !ok {
+		return def
+	}
+	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil {
+		panic(fmt.Sprintf("%s=%q is not a number", name, v))
+	}
+	return f
 }
 
 // ShowSamples displays a grid of n images of the split, chosen by a seeded shuffle, with their class
