@@ -107,15 +107,6 @@ func Open(root string) (*Folder, error) {
 	return f, nil
 }
 
-// NewFolder builds a dataset from splits already listed, for example a test split carved from train.
-func NewFolder(root string, classes []string, splits ...*Split) *Folder {
-	f := &Folder{Root: root, Classes: classes, splits: map[string]*Split{}}
-	for _, s := range splits {
-		f.splits[s.Name] = s
-	}
-	return f
-}
-
 // Split returns the named split (Train, Test or Validation). A missing split is an error wrapping ErrNoSplit.
 func (f *Folder) Split(name string) (*Split, error) {
 	if s, ok := f.splits[name]; ok {

@@ -37,11 +37,6 @@ type Transform struct {
 	MaxPixels     int // Largest image accepted by the decoder; 0 means DefaultMaxPixels.
 }
 
-// DefaultTransform is the tutorial's: 224x224 and the (0.5, 0.5) normalization.
-func DefaultTransform() Transform {
-	return Transform{Size: 224, Normalization: HalfNormalization}
-}
-
 // Apply writes the transformed image into dst (Size*Size*3 float32, HWC order).
 func (t Transform) Apply(img *RGB, dst []float32) {
 	resized := Resize(img, t.Size, t.Size)
@@ -73,10 +68,4 @@ func (t Transform) Load(path string) ([]float32, error) {
 	dst := make([]float32, t.Size*t.Size*3)
 	t.Apply(img, dst)
 	return dst, nil
-}
-
-// Denormalize maps a transformed pixel value of channel c back to [0,255], for display.
-func (t Transform) Denormalize(v float32, c int) uint8 {
-	x := (v*t.Normalization.Std[c] + t.Normalization.Mean[c]) * 255
-	return clamp8(int32(x + 0.5))
 }

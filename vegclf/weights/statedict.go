@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 )
 
 // Tensor is a tensor read from a weights file, in torch's layout (row-major, contiguous).
@@ -52,13 +51,6 @@ func (sd *StateDict) Add(name string, t *Tensor) error {
 	sd.Names = append(sd.Names, name)
 	sd.Tensors[name] = t
 	return nil
-}
-
-// Sorted returns the tensor names sorted.
-func (sd *StateDict) Sorted() []string {
-	names := slices.Clone(sd.Names)
-	slices.Sort(names)
-	return names
 }
 
 // Read reads a weights file, telling the format by its content: a torch.save zip archive (.pth, .pt,
