@@ -65,6 +65,9 @@ func Import(dir string, cfg Config, classes []string, m *resnet.Model, store *mo
 	if err := atomicfile.Write(filepath.Join(dir, MetricsFile), nil); err != nil {
 		return err
 	}
+	if err := writeMetricsCSV(dir); err != nil {
+		return err
+	}
 	if err := checkpoint.Save(filepath.Join(dir, BestFile), store, meta); err != nil {
 		return err
 	}

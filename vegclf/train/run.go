@@ -2,6 +2,7 @@ package train
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -49,6 +51,7 @@ const (
 	MetricsFile    = "metrics.jsonl"
 	BestFile       = "best.ckpt"
 	LastFile       = "last.ckpt"
+	MetricsCSVFile = "metrics.csv" // The same figures as metrics.jsonl, for spreadsheets, pandas and plotting tools.
 	SummaryFile    = "summary.json"
 	SummaryTxtFile = "summary.txt"
 )
@@ -213,6 +216,9 @@ func Open(cfg Config, b compute.Backend, dir string, resume bool) (*Run, error) 
 	if err := atomicfile.Write(filepath.Join(dir, MetricsFile), nil); err != nil {
 		return nil, err
 	}
+	if err := writeMetricsCSV(dir); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 
@@ -305,7 +311,32 @@ func (r *Run) trimMetrics() ([]EpochMetrics, error) {
 			epochs = append(epochs, e)
 		}
 	}
-	return epochs, atomicfile.Write(path, kept)
+	if err := atomicfile.Write(path, kept); err != nil {
+		return nil, err
+	}
+	return epochs, writeMetricsCSV(r.Dir)
+}
+
+// writeMetricsCSV writes metrics.csv from the run's metrics.jsonl, whole: a header of metrics.jsonl's keys,
+// then one row per epoch (no TensorBoard event files: no maintained Go writer of them is served).
+func writeMetricsCSV(dir string) error {
+	metrics, err := ReadMetrics(dir)
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	w := csv.NewWriter(&b)
+	w.Write([]string{"phase", "epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds", "train_images_per_second", "best"})
+	num := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+	for _, m := range metrics {
+		w.Write([]string{string(m.Phase), strconv.Itoa(m.Epoch), num(m.TrainLoss), num(m.TrainAccuracy), num(m.TestLoss),
+			num(m.TestAccuracy), num(m.Seconds), num(m.ImagesPerSecond), strconv.FormatBool(m.Best)})
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		return fmt.Errorf("writing %s: %w", MetricsCSVFile, err)
+	}
+	return atomicfile.Write(filepath.Join(dir, MetricsCSVFile), []byte(b.String()))
 }
 
 // Train runs the remaining epochs of both phases. It stops early, with ctx's error, when ctx is
@@ -708,6 +739,9 @@ func (r *Run) saveEpoch(m EpochMetrics) error {
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("writing metrics: %w", err)
+	}
+	if err := writeMetricsCSV(r.Dir); err != nil {
+		return err
 	}
 	if m.Best {
 		r.best = m.TestAccuracy

@@ -2,6 +2,7 @@ package train
 
 import (
 	"context"
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"math"
@@ -10,6 +11,7 @@ import (
 	"regexp"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -177,6 +179,23 @@ func TestRunEndToEndWithResume(t *testing.T) {
 	}
 	if len(resumed) != len(metrics) {
 		t.Fatalf("resumed run has %d epochs, want %d", len(resumed), len(metrics))
+	}
+	// metrics.csv holds the same figures, row for row, also after the resume trimmed the file.
+	f, err := os.Open(filepath.Join(stopped, MetricsCSVFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(f).ReadAll()
+	f.Close()
+	if err != nil || len(rows) != len(resumed)+1 || rows[0][0] != "phase" || rows[0][2] != "train_loss" {
+		t.Fatalf("metrics.csv: %d rows (%v), want a header and %d epochs", len(rows), err, len(resumed))
+	}
+	for i, m := range resumed {
+		row := rows[i+1]
+		if row[0] != string(m.Phase) || row[1] != strconv.Itoa(m.Epoch) || row[2] != strconv.FormatFloat(m.TrainLoss, 'g', -1, 64) ||
+			row[5] != strconv.FormatFloat(m.TestAccuracy, 'g', -1, 64) {
+			t.Errorf("metrics.csv row %d %v, metrics.jsonl %+v", i+1, row, m)
+		}
 	}
 	for i := range metrics {
 		a, b := metrics[i], resumed[i]
