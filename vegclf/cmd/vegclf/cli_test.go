@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bytes"
+	"image"
+	"image/jpeg"
 	"maps"
 	"os"
 	"path/filepath"
@@ -8,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vegclf/vegclf/vegclf/buildinfo"
 	"github.com/vegclf/vegclf/vegclf/synthveg"
 	"github.com/vegclf/vegclf/vegclf/train"
 )
@@ -238,8 +242,8 @@ func TestDescribeVersion(t *testing.T) {
 		{"(devel)", map[string]string{"vcs.revision": "abc123", "vcs.modified": "true"}, "revision abc123, dirty"},
 		{"", nil, "(devel), built outside version control"},
 	} {
-		if got := describeVersion(tc.main, tc.settings); got != tc.want {
-			t.Errorf("describeVersion(%q, %v) = %q, want %q", tc.main, tc.settings, got, tc.want)
+		if got := buildinfo.Describe(tc.main, tc.settings); got != tc.want {
+			t.Errorf("Describe(%q, %v) = %q, want %q", tc.main, tc.settings, got, tc.want)
 		}
 	}
 }
@@ -280,4 +284,43 @@ func TestExitCodes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestReproduce: a run trained again from its record gives identical figures; after one training image
+// changes, the reproduction differs and names the data, and that file, as the reason.
+func TestReproduce(t *testing.T) {
+	dataDir := tinyData(t)
+	out := tinyRun(t, dataDir)
+	p, err := train.ReadProvenance(out)
+	if err != nil || len(p.Data) != 22 || p.DataSHA256 == "" || p.Build.Modules["github.com/gomlx/gomlx"] == "" || !strings.HasPrefix(p.Backend, "Go Backend") {
+		t.Fatalf("provenance %+v (%v)", p, err)
+	}
+	again := filepath.Join(t.TempDir(), "again")
+	code, stdout, stderr := runCLI(t, "reproduce", out, "--out", again)
+	if code != 0 || !strings.Contains(stdout, "Reproduced: all 2 epochs have identical losses and accuracies.") {
+		t.Fatalf("reproduce: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	changed := filepath.Join(dataDir, "train", "Bean", "0001.jpg")
+	if err := os.WriteFile(changed, encodeJPEGFile(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr = runCLI(t, "reproduce", out, "--out", filepath.Join(t.TempDir(), "changed"))
+	if code != 1 || !strings.Contains(stdout, "Reason: the data differs") || !strings.Contains(stdout, "1 changed: train/Bean/0001.jpg") ||
+		!strings.Contains(stderr, "not reproduced: the data differs") {
+		t.Errorf("reproduce after changing an image: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+}
+
+// encodeJPEGFile returns a small JPEG of a flat color.
+func encodeJPEGFile(t *testing.T) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 40, 40))
+	for i := range img.Pix {
+		img.Pix[i] = 200
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, nil); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
