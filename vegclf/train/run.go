@@ -206,7 +206,15 @@ func Open(cfg Config, b compute.Backend, dir string, resume bool) (*Run, error) 
 	if err := r.Model.Init(r.Store, cfg.Seed, nil); err != nil {
 		return nil, err
 	}
-	if err := r.loadPretrained(); err != nil {
+	weightsPath, err := r.loadPretrained()
+	if err != nil {
+		return nil, err
+	}
+	provenance, err := newProvenance(ds, cfg.Data, weightsPath, b)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeJSON(filepath.Join(dir, ProvenanceFile), provenance); err != nil {
 		return nil, err
 	}
 	if err := writeJSON(filepath.Join(dir, ConfigFile), cfg); err != nil {
@@ -238,26 +246,26 @@ func checkWritable(dir string) error {
 }
 
 // loadPretrained loads the configured backbone weights (the head stays freshly initialized).
-func (r *Run) loadPretrained() error {
+func (r *Run) loadPretrained() (path string, err error) {
 	if strings.EqualFold(r.Config.Weights, "none") || r.Config.Weights == "" {
 		r.Notes = append(r.Notes, "No pretrained weights (--weights none): the backbone starts from random initialization.")
-		return nil
+		return "", nil
 	}
 	cache, err := weights.CacheDir()
 	if err != nil {
-		return err
+		return "", err
 	}
-	path, _, err := weights.Resolve(r.Config.Weights, cache)
+	path, _, err = weights.Resolve(r.Config.Weights, cache)
 	if err != nil {
-		return err
+		return "", err
 	}
 	report, err := weights.LoadFile(r.Store, r.Model, path, weights.DropHead)
 	if err != nil {
-		return err
+		return "", err
 	}
 	r.Notes = append(r.Notes, fmt.Sprintf("Pretrained backbone from %s: %d tensors loaded, ImageNet classifier dropped for the new head %s.",
 		path, report.Loaded, r.Model.Head))
-	return nil
+	return path, nil
 }
 
 // restore continues from a checkpoint: variables, optimizer state, phase, epoch and best accuracy.

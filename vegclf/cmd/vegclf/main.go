@@ -18,6 +18,7 @@
 //	vegclf backend [--backend go|xla:cpu|xla:cuda]
 //	vegclf import --torch FILE --classes DIR|NAME,... --out RUNDIR [--arch resnet50] [--normalize half] [--image-size 224]
 //	vegclf export --run RUNDIR --out FILE.pth [--layout tutorial|torchvision]
+//	vegclf reproduce RUNDIR --out NEWDIR
 //	vegclf version (or --version)
 //
 // Exit status: 0 on success, 1 when the command fails, 2 for a usage mistake (unknown command or flag,
@@ -42,18 +43,19 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"predict": {"classify images with pretrained ImageNet weights or a trained run", runPredict},
-	"weights": {"list or download the published pretrained weights", runWeights},
-	"train":   {"train a classifier: frozen-backbone phase, fine-tuning, validation", runTrain},
-	"eval":    {"evaluate a trained run on a split: loss, accuracy, per-class accuracy, confusion matrix", runEval},
-	"demo":    {"generate a small vegetable dataset and run the whole recipe on it", runDemo},
-	"bench":   {"measure speed and memory, and compare with PyTorch's figures", runBench},
-	"lr-find": {"sweep the learning rate and suggest one (fastai's LR finder)", runLRFind},
-	"synth":   {"write a synthetic vegetable dataset (for demos, tests and benchmarks)", runSynth},
-	"backend": {"say which compute backend runs and why, and check that it computes", runBackend},
-	"version": {"print the versions of vegclf, Go and GoMLX, the JPEG decoder and the default backend", runVersion},
-	"import":  {"make a run folder from a PyTorch checkpoint (the tutorial's VegetableResnet, or a torchvision ResNet)", runImport},
-	"export":  {"write a run's model as a PyTorch state_dict (.pth) and its classes", runExport},
+	"predict":   {"classify images with pretrained ImageNet weights or a trained run", runPredict},
+	"weights":   {"list or download the published pretrained weights", runWeights},
+	"train":     {"train a classifier: frozen-backbone phase, fine-tuning, validation", runTrain},
+	"eval":      {"evaluate a trained run on a split: loss, accuracy, per-class accuracy, confusion matrix", runEval},
+	"demo":      {"generate a small vegetable dataset and run the whole recipe on it", runDemo},
+	"bench":     {"measure speed and memory, and compare with PyTorch's figures", runBench},
+	"lr-find":   {"sweep the learning rate and suggest one (fastai's LR finder)", runLRFind},
+	"synth":     {"write a synthetic vegetable dataset (for demos, tests and benchmarks)", runSynth},
+	"backend":   {"say which compute backend runs and why, and check that it computes", runBackend},
+	"version":   {"print the versions of vegclf, Go and GoMLX, the JPEG decoder and the default backend", runVersion},
+	"import":    {"make a run folder from a PyTorch checkpoint (the tutorial's VegetableResnet, or a torchvision ResNet)", runImport},
+	"export":    {"write a run's model as a PyTorch state_dict (.pth) and its classes", runExport},
+	"reproduce": {"train a run again from its record and compare it epoch by epoch, naming what changed", runReproduce},
 }
 
 func main() {
