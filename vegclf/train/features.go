@@ -94,6 +94,12 @@ func (r *Run) frozenFeatures() (train, test *features, err error) {
 		return nil, nil, err
 	}
 	path := filepath.Join(r.Dir, FeaturesFile)
+	if r.FeatureCache != "" {
+		if err := os.MkdirAll(r.FeatureCache, 0o755); err != nil {
+			return nil, nil, fmt.Errorf("creating the feature cache: %w", err)
+		}
+		path = filepath.Join(r.FeatureCache, key+".safetensors")
+	}
 	if train, test, err := readFeatures(path, key); err == nil {
 		r.report("Backbone features of the %d train and %d test images read from the cache %s.\n", len(train.samples), len(test.samples), path)
 		return train, test, nil

@@ -98,6 +98,9 @@ type Run struct {
 	Report     io.Writer
 	OnProgress func(Progress)
 	OnEpoch    func(EpochMetrics)
+	// FeatureCache, when set, is a folder of frozen-backbone features that runs share (a sweep's): runs with
+	// the same backbone values, transform and images compute them once. By default the run folder keeps its own.
+	FeatureCache string
 
 	// Where the run stands: the phase and the epochs of it completed, the optimizer steps taken in it.
 	phase Phase

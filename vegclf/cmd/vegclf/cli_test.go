@@ -324,3 +324,25 @@ func encodeJPEGFile(t *testing.T) []byte {
 	}
 	return buf.Bytes()
 }
+
+// TestSweepCLI: a sweep of two points trains both, ranks them, and run again skips both; a bad space is a
+// usage error.
+func TestSweepCLI(t *testing.T) {
+	dataDir := tinyData(t)
+	out := filepath.Join(t.TempDir(), "sweep")
+	args := append([]string{"sweep", "--data", dataDir, "--out", out, "--grid", "lr=1e-3,1e-2"}, tinyTrainArgs...)
+	code, stdout, stderr := runCLI(t, args...)
+	if code != 0 || !strings.Contains(stdout, "Sweep of 2 runs") || !strings.Contains(stdout, "run (by validation accuracy)") ||
+		!strings.Contains(stdout, "lr=1e-3 ") || !strings.Contains(stdout, "lr=1e-2 ") {
+		t.Fatalf("sweep: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	code, stdout, _ = runCLI(t, args...)
+	if code != 0 || strings.Count(stdout, "finished before, skipped") != 2 || strings.Contains(stdout, "Epoch ") {
+		t.Errorf("the sweep again: exit %d\n%s", code, stdout)
+	}
+	for _, grid := range []string{"lr=1e-5:1e-2", "nope=1,2"} {
+		if code, _, stderr := runCLI(t, "sweep", "--data", dataDir, "--out", out, "--grid", grid); code != 2 {
+			t.Errorf("--grid %s: exit %d, want 2: %s", grid, code, stderr)
+		}
+	}
+}

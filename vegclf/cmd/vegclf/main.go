@@ -18,6 +18,7 @@
 //	vegclf backend [--backend go|xla:cpu|xla:cuda]
 //	vegclf import --torch FILE --classes DIR|NAME,... --out RUNDIR [--arch resnet50] [--normalize half] [--image-size 224]
 //	vegclf export --run RUNDIR --out FILE.pth [--layout tutorial|torchvision]
+//	vegclf sweep --data DIR --out DIR --grid 'lr=1e-4,1e-3;hidden=64,128' [--trials N] [train flags]
 //	vegclf reproduce RUNDIR --out NEWDIR
 //	vegclf version (or --version)
 //
@@ -55,6 +56,7 @@ var commands = map[string]command{
 	"version":   {"print the versions of vegclf, Go and GoMLX, the JPEG decoder and the default backend", runVersion},
 	"import":    {"make a run folder from a PyTorch checkpoint (the tutorial's VegetableResnet, or a torchvision ResNet)", runImport},
 	"export":    {"write a run's model as a PyTorch state_dict (.pth) and its classes", runExport},
+	"sweep":     {"train a run per point of a grid (or random trials) of settings, sharing the frozen backbone's features", runSweep},
 	"reproduce": {"train a run again from its record and compare it epoch by epoch, naming what changed", runReproduce},
 }
 
