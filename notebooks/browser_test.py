@@ -24,6 +24,7 @@ from selenium.webdriver.chrome.service import Service
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 COPY = "browser-test-tutorial.ipynb"
+EXPERIMENTS_COPY = "browser-test-experiments.ipynb"
 
 
 
@@ -50,12 +51,12 @@ return Array.from(document.querySelectorAll('.output_area svg')).map(svg => {
 """
 
 
-def check_chart_ticks(charts):
+def check_chart_ticks(charts, minimum=5):
     """Each chart's tick labels are distinct and increase along their axis; a learning-rate axis is
     logarithmic: its labels are successive powers of ten."""
     problems = []
-    if len(charts) < 5:
-        problems.append(f"{len(charts)} charts rendered, want at least 5 (curves, LR finder, schedule)")
+    if len(charts) < minimum:
+        problems.append(f"{len(charts)} charts rendered, want at least {minimum}")
     for c in charts:
         for axis in ("x", "y"):
             labels = c[axis]
@@ -68,6 +69,48 @@ def check_chart_ticks(charts):
             if any(abs(b / a - 10) > 1e-9 for a, b in zip(values, values[1:])):
                 problems.append(f"chart {c['title']!r}: learning-rate ticks {log_axis} are not successive powers of ten")
     return problems
+
+def run_all_cells(driver, port, name):
+    """Opens the notebook in the page, runs all its cells from the menu's action and waits for them."""
+    driver.get(f"http://127.0.0.1:{port}/notebooks/notebooks/{name}")
+    wait_for(driver, "return typeof Jupyter !== 'undefined' && Jupyter.notebook && Jupyter.notebook.kernel "
+                     "&& Jupyter.notebook.kernel.is_connected()", 120, "the kernel")
+    driver.execute_script("Jupyter.notebook.set_autosave_interval(0); Jupyter.notebook.clear_all_output(); "
+                          "Jupyter.notebook.execute_all_cells();")
+    wait_for(driver, "const cells = Jupyter.notebook.get_cells().filter(c => c.cell_type == 'code');"
+                     "return !Jupyter.notebook.kernel_busy && cells.every(c => c.input_prompt_number != null "
+                     "&& c.input_prompt_number !== '*');", 1200, "all cells to run")
+    time.sleep(2)
+
+
+def check_experiments(driver, port, outdir):
+    """The experiments notebook with no runs: it sweeps by itself, then shows the overlaid curves, a table
+    of the 4 runs that sorts by a clicked column, and the best run's confusion matrix."""
+    problems = []
+    run_all_cells(driver, port, EXPERIMENTS_COPY)
+    rows = driver.execute_script("return document.querySelectorAll('table.vegclf-runs tr').length;")
+    charts = driver.execute_script(CHART_TICKS_JS)
+    images = driver.execute_script("return Array.from(document.querySelectorAll('.output_area img')).filter(i => i.naturalWidth > 0).length;")
+    print(f"browser: experiments: {rows} table rows, {len(charts)} charts, {images} images")
+    if rows != 5 or len(charts) != 2 or images < 1:
+        problems.append(f"experiments: {rows} table rows (want 5), {len(charts)} charts (want 2), {images} images")
+    problems += check_chart_ticks(charts, minimum=2)
+    column = driver.execute_script(
+        "const ths = Array.from(document.querySelectorAll('table.vegclf-runs th'));"
+        "return ths.findIndex(th => th.textContent == 'best test accuracy');")
+    th = driver.find_elements("css selector", "table.vegclf-runs th")[column]
+    for clicks in (1, 2):
+        th.click()
+        values = driver.execute_script(
+            f"return Array.from(document.querySelectorAll('table.vegclf-runs tr')).slice(1).map(r => parseFloat(r.children[{column}].dataset.v));")
+        want = sorted(values) if clicks == 1 else sorted(values, reverse=True)
+        if values != want:
+            problems.append(f"experiments: after {clicks} click(s) on 'best test accuracy' the column reads {values}")
+    table = driver.find_element("css selector", "table.vegclf-runs")
+    driver.execute_script("arguments[0].scrollIntoView();", table)
+    driver.save_screenshot(os.path.join(outdir, "experiments.png"))
+    return problems
+
 
 def free_port():
     with socket.socket() as s:
@@ -99,8 +142,10 @@ def main():
                     "--validation", "3", "--size", "48"], check=True, stdout=subprocess.DEVNULL)
     env = dict(os.environ, VEGCLF_DATA=data, VEGCLF_RUN=os.path.join(work, "run"), VEGCLF_ARCH="resnet18",
                VEGCLF_WEIGHTS="none", VEGCLF_IMAGE_SIZE="32", VEGCLF_BATCH="8", VEGCLF_FROZEN_EPOCHS="1",
-               VEGCLF_FINETUNE_EPOCHS="2", VEGCLF_LR="1e-3", VEGCLF_FINETUNE_LR="1e-3")
+               VEGCLF_FINETUNE_EPOCHS="2", VEGCLF_LR="1e-3", VEGCLF_FINETUNE_LR="1e-3",
+               VEGCLF_RUNS="none", VEGCLF_SWEEP=os.path.join(work, "sweep"))  # The experiments notebook sweeps.
     shutil.copy(os.path.join(HERE, "tutorial.ipynb"), os.path.join(HERE, COPY))
+    shutil.copy(os.path.join(HERE, "experiments.ipynb"), os.path.join(HERE, EXPERIMENTS_COPY))
     port = free_port()
     server = subprocess.Popen(
         ["jupyter", "notebook", "--no-browser", "--ip=127.0.0.1", f"--port={port}", "--allow-root",
@@ -125,15 +170,7 @@ def main():
                      f"--user-data-dir={os.path.join(work, 'chrome')}", "--window-size=1400,1000"]:
             opts.add_argument(flag)
         driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
-        driver.get(f"http://127.0.0.1:{port}/notebooks/notebooks/{COPY}")
-        wait_for(driver, "return typeof Jupyter !== 'undefined' && Jupyter.notebook && Jupyter.notebook.kernel "
-                         "&& Jupyter.notebook.kernel.is_connected()", 120, "the kernel")
-        driver.execute_script("Jupyter.notebook.set_autosave_interval(0); Jupyter.notebook.clear_all_output(); "
-                              "Jupyter.notebook.execute_all_cells();")
-        wait_for(driver, "const cells = Jupyter.notebook.get_cells().filter(c => c.cell_type == 'code');"
-                         "return !Jupyter.notebook.kernel_busy && cells.every(c => c.input_prompt_number != null "
-                         "&& c.input_prompt_number !== '*');", 1200, "all cells to run")
-        time.sleep(2)
+        run_all_cells(driver, port, COPY)
         images = driver.execute_script(
             "return Array.from(document.querySelectorAll('.output_area img')).map(i => [i.complete, i.naturalWidth]);")
         lines = driver.execute_script(
@@ -166,6 +203,7 @@ def main():
             driver.execute_script(f"document.querySelector('{selector}').scrollIntoView();")
             time.sleep(0.5)
             driver.save_screenshot(os.path.join(outdir, name))
+        problems += check_experiments(driver, port, outdir)
     except Exception as e:
         problems.append(f"browser run failed: {e!r}")
         if driver:
@@ -176,6 +214,7 @@ def main():
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
         os.remove(os.path.join(HERE, COPY))
+        os.remove(os.path.join(HERE, EXPERIMENTS_COPY))
         shutil.rmtree(work, ignore_errors=True)
     for p in problems:
         print("FAIL:", p)

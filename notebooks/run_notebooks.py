@@ -124,11 +124,14 @@ def check_experiments(nb):
     problems = []
     cell = next((c for c in nb.cells if c.cell_type == "code" and "CompareRuns" in c.source), {"outputs": []})
     html = html_of(cell)
-    if html.count("<svg") < 2 or "<table>" not in html or html.count("<tr>") != 3:
+    if html.count("<svg") < 2 or '<table class="vegclf-runs">' not in html or html.count("<tr>") != 3:
         problems.append("experiments: no comparison charts or no table row per run")
+    # The table shows the settings in which the runs differ (their learning rates), not the others.
+    if ">lr</th>" not in html or ">finetune_lr</th>" not in html or ">arch</th>" in html:
+        problems.append("experiments: the table's columns are not the settings in which the runs differ")
     out = text_of(cell, "stdout")
-    if "lr-a:" not in out or "lr-b:" not in out:
-        problems.append(f"experiments: runs missing from the output:\n{out}")
+    if "lr-a:" not in out or "lr-b:" not in out or "Best run: " not in out or mime_count(cell, "image/png") < 1:
+        problems.append(f"experiments: runs or the best run's confusion matrix missing from the output:\n{out}")
     return problems
 
 

@@ -5,14 +5,12 @@
 package notebook
 
 import (
-	"encoding/json"
 	"fmt"
 	"html"
 	"image/color"
 	"math"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -152,6 +150,9 @@ func ShowEvaluation(res *evaluate.Result, n int) {
 		showHTML("<p>No misclassified images.</p>")
 		return
 	}
+	if n == 0 {
+		return
+	}
 	var items []viz.Labeled
 	for _, s := range wrong[:min(n, len(wrong))] {
 		items = append(items, viz.Labeled{Path: s.Path, Color: redish,
@@ -226,74 +227,6 @@ func Synthetic(dir string, classes, perClass, size int) (string, error) {
 	}
 	fmt.Printf("Generated %d synthetic vegetable images in %s\n", n, dir)
 	return dir, nil
-}
-
-// CompareRuns displays the test accuracy and test loss per epoch of several run folders on shared charts,
-// and a table of each run's configuration and final figures.
-func CompareRuns(dirs []string) error {
-	type run struct {
-		name    string
-		cfg     train.Config
-		metrics []train.EpochMetrics
-		summary *train.Summary
-	}
-	var runs []run
-	longest := 0
-	for _, dir := range dirs {
-		metrics, err := train.ReadMetrics(dir)
-		if err != nil {
-			return err
-		}
-		r := run{name: filepath.Base(dir), metrics: metrics}
-		if b, err := os.ReadFile(filepath.Join(dir, train.ConfigFile)); err == nil {
-			json.Unmarshal(b, &r.cfg)
-		}
-		if b, err := os.ReadFile(filepath.Join(dir, train.SummaryFile)); err == nil {
-			r.summary = &train.Summary{}
-			json.Unmarshal(b, r.summary)
-		}
-		runs = append(runs, r)
-		longest = max(longest, len(metrics))
-	}
-	zero, hundred := 0.0, 100.0
-	acc := viz.Plot{Title: "Test accuracy per epoch", XLabel: "epoch", YLabel: "accuracy (%)", IntegerX: true, YMin: &zero, YMax: &hundred}
-	loss := viz.Plot{Title: "Test loss per epoch", XLabel: "epoch", YLabel: "cross-entropy", IntegerX: true, YMin: &zero}
-	for _, r := range runs {
-		var x, a, l []float64
-		for j, m := range r.metrics {
-			x, a, l = append(x, float64(j+1)), append(a, 100*m.TestAccuracy), append(l, m.TestLoss)
-		}
-		acc.Lines = append(acc.Lines, viz.Line{Name: r.name, X: x, Y: a})
-		loss.Lines = append(loss.Lines, viz.Line{Name: r.name, X: x, Y: l})
-	}
-	accSVG, err := acc.SVG()
-	if err != nil {
-		return err
-	}
-	lossSVG, err := loss.SVG()
-	if err != nil {
-		return err
-	}
-	showHTML(`<div style="display:flex;gap:12px;flex-wrap:wrap">` + accSVG + lossSVG + `</div>`)
-	var b strings.Builder
-	b.WriteString(`<table><tr><th>run</th><th>arch</th><th>size</th><th>epochs (frozen+fine-tune)</th><th>lr / fine-tune lr</th>` +
-		`<th>best test accuracy</th><th>validation accuracy</th><th>training time</th></tr>`)
-	for _, r := range runs {
-		best, val, secs := "-", "-", "-"
-		if s := r.summary; s != nil {
-			best, secs = fmt.Sprintf("%.2f%% (%s %d)", 100*s.BestTestAccuracy, s.BestPhase, s.BestEpoch), fmt.Sprintf("%.0f s", s.TrainSeconds)
-			if s.ValidationAccuracy != nil {
-				val = fmt.Sprintf("%.2f%%", 100**s.ValidationAccuracy)
-			}
-		}
-		fmt.Fprintf(&b, "<tr><td>%s</td><td>%s</td><td>%d</td><td>%d+%d</td><td>%g / %g</td><td>%s</td><td>%s</td><td>%s</td></tr>",
-			html.EscapeString(r.name), r.cfg.Arch, r.cfg.ImageSize, r.cfg.FrozenEpochs, r.cfg.FinetuneEpochs, r.cfg.LR, r.cfg.FinetuneLR, best, val, secs)
-		fmt.Printf("%s: %s %dpx, %d+%d epochs, best test accuracy %s, validation %s\n", r.name, r.cfg.Arch, r.cfg.ImageSize,
-			r.cfg.FrozenEpochs, r.cfg.FinetuneEpochs, best, val)
-	}
-	b.WriteString("</table>")
-	showHTML(b.String())
-	return nil
 }
 
 // ShowGradCAM displays, for each image, where the model looked: the Grad-CAM map of its predicted class

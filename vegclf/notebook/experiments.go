@@ -1,0 +1,240 @@
+package notebook
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"html"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/gomlx/compute"
+	"github.com/vegclf/vegclf/vegclf/evaluate"
+	"github.com/vegclf/vegclf/vegclf/sweep"
+	"github.com/vegclf/vegclf/vegclf/train"
+	"github.com/vegclf/vegclf/vegclf/viz"
+)
+
+// SmallSweep is the sweep RunsOrSweep launches when there are no runs: four head settings on the generated
+// data, from random initialization, in seconds each.
+const SmallSweep = "lr=1e-3,1e-2;hidden=32,128"
+
+// RunsOrSweep returns dirs, or, when there are none, the run folders of SmallSweep in sweepDir on generated
+// data (trained now, or found finished from an earlier call).
+func RunsOrSweep(b compute.Backend, dirs []string, sweepDir string) ([]string, error) {
+	if len(dirs) > 0 {
+		return dirs, nil
+	}
+	dataDir, err := Synthetic(filepath.Join(sweepDir, "data"), 4, 16, 64)
+	if err != nil {
+		return nil, err
+	}
+	base := train.DefaultConfig()
+	base.Data = dataDir
+	train.FromScratch(&base, func(string) bool { return false })
+	base.ImageSize, base.FrozenEpochs, base.FinetuneEpochs = 32, 2, 1
+	points, err := sweep.Grid(SmallSweep)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Printf("No runs to compare: a small sweep (%s) on generated data in %s.\n", SmallSweep, sweepDir)
+	var report strings.Builder
+	if err := sweep.Run(context.Background(), b, base, points, sweepDir, &report); err != nil {
+		return nil, err
+	}
+	for _, p := range points {
+		dirs = append(dirs, filepath.Join(sweepDir, p.Name()))
+	}
+	return dirs, nil
+}
+
+// comparedRun is a run folder's configuration and figures.
+type comparedRun struct {
+	dir      string
+	cfg      map[string]any
+	metrics  []train.EpochMetrics
+	summary  *train.Summary
+	accuracy float64 // Validation accuracy, else the best test accuracy: how runs are ranked.
+}
+
+// CompareRuns displays several runs: test accuracy and loss per epoch overlaid, a table of the settings in
+// which they differ and their figures (sorted by any column: click its header), and the confusion matrix of
+// the best run (by validation accuracy, else best test accuracy) on its held-out split.
+func CompareRuns(b compute.Backend, dirs []string) error {
+	var runs []comparedRun
+	for _, dir := range dirs {
+		r := comparedRun{dir: dir}
+		var err error
+		if r.metrics, err = train.ReadMetrics(dir); err != nil {
+			return err
+		}
+		content, err := os.ReadFile(filepath.Join(dir, train.ConfigFile))
+		if err != nil {
+			return fmt.Errorf("reading run %s: %w", dir, err)
+		}
+		if err := json.Unmarshal(content, &r.cfg); err != nil {
+			return fmt.Errorf("reading %s: %w", filepath.Join(dir, train.ConfigFile), err)
+		}
+		if content, err := os.ReadFile(filepath.Join(dir, train.SummaryFile)); err == nil {
+			r.summary = &train.Summary{}
+			if err := json.Unmarshal(content, r.summary); err != nil {
+				return fmt.Errorf("reading %s: %w", filepath.Join(dir, train.SummaryFile), err)
+			}
+			r.accuracy = r.summary.BestTestAccuracy
+			if r.summary.ValidationAccuracy != nil {
+				r.accuracy = *r.summary.ValidationAccuracy
+			}
+		}
+		runs = append(runs, r)
+	}
+	if len(runs) == 0 {
+		return fmt.Errorf("no runs to compare")
+	}
+	if err := showRunCurves(runs); err != nil {
+		return err
+	}
+	showHTML(runTable(runs))
+	best := slices.MaxFunc(runs, func(a, b comparedRun) int { return cmp.Compare(a.accuracy, b.accuracy) })
+	return showBestRun(b, best)
+}
+
+// showRunCurves draws every run's test accuracy and loss per epoch on shared charts.
+func showRunCurves(runs []comparedRun) error {
+	zero, hundred := 0.0, 100.0
+	acc := viz.Plot{Title: "Test accuracy per epoch", XLabel: "epoch", YLabel: "accuracy (%)", IntegerX: true, YMin: &zero, YMax: &hundred}
+	loss := viz.Plot{Title: "Test loss per epoch", XLabel: "epoch", YLabel: "cross-entropy", IntegerX: true, YMin: &zero}
+	for _, r := range runs {
+		var x, a, l []float64
+		for j, m := range r.metrics {
+			x, a, l = append(x, float64(j+1)), append(a, 100*m.TestAccuracy), append(l, m.TestLoss)
+		}
+		acc.Lines = append(acc.Lines, viz.Line{Name: filepath.Base(r.dir), X: x, Y: a})
+		loss.Lines = append(loss.Lines, viz.Line{Name: filepath.Base(r.dir), X: x, Y: l})
+	}
+	accSVG, err := acc.SVG()
+	if err != nil {
+		return err
+	}
+	lossSVG, err := loss.SVG()
+	if err != nil {
+		return err
+	}
+	showHTML(`<div style="display:flex;gap:12px;flex-wrap:wrap">` + accSVG + lossSVG + `</div>`)
+	return nil
+}
+
+// sortScript sorts a runs table by the clicked column: numbers by value, words alphabetically, the other
+// way on a second click.
+const sortScript = `<script>
+function vegclfSortRuns(th) {
+  const table = th.closest('table'), col = Array.from(th.parentNode.children).indexOf(th);
+  const up = th.dataset.up !== '1'; th.dataset.up = up ? '1' : '0';
+  const rows = Array.from(table.querySelectorAll('tr')).slice(1);
+  rows.sort((a, b) => {
+    const x = a.children[col].dataset.v, y = b.children[col].dataset.v;
+    const c = (x !== '' && y !== '' && !isNaN(x) && !isNaN(y)) ? x - y : x.localeCompare(y);
+    return up ? c : -c;
+  });
+  rows.forEach(r => table.appendChild(r));
+}
+</script>`
+
+// runTable returns an HTML table of the runs: the settings in which they differ, the best test accuracy,
+// the validation accuracy, the last test loss and the training time, sortable by column; and prints it.
+func runTable(runs []comparedRun) string {
+	var keys []string
+	for _, k := range train.ConfigKeys() {
+		for _, r := range runs[1:] {
+			if !reflect.DeepEqual(r.cfg[k], runs[0].cfg[k]) {
+				keys = append(keys, k)
+				break
+			}
+		}
+	}
+	var b strings.Builder
+	b.WriteString(sortScript + `<table class="vegclf-runs"><tr>`)
+	for _, h := range append(append([]string{"run"}, keys...), "best test accuracy", "validation accuracy", "last test loss", "training s") {
+		fmt.Fprintf(&b, `<th onclick="vegclfSortRuns(this)" style="cursor:pointer" title="sort">%s</th>`, html.EscapeString(h))
+	}
+	b.WriteString("</tr>")
+	cell := func(sortKey, text string) string {
+		return fmt.Sprintf(`<td data-v="%s">%s</td>`, html.EscapeString(sortKey), html.EscapeString(text))
+	}
+	for _, r := range runs {
+		b.WriteString("<tr>" + cell(filepath.Base(r.dir), filepath.Base(r.dir)))
+		var line []string
+		for _, k := range keys {
+			v := fmt.Sprint(r.cfg[k])
+			b.WriteString(cell(v, v))
+			line = append(line, k+"="+v)
+		}
+		best, val, secs := "", "", ""
+		if s := r.summary; s != nil {
+			best, secs = fmt.Sprint(s.BestTestAccuracy), fmt.Sprint(s.TrainSeconds)
+			if s.ValidationAccuracy != nil {
+				val = fmt.Sprint(*s.ValidationAccuracy)
+			}
+		}
+		loss := ""
+		if n := len(r.metrics); n > 0 {
+			loss = fmt.Sprint(r.metrics[n-1].TestLoss)
+		}
+		b.WriteString(cell(best, percent(best)) + cell(val, percent(val)) + cell(loss, rounded(loss, 4)) + cell(secs, rounded(secs, 1)) + "</tr>")
+		fmt.Printf("%s: %s; best test accuracy %s, validation %s\n", filepath.Base(r.dir), strings.Join(line, " "), percent(best), percent(val))
+	}
+	if len(keys) == 0 {
+		fmt.Println("The runs share every setting.")
+	}
+	b.WriteString("</table>")
+	return b.String()
+}
+
+// percent formats a fraction written as a number ("0.95") as a percentage ("95.00%"); "" stays "-".
+func percent(v string) string {
+	var f float64
+	if _, err := fmt.Sscan(v, &f); err != nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f%%", 100*f)
+}
+
+// rounded writes a number written as text with the given decimals; "" stays "-".
+func rounded(v string, decimals int) string {
+	var f float64
+	if _, err := fmt.Sscan(v, &f); err != nil {
+		return "-"
+	}
+	return strconv.FormatFloat(f, 'f', decimals, 64)
+}
+
+// showBestRun shows the best run's confusion matrix on its held-out split (validation, else test).
+func showBestRun(b compute.Backend, r comparedRun) error {
+	cfg, err := train.ReadConfig(r.dir)
+	if err != nil {
+		return err
+	}
+	ds, err := train.LoadDataset(cfg)
+	if err != nil {
+		return fmt.Errorf("the best run %s: %w", r.dir, err)
+	}
+	split := ds.Validation
+	if split == nil {
+		split = ds.Test
+	}
+	c, _, err := train.LoadClassifier(b, r.dir)
+	if err != nil {
+		return err
+	}
+	res, err := evaluate.Split(c, split, cfg.Batch, nil)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("Best run: %s, on its %s split:\n", filepath.Base(r.dir), split.Name)
+	ShowEvaluation(res, 0)
+	return nil
+}
