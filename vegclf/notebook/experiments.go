@@ -38,19 +38,45 @@ func RunsOrSweep(b compute.Backend, dirs []string, sweepDir string) ([]string, e
 	base.Data = dataDir
 	train.FromScratch(&base, func(string) bool { return false })
 	base.ImageSize, base.FrozenEpochs, base.FinetuneEpochs = 32, 2, 1
-	points, err := sweep.Grid(SmallSweep)
+	fmt.Printf("No runs to compare: a small sweep (%s) on generated data in %s.\n", SmallSweep, sweepDir)
+	return Sweep(b, base, SmallSweep, 0, sweepDir)
+}
+
+// Sweep trains, over base, a run per point of spec's grid (sweep.Grid: "lr=1e-4,1e-3;hidden=64,128"), or
+// trials random points of it (sweep.Random) when trials > 0, in dir (see sweep.Run: shared features,
+// finished runs kept), with a progress line per run, and returns the run folders, for CompareRuns.
+func Sweep(b compute.Backend, base train.Config, spec string, trials int, dir string) ([]string, error) {
+	var points []sweep.Point
+	var err error
+	if trials > 0 {
+		points, err = sweep.Random(spec, trials, base.Seed+1)
+	} else {
+		points, err = sweep.Grid(spec)
+	}
 	if err != nil {
 		return nil, err
 	}
-	fmt.Printf("No runs to compare: a small sweep (%s) on generated data in %s.\n", SmallSweep, sweepDir)
-	var report strings.Builder
-	if err := sweep.Run(context.Background(), b, base, points, sweepDir, &report); err != nil {
+	if err := sweep.Run(context.Background(), b, base, points, dir, lineProgress{}); err != nil {
 		return nil, err
 	}
+	var dirs []string
 	for _, p := range points {
-		dirs = append(dirs, filepath.Join(sweepDir, p.Name()))
+		dirs = append(dirs, filepath.Join(dir, p.Name()))
 	}
 	return dirs, nil
+}
+
+// lineProgress prints the sweep's "== run i/n" lines of a report and drops the rest (each run's own
+// report stays in its folder's metrics and summary).
+type lineProgress struct{}
+
+func (lineProgress) Write(b []byte) (int, error) {
+	for _, line := range strings.SplitAfter(string(b), "\n") {
+		if strings.HasPrefix(line, "== run ") {
+			fmt.Print(strings.TrimPrefix(line, "== "))
+		}
+	}
+	return len(b), nil
 }
 
 // comparedRun is a run folder's configuration and figures.
