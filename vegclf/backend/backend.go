@@ -177,13 +177,13 @@ func selectBase(env Environment) (Choice, error) {
 			return Choice{"xla:" + p, "asked for xla:cpu"}, nil
 		}
 		return Choice{}, fmt.Errorf("%w: xla:cpu needs pjrt_c_api_cpu_plugin.so in one of %s (go-xla's installer downloads it "+
-			"when the machine has internet access); or use --backend go", ErrNoPlugin, strings.Join(env.PluginDirs, ", "))
+			"when the machine has internet access); or use the go backend", ErrNoPlugin, strings.Join(env.PluginDirs, ", "))
 	}
 	return Choice{strings.TrimSpace(env.Spec), "asked for " + spec}, nil
 }
 
 const cudaHelp = "install the jax-cuda13-pjrt Python package (its xla_cuda_plugin.so is found in jax_plugins), " +
-	"or link that file (ln -s) as ~/.local/lib/go-xla/nvidia/pjrt_c_api_cuda_plugin.so, or give its path: --backend xla:/path/to/xla_cuda_plugin.so"
+	"or link that file (ln -s) as ~/.local/lib/go-xla/nvidia/pjrt_c_api_cuda_plugin.so, or give its path as the backend: xla:/path/to/xla_cuda_plugin.so"
 
 // New selects (see Select) and creates the backend. flag is the --backend value, possibly empty.
 func New(flag string) (compute.Backend, Choice, error) {

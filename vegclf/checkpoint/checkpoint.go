@@ -104,7 +104,7 @@ func ReadMeta(path string) (*Meta, *weights.StateDict, error) {
 	}
 	raw, ok := sd.Metadata[metaKey]
 	if !ok {
-		return nil, nil, fmt.Errorf("loading checkpoint %s: not a vegclf checkpoint (no %q metadata; for pretrained weights use --weights)", path, metaKey)
+		return nil, nil, fmt.Errorf("loading checkpoint %s: not a vegclf checkpoint (no %q metadata; pretrained weights load as weights, not as a run's checkpoint)", path, metaKey)
 	}
 	var meta Meta
 	if err := json.Unmarshal([]byte(raw), &meta); err != nil {

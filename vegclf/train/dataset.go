@@ -41,7 +41,7 @@ func LoadDataset(cfg Config) (*Dataset, error) {
 		s = limitPerClass(s, len(f.Classes), cfg.MaxImagesPerClass, cfg.Seed)
 		bad := data.CheckSamples(s.Samples, 0, 0)
 		if len(bad) > 0 && cfg.Strict {
-			return nil, fmt.Errorf("dataset %s: %d unreadable image files in %s (without --strict they are skipped with a warning):\n%s",
+			return nil, fmt.Errorf("dataset %s: %d unreadable image files in %s (outside strict mode they are skipped with a warning):\n%s",
 				cfg.Data, len(bad), s.Dir, describeUnreadable(bad, 10))
 		}
 		ds.Skipped = append(ds.Skipped, bad...)

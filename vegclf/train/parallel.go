@@ -1,6 +1,7 @@
 package train
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/gomlx/compute"
@@ -36,7 +37,7 @@ func Devices(b compute.Backend, requested int) (int, error) {
 	case requested == 0:
 		return n, nil
 	case requested > 1 && !backend.IsXLA(b):
-		return 0, fmt.Errorf("data parallel over %d devices needs an XLA backend (--backend xla:cuda); %s runs on one device", requested, b.Name())
+		return 0, fmt.Errorf("%w: %d devices asked for; %s runs on one device", ErrNeedsXLA, requested, b.Name())
 	case requested > n:
 		return 0, fmt.Errorf("data parallel over %d devices: %s has %d", requested, b.Name(), n)
 	}
@@ -49,7 +50,7 @@ func Devices(b compute.Backend, requested int) (int, error) {
 // GPU).
 func NewParallel(b compute.Backend, devices int) (*Parallel, error) {
 	if !backend.IsXLA(b) {
-		return nil, fmt.Errorf("data parallel needs an XLA backend (--backend xla:cuda); %s runs on one device", b.Name())
+		return nil, fmt.Errorf("%w; %s runs on one device", ErrNeedsXLA, b.Name())
 	}
 	if devices < 1 || devices > b.NumDevices() {
 		return nil, fmt.Errorf("data parallel over %d devices: %s has %d", devices, b.Name(), b.NumDevices())
@@ -64,6 +65,9 @@ func NewParallel(b compute.Backend, devices int) (*Parallel, error) {
 	}
 	return &Parallel{mesh: mesh, batch: batch, replicated: distributed.NewReplicatedShardingSpec(mesh)}, nil
 }
+
+// ErrNeedsXLA is returned (wrapped) when data parallel is asked of a backend other than XLA's.
+var ErrNeedsXLA = errors.New("data parallel needs an XLA backend (xla:cuda)")
 
 // Devices returns the number of devices a batch is split across.
 func (p *Parallel) Devices() int {

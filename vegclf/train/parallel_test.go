@@ -31,7 +31,7 @@ func TestDevices(t *testing.T) {
 	}{
 		{"go: all", 0, false, 1, ""},
 		{"go: one", 1, false, 1, ""},
-		{"go: two", 2, false, 0, "needs an XLA backend (--backend xla:cuda); Go Backend runs on one device"},
+		{"go: two", 2, false, 0, "data parallel needs an XLA backend (xla:cuda): 2 devices asked for; Go Backend runs on one device"},
 		{"go: negative", -1, false, 0, "devices: -1"},
 		{"xla: all", 0, true, 4, ""},
 		{"xla: two", 2, true, 2, ""},

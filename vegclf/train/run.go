@@ -183,7 +183,7 @@ func Open(cfg Config, b compute.Backend, dir string, resume bool) (*Run, error) 
 	}
 	r.Model.Precision, _ = resnet.ParsePrecision(cfg.Precision)
 	if n := len(ds.Skipped); n > 0 {
-		r.Notes = append(r.Notes, fmt.Sprintf("Skipped %d unreadable files (--strict makes them an error):\n%s", n, describeUnreadable(ds.Skipped, 20)))
+		r.Notes = append(r.Notes, fmt.Sprintf("Skipped %d unreadable files (in strict mode they are an error):\n%s", n, describeUnreadable(ds.Skipped, 20)))
 	}
 	if ds.TestCarved {
 		r.Notes = append(r.Notes, fmt.Sprintf("The data has no test split: %.0f%% of each class of train (seed %d) is the test split: %d train, %d test images.",
@@ -251,7 +251,7 @@ func checkWritable(dir string) error {
 // loadPretrained loads the configured backbone weights (the head stays freshly initialized).
 func (r *Run) loadPretrained() (path string, err error) {
 	if strings.EqualFold(r.Config.Weights, "none") || r.Config.Weights == "" {
-		r.Notes = append(r.Notes, "No pretrained weights (--weights none): the backbone starts from random initialization.")
+		r.Notes = append(r.Notes, "No pretrained weights: the backbone starts from random initialization.")
 		return "", nil
 	}
 	cache, err := weights.CacheDir()
@@ -611,7 +611,7 @@ func (r *Run) epochSource(phase Phase, bnTrain bool) (epochSource, error) {
 		if err != nil {
 			return nil, err
 		}
-		r.report("The frozen backbone's features are computed once and the head trains on them (--no-feature-cache turns this off).\n")
+		r.report("The frozen backbone's features are computed once and the head trains on them (turn the feature cache off to run the backbone on every batch).\n")
 		return &featureSource{r: r, train: train, testSet: test, exec: exec}, nil
 	}
 	if phase == Frozen && r.Config.CacheFeatures && bnTrain {

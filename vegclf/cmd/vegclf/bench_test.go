@@ -20,9 +20,9 @@ func TestDataParallelFlags(t *testing.T) {
 		args       []string
 		wantStderr string
 	}{
-		{[]string{"bench", "--backend", "go", "--data", data, "--devices", "2"}, "data parallel needs an XLA backend (--backend xla:cuda)"},
+		{[]string{"bench", "--backend", "go", "--data", data, "--devices", "2"}, "data parallel needs an XLA backend (xla:cuda); Go Backend runs on one device (on the command line: --backend xla:cuda)"},
 		{[]string{"bench", "--backend", "go", "--data", data, "--devices", "1"}, "data parallel needs an XLA backend"},
-		{[]string{"train", "--backend", "go", "--data", data, "--out", filepath.Join(t.TempDir(), "run"), "--devices", "2"}, "data parallel over 2 devices needs an XLA backend"},
+		{[]string{"train", "--backend", "go", "--data", data, "--out", filepath.Join(t.TempDir(), "run"), "--devices", "2"}, "data parallel needs an XLA backend (xla:cuda): 2 devices asked for; Go Backend runs on one device (on the command line: --backend xla:cuda)"},
 		{[]string{"train", "--backend", "go", "--data", data, "--out", filepath.Join(t.TempDir(), "run"), "--devices", "-1"}, "devices -1"},
 	} {
 		t.Run(strings.Join(tc.args[:1], " ")+" "+strings.Join(tc.args[len(tc.args)-2:], " "), func(t *testing.T) {

@@ -35,6 +35,8 @@ import (
 	"io"
 	"os"
 	"sort"
+
+	"github.com/vegclf/vegclf/vegclf/train"
 )
 
 // command is one subcommand: run parses args and writes results to stdout, messages to stderr.
@@ -91,10 +93,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "vegclf %s: %v\n", args[0], err)
 			return 2
 		}
-		fmt.Fprintf(stderr, "vegclf %s: %v\n", args[0], err)
+		fmt.Fprintf(stderr, "vegclf %s: %v%s\n", args[0], err, flagHint(err))
 		return 1
 	}
 	return 0
+}
+
+// flagHint names the flag that answers a library error, which speaks of settings, not flags.
+func flagHint(err error) string {
+	if errors.Is(err, train.ErrNeedsXLA) {
+		return " (on the command line: --backend xla:cuda)"
+	}
+	return ""
 }
 
 func usage(w io.Writer) {
