@@ -80,7 +80,7 @@ class VegclfCUDAKernelTests(CollectStragglers, jupyter_kernel_test.KernelTests):
         self.assertEqual(lines[-2], "xla:cuda")
         if lines[-1].startswith("error:"):
             self.assertIn("jax-cuda13-pjrt", lines[-1])
-            self.assertIn("--backend xla:/path/to/xla_cuda_plugin.so", lines[-1])
+            self.assertIn("GOMLX_BACKEND=xla:/path/to/xla_cuda_plugin.so", lines[-1])
         else:
             self.assertTrue(lines[-1].startswith("backend: xla:/"), lines[-1])
 

@@ -183,7 +183,7 @@ func selectBase(env Environment) (Choice, error) {
 }
 
 const cudaHelp = "install the jax-cuda13-pjrt Python package (its xla_cuda_plugin.so is found in jax_plugins), " +
-	"or link that file (ln -s) as ~/.local/lib/go-xla/nvidia/pjrt_c_api_cuda_plugin.so, or give its path as the backend: xla:/path/to/xla_cuda_plugin.so"
+	"or link that file (ln -s) as ~/.local/lib/go-xla/nvidia/pjrt_c_api_cuda_plugin.so, or give its path as the backend: GOMLX_BACKEND=xla:/path/to/xla_cuda_plugin.so"
 
 // New selects (see Select) and creates the backend. flag is the --backend value, possibly empty.
 func New(flag string) (compute.Backend, Choice, error) {

@@ -346,3 +346,14 @@ func TestSweepCLI(t *testing.T) {
 		}
 	}
 }
+
+// TestPluginHint: the library's missing-plugin error says what is missing; the command line adds its flags.
+func TestPluginHint(t *testing.T) {
+	t.Setenv("PJRT_PLUGIN_LIBRARY_PATH", t.TempDir()) // No plugin, whatever the machine has installed.
+	code, _, stderr := runCLI(t, "backend", "--backend", "xla:cpu")
+	for _, want := range []string{"xla:cpu needs pjrt_c_api_cpu_plugin.so", "(on the command line: --backend go, or --backend xla:/path/to/the/plugin.so)"} {
+		if code != 1 || !strings.Contains(stderr, want) {
+			t.Errorf("exit %d, stderr %q; want 1 and %q", code, stderr, want)
+		}
+	}
+}

@@ -36,6 +36,7 @@ import (
 	"os"
 	"sort"
 
+	"github.com/vegclf/vegclf/vegclf/backend"
 	"github.com/vegclf/vegclf/vegclf/train"
 )
 
@@ -101,8 +102,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // flagHint names the flag that answers a library error, which speaks of settings, not flags.
 func flagHint(err error) string {
-	if errors.Is(err, train.ErrNeedsXLA) {
+	switch {
+	case errors.Is(err, train.ErrNeedsXLA):
 		return " (on the command line: --backend xla:cuda)"
+	case errors.Is(err, backend.ErrNoPlugin):
+		return " (on the command line: --backend go, or --backend xla:/path/to/the/plugin.so)"
 	}
 	return ""
 }
