@@ -248,10 +248,7 @@ func showBestRun(b compute.Backend, r comparedRun) error {
 	if err != nil {
 		return fmt.Errorf("the best run %s: %w", r.dir, err)
 	}
-	split := ds.Validation
-	if split == nil {
-		split = ds.Test
-	}
+	split := ds.HeldOut()
 	c, _, err := train.LoadClassifier(b, r.dir)
 	if err != nil {
 		return err

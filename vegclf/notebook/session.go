@@ -123,14 +123,6 @@ func (s *Session) Validate() error {
 	return ShowCurves(s.RunDir)
 }
 
-// HeldOut returns the split to look at results on: validation, else test.
-func (s *Session) HeldOut() *data.Split {
-	if s.Dataset.Validation != nil {
-		return s.Dataset.Validation
-	}
-	return s.Dataset.Test
-}
-
 // Classifier returns the run's best checkpoint as a classifier.
 func (s *Session) Classifier() (*predict.Classifier, error) {
 	c, _, err := train.LoadClassifier(s.Backend, s.RunDir)
@@ -144,7 +136,7 @@ func (s *Session) ShowEvaluation(n int) error {
 	if err != nil {
 		return err
 	}
-	res, err := evaluate.Split(c, s.HeldOut(), s.Config.Batch, nil)
+	res, err := evaluate.Split(c, s.Dataset.HeldOut(), s.Config.Batch, nil)
 	if err != nil {
 		return err
 	}
@@ -154,7 +146,7 @@ func (s *Session) ShowEvaluation(n int) error {
 
 // heldOutImages returns n images spread over the held-out split.
 func (s *Session) heldOutImages(n int) []string {
-	split := s.HeldOut()
+	split := s.Dataset.HeldOut()
 	var images []string
 	for i := 0; i < len(split.Samples) && len(images) < n; i += max(len(split.Samples)/n, 1) {
 		images = append(images, split.Samples[i].Path)

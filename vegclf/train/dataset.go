@@ -21,6 +21,14 @@ type Dataset struct {
 	Skipped    []data.Unreadable // Files left out because they are not readable images.
 }
 
+// HeldOut returns the split to look at a trained model's results on: validation, else test.
+func (d *Dataset) HeldOut() *data.Split {
+	if d.Validation != nil {
+		return d.Validation
+	}
+	return d.Test
+}
+
 // LoadDataset opens the configuration's data folder, limits each class to MaxImagesPerClass (a seeded
 // sample), and carves a deterministic test split from train (TestFraction of each class) when the data
 // has none.

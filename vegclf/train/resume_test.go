@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/vegclf/vegclf/vegclf/data"
 )
 
 func TestCheckResume(t *testing.T) {
@@ -50,5 +52,15 @@ func TestCheckResume(t *testing.T) {
 				t.Errorf("notes %q, want %q", notes, tc.wantNotes)
 			}
 		})
+	}
+}
+
+func TestHeldOut(t *testing.T) {
+	test, validation := &data.Split{Name: data.Test}, &data.Split{Name: data.Validation}
+	if got := (&Dataset{Test: test, Validation: validation}).HeldOut(); got != validation {
+		t.Errorf("with a validation split: %v", got.Name)
+	}
+	if got := (&Dataset{Test: test}).HeldOut(); got != test {
+		t.Errorf("without one: %v", got.Name)
 	}
 }

@@ -191,10 +191,7 @@ func trainValidatePredict(cfg train.Config, b compute.Backend, out string, resum
 	if err != nil {
 		return err
 	}
-	split := ds.Validation
-	if split == nil {
-		split = ds.Test
-	}
+	split := ds.HeldOut()
 	var images []string
 	seen := map[int]bool{}
 	for _, s := range split.Samples {
