@@ -46,13 +46,7 @@ func RunsOrSweep(b compute.Backend, dirs []string, sweepDir string) ([]string, e
 // trials random points of it (sweep.Random) when trials > 0, in dir (see sweep.Run: shared features,
 // finished runs kept), with a progress line per run, and returns the run folders, for CompareRuns.
 func Sweep(b compute.Backend, base train.Config, spec string, trials int, dir string) ([]string, error) {
-	var points []sweep.Point
-	var err error
-	if trials > 0 {
-		points, err = sweep.Random(spec, trials, base.Seed+1)
-	} else {
-		points, err = sweep.Grid(spec)
-	}
+	points, err := sweep.Points(spec, trials, base.Seed+1)
 	if err != nil {
 		return nil, err
 	}

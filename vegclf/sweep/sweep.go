@@ -167,6 +167,14 @@ func Random(spec string, n int, seed uint64) ([]Point, error) {
 	return points, nil
 }
 
+// Points returns spec's grid (Grid), or trials random points of it (Random) when trials > 0.
+func Points(spec string, trials int, seed uint64) ([]Point, error) {
+	if trials > 0 {
+		return Random(spec, trials, seed)
+	}
+	return Grid(spec)
+}
+
 // FeaturesDir is the sweep folder's shared cache of frozen-backbone features.
 const FeaturesDir = "features"
 

@@ -48,13 +48,19 @@ func TestGridAndRandom(t *testing.T) {
 			t.Errorf("Grid(%q): %v, want %q", spec, err, want)
 		}
 	}
+	if p, err := Points("lr=1e-4,1e-3; hidden=64,128", 0, 7); err != nil || !slices.Equal(names(p), names(grid)) {
+		t.Errorf("Points without trials: %v (%v), want the grid", names(p), err)
+	}
+	if _, err := Points("lr=1e-5:1e-2", 0, 7); err == nil {
+		t.Error("Points without trials took a range")
+	}
 	a, err := Random("lr=1e-5:1e-2;hidden=16:256;schedule=constant,cosine", 20, 7)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := Random("lr=1e-5:1e-2;hidden=16:256;schedule=constant,cosine", 20, 7)
+	b, _ := Points("lr=1e-5:1e-2;hidden=16:256;schedule=constant,cosine", 20, 7)
 	if !slices.Equal(names(a), names(b)) {
-		t.Error("the same seed drew other points")
+		t.Error("Points with trials, or the same seed, drew other points")
 	}
 	for _, p := range a {
 		cfg, err := p.Apply(train.DefaultConfig())

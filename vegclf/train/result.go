@@ -13,13 +13,19 @@ import (
 	"github.com/vegclf/vegclf/vegclf/predict"
 )
 
+// CheckpointPath returns the checkpoint a run folder stands for, its best one, or the path given when it
+// is not a folder (a checkpoint file).
+func CheckpointPath(runOrCheckpoint string) string {
+	if info, err := os.Stat(runOrCheckpoint); err == nil && info.IsDir() {
+		return filepath.Join(runOrCheckpoint, BestFile)
+	}
+	return runOrCheckpoint
+}
+
 // LoadClassifier returns a classifier for a run folder's best checkpoint (or the checkpoint file given),
 // with its metadata.
 func LoadClassifier(b compute.Backend, runOrCheckpoint string, opts ...predict.Option) (*predict.Classifier, *checkpoint.Meta, error) {
-	path := runOrCheckpoint
-	if info, err := os.Stat(path); err == nil && info.IsDir() {
-		path = filepath.Join(path, BestFile)
-	}
+	path := CheckpointPath(runOrCheckpoint)
 	store, meta, err := checkpoint.Load(path)
 	if err != nil {
 		return nil, nil, err

@@ -36,13 +36,7 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 	if *c.resume {
 		return usagef("a sweep resumes by itself: run the same command again")
 	}
-	var points []sweep.Point
-	var err error
-	if *trials > 0 {
-		points, err = sweep.Random(*grid, *trials, *seed)
-	} else {
-		points, err = sweep.Grid(*grid)
-	}
+	points, err := sweep.Points(*grid, *trials, *seed)
 	if err != nil {
 		return usagef("%v", err)
 	}

@@ -174,10 +174,7 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	if *runDir == "" || *out == "" {
 		return usagef("want --run RUNDIR --out FILE.pth")
 	}
-	path := *runDir
-	if info, err := os.Stat(path); err == nil && info.IsDir() {
-		path = filepath.Join(path, train.BestFile)
-	}
+	path := train.CheckpointPath(*runDir)
 	store, meta, err := checkpoint.Load(path)
 	if err != nil {
 		return err
