@@ -65,7 +65,7 @@ func Import(dir string, cfg Config, classes []string, m *resnet.Model, store *mo
 	if err := atomicfile.Write(filepath.Join(dir, MetricsFile), nil); err != nil {
 		return err
 	}
-	if err := writeMetricsCSV(dir); err != nil {
+	if err := writeMetricsCSV(dir, nil); err != nil {
 		return err
 	}
 	if err := checkpoint.Save(filepath.Join(dir, BestFile), store, meta); err != nil {

@@ -227,7 +227,7 @@ func Open(cfg Config, b compute.Backend, dir string, resume bool) (*Run, error) 
 	if err := atomicfile.Write(filepath.Join(dir, MetricsFile), nil); err != nil {
 		return nil, err
 	}
-	if err := writeMetricsCSV(dir); err != nil {
+	if err := writeMetricsCSV(dir, nil); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -325,16 +325,13 @@ func (r *Run) trimMetrics() ([]EpochMetrics, error) {
 	if err := atomicfile.Write(path, kept); err != nil {
 		return nil, err
 	}
-	return epochs, writeMetricsCSV(r.Dir)
+	return epochs, writeMetricsCSV(r.Dir, epochs)
 }
 
-// writeMetricsCSV writes metrics.csv from the run's metrics.jsonl, whole: a header of metrics.jsonl's keys,
-// then one row per epoch (no TensorBoard event files: no maintained Go writer of them is served).
-func writeMetricsCSV(dir string) error {
-	metrics, err := ReadMetrics(dir)
-	if err != nil {
-		return err
-	}
+// writeMetricsCSV writes the run's metrics (all of metrics.jsonl's epochs) to metrics.csv, whole: a header
+// of metrics.jsonl's keys, then one row per epoch (no TensorBoard event files: no maintained Go writer of
+// them is served).
+func writeMetricsCSV(dir string, metrics []EpochMetrics) error {
 	var b strings.Builder
 	w := csv.NewWriter(&b)
 	w.Write([]string{"phase", "epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds", "train_images_per_second", "best"})
@@ -751,7 +748,11 @@ func (r *Run) saveEpoch(m EpochMetrics) error {
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("writing metrics: %w", err)
 	}
-	if err := writeMetricsCSV(r.Dir); err != nil {
+	metrics, err := ReadMetrics(r.Dir)
+	if err != nil {
+		return err
+	}
+	if err := writeMetricsCSV(r.Dir, metrics); err != nil {
 		return err
 	}
 	if m.Best {
