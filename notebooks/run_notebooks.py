@@ -110,7 +110,7 @@ def check_tutorial(nb):
         problems.append("tutorial: no grid of mixup/cutmix images")
     if "Mixing images: mixup 0.8, cutmix 1" not in out:
         problems.append("tutorial: the training cell did not mix images although VEGCLF_MIXUP and VEGCLF_CUTMIX are set")
-    lrfind = cell_with("session().FindLR(")
+    lrfind = cell_with(".FindLR(")
     if "<svg" not in html_of(lrfind) or "LR finder (finetune" not in html_of(lrfind) or \
             "Suggested learning rate:" not in text_of(lrfind, "stdout"):
         problems.append("tutorial: the LR finder's plot or suggestion is missing")
@@ -168,7 +168,7 @@ def check_default_run(nb):
             problems.append(f"tutorial-default: training took {seconds:.0f} s, over 5 minutes")
     else:
         problems.append("tutorial-default: the training cell has no timing")
-    lrfind = next((c for c in nb.cells if c.cell_type == "code" and "session().FindLR(" in c.source), None)
+    lrfind = next((c for c in nb.cells if c.cell_type == "code" and ".FindLR(" in c.source), None)
     found = re.search(r"Suggested learning rate: ([0-9.e+-]+) \(steepest descent\)", text_of(lrfind, "stdout") if lrfind else "")
     if not found:
         problems.append("tutorial-default: no LR finder suggestion")

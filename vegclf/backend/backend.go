@@ -222,8 +222,8 @@ func New(flag string) (compute.Backend, Choice, error) {
 // configuration "go:parallelism=-1" does, without that option's print to stdout (which would corrupt
 // JSON output). The bounded default pool (2 goroutines per core) can deadlock: its condition-variable
 // wake-ups go to one waiter, which may be another operation's (seen on 2 cores: a training test hung
-// for 10 minutes). Unlimited parallelism was also the fastest setting measured (ResNet-50, 112x112,
-// batch 16, 2 cores: 3.3 training images/s against 2.1-2.7 for the default and ops_sequential).
+// for 10 minutes). Unlimited parallelism was also the fastest setting measured (BENCHMARKS.md, "Measured
+// in code comments before").
 func unlimitGoWorkers(b compute.Backend) {
 	v := reflect.ValueOf(b)
 	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {

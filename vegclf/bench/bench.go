@@ -20,25 +20,28 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	benchmarks "github.com/janpfeifer/go-benchmarks"
+	"github.com/vegclf/vegclf/vegclf/backend"
 	"github.com/vegclf/vegclf/vegclf/data"
+	"github.com/vegclf/vegclf/vegclf/memlimit"
 	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/schedule"
 	"github.com/vegclf/vegclf/vegclf/train"
 )
 
 // Options say what to measure.
 type Options struct {
 	Data           string // Dataset folder (train/, test/, validation/).
-	Arch           string
+	Arch           resnet.Arch
 	ImageSize      int
 	Batch          int
 	FrozenEpochs   int
 	FinetuneEpochs int
-	Duration       time.Duration // How long go-benchmarks runs each measured step.
-	Recipe         bool          // Also time the whole recipe on Data.
-	Precision      string        // The backbone's compute dtype (resnet.ParsePrecision): float32 or bfloat16.
-	StepsOnly      bool          // Measure the model's steps only: no data loading (nor recipe).
-	MemoryLimit    string        // The soft memory limit policy (memlimit.Parse), set at the first fine-tune step as runs do.
-	Devices        int           // Data parallel (DataParallel): the devices a fine-tune step is split across.
+	Duration       time.Duration    // How long go-benchmarks runs each measured step.
+	Recipe         bool             // Also time the whole recipe on Data.
+	Precision      resnet.Precision // The backbone's compute dtype: float32 (the zero value) or bfloat16.
+	StepsOnly      bool             // Measure the model's steps only: no data loading (nor recipe).
+	MemoryLimit    memlimit.Policy  // The soft memory limit, set at the first fine-tune step as runs do.
+	Devices        int              // Data parallel (DataParallel): the devices a fine-tune step is split across.
 }
 
 // Result holds the figures, named as the PyTorch script names them.
@@ -79,14 +82,14 @@ func Run(b compute.Backend, o Options) (Result, error) {
 	}
 	res["inference_images_per_second"] = float64(o.Batch) / seconds("inference", func() error { _, err := infer.Exec(images); return err })
 
-	frozen, err := train.NewStepper(b, store, m, train.Frozen, 1e-4, true, 0, train.FromImages)
+	frozen, err := train.NewStepper(b, store, m, train.StepConfig{Phase: train.Frozen, Input: train.FromImages, BatchNormTrain: true, Schedule: schedule.Constant{LR: 1e-4}})
 	if err != nil {
 		return nil, err
 	}
 	res["frozen_step_images_per_second"] = float64(o.Batch) / seconds("frozen step", func() error { _, _, err := frozen.Step(images, labels); return err })
 
 	features := tensors.FromFlatDataAndDimensions(pix[:o.Batch*m.Arch.FeatureDim()], o.Batch, m.Arch.FeatureDim())
-	head, err := train.NewStepper(b, store, m, train.Frozen, 1e-4, false, 0, train.FromFeatures)
+	head, err := train.NewStepper(b, store, m, train.StepConfig{Phase: train.Frozen, Input: train.FromFeatures, Schedule: schedule.Constant{LR: 1e-4}})
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +98,7 @@ func Run(b compute.Backend, o Options) (Result, error) {
 	perImage := 1/res["inference_images_per_second"] + float64(o.FrozenEpochs)*headSeconds/float64(o.Batch)
 	res["frozen_cached_images_per_second"] = float64(o.FrozenEpochs) / perImage
 
-	finetune, err := train.NewStepper(b, store, m, train.Finetune, 1e-5, true, 0, train.FromImages)
+	finetune, err := train.NewStepper(b, store, m, train.StepConfig{Phase: train.Finetune, Input: train.FromImages, BatchNormTrain: true, Schedule: schedule.Constant{LR: 1e-5}})
 	if err != nil {
 		return nil, err
 	}
@@ -103,11 +106,11 @@ func Run(b compute.Backend, o Options) (Result, error) {
 	// The peak is the fine-tuning steps' own (the script measures PyTorch's the same way), with the soft
 	// memory limit set as a run sets it, at its first fine-tuning step.
 	resetPeakRSS()
-	policy, err := train.MemoryPolicy(o.MemoryLimit, b)
-	if err != nil {
-		return nil, err
+	memory := o.MemoryLimit
+	if backend.IsXLA(b) {
+		memory.Off = true // As runs do: XLA's tensors are not in Go's heap.
 	}
-	if _, err := policy.Apply(finetuneStep, 0); err != nil { // No image cache here.
+	if _, err := memory.Apply(finetuneStep, 0); err != nil { // No image cache here.
 		return nil, err
 	}
 	res["finetune_step_images_per_second"] = float64(o.Batch) / seconds("fine-tune step", finetuneStep)
@@ -140,7 +143,7 @@ func Run(b compute.Backend, o Options) (Result, error) {
 		if err := r.Train(context.Background()); err != nil {
 			return nil, err
 		}
-		if _, err := r.Validate(); err != nil {
+		if _, err := r.EvaluateBest(); err != nil {
 			return nil, err
 		}
 		res["recipe_seconds"] = time.Since(t0).Seconds()
@@ -181,18 +184,12 @@ func loadingSpeed(f *data.Folder, o Options) (float64, error) {
 }
 
 func newModel(o Options) (*resnet.Model, *data.Folder, error) {
-	arch, err := resnet.ArchByName(o.Arch)
-	if err != nil {
-		return nil, nil, err
-	}
 	f, err := data.Open(o.Data)
 	if err != nil {
 		return nil, nil, err
 	}
-	m := resnet.New(arch, resnet.TutorialHead(len(f.Classes)))
-	if m.Precision, err = resnet.ParsePrecision(o.Precision); err != nil {
-		return nil, nil, err
-	}
+	m := resnet.New(o.Arch, resnet.TutorialHead(len(f.Classes)))
+	m.Precision = o.Precision.DType()
 	return m, f, nil
 }
 

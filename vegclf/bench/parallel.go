@@ -8,6 +8,7 @@ import (
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/vegclf/vegclf/vegclf/schedule"
 	"github.com/vegclf/vegclf/vegclf/train"
 )
 
@@ -45,14 +46,15 @@ func DataParallel(b compute.Backend, o Options) (Result, error) {
 		if err := m.Init(store, 0, nil); err != nil {
 			return nil, err
 		}
-		if steppers[i], err = train.NewStepper(b, store, m, train.Finetune, 1e-5, true, 0, train.FromImages); err != nil {
+		c := train.StepConfig{Phase: train.Finetune, Input: train.FromImages, BatchNormTrain: true, Schedule: schedule.Constant{LR: 1e-5}}
+		if i == 1 {
+			c.Parallel = p
+		}
+		if steppers[i], err = train.NewStepper(b, store, m, c); err != nil {
 			return nil, err
 		}
 	}
 	one, split := steppers[0], steppers[1]
-	if err := split.DataParallel(p); err != nil {
-		return nil, err
-	}
 	_, images, labels := randomBatch(o, len(f.Classes))
 	res := Result{"devices": float64(o.Devices)}
 	for step := 1; step <= parallelCheckSteps; step++ {

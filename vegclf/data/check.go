@@ -1,42 +1,18 @@
 package data
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"runtime"
 	"sync"
+
+	"github.com/vegclf/vegclf/vegclf/rgb"
 )
 
 // Unreadable is a file that cannot be used as an image, and why.
 type Unreadable struct {
 	Path string
 	Err  error
-}
-
-// CheckHeader verifies that content starts like an image this package decodes, of a size within
-// maxPixels (0: DefaultMaxPixels), without decoding its pixels.
-func CheckHeader(content []byte, maxPixels int) error {
-	if maxPixels <= 0 {
-		maxPixels = DefaultMaxPixels
-	}
-	for _, f := range formats {
-		if !bytes.HasPrefix(content, []byte(f.magic)) {
-			continue
-		}
-		width, height, err := f.size(content)
-		if err != nil {
-			return fmt.Errorf("not a valid %s file: %w", f.name, err)
-		}
-		if width <= 0 || height <= 0 {
-			return fmt.Errorf("%s image has invalid size %dx%d", f.name, width, height)
-		}
-		if int64(width)*int64(height) > int64(maxPixels) {
-			return fmt.Errorf("%s image is %dx%d, over the limit of %d pixels", f.name, width, height, maxPixels)
-		}
-		return nil
-	}
-	return fmt.Errorf("unknown image format (not JPEG, PNG, GIF, BMP, TIFF or WebP)")
 }
 
 // CheckSamples reads the header of every sample's file, in parallel, and returns the files that are not
@@ -57,7 +33,7 @@ func CheckSamples(samples []Sample, maxPixels, workers int) []Unreadable {
 				content, err := os.ReadFile(samples[i].Path)
 				if err != nil {
 					errs[i] = fmt.Errorf("reading image: %w", err)
-				} else if err := CheckHeader(content, maxPixels); err != nil {
+				} else if err := rgb.CheckHeader(content, maxPixels); err != nil {
 					errs[i] = fmt.Errorf("decoding image %s: %w", samples[i].Path, err)
 				}
 			}

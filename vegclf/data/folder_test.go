@@ -165,7 +165,10 @@ func TestOpenRealPhotos(t *testing.T) {
 	// Every file decodes to the right shape, whatever its real format (one .jpg is a GIF).
 	tf := Transform{Size: 32, Normalization: ImageNetNormalization}
 	for _, name := range []string{Train, Validation} {
-		s, _ := f.Split(name)
+		s, err := f.Split(name)
+		if err != nil {
+			t.Fatal(err)
+		}
 		l := &Loader{Samples: s.Samples, Transform: tf, BatchSize: 64}
 		n := 0
 		for b, err := range l.Epoch(0) {

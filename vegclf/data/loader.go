@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/vegclf/vegclf/vegclf/augment"
+	"github.com/vegclf/vegclf/vegclf/rgb"
 )
 
 // Batch is one batch of transformed images, [B, Size, Size, 3] float32, with their labels and files.
@@ -32,7 +34,7 @@ type Loader struct {
 	Skip func(path string, err error)
 	// Augment, when set, randomizes each image of an epoch (seeded by Seed, the epoch and the sample's
 	// index). Augmented images bypass Cache.
-	Augment *Augmentation
+	Augment *augment.Policy
 }
 
 // NumBatches returns the number of batches per epoch; the last partial batch is kept.
@@ -163,7 +165,7 @@ func (l *Loader) loadInto(path string, dst []float32, epoch, index int) error {
 	if cache != nil && cache.get(path, dst) {
 		return nil
 	}
-	img, err := DecodeFile(path, l.Transform.MaxPixels)
+	img, err := rgb.DecodeFile(path, l.Transform.MaxPixels)
 	if err != nil {
 		return err
 	}

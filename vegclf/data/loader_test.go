@@ -1,10 +1,16 @@
 package data
 
 import (
+	"bytes"
+	"image"
 	"image/color"
+	"image/png"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/vegclf/vegclf/vegclf/augment"
 )
 
 func TestLoaderBatchesShuffleAndPartialBatch(t *testing.T) {
@@ -89,5 +95,94 @@ func TestLoaderCache(t *testing.T) {
 	}
 	if !slices.Equal(first.Pixels, second.Pixels) {
 		t.Error("cached image differs from the first load")
+	}
+}
+
+// writeGradientPNG writes a w x h PNG whose colour changes along both axes, so crops, flips and rotations
+// change it (a flat colour would hide them).
+func writeGradientPNG(t *testing.T, path string, w, h int, shift uint8) {
+	t.Helper()
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			img.SetNRGBA(x, y, color.NRGBA{uint8(x*255/(w-1)) + shift, uint8(y * 255 / (h - 1)), uint8(x * y % 256), 255})
+		}
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLoaderAugmentationIsSeeded augments gradient images: the same seed and epoch give the same images,
+// another epoch others; a flip-only policy gives each image either as it is or mirrored, and both happen.
+func TestLoaderAugmentationIsSeeded(t *testing.T) {
+	root := t.TempDir()
+	var samples []Sample
+	for i := range 3 {
+		p := filepath.Join(root, string(rune('a'+i))+".png")
+		writeGradientPNG(t, p, 32, 24, uint8(20*i))
+		samples = append(samples, Sample{Path: p})
+	}
+	tf := Transform{Size: 8, Normalization: HalfNormalization}
+	l := &Loader{Samples: samples, Transform: tf, BatchSize: 3, Seed: 5, Augment: &augment.Policy{ResizedCrop: true, HFlip: true, Rotation: 20, Brightness: 0.5}}
+	epoch := func(e int) []float32 {
+		t.Helper()
+		for b, err := range l.Epoch(e) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b.Pixels
+		}
+		return nil
+	}
+	if !slices.Equal(epoch(1), epoch(1)) {
+		t.Error("the same seed and epoch gave different augmented images")
+	}
+	if slices.Equal(epoch(1), epoch(2)) {
+		t.Error("two epochs gave the same augmented images")
+	}
+	l.Augment = nil
+	plain := epoch(1)
+	want, err := tf.Load(samples[0].Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(plain[:len(want)], want) {
+		t.Error("without augmentation the loader's image differs from the transform's")
+	}
+	mirror := func(img []float32) []float32 {
+		out := make([]float32, len(img))
+		for y := range 8 {
+			for x := range 8 {
+				copy(out[(y*8+x)*3:][:3], img[(y*8+7-x)*3:][:3])
+			}
+		}
+		return out
+	}
+	size := 8 * 8 * 3
+	flipped, kept := 0, 0
+	for e := 1; e <= 6; e++ {
+		l.Augment = &augment.Policy{HFlip: true}
+		got := epoch(e)
+		l.Augment = nil
+		orig := epoch(e)
+		for i := range 3 {
+			g, o := got[i*size:][:size], orig[i*size:][:size]
+			switch {
+			case slices.Equal(g, o):
+				kept++
+			case slices.Equal(g, mirror(o)):
+				flipped++
+			default:
+				t.Fatalf("epoch %d image %d is neither the image nor its mirror image", e, i)
+			}
+		}
+	}
+	if flipped == 0 || kept == 0 {
+		t.Errorf("of 18 draws, %d flipped and %d kept: want some of each", flipped, kept)
 	}
 }

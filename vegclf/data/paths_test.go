@@ -1,7 +1,9 @@
 package data
 
 import (
+	"bytes"
 	"image"
+	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,14 +12,17 @@ import (
 
 func TestExpandInputs(t *testing.T) {
 	dir := t.TempDir()
-	png := encodePNG(t, image.NewGray(image.Rect(0, 0, 4, 4)))
+	var encoded bytes.Buffer
+	if err := png.Encode(&encoded, image.NewGray(image.Rect(0, 0, 4, 4))); err != nil {
+		t.Fatal(err)
+	}
 	for _, name := range []string{"val/carrot/b.png", "val/carrot/a.png", "val/carrot/deep/c.png", "val/bean/x.png",
 		"val/bean/.hidden.png", "val/bean/notes.txt", "val/top.png", "loose/one.png", "empty/readme.txt"} {
 		p := filepath.Join(dir, name)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(p, png, 0o644); err != nil {
+		if err := os.WriteFile(p, encoded.Bytes(), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}

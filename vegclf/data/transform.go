@@ -1,8 +1,11 @@
 package data
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/vegclf/vegclf/vegclf/rgb"
 )
 
 // Normalization is the per-channel mean and standard deviation applied after scaling pixels to [0,1],
@@ -28,18 +31,55 @@ func NormalizationByName(name string) (Normalization, error) {
 	return Normalization{}, fmt.Errorf("unknown normalization %q (want half or imagenet)", name)
 }
 
+// String returns the normalization's name.
+func (n Normalization) String() string { return n.Name }
+
+// MarshalText writes a built-in normalization as its name, as configurations and checkpoints hold it.
+func (n Normalization) MarshalText() ([]byte, error) {
+	if builtin, err := NormalizationByName(n.Name); err != nil || builtin != n {
+		return nil, fmt.Errorf("normalization %q (mean %v, std %v) is not a built-in one", n.Name, n.Mean, n.Std)
+	}
+	return []byte(n.Name), nil
+}
+
+// UnmarshalText sets the built-in normalization named by text (NormalizationByName).
+func (n *Normalization) UnmarshalText(text []byte) error {
+	builtin, err := NormalizationByName(string(text))
+	if err != nil {
+		return err
+	}
+	*n = builtin
+	return nil
+}
+
+// UnmarshalJSON reads a normalization's name or, as checkpoints before names were written hold it, an
+// object of its name, means and standard deviations.
+func (n *Normalization) UnmarshalJSON(b []byte) error {
+	var name string
+	if json.Unmarshal(b, &name) == nil {
+		return n.UnmarshalText([]byte(name))
+	}
+	type values Normalization // Without the methods.
+	var v values
+	if err := json.Unmarshal(b, &v); err != nil {
+		return fmt.Errorf("normalization: %w", err)
+	}
+	*n = Normalization(v)
+	return nil
+}
+
 // Transform turns a decoded image into the model's input: resize to Size x Size with Pillow's bilinear
 // filter, scale to [0,1], normalize. It is the tutorial's
 // Compose([Resize((size,size)), ToTensor(), Normalize(mean, std)]), with channels last.
 type Transform struct {
 	Size          int
 	Normalization Normalization
-	MaxPixels     int // Largest image accepted by the decoder; 0 means DefaultMaxPixels.
+	MaxPixels     int // Largest image accepted by the decoder; 0 means rgb.DefaultMaxPixels.
 }
 
 // Apply writes the transformed image into dst (Size*Size*3 float32, HWC order).
-func (t Transform) Apply(img *RGB, dst []float32) {
-	resized := Resize(img, t.Size, t.Size)
+func (t Transform) Apply(img *rgb.Image, dst []float32) {
+	resized := rgb.Resize(img, t.Size, t.Size)
 	table := t.Normalization.table()
 	for i := 0; i+2 < len(resized.Pix); i += 3 {
 		px, out := resized.Pix[i:i+3], dst[i:i+3]
@@ -61,7 +101,7 @@ func (n Normalization) table() *[3][256]float32 {
 
 // Load decodes and transforms the image file at path into a new Size*Size*3 slice.
 func (t Transform) Load(path string) ([]float32, error) {
-	img, err := DecodeFile(path, t.MaxPixels)
+	img, err := rgb.DecodeFile(path, t.MaxPixels)
 	if err != nil {
 		return nil, err
 	}

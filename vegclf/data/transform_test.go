@@ -27,7 +27,7 @@ func TestTransformMatchesTorchvision(t *testing.T) {
 	for _, e := range entries {
 		paths = append(paths, filepath.Join(dir, e.Name()))
 	}
-	if root := realPhotosDir(t); root != "" {
+	if root := testenv.OptionalSharedData(t, "hymenoptera"); root != "" {
 		for _, class := range []string{"ants", "bees"} {
 			photos, _ := filepath.Glob(filepath.Join(root, "train", class, "*.jpg"))
 			slices.Sort(photos)
@@ -67,14 +67,6 @@ func TestTransformMatchesTorchvision(t *testing.T) {
 			}
 		})
 	}
-}
-
-func realPhotosDir(t *testing.T) string {
-	root := filepath.Join(testenv.RepoRoot(t), "..", "shared", "data", "hymenoptera")
-	if _, err := os.Stat(root); err != nil {
-		return ""
-	}
-	return root
 }
 
 func join3(v [3]float32) string {

@@ -1,10 +1,9 @@
 // Package memlimit sets the Go runtime's soft memory limit from a measured training step.
 //
 // The pure Go backend allocates every intermediate tensor of a step as a Go buffer. Between garbage
-// collections the freed ones stay resident, so by default a ResNet-50 fine-tuning step at 224x224 and
-// batch 16 holds about 4.1 GB although its live tensors peak at about 2.8 GB. A soft memory limit a
-// little above the live peak makes the collector reclaim them in time: there, 3.05 GB, with later steps
-// as fast as before (22.8 s against 22.6 s) and the probed step about 15% slower.
+// collections the freed ones stay resident, so by default a step holds much more memory than its live
+// tensors' peak. A soft memory limit a little above the live peak makes the collector reclaim them in
+// time, with later steps as fast as before (BENCHMARKS.md has the figures).
 package memlimit
 
 import (
@@ -19,12 +18,56 @@ import (
 	"time"
 )
 
-// Policy says how a run sets the soft memory limit.
+// Policy says how a run sets the soft memory limit: automatically (the zero value: Probe the first
+// step), not at all (Off), or to a fixed size (Bytes). It is written and parsed as text: "auto", "off",
+// or a size such as "3GiB".
 type Policy struct {
-	// Auto probes the first step (Probe) and sets the limit from it.
-	Auto bool
-	// Bytes is a fixed limit, when not Auto; 0 leaves the runtime's limit alone.
-	Bytes int64
+	Off   bool  // Leave the runtime's limit alone.
+	Bytes int64 // A fixed limit, when not Off; 0: automatic.
+}
+
+// Auto reports whether the limit is set by probing the first step.
+func (p Policy) Auto() bool { return !p.Off && p.Bytes <= 0 }
+
+// Effective returns the policy to follow in this process: Off when GOMEMLIMIT is set (the runtime already
+// follows it), else p.
+func (p Policy) Effective() Policy {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return Policy{Off: true}
+	}
+	return p
+}
+
+// String writes the policy as Parse reads it: "auto", "off", or a size in GiB, MiB, KiB or bytes.
+func (p Policy) String() string {
+	switch {
+	case p.Off:
+		return "off"
+	case p.Auto():
+		return "auto"
+	}
+	for _, u := range []struct {
+		shift uint
+		name  string
+	}{{30, "GiB"}, {20, "MiB"}, {10, "KiB"}} {
+		if p.Bytes%(1<<u.shift) == 0 {
+			return fmt.Sprintf("%d%s", p.Bytes>>u.shift, u.name)
+		}
+	}
+	return strconv.FormatInt(p.Bytes, 10)
+}
+
+// MarshalText writes the policy (String).
+func (p Policy) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
+
+// UnmarshalText sets the policy text describes (Parse).
+func (p *Policy) UnmarshalText(text []byte) error {
+	parsed, err := Parse(string(text))
+	if err != nil {
+		return err
+	}
+	*p = parsed
+	return nil
 }
 
 // Margin is how far above the probed live peak Probe sets the limit: closer makes the collector run
@@ -32,16 +75,13 @@ type Policy struct {
 const Margin = 1.1
 
 // Parse reads a policy: "auto" (or ""), "off", or a size such as "3GiB", "2500MiB", "3G" or "3000000000"
-// (bytes). When GOMEMLIMIT is set, the runtime already follows it, and Parse returns "off".
+// (bytes).
 func Parse(s string) (Policy, error) {
-	if os.Getenv("GOMEMLIMIT") != "" {
-		return Policy{}, nil
-	}
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "", "auto":
-		return Policy{Auto: true}, nil
-	case "off", "none":
 		return Policy{}, nil
+	case "off", "none":
+		return Policy{Off: true}, nil
 	}
 	n, err := parseBytes(s)
 	if err != nil {
@@ -70,17 +110,19 @@ func parseBytes(s string) (int64, error) {
 	return int64(math.Round(v * scale)), nil
 }
 
-// Apply sets a fixed limit, or runs step through Probe for an automatic one (with growth bytes of
-// headroom); with neither it just runs step. It returns the limit set (0: none).
+// Apply runs step under the policy as it stands in this process (Effective): it sets a fixed limit, or
+// runs step through Probe for an automatic one (with growth bytes of headroom); off, it just runs step. It
+// returns the limit set (0: none).
 func (p Policy) Apply(step func() error, growth int64) (int64, error) {
-	switch {
-	case p.Auto:
+	switch p := p.Effective(); {
+	case p.Off:
+		return 0, step()
+	case p.Auto():
 		return Probe(step, Margin, growth)
-	case p.Bytes > 0:
+	default:
 		debug.SetMemoryLimit(p.Bytes)
 		return p.Bytes, step()
 	}
-	return 0, step()
 }
 
 // Probe runs step with the collector running often (GOGC 5), samples the live heap each collection

@@ -1,6 +1,7 @@
 package memlimit
 
 import (
+	"encoding/json"
 	"errors"
 	"math"
 	"runtime/debug"
@@ -15,9 +16,9 @@ func TestParse(t *testing.T) {
 		want Policy
 		err  string
 	}{
-		{"", Policy{Auto: true}, ""},
-		{"auto", Policy{Auto: true}, ""},
-		{"Off", Policy{}, ""},
+		{"", Policy{}, ""},
+		{"auto", Policy{}, ""},
+		{"Off", Policy{Off: true}, ""},
 		{"3GiB", Policy{Bytes: 3 << 30}, ""},
 		{"2500MiB", Policy{Bytes: 2500 << 20}, ""},
 		{"1.5G", Policy{Bytes: 3 << 29}, ""},
@@ -39,16 +40,40 @@ func TestParse(t *testing.T) {
 			t.Errorf("Parse(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
 		}
 	}
-	// GOMEMLIMIT wins: the runtime already follows it.
+	// GOMEMLIMIT wins where the policy is followed, not where it is read: the runtime already follows it.
 	t.Setenv("GOMEMLIMIT", "2GiB")
-	if got, err := Parse("3GiB"); err != nil || got != (Policy{}) {
-		t.Errorf("with GOMEMLIMIT set, Parse = %+v, %v; want off", got, err)
+	if got, err := Parse("3GiB"); err != nil || got != (Policy{Bytes: 3 << 30}) || got.Effective() != (Policy{Off: true}) {
+		t.Errorf("with GOMEMLIMIT set, Parse = %+v, %v, effective %+v; want 3GiB, effective off", got, err, got.Effective())
+	}
+}
+
+// TestPolicyText writes each kind of policy as text and reads it back, through JSON as configurations do.
+func TestPolicyText(t *testing.T) {
+	for _, tc := range []struct {
+		p    Policy
+		text string
+	}{
+		{Policy{}, "auto"}, {Policy{Off: true}, "off"}, {Policy{Bytes: 3 << 30}, "3GiB"},
+		{Policy{Bytes: 2500 << 20}, "2500MiB"}, {Policy{Bytes: 512 << 10}, "512KiB"}, {Policy{Bytes: 1000001}, "1000001"},
+	} {
+		b, err := json.Marshal(tc.p)
+		if err != nil || string(b) != `"`+tc.text+`"` {
+			t.Errorf("json.Marshal(%+v) = %s, %v; want %q", tc.p, b, err, tc.text)
+		}
+		var back Policy
+		if err := json.Unmarshal(b, &back); err != nil || back != tc.p {
+			t.Errorf("json.Unmarshal(%s) = %+v, %v; want %+v", b, back, err, tc.p)
+		}
+	}
+	var p Policy
+	if err := json.Unmarshal([]byte(`"lots"`), &p); err == nil || !strings.Contains(err.Error(), `memory limit "lots"`) {
+		t.Errorf(`json.Unmarshal("lots") error = %v, want one naming the value`, err)
 	}
 }
 
 // TestProbe runs a step that holds 64 MB at once while allocating and dropping more: the limit must
-// cover the held memory, stay well under what the step allocated in all, and be the runtime's limit
-// afterwards; the collector's setting is restored, and a failing step sets nothing.
+// cover the held memory with its margin, stay under half of what the step allocated in all, and be the
+// runtime's limit afterwards; the collector's setting is restored, and a failing step sets nothing.
 func TestProbe(t *testing.T) {
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
 	const held = 64 << 20
@@ -58,6 +83,7 @@ func TestProbe(t *testing.T) {
 		for i := 0; i < 24; i++ { // 24 x 16 MB allocated, at most 4 (64 MB) alive at once.
 			sink = append(sink, make([]byte, 16<<20))
 			if len(sink) > 4 {
+				sink[0] = nil // Else the slice's array keeps the dropped buffer alive.
 				sink = sink[1:]
 			}
 			for j := range sink[len(sink)-1] {
@@ -71,8 +97,13 @@ func TestProbe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if limit < held || limit > 24*16<<20 {
-		t.Errorf("limit %d MB, want between %d and %d MB", limit>>20, held>>20, 24*16)
+	// At least the held buffers are live at every collection; at most a few more, allocated or dropped
+	// while one marks (measured on 2 cores: 88 to 140 MB over 12 runs).
+	const most = 12 * 16 << 20
+	margin := Margin
+	least := int64(margin * held)
+	if limit < least || limit > most {
+		t.Errorf("limit %d MB, want between %d and %d MB", limit>>20, least>>20, most>>20)
 	}
 	if got := debug.SetMemoryLimit(-1); got != limit {
 		t.Errorf("runtime limit %d, want %d", got, limit)
@@ -83,9 +114,10 @@ func TestProbe(t *testing.T) {
 	// The live heap sampled varies from one probe to the next (it depends on when collections run), so
 	// the growth is checked against the bounds of the held memory, not against the first probe's limit.
 	const growth = 100 << 20
-	if grown, err := Probe(step, Margin, growth); err != nil || grown < held+growth || grown > 24*16<<20+growth {
+	grown, err := Probe(step, Margin, growth)
+	if err != nil || grown < least+growth || grown > most+growth {
 		t.Errorf("with 100 MB of growth: limit %d MB, error %v; want between %d and %d MB",
-			grown>>20, err, (held+growth)>>20, (24*16<<20+growth)>>20)
+			grown>>20, err, (least+growth)>>20, (most+growth)>>20)
 	}
 	debug.SetMemoryLimit(math.MaxInt64)
 	if limit, err := Probe(func() error { return errors.New("boom") }, Margin, 0); err == nil || limit != 0 {

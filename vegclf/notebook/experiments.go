@@ -3,10 +3,8 @@ package notebook
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"html"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -14,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/gomlx/compute"
+	"github.com/vegclf/vegclf/vegclf/data"
 	"github.com/vegclf/vegclf/vegclf/evaluate"
 	"github.com/vegclf/vegclf/vegclf/sweep"
 	"github.com/vegclf/vegclf/vegclf/train"
@@ -73,13 +72,10 @@ func (lineProgress) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// comparedRun is a run folder's configuration and figures.
+// comparedRun is a run folder as training left it, with its settings as config.json holds them.
 type comparedRun struct {
-	dir      string
-	cfg      map[string]any
-	metrics  []train.EpochMetrics
-	summary  *train.Summary
-	accuracy float64 // Validation accuracy, else the best test accuracy: how runs are ranked.
+	*train.Record
+	settings map[string]any
 }
 
 // CompareRuns displays several runs: test accuracy and loss per epoch overlaid, a table of the settings in
@@ -88,29 +84,15 @@ type comparedRun struct {
 func CompareRuns(b compute.Backend, dirs []string) error {
 	var runs []comparedRun
 	for _, dir := range dirs {
-		r := comparedRun{dir: dir}
-		var err error
-		if r.metrics, err = train.ReadMetrics(dir); err != nil {
+		rec, err := train.ReadRecord(dir)
+		if err != nil {
 			return err
 		}
-		content, err := os.ReadFile(filepath.Join(dir, train.ConfigFile))
+		settings, err := rec.Config.Settings()
 		if err != nil {
-			return fmt.Errorf("reading run %s: %w", dir, err)
+			return fmt.Errorf("run %s: %w", dir, err)
 		}
-		if err := json.Unmarshal(content, &r.cfg); err != nil {
-			return fmt.Errorf("reading %s: %w", filepath.Join(dir, train.ConfigFile), err)
-		}
-		if content, err := os.ReadFile(filepath.Join(dir, train.SummaryFile)); err == nil {
-			r.summary = &train.Summary{}
-			if err := json.Unmarshal(content, r.summary); err != nil {
-				return fmt.Errorf("reading %s: %w", filepath.Join(dir, train.SummaryFile), err)
-			}
-			r.accuracy = r.summary.BestTestAccuracy
-			if r.summary.ValidationAccuracy != nil {
-				r.accuracy = *r.summary.ValidationAccuracy
-			}
-		}
-		runs = append(runs, r)
+		runs = append(runs, comparedRun{Record: rec, settings: settings})
 	}
 	if len(runs) == 0 {
 		return fmt.Errorf("no runs to compare")
@@ -119,7 +101,7 @@ func CompareRuns(b compute.Backend, dirs []string) error {
 		return err
 	}
 	showHTML(runTable(runs))
-	best := slices.MaxFunc(runs, func(a, b comparedRun) int { return cmp.Compare(a.accuracy, b.accuracy) })
+	best := slices.MaxFunc(runs, func(a, b comparedRun) int { return cmp.Compare(a.Accuracy(), b.Accuracy()) })
 	return showBestRun(b, best)
 }
 
@@ -130,11 +112,11 @@ func showRunCurves(runs []comparedRun) error {
 	loss := viz.Plot{Title: "Test loss per epoch", XLabel: "epoch", YLabel: "cross-entropy", IntegerX: true, YMin: &zero}
 	for _, r := range runs {
 		var x, a, l []float64
-		for j, m := range r.metrics {
+		for j, m := range r.Metrics {
 			x, a, l = append(x, float64(j+1)), append(a, 100*m.TestAccuracy), append(l, m.TestLoss)
 		}
-		acc.Lines = append(acc.Lines, viz.Line{Name: filepath.Base(r.dir), X: x, Y: a})
-		loss.Lines = append(loss.Lines, viz.Line{Name: filepath.Base(r.dir), X: x, Y: l})
+		acc.Lines = append(acc.Lines, viz.Line{Name: filepath.Base(r.Dir), X: x, Y: a})
+		loss.Lines = append(loss.Lines, viz.Line{Name: filepath.Base(r.Dir), X: x, Y: l})
 	}
 	accSVG, err := acc.SVG()
 	if err != nil {
@@ -170,7 +152,7 @@ func runTable(runs []comparedRun) string {
 	var keys []string
 	for _, k := range train.ConfigKeys() {
 		for _, r := range runs[1:] {
-			if !reflect.DeepEqual(r.cfg[k], runs[0].cfg[k]) {
+			if !reflect.DeepEqual(r.settings[k], runs[0].settings[k]) {
 				keys = append(keys, k)
 				break
 			}
@@ -186,26 +168,26 @@ func runTable(runs []comparedRun) string {
 		return fmt.Sprintf(`<td data-v="%s">%s</td>`, html.EscapeString(sortKey), html.EscapeString(text))
 	}
 	for _, r := range runs {
-		b.WriteString("<tr>" + cell(filepath.Base(r.dir), filepath.Base(r.dir)))
+		b.WriteString("<tr>" + cell(filepath.Base(r.Dir), filepath.Base(r.Dir)))
 		var line []string
 		for _, k := range keys {
-			v := fmt.Sprint(r.cfg[k])
+			v := fmt.Sprint(r.settings[k])
 			b.WriteString(cell(v, v))
 			line = append(line, k+"="+v)
 		}
 		best, val, secs := "", "", ""
-		if s := r.summary; s != nil {
+		if s := r.Summary; s != nil {
 			best, secs = fmt.Sprint(s.BestTestAccuracy), fmt.Sprint(s.TrainSeconds)
 			if s.ValidationAccuracy != nil {
 				val = fmt.Sprint(*s.ValidationAccuracy)
 			}
 		}
 		loss := ""
-		if n := len(r.metrics); n > 0 {
-			loss = fmt.Sprint(r.metrics[n-1].TestLoss)
+		if n := len(r.Metrics); n > 0 {
+			loss = fmt.Sprint(r.Metrics[n-1].TestLoss)
 		}
 		b.WriteString(cell(best, percent(best)) + cell(val, percent(val)) + cell(loss, rounded(loss, 4)) + cell(secs, rounded(secs, 1)) + "</tr>")
-		fmt.Printf("%s: %s; best test accuracy %s, validation %s\n", filepath.Base(r.dir), strings.Join(line, " "), percent(best), percent(val))
+		fmt.Printf("%s: %s; best test accuracy %s, validation %s\n", filepath.Base(r.Dir), strings.Join(line, " "), percent(best), percent(val))
 	}
 	if len(keys) == 0 {
 		fmt.Println("The runs share every setting.")
@@ -234,16 +216,13 @@ func rounded(v string, decimals int) string {
 
 // showBestRun shows the best run's confusion matrix on its held-out split (validation, else test).
 func showBestRun(b compute.Backend, r comparedRun) error {
-	cfg, err := train.ReadConfig(r.dir)
+	cfg := r.Config
+	ds, err := data.LoadDataset(cfg.Data, cfg.DatasetOptions())
 	if err != nil {
-		return err
-	}
-	ds, err := train.LoadDataset(cfg)
-	if err != nil {
-		return fmt.Errorf("the best run %s: %w", r.dir, err)
+		return fmt.Errorf("the best run %s: %w", r.Dir, err)
 	}
 	split := ds.HeldOut()
-	c, _, err := train.LoadClassifier(b, r.dir)
+	c, _, err := train.LoadClassifier(b, r.Dir)
 	if err != nil {
 		return err
 	}
@@ -251,7 +230,7 @@ func showBestRun(b compute.Backend, r comparedRun) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("Best run: %s, on its %s split:\n", filepath.Base(r.dir), split.Name)
+	fmt.Printf("Best run: %s, on its %s split:\n", filepath.Base(r.Dir), split.Name)
 	ShowEvaluation(res, 0)
 	return nil
 }

@@ -1,4 +1,4 @@
-// Package notebook shows a run in a GoNB notebook: parameters overridable from the environment, sample
+// Package notebook shows a run in a GoNB notebook: settings from flags and the environment, sample
 // images, a live progress bar and training curves, the evaluation's pictures and single-image
 // predictions. Cells stay thin: each is a call or two into this package and the library. Outside a
 // notebook the display calls do nothing, and text still goes to stdout.
@@ -16,11 +16,12 @@ import (
 
 	"github.com/gomlx/compute"
 	"github.com/janpfeifer/gonb/gonbui"
+	"github.com/vegclf/vegclf/vegclf/augment"
 	"github.com/vegclf/vegclf/vegclf/data"
 	"github.com/vegclf/vegclf/vegclf/evaluate"
 	"github.com/vegclf/vegclf/vegclf/interpret"
 	"github.com/vegclf/vegclf/vegclf/predict"
-	"github.com/vegclf/vegclf/vegclf/schedule"
+	"github.com/vegclf/vegclf/vegclf/rgb"
 	"github.com/vegclf/vegclf/vegclf/synthveg"
 	"github.com/vegclf/vegclf/vegclf/train"
 	"github.com/vegclf/vegclf/vegclf/viz"
@@ -40,42 +41,6 @@ func showHTML(html string) {
 func showPNG(png []byte) {
 	gonbui.DisplayPNG(png)
 	gonbui.Sync()
-}
-
-// Env returns the environment variable name, or def when it is unset.
-func Env(name, def string) string {
-	if v, ok := os.LookupEnv(name); ok {
-		return v
-	}
-	return def
-}
-
-// EnvInt returns the environment variable name as an int, or def when it is unset. A value that is not a
-// whole number panics, naming the variable: a notebook parameter is never silently replaced by its default.
-func EnvInt(name string, def int) int {
-	v, ok := os.LookupEnv(name)
-	if !ok {
-		return def
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(v))
-	if err != nil {
-		panic(fmt.Sprintf("%s=%q is not a whole number", name, v))
-	}
-	return n
-}
-
-// EnvFloat returns the environment variable name as a number (1e-4, 0.8), or def when it is unset. A value
-// that is not a number panics, naming the variable.
-func EnvFloat(name string, def float64) float64 {
-	v, ok := os.LookupEnv(name)
-	if !ok {
-		return def
-	}
-	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-	if err != nil {
-		panic(fmt.Sprintf("%s=%q is not a number", name, v))
-	}
-	return f
 }
 
 // ShowSamples displays a grid of n images of the split, chosen by a seeded shuffle, with their class
@@ -201,16 +166,9 @@ func Pretrained(spec string) (string, string) {
 	if err != nil {
 		return "none", fmt.Sprintf("Pretrained weights %q are not available (%v).\nSo this notebook trains from random "+
 			"initialization, with settings that learn from it (train.FromScratch: a ResNet-18 at 64x64, learning rates 1e-3, "+
-			"1 frozen and 6 fine-tuning epochs) instead of the tutorial's, but for those set in the environment.", spec, err)
+			"1 frozen and 6 fine-tuning epochs) instead of the tutorial's, but for those given (flags or environment).", spec, err)
 	}
 	return spec, fmt.Sprintf("Pretrained weights: %s.", spec)
-}
-
-// EnvSet reports whether the setting key (a config.json key, "image_size") is given in the environment, as
-// VEGCLF_IMAGE_SIZE: the notebooks keep those, where train.FromScratch replaces the others.
-func EnvSet(key string) bool {
-	_, ok := os.LookupEnv("VEGCLF_" + strings.ToUpper(key))
-	return ok
 }
 
 // Synthetic returns dir when it holds a dataset, and otherwise draws a small vegetable dataset there
@@ -274,10 +232,10 @@ func seq(n int) []int {
 
 // ShowAugmented displays each of the first n images of the split as the training loader would see it
 // under augmentation, in cols variants (the original first).
-func ShowAugmented(split *data.Split, classes []string, a *data.Augmentation, n, cols int) error {
+func ShowAugmented(split *data.Split, classes []string, a *augment.Policy, n, cols int) error {
 	var items []viz.Labeled
 	for i, s := range split.Samples[:min(n, len(split.Samples))] {
-		img, err := data.DecodeFile(s.Path, 0)
+		img, err := rgb.DecodeFile(s.Path, 0)
 		if err != nil {
 			return err
 		}
@@ -300,16 +258,16 @@ func ShowMixed(split *data.Split, classes []string, mixupAlpha, cutmixAlpha floa
 		a, b := samples[i], samples[len(samples)-1-i]
 		var pixels []float32
 		for _, s := range []data.Sample{a, b} {
-			img, err := data.DecodeFile(s.Path, 0)
+			img, err := rgb.DecodeFile(s.Path, 0)
 			if err != nil {
 				return err
 			}
-			for _, v := range data.Resize(img, size, size).Pix {
+			for _, v := range rgb.Resize(img, size, size).Pix {
 				pixels = append(pixels, float32(v))
 			}
 		}
 		labels := []int32{int32(a.Label), int32(b.Label)}
-		for _, mix := range []data.Mix{{Mixup: mixupAlpha}, {Cutmix: cutmixAlpha}} {
+		for _, mix := range []augment.Mix{{Mixup: mixupAlpha}, {Cutmix: cutmixAlpha}} {
 			if !mix.Enabled() {
 				continue
 			}
@@ -317,7 +275,7 @@ func ShowMixed(split *data.Split, classes []string, mixupAlpha, cutmixAlpha floa
 			if err != nil {
 				return err
 			}
-			img := &data.RGB{Width: size, Height: size, Pix: make([]uint8, size*size*3)}
+			img := &rgb.Image{Width: size, Height: size, Pix: make([]uint8, size*size*3)}
 			for j := range img.Pix {
 				img.Pix[j] = uint8(math.Round(float64(m.Pixels[j])))
 			}
@@ -365,10 +323,7 @@ func ShowSchedule(cfg train.Config, trainImages int) error {
 		lr     float64
 		epochs int
 	}{{"frozen", cfg.LR, cfg.FrozenEpochs}, {"fine-tuning", cfg.FinetuneLR, cfg.FinetuneEpochs}} {
-		s, err := schedule.Parse(cfg.Schedule, phase.lr, cfg.Warmup)
-		if err != nil {
-			return err
-		}
+		s := cfg.Schedule.New(phase.lr, cfg.Warmup)
 		total := int64(phase.epochs * steps)
 		if total > 0 {
 			marks = append(marks, viz.Mark{X: float64(len(x)) + 0.5, Label: phase.name})
@@ -377,11 +332,7 @@ func ShowSchedule(cfg train.Config, trainImages int) error {
 			x, rates = append(x, float64(len(x)+1)), append(rates, s.Rate(i, total))
 		}
 	}
-	name := cfg.Schedule
-	if name == "" {
-		name = "constant"
-	}
-	chart, err := viz.Plot{Title: "Learning rate per step (" + name + ", " + strconv.Itoa(steps) + " steps an epoch)",
+	chart, err := viz.Plot{Title: "Learning rate per step (" + cfg.Schedule.String() + ", " + strconv.Itoa(steps) + " steps an epoch)",
 		XLabel: "training step", YLabel: "learning rate (log scale)", LogY: true, IntegerX: true, Marks: marks,
 		Width: 7 * vg.Inch, Lines: []viz.Line{{Name: "learning rate", X: x, Y: rates}}}.SVG()
 	if err != nil {

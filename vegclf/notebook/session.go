@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/gomlx/compute"
+	"github.com/vegclf/vegclf/vegclf/augment"
 	"github.com/vegclf/vegclf/vegclf/backend"
 	"github.com/vegclf/vegclf/vegclf/data"
 	"github.com/vegclf/vegclf/vegclf/evaluate"
@@ -21,7 +22,7 @@ type Session struct {
 	Backend compute.Backend
 	Choice  backend.Choice
 	Config  train.Config
-	Dataset *train.Dataset
+	Dataset *data.Dataset
 	RunDir  string
 	// WeightsNote says which pretrained weights the configuration uses, or why none.
 	WeightsNote string
@@ -30,7 +31,7 @@ type Session struct {
 // Open chooses the backend ($GOMLX_BACKEND, else automatically) and lists cfg's dataset, for a run in
 // runDir. weightsNote is what Pretrained said of the weights asked for.
 func Open(cfg train.Config, runDir, weightsNote string) (*Session, error) {
-	ds, err := train.LoadDataset(cfg)
+	ds, err := data.LoadDataset(cfg.Data, cfg.DatasetOptions())
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +63,7 @@ func (s *Session) ShowData(n int) {
 
 // ShowAugmented shows n training images as fine-tuning with augmentation sees them, six draws each.
 func (s *Session) ShowAugmented(n int) error {
-	return ShowAugmented(s.Dataset.Train, s.Dataset.Classes, data.DefaultAugmentation(), n, 6)
+	return ShowAugmented(s.Dataset.Train, s.Dataset.Classes, augment.Default(), n, 6)
 }
 
 // ShowMixed shows n pairs of training images mixed by mixup and by cutmix (timm's Beta parameters).
@@ -113,7 +114,7 @@ func (s *Session) Validate() error {
 		return err
 	}
 	r.Report = os.Stdout
-	res, err := r.Validate()
+	res, err := r.EvaluateBest()
 	if err != nil {
 		return err
 	}

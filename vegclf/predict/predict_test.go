@@ -143,8 +143,11 @@ func TestTTAAveragesMirrorImages(t *testing.T) {
 			}
 		}
 	}
-	p1, _ := plain.Probabilities(tensors.FromFlatDataAndDimensions(pix, n, size, size, 3))
-	p2, _ := plain.Probabilities(tensors.FromFlatDataAndDimensions(mirror, n, size, size, 3))
+	p1, err1 := plain.Probabilities(tensors.FromFlatDataAndDimensions(pix, n, size, size, 3))
+	p2, err2 := plain.Probabilities(tensors.FromFlatDataAndDimensions(mirror, n, size, size, 3))
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
 	got, err := tta.Probabilities(tensors.FromFlatDataAndDimensions(pix, n, size, size, 3))
 	if err != nil {
 		t.Fatal(err)

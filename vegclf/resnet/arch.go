@@ -54,6 +54,22 @@ func ArchByName(name string) (Arch, error) {
 	return Arch{}, fmt.Errorf("unknown architecture %q (known: %s)", name, strings.Join(names, ", "))
 }
 
+// String returns the architecture's name.
+func (a Arch) String() string { return a.Name }
+
+// MarshalText writes the architecture as its name, as configurations (flags, JSON) hold it.
+func (a Arch) MarshalText() ([]byte, error) { return []byte(a.Name), nil }
+
+// UnmarshalText sets the architecture named by text (ArchByName).
+func (a *Arch) UnmarshalText(text []byte) error {
+	arch, err := ArchByName(string(text))
+	if err != nil {
+		return err
+	}
+	*a = arch
+	return nil
+}
+
 // expansion is the ratio of a block's output channels to its width.
 func (a Arch) expansion() int {
 	if a.Block == Bottleneck {

@@ -87,6 +87,37 @@ func ParsePrecision(name string) (dtypes.DType, error) {
 	return dtypes.InvalidDType, fmt.Errorf("precision %q: want float32, bfloat16 or float16", name)
 }
 
+// Precision is the backbone's compute dtype as a configuration holds it: float32 (the zero value),
+// bfloat16 or float16, written and parsed as those names (flags, JSON).
+type Precision dtypes.DType
+
+// DType returns the compute dtype: float32 for the zero value.
+func (p Precision) DType() dtypes.DType {
+	if dtypes.DType(p) == dtypes.InvalidDType {
+		return dtypes.Float32
+	}
+	return dtypes.DType(p)
+}
+
+// String returns the dtype's name: "float32", "bfloat16", "float16".
+func (p Precision) String() string { return strings.ToLower(p.DType().String()) }
+
+// MarshalText writes the precision's name.
+func (p Precision) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
+
+// UnmarshalText sets the precision named by text (ParsePrecision).
+func (p *Precision) UnmarshalText(text []byte) error {
+	dtype, err := ParsePrecision(string(text))
+	if err != nil {
+		return err
+	}
+	*p = Precision(dtype)
+	if dtype == dtypes.Float32 {
+		*p = 0 // The zero value, so that float32 written out and read back equals the default.
+	}
+	return nil
+}
+
 // New returns the model of the given architecture and head.
 func New(arch Arch, head Head) *Model {
 	return &Model{Arch: arch, Head: head}

@@ -63,21 +63,88 @@ func (c OneCycle) Rate(step, total int64) float64 {
 
 func (c OneCycle) String() string { return fmt.Sprintf("one-cycle up to %g", c.Max) }
 
-// Names lists the schedules Parse knows.
-var Names = []string{"constant", "cosine", "onecycle"}
+// Exponential rises geometrically from Lo to Hi over the steps: the learning-rate finder's sweep.
+type Exponential struct{ Lo, Hi float64 }
 
-// Parse returns the named schedule around lr; warmup is the cosine schedule's warmup fraction.
-func Parse(name string, lr, warmup float64) (Schedule, error) {
-	switch strings.ToLower(name) {
-	case "", "constant":
-		return Constant{lr}, nil
-	case "cosine":
-		if warmup < 0 || warmup >= 1 {
-			return nil, fmt.Errorf("schedule: warmup fraction %g (want 0 to 1)", warmup)
-		}
-		return WarmupCosine{LR: lr, Warmup: warmup}, nil
-	case "onecycle", "one-cycle":
-		return NewOneCycle(lr), nil
+func (e Exponential) Rate(step, total int64) float64 {
+	return e.Lo * math.Pow(e.Hi/e.Lo, float64(step)/float64(max(total-1, 1)))
+}
+
+func (e Exponential) String() string { return fmt.Sprintf("exponential %g to %g", e.Lo, e.Hi) }
+
+// Kind is a schedule's shape as a configuration names it: KindConstant (the zero value), KindCosine or
+// KindOneCycle. It is written and parsed as its name (flags, JSON).
+type Kind int
+
+// The kinds of schedule a configuration can name.
+const (
+	KindConstant Kind = iota // Constant: the tutorial's.
+	KindCosine               // WarmupCosine: timm's default.
+	KindOneCycle             // OneCycle: fastai's.
+)
+
+// kindNames are the kinds' names, in Kind order.
+var kindNames = []string{"constant", "cosine", "onecycle"}
+
+// String returns the kind's name: "constant", "cosine" or "onecycle".
+func (k Kind) String() string {
+	if k < 0 || int(k) >= len(kindNames) {
+		return fmt.Sprintf("Kind(%d)", int(k))
 	}
-	return nil, fmt.Errorf("unknown learning-rate schedule %q (want %s)", name, strings.Join(Names, ", "))
+	return kindNames[k]
+}
+
+// ParseKind returns the kind named name ("" is constant; "one-cycle" is onecycle).
+func ParseKind(name string) (Kind, error) {
+	switch n := strings.ToLower(strings.TrimSpace(name)); n {
+	case "":
+		return KindConstant, nil
+	case "one-cycle":
+		return KindOneCycle, nil
+	default:
+		for k, known := range kindNames {
+			if n == known {
+				return Kind(k), nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("unknown learning-rate schedule %q (want %s)", name, strings.Join(kindNames, ", "))
+}
+
+// MarshalText writes the kind's name.
+func (k Kind) MarshalText() ([]byte, error) {
+	if k < 0 || int(k) >= len(kindNames) {
+		return nil, fmt.Errorf("unknown learning-rate schedule %s", k)
+	}
+	return []byte(k.String()), nil
+}
+
+// UnmarshalText sets the kind named by text (ParseKind).
+func (k *Kind) UnmarshalText(text []byte) error {
+	parsed, err := ParseKind(string(text))
+	if err != nil {
+		return err
+	}
+	*k = parsed
+	return nil
+}
+
+// CheckWarmup checks a cosine schedule's warmup fraction: in [0, 1).
+func CheckWarmup(warmup float64) error {
+	if warmup < 0 || warmup >= 1 {
+		return fmt.Errorf("schedule: warmup fraction %g (want 0 to 1)", warmup)
+	}
+	return nil
+}
+
+// New returns the kind's schedule around lr; warmup, the cosine schedule's warmup fraction, is clamped
+// into [0, 1) (CheckWarmup says whether it is).
+func (k Kind) New(lr, warmup float64) Schedule {
+	switch k {
+	case KindCosine:
+		return WarmupCosine{LR: lr, Warmup: min(max(warmup, 0), 0.99)}
+	case KindOneCycle:
+		return NewOneCycle(lr)
+	}
+	return Constant{lr}
 }

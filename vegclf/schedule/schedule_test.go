@@ -31,17 +31,52 @@ func TestRates(t *testing.T) {
 	}
 }
 
-func TestParse(t *testing.T) {
-	for name, want := range map[string]string{"": "constant 0.001", "cosine": "cosine 0.001 with 10% linear warmup", "onecycle": "one-cycle up to 0.001"} {
-		s, err := Parse(name, 1e-3, 0.1)
-		if err != nil || s.String() != want {
-			t.Errorf("Parse(%q) = %v, %v; want %s", name, s, err, want)
+func TestKinds(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		want Kind
+		rate string
+	}{
+		{"", KindConstant, "constant 0.001"}, {"constant", KindConstant, "constant 0.001"},
+		{"cosine", KindCosine, "cosine 0.001 with 10% linear warmup"}, {"Cosine", KindCosine, "cosine 0.001 with 10% linear warmup"},
+		{"onecycle", KindOneCycle, "one-cycle up to 0.001"}, {"one-cycle", KindOneCycle, "one-cycle up to 0.001"},
+	} {
+		var k Kind
+		if err := k.UnmarshalText([]byte(tc.name)); err != nil || k != tc.want {
+			t.Errorf("UnmarshalText(%q) = %v, %v; want %v", tc.name, k, err, tc.want)
+		}
+		if s := k.New(1e-3, 0.1).String(); s != tc.rate {
+			t.Errorf("%v.New = %s, want %s", k, s, tc.rate)
+		}
+		if text, err := k.MarshalText(); err != nil || string(text) != tc.want.String() {
+			t.Errorf("%v.MarshalText = %s, %v", k, text, err)
 		}
 	}
-	if _, err := Parse("linear", 1, 0); err == nil || !strings.Contains(err.Error(), "constant, cosine, onecycle") {
+	var k Kind
+	if err := k.UnmarshalText([]byte("linear")); err == nil || !strings.Contains(err.Error(), `"linear"`) || !strings.Contains(err.Error(), "constant, cosine, onecycle") {
 		t.Errorf("unknown schedule error = %v", err)
 	}
-	if _, err := Parse("cosine", 1, 1.5); err == nil {
-		t.Error("a warmup fraction over 1 should be an error")
+	if _, err := Kind(7).MarshalText(); err == nil {
+		t.Error("Kind(7).MarshalText gave no error")
+	}
+	for _, tc := range []struct {
+		warmup float64
+		ok     bool
+	}{{0, true}, {0.5, true}, {-0.1, false}, {1, false}, {1.5, false}} {
+		if err := CheckWarmup(tc.warmup); (err == nil) != tc.ok {
+			t.Errorf("CheckWarmup(%g) = %v", tc.warmup, err)
+		}
+	}
+}
+
+func TestExponential(t *testing.T) {
+	e := Exponential{Lo: 1e-7, Hi: 10}
+	for _, tc := range []struct {
+		step int64
+		want float64
+	}{{0, 1e-7}, {4, 1e-3}, {8, 10}} {
+		if got := e.Rate(tc.step, 9); math.Abs(got-tc.want) > 1e-9*tc.want {
+			t.Errorf("Rate(%d, 9) = %g, want %g", tc.step, got, tc.want)
+		}
 	}
 }

@@ -202,7 +202,7 @@ func Run(ctx context.Context, b compute.Backend, base train.Config, points []Poi
 		if err := r.Train(ctx); err != nil {
 			return fmt.Errorf("sweep run %s: %w", p.Name(), err)
 		}
-		res, err := r.Validate()
+		res, err := r.EvaluateBest()
 		if err != nil {
 			return fmt.Errorf("sweep run %s: %w", p.Name(), err)
 		}

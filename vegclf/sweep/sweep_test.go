@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/vegclf/vegclf/vegclf/internal/testenv"
+	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/schedule"
 	"github.com/vegclf/vegclf/vegclf/synthveg"
 	"github.com/vegclf/vegclf/vegclf/train"
 )
@@ -30,12 +32,12 @@ func TestGridAndRandom(t *testing.T) {
 		t.Errorf("grid %v", got)
 	}
 	cfg, err := grid[3].Apply(train.DefaultConfig())
-	if err != nil || cfg.LR != 1e-3 || cfg.Hidden != 128 || cfg.Arch != "resnet50" {
+	if err != nil || cfg.LR != 1e-3 || cfg.Hidden != 128 || cfg.Arch != resnet.ResNet50 {
 		t.Errorf("applied %+v (%v)", cfg, err)
 	}
 	if p, err := Grid("finetune-epochs=0,2;schedule=cosine"); err != nil || p[1].Name() != "finetune_epochs=2,schedule=cosine" {
 		t.Errorf("flag names and words: %v (%v)", names(p), err)
-	} else if cfg, err := p[1].Apply(train.DefaultConfig()); err != nil || cfg.FinetuneEpochs != 2 || cfg.Schedule != "cosine" {
+	} else if cfg, err := p[1].Apply(train.DefaultConfig()); err != nil || cfg.FinetuneEpochs != 2 || cfg.Schedule != schedule.KindCosine {
 		t.Errorf("applied %+v (%v)", cfg, err)
 	}
 	for spec, want := range map[string]string{
@@ -58,7 +60,10 @@ func TestGridAndRandom(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := Points("lr=1e-5:1e-2;hidden=16:256;schedule=constant,cosine", 20, 7)
+	b, err := Points("lr=1e-5:1e-2;hidden=16:256;schedule=constant,cosine", 20, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !slices.Equal(names(a), names(b)) {
 		t.Error("Points with trials, or the same seed, drew other points")
 	}
@@ -67,7 +72,7 @@ func TestGridAndRandom(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if cfg.LR < 1e-5 || cfg.LR > 1e-2 || cfg.Hidden < 16 || cfg.Hidden > 256 || (cfg.Schedule != "constant" && cfg.Schedule != "cosine") {
+		if cfg.LR < 1e-5 || cfg.LR > 1e-2 || cfg.Hidden < 16 || cfg.Hidden > 256 || (cfg.Schedule != schedule.KindConstant && cfg.Schedule != schedule.KindCosine) {
 			t.Errorf("point %s outside the space", p.Name())
 		}
 	}
@@ -82,7 +87,7 @@ func TestSweepSharesFeaturesAndResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := train.DefaultConfig()
-	base.Data, base.Arch, base.Weights, base.ImageSize, base.Batch = data, "resnet18", "none", 32, 4
+	base.Data, base.Arch, base.Weights, base.ImageSize, base.Batch = data, resnet.ResNet18, "none", 32, 4
 	base.FrozenEpochs, base.FinetuneEpochs = 2, 0
 	points, err := Grid("lr=1e-3,1e-2;hidden=16,32")
 	if err != nil {
@@ -120,7 +125,10 @@ func TestSweepSharesFeaturesAndResumes(t *testing.T) {
 	if err := alone.Train(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	want, _ := train.ReadMetrics(alone.Dir)
+	want, err := train.ReadMetrics(alone.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	got, err := train.ReadMetrics(filepath.Join(dir, points[3].Name()))
 	if err != nil || len(got) != 2 || len(want) != 2 {
 		t.Fatalf("metrics: %d swept (%v), %d alone", len(got), err, len(want))

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/vegclf/vegclf/vegclf/data"
+	"github.com/vegclf/vegclf/vegclf/rgb"
 )
 
 func TestGenerateIsAnImageFolder(t *testing.T) {
@@ -32,7 +33,7 @@ func TestGenerateIsAnImageFolder(t *testing.T) {
 		if c := s.Counts(3); !slices.Equal(c, []int{want, want, want}) {
 			t.Errorf("%s counts %v", name, c)
 		}
-		img, err := data.DecodeFile(s.Samples[0].Path, 0)
+		img, err := rgb.DecodeFile(s.Samples[0].Path, 0)
 		if err != nil || img.Width != 40 || img.Height != 40 {
 			t.Errorf("%s: %v %v", filepath.Base(s.Samples[0].Path), img, err)
 		}
@@ -40,8 +41,11 @@ func TestGenerateIsAnImageFolder(t *testing.T) {
 	// The same seed draws the same images.
 	again := t.TempDir()
 	Generate(again, Options{Classes: 3, Train: 4, Test: 2, Validation: 1, Size: 40, Seed: 1})
-	a, _ := data.DecodeFile(filepath.Join(root, "train", "Carrot", "0003.jpg"), 0)
-	b, _ := data.DecodeFile(filepath.Join(again, "train", "Carrot", "0003.jpg"), 0)
+	a, errA := rgb.DecodeFile(filepath.Join(root, "train", "Carrot", "0003.jpg"), 0)
+	b, errB := rgb.DecodeFile(filepath.Join(again, "train", "Carrot", "0003.jpg"), 0)
+	if errA != nil || errB != nil {
+		t.Fatal(errA, errB)
+	}
 	if !slices.Equal(a.Pix, b.Pix) {
 		t.Error("the same seed drew different images")
 	}

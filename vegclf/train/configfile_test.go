@@ -5,12 +5,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/schedule"
 )
 
 func TestReadConfigFile(t *testing.T) {
 	dir := t.TempDir()
 	saved := DefaultConfig()
-	saved.Data, saved.Arch, saved.Batch, saved.LR, saved.Schedule = "/data/veg", "resnet18", 8, 3e-4, "cosine"
+	saved.Data, saved.Arch, saved.Batch, saved.LR, saved.Schedule = "/data/veg", resnet.ResNet18, 8, 3e-4, schedule.KindCosine
 	if err := writeJSON(filepath.Join(dir, "config.json"), saved); err != nil {
 		t.Fatal(err)
 	}

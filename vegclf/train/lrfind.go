@@ -7,16 +7,12 @@ import (
 	"path/filepath"
 
 	"github.com/gomlx/compute"
+	"github.com/vegclf/vegclf/vegclf/schedule"
 )
 
-// exponential is the LR finder's schedule: from lo to hi, geometrically, over its steps.
-type exponential struct{ lo, hi float64 }
-
-func (e exponential) Rate(step, total int64) float64 {
-	return e.lo * math.Pow(e.hi/e.lo, float64(step)/float64(max(total-1, 1)))
-}
-
-func (e exponential) String() string { return fmt.Sprintf("exponential %g to %g", e.lo, e.hi) }
+// lrFindEpochs numbers the LR finder's passes over the training images, for their shuffles: apart from
+// the epochs of training (and of fine-tuning, finetuneShuffle on).
+const lrFindEpochs = 1 << 24
 
 // LRFind is the outcome of a learning-rate sweep.
 type LRFind struct {
@@ -42,15 +38,15 @@ func (r *Run) FindLR(phase Phase, lo, hi float64, steps int) (*LRFind, error) {
 	if err != nil {
 		return nil, err
 	}
-	stepper, err := NewStepper(r.Backend, clone, r.Model, phase, lo, bnTrain, 0, src.input())
+	stepper, err := NewStepper(r.Backend, clone, r.Model, StepConfig{Phase: phase, Input: src.input(), BatchNormTrain: bnTrain,
+		Schedule: schedule.Exponential{Lo: lo, Hi: hi}, TotalSteps: int64(steps)})
 	if err != nil {
 		return nil, err
 	}
-	stepper.SetSchedule(exponential{lo, hi}, int64(steps))
 	res := &LRFind{}
 	const beta = 0.98
 	avg, best := 0.0, math.Inf(1)
-	for epoch := 1 << 24; len(res.Rates) < steps; epoch++ {
+	for epoch := lrFindEpochs; len(res.Rates) < steps; epoch++ {
 		for b, err := range src.trainBatches(epoch) {
 			if err != nil {
 				return nil, err

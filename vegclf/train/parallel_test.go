@@ -16,6 +16,7 @@ import (
 	"github.com/vegclf/vegclf/vegclf/internal/multidevice"
 	"github.com/vegclf/vegclf/vegclf/internal/testenv"
 	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/schedule"
 	"github.com/vegclf/vegclf/vegclf/synthveg"
 )
 
@@ -162,15 +163,12 @@ func TestStepperDataParallel(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := testenv.XLANamed{Backend: testenv.Backend(t), Devices: 2}
-	s, err := NewStepper(b, store, m, Frozen, 1e-3, false, 0, FromFeatures)
-	if err != nil {
-		t.Fatal(err)
-	}
 	p, err := NewParallel(b, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DataParallel(p); err != nil {
+	s, err := NewStepper(b, store, m, StepConfig{Phase: Frozen, Input: FromFeatures, Schedule: schedule.Constant{LR: 1e-3}, Parallel: p})
+	if err != nil {
 		t.Fatal(err)
 	}
 	if s.sharded == s.exec || s.exec.DistributionStrategy() != distributed.None {
@@ -221,22 +219,22 @@ func TestDataParallelStepsMatchOneDevice(t *testing.T) {
 	m := resnet.New(resnet.ResNet18, resnet.TutorialHead(3))
 	var stores [2]*model.Store
 	var steppers [2]*Stepper
+	p, err := NewParallel(b, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i := range stores {
 		stores[i] = model.NewStore()
 		if err := m.Init(stores[i], 7, nil); err != nil {
 			t.Fatal(err)
 		}
-		var err error
-		if steppers[i], err = NewStepper(b, stores[i], m, Finetune, 1e-3, true, 0, FromImages); err != nil {
+		c := StepConfig{Phase: Finetune, Input: FromImages, BatchNormTrain: true, Schedule: schedule.Constant{LR: 1e-3}}
+		if i == 1 {
+			c.Parallel = p
+		}
+		if steppers[i], err = NewStepper(b, stores[i], m, c); err != nil {
 			t.Fatal(err)
 		}
-	}
-	p, err := NewParallel(b, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := steppers[1].DataParallel(p); err != nil {
-		t.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(3, 4))
 	batch := func(n int) (*tensors.Tensor, []int32) {
@@ -294,7 +292,7 @@ func TestRunSplitAcrossDevices(t *testing.T) {
 		if err := r.Train(context.Background()); err != nil {
 			t.Fatalf("devices %d: %v", devices, err)
 		}
-		if _, err := r.Validate(); err != nil {
+		if _, err := r.EvaluateBest(); err != nil {
 			t.Fatalf("devices %d: validation: %v", devices, err)
 		}
 		runs[i], reports[i], splits[i] = r, report.String(), b.SplitExecutions()-before

@@ -13,6 +13,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/vegclf/vegclf/vegclf/internal/testenv"
 	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/schedule"
 	"github.com/vegclf/vegclf/vegclf/weights"
 )
 
@@ -32,7 +33,10 @@ func TestTrainingParityWithTorch(t *testing.T) {
 				strconv.Itoa(size), strconv.Itoa(steps), strconv.FormatFloat(frozenLR, 'g', -1, 64),
 				strconv.FormatFloat(finetuneLR, 'g', -1, 64), map[bool]string{false: "0", true: "1"}[tutorialBN], "11")
 			var want map[string][]float64
-			raw, _ := os.ReadFile(filepath.Join(dir, "losses.json"))
+			raw, err := os.ReadFile(filepath.Join(dir, "losses.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
 			if err := json.Unmarshal(raw, &want); err != nil {
 				t.Fatal(err)
 			}
@@ -57,7 +61,7 @@ func TestTrainingParityWithTorch(t *testing.T) {
 				lr      float64
 				bnTrain bool
 			}{{Frozen, frozenLR, tutorialBN}, {Finetune, finetuneLR, true}} {
-				stepper, err := NewStepper(backend, store, m, phase.phase, phase.lr, phase.bnTrain, 0, FromImages)
+				stepper, err := NewStepper(backend, store, m, StepConfig{Phase: phase.phase, Input: FromImages, BatchNormTrain: phase.bnTrain, Schedule: schedule.Constant{LR: phase.lr}})
 				if err != nil {
 					t.Fatal(err)
 				}

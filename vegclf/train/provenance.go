@@ -17,9 +17,6 @@ import (
 	"github.com/vegclf/vegclf/vegclf/data"
 )
 
-// ProvenanceFile is the run folder's record of what the run was made from (Provenance).
-const ProvenanceFile = "provenance.json"
-
 // Provenance is what, beside its config.json (settings and seed), makes a run reproducible: the data's
 // content, the pretrained weights', and what computed it.
 type Provenance struct {
@@ -33,7 +30,7 @@ type Provenance struct {
 }
 
 // newProvenance records the run's data files, weights file ("" for none) and build, and the backend.
-func newProvenance(ds *Dataset, dataDir, weightsPath string, b compute.Backend) (*Provenance, error) {
+func newProvenance(ds *data.Dataset, dataDir, weightsPath string, b compute.Backend) (*Provenance, error) {
 	p := &Provenance{Data: map[string]string{}, Build: buildinfo.Read(), Backend: b.Name() + ": " + b.Description()}
 	for _, split := range []*data.Split{ds.Train, ds.Test, ds.Validation} {
 		if split == nil {

@@ -3,15 +3,9 @@ package train
 import (
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"reflect"
 	"strings"
 )
-
-// ReadConfig returns the configuration saved in the run folder dir (its config.json).
-func ReadConfig(dir string) (Config, error) {
-	return readConfig(filepath.Join(dir, ConfigFile))
-}
 
 // Difference is a setting in which a configuration differs from a run's saved one.
 type Difference struct {

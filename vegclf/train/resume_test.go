@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/vegclf/vegclf/vegclf/data"
+	"github.com/vegclf/vegclf/vegclf/memlimit"
 )
 
 func TestCheckResume(t *testing.T) {
@@ -22,13 +23,13 @@ func TestCheckResume(t *testing.T) {
 	}{
 		{"unchanged", saved, Frozen, nil, nil},
 		{"data and seed", change(func(c *Config) { c.Data, c.Seed = "/other", 3 }), Frozen, []string{"data", "seed"}, nil},
-		{"hidden and normalization", change(func(c *Config) { c.Hidden, c.Normalization = 64, "imagenet" }), Finetune, []string{"normalization", "hidden"}, nil},
+		{"hidden and normalization", change(func(c *Config) { c.Hidden, c.Normalization = 64, data.ImageNetNormalization }), Finetune, []string{"normalization", "hidden"}, nil},
 		{"more fine-tuning", change(func(c *Config) { c.FinetuneEpochs = 3 }), Finetune, nil, []string{"Extending the run: finetune_epochs 3 (it had 1)."}},
 		{"more frozen epochs, still frozen", change(func(c *Config) { c.FrozenEpochs = 4 }), Frozen, nil, []string{"Extending the run: frozen_epochs 4 (it had 2)."}},
 		{"more frozen epochs, fine-tuning", change(func(c *Config) { c.FrozenEpochs = 4 }), Finetune, []string{"frozen_epochs"}, nil},
 		{"fewer epochs", change(func(c *Config) { c.FinetuneEpochs = 0 }), Frozen, []string{"finetune_epochs"}, nil},
-		{"run settings", change(func(c *Config) { c.Strict, c.MemoryLimit = true, "3GiB" }), Finetune, nil,
-			[]string{"Resumed with strict true (the run had false).", `Resumed with memory_limit "3GiB" (the run had "").`}},
+		{"run settings", change(func(c *Config) { c.Strict, c.MemoryLimit = true, memlimit.Policy{Bytes: 3 << 30} }), Finetune, nil,
+			[]string{"Resumed with strict true (the run had false).", `Resumed with memory_limit "3GiB" (the run had "auto").`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			notes, err := checkResume("/runs/a", saved, tc.given, tc.phase)
@@ -52,15 +53,5 @@ func TestCheckResume(t *testing.T) {
 				t.Errorf("notes %q, want %q", notes, tc.wantNotes)
 			}
 		})
-	}
-}
-
-func TestHeldOut(t *testing.T) {
-	test, validation := &data.Split{Name: data.Test}, &data.Split{Name: data.Validation}
-	if got := (&Dataset{Test: test, Validation: validation}).HeldOut(); got != validation {
-		t.Errorf("with a validation split: %v", got.Name)
-	}
-	if got := (&Dataset{Test: test}).HeldOut(); got != test {
-		t.Errorf("without one: %v", got.Name)
 	}
 }

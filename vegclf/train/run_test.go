@@ -22,6 +22,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/vegclf/vegclf/vegclf/internal/testenv"
 	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/schedule"
 
 	"github.com/vegclf/vegclf/vegclf/checkpoint"
 	"github.com/vegclf/vegclf/vegclf/memlimit"
@@ -32,7 +33,7 @@ import (
 // smallConfig is a recipe that a ResNet-18 from random initialization learns in seconds on synthveg data.
 func smallConfig(dataDir string) Config {
 	cfg := DefaultConfig()
-	cfg.Data, cfg.Arch, cfg.Weights, cfg.ImageSize, cfg.Batch = dataDir, "resnet18", "none", 32, 8
+	cfg.Data, cfg.Arch, cfg.Weights, cfg.ImageSize, cfg.Batch = dataDir, resnet.ResNet18, "none", 32, 8
 	cfg.FrozenEpochs, cfg.FinetuneEpochs, cfg.LR, cfg.FinetuneLR, cfg.Seed = 1, 3, 1e-3, 1e-3, 3
 	return cfg
 }
@@ -81,7 +82,7 @@ func TestRunEndToEndWithResume(t *testing.T) {
 	if err := r.Train(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	validation, err := r.Validate()
+	validation, err := r.EvaluateBest()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +160,7 @@ func TestRunEndToEndWithResume(t *testing.T) {
 	if err := r.Train(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("stopped run: %v", err)
 	}
-	if m, _ := ReadMetrics(stopped); len(m) != 2 {
+	if m := mustReadMetrics(t, stopped); len(m) != 2 {
 		t.Fatalf("stopped run has %d metrics lines, want 2", len(m))
 	}
 	saved, err := ReadConfig(stopped)
@@ -216,11 +217,10 @@ func TestOpenErrors(t *testing.T) {
 		want   string
 	}{
 		{"nothing to resume", func(c *Config) {}, true, "nothing to resume"},
-		{"bad arch", func(c *Config) { c.Arch = "vgg16" }, false, `unknown architecture "vgg16"`},
 		{"missing data", func(c *Config) { c.Data = filepath.Join(dataDir, "nope") }, false, "nope"},
 		{"weights not cached", func(c *Config) { c.Weights = "torchvision-v2" }, false, "vegclf weights download torchvision-v2"},
 		{"zero epochs", func(c *Config) { c.FrozenEpochs, c.FinetuneEpochs = 0, 0 }, false, "no epochs"},
-		{"bad memory limit", func(c *Config) { c.MemoryLimit = "lots" }, false, `memory limit "lots"`},
+		{"invalid config", func(c *Config) { c.Batch = 0 }, false, "config: batch size 0"},
 		{"negative devices", func(c *Config) { c.Devices = -1 }, false, "devices -1"},
 		{"devices on the Go backend", func(c *Config) { c.Devices = 2 }, false, "needs an XLA backend"},
 	} {
@@ -236,40 +236,13 @@ func TestOpenErrors(t *testing.T) {
 	}
 }
 
-func TestCarvedTestSplit(t *testing.T) {
-	dataDir := generate(t, synthveg.Options{Classes: 2, Train: 10, Size: 32, Seed: 1})
-	cfg := smallConfig(dataDir)
-	cfg.TestFraction = 0.3
-	a, err := LoadDataset(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !a.TestCarved || len(a.Test.Samples) != 6 || len(a.Train.Samples) != 14 || a.Validation != nil {
-		t.Fatalf("carved: %d train, %d test", len(a.Train.Samples), len(a.Test.Samples))
-	}
-	b, _ := LoadDataset(cfg)
-	if !slices.Equal(a.Test.Samples, b.Test.Samples) {
-		t.Error("carving is not deterministic")
-	}
-	for _, s := range a.Test.Samples {
-		if slices.Contains(a.Train.Samples, s) {
-			t.Errorf("%s is in both splits", s.Path)
-		}
-	}
-	cfg.MaxImagesPerClass = 4
-	c, _ := LoadDataset(cfg)
-	if n := len(c.Train.Samples) + len(c.Test.Samples); n != 8 {
-		t.Errorf("max 4 images per class kept %d images", n)
-	}
-}
-
 // TestRunOnRealPhotos runs the recipe on the hymenoptera photos (many sizes, EXIF, a GIF named .jpg; no
 // test split, so one is carved) at a small image size: it must finish with sensible figures.
 func TestRunOnRealPhotos(t *testing.T) {
 	cfg := smallConfig(testenv.SharedData(t, "hymenoptera"))
 	cfg.MaxImagesPerClass, cfg.FrozenEpochs, cfg.FinetuneEpochs = 40, 1, 2
 	r, report := trainFresh(t, cfg)
-	validation, err := r.Validate()
+	validation, err := r.EvaluateBest()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,15 +304,15 @@ func TestMemoryLimit(t *testing.T) {
 	const processLimit = int64(1) << 40
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(processLimit))
 	for _, tc := range []struct {
-		limit            string
+		limit            memlimit.Policy
 		frozen, finetune func(int64) bool // What the limit must be at the end of each phase's epoch.
 		report           string
 	}{
-		{"3GiB", func(l int64) bool { return l == 3<<30 }, func(l int64) bool { return l == 3<<30 }, "Memory: soft limit 3072 MB, as configured"},
-		{"auto", func(l int64) bool { return l == processLimit }, func(l int64) bool { return l > 0 && l < processLimit }, "the first fine-tuning step's live memory"},
-		{"off", func(l int64) bool { return l == processLimit }, func(l int64) bool { return l == processLimit }, ""},
+		{memlimit.Policy{Bytes: 3 << 30}, func(l int64) bool { return l == 3<<30 }, func(l int64) bool { return l == 3<<30 }, "Memory: soft limit 3072 MB, as configured"},
+		{memlimit.Policy{}, func(l int64) bool { return l == processLimit }, func(l int64) bool { return l > 0 && l < processLimit }, "the first fine-tuning step's live memory"},
+		{memlimit.Policy{Off: true}, func(l int64) bool { return l == processLimit }, func(l int64) bool { return l == processLimit }, ""},
 	} {
-		t.Run(tc.limit, func(t *testing.T) {
+		t.Run(tc.limit.String(), func(t *testing.T) {
 			cfg := smallConfig(dataDir)
 			cfg.FrozenEpochs, cfg.FinetuneEpochs, cfg.MemoryLimit = 1, 1, tc.limit
 			r, err := Open(cfg, testenv.Backend(t), filepath.Join(t.TempDir(), "run"), false)
@@ -406,8 +379,8 @@ func TestCachedFeaturesEqualUncached(t *testing.T) {
 	if !strings.Contains(resumedReport, "read from the cache") {
 		t.Errorf("the resumed run did not reuse the feature cache:\n%s", resumedReport)
 	}
-	a, _ := ReadMetrics(plain.Dir)
-	b, _ := ReadMetrics(cached.Dir)
+	a := mustReadMetrics(t, plain.Dir)
+	b := mustReadMetrics(t, cached.Dir)
 	if len(a) != 3 || len(b) != 3 {
 		t.Fatalf("%d and %d epochs", len(a), len(b))
 	}
@@ -446,11 +419,10 @@ func TestScheduleDrivesUpdates(t *testing.T) {
 	if err := m.Init(store, 1, nil); err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewStepper(testenv.Backend(t), store, m, Frozen, 1e-3, false, 0, FromFeatures)
+	s, err := NewStepper(testenv.Backend(t), store, m, StepConfig{Phase: Frozen, Input: FromFeatures, Schedule: rates{0, 1e-2, 0}, TotalSteps: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.SetSchedule(rates{0, 1e-2, 0}, 3)
 	values := make([]float32, 4*512)
 	for i := range values {
 		values[i] = float32(i%7) / 7
@@ -480,9 +452,9 @@ func TestEarlyStoppingAndSchedules(t *testing.T) {
 	cfg := smallConfig(dataDir)
 	cfg.FrozenEpochs, cfg.FinetuneEpochs, cfg.Patience = 5, 3, 1
 	cfg.LR, cfg.FinetuneLR = 1e-12, 1e-12 // Nothing improves: each phase stops once its patience runs out.
-	cfg.Schedule, cfg.Warmup = "cosine", 0.2
+	cfg.Schedule, cfg.Warmup = schedule.KindCosine, 0.2
 	r, report := trainFresh(t, cfg)
-	metrics, _ := ReadMetrics(r.Dir)
+	metrics := mustReadMetrics(t, r.Dir)
 	var phases []string
 	for _, m := range metrics {
 		phases = append(phases, string(m.Phase))
@@ -496,29 +468,24 @@ func TestEarlyStoppingAndSchedules(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", want, report)
 		}
 	}
-	cfg.Schedule = "zigzag"
-	if _, err := Open(cfg, testenv.Backend(t), filepath.Join(t.TempDir(), "bad"), false); err == nil || !strings.Contains(err.Error(), "zigzag") {
-		t.Errorf("unknown schedule: %v", err)
-	}
 }
 
 func TestFinetuneRates(t *testing.T) {
 	cfg := DefaultConfig()
-	cfg.LRRange = "1e-6:1e-4"
-	base, scales, err := cfg.finetuneRates()
-	if err != nil || base != 1e-4 || math.Abs(scales[resnet.GroupStem]-1e-2) > 1e-12 || scales[resnet.GroupHead] != 1 ||
+	cfg.LRRange = LRRange{1e-6, 1e-4}
+	base, scales := cfg.finetuneRates()
+	if base != 1e-4 || math.Abs(scales[resnet.GroupStem]-1e-2) > 1e-12 || scales[resnet.GroupHead] != 1 ||
 		math.Abs(scales[resnet.GroupLayer2]-math.Pow(1e-2, 0.6)) > 1e-12 {
-		t.Errorf("range: base %v, scales %v, %v", base, scales, err)
+		t.Errorf("range: base %v, scales %v", base, scales)
 	}
-	cfg.LRRange, cfg.LayerDecay = "", 0.5
-	base, scales, err = cfg.finetuneRates()
-	if err != nil || base != cfg.FinetuneLR || scales[resnet.GroupLayer4] != 0.5 || scales[resnet.GroupStem] != 1.0/32 {
-		t.Errorf("decay: base %v, scales %v, %v", base, scales, err)
+	cfg.LRRange, cfg.LayerDecay = LRRange{}, 0.5
+	base, scales = cfg.finetuneRates()
+	if base != cfg.FinetuneLR || scales[resnet.GroupLayer4] != 0.5 || scales[resnet.GroupStem] != 1.0/32 {
+		t.Errorf("decay: base %v, scales %v", base, scales)
 	}
-	for _, bad := range []Config{{LRRange: "1e-4:1e-6"}, {LRRange: "x"}, {LRRange: "1e-6:1e-4", LayerDecay: 0.5}, {LayerDecay: 2}} {
-		if _, _, err := bad.finetuneRates(); err == nil {
-			t.Errorf("%+v should be an error", bad)
-		}
+	cfg.LayerDecay = 0
+	if base, scales = cfg.finetuneRates(); base != cfg.FinetuneLR || scales != unitScales() {
+		t.Errorf("neither: base %v, scales %v", base, scales)
 	}
 }
 
@@ -568,7 +535,7 @@ func TestGroupRatesAndGradualUnfreezing(t *testing.T) {
 	}
 
 	// Per-group rates: from 1e-30 at the stem to 1e-3 at the head, the stem's steps vanish in float32.
-	cfg.GradualUnfreeze, cfg.FinetuneEpochs, cfg.LRRange = false, 1, "1e-30:1e-3"
+	cfg.GradualUnfreeze, cfg.FinetuneEpochs, cfg.LRRange = false, 1, LRRange{1e-30, 1e-3}
 	r, err = Open(cfg, testenv.Backend(t), filepath.Join(t.TempDir(), "run2"), false)
 	if err != nil {
 		t.Fatal(err)
@@ -621,7 +588,7 @@ func TestFindLR(t *testing.T) {
 		if err := run.Train(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		metrics, _ := ReadMetrics(run.Dir)
+		metrics := mustReadMetrics(t, run.Dir)
 		if loss := metrics[len(metrics)-1].TrainLoss; loss < bestLoss {
 			bestRate, bestLoss = rate, loss
 		}
@@ -641,7 +608,7 @@ func TestAugmentationInRuns(t *testing.T) {
 	cfg.FrozenEpochs, cfg.FinetuneEpochs, cfg.Augment, cfg.AugmentFrozen = 1, 1, true, true
 	run := func(cfg Config) ([]EpochMetrics, string) {
 		r, report := trainFresh(t, cfg)
-		m, _ := ReadMetrics(r.Dir)
+		m := mustReadMetrics(t, r.Dir)
 		return m, report
 	}
 	plain, _ := run(cfg)
@@ -698,7 +665,7 @@ func TestSoftTargets(t *testing.T) {
 	for i, p := range soft {
 		want -= float64(p) * float64(logp[i]) / 4
 	}
-	s, err := NewStepper(b, store, m, Frozen, 1e-3, false, 0, FromFeatures)
+	s, err := NewStepper(b, store, m, StepConfig{Phase: Frozen, Input: FromFeatures, Schedule: schedule.Constant{LR: 1e-3}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -720,13 +687,13 @@ func TestMixedPrecisionRun(t *testing.T) {
 	cfg := smallConfig(dataDir)
 	cfg.FinetuneEpochs = 2
 	full, _ := trainFresh(t, cfg)
-	cfg.Precision = "bfloat16"
+	cfg.Precision = resnet.Precision(dtypes.BFloat16)
 	mixed, report := trainFresh(t, cfg)
 	if !strings.Contains(report, "Mixed precision: the backbone computes in BFloat16") {
 		t.Errorf("the report does not mention mixed precision:\n%s", report)
 	}
-	a, _ := ReadMetrics(full.Dir)
-	b, _ := ReadMetrics(mixed.Dir)
+	a := mustReadMetrics(t, full.Dir)
+	b := mustReadMetrics(t, mixed.Dir)
 	for i := range a {
 		t.Logf("float32  %s", a[i])
 		t.Logf("bfloat16 %s", b[i])
@@ -754,7 +721,7 @@ func TestMixedPrecisionRun(t *testing.T) {
 			t.Errorf("checkpoint variable %s is %s", v.Path(), dt)
 		}
 	}
-	cfg.Precision = "float16"
+	cfg.Precision = resnet.Precision(dtypes.Float16)
 	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "loss scaling") {
 		t.Errorf("float16 training: %v", err)
 	}
@@ -785,7 +752,7 @@ func TestRecipeConvergesAsWell(t *testing.T) {
 	constant := smallConfig(generate(t, synthveg.Options{Classes: 4, Train: 6, Test: 12, Size: 96, Seed: 12}))
 	constant.Weights, constant.ImageSize, constant.FrozenEpochs, constant.FinetuneEpochs = backbone, 48, 2, 4
 	recipe := constant
-	recipe.Schedule, recipe.Warmup, recipe.LRRange, recipe.Augment = "cosine", 0.1, "1e-4:1e-3", true
+	recipe.Schedule, recipe.Warmup, recipe.LRRange, recipe.Augment = schedule.KindCosine, 0.1, LRRange{1e-4, 1e-3}, true
 	// The final epoch, and the mean test accuracy over the fine-tuning epochs (how steadily it converges).
 	run := func(cfg Config) (EpochMetrics, float64) {
 		r, _ := trainFresh(t, cfg)
@@ -815,21 +782,20 @@ func TestMemoryPolicy(t *testing.T) {
 	t.Setenv("GOMEMLIMIT", "")
 	goBackend := testenv.Backend(t)
 	for _, tc := range []struct {
-		spec string
-		b    compute.Backend
-		want memlimit.Policy
+		p, want memlimit.Policy
+		b       compute.Backend
+		env     string
 	}{
-		{"auto", goBackend, memlimit.Policy{Auto: true}},
-		{"auto", testenv.XLANamed{}, memlimit.Policy{}}, // XLA's tensors are not in Go's heap.
-		{"3GiB", testenv.XLANamed{}, memlimit.Policy{Bytes: 3 << 30}},
-		{"off", goBackend, memlimit.Policy{}},
+		{memlimit.Policy{}, memlimit.Policy{}, goBackend, ""},
+		{memlimit.Policy{}, memlimit.Policy{Off: true}, testenv.XLANamed{}, ""}, // XLA's tensors are not in Go's heap.
+		{memlimit.Policy{Bytes: 3 << 30}, memlimit.Policy{Bytes: 3 << 30}, testenv.XLANamed{}, ""},
+		{memlimit.Policy{Off: true}, memlimit.Policy{Off: true}, goBackend, ""},
+		{memlimit.Policy{Bytes: 3 << 30}, memlimit.Policy{Off: true}, goBackend, "2GiB"}, // The runtime follows GOMEMLIMIT.
 	} {
-		if got, err := MemoryPolicy(tc.spec, tc.b); err != nil || got != tc.want {
-			t.Errorf("MemoryPolicy(%q, %s) = %+v, %v; want %+v", tc.spec, tc.b.Name(), got, err, tc.want)
+		t.Setenv("GOMEMLIMIT", tc.env)
+		if got := memoryPolicy(tc.p, tc.b); got != tc.want {
+			t.Errorf("memoryPolicy(%v, %s) with GOMEMLIMIT %q = %+v; want %+v", tc.p, tc.b.Name(), tc.env, got, tc.want)
 		}
-	}
-	if _, err := MemoryPolicy("lots", goBackend); err == nil {
-		t.Error("MemoryPolicy(lots) gave no error")
 	}
 }
 
@@ -842,4 +808,14 @@ func TestEpochCount(t *testing.T) {
 			t.Errorf("epochCount(%d) = %q, want %q", tc.n, got, tc.want)
 		}
 	}
+}
+
+// mustReadMetrics reads a run folder's metrics, failing the test when they cannot be read.
+func mustReadMetrics(t *testing.T, dir string) []EpochMetrics {
+	t.Helper()
+	m, err := ReadMetrics(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

@@ -57,8 +57,8 @@ type adamState struct {
 }
 
 // newAdamState finds (after a resume) or creates the phase's zero moments for the trainable variables.
-func newAdamState(store *model.Store, phase Phase, lr float64, trainable []*model.Variable, groups []int) (*adamState, error) {
-	s := &adamState{phase: phase, schedule: schedule.Constant{LR: lr}, trainable: trainable, groups: groups, scale: unitScales()}
+func newAdamState(store *model.Store, phase Phase, trainable []*model.Variable, groups []int) (*adamState, error) {
+	s := &adamState{phase: phase, trainable: trainable, groups: groups, scale: unitScales()}
 	for _, v := range trainable {
 		var pair [2]*model.Variable
 		for i, kind := range []string{"m", "v"} {
@@ -194,9 +194,8 @@ type Stepper struct {
 	classes int
 	opt     *adamState
 	exec    *model.Exec
-	newExec func() (*model.Exec, error) // Builds another exec of the same step (DataParallel's).
 
-	parallel *Parallel   // Set by DataParallel.
+	parallel *Parallel   // StepConfig.Parallel.
 	sharded  *model.Exec // The step split across parallel's devices.
 }
 
@@ -211,60 +210,66 @@ const (
 	FromFeatures
 )
 
-// NewStepper prepares the phase's training step: it marks the trainable variables, drops other phases'
-// optimizer state, and creates (or, after a resume, finds) this phase's Adam moments. steps is the
-// number of steps already taken in the phase. bnTrain selects batch statistics (torch's model.train()).
-func NewStepper(b compute.Backend, store *model.Store, m *resnet.Model, phase Phase, lr float64, bnTrain bool, steps int64, input StepInput) (*Stepper, error) {
-	return NewPartialStepper(b, store, m, phase, lr, bnTrain, steps, input, nil)
+// StepConfig says what a Stepper trains and how.
+type StepConfig struct {
+	Phase Phase
+	Input StepInput
+	// BatchNormTrain selects batch statistics (torch's model.train()); else running statistics.
+	BatchNormTrain bool
+	// Unfrozen, when fine-tuning, selects the layer groups trained besides the head (gradual
+	// unfreezing); nil: all.
+	Unfrozen func(group int) bool
+	// Schedule gives the learning rate per step over a phase of TotalSteps.
+	Schedule   schedule.Schedule
+	TotalSteps int64
+	// GroupScales is each layer group's learning rate relative to the schedule's (discriminative
+	// learning rates); all zero means 1 for every group.
+	GroupScales [resnet.NumGroups]float64
+	// Steps is the number of steps already taken in the phase (Adam's t), after a resume.
+	Steps int64
+	// Parallel, when set, splits each batch that it splits (Parallel.Splits) across its devices; other
+	// batches, such as an epoch's last, shorter one, run on one device.
+	Parallel *Parallel
 }
 
-// NewPartialStepper is NewStepper training, when fine-tuning, only the head and the layer groups for
-// which unfrozen returns true (nil: all): a step of gradual unfreezing.
-func NewPartialStepper(b compute.Backend, store *model.Store, m *resnet.Model, phase Phase, lr float64, bnTrain bool, steps int64, input StepInput, unfrozen func(group int) bool) (*Stepper, error) {
-	if input == FromFeatures && (phase != Frozen || bnTrain) {
+// NewStepper prepares a phase's training step as c says: it marks the trainable variables, drops other
+// phases' optimizer state, and creates (or, after a resume, finds) this phase's Adam moments.
+func NewStepper(b compute.Backend, store *model.Store, m *resnet.Model, c StepConfig) (*Stepper, error) {
+	if c.Input == FromFeatures && (c.Phase != Frozen || c.BatchNormTrain) {
 		return nil, fmt.Errorf("training from cached features needs the frozen phase with batch norm in inference mode")
 	}
-	m.SetTrainable(store, phase == Finetune, true)
-	if err := deleteOptimizerState(store, phase); err != nil {
+	if c.Schedule == nil {
+		return nil, fmt.Errorf("training step: no learning-rate schedule")
+	}
+	m.SetTrainable(store, c.Phase == Finetune, true)
+	if err := deleteOptimizerState(store, c.Phase); err != nil {
 		return nil, err
 	}
-	vars, groups := trainableVariables(store, m, phase, unfrozen)
-	opt, err := newAdamState(store, phase, lr, vars, groups)
+	vars, groups := trainableVariables(store, m, c.Phase, c.Unfrozen)
+	opt, err := newAdamState(store, c.Phase, vars, groups)
 	if err != nil {
 		return nil, err
 	}
-	newExec := func() (*model.Exec, error) { return newTrainExec(b, store, m, opt, bnTrain, input) }
-	exec, err := newExec()
+	opt.schedule, opt.total = c.Schedule, c.TotalSteps
+	if c.GroupScales != ([resnet.NumGroups]float64{}) {
+		opt.scale = c.GroupScales
+	}
+	exec, err := newTrainExec(b, store, m, opt, c.BatchNormTrain, c.Input)
 	if err != nil {
 		return nil, err
 	}
-	return &Stepper{Phase: phase, Steps: steps, classes: m.Head.NumClasses, opt: opt, exec: exec, newExec: newExec}, nil
-}
-
-// DataParallel makes the stepper split each batch that p splits (Parallel.Splits) across p's devices;
-// other batches, such as an epoch's last, shorter one, run on one device. Call it before the first step.
-func (s *Stepper) DataParallel(p *Parallel) error {
-	exec, err := s.newExec()
-	if err != nil {
-		return err
+	s := &Stepper{Phase: c.Phase, Steps: c.Steps, classes: m.Head.NumClasses, opt: opt, exec: exec}
+	if c.Parallel != nil {
+		// Another exec of the same step, split across the devices.
+		if s.sharded, err = newTrainExec(b, store, m, opt, c.BatchNormTrain, c.Input); err != nil {
+			return nil, err
+		}
+		if err := c.Parallel.configure(s.sharded); err != nil {
+			return nil, err
+		}
+		s.parallel = c.Parallel
 	}
-	if err := p.configure(exec); err != nil {
-		return err
-	}
-	s.parallel, s.sharded = p, exec
-	return nil
-}
-
-// SetSchedule makes the learning rate follow sched over a phase of total steps (by default it is the
-// constant rate NewStepper was given).
-func (s *Stepper) SetSchedule(sched schedule.Schedule, total int64) {
-	s.opt.schedule, s.opt.total = sched, total
-}
-
-// SetGroupScales sets each layer group's learning rate relative to the schedule's (discriminative
-// learning rates); all 1 by default.
-func (s *Stepper) SetGroupScales(scales [resnet.NumGroups]float64) {
-	s.opt.scale = scales
+	return s, nil
 }
 
 // LearningRate returns the rate of the next step.

@@ -13,6 +13,7 @@ import (
 	"github.com/vegclf/vegclf/vegclf/internal/testenv"
 	"github.com/vegclf/vegclf/vegclf/predict"
 	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/schedule"
 )
 
 // randomBatch returns n images [n,size,size,3] of seeded noise, and labels cycling over classes.
@@ -73,7 +74,7 @@ func TestStepsMoveWeights(t *testing.T) {
 			if err := m.Init(store, 5, nil); err != nil {
 				t.Fatal(err)
 			}
-			s, err := NewStepper(testenv.Backend(t), store, m, tc.phase, tc.lr, tc.bnTrain, 0, tc.input)
+			s, err := NewStepper(testenv.Backend(t), store, m, StepConfig{Phase: tc.phase, Input: tc.input, BatchNormTrain: tc.bnTrain, Schedule: schedule.Constant{LR: tc.lr}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -160,7 +161,7 @@ func TestClassifierSeesNewWeights(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewStepper(b, store, m, Finetune, 1e-2, false, 0, FromImages)
+	s, err := NewStepper(b, store, m, StepConfig{Phase: Finetune, Input: FromImages, Schedule: schedule.Constant{LR: 1e-2}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -171,7 +171,7 @@ func Saliency(path string, saliency [][]float32, size int, caption string) *imag
 			v := (1-dy)*((1-dx)*float64(saliency[y0][x0])+dx*float64(saliency[y0][x1])) +
 				dy*((1-dx)*float64(saliency[y1][x0])+dx*float64(saliency[y1][x1]))
 			heat := [3]float64{255 * math.Min(1, 2*v), 255 * (1 - math.Abs(2*v-1)), 255 * math.Min(1, 2*(1-v))}
-			c := img.NRGBAAt(x, y)
+			c := img.RGBAAt(x, y)
 			blend := func(base uint8, h float64) uint8 { return uint8(0.5*float64(base) + 0.5*h) }
 			out.SetNRGBA(4+size+4+x, 4+y, color.NRGBA{blend(c.R, heat[0]), blend(c.G, heat[1]), blend(c.B, heat[2]), 255})
 		}

@@ -14,18 +14,17 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/vegclf/vegclf/vegclf/rgb"
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/gofont/goregular"
 	"golang.org/x/image/font/opentype"
 	"golang.org/x/image/math/fixed"
-
-	"github.com/vegclf/vegclf/vegclf/data"
 )
 
 // Labeled is an image (a file, or an image already decoded) with a caption.
 type Labeled struct {
 	Path    string
-	Image   *data.RGB // Used instead of Path when set.
+	Image   *rgb.Image // Used instead of Path when set.
 	Caption string
 	Color   color.Color // Caption color; nil for black.
 }
@@ -89,23 +88,12 @@ func fill(dst draw.Image, r image.Rectangle, c color.Color) {
 }
 
 // thumbnail decodes an image file and scales it to size x size (Pillow's bilinear filter).
-func thumbnail(path string, size int) (*image.NRGBA, error) {
-	rgb, err := data.DecodeFile(path, 0)
+func thumbnail(path string, size int) (*rgb.Image, error) {
+	img, err := rgb.DecodeFile(path, 0)
 	if err != nil {
 		return nil, err
 	}
-	return scaled(rgb, size), nil
-}
-
-// scaled returns the image scaled to size x size.
-func scaled(rgb *data.RGB, size int) *image.NRGBA {
-	small := data.Resize(rgb, size, size)
-	img := image.NewNRGBA(image.Rect(0, 0, size, size))
-	for i := 0; i < size*size; i++ {
-		copy(img.Pix[i*4:i*4+3], small.Pix[i*3:i*3+3])
-		img.Pix[i*4+3] = 255
-	}
-	return img
+	return rgb.Resize(img, size, size), nil
 }
 
 // Grid draws the images in a grid of cols columns, each cell size x size pixels with its caption below.
@@ -123,7 +111,7 @@ func Grid(items []Labeled, cols, size int) *image.NRGBA {
 		x0, y0 := pad+(i%cols)*cellW, pad+(i/cols)*cellH
 		cell := image.Rect(x0, y0, x0+size, y0+size)
 		if it.Image != nil {
-			draw.Draw(out, cell, scaled(it.Image, size), image.Point{}, draw.Src)
+			draw.Draw(out, cell, rgb.Resize(it.Image, size, size), image.Point{}, draw.Src)
 		} else if img, err := thumbnail(it.Path, size); err == nil {
 			draw.Draw(out, cell, img, image.Point{}, draw.Src)
 		} else {

@@ -140,13 +140,19 @@ func TestLoadChecksEveryTensor(t *testing.T) {
 			if err := tc.model.Init(store, 9, nil); err != nil {
 				t.Fatal(err)
 			}
-			before, _ := FromStore(store, tc.model)
+			before, err := FromStore(store, tc.model)
+			if err != nil {
+				t.Fatal(err)
+			}
 			report, err := Load(store, tc.model, sd, tc.policy)
 			if tc.want != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "file.pth") {
 					t.Fatalf("error = %v, want the file name and %q", err, tc.want)
 				}
-				after, _ := FromStore(store, tc.model)
+				after, err := FromStore(store, tc.model)
+				if err != nil {
+					t.Fatal(err)
+				}
 				for _, n := range before.Names {
 					if !slices.Equal(before.Tensors[n].Float32, after.Tensors[n].Float32) {
 						t.Fatalf("a failed load changed %q", n)
@@ -184,7 +190,10 @@ func TestReadRejectsBadFiles(t *testing.T) {
 	if err := WriteSafetensors(good, randomStateDict(t, m, 1)); err != nil {
 		t.Fatal(err)
 	}
-	content, _ := os.ReadFile(good)
+	content, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name    string
 		content []byte
@@ -209,10 +218,15 @@ func TestReadRejectsBadFiles(t *testing.T) {
 	t.Run("truncated.pth", func(t *testing.T) {
 		full := filepath.Join(dir, "full.pth")
 		testenv.RunPython(t, "odd_state_dict.py", full)
-		content, _ := os.ReadFile(full)
+		content, err := os.ReadFile(full)
+		if err != nil {
+			t.Fatal(err)
+		}
 		p := filepath.Join(dir, "truncated.pth")
-		os.WriteFile(p, content[:len(content)*2/3], 0o644)
-		_, err := Read(p)
+		if err := os.WriteFile(p, content[:len(content)*2/3], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err = Read(p)
 		if err == nil || !strings.Contains(err.Error(), "not a valid torch.save zip archive") || !strings.Contains(err.Error(), p) {
 			t.Errorf("error = %v", err)
 		}
@@ -248,7 +262,10 @@ func TestDownload(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			path, err := Download(context.Background(), server.Client(), tc.k, dir, nil)
-			entries, _ := os.ReadDir(dir)
+			entries, readErr := os.ReadDir(dir)
+			if readErr != nil {
+				t.Fatal(readErr)
+			}
 			if tc.want != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.want) {
 					t.Fatalf("error = %v, want %q", err, tc.want)
@@ -261,12 +278,18 @@ func TestDownload(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, _ := os.ReadFile(path)
+			got, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if string(got) != string(payload) || filepath.Base(path) != tc.k.File {
 				t.Errorf("downloaded %q to %s", got, path)
 			}
 			if tc.k.SHA256 == "" && tc.k.SHA256Prefix == "" {
-				rec, _ := os.ReadFile(path + ".sha256")
+				rec, err := os.ReadFile(path + ".sha256")
+				if err != nil {
+					t.Fatal(err)
+				}
 				if !strings.HasPrefix(string(rec), sum) {
 					t.Errorf("recorded digest %q, want %s", rec, sum)
 				}

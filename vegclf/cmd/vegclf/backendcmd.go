@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/vegclf/vegclf/vegclf/backend"
-	"github.com/vegclf/vegclf/vegclf/data"
+	"github.com/vegclf/vegclf/vegclf/rgb"
 )
 
 // runBackend says which compute backend the other commands would use and why, starts it, and checks
@@ -29,6 +29,6 @@ func runBackend(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "Check: a matrix product and a convolution computed right (%.1fs from start)\n", time.Since(t0).Seconds())
-	fmt.Fprintf(stdout, "JPEG decoder: %s\n", data.JPEGDecoder)
+	fmt.Fprintf(stdout, "JPEG decoder: %s\n", rgb.JPEGDecoder)
 	return nil
 }

@@ -10,24 +10,25 @@ import (
 	"github.com/gomlx/compute"
 	"github.com/vegclf/vegclf/vegclf/backend"
 	"github.com/vegclf/vegclf/vegclf/bench"
+	"github.com/vegclf/vegclf/vegclf/resnet"
 	"github.com/vegclf/vegclf/vegclf/synthveg"
 )
 
 func runBench(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("bench", "--data DIR [flags]", stderr)
-	o := bench.Options{Arch: "resnet50", ImageSize: 224, Batch: 16, FrozenEpochs: 5, FinetuneEpochs: 2}
+	o := bench.Options{Arch: resnet.ResNet50, ImageSize: 224, Batch: 16, FrozenEpochs: 5, FinetuneEpochs: 2}
 	fs.StringVar(&o.Data, "data", "", "dataset folder (train/, test/, validation/); see 'vegclf synth'")
-	fs.StringVar(&o.Arch, "arch", o.Arch, "architecture")
+	fs.TextVar(&o.Arch, "arch", o.Arch, "architecture")
 	fs.IntVar(&o.ImageSize, "image-size", o.ImageSize, "image size")
 	fs.IntVar(&o.Batch, "batch", o.Batch, "batch size")
 	fs.IntVar(&o.FrozenEpochs, "frozen-epochs", o.FrozenEpochs, "frozen epochs of the recipe")
 	fs.IntVar(&o.FinetuneEpochs, "finetune-epochs", o.FinetuneEpochs, "fine-tuning epochs of the recipe")
 	fs.DurationVar(&o.Duration, "duration", 20*time.Second, "time spent measuring each step")
 	fs.BoolVar(&o.Recipe, "recipe", false, "also time the whole recipe on --data")
-	fs.StringVar(&o.Precision, "precision", "", "the backbone's compute dtype: float32 (default) or bfloat16")
+	fs.TextVar(&o.Precision, "precision", o.Precision, "the backbone's compute dtype: float32 or bfloat16")
 	fs.BoolVar(&o.StepsOnly, "steps-only", false, "measure the model's steps only (no data loading)")
 	loadingOnly := fs.Bool("loading-only", false, "measure data loading only (decode, resize, normalize the train split)")
-	fs.StringVar(&o.MemoryLimit, "memory-limit", "auto", "the Go runtime's soft memory limit, set at the first fine-tune step as runs set it: auto, off, or a size such as 3GiB")
+	fs.TextVar(&o.MemoryLimit, "memory-limit", o.MemoryLimit, "the Go runtime's soft memory limit, set at the first fine-tune step as runs set it: auto, off, or a size such as 3GiB")
 	fs.IntVar(&o.Devices, "devices", 0, "measure data parallel instead (XLA): the fine-tune step on one device and split across this many, compared")
 	jsonOut := fs.String("json", "", "write the figures to this JSON file")
 	compare := fs.String("compare", "", "a JSON file of PyTorch's figures (internal/torchref/bench_torch.py) to compare with")

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/vegclf/vegclf/vegclf/buildinfo"
+	"github.com/vegclf/vegclf/vegclf/resnet"
 	"github.com/vegclf/vegclf/vegclf/synthveg"
 	"github.com/vegclf/vegclf/vegclf/train"
 )
@@ -147,7 +148,7 @@ func TestTrainConfigFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Arch != "resnet18" || cfg.ImageSize != 32 || cfg.Batch != 2 || cfg.FinetuneEpochs != 0 || cfg.LR != 1e-3 || cfg.FinetuneLR != 1e-5 {
+	if cfg.Arch != resnet.ResNet18 || cfg.ImageSize != 32 || cfg.Batch != 2 || cfg.FinetuneEpochs != 0 || cfg.LR != 1e-3 || cfg.FinetuneLR != 1e-5 {
 		t.Errorf("config from the file, --batch over it, defaults elsewhere: %+v", cfg)
 	}
 	// A run's config.json starts a run with the same settings.

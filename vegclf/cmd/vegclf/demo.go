@@ -20,7 +20,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("demo", "[--out RUNDIR] [train flags]", stderr)
 	cfg := train.DefaultConfig()
 	cfg.ImageSize, cfg.FrozenEpochs, cfg.FinetuneEpochs, cfg.Batch = 64, 3, 2, 16
-	trainFlags(fs, &cfg)
+	cfg.RegisterFlags(fs)
 	out := fs.String("out", filepath.Join("runs", "demo"), "run folder; the generated data goes to its data/ sub-folder")
 	perClass := fs.Int("images-per-class", 24, "generated train images per class (test and validation get a third of that)")
 	classes := fs.Int("classes", 4, "number of vegetable classes to generate (at most 6)")
@@ -35,7 +35,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		}
 		if _, _, err := weights.Resolve(cfg.Weights, cache); errors.Is(err, weights.ErrNotCached) {
 			fmt.Fprintf(stdout, "Pretrained weights are not in the cache, so this demo trains from random initialization.\n%v\n", err)
-			train.FromScratch(&cfg, func(key string) bool { return flagWasSet(fs, settingFlag(key)) })
+			train.FromScratch(&cfg, func(key string) bool { return flagWasSet(fs, train.FlagName(key)) })
 		}
 	}
 	if cfg.Data == "" {

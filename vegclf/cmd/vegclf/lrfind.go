@@ -13,7 +13,7 @@ import (
 func runLRFind(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("lr-find", "--data DIR [flags]", stderr)
 	cfg := train.DefaultConfig()
-	trainFlags(fs, &cfg)
+	cfg.RegisterFlags(fs)
 	phase := fs.String("phase", "finetune", "phase to sweep: frozen (the head on cached features) or finetune")
 	lo := fs.Float64("start", 1e-7, "first learning rate")
 	hi := fs.Float64("end", 10, "last learning rate")

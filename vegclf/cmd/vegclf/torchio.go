@@ -26,25 +26,18 @@ func runImport(args []string, stdout, stderr io.Writer) error {
 	file := fs.String("torch", "", "a torch.save file: a state_dict, or a checkpoint holding one under model, state_dict or model_state_dict")
 	classesFlag := fs.String("classes", "", "the model's classes: a dataset folder (with train/) or a folder of class folders, named as ImageFolder sorts them, or NAME,NAME,... in the model's output order")
 	out := fs.String("out", "", "the run folder to write")
-	arch := fs.String("arch", "resnet50", "architecture: resnet18, resnet34, resnet50, resnet101, resnet152")
-	normalize := fs.String("normalize", "half", "the input normalization the model was trained with: half (the tutorial's 0.5/0.5) or imagenet")
-	size := fs.Int("image-size", 224, "the image size the model was trained with")
+	cfg := train.DefaultConfig()
+	cfg.FrozenEpochs, cfg.FinetuneEpochs = 0, 0
+	fs.TextVar(&cfg.Arch, "arch", cfg.Arch, "architecture: resnet18, resnet34, resnet50, resnet101, resnet152")
+	fs.TextVar(&cfg.Normalization, "normalize", cfg.Normalization, "the input normalization the model was trained with: half (the tutorial's 0.5/0.5) or imagenet")
+	fs.IntVar(&cfg.ImageSize, "image-size", cfg.ImageSize, "the image size the model was trained with")
 	if err := parseFlagsOnly(fs, args); err != nil {
 		return err
 	}
 	if *file == "" || *classesFlag == "" || *out == "" {
 		return usagef("want --torch FILE --classes DIR|NAME,... --out RUNDIR")
 	}
-	a, err := resnet.ArchByName(*arch)
-	if err != nil {
-		return usagef("%v", err)
-	}
-	cfg := train.DefaultConfig()
-	cfg.Arch, cfg.Normalization, cfg.ImageSize, cfg.Weights = a.Name, *normalize, *size, *file
-	cfg.FrozenEpochs, cfg.FinetuneEpochs = 0, 0
-	if _, err := data.NormalizationByName(*normalize); err != nil {
-		return usagef("%v", err)
-	}
+	cfg.Weights = *file
 	classes, dataDir, err := importClasses(*classesFlag)
 	if err != nil {
 		return err
@@ -66,7 +59,7 @@ func runImport(args []string, stdout, stderr io.Writer) error {
 	if len(head.Hidden) > 0 {
 		cfg.Hidden = head.Hidden[0]
 	}
-	m := resnet.New(a, head)
+	m := resnet.New(cfg.Arch, head)
 	store := model.NewStore()
 	if _, err := weights.Load(store, m, ckpt.Model, weights.KeepHead); err != nil {
 		return err
@@ -81,7 +74,7 @@ func runImport(args []string, stdout, stderr io.Writer) error {
 	if ckpt.Prefix != "" {
 		fmt.Fprintf(stdout, " (names prefixed %q)", ckpt.Prefix)
 	}
-	fmt.Fprintf(stdout, ": %s, %d classes, %dx%d images, %s normalization.\n", m, len(classes), *size, *size, *normalize)
+	fmt.Fprintf(stdout, ": %s, %d classes, %dx%d images, %s normalization.\n", m, len(classes), cfg.ImageSize, cfg.ImageSize, cfg.Normalization)
 	switch {
 	case ckpt.Adam != nil:
 		fmt.Fprintf(stdout, "Optimizer: Adam state imported (step %d, learning rate %g): more fine-tuning continues it.\n", ckpt.Adam.Step, ckpt.Adam.LR)

@@ -6,7 +6,7 @@ import (
 
 	"github.com/vegclf/vegclf/vegclf/backend"
 	"github.com/vegclf/vegclf/vegclf/buildinfo"
-	"github.com/vegclf/vegclf/vegclf/data"
+	"github.com/vegclf/vegclf/vegclf/rgb"
 )
 
 // runVersion prints what a bug report or a paper needs to say what ran: vegclf's version, Go's and the build
@@ -27,7 +27,7 @@ func runVersion(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stdout, "Module: %s %s\n", path, v)
 		}
 	}
-	fmt.Fprintf(stdout, "JPEG decoder: %s\n", data.JPEGDecoder)
+	fmt.Fprintf(stdout, "JPEG decoder: %s\n", rgb.JPEGDecoder)
 	if choice, err := backend.Select(backend.Detect("")); err != nil {
 		fmt.Fprintf(stdout, "Default backend: none (%v)\n", err)
 	} else {

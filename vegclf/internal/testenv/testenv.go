@@ -45,6 +45,17 @@ func SharedData(t testing.TB, name string) string {
 	return dir
 }
 
+// OptionalSharedData returns the path of the named data set in ../shared/data beside the repository, or
+// "" when it is not there, for tests that use it beside data of their own.
+func OptionalSharedData(t testing.TB, name string) string {
+	t.Helper()
+	dir := filepath.Join(RepoRoot(t), "..", "shared", "data", name)
+	if _, err := os.Stat(dir); err != nil {
+		return ""
+	}
+	return dir
+}
+
 // Python returns the Python interpreter that has torch and torchvision (Debian's /usr/bin/python3, or
 // $VEGCLF_PYTHON). Without one the test is skipped, unless VEGCLF_REQUIRE_TORCH is set (as CI does),
 // in which case it fails.

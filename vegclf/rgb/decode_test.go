@@ -1,4 +1,4 @@
-package data
+package rgb
 
 import (
 	"bytes"
@@ -120,7 +120,7 @@ func TestDecodeErrorsNameTheFileAndProblem(t *testing.T) {
 }
 
 func TestResizeIdentityAndBounds(t *testing.T) {
-	img := &RGB{Width: 3, Height: 2, Pix: []uint8{0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120, 130, 140, 150, 160, 170}}
+	img := &Image{Width: 3, Height: 2, Pix: []uint8{0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120, 130, 140, 150, 160, 170}}
 	same := Resize(img, 3, 2)
 	if !bytes.Equal(same.Pix, img.Pix) {
 		t.Error("resize to the same size changed pixels")

@@ -1,4 +1,8 @@
-package data
+// Package rgb decodes image files (JPEG through libjpeg-turbo, PNG, GIF, BMP, TIFF, WebP) into 8-bit RGB
+// images the way Pillow's Image.open(p).convert("RGB") does, checks their headers without decoding, and
+// resizes them with Pillow's bilinear filter. Its Image is an image.Image, so the standard library's
+// image/draw and encoders take it as it is.
+package rgb
 
 import (
 	"bufio"
@@ -21,10 +25,35 @@ import (
 // any pixel is decoded, so a 10000x10000 JPEG cannot take the memory of several decoders at once.
 const DefaultMaxPixels = 89_478_485
 
-// RGB is an 8-bit RGB image with interleaved channels: Pix[(y*Width+x)*3+c].
-type RGB struct {
+// Image is an 8-bit RGB image with interleaved channels: Pix[(y*Width+x)*3+c].
+type Image struct {
 	Width, Height int
 	Pix           []uint8
+}
+
+// CheckHeader verifies that content starts like an image this package decodes, of a size within
+// maxPixels (0: DefaultMaxPixels), without decoding its pixels.
+func CheckHeader(content []byte, maxPixels int) error {
+	if maxPixels <= 0 {
+		maxPixels = DefaultMaxPixels
+	}
+	for _, f := range formats {
+		if !bytes.HasPrefix(content, []byte(f.magic)) {
+			continue
+		}
+		width, height, err := f.size(content)
+		if err != nil {
+			return fmt.Errorf("not a valid %s file: %w", f.name, err)
+		}
+		if width <= 0 || height <= 0 {
+			return fmt.Errorf("%s image has invalid size %dx%d", f.name, width, height)
+		}
+		if int64(width)*int64(height) > int64(maxPixels) {
+			return fmt.Errorf("%s image is %dx%d, over the limit of %d pixels", f.name, width, height, maxPixels)
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown image format (not JPEG, PNG, GIF, BMP, TIFF or WebP)")
 }
 
 // formats lists the decoders by content signature: the file's content, not its extension, decides
@@ -32,7 +61,7 @@ type RGB struct {
 var formats = []struct {
 	name   string
 	magic  string
-	decode func(content []byte) (*RGB, error)
+	decode func(content []byte) (*Image, error)
 	size   func(content []byte) (width, height int, err error)
 }{
 	{"jpeg", "\xff\xd8", decodeJPEG, jpegSize},
@@ -44,14 +73,14 @@ var formats = []struct {
 	{"webp", "RIFF", viaImage(webp.Decode), sizeOf(webp.DecodeConfig)},
 }
 
-// viaImage makes a decoder of an image.Image decoder: the image converted by ToRGB.
-func viaImage(decode func(io.Reader) (image.Image, error)) func([]byte) (*RGB, error) {
-	return func(content []byte) (*RGB, error) {
+// viaImage makes a decoder of an image.Image decoder: the image converted by FromImage.
+func viaImage(decode func(io.Reader) (image.Image, error)) func([]byte) (*Image, error) {
+	return func(content []byte) (*Image, error) {
 		img, err := decode(bufio.NewReader(bytes.NewReader(content)))
 		if err != nil {
 			return nil, err
 		}
-		return ToRGB(img), nil
+		return FromImage(img), nil
 	}
 }
 
@@ -67,7 +96,7 @@ func sizeOf(config func(io.Reader) (image.Config, error)) func([]byte) (int, int
 // does: grayscale is replicated, alpha is dropped (not composited), palettes are expanded, CMYK converted,
 // 16-bit channels keep their high byte. Images above maxPixels (0 means DefaultMaxPixels) are refused before
 // any pixel is decoded. Errors name the file. JPEGs are decoded by JPEGDecoder.
-func DecodeFile(path string, maxPixels int) (*RGB, error) {
+func DecodeFile(path string, maxPixels int) (*Image, error) {
 	content, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading image: %w", err)
@@ -80,7 +109,7 @@ func DecodeFile(path string, maxPixels int) (*RGB, error) {
 }
 
 // Decode decodes an encoded image (JPEG, PNG, GIF, BMP, TIFF, WebP) into RGB; see DecodeFile.
-func Decode(content []byte, maxPixels int) (*RGB, error) {
+func Decode(content []byte, maxPixels int) (*Image, error) {
 	if err := CheckHeader(content, maxPixels); err != nil {
 		return nil, err
 	}
@@ -96,10 +125,10 @@ func Decode(content []byte, maxPixels int) (*RGB, error) {
 	panic("unreachable: CheckHeader accepted an unknown format")
 }
 
-// ToRGB converts any image to 8-bit RGB, dropping alpha as Pillow's convert("RGB") does.
-func ToRGB(img image.Image) *RGB {
+// FromImage converts any image to 8-bit RGB, dropping alpha as Pillow's convert("RGB") does.
+func FromImage(img image.Image) *Image {
 	b := img.Bounds()
-	out := &RGB{Width: b.Dx(), Height: b.Dy(), Pix: make([]uint8, b.Dx()*b.Dy()*3)}
+	out := &Image{Width: b.Dx(), Height: b.Dy(), Pix: make([]uint8, b.Dx()*b.Dy()*3)}
 	switch src := img.(type) {
 	case *image.YCbCr:
 		ycbcrToRGB(src, out)
@@ -178,7 +207,7 @@ func straightRGB(c color.Color) [3]uint8 {
 // ycbcrToRGB converts a decoded JPEG to RGB as libjpeg does by default: chroma is upsampled with its
 // "fancy" triangle filter (4:2:0, 4:2:2, 4:4:0), then converted with libjpeg's fixed-point tables, so the
 // pixels match Pillow's.
-func ycbcrToRGB(src *image.YCbCr, out *RGB) {
+func ycbcrToRGB(src *image.YCbCr, out *Image) {
 	w, h := out.Width, out.Height
 	cb := upsampleChroma(src, src.Cb, w, h)
 	cr := upsampleChroma(src, src.Cr, w, h)

@@ -1,4 +1,4 @@
-package data
+package rgb
 
 import "math"
 
@@ -9,15 +9,15 @@ const resizePrecisionBits = 22
 // torchvision's Resize uses on PIL images): a triangle filter widened by the scale factor when shrinking
 // (antialiasing), computed in Pillow's fixed point, horizontal pass first, rounding to 8 bits after each
 // pass. The result is bit-identical to Pillow's for the same input pixels.
-func Resize(img *RGB, width, height int) *RGB {
+func Resize(img *Image, width, height int) *Image {
 	if img.Width == width && img.Height == height {
-		return &RGB{Width: width, Height: height, Pix: append([]uint8(nil), img.Pix...)}
+		return &Image{Width: width, Height: height, Pix: append([]uint8(nil), img.Pix...)}
 	}
 	tmp := img
 	const half = int32(1 << (resizePrecisionBits - 1))
 	if width != img.Width {
 		bounds, weights := resampleCoefficients(img.Width, width)
-		tmp = &RGB{Width: width, Height: img.Height, Pix: make([]uint8, width*img.Height*3)}
+		tmp = &Image{Width: width, Height: img.Height, Pix: make([]uint8, width*img.Height*3)}
 		for y := 0; y < img.Height; y++ {
 			in := img.Pix[y*img.Width*3 : (y+1)*img.Width*3]
 			out := tmp.Pix[y*width*3 : (y+1)*width*3]
@@ -40,7 +40,7 @@ func Resize(img *RGB, width, height int) *RGB {
 	// The vertical pass accumulates whole rows, reading the input sequentially (integer sums: the
 	// order does not change the result).
 	bounds, weights := resampleCoefficients(tmp.Height, height)
-	out := &RGB{Width: width, Height: height, Pix: make([]uint8, width*height*3)}
+	out := &Image{Width: width, Height: height, Pix: make([]uint8, width*height*3)}
 	rowLen := width * 3
 	acc := make([]int32, rowLen)
 	for y := 0; y < height; y++ {

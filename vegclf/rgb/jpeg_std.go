@@ -1,6 +1,6 @@
 //go:build !cgo
 
-package data
+package rgb
 
 import (
 	"bytes"
@@ -18,11 +18,11 @@ func jpegSize(content []byte) (width, height int, err error) {
 	return cfg.Width, cfg.Height, err
 }
 
-// decodeJPEG decodes a JPEG to RGB (see ToRGB). The size must have been checked (CheckHeader) before.
-func decodeJPEG(content []byte) (*RGB, error) {
+// decodeJPEG decodes a JPEG to RGB (see FromImage). The size must have been checked (CheckHeader) before.
+func decodeJPEG(content []byte) (*Image, error) {
 	img, err := jpeg.Decode(bytes.NewReader(content))
 	if err != nil {
 		return nil, err
 	}
-	return ToRGB(img), nil
+	return FromImage(img), nil
 }

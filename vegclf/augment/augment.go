@@ -1,14 +1,18 @@
-package data
+// Package augment randomizes training images: crops, flips, rotations and colour jitter on decoded images
+// (Policy), and mixup and cutmix on batches (Mix).
+package augment
 
 import (
 	"math"
 	"math/rand/v2"
+
+	"github.com/vegclf/vegclf/vegclf/rgb"
 )
 
-// Augmentation randomizes training images, as torchvision's RandomResizedCrop, RandomHorizontalFlip,
+// Policy randomizes training images, as torchvision's RandomResizedCrop, RandomHorizontalFlip,
 // RandomRotation and ColorJitter do. Each image's randomness comes from the loader's seed, the epoch and
 // the image's index, so a run is reproducible and a resumed run sees the same images.
-type Augmentation struct {
+type Policy struct {
 	ResizedCrop bool    // Crop a random area (MinScale to 100% of the image, aspect 3/4 to 4/3) before resizing.
 	MinScale    float64 // Smallest crop area fraction; 0 means torchvision's 0.08.
 	HFlip       bool    // Mirror half of the images.
@@ -18,13 +22,13 @@ type Augmentation struct {
 	Saturation  float64 // Scale saturation by a factor in [1-s, 1+s] (0: off).
 }
 
-// DefaultAugmentation is a common fine-tuning recipe: crop, flip, a small rotation, mild colour jitter.
-func DefaultAugmentation() *Augmentation {
-	return &Augmentation{ResizedCrop: true, MinScale: 0.35, HFlip: true, Rotation: 10, Brightness: 0.2, Contrast: 0.2, Saturation: 0.2}
+// Default is a common fine-tuning recipe: crop, flip, a small rotation, mild colour jitter.
+func Default() *Policy {
+	return &Policy{ResizedCrop: true, MinScale: 0.35, HFlip: true, Rotation: 10, Brightness: 0.2, Contrast: 0.2, Saturation: 0.2}
 }
 
 // Apply returns a randomized copy of img.
-func (a *Augmentation) Apply(img *RGB, rng *rand.Rand) *RGB {
+func (a *Policy) Apply(img *rgb.Image, rng *rand.Rand) *rgb.Image {
 	out := img
 	if a.ResizedCrop {
 		out = randomCrop(out, a.MinScale, rng)
@@ -39,7 +43,7 @@ func (a *Augmentation) Apply(img *RGB, rng *rand.Rand) *RGB {
 		out = jitter(out, factor(a.Brightness, rng), factor(a.Contrast, rng), factor(a.Saturation, rng))
 	}
 	if out == img {
-		out = &RGB{Width: img.Width, Height: img.Height, Pix: append([]uint8(nil), img.Pix...)}
+		out = &rgb.Image{Width: img.Width, Height: img.Height, Pix: append([]uint8(nil), img.Pix...)}
 	}
 	return out
 }
@@ -53,7 +57,7 @@ func factor(amount float64, rng *rand.Rand) float64 {
 
 // randomCrop is torchvision's RandomResizedCrop area choice: up to 10 tries of a random area and aspect
 // ratio that fits, else the central crop.
-func randomCrop(img *RGB, minScale float64, rng *rand.Rand) *RGB {
+func randomCrop(img *rgb.Image, minScale float64, rng *rand.Rand) *rgb.Image {
 	if minScale <= 0 {
 		minScale = 0.08
 	}
@@ -72,16 +76,16 @@ func randomCrop(img *RGB, minScale float64, rng *rand.Rand) *RGB {
 	return crop(img, (img.Width-side)/2, (img.Height-side)/2, side, side)
 }
 
-func crop(img *RGB, x0, y0, w, h int) *RGB {
-	out := &RGB{Width: w, Height: h, Pix: make([]uint8, w*h*3)}
+func crop(img *rgb.Image, x0, y0, w, h int) *rgb.Image {
+	out := &rgb.Image{Width: w, Height: h, Pix: make([]uint8, w*h*3)}
 	for y := 0; y < h; y++ {
 		copy(out.Pix[y*w*3:(y+1)*w*3], img.Pix[((y0+y)*img.Width+x0)*3:((y0+y)*img.Width+x0+w)*3])
 	}
 	return out
 }
 
-func flip(img *RGB) *RGB {
-	out := &RGB{Width: img.Width, Height: img.Height, Pix: make([]uint8, len(img.Pix))}
+func flip(img *rgb.Image) *rgb.Image {
+	out := &rgb.Image{Width: img.Width, Height: img.Height, Pix: make([]uint8, len(img.Pix))}
 	for y := 0; y < img.Height; y++ {
 		for x := 0; x < img.Width; x++ {
 			copy(out.Pix[(y*img.Width+x)*3:], img.Pix[(y*img.Width+img.Width-1-x)*3:(y*img.Width+img.Width-x)*3])
@@ -92,8 +96,8 @@ func flip(img *RGB) *RGB {
 
 // rotate turns the image by angle radians around its center (nearest neighbour), filling with black as
 // torchvision does.
-func rotate(img *RGB, angle float64) *RGB {
-	out := &RGB{Width: img.Width, Height: img.Height, Pix: make([]uint8, len(img.Pix))}
+func rotate(img *rgb.Image, angle float64) *rgb.Image {
+	out := &rgb.Image{Width: img.Width, Height: img.Height, Pix: make([]uint8, len(img.Pix))}
 	cx, cy := float64(img.Width)/2, float64(img.Height)/2
 	cos, sin := math.Cos(angle), math.Sin(angle)
 	for y := 0; y < img.Height; y++ {
@@ -110,8 +114,8 @@ func rotate(img *RGB, angle float64) *RGB {
 }
 
 // jitter scales brightness, contrast (around the mean gray) and saturation (around each pixel's gray).
-func jitter(img *RGB, brightness, contrast, saturation float64) *RGB {
-	out := &RGB{Width: img.Width, Height: img.Height, Pix: make([]uint8, len(img.Pix))}
+func jitter(img *rgb.Image, brightness, contrast, saturation float64) *rgb.Image {
+	out := &rgb.Image{Width: img.Width, Height: img.Height, Pix: make([]uint8, len(img.Pix))}
 	gray := func(p []uint8) float64 { return 0.299*float64(p[0]) + 0.587*float64(p[1]) + 0.114*float64(p[2]) }
 	var mean float64
 	for i := 0; i < len(img.Pix); i += 3 {

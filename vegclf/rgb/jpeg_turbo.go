@@ -1,6 +1,6 @@
 //go:build cgo
 
-package data
+package rgb
 
 /*
 #cgo LDFLAGS: -lturbojpeg
@@ -70,7 +70,7 @@ func jpegSize(content []byte) (width, height int, err error) {
 // checked (CheckHeader) before: the pixels are allocated from the header's size. A file that ends early is
 // an error, as in Pillow; libjpeg's other warnings (extraneous bytes, a corrupt segment it recovered from)
 // are not, as in Pillow.
-func decodeJPEG(content []byte) (*RGB, error) {
+func decodeJPEG(content []byte) (*Image, error) {
 	handle := C.tjInitDecompress()
 	if handle == nil {
 		return nil, errors.New("libjpeg-turbo could not start a decompressor")
@@ -93,7 +93,7 @@ func decodeJPEG(content []byte) (*RGB, error) {
 			return nil, fmt.Errorf("decoding: %s", msg)
 		}
 	}
-	out := &RGB{Width: hdr.width, Height: hdr.height, Pix: pix}
+	out := &Image{Width: hdr.width, Height: hdr.height, Pix: pix}
 	if cmyk {
 		out.Pix = invertedCMYKToRGB(pix)
 	}

@@ -1,4 +1,4 @@
-package data
+package rgb
 
 import (
 	"bufio"
@@ -26,7 +26,7 @@ func TestDecodeMatchesPillow(t *testing.T) {
 	dir := t.TempDir()
 	testenv.RunPython(t, "make_images.py", dir)
 	paths, _ := filepath.Glob(filepath.Join(dir, "*"))
-	if root := realPhotosDir(t); root != "" {
+	if root := testenv.OptionalSharedData(t, "hymenoptera"); root != "" {
 		photos, _ := filepath.Glob(filepath.Join(root, "*", "*", "*"))
 		paths = append(paths, photos...)
 	}

@@ -1,0 +1,205 @@
+package train
+
+import (
+	"encoding/json"
+	"flag"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/vegclf/vegclf/vegclf/data"
+	"github.com/vegclf/vegclf/vegclf/memlimit"
+	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/schedule"
+)
+
+// TestValidate goes through every check of Config.Validate: each edit of a valid configuration must be
+// refused with its own message, and the valid ones accepted.
+func TestValidate(t *testing.T) {
+	valid := DefaultConfig()
+	valid.Data = "/data/veg"
+	if err := valid.Validate(); err != nil {
+		t.Fatalf("the default config with data: %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(c *Config)
+		want string // "" for valid.
+	}{
+		{"no data", func(c *Config) { c.Data = "" }, "no data folder"},
+		{"no arch", func(c *Config) { c.Arch = resnet.Arch{} }, "no architecture"},
+		{"no normalization", func(c *Config) { c.Normalization = data.Normalization{} }, "no normalization"},
+		{"image too small", func(c *Config) { c.ImageSize = 15 }, "image size 15 is too small"},
+		{"smallest image", func(c *Config) { c.ImageSize = 16 }, ""},
+		{"batch 0", func(c *Config) { c.Batch = 0 }, "batch size 0"},
+		{"negative frozen epochs", func(c *Config) { c.FrozenEpochs = -1 }, "negative epochs"},
+		{"negative fine-tuning epochs", func(c *Config) { c.FinetuneEpochs = -1 }, "negative epochs"},
+		{"no epochs", func(c *Config) { c.FrozenEpochs, c.FinetuneEpochs = 0, 0 }, "no epochs to train"},
+		{"fine-tuning only", func(c *Config) { c.FrozenEpochs = 0 }, ""},
+		{"zero lr", func(c *Config) { c.LR = 0 }, "learning rates must be positive"},
+		{"negative fine-tuning lr", func(c *Config) { c.FinetuneLR = -1e-5 }, "learning rates must be positive"},
+		{"negative hidden", func(c *Config) { c.Hidden = -1 }, "negative hidden size"},
+		{"single Linear head", func(c *Config) { c.Hidden = 0 }, ""},
+		{"negative max images", func(c *Config) { c.MaxImagesPerClass = -1 }, "negative max images per class"},
+		{"test fraction 0", func(c *Config) { c.TestFraction = 0 }, "test fraction 0"},
+		{"test fraction 1", func(c *Config) { c.TestFraction = 1 }, "test fraction 1"},
+		{"negative patience", func(c *Config) { c.Patience = -1 }, "negative patience"},
+		{"negative devices", func(c *Config) { c.Devices = -1 }, "devices -1"},
+		{"negative image cache", func(c *Config) { c.ImageCacheMB = -1 }, "image cache of -1 MB"},
+		{"range and decay", func(c *Config) { c.LRRange, c.LayerDecay = LRRange{1e-6, 1e-4}, 0.5 }, "not both"},
+		{"range", func(c *Config) { c.LRRange = LRRange{1e-6, 1e-4} }, ""},
+		{"negative layer decay", func(c *Config) { c.LayerDecay = -0.5 }, "layer decay -0.5"},
+		{"layer decay over 1", func(c *Config) { c.LayerDecay = 2 }, "layer decay 2"},
+		{"float16", func(c *Config) { c.Precision = resnet.Precision(dtypes.Float16) }, "loss scaling"},
+		{"bfloat16", func(c *Config) { c.Precision = resnet.Precision(dtypes.BFloat16) }, ""},
+		{"warmup 1", func(c *Config) { c.Schedule, c.Warmup = schedule.KindCosine, 1 }, "warmup fraction 1"},
+		{"negative mixup", func(c *Config) { c.Mixup = -1 }, "mixup"},
+		{"negative cutmix", func(c *Config) { c.Cutmix = -0.5 }, "cutmix"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := valid
+			tc.edit(&c)
+			err := c.Validate()
+			if tc.want == "" && err != nil {
+				t.Errorf("error %v, want none", err)
+			}
+			if tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "config: ")) {
+				t.Errorf("error %v, want config: ...%q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestConfigJSON writes a configuration with every named setting off its default and reads it back; reads
+// a config.json as earlier versions wrote it (names for the defaults, empty strings); and refuses a bad
+// value of each named setting, naming it.
+func TestConfigJSON(t *testing.T) {
+	c := DefaultConfig()
+	c.Data, c.Arch, c.Normalization, c.Schedule = "/data/veg", resnet.ResNet18, data.ImageNetNormalization, schedule.KindOneCycle
+	c.LRRange, c.Precision, c.MemoryLimit = LRRange{1e-6, 1e-4}, resnet.Precision(dtypes.BFloat16), memlimit.Policy{Bytes: 3 << 30}
+	b, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"arch":"resnet18"`, `"normalization":"imagenet"`, `"schedule":"onecycle"`, `"lr_range":"1e-06:0.0001"`,
+		`"precision":"bfloat16"`, `"memory_limit":"3GiB"`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("JSON lacks %s: %s", want, b)
+		}
+	}
+	var back Config
+	if err := json.Unmarshal(b, &back); err != nil || back != c {
+		t.Errorf("read back %+v, %v; want %+v", back, err, c)
+	}
+	defaults, err := json.Marshal(DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, absent := range []string{"schedule", "lr_range", "precision", "memory_limit"} {
+		if strings.Contains(string(defaults), `"`+absent+`"`) {
+			t.Errorf("the defaults write %s: %s", absent, defaults)
+		}
+	}
+	old := `{"data": "/d", "arch": "resnet50", "normalization": "half", "schedule": "constant", "lr_range": "", "precision": "",
+		"memory_limit": "", "image_size": 224, "batch": 16, "frozen_epochs": 5, "finetune_epochs": 2, "lr": 0.0001,
+		"finetune_lr": 1e-05, "hidden": 128, "test_fraction": 0.2, "cache_features": true, "image_cache_mb": 1024, "weights": "torchvision-v2"}`
+	var read Config
+	want := DefaultConfig()
+	want.Data = "/d"
+	if err := json.Unmarshal([]byte(old), &read); err != nil || read != want {
+		t.Errorf("an earlier config.json reads as %+v, %v; want the defaults", read, err)
+	}
+	for key, bad := range map[string]string{"arch": "vgg16", "normalization": "zscore", "schedule": "zigzag", "lr_range": "1e-4:1e-6",
+		"precision": "int8", "memory_limit": "lots"} {
+		var c Config
+		err := json.Unmarshal([]byte(`{"`+key+`": "`+bad+`"}`), &c)
+		if err == nil || !strings.Contains(err.Error(), bad) {
+			t.Errorf("%s %q: error %v, want one naming the value", key, bad, err)
+		}
+	}
+}
+
+// TestRegisterFlags checks that every setting has its flag, that flags set the typed settings, and that
+// a bad value is an error naming the flag.
+func TestRegisterFlags(t *testing.T) {
+	c := DefaultConfig()
+	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	c.RegisterFlags(fs)
+	var flags []string
+	fs.VisitAll(func(f *flag.Flag) { flags = append(flags, f.Name) })
+	for _, key := range ConfigKeys() {
+		if !slices.Contains(flags, FlagName(key)) {
+			t.Errorf("setting %s has no flag %s", key, FlagName(key))
+		}
+	}
+	if len(flags) != len(ConfigKeys()) {
+		t.Errorf("%d flags for %d settings", len(flags), len(ConfigKeys()))
+	}
+	err := fs.Parse([]string{"--arch=resnet18", "--normalize", "imagenet", "--lr=1e-3", "--schedule", "cosine", "--lr-range", "1e-6:1e-4",
+		"--precision", "bf16", "--memory-limit", "2500MiB", "--no-feature-cache", "--augment"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := DefaultConfig()
+	want.Arch, want.Normalization, want.LR, want.Schedule, want.LRRange = resnet.ResNet18, data.ImageNetNormalization, 1e-3, schedule.KindCosine, LRRange{1e-6, 1e-4}
+	want.Precision, want.MemoryLimit, want.CacheFeatures, want.Augment = resnet.Precision(dtypes.BFloat16), memlimit.Policy{Bytes: 2500 << 20}, false, true
+	if c != want {
+		t.Errorf("flags gave %+v, want %+v", c, want)
+	}
+	for _, args := range [][]string{{"--arch", "vgg16"}, {"--lr", "fast"}, {"--schedule", "zigzag"}, {"--lr-range", "x"},
+		{"--precision", "int8"}, {"--memory-limit", "lots"}, {"--normalize", "zscore"}, {"--no-feature-cache=maybe"}} {
+		c := DefaultConfig()
+		fs := flag.NewFlagSet("train", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		c.RegisterFlags(fs)
+		if err := fs.Parse(args); err == nil || !strings.Contains(err.Error(), strings.TrimPrefix(strings.SplitN(args[0], "=", 2)[0], "--")) {
+			t.Errorf("%v: error %v, want one naming the flag", args, err)
+		}
+	}
+}
+
+// TestSetFromEnv checks that the environment sits between the defaults and the command line, through
+// the flags' parsers, and that Given sees settings from both.
+func TestSetFromEnv(t *testing.T) {
+	t.Setenv("VEGCLF_LR", "3e-4")
+	t.Setenv("VEGCLF_FINETUNE_EPOCHS", "4")
+	t.Setenv("VEGCLF_SCHEDULE", "onecycle")
+	t.Setenv("VEGCLF_AUGMENT", "1")
+	t.Setenv("VEGCLF_NO_FEATURE_CACHE", "true")
+	c := DefaultConfig()
+	fs := flag.NewFlagSet("notebook", flag.ContinueOnError)
+	c.RegisterFlags(fs)
+	if err := fs.Parse([]string{"--finetune-epochs=3"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := SetFromEnv(fs, "VEGCLF_"); err != nil {
+		t.Fatal(err)
+	}
+	if c.LR != 3e-4 || c.FinetuneEpochs != 3 || c.Schedule != schedule.KindOneCycle || !c.Augment || c.CacheFeatures {
+		t.Errorf("got lr %g, fine-tuning epochs %d (the command line's 3), schedule %v, augment %v, feature cache %v",
+			c.LR, c.FinetuneEpochs, c.Schedule, c.Augment, c.CacheFeatures)
+	}
+	given := Given(fs)
+	for key, want := range map[string]bool{"lr": true, "finetune_epochs": true, "cache_features": true, "batch": false, "arch": false} {
+		if given(key) != want {
+			t.Errorf("Given(%s) = %v, want %v", key, !want, want)
+		}
+	}
+	for name, value := range map[string]string{"VEGCLF_BATCH": "sixteen", "VEGCLF_ARCH": "vgg16", "VEGCLF_AUGMENT": "yes please"} {
+		t.Run(name, func(t *testing.T) {
+			t.Setenv(name, value)
+			c := DefaultConfig()
+			fs := flag.NewFlagSet("notebook", flag.ContinueOnError)
+			c.RegisterFlags(fs)
+			if err := SetFromEnv(fs, "VEGCLF_"); err == nil || !strings.Contains(err.Error(), name+`="`+value+`"`) {
+				t.Errorf("error %v, want one naming %s", err, name)
+			}
+		})
+	}
+	if got := EnvName("VEGCLF_", "max-images-per-class"); got != "VEGCLF_MAX_IMAGES_PER_CLASS" {
+		t.Errorf("EnvName = %s", got)
+	}
+}

@@ -1,0 +1,119 @@
+package train
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// flagNames are the flags whose names are not their config.json keys with '-' for '_'.
+var flagNames = map[string]string{
+	"normalization":          "normalize",
+	"frozen_batchnorm_train": "tutorial-batchnorm",
+	"cache_features":         "no-feature-cache",
+}
+
+// FlagName returns the flag (RegisterFlags) of a setting given by its config.json key: "image-size" for
+// "image_size", "normalize" for "normalization".
+func FlagName(key string) string {
+	if name, ok := flagNames[key]; ok {
+		return name
+	}
+	return strings.ReplaceAll(key, "_", "-")
+}
+
+// RegisterFlags defines on fs a flag for every setting, bound to c's field and with c's value as its
+// default. The CLI's train command and the notebooks (GoNB's "%% --lr=1e-3", or the environment through
+// SetFromEnv) parse settings with them, so a bad value is an error naming the flag, whichever way it came.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Data, "data", c.Data, "dataset folder with train/, test/ (optional) and validation/ (optional), one sub-folder per class")
+	fs.TextVar(&c.Arch, "arch", c.Arch, "architecture: resnet18, resnet34, resnet50, resnet101, resnet152")
+	fs.StringVar(&c.Weights, "weights", c.Weights, "pretrained backbone: a registry name (see 'vegclf weights list'), a .pth/.safetensors file, or none")
+	fs.IntVar(&c.ImageSize, "image-size", c.ImageSize, "images are resized to this size (square)")
+	fs.TextVar(&c.Normalization, "normalize", c.Normalization, "input normalization: half (the tutorial's 0.5/0.5) or imagenet")
+	fs.IntVar(&c.Batch, "batch", c.Batch, "batch size")
+	fs.IntVar(&c.FrozenEpochs, "frozen-epochs", c.FrozenEpochs, "epochs with the backbone frozen (transfer learning)")
+	fs.IntVar(&c.FinetuneEpochs, "finetune-epochs", c.FinetuneEpochs, "epochs training all layers (fine-tuning)")
+	fs.Float64Var(&c.LR, "lr", c.LR, "Adam learning rate of the frozen phase")
+	fs.Float64Var(&c.FinetuneLR, "finetune-lr", c.FinetuneLR, "Adam learning rate of the fine-tuning phase")
+	fs.IntVar(&c.Hidden, "hidden", c.Hidden, "width of the head's hidden layer (0: a single Linear)")
+	fs.Uint64Var(&c.Seed, "seed", c.Seed, "seed of the head's initialization, the shuffles and a carved test split")
+	fs.IntVar(&c.MaxImagesPerClass, "max-images-per-class", c.MaxImagesPerClass, "use at most this many images of each class and split (0: all)")
+	fs.Float64Var(&c.TestFraction, "test-fraction", c.TestFraction, "part of train carved as the test split when the data has none")
+	fs.BoolVar(&c.FrozenBatchNormTrain, "tutorial-batchnorm", c.FrozenBatchNormTrain, "frozen phase: keep batch norm in train mode, as the tutorial's model.train() does")
+	fs.BoolVar(&c.Strict, "strict", c.Strict, "unreadable image files are an error (by default they are skipped with a warning)")
+	fs.Var(negatedBool{&c.CacheFeatures}, "no-feature-cache", "frozen phase: run the backbone on every batch instead of computing its features once")
+	fs.IntVar(&c.ImageCacheMB, "image-cache-mb", c.ImageCacheMB, "keep transformed images in memory up to this many MB, so later epochs skip decoding (0: off)")
+	fs.TextVar(&c.Schedule, "schedule", c.Schedule, "learning rate per batch in each phase: constant, cosine (with linear warmup) or onecycle")
+	fs.Float64Var(&c.Warmup, "warmup", c.Warmup, "cosine schedule: fraction of each phase's steps warming up linearly")
+	fs.IntVar(&c.Patience, "patience", c.Patience, "early stopping: end a phase after this many epochs without a better test accuracy (0: off)")
+	fs.TextVar(&c.LRRange, "lr-range", c.LRRange, "fine-tuning: LO:HI, rates spread geometrically from the stem (LO) to the head (HI), fastai's slice(lo, hi)")
+	fs.Float64Var(&c.LayerDecay, "layer-decay", c.LayerDecay, "fine-tuning: each layer group's rate is the next one's times this, timm's --layer-decay (0: off)")
+	fs.BoolVar(&c.GradualUnfreeze, "gradual-unfreeze", c.GradualUnfreeze, "fine-tuning: train layer4 and the head first, one more layer group each epoch")
+	fs.BoolVar(&c.Augment, "augment", c.Augment, "fine-tuning: random resized crops, flips, small rotations and colour jitter")
+	fs.BoolVar(&c.AugmentFrozen, "augment-frozen", c.AugmentFrozen, "augment the frozen phase too (turns its feature cache off)")
+	fs.Float64Var(&c.Mixup, "mixup", c.Mixup, "fine-tuning: mixup with this Beta parameter, timm uses 0.8 (0: off); soft targets")
+	fs.Float64Var(&c.Cutmix, "cutmix", c.Cutmix, "fine-tuning: cutmix with this Beta parameter, timm uses 1.0 (0: off); with mixup too, each batch takes one at random")
+	fs.TextVar(&c.Precision, "precision", c.Precision, "the backbone's compute dtype: float32, or bfloat16 for mixed precision (float32 weights, loss and head)")
+	fs.TextVar(&c.MemoryLimit, "memory-limit", c.MemoryLimit, "the Go runtime's soft memory limit: auto (from the first fine-tuning step's live tensors), off, or a size such as 3GiB; GOMEMLIMIT overrides it")
+	fs.IntVar(&c.Devices, "devices", c.Devices, "data parallel: split each training batch across this many devices (XLA only); 0: all of the backend's that divide the batch")
+}
+
+// negatedBool is a boolean flag that sets its setting to the opposite: --no-feature-cache.
+type negatedBool struct{ v *bool }
+
+func (b negatedBool) String() string {
+	if b.v == nil {
+		return "false"
+	}
+	return strconv.FormatBool(!*b.v)
+}
+
+func (b negatedBool) Set(s string) error {
+	on, err := strconv.ParseBool(s)
+	if err != nil {
+		return err
+	}
+	*b.v = !on
+	return nil
+}
+
+func (b negatedBool) IsBoolFlag() bool { return true }
+
+// EnvName is the environment variable SetFromEnv reads for a flag: prefix and the flag's name in upper
+// case with '_' for '-' (VEGCLF_FINETUNE_LR for "finetune-lr" with prefix "VEGCLF_").
+func EnvName(prefix, flagName string) string {
+	return prefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// SetFromEnv sets each of fs's flags that its command line left unset from the environment variable
+// EnvName(prefix, flag) where there is one, through the flag's own parser: the environment sits between
+// the defaults and the command line. A bad value is an error naming the variable.
+func SetFromEnv(fs *flag.FlagSet, prefix string) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := EnvName(prefix, f.Name)
+		value, ok := os.LookupEnv(name)
+		if !ok || given[f.Name] || err != nil {
+			return
+		}
+		if setErr := fs.Set(f.Name, value); setErr != nil {
+			err = fmt.Errorf("%s=%q: %w", name, value, setErr)
+		}
+	})
+	return err
+}
+
+// Given returns whether a setting, by its config.json key, was given on fs (on its command line or
+// through SetFromEnv), for FromScratch's keep.
+func Given(fs *flag.FlagSet) func(key string) bool {
+	return func(key string) bool {
+		given := false
+		fs.Visit(func(f *flag.Flag) { given = given || f.Name == FlagName(key) })
+		return given
+	}
+}

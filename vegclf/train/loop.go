@@ -1,0 +1,253 @@
+package train
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/vegclf/vegclf/vegclf/backend"
+	"github.com/vegclf/vegclf/vegclf/evaluate"
+	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/schedule"
+)
+
+// Train runs the remaining epochs of both phases. It stops early, with ctx's error, when ctx is
+// cancelled; checkpoints of completed epochs are kept, so --resume continues from the last one.
+func (r *Run) Train(ctx context.Context) error {
+	for _, note := range r.Notes {
+		r.report("%s\n", note)
+	}
+	r.Notes = nil
+	// The soft memory limit holds while the run trains; the process's own comes back after.
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	policy := memoryPolicy(r.Config.MemoryLimit, r.Backend)
+	if !policy.Off && policy.Bytes > 0 {
+		debug.SetMemoryLimit(policy.Bytes)
+		r.report("Memory: soft limit %d MB, as configured.\n", policy.Bytes>>20)
+	}
+	r.probeMemory = policy.Auto()
+	for _, phase := range []Phase{Frozen, Finetune} {
+		epochs, lr := r.Config.FrozenEpochs, r.Config.LR
+		if phase == Finetune {
+			epochs, lr = r.Config.FinetuneEpochs, r.Config.FinetuneLR
+		}
+		if phase == Frozen && r.phase == Finetune {
+			continue // Done before the resume.
+		}
+		if phase == Finetune && r.phase == Frozen {
+			r.phase, r.epoch, r.step = Finetune, 0, 0
+		}
+		if r.epoch >= epochs {
+			continue
+		}
+		if err := r.runPhase(ctx, phase, epochs, lr); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// finetuneShuffle is added to a fine-tuning epoch's number for its shuffle, so that the two phases' epochs
+// see different orders.
+const finetuneShuffle = 1 << 20
+
+// phasePlan is what a phase trains with, fixed when it starts.
+type phasePlan struct {
+	phase   Phase
+	epochs  int
+	bnTrain bool // Batch statistics (torch's model.train()).
+	src     epochSource
+	step    StepConfig // The stepper's settings, but for the unfrozen groups and the steps taken.
+}
+
+// runPhase trains the phase's remaining epochs: up to epochs in all, at base learning rate lr.
+func (r *Run) runPhase(ctx context.Context, phase Phase, epochs int, lr float64) error {
+	plan, err := r.planPhase(phase, epochs, lr)
+	if err != nil {
+		return err
+	}
+	if r.epoch == 0 {
+		r.sinceBest = 0 // Patience counts within a phase.
+	}
+	var stepper *Stepper
+	unfrozenFrom := -1 // The first unfrozen layer group of the current stepper.
+	for r.epoch < epochs {
+		if p := r.Config.Patience; p > 0 && r.sinceBest >= p {
+			r.report("Early stopping: no better test accuracy for %s; ending the %s phase after %d of %s.\n", epochCount(p), phase, r.epoch, epochCount(epochs))
+			break
+		}
+		if from := r.firstUnfrozen(phase); stepper == nil || from != unfrozenFrom {
+			if stepper, err = r.newStepper(plan, from); err != nil {
+				return err
+			}
+			unfrozenFrom = from
+		}
+		m, err := r.runEpoch(ctx, plan, stepper)
+		if err != nil {
+			return err
+		}
+		if err := r.endEpoch(m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// planPhase reports how the phase trains and prepares its batches, rates and schedule.
+func (r *Run) planPhase(phase Phase, epochs int, lr float64) (*phasePlan, error) {
+	plan := &phasePlan{phase: phase, epochs: epochs, bnTrain: phase == Finetune || r.Config.FrozenBatchNormTrain}
+	if phase == Frozen {
+		r.report("\nTransfer learning: backbone frozen, training the head %s, Adam lr %g, %s (batch norm in %s mode).\n",
+			r.Model.Head, lr, epochCount(epochs), map[bool]string{true: "train", false: "inference"}[plan.bnTrain])
+	} else {
+		r.report("\nFine-tuning: all layers trained, fresh Adam lr %g, %s.\n", lr, epochCount(epochs))
+	}
+	if p := r.Model.ComputeDType(); p != dtypes.Float32 {
+		r.report("Mixed precision: the backbone computes in %s; weights, batch norm, head and loss stay float32.\n", p)
+		if !backend.IsXLA(r.Backend) {
+			r.report("Note: the pure Go backend runs %s many times slower than float32 (measured 30x at 64px); mixed precision pays on a GPU.\n", p)
+		}
+	}
+	var err error
+	if plan.src, err = r.epochSource(phase, plan.bnTrain); err != nil {
+		return nil, err
+	}
+	scales := unitScales()
+	if phase == Finetune {
+		lr, scales = r.Config.finetuneRates()
+		if scales != unitScales() {
+			var parts []string
+			for g, s := range scales {
+				parts = append(parts, fmt.Sprintf("%s %.3g", resnet.GroupNames[g], lr*s))
+			}
+			r.report("Discriminative learning rates: %s.\n", strings.Join(parts, ", "))
+		}
+	}
+	sched := r.Config.Schedule.New(lr, r.Config.Warmup)
+	total := int64(epochs * plan.src.numBatches())
+	if _, constant := sched.(schedule.Constant); !constant {
+		r.report("Learning rate: %s, stepped per batch over %d steps.\n", sched, total)
+	}
+	plan.step = StepConfig{Phase: phase, Input: plan.src.input(), BatchNormTrain: plan.bnTrain, Schedule: sched, TotalSteps: total,
+		GroupScales: scales, Parallel: r.parallel}
+	return plan, nil
+}
+
+// firstUnfrozen returns the first layer group the next epoch trains: the stem, but for gradual unfreezing,
+// where fine-tuning epoch e trains the head and the last e layer groups.
+func (r *Run) firstUnfrozen(phase Phase) int {
+	if phase == Finetune && r.Config.GradualUnfreeze {
+		return max(resnet.GroupHead-(r.epoch+1), resnet.GroupStem)
+	}
+	return resnet.GroupStem
+}
+
+// newStepper returns the phase's stepper training the layer groups from the group from on, continuing
+// from the steps the run has taken.
+func (r *Run) newStepper(plan *phasePlan, from int) (*Stepper, error) {
+	c := plan.step
+	c.Steps, c.Unfrozen = r.step, func(g int) bool { return g >= from }
+	if plan.phase == Finetune && r.Config.GradualUnfreeze {
+		r.report("Gradual unfreezing: training %s to the head.\n", resnet.GroupNames[from])
+	}
+	return NewStepper(r.Backend, r.Store, r.Model, c)
+}
+
+// runEpoch trains the next epoch of the phase and evaluates it on the test split.
+func (r *Run) runEpoch(ctx context.Context, plan *phasePlan, stepper *Stepper) (EpochMetrics, error) {
+	epoch := r.epoch + 1
+	start := time.Now()
+	progress := func(stage string) func(done, total int) {
+		return func(done, total int) {
+			if r.OnProgress != nil {
+				r.OnProgress(Progress{Phase: plan.phase, Epoch: epoch, Epochs: plan.epochs, Stage: stage, Done: done, Total: total, Elapsed: time.Since(start)})
+			}
+		}
+	}
+	var lossSum, correct float64
+	batches, seen := 0, 0
+	// The shuffle depends on the phase and epoch only, so a resumed run sees the same order.
+	shuffleEpoch := epoch
+	if plan.phase == Finetune {
+		shuffleEpoch += finetuneShuffle
+	}
+	for b, err := range plan.src.trainBatches(shuffleEpoch) {
+		if err != nil {
+			return EpochMetrics{}, err
+		}
+		if err := ctx.Err(); err != nil {
+			return EpochMetrics{}, err
+		}
+		loss, batchCorrect, err := r.trainStep(stepper, b)
+		if err != nil {
+			return EpochMetrics{}, fmt.Errorf("%s epoch %d, step %d: %w", plan.phase, epoch, batches+1, err)
+		}
+		if math.IsNaN(loss) || math.IsInf(loss, 0) {
+			return EpochMetrics{}, fmt.Errorf("%s epoch %d, step %d: the loss is %v; stopping (the last good checkpoint is %s)",
+				plan.phase, epoch, batches+1, loss, filepath.Join(r.Dir, LastFile))
+		}
+		r.step = stepper.Steps
+		lossSum += loss
+		correct += batchCorrect
+		batches++
+		seen += len(b.labels)
+		progress("train")(batches, plan.src.numBatches())
+	}
+	trainSeconds := time.Since(start).Seconds()
+	if err := ctx.Err(); err != nil {
+		return EpochMetrics{}, err
+	}
+	testLoss, testAccuracy, err := plan.src.test(progress("test"))
+	if err != nil {
+		return EpochMetrics{}, err
+	}
+	return EpochMetrics{
+		Phase: plan.phase, Epoch: epoch, TrainLoss: lossSum / float64(batches), TrainAccuracy: correct / float64(seen),
+		TestLoss: testLoss, TestAccuracy: testAccuracy, Seconds: time.Since(start).Seconds(),
+		ImagesPerSecond: float64(seen) / trainSeconds, Best: testAccuracy > r.best,
+	}, nil
+}
+
+// endEpoch records a trained epoch: where the run stands, its metrics and checkpoints, the report line.
+func (r *Run) endEpoch(m EpochMetrics) error {
+	r.epoch = m.Epoch
+	if m.Best {
+		r.sinceBest = 0
+	} else {
+		r.sinceBest++
+	}
+	if err := r.saveEpoch(m); err != nil {
+		return err
+	}
+	r.report("%s\n", m)
+	if r.OnEpoch != nil {
+		r.OnEpoch(m)
+	}
+	return nil
+}
+
+// EvaluateBest evaluates the best checkpoint on the validation split, as the tutorial does after
+// training, and reports "Validation: 99.96%, 0.003070". It returns nil when the data has no validation
+// split.
+func (r *Run) EvaluateBest() (*evaluate.Result, error) {
+	if r.Dataset.Validation == nil {
+		r.report("The data has no validation split: skipping validation.\n")
+		return nil, nil
+	}
+	c, meta, err := LoadClassifier(r.Backend, r.Dir)
+	if err != nil {
+		return nil, err
+	}
+	res, err := evaluate.Split(c, r.Dataset.Validation, r.Config.Batch, nil)
+	if err != nil {
+		return nil, err
+	}
+	r.report("\nBest checkpoint: %s epoch %d, test accuracy %.2f%%.\n", meta.Phase, meta.Epoch, 100*meta.TestAccuracy)
+	r.report("Validation: %.2f%%, %.6f\n", 100*res.Accuracy, res.Loss)
+	return res, nil
+}

@@ -1,0 +1,64 @@
+package train
+
+import (
+	"github.com/gomlx/compute"
+	"github.com/vegclf/vegclf/vegclf/backend"
+	"github.com/vegclf/vegclf/vegclf/data"
+	"github.com/vegclf/vegclf/vegclf/memlimit"
+)
+
+// memoryPolicy returns the memory-limit policy a run on b follows (memlimit.Policy.Effective). On XLA
+// there is no automatic limit: its tensors live in the plugin's memory, not in Go's heap, which the limit
+// bounds.
+func memoryPolicy(p memlimit.Policy, b compute.Backend) memlimit.Policy {
+	p = p.Effective()
+	if p.Auto() && backend.IsXLA(b) {
+		p.Off = true
+	}
+	return p
+}
+
+// trainStep takes a training step; the run's first fine-tuning step (the first through the backbone) also
+// sets the automatic soft memory limit from the memory it uses.
+func (r *Run) trainStep(s *Stepper, b batchInput) (loss, correct float64, err error) {
+	if !r.probeMemory || s.Phase != Finetune {
+		return s.stepBatch(b)
+	}
+	r.probeMemory = false
+	growth := r.imageCacheGrowth()
+	limit, err := memoryPolicy(r.Config.MemoryLimit, r.Backend).Apply(func() error {
+		loss, correct, err = s.stepBatch(b)
+		return err
+	}, growth)
+	if limit > 0 && err == nil {
+		r.report("Memory: soft limit %d MB: the first fine-tuning step's live memory plus %.0f%%, and %d MB for the image cache to fill.\n",
+			limit>>20, (memlimit.Margin-1)*100, growth>>20)
+	}
+	return loss, correct, err
+}
+
+// imageCacheGrowth is how many bytes the image cache may still add: the training images it has not
+// cached yet, up to its budget.
+func (r *Run) imageCacheGrowth() int64 {
+	if r.Config.ImageCacheMB <= 0 {
+		return 0
+	}
+	perImage := int64(r.Config.ImageSize) * int64(r.Config.ImageSize) * 3 * 4
+	full := min(int64(r.Config.ImageCacheMB)<<20, int64(len(r.Dataset.Train.Samples))*perImage)
+	cached := int64(0)
+	if r.images != nil {
+		cached = r.images.Bytes()
+	}
+	return max(full-cached, 0)
+}
+
+// imageCache returns the run's cache of transformed images (nil when off), shared by its loaders.
+func (r *Run) imageCache() *data.ImageCache {
+	if r.Config.ImageCacheMB <= 0 {
+		return nil
+	}
+	if r.images == nil {
+		r.images = data.NewImageCache(int64(r.Config.ImageCacheMB) << 20)
+	}
+	return r.images
+}

@@ -1,0 +1,167 @@
+package train
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/vegclf/vegclf/vegclf/checkpoint"
+	"github.com/vegclf/vegclf/vegclf/data"
+	"github.com/vegclf/vegclf/vegclf/internal/atomicfile"
+	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/weights"
+)
+
+// Open prepares a run in dir: a fresh one (dir must not hold a run already), or, with resume, the run
+// already there, continued from its last checkpoint. A resumed run keeps its saved configuration
+// (ReadConfig): cfg must equal it but for settings of how it runs (strict, feature and image caches,
+// memory limit, devices) and for epochs raised to train some more; any other difference is a
+// *ResumeConflict naming each. Nothing is trained yet.
+func Open(cfg Config, b compute.Backend, dir string, resume bool) (*Run, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating run folder: %w", err)
+	}
+	if err := checkWritable(dir); err != nil {
+		return nil, err
+	}
+	last := filepath.Join(dir, LastFile)
+	_, lastErr := os.Stat(last)
+	var saved Config
+	if resume {
+		if lastErr != nil {
+			return nil, fmt.Errorf("nothing to resume in %s: no %s (start a new run instead)", dir, LastFile)
+		}
+		var err error
+		if saved, err = ReadConfig(dir); err != nil {
+			return nil, err
+		}
+		// Before anything is loaded; the phase's own rule is checked again after the restore.
+		if _, err := checkResume(dir, saved, cfg, Frozen); err != nil {
+			return nil, err
+		}
+	} else if lastErr == nil {
+		return nil, fmt.Errorf("%s: %w (%s): resume it, or choose another folder", dir, ErrRunExists, LastFile)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	parallel, parallelNote, err := parallelFor(b, cfg.Devices, cfg.Batch)
+	if err != nil {
+		return nil, err
+	}
+	ds, err := data.LoadDataset(cfg.Data, cfg.DatasetOptions())
+	if err != nil {
+		return nil, err
+	}
+	r := &Run{Config: cfg, Dir: dir, Dataset: ds, Model: resnet.New(cfg.Arch, cfg.Head(len(ds.Classes))), Backend: b, phase: Frozen, parallel: parallel}
+	if parallelNote != "" {
+		r.Notes = append(r.Notes, parallelNote)
+	}
+	r.Model.Precision = cfg.Precision.DType()
+	if n := len(ds.Skipped); n > 0 {
+		r.Notes = append(r.Notes, fmt.Sprintf("Skipped %d unreadable files (in strict mode they are an error):\n%s", n, data.DescribeUnreadable(ds.Skipped, 20)))
+	}
+	if ds.TestCarved {
+		r.Notes = append(r.Notes, fmt.Sprintf("The data has no test split: %.0f%% of each class of train (seed %d) is the test split: %d train, %d test images.",
+			100*cfg.TestFraction, cfg.Seed, len(ds.Train.Samples), len(ds.Test.Samples)))
+	}
+	if resume {
+		if err := r.restore(last); err != nil {
+			return nil, err
+		}
+		notes, err := checkResume(dir, saved, cfg, r.phase)
+		if err != nil {
+			return nil, err
+		}
+		if len(notes) > 0 {
+			r.Notes = append(r.Notes, notes...)
+			if err := writeJSON(filepath.Join(dir, ConfigFile), cfg); err != nil {
+				return nil, err
+			}
+		}
+		return r, nil
+	}
+	r.Store = model.NewStore()
+	if err := r.Model.Init(r.Store, cfg.Seed, nil); err != nil {
+		return nil, err
+	}
+	weightsPath, err := r.loadPretrained()
+	if err != nil {
+		return nil, err
+	}
+	provenance, err := newProvenance(ds, cfg.Data, weightsPath, b)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeJSON(filepath.Join(dir, ProvenanceFile), provenance); err != nil {
+		return nil, err
+	}
+	if err := writeJSON(filepath.Join(dir, ConfigFile), cfg); err != nil {
+		return nil, err
+	}
+	// A fresh run starts a fresh metrics file.
+	if err := atomicfile.Write(filepath.Join(dir, MetricsFile), nil); err != nil {
+		return nil, err
+	}
+	if err := writeMetricsCSV(dir, nil); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// loadPretrained loads the configured backbone weights (the head stays freshly initialized).
+func (r *Run) loadPretrained() (path string, err error) {
+	if strings.EqualFold(r.Config.Weights, "none") || r.Config.Weights == "" {
+		r.Notes = append(r.Notes, "No pretrained weights: the backbone starts from random initialization.")
+		return "", nil
+	}
+	cache, err := weights.CacheDir()
+	if err != nil {
+		return "", err
+	}
+	path, _, err = weights.Resolve(r.Config.Weights, cache)
+	if err != nil {
+		return "", err
+	}
+	report, err := weights.LoadFile(r.Store, r.Model, path, weights.DropHead)
+	if err != nil {
+		return "", err
+	}
+	r.Notes = append(r.Notes, fmt.Sprintf("Pretrained backbone from %s: %d tensors loaded, ImageNet classifier dropped for the new head %s.",
+		path, report.Loaded, r.Model.Head))
+	return path, nil
+}
+
+// restore continues from a checkpoint: variables, optimizer state, phase, epoch and best accuracy.
+func (r *Run) restore(path string) error {
+	store, meta, err := checkpoint.Load(path)
+	if err != nil {
+		return err
+	}
+	if err := meta.CheckClasses(r.Dataset.Classes); err != nil {
+		return fmt.Errorf("resuming from %s: %w", path, err)
+	}
+	if meta.Arch != r.Config.Arch.Name || meta.ImageSize != r.Config.ImageSize {
+		return fmt.Errorf("resuming from %s: checkpoint is %s at %dpx, the run's config says %s at %dpx", path, meta.Arch, meta.ImageSize, r.Config.Arch, r.Config.ImageSize)
+	}
+	r.Store, r.phase, r.epoch, r.step, r.best = store, Phase(meta.Phase), meta.Epoch, meta.Step, meta.BestAccuracy
+	kept, err := r.trimMetrics()
+	if err != nil {
+		return err
+	}
+	for _, m := range kept {
+		if m.Phase != r.phase {
+			continue
+		}
+		if m.Best {
+			r.sinceBest = 0
+		} else {
+			r.sinceBest++
+		}
+	}
+	r.Notes = append(r.Notes, fmt.Sprintf("Resuming from %s: %s phase, %s done, best test accuracy %.2f%%.", path, r.phase, epochCount(r.epoch), 100*r.best))
+	return nil
+}

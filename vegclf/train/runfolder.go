@@ -1,0 +1,370 @@
+package train
+
+// This file holds a run folder's files: their names, the metrics, the summary, the configuration, and
+// the classifier of its best checkpoint. Everything that reads or writes them goes through here.
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/gomlx/compute"
+	"github.com/vegclf/vegclf/vegclf/checkpoint"
+	"github.com/vegclf/vegclf/vegclf/evaluate"
+	"github.com/vegclf/vegclf/vegclf/internal/atomicfile"
+	"github.com/vegclf/vegclf/vegclf/predict"
+)
+
+// Files of a run folder.
+const (
+	ConfigFile     = "config.json"
+	MetricsFile    = "metrics.jsonl"
+	BestFile       = "best.ckpt"
+	LastFile       = "last.ckpt"
+	MetricsCSVFile = "metrics.csv" // The same figures as metrics.jsonl, for spreadsheets, pandas and plotting tools.
+	SummaryFile    = "summary.json"
+	SummaryTxtFile = "summary.txt"
+	ProvenanceFile = "provenance.json" // What the run was made from (Provenance).
+)
+
+// EpochMetrics are one epoch's figures, as written to metrics.jsonl.
+type EpochMetrics struct {
+	Phase           Phase   `json:"phase"`
+	Epoch           int     `json:"epoch"` // 1-based, within the phase.
+	TrainLoss       float64 `json:"train_loss"`
+	TrainAccuracy   float64 `json:"train_accuracy"`
+	TestLoss        float64 `json:"test_loss"`
+	TestAccuracy    float64 `json:"test_accuracy"`
+	Seconds         float64 `json:"seconds"`
+	ImagesPerSecond float64 `json:"train_images_per_second"`
+	Best            bool    `json:"best"` // This epoch's checkpoint became best.ckpt.
+}
+
+// String formats the metrics as the tutorial's report line.
+func (e EpochMetrics) String() string {
+	return fmt.Sprintf("Epoch %2d - Train accuracy: %.2f%%, Train loss: %.6f; Test accuracy: %.2f%%, Test loss: %.6f",
+		e.Epoch, 100*e.TrainAccuracy, e.TrainLoss, 100*e.TestAccuracy, e.TestLoss)
+}
+
+// checkWritable fails early, before any training, when the run folder cannot be written.
+func checkWritable(dir string) error {
+	probe, err := os.CreateTemp(dir, ".write-test*")
+	if err != nil {
+		return fmt.Errorf("run folder %s is not writable: %w", dir, err)
+	}
+	_, err = probe.Write(make([]byte, 1<<16))
+	probe.Close()
+	os.Remove(probe.Name())
+	if err != nil {
+		return fmt.Errorf("run folder %s cannot be written (disk full?): %w", dir, err)
+	}
+	return nil
+}
+
+// trimMetrics drops metrics lines of epochs after the restored checkpoint (written before a kill), and
+// returns the epochs kept.
+func (r *Run) trimMetrics() ([]EpochMetrics, error) {
+	path := filepath.Join(r.Dir, MetricsFile)
+	content, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("reading metrics: %w", err)
+	}
+	var kept []byte
+	var epochs []EpochMetrics
+	for _, line := range strings.SplitAfter(string(content), "\n") {
+		var e EpochMetrics
+		if strings.TrimSpace(line) == "" || json.Unmarshal([]byte(line), &e) != nil || !strings.HasSuffix(line, "\n") {
+			continue // A line cut short by a kill.
+		}
+		if e.Phase == Frozen && (r.phase == Finetune || e.Epoch <= r.epoch) || e.Phase == Finetune && r.phase == Finetune && e.Epoch <= r.epoch {
+			kept = append(kept, line...)
+			epochs = append(epochs, e)
+		}
+	}
+	if err := atomicfile.Write(path, kept); err != nil {
+		return nil, err
+	}
+	return epochs, writeMetricsCSV(r.Dir, epochs)
+}
+
+// writeMetricsCSV writes the run's metrics (all of metrics.jsonl's epochs) to metrics.csv, whole: a header
+// of metrics.jsonl's keys, then one row per epoch (no TensorBoard event files: no maintained Go writer of
+// them is served).
+func writeMetricsCSV(dir string, metrics []EpochMetrics) error {
+	var b strings.Builder
+	w := csv.NewWriter(&b)
+	w.Write([]string{"phase", "epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds", "train_images_per_second", "best"})
+	num := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+	for _, m := range metrics {
+		w.Write([]string{string(m.Phase), strconv.Itoa(m.Epoch), num(m.TrainLoss), num(m.TrainAccuracy), num(m.TestLoss),
+			num(m.TestAccuracy), num(m.Seconds), num(m.ImagesPerSecond), strconv.FormatBool(m.Best)})
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		return fmt.Errorf("writing %s: %w", MetricsCSVFile, err)
+	}
+	return atomicfile.Write(filepath.Join(dir, MetricsCSVFile), []byte(b.String()))
+}
+
+// saveEpoch appends the metrics line, then writes the best checkpoint (if the epoch improved) and the
+// last one. A kill at any point leaves whole files: each checkpoint is renamed into place, and a resume
+// from the last checkpoint drops metrics lines past it (that epoch is trained again).
+func (r *Run) saveEpoch(m EpochMetrics) error {
+	line, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(filepath.Join(r.Dir, MetricsFile), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("writing metrics: %w", err)
+	}
+	if _, err := f.Write(append(line, '\n')); err != nil {
+		f.Close()
+		return fmt.Errorf("writing metrics: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("writing metrics: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing metrics: %w", err)
+	}
+	metrics, err := ReadMetrics(r.Dir)
+	if err != nil {
+		return err
+	}
+	if err := writeMetricsCSV(r.Dir, metrics); err != nil {
+		return err
+	}
+	if m.Best {
+		r.best = m.TestAccuracy
+	}
+	meta := checkpoint.Meta{
+		Arch: r.Model.Arch.Name, Head: r.Model.Head, Classes: r.Dataset.Classes, ImageSize: r.Config.ImageSize,
+		Normalization: r.Config.Transform().Normalization, Phase: string(m.Phase), Epoch: m.Epoch, Step: r.step,
+		TestAccuracy: m.TestAccuracy, TestLoss: m.TestLoss, BestAccuracy: r.best,
+	}
+	if m.Best {
+		if err := checkpoint.Save(filepath.Join(r.Dir, BestFile), r.Store, meta); err != nil {
+			return err
+		}
+	}
+	return checkpoint.Save(filepath.Join(r.Dir, LastFile), r.Store, meta)
+}
+
+// ReadMetrics reads a run folder's metrics file.
+func ReadMetrics(dir string) ([]EpochMetrics, error) {
+	content, err := os.ReadFile(filepath.Join(dir, MetricsFile))
+	if err != nil {
+		return nil, fmt.Errorf("reading metrics: %w", err)
+	}
+	var out []EpochMetrics
+	for i, line := range strings.Split(strings.TrimSpace(string(content)), "\n") {
+		if line == "" {
+			continue
+		}
+		var e EpochMetrics
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			return nil, fmt.Errorf("reading metrics %s line %d: %w", filepath.Join(dir, MetricsFile), i+1, err)
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// CheckpointPath returns the checkpoint a run folder stands for, its best one, or the path given when it
+// is not a folder (a checkpoint file).
+func CheckpointPath(runOrCheckpoint string) string {
+	if info, err := os.Stat(runOrCheckpoint); err == nil && info.IsDir() {
+		return filepath.Join(runOrCheckpoint, BestFile)
+	}
+	return runOrCheckpoint
+}
+
+// LoadClassifier returns a classifier for a run folder's best checkpoint (or the checkpoint file given),
+// with its metadata.
+func LoadClassifier(b compute.Backend, runOrCheckpoint string, opts ...predict.Option) (*predict.Classifier, *checkpoint.Meta, error) {
+	path := CheckpointPath(runOrCheckpoint)
+	store, meta, err := checkpoint.Load(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := meta.Model()
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := predict.New(b, m, store, meta.Classes, meta.Transform(), opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("loading %s: %w", path, err)
+	}
+	return c, meta, nil
+}
+
+// Summary is a run's outcome, written to summary.json and summary.txt.
+type Summary struct {
+	Model              string         `json:"model"`
+	Classes            []string       `json:"classes"`
+	TrainImages        int            `json:"train_images"`
+	TestImages         int            `json:"test_images"`
+	ValidationImages   int            `json:"validation_images"`
+	TestCarved         bool           `json:"test_carved"`
+	SkippedFiles       []string       `json:"skipped_files,omitempty"`
+	BestPhase          string         `json:"best_phase"`
+	BestEpoch          int            `json:"best_epoch"`
+	BestTestAccuracy   float64        `json:"best_test_accuracy"`
+	ValidationAccuracy *float64       `json:"validation_accuracy,omitempty"`
+	ValidationLoss     *float64       `json:"validation_loss,omitempty"`
+	Epochs             []EpochMetrics `json:"epochs"`
+	TrainSeconds       float64        `json:"train_seconds"`
+}
+
+// WriteSummary writes summary.json and summary.txt from the metrics, the best checkpoint and the
+// validation result (nil when there is none).
+func (r *Run) WriteSummary(validation *evaluate.Result) (*Summary, error) {
+	epochs, err := ReadMetrics(r.Dir)
+	if err != nil {
+		return nil, err
+	}
+	meta, _, err := checkpoint.ReadMeta(filepath.Join(r.Dir, BestFile))
+	if err != nil {
+		return nil, err
+	}
+	s := &Summary{
+		Model: r.Model.String(), Classes: r.Dataset.Classes, TrainImages: len(r.Dataset.Train.Samples),
+		TestImages: len(r.Dataset.Test.Samples), TestCarved: r.Dataset.TestCarved, BestPhase: meta.Phase,
+		BestEpoch: meta.Epoch, BestTestAccuracy: meta.TestAccuracy, Epochs: epochs,
+	}
+	for _, e := range epochs {
+		s.TrainSeconds += e.Seconds
+	}
+	for _, u := range r.Dataset.Skipped {
+		s.SkippedFiles = append(s.SkippedFiles, u.Path)
+	}
+	for p := range r.skipped {
+		s.SkippedFiles = append(s.SkippedFiles, p)
+	}
+	if validation != nil {
+		s.ValidationImages = validation.Total
+		s.ValidationAccuracy, s.ValidationLoss = &validation.Accuracy, &validation.Loss
+	}
+	if err := writeJSON(filepath.Join(r.Dir, SummaryFile), s); err != nil {
+		return nil, err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Model: %s\nClasses: %d (%s)\nImages: %d train, %d test", s.Model, len(s.Classes), strings.Join(s.Classes, ", "), s.TrainImages, s.TestImages)
+	if s.TestCarved {
+		b.WriteString(" (carved from train)")
+	}
+	fmt.Fprintf(&b, ", %d validation\n", s.ValidationImages)
+	if len(s.SkippedFiles) > 0 {
+		fmt.Fprintf(&b, "Skipped %d unreadable files: %s\n", len(s.SkippedFiles), strings.Join(s.SkippedFiles, ", "))
+	}
+	var phase Phase
+	for _, e := range epochs {
+		if e.Phase != phase {
+			phase = e.Phase
+			fmt.Fprintf(&b, "%s phase:\n", phase)
+		}
+		fmt.Fprintf(&b, "  %s\n", e)
+	}
+	fmt.Fprintf(&b, "Best: %s epoch %d, test accuracy %.2f%%\n", s.BestPhase, s.BestEpoch, 100*s.BestTestAccuracy)
+	if validation != nil {
+		fmt.Fprintf(&b, "Validation: %.2f%%, %.6f\n", 100*validation.Accuracy, validation.Loss)
+	}
+	fmt.Fprintf(&b, "Training time: %.1f s\n", s.TrainSeconds)
+	if err := atomicfile.Write(filepath.Join(r.Dir, SummaryTxtFile), []byte(b.String())); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// writeJSON writes v as indented JSON to path through a temporary file and a rename.
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(path, append(b, '\n'))
+}
+
+// readConfig reads a run folder's config.json.
+func readConfig(path string) (Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("reading run config: %w", err)
+	}
+	var c Config
+	if err := json.Unmarshal(b, &c); err != nil {
+		return Config{}, fmt.Errorf("reading run config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// ReadConfig returns the configuration saved in the run folder dir (its config.json).
+func ReadConfig(dir string) (Config, error) {
+	return readConfig(filepath.Join(dir, ConfigFile))
+}
+
+// Record is a run folder as training left it: its configuration, its metrics, and its summary (nil until
+// the run has finished).
+type Record struct {
+	Dir     string
+	Config  Config
+	Metrics []EpochMetrics
+	Summary *Summary
+}
+
+// ReadRecord reads the run folder dir.
+func ReadRecord(dir string) (*Record, error) {
+	cfg, err := ReadConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	r := &Record{Dir: dir, Config: cfg}
+	if r.Metrics, err = ReadMetrics(dir); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, SummaryFile)
+	content, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return r, nil
+	case err != nil:
+		return nil, fmt.Errorf("reading run summary: %w", err)
+	}
+	r.Summary = &Summary{}
+	if err := json.Unmarshal(content, r.Summary); err != nil {
+		return nil, fmt.Errorf("reading run summary %s: %w", path, err)
+	}
+	return r, nil
+}
+
+// Accuracy is how runs are ranked: the validation accuracy, else the best test accuracy; 0 for a run
+// without a summary.
+func (r *Record) Accuracy() float64 {
+	switch {
+	case r.Summary == nil:
+		return 0
+	case r.Summary.ValidationAccuracy != nil:
+		return *r.Summary.ValidationAccuracy
+	}
+	return r.Summary.BestTestAccuracy
+}
+
+// Settings returns the configuration as config.json holds it: its keys and their JSON values.
+func (c Config) Settings() (map[string]any, error) {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}

@@ -1,0 +1,180 @@
+package train
+
+import (
+	"iter"
+	"math/rand/v2"
+	"slices"
+
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/vegclf/vegclf/vegclf/augment"
+	"github.com/vegclf/vegclf/vegclf/data"
+	"github.com/vegclf/vegclf/vegclf/evaluate"
+	"github.com/vegclf/vegclf/vegclf/predict"
+)
+
+// batchInput is one training batch: images or features, and labels; targets [B,N] are soft targets of
+// mixed images (nil for the labels' one-hot rows).
+type batchInput struct {
+	inputs  *tensors.Tensor
+	labels  []int32
+	targets *tensors.Tensor
+}
+
+// stepBatch trains on b, with its soft targets where it has them.
+func (s *Stepper) stepBatch(b batchInput) (loss, correct float64, err error) {
+	if b.targets != nil {
+		return s.StepSoft(b.inputs, b.targets, b.labels)
+	}
+	return s.Step(b.inputs, b.labels)
+}
+
+// epochSource feeds a phase's epochs: the training batches in a seeded order, and the test evaluation.
+type epochSource interface {
+	input() StepInput
+	numBatches() int
+	trainBatches(epoch int) iter.Seq2[batchInput, error]
+	test(progress func(done, total int)) (loss, accuracy float64, err error)
+}
+
+// epochSource returns cached features for a frozen phase with batch norm in inference mode (unless the
+// cache is turned off), and images otherwise.
+func (r *Run) epochSource(phase Phase, bnTrain bool) (epochSource, error) {
+	augmented := phase == Finetune && r.Config.Augment || phase == Frozen && r.Config.AugmentFrozen
+	if phase == Frozen && r.Config.CacheFeatures && augmented {
+		r.report("Feature caching is off: augmented images give different features every epoch.\n")
+	}
+	if phase == Frozen && !bnTrain && r.Config.CacheFeatures && !augmented {
+		train, test, err := r.frozenFeatures()
+		if err != nil {
+			return nil, err
+		}
+		exec, err := model.NewExec(r.Backend, r.Store, func(scope *model.Scope, x *Node) *Node {
+			return LogSoftmax(r.Model.Classify(scope.Store(), x), -1)
+		})
+		if err != nil {
+			return nil, err
+		}
+		r.report("The frozen backbone's features are computed once and the head trains on them (turn the feature cache off to run the backbone on every batch).\n")
+		return &featureSource{r: r, train: train, testSet: test, exec: exec}, nil
+	}
+	if phase == Frozen && r.Config.CacheFeatures && bnTrain {
+		r.report("Feature caching is off: with batch norm in train mode the frozen backbone's output changes every step.\n")
+	}
+	classifier, err := predict.New(r.Backend, r.Model, r.Store, r.Dataset.Classes, r.Config.Transform())
+	if err != nil {
+		return nil, err
+	}
+	loader := &data.Loader{Samples: r.Dataset.Train.Samples, Transform: r.Config.Transform(), BatchSize: r.Config.Batch,
+		Shuffle: true, Seed: r.Config.Seed, Cache: r.imageCache()}
+	if !r.Config.Strict {
+		loader.Skip = r.skip
+	}
+	if augmented {
+		loader.Augment = augment.Default()
+		r.report("Augmentation: random resized crops, horizontal flips, rotations up to 10 degrees, colour jitter (seeded).\n")
+	}
+	src := &imageSource{r: r, loader: loader, classifier: classifier}
+	if mix := r.Config.mix(); mix.Enabled() && (phase == Finetune || augmented) {
+		src.mix = mix
+		r.report("Mixing images: mixup %g, cutmix %g (Beta parameters; 0: off), with soft targets.\n", mix.Mixup, mix.Cutmix)
+	}
+	return src, nil
+}
+
+// imageSource trains and tests on images.
+type imageSource struct {
+	r          *Run
+	loader     *data.Loader
+	classifier *predict.Classifier
+	mix        *augment.Mix // Mixup and cutmix of training batches; nil: off.
+}
+
+func (s *imageSource) input() StepInput { return FromImages }
+
+func (s *imageSource) numBatches() int { return s.loader.NumBatches() }
+
+func (s *imageSource) trainBatches(epoch int) iter.Seq2[batchInput, error] {
+	return func(yield func(batchInput, error) bool) {
+		index := 0
+		for b, err := range s.loader.Epoch(epoch) {
+			var in batchInput
+			if err == nil {
+				in = batchInput{inputs: b.Images, labels: b.Labels}
+				if s.mix != nil {
+					in, err = s.mixed(b, epoch, index)
+				}
+			}
+			if err != nil {
+				yield(batchInput{}, err)
+				return
+			}
+			if !yield(in, nil) {
+				return
+			}
+			index++
+		}
+	}
+}
+
+// mixStream is XORed into the seed for the draws of mixup and cutmix, so that they are not the shuffle's
+// ("mix" in ASCII).
+const mixStream = 0x6d6978
+
+// mixed applies mixup or cutmix to batch index of epoch, seeded by both, so a resumed run mixes the
+// same way.
+func (s *imageSource) mixed(b *data.Batch, epoch, index int) (batchInput, error) {
+	dims := b.Images.Shape().Dimensions
+	classes := len(s.r.Dataset.Classes)
+	rng := rand.New(rand.NewPCG(s.r.Config.Seed^mixStream, uint64(epoch)<<32|uint64(index)))
+	m, err := s.mix.Apply(b.Pixels, b.Labels, dims[1], dims[2], classes, rng)
+	if err != nil {
+		return batchInput{}, err
+	}
+	return batchInput{
+		inputs:  tensors.FromFlatDataAndDimensions(m.Pixels, dims...),
+		labels:  b.Labels,
+		targets: tensors.FromFlatDataAndDimensions(m.Targets, len(b.Labels), classes),
+	}, nil
+}
+
+func (s *imageSource) test(progress func(done, total int)) (float64, float64, error) {
+	res, err := evaluate.Split(s.classifier, s.r.Dataset.Test, s.r.Config.Batch, progress)
+	if err != nil {
+		return 0, 0, err
+	}
+	return res.Loss, res.Accuracy, nil
+}
+
+// featureSource trains and tests the head on cached backbone features.
+type featureSource struct {
+	r              *Run
+	train, testSet *features
+	exec           *model.Exec
+}
+
+func (s *featureSource) input() StepInput { return FromFeatures }
+
+func (s *featureSource) numBatches() int {
+	return (len(s.train.samples) + s.r.Config.Batch - 1) / s.r.Config.Batch
+}
+
+func (s *featureSource) trainBatches(epoch int) iter.Seq2[batchInput, error] {
+	return func(yield func(batchInput, error) bool) {
+		// The same seeded order as the image loader's, so cached and uncached runs see the same batches.
+		order := (&data.Loader{Samples: s.train.samples, Shuffle: true, Seed: s.r.Config.Seed}).Order(epoch)
+		for chunk := range slices.Chunk(order, s.r.Config.Batch) {
+			x, labels := s.train.batch(chunk)
+			if !yield(batchInput{inputs: x, labels: labels}, nil) {
+				return
+			}
+		}
+	}
+}
+
+func (s *featureSource) test(progress func(done, total int)) (float64, float64, error) {
+	loss, acc, err := s.r.headEvaluation(s.exec, s.testSet)
+	progress(1, 1)
+	return loss, acc, err
+}
