@@ -114,6 +114,14 @@ def check_tutorial(nb):
     if "<svg" not in html_of(lrfind) or "LR finder (finetune" not in html_of(lrfind) or \
             "Suggested learning rate:" not in text_of(lrfind, "stdout"):
         problems.append("tutorial: the LR finder's plot or suggestion is missing")
+    model = cell_with("session().ShowModel()")
+    if "images 40x40, batch 4" not in text_of(model, "stdout"):
+        problems.append(f"tutorial: the flags after the model cell's %% were not applied: {text_of(model, 'stdout')!r}")
+    # Those flags held for that cell only: the run the training cell made has the environment's settings.
+    with open(os.path.join(os.environ["VEGCLF_RUN"], "config.json")) as f:
+        saved = json.load(f)
+    if saved.get("batch") != 8 or saved.get("image_size") != 32:
+        problems.append(f"tutorial: the run's config has batch {saved.get('batch')}, image size {saved.get('image_size')}; want the environment's 8 and 32")
     gradcam = cell_with("session().ShowGradCAM(")
     if mime_count(gradcam, "image/png") < 2 or "Grad-CAM of" not in text_of(gradcam, "stdout"):
         problems.append("tutorial: no Grad-CAM pictures")
@@ -218,6 +226,11 @@ def main():
     notebooks = [("tutorial.ipynb", check_tutorial), ("experiments.ipynb", check_experiments)]
     for name, checker in notebooks:
         nb = nbformat.read(os.path.join(HERE, name), as_version=4)
+        if name == "tutorial.ipynb":
+            # Flags after a cell's %% override the environment for that cell, as a user gives them.
+            for c in nb.cells:
+                if c.cell_type == "code" and "session().ShowModel()" in c.source:
+                    c.source = c.source.replace("%%\n", "%% --batch=4 --image-size=40\n", 1)
         client = NotebookClient(nb, kernel_name="vegclf-cpu", timeout=1200, startup_timeout=120,
                                 resources={"metadata": {"path": HERE}})
         try:

@@ -136,7 +136,7 @@ func Run(b compute.Backend, o Options) (Result, error) {
 		}
 		defer os.RemoveAll(dir)
 		t0 := time.Now()
-		r, err := train.Open(cfg, b, filepath.Join(dir, "run"), false)
+		r, err := train.Create(cfg, b, filepath.Join(dir, "run"))
 		if err != nil {
 			return nil, err
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/gomlx/compute"
 	"github.com/vegclf/vegclf/vegclf/augment"
@@ -97,8 +96,7 @@ func (s *Session) ShowSchedule() error {
 
 // Train trains the run, or continues it when its folder holds one, with a progress bar and live curves.
 func (s *Session) Train() error {
-	_, err := os.Stat(filepath.Join(s.RunDir, train.LastFile))
-	r, err := train.Open(s.Config, s.Backend, s.RunDir, err == nil)
+	r, err := train.Open(s.Config, s.Backend, s.RunDir)
 	if err != nil {
 		return err
 	}
@@ -109,7 +107,7 @@ func (s *Session) Train() error {
 // Validate evaluates the best checkpoint on the validation split (the tutorial's last figure), writes the
 // run's summary and draws its training curves.
 func (s *Session) Validate() error {
-	r, err := train.Open(s.Config, s.Backend, s.RunDir, true)
+	r, err := train.Resume(s.Config, s.Backend, s.RunDir)
 	if err != nil {
 		return err
 	}

@@ -191,10 +191,8 @@ func Run(ctx context.Context, b compute.Backend, base train.Config, points []Poi
 			fmt.Fprintf(report, "== run %d/%d %s: finished before, skipped\n", i+1, len(points), p.Name())
 			continue
 		}
-		_, err = os.Stat(filepath.Join(runDir, train.LastFile))
-		resume := err == nil
 		fmt.Fprintf(report, "== run %d/%d %s\n", i+1, len(points), p.Name())
-		r, err := train.Open(cfg, b, runDir, resume)
+		r, err := train.Open(cfg, b, runDir) // A run cut short before is resumed.
 		if err != nil {
 			return fmt.Errorf("sweep run %s: %w", p.Name(), err)
 		}

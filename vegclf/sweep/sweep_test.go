@@ -118,7 +118,7 @@ func TestSweepSharesFeaturesAndResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	alone, err := train.Open(cfg, b, filepath.Join(t.TempDir(), "alone"), false)
+	alone, err := train.Create(cfg, b, filepath.Join(t.TempDir(), "alone"))
 	if err != nil {
 		t.Fatal(err)
 	}

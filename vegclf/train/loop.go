@@ -17,7 +17,7 @@ import (
 )
 
 // Train runs the remaining epochs of both phases. It stops early, with ctx's error, when ctx is
-// cancelled; checkpoints of completed epochs are kept, so --resume continues from the last one.
+// cancelled; checkpoints of completed epochs are kept, so Resume continues from the last one.
 func (r *Run) Train(ctx context.Context) error {
 	for _, note := range r.Notes {
 		r.report("%s\n", note)

@@ -83,7 +83,7 @@ func SweepLR(cfg Config, b compute.Backend, dir string, phase Phase, lo, hi floa
 		defer os.RemoveAll(tmp)
 		dir = tmp
 	}
-	r, err := Open(cfg, b, dir, false)
+	r, err := Create(cfg, b, dir)
 	if err != nil {
 		return nil, err
 	}

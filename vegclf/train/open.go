@@ -15,12 +15,29 @@ import (
 	"github.com/vegclf/vegclf/vegclf/weights"
 )
 
-// Open prepares a run in dir: a fresh one (dir must not hold a run already), or, with resume, the run
-// already there, continued from its last checkpoint. A resumed run keeps its saved configuration
-// (ReadConfig): cfg must equal it but for settings of how it runs (strict, feature and image caches,
-// memory limit, devices) and for epochs raised to train some more; any other difference is a
-// *ResumeConflict naming each. Nothing is trained yet.
-func Open(cfg Config, b compute.Backend, dir string, resume bool) (*Run, error) {
+// Create prepares a fresh run of cfg in dir, which must not hold a run already (ErrRunExists). Nothing
+// is trained yet.
+func Create(cfg Config, b compute.Backend, dir string) (*Run, error) {
+	return open(cfg, b, dir, false)
+}
+
+// Resume prepares the run in dir to continue from its last checkpoint. The run keeps its saved
+// configuration (ReadConfig): cfg must equal it but for settings of how it runs (strict, feature and image
+// caches, memory limit, devices) and for epochs raised to train some more; any other difference is a
+// *ResumeConflict naming each, and nothing in dir is changed. Nothing is trained yet.
+func Resume(cfg Config, b compute.Backend, dir string) (*Run, error) {
+	return open(cfg, b, dir, true)
+}
+
+// Open resumes the run in dir when it holds one (Resume, with its rules on cfg), and creates one (Create)
+// otherwise: what a notebook run again, a demo or a restarted sweep want.
+func Open(cfg Config, b compute.Backend, dir string) (*Run, error) {
+	_, err := os.Stat(filepath.Join(dir, LastFile))
+	return open(cfg, b, dir, err == nil)
+}
+
+// open is Create, or with resume, Resume.
+func open(cfg Config, b compute.Backend, dir string, resume bool) (*Run, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating run folder: %w", err)
 	}

@@ -283,7 +283,7 @@ func TestRunSplitAcrossDevices(t *testing.T) {
 		before := b.SplitExecutions()
 		cfg := smallConfig(dataDir)
 		cfg.FinetuneEpochs, cfg.Batch, cfg.Devices = 1, 4, devices
-		r, err := Open(cfg, b, filepath.Join(t.TempDir(), "run"), false)
+		r, err := Create(cfg, b, filepath.Join(t.TempDir(), "run"))
 		if err != nil {
 			t.Fatal(err)
 		}

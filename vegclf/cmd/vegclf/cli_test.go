@@ -358,3 +358,34 @@ func TestPluginHint(t *testing.T) {
 		}
 	}
 }
+
+// TestBadSettingValues gives each typed setting a value that does not parse: a usage error (exit 2) naming
+// the flag and the value, before any work.
+func TestBadSettingValues(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing")
+	out := filepath.Join(t.TempDir(), "run")
+	for _, tc := range []struct {
+		args       []string
+		flag, word string
+	}{
+		{[]string{"train", "--data", missing, "--out", out, "--arch", "vgg16"}, "-arch", "vgg16"},
+		{[]string{"train", "--data", missing, "--out", out, "--normalize", "zscore"}, "-normalize", "zscore"},
+		{[]string{"train", "--data", missing, "--out", out, "--schedule", "zigzag"}, "-schedule", "zigzag"},
+		{[]string{"train", "--data", missing, "--out", out, "--lr-range", "1e-4:1e-6"}, "-lr-range", "1e-4:1e-6"},
+		{[]string{"train", "--data", missing, "--out", out, "--memory-limit", "lots"}, "-memory-limit", "lots"},
+		{[]string{"train", "--data", missing, "--out", out, "--precision", "int8"}, "-precision", "int8"},
+		{[]string{"bench", "--data", missing, "--precision", "int8"}, "-precision", "int8"},
+		{[]string{"lr-find", "--data", missing, "--arch", "vgg16"}, "-arch", "vgg16"},
+		{[]string{"import", "--torch", missing, "--classes", "a,b", "--out", out, "--normalize", "zscore"}, "-normalize", "zscore"},
+	} {
+		t.Run(strings.Join(tc.args[:1], " ")+" "+tc.flag, func(t *testing.T) {
+			code, _, stderr := runCLI(t, tc.args...)
+			if code != 2 || !strings.Contains(stderr, tc.flag) || !strings.Contains(stderr, tc.word) {
+				t.Errorf("exit %d, want 2 with an error naming %s and %q; stderr:\n%s", code, tc.flag, tc.word, stderr)
+			}
+			if _, err := os.Stat(out); err == nil {
+				t.Errorf("a refused command created %s", out)
+			}
+		})
+	}
+}

@@ -42,7 +42,7 @@ func runReproduce(args []string, stdout, stderr io.Writer) error {
 	}
 	defer b.Finalize()
 	fmt.Fprintf(stdout, "Backend: %s\nReproducing %s in %s\n", choice, orig, *out)
-	r, err := train.Open(cfg, b, *out, false)
+	r, err := train.Create(cfg, b, *out)
 	if err != nil {
 		return err
 	}

@@ -107,7 +107,11 @@ func describeConflict(conflict *train.ResumeConflict, out string) string {
 // trainValidatePredict runs the whole recipe: both phases, validation of the best checkpoint, a summary,
 // and predictions for a few single images.
 func trainValidatePredict(cfg train.Config, b compute.Backend, out string, resume bool, stdout, stderr io.Writer) error {
-	r, err := train.Open(cfg, b, out, resume)
+	open := train.Create
+	if resume {
+		open = train.Resume
+	}
+	r, err := open(cfg, b, out)
 	if err != nil {
 		return err
 	}
