@@ -12,6 +12,10 @@ import (
 	"github.com/vegclf/vegclf/vegclf/rgb"
 )
 
+// augmentStream is XORed into the loader's seed for the augmentation's draws, so that they are not the
+// shuffle's ("aug" in hex speak).
+const augmentStream = 0xa59e
+
 // Batch is one batch of transformed images, [B, Size, Size, 3] float32, with their labels and files.
 type Batch struct {
 	Images *tensors.Tensor
@@ -170,7 +174,7 @@ func (l *Loader) loadInto(path string, dst []float32, epoch, index int) error {
 		return err
 	}
 	if l.Augment != nil {
-		img = l.Augment.Apply(img, rand.New(rand.NewPCG(l.Seed^0xa59e, uint64(epoch)<<32|uint64(index))))
+		img = l.Augment.Apply(img, rand.New(rand.NewPCG(l.Seed^augmentStream, uint64(epoch)<<32|uint64(index))))
 	}
 	l.Transform.Apply(img, dst)
 	if cache != nil {

@@ -10,12 +10,15 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 )
 
+// initStream is the stream of Init's draws for a seed ("vegclf" in ASCII).
+const initStream = 0x7665_6763_6c66
+
 // Init creates the model's variables in store with torchvision's initialization, drawn from seed:
 // convolutions Kaiming-normal (fan_out, ReLU gain), batch norm weight 1 and bias 0 with zero mean and unit
 // variance statistics, Linear layers uniform in ±1/sqrt(fan_in) for weights and biases.
 // Only the parameters selected by include (nil: all) are initialized; existing variables are overwritten.
 func (m *Model) Init(store *model.Store, seed uint64, include func(Param) bool) error {
-	rng := rand.New(rand.NewPCG(seed, 0x7665_6763_6c66)) // "vegclf"
+	rng := rand.New(rand.NewPCG(seed, initStream))
 	fanIn := map[string]int{}
 	for _, p := range m.Params() {
 		if p.Layout == LinearWeight {

@@ -38,12 +38,8 @@ func (p Point) Name() string {
 
 // Apply returns base with the point's settings.
 func (p Point) Apply(base train.Config) (train.Config, error) {
-	asJSON, err := json.Marshal(base)
+	m, err := base.Settings()
 	if err != nil {
-		return base, err
-	}
-	var m map[string]any
-	if err := json.Unmarshal(asJSON, &m); err != nil {
 		return base, err
 	}
 	for _, s := range p {
@@ -53,7 +49,8 @@ func (p Point) Apply(base train.Config) (train.Config, error) {
 		}
 		m[s.Key] = v
 	}
-	if asJSON, err = json.Marshal(m); err != nil {
+	asJSON, err := json.Marshal(m)
+	if err != nil {
 		return base, err
 	}
 	cfg := base
@@ -72,7 +69,7 @@ type dimension struct {
 }
 
 // parse reads a search space: "lr=1e-4,3e-4;hidden=64,128;finetune-epochs=0,2", a range as "lr=1e-5:1e-2".
-// Keys are config.json's, or the train flags' ("finetune-epochs").
+// Keys are config.json's, or the train flags' that give a setting's value ("finetune-epochs", "normalize").
 func parse(spec string) ([]dimension, error) {
 	known := train.ConfigKeys()
 	var dims []dimension
@@ -81,7 +78,11 @@ func parse(spec string) ([]dimension, error) {
 			continue
 		}
 		key, values, ok := strings.Cut(part, "=")
-		key = strings.ReplaceAll(strings.TrimSpace(key), "-", "_")
+		if k, isFlag := train.KeyOfFlag(strings.TrimSpace(key)); isFlag {
+			key = k
+		} else {
+			key = strings.ReplaceAll(strings.TrimSpace(key), "-", "_")
+		}
 		if !ok || values == "" {
 			return nil, fmt.Errorf("sweep %q: want KEY=V1,V2,... or KEY=LO:HI, got %q", spec, part)
 		}
@@ -132,6 +133,9 @@ func Grid(spec string) ([]Point, error) {
 	return points, nil
 }
 
+// randomStream is the stream of Random's draws for a seed ("seed" in hex speak).
+const randomStream = 0x5eed
+
 // Random returns n seeded random points of the space: a list's values uniformly, a range log-uniformly when
 // it spans positive values a factor of 10 or more apart (learning rates), uniformly otherwise; whole numbers
 // for whole-number settings.
@@ -140,7 +144,7 @@ func Random(spec string, n int, seed uint64) ([]Point, error) {
 	if err != nil {
 		return nil, err
 	}
-	rng := rand.New(rand.NewPCG(seed, 0x5eed))
+	rng := rand.New(rand.NewPCG(seed, randomStream))
 	kinds := map[string]reflect.Kind{}
 	t := reflect.TypeFor[train.Config]()
 	for i := range t.NumField() {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vegclf/vegclf/vegclf/data"
 	"github.com/vegclf/vegclf/vegclf/internal/testenv"
 	"github.com/vegclf/vegclf/vegclf/resnet"
 	"github.com/vegclf/vegclf/vegclf/schedule"
@@ -39,6 +40,16 @@ func TestGridAndRandom(t *testing.T) {
 		t.Errorf("flag names and words: %v (%v)", names(p), err)
 	} else if cfg, err := p[1].Apply(train.DefaultConfig()); err != nil || cfg.FinetuneEpochs != 2 || cfg.Schedule != schedule.KindCosine {
 		t.Errorf("applied %+v (%v)", cfg, err)
+	}
+	if p, err := Grid("normalize=imagenet"); err != nil || p[0].Name() != "normalization=imagenet" {
+		t.Errorf("a flag named unlike its key: %v (%v)", names(p), err)
+	} else if cfg, err := p[0].Apply(train.DefaultConfig()); err != nil || cfg.Normalization != data.ImageNetNormalization {
+		t.Errorf("applied %+v (%v)", cfg, err)
+	}
+	if p, err := Grid("arch=vgg16"); err != nil {
+		t.Error(err)
+	} else if _, err := p[0].Apply(train.DefaultConfig()); err == nil || !strings.Contains(err.Error(), "vgg16") {
+		t.Errorf("a bad value: %v", err)
 	}
 	for spec, want := range map[string]string{
 		"lr=1e-5:1e-2":  "a range",

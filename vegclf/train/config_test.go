@@ -135,6 +135,11 @@ func TestRegisterFlags(t *testing.T) {
 			t.Errorf("setting %s has no flag %s", key, FlagName(key))
 		}
 	}
+	for flagName, want := range map[string]string{"normalize": "normalization", "finetune-lr": "finetune_lr", "tutorial-batchnorm": "frozen_batchnorm_train", "no-feature-cache": "", "out": ""} {
+		if key, ok := KeyOfFlag(flagName); key != want || ok != (want != "") {
+			t.Errorf("KeyOfFlag(%s) = %q, %v; want %q", flagName, key, ok, want)
+		}
+	}
 	if len(flags) != len(ConfigKeys()) {
 		t.Errorf("%d flags for %d settings", len(flags), len(ConfigKeys()))
 	}

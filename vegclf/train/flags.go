@@ -24,6 +24,17 @@ func FlagName(key string) string {
 	return strings.ReplaceAll(key, "_", "-")
 }
 
+// KeyOfFlag returns the config.json key of the setting a flag gives the value of ("normalization" for
+// "normalize"); false for a flag that is no setting's, or that gives its opposite ("no-feature-cache").
+func KeyOfFlag(name string) (string, bool) {
+	for _, key := range ConfigKeys() {
+		if FlagName(key) == name && name != "no-feature-cache" {
+			return key, true
+		}
+	}
+	return "", false
+}
+
 // RegisterFlags defines on fs a flag for every setting, bound to c's field and with c's value as its
 // default. The CLI's train command and the notebooks (GoNB's "%% --lr=1e-3", or the environment through
 // SetFromEnv) parse settings with them, so a bad value is an error naming the flag, whichever way it came.
