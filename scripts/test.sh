@@ -18,7 +18,7 @@ go test -count=1 -timeout 60m ./... 2>&1 | tee /tmp/vegclf-test.log
 # The build without cgo (the pure Go backend, Go's image/jpeg): the command builds and says so, and the
 # decoder keeps within the stated distance of Pillow's pixels.
 CGO_ENABLED=0 go build -o "$(mktemp -d)/vegclf-nocgo" ./vegclf/cmd/vegclf
-CGO_ENABLED=0 go test -count=1 -run 'TestDecode|TestSelectWithoutXLA' ./vegclf/data ./vegclf/backend
+CGO_ENABLED=0 go test -count=1 -run 'TestDecode|TestSelectWithoutXLA' ./vegclf/rgb ./vegclf/backend
 
 # The notebooks, executed headless with the real GoNB kernel; the executed copies are kept as artifacts.
 export PATH="$(go env GOPATH)/bin:$PATH"
@@ -55,7 +55,7 @@ rm -rf "$fake"
 # is kept under the package's testdata/fuzz (commit it: it becomes a regression test). The budgets are
 # execution counts, about 20 s each on 2 cores: a duration (-fuzztime 20s) races Go 1.26's fuzzing
 # coordinator at its deadline and fails with "context deadline exceeded" and no crasher (go.dev/issue/75804).
-for target in "FuzzDecode ./vegclf/data 60000" "FuzzReadSafetensors ./vegclf/weights 25000" "FuzzReadPTH ./vegclf/weights 20000"; do
+for target in "FuzzDecode ./vegclf/rgb 60000" "FuzzReadSafetensors ./vegclf/weights 25000" "FuzzReadPTH ./vegclf/weights 20000"; do
   set -- $target
   go test -run '^$' -fuzz "^$1\$" -fuzztime "${VEGCLF_FUZZTIME:-$3x}" -fuzzminimizetime 10x "$2"
 done
