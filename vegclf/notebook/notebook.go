@@ -312,17 +312,31 @@ func ShowLRFind(cfg train.Config, b compute.Backend, runDir string, phase train.
 	return found, nil
 }
 
-// ShowSchedule draws the learning rate of every step of both phases of cfg, for a training split of
-// trainImages images.
+// ShowSchedule draws the learning rate of every step of both phases of cfg (the head's, when fine-tuning
+// spreads rates over the layer groups), for a training split of trainImages images.
 func ShowSchedule(cfg train.Config, trainImages int) error {
 	steps := (trainImages + cfg.Batch - 1) / cfg.Batch
-	var x, rates []float64
-	var marks []viz.Mark
+	x, rates, marks := scheduleSeries(cfg, steps)
+	chart, err := viz.Plot{Title: "Learning rate per step (" + cfg.Schedule.String() + ", " + strconv.Itoa(steps) + " steps an epoch)",
+		XLabel: "training step", YLabel: "learning rate (log scale)", LogY: true, IntegerX: true, Marks: marks,
+		Width: 7 * vg.Inch, Lines: []viz.Line{{Name: "learning rate", X: x, Y: rates}}}.SVG()
+	if err != nil {
+		return err
+	}
+	showHTML(chart)
+	return nil
+}
+
+// scheduleSeries returns the learning rate of every step of both phases of cfg at steps an epoch (the
+// head's, when fine-tuning spreads rates over the layer groups), numbered from 1, and a mark where each
+// phase starts.
+func scheduleSeries(cfg train.Config, steps int) (x, rates []float64, marks []viz.Mark) {
+	finetuneLR, _ := cfg.FinetuneRates()
 	for _, phase := range []struct {
 		name   string
 		lr     float64
 		epochs int
-	}{{"frozen", cfg.LR, cfg.FrozenEpochs}, {"fine-tuning", cfg.FinetuneLR, cfg.FinetuneEpochs}} {
+	}{{"frozen", cfg.LR, cfg.FrozenEpochs}, {"fine-tuning", finetuneLR, cfg.FinetuneEpochs}} {
 		s := cfg.Schedule.New(phase.lr, cfg.Warmup)
 		total := int64(phase.epochs * steps)
 		if total > 0 {
@@ -332,12 +346,5 @@ func ShowSchedule(cfg train.Config, trainImages int) error {
 			x, rates = append(x, float64(len(x)+1)), append(rates, s.Rate(i, total))
 		}
 	}
-	chart, err := viz.Plot{Title: "Learning rate per step (" + cfg.Schedule.String() + ", " + strconv.Itoa(steps) + " steps an epoch)",
-		XLabel: "training step", YLabel: "learning rate (log scale)", LogY: true, IntegerX: true, Marks: marks,
-		Width: 7 * vg.Inch, Lines: []viz.Line{{Name: "learning rate", X: x, Y: rates}}}.SVG()
-	if err != nil {
-		return err
-	}
-	showHTML(chart)
-	return nil
+	return x, rates, marks
 }

@@ -90,9 +90,9 @@ func (r *LRRange) UnmarshalText(text []byte) error {
 	return nil
 }
 
-// finetuneRates returns the fine-tuning phase's base rate (the head's) and each layer group's scale
+// FinetuneRates returns the fine-tuning phase's base rate (the head's) and each layer group's scale
 // relative to it, from LRRange or LayerDecay (all 1 with neither; Validate refuses both).
-func (c Config) finetuneRates() (float64, [resnet.NumGroups]float64) {
+func (c Config) FinetuneRates() (float64, [resnet.NumGroups]float64) {
 	scales := unitScales()
 	last := float64(resnet.NumGroups - 1)
 	switch {

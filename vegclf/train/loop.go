@@ -119,7 +119,7 @@ func (r *Run) planPhase(phase Phase, epochs int, lr float64) (*phasePlan, error)
 	}
 	scales := unitScales()
 	if phase == Finetune {
-		lr, scales = r.Config.finetuneRates()
+		lr, scales = r.Config.FinetuneRates()
 		if scales != unitScales() {
 			var parts []string
 			for g, s := range scales {

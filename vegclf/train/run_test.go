@@ -522,18 +522,18 @@ func TestEarlyStoppingAndSchedules(t *testing.T) {
 func TestFinetuneRates(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.LRRange = LRRange{1e-6, 1e-4}
-	base, scales := cfg.finetuneRates()
+	base, scales := cfg.FinetuneRates()
 	if base != 1e-4 || math.Abs(scales[resnet.GroupStem]-1e-2) > 1e-12 || scales[resnet.GroupHead] != 1 ||
 		math.Abs(scales[resnet.GroupLayer2]-math.Pow(1e-2, 0.6)) > 1e-12 {
 		t.Errorf("range: base %v, scales %v", base, scales)
 	}
 	cfg.LRRange, cfg.LayerDecay = LRRange{}, 0.5
-	base, scales = cfg.finetuneRates()
+	base, scales = cfg.FinetuneRates()
 	if base != cfg.FinetuneLR || scales[resnet.GroupLayer4] != 0.5 || scales[resnet.GroupStem] != 1.0/32 {
 		t.Errorf("decay: base %v, scales %v", base, scales)
 	}
 	cfg.LayerDecay = 0
-	if base, scales = cfg.finetuneRates(); base != cfg.FinetuneLR || scales != unitScales() {
+	if base, scales = cfg.FinetuneRates(); base != cfg.FinetuneLR || scales != unitScales() {
 		t.Errorf("neither: base %v, scales %v", base, scales)
 	}
 }
