@@ -7,7 +7,6 @@ import (
 
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/vegclf/vegclf/vegclf/checkpoint"
-	"github.com/vegclf/vegclf/vegclf/internal/atomicfile"
 	"github.com/vegclf/vegclf/vegclf/resnet"
 	"github.com/vegclf/vegclf/vegclf/weights"
 )
@@ -59,17 +58,8 @@ func Import(dir string, cfg Config, classes []string, m *resnet.Model, store *mo
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("creating run folder: %w", err)
 	}
-	if err := writeJSON(filepath.Join(dir, ConfigFile), cfg); err != nil {
+	if err := startFolder(dir, cfg, nil); err != nil {
 		return err
 	}
-	if err := atomicfile.Write(filepath.Join(dir, MetricsFile), nil); err != nil {
-		return err
-	}
-	if err := writeMetricsCSV(dir, nil); err != nil {
-		return err
-	}
-	if err := checkpoint.Save(filepath.Join(dir, BestFile), store, meta); err != nil {
-		return err
-	}
-	return checkpoint.Save(filepath.Join(dir, LastFile), store, meta)
+	return saveCheckpoints(dir, store, meta, true)
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/vegclf/vegclf/vegclf/checkpoint"
 	"github.com/vegclf/vegclf/vegclf/data"
-	"github.com/vegclf/vegclf/vegclf/internal/atomicfile"
 	"github.com/vegclf/vegclf/vegclf/resnet"
 	"github.com/vegclf/vegclf/vegclf/weights"
 )
@@ -38,33 +37,54 @@ func Open(cfg Config, b compute.Backend, dir string) (*Run, error) {
 
 // open is Create, or with resume, Resume.
 func open(cfg Config, b compute.Backend, dir string, resume bool) (*Run, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("creating run folder: %w", err)
-	}
-	if err := checkWritable(dir); err != nil {
+	saved, err := checkFolder(dir, cfg, resume)
+	if err != nil {
 		return nil, err
-	}
-	last := filepath.Join(dir, LastFile)
-	_, lastErr := os.Stat(last)
-	var saved Config
-	if resume {
-		if lastErr != nil {
-			return nil, fmt.Errorf("nothing to resume in %s: no %s (start a new run instead)", dir, LastFile)
-		}
-		var err error
-		if saved, err = ReadConfig(dir); err != nil {
-			return nil, err
-		}
-		// Before anything is loaded; the phase's own rule is checked again after the restore.
-		if _, err := checkResume(dir, saved, cfg, Frozen); err != nil {
-			return nil, err
-		}
-	} else if lastErr == nil {
-		return nil, fmt.Errorf("%s: %w (%s): resume it, or choose another folder", dir, ErrRunExists, LastFile)
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	r, err := newRun(cfg, b, dir)
+	if err != nil {
+		return nil, err
+	}
+	if resume {
+		return r, r.resume(saved)
+	}
+	return r, r.start()
+}
+
+// checkFolder makes sure dir can take the run, before anything is loaded: it is writable, and it holds a
+// run to resume (whose saved configuration it returns, checked against cfg) or, for a new run, none.
+func checkFolder(dir string, cfg Config, resume bool) (Config, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return Config{}, fmt.Errorf("creating run folder: %w", err)
+	}
+	if err := checkWritable(dir); err != nil {
+		return Config{}, err
+	}
+	_, lastErr := os.Stat(filepath.Join(dir, LastFile))
+	switch {
+	case !resume && lastErr == nil:
+		return Config{}, fmt.Errorf("%s: %w (%s): resume it, or choose another folder", dir, ErrRunExists, LastFile)
+	case !resume:
+		return Config{}, nil
+	case lastErr != nil:
+		return Config{}, fmt.Errorf("nothing to resume in %s: no %s (start a new run instead)", dir, LastFile)
+	}
+	saved, err := ReadConfig(dir)
+	if err != nil {
+		return Config{}, err
+	}
+	// The phase's own rule is checked again once the checkpoint says which phase the run is in.
+	if _, err := checkResume(dir, saved, cfg, Frozen); err != nil {
+		return Config{}, err
+	}
+	return saved, nil
+}
+
+// newRun loads cfg's dataset and lays out its model and devices, noting what the report should say.
+func newRun(cfg Config, b compute.Backend, dir string) (*Run, error) {
 	parallel, parallelNote, err := parallelFor(b, cfg.Devices, cfg.Batch)
 	if err != nil {
 		return nil, err
@@ -74,10 +94,10 @@ func open(cfg Config, b compute.Backend, dir string, resume bool) (*Run, error) 
 		return nil, err
 	}
 	r := &Run{Config: cfg, Dir: dir, Dataset: ds, Model: resnet.New(cfg.Arch, cfg.Head(len(ds.Classes))), Backend: b, phase: Frozen, parallel: parallel}
+	r.Model.Precision = cfg.Precision.DType()
 	if parallelNote != "" {
 		r.Notes = append(r.Notes, parallelNote)
 	}
-	r.Model.Precision = cfg.Precision.DType()
 	if n := len(ds.Skipped); n > 0 {
 		r.Notes = append(r.Notes, fmt.Sprintf("Skipped %d unreadable files (in strict mode they are an error):\n%s", n, data.DescribeUnreadable(ds.Skipped, 20)))
 	}
@@ -85,48 +105,42 @@ func open(cfg Config, b compute.Backend, dir string, resume bool) (*Run, error) 
 		r.Notes = append(r.Notes, fmt.Sprintf("The data has no test split: %.0f%% of each class of train (seed %d) is the test split: %d train, %d test images.",
 			100*cfg.TestFraction, cfg.Seed, len(ds.Train.Samples), len(ds.Test.Samples)))
 	}
-	if resume {
-		if err := r.restore(last); err != nil {
-			return nil, err
-		}
-		notes, err := checkResume(dir, saved, cfg, r.phase)
-		if err != nil {
-			return nil, err
-		}
-		if len(notes) > 0 {
-			r.Notes = append(r.Notes, notes...)
-			if err := writeJSON(filepath.Join(dir, ConfigFile), cfg); err != nil {
-				return nil, err
-			}
-		}
-		return r, nil
-	}
+	return r, nil
+}
+
+// start initializes a fresh run: the model's variables, the pretrained backbone, and the run folder's
+// files.
+func (r *Run) start() error {
 	r.Store = model.NewStore()
-	if err := r.Model.Init(r.Store, cfg.Seed, nil); err != nil {
-		return nil, err
+	if err := r.Model.Init(r.Store, r.Config.Seed, nil); err != nil {
+		return err
 	}
 	weightsPath, err := r.loadPretrained()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	provenance, err := newProvenance(ds, cfg.Data, weightsPath, b)
+	provenance, err := newProvenance(r.Dataset, r.Config.Data, weightsPath, r.Backend)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if err := writeJSON(filepath.Join(dir, ProvenanceFile), provenance); err != nil {
-		return nil, err
+	return startFolder(r.Dir, r.Config, provenance)
+}
+
+// resume restores the run from its last checkpoint and checks the configuration it continues with
+// against saved, recording the settings it takes anew.
+func (r *Run) resume(saved Config) error {
+	if err := r.restore(filepath.Join(r.Dir, LastFile)); err != nil {
+		return err
 	}
-	if err := writeJSON(filepath.Join(dir, ConfigFile), cfg); err != nil {
-		return nil, err
+	notes, err := checkResume(r.Dir, saved, r.Config, r.phase)
+	if err != nil {
+		return err
 	}
-	// A fresh run starts a fresh metrics file.
-	if err := atomicfile.Write(filepath.Join(dir, MetricsFile), nil); err != nil {
-		return nil, err
+	if len(notes) == 0 {
+		return nil
 	}
-	if err := writeMetricsCSV(dir, nil); err != nil {
-		return nil, err
-	}
-	return r, nil
+	r.Notes = append(r.Notes, notes...)
+	return writeConfig(r.Dir, r.Config)
 }
 
 // loadPretrained loads the configured backbone weights (the head stays freshly initialized).

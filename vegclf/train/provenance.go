@@ -3,7 +3,6 @@ package train
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -75,19 +74,6 @@ func fileSHA256(path string) (string, error) {
 		return "", fmt.Errorf("fingerprinting %s: %w", path, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// ReadProvenance reads a run folder's provenance.json.
-func ReadProvenance(dir string) (*Provenance, error) {
-	content, err := os.ReadFile(filepath.Join(dir, ProvenanceFile))
-	if err != nil {
-		return nil, fmt.Errorf("reading the run's provenance: %w", err)
-	}
-	var p Provenance
-	if err := json.Unmarshal(content, &p); err != nil {
-		return nil, fmt.Errorf("reading %s: %w", filepath.Join(dir, ProvenanceFile), err)
-	}
-	return &p, nil
 }
 
 // Differences says, one line each, what differs between two runs' provenance: data files changed, added or

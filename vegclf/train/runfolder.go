@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/gomlx/ml/model"
 	"github.com/vegclf/vegclf/vegclf/checkpoint"
 	"github.com/vegclf/vegclf/vegclf/evaluate"
 	"github.com/vegclf/vegclf/vegclf/internal/atomicfile"
@@ -149,12 +150,7 @@ func (r *Run) saveEpoch(m EpochMetrics) error {
 		Normalization: r.Config.Transform().Normalization, Phase: string(m.Phase), Epoch: m.Epoch, Step: r.step,
 		TestAccuracy: m.TestAccuracy, TestLoss: m.TestLoss, BestAccuracy: r.best,
 	}
-	if m.Best {
-		if err := checkpoint.Save(filepath.Join(r.Dir, BestFile), r.Store, meta); err != nil {
-			return err
-		}
-	}
-	return checkpoint.Save(filepath.Join(r.Dir, LastFile), r.Store, meta)
+	return saveCheckpoints(r.Dir, r.Store, meta, m.Best)
 }
 
 // ReadMetrics reads a run folder's metrics file.
@@ -283,6 +279,28 @@ func (r *Run) WriteSummary(validation *evaluate.Result) (*Summary, error) {
 	return s, nil
 }
 
+// startFolder writes a fresh run's files: what it was made from (p; nil for an imported run, which
+// was made elsewhere), its configuration, and its metrics, empty.
+func startFolder(dir string, cfg Config, p *Provenance) error {
+	if p != nil {
+		if err := writeJSON(filepath.Join(dir, ProvenanceFile), p); err != nil {
+			return err
+		}
+	}
+	if err := writeConfig(dir, cfg); err != nil {
+		return err
+	}
+	if err := atomicfile.Write(filepath.Join(dir, MetricsFile), nil); err != nil {
+		return err
+	}
+	return writeMetricsCSV(dir, nil)
+}
+
+// writeConfig writes the run's configuration (config.json).
+func writeConfig(dir string, cfg Config) error {
+	return writeJSON(filepath.Join(dir, ConfigFile), cfg)
+}
+
 // writeJSON writes v as indented JSON to path through a temporary file and a rename.
 func writeJSON(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
@@ -367,4 +385,27 @@ func (c Config) Settings() (map[string]any, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// ReadProvenance reads a run folder's provenance.json.
+func ReadProvenance(dir string) (*Provenance, error) {
+	content, err := os.ReadFile(filepath.Join(dir, ProvenanceFile))
+	if err != nil {
+		return nil, fmt.Errorf("reading the run's provenance: %w", err)
+	}
+	var p Provenance
+	if err := json.Unmarshal(content, &p); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", filepath.Join(dir, ProvenanceFile), err)
+	}
+	return &p, nil
+}
+
+// saveCheckpoints writes the run's last checkpoint and, when best, its best one first.
+func saveCheckpoints(dir string, store *model.Store, meta checkpoint.Meta, best bool) error {
+	if best {
+		if err := checkpoint.Save(filepath.Join(dir, BestFile), store, meta); err != nil {
+			return err
+		}
+	}
+	return checkpoint.Save(filepath.Join(dir, LastFile), store, meta)
 }
