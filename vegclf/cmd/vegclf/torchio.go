@@ -28,8 +28,8 @@ func runImport(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "", "the run folder to write")
 	cfg := train.DefaultConfig()
 	cfg.FrozenEpochs, cfg.FinetuneEpochs = 0, 0
-	fs.TextVar(&cfg.Arch, "arch", cfg.Arch, "architecture: resnet18, resnet34, resnet50, resnet101, resnet152")
-	fs.TextVar(&cfg.Normalization, "normalize", cfg.Normalization, "the input normalization the model was trained with: half (the tutorial's 0.5/0.5) or imagenet")
+	fs.TextVar(&cfg.Arch, "arch", cfg.Arch, "`architecture`: resnet18, resnet34, resnet50, resnet101, resnet152")
+	fs.TextVar(&cfg.Normalization, "normalize", cfg.Normalization, "the input `normalization` the model was trained with: half (the tutorial's 0.5/0.5) or imagenet")
 	fs.IntVar(&cfg.ImageSize, "image-size", cfg.ImageSize, "the image size the model was trained with")
 	if err := parseFlagsOnly(fs, args); err != nil {
 		return err
