@@ -12,8 +12,11 @@ import (
 var flagNames = map[string]string{
 	"normalization":          "normalize",
 	"frozen_batchnorm_train": "tutorial-batchnorm",
-	"cache_features":         "no-feature-cache",
+	"cache_features":         negatedCacheFlag,
 }
+
+// negatedCacheFlag is the one flag that sets its setting to the opposite of its value (negatedBool).
+const negatedCacheFlag = "no-feature-cache"
 
 // FlagName returns the flag (RegisterFlags) of a setting given by its config.json key: "image-size" for
 // "image_size", "normalize" for "normalization".
@@ -28,7 +31,7 @@ func FlagName(key string) string {
 // "normalize"); false for a flag that is no setting's, or that gives its opposite ("no-feature-cache").
 func KeyOfFlag(name string) (string, bool) {
 	for _, key := range ConfigKeys() {
-		if FlagName(key) == name && name != "no-feature-cache" {
+		if FlagName(key) == name && name != negatedCacheFlag {
 			return key, true
 		}
 	}
@@ -55,7 +58,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&c.TestFraction, "test-fraction", c.TestFraction, "part of train carved as the test split when the data has none")
 	fs.BoolVar(&c.FrozenBatchNormTrain, "tutorial-batchnorm", c.FrozenBatchNormTrain, "frozen phase: keep batch norm in train mode, as the tutorial's model.train() does")
 	fs.BoolVar(&c.Strict, "strict", c.Strict, "unreadable image files are an error (by default they are skipped with a warning)")
-	fs.Var(negatedBool{&c.CacheFeatures}, "no-feature-cache", "frozen phase: run the backbone on every batch instead of computing its features once")
+	fs.Var(negatedBool{&c.CacheFeatures}, negatedCacheFlag, "frozen phase: run the backbone on every batch instead of computing its features once")
 	fs.IntVar(&c.ImageCacheMB, "image-cache-mb", c.ImageCacheMB, "keep transformed images in memory up to this many MB, so later epochs skip decoding (0: off)")
 	fs.TextVar(&c.Schedule, "schedule", c.Schedule, "learning-rate `schedule`, stepped per batch in each phase: constant, cosine (with linear warmup) or onecycle")
 	fs.Float64Var(&c.Warmup, "warmup", c.Warmup, "cosine schedule: fraction of each phase's steps warming up linearly")

@@ -310,22 +310,23 @@ func writeJSON(path string, v any) error {
 	return atomicfile.Write(path, append(b, '\n'))
 }
 
-// readConfig reads a run folder's config.json.
-func readConfig(path string) (Config, error) {
-	b, err := os.ReadFile(path)
+// readJSON reads the JSON file path into v; what names it in errors ("config").
+func readJSON(path, what string, v any) error {
+	content, err := os.ReadFile(path)
 	if err != nil {
-		return Config{}, fmt.Errorf("reading run config: %w", err)
+		return fmt.Errorf("reading run %s: %w", what, err)
 	}
-	var c Config
-	if err := json.Unmarshal(b, &c); err != nil {
-		return Config{}, fmt.Errorf("reading run config %s: %w", path, err)
+	if err := json.Unmarshal(content, v); err != nil {
+		return fmt.Errorf("reading run %s %s: %w", what, path, err)
 	}
-	return c, nil
+	return nil
 }
 
 // ReadConfig returns the configuration saved in the run folder dir (its config.json).
 func ReadConfig(dir string) (Config, error) {
-	return readConfig(filepath.Join(dir, ConfigFile))
+	var c Config
+	err := readJSON(filepath.Join(dir, ConfigFile), "config", &c)
+	return c, err
 }
 
 // Record is a run folder as training left it: its configuration, its metrics, and its summary (nil until
@@ -348,16 +349,12 @@ func ReadRecord(dir string) (*Record, error) {
 		return nil, err
 	}
 	path := filepath.Join(dir, SummaryFile)
-	content, err := os.ReadFile(path)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return r, nil
-	case err != nil:
-		return nil, fmt.Errorf("reading run summary: %w", err)
 	}
 	r.Summary = &Summary{}
-	if err := json.Unmarshal(content, r.Summary); err != nil {
-		return nil, fmt.Errorf("reading run summary %s: %w", path, err)
+	if err := readJSON(path, "summary", r.Summary); err != nil {
+		return nil, err
 	}
 	return r, nil
 }
@@ -389,13 +386,9 @@ func (c Config) Settings() (map[string]any, error) {
 
 // ReadProvenance reads a run folder's provenance.json.
 func ReadProvenance(dir string) (*Provenance, error) {
-	content, err := os.ReadFile(filepath.Join(dir, ProvenanceFile))
-	if err != nil {
-		return nil, fmt.Errorf("reading the run's provenance: %w", err)
-	}
 	var p Provenance
-	if err := json.Unmarshal(content, &p); err != nil {
-		return nil, fmt.Errorf("reading %s: %w", filepath.Join(dir, ProvenanceFile), err)
+	if err := readJSON(filepath.Join(dir, ProvenanceFile), "provenance", &p); err != nil {
+		return nil, err
 	}
 	return &p, nil
 }

@@ -28,14 +28,15 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlagsOnly(fs, args); err != nil {
 		return err
 	}
-	if !flagWasSet(fs, "weights") {
+	given := train.Given(fs)
+	if !given("weights") {
 		cache, err := weights.CacheDir()
 		if err != nil {
 			return err
 		}
 		if _, _, err := weights.Resolve(cfg.Weights, cache); errors.Is(err, weights.ErrNotCached) {
 			fmt.Fprintf(stdout, "Pretrained weights are not in the cache, so this demo trains from random initialization.\n%v\n", err)
-			train.FromScratch(&cfg, func(key string) bool { return flagWasSet(fs, train.FlagName(key)) })
+			train.FromScratch(&cfg, given)
 		}
 	}
 	if cfg.Data == "" {
