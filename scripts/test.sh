@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 . scripts/goenv.sh
 export VEGCLF_REQUIRE_TORCH=1
 
+# The main command as a new machine runs it (fresh clone, empty Go caches, no HOME, not root): about 5 min.
+./scripts/first-run-check.sh
+
 unformatted=$(gofmt -l .)
 if [ -n "$unformatted" ]; then
   echo "gofmt is needed on:"; echo "$unformatted"; exit 1
@@ -23,8 +26,9 @@ CGO_ENABLED=0 go test -count=1 -run 'TestDecode|TestSelectWithoutXLA' ./vegclf/r
 # The notebooks, executed headless with the real GoNB kernel; the executed copies are kept as artifacts.
 export PATH="$(go env GOPATH)/bin:$PATH"
 /usr/bin/python3 notebooks/run_notebooks.py "${VEGCLF_ARTIFACTS:-/tmp/vegclf-artifacts}"
-# The installed kernel specs start GoNB and run Go, with their environment.
-/usr/bin/python3 -m unittest notebooks/kernel_test.py
+# The installed kernel specs start GoNB and run Go, with their environment; PATH has neither Go's folder
+# nor GOPATH's bin, which the specs give GoNB.
+env PATH=/usr/sbin:/usr/bin:/sbin:/bin /usr/bin/python3 -m unittest notebooks/kernel_test.py
 # The tutorial in a real browser: all cells run from the page, images and plots checked as rendered.
 /usr/bin/python3 notebooks/browser_test.py "${VEGCLF_ARTIFACTS:-/tmp/vegclf-artifacts}"
 

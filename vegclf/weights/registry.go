@@ -95,7 +95,7 @@ func CacheDir() (string, error) {
 	}
 	home, err := os.UserHomeDir()
 	if err != nil {
-		return "", fmt.Errorf("finding the weights cache: %w", err)
+		return "", fmt.Errorf("finding the weights cache: %w (set VEGCLF_CACHE to a folder for it)", err)
 	}
 	return filepath.Join(home, ".cache", "vegclf"), nil
 }

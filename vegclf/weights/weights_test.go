@@ -347,4 +347,9 @@ func TestRegistryAndResolve(t *testing.T) {
 	if d, _ := CacheDir(); d != "/xdg/vegclf" {
 		t.Errorf("CacheDir = %s", d)
 	}
+	t.Setenv("XDG_CACHE_HOME", "")
+	t.Setenv("HOME", "")
+	if d, err := CacheDir(); err == nil || !strings.Contains(err.Error(), "set VEGCLF_CACHE") {
+		t.Errorf("CacheDir without HOME = %q, %v; want an error saying to set VEGCLF_CACHE", d, err)
+	}
 }

@@ -30,11 +30,12 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	}
 	given := train.Given(fs)
 	if !given("weights") {
+		// No cache folder (HOME unset, say) holds no weights either: the demo still runs.
 		cache, err := weights.CacheDir()
-		if err != nil {
-			return err
+		if err == nil {
+			_, _, err = weights.Resolve(cfg.Weights, cache)
 		}
-		if _, _, err := weights.Resolve(cfg.Weights, cache); errors.Is(err, weights.ErrNotCached) {
+		if errors.Is(err, weights.ErrNotCached) || cache == "" && err != nil {
 			fmt.Fprintf(stdout, "Pretrained weights are not in the cache, so this demo trains from random initialization.\n%v\n", err)
 			train.FromScratch(&cfg, given)
 		}
