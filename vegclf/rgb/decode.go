@@ -25,6 +25,17 @@ import (
 // any pixel is decoded, so a 10000x10000 JPEG cannot take the memory of several decoders at once.
 const DefaultMaxPixels = 89_478_485
 
+// PixelLimitError is the error of CheckHeader and Decode for an image whose header declares more pixels
+// than the limit (errors.As finds it in a wrapped error).
+type PixelLimitError struct {
+	Format               string
+	Width, Height, Limit int
+}
+
+func (e *PixelLimitError) Error() string {
+	return fmt.Sprintf("%s image is %dx%d, over the limit of %d pixels", e.Format, e.Width, e.Height, e.Limit)
+}
+
 // Image is an 8-bit RGB image with interleaved channels: Pix[(y*Width+x)*3+c].
 type Image struct {
 	Width, Height int
@@ -49,7 +60,7 @@ func CheckHeader(content []byte, maxPixels int) error {
 			return fmt.Errorf("%s image has invalid size %dx%d", f.name, width, height)
 		}
 		if int64(width)*int64(height) > int64(maxPixels) {
-			return fmt.Errorf("%s image is %dx%d, over the limit of %d pixels", f.name, width, height, maxPixels)
+			return &PixelLimitError{Format: f.name, Width: width, Height: height, Limit: maxPixels}
 		}
 		return nil
 	}

@@ -2,6 +2,7 @@ package rgb
 
 import (
 	"bytes"
+	"errors"
 	"image"
 	"image/color"
 	"image/gif"
@@ -114,6 +115,10 @@ func TestDecodeErrorsNameTheFileAndProblem(t *testing.T) {
 			_, err := DecodeFile(p, tc.limit)
 			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), p) {
 				t.Errorf("error = %v, want the path and %q", err, tc.want)
+			}
+			var limitErr *PixelLimitError
+			if errors.As(err, &limitErr) != strings.HasPrefix(tc.name, "bomb") {
+				t.Errorf("error = %v: a PixelLimitError is %v, want it for the bombs only", err, limitErr)
 			}
 		})
 	}

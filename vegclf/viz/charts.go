@@ -11,6 +11,8 @@ import (
 
 	"golang.org/x/image/font"
 	"gonum.org/v1/plot/vg"
+
+	"github.com/vegclf/vegclf/vegclf/rgb"
 )
 
 // LRFinder draws an LR finder's smoothed loss against the learning rate, on a logarithmic rate axis, with
@@ -151,13 +153,21 @@ func Prediction(path string, top []string, probs []float64, size int) *image.NRG
 // Saliency draws an image with a saliency map (values in [0,1], any resolution) laid over it in a
 // blue-to-red scale, next to the plain image, with a caption.
 func Saliency(path string, saliency [][]float32, size int, caption string) *image.NRGBA {
-	out := image.NewNRGBA(image.Rect(0, 0, 2*size+12, size+26))
-	fill(out, out.Bounds(), color.White)
-	img, err := thumbnail(path, size)
+	img, err := rgb.DecodeFile(path, 0)
 	if err != nil {
+		out := image.NewNRGBA(image.Rect(0, 0, 2*size+12, size+26))
+		fill(out, out.Bounds(), color.White)
 		drawText(out, 4, 16, "unreadable: "+err.Error(), 12, color.Black, 2*size)
 		return out
 	}
+	return SaliencyOf(img, saliency, size, caption)
+}
+
+// SaliencyOf is Saliency of a decoded image.
+func SaliencyOf(full *rgb.Image, saliency [][]float32, size int, caption string) *image.NRGBA {
+	out := image.NewNRGBA(image.Rect(0, 0, 2*size+12, size+26))
+	fill(out, out.Bounds(), color.White)
+	img := rgb.Resize(full, size, size)
 	draw.Draw(out, image.Rect(4, 4, 4+size, 4+size), img, image.Point{}, draw.Src)
 	h, w := len(saliency), len(saliency[0])
 	for y := 0; y < size; y++ {

@@ -20,6 +20,7 @@
 //	vegclf export --run RUNDIR --out FILE.pth [--layout tutorial|torchvision]
 //	vegclf sweep --data DIR --out DIR --grid 'lr=1e-4,1e-3;hidden=64,128' [--trials N] [train flags]
 //	vegclf reproduce RUNDIR --out NEWDIR
+//	vegclf serve --run RUNDIR [--addr 127.0.0.1:8080] [--max-batch N] [--queue N] [--timeout 30s]
 //	vegclf version (or --version)
 //
 // Exit status: 0 on success, 1 when the command fails, 2 for a usage mistake (unknown command or flag,
@@ -60,6 +61,7 @@ var commands = map[string]command{
 	"import":    {"make a run folder from a PyTorch checkpoint (the tutorial's VegetableResnet, or a torchvision ResNet)", runImport},
 	"export":    {"write a run's model as a PyTorch state_dict (.pth) and its classes", runExport},
 	"sweep":     {"train a run per point of a grid (or random trials) of settings, sharing the frozen backbone's features", runSweep},
+	"serve":     {"answer predictions of a trained run over HTTP: a JSON API and a page to try images", runServe},
 	"reproduce": {"train a run again from its record and compare it epoch by epoch, naming what changed", runReproduce},
 }
 
