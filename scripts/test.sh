@@ -31,6 +31,8 @@ export PATH="$(go env GOPATH)/bin:$PATH"
 env PATH=/usr/sbin:/usr/bin:/sbin:/bin /usr/bin/python3 -m unittest notebooks/kernel_test.py
 # The tutorial in a real browser: all cells run from the page, images and plots checked as rendered.
 /usr/bin/python3 notebooks/browser_test.py "${VEGCLF_ARTIFACTS:-/tmp/vegclf-artifacts}"
+# vegclf serve's page in a real browser: a real photo chosen, its top class as vegclf predict gives it.
+/usr/bin/python3 vegclf/serve/browser_test.py "${VEGCLF_ARTIFACTS:-/tmp/vegclf-artifacts}"
 
 # The GPU check script, dry run on the CPU (the Go backend against Debian's torch, about 2 minutes): the
 # script that a lent GPU machine runs in one call must still build and produce every figure.
