@@ -299,13 +299,10 @@ func (s *Server) predict(r *http.Request) (*Response, error) {
 		select {
 		case <-j.done:
 		case <-ctx.Done():
-			if r.Context().Err() != nil {
-				return nil, &requestError{499, "the client went away"}
-			}
-			return nil, &requestError{http.StatusGatewayTimeout, fmt.Sprintf("no prediction within %v (the server is overloaded)", s.opts.Timeout)}
+			return nil, s.waitError(r)
 		}
-		if j.err != nil && ctx.Err() != nil {
-			return nil, &requestError{http.StatusGatewayTimeout, fmt.Sprintf("no prediction within %v (the server is overloaded)", s.opts.Timeout)}
+		if j.err != nil && ctx.Err() != nil { // The batcher left it out: its wait had run out.
+			return nil, s.waitError(r)
 		}
 		if j.err != nil {
 			return nil, fmt.Errorf("predicting %s: %w", uploads[i].name, j.err)
@@ -316,6 +313,14 @@ func (s *Server) predict(r *http.Request) (*Response, error) {
 		}
 	}
 	return resp, nil
+}
+
+// waitError says why a request stopped waiting for its predictions: its client went away, or its time ran out.
+func (s *Server) waitError(r *http.Request) error {
+	if r.Context().Err() != nil {
+		return &requestError{499, "the client went away"}
+	}
+	return &requestError{http.StatusGatewayTimeout, fmt.Sprintf("no prediction within %v (the server is overloaded)", s.opts.Timeout)}
 }
 
 // query reads ?topk= (default 5) and ?gradcam=.
