@@ -20,6 +20,7 @@ import urllib.request
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.support.ui import Select
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -70,17 +71,64 @@ def check_chart_ticks(charts, minimum=5):
                 problems.append(f"chart {c['title']!r}: learning-rate ticks {log_axis} are not successive powers of ten")
     return problems
 
-def run_all_cells(driver, port, name):
-    """Opens the notebook in the page, runs all its cells from the menu's action and waits for them."""
+def run_all_cells(driver, port, name, interact=None):
+    """Opens the notebook in the page, runs all its cells from the menu's action and waits for them. A
+    notebook whose last cell waits for the user (the tutorial's pick-an-image cell) passes interact: it is
+    called once that cell runs, and returns its problems after ending the cell."""
     driver.get(f"http://127.0.0.1:{port}/notebooks/notebooks/{name}")
     wait_for(driver, "return typeof Jupyter !== 'undefined' && Jupyter.notebook && Jupyter.notebook.kernel "
                      "&& Jupyter.notebook.kernel.is_connected()", 120, "the kernel")
     driver.execute_script("Jupyter.notebook.set_autosave_interval(0); Jupyter.notebook.clear_all_output(); "
                           "Jupyter.notebook.execute_all_cells();")
+    problems = []
+    if interact is not None:
+        wait_for(driver, "const cells = Jupyter.notebook.get_cells().filter(c => c.cell_type == 'code');"
+                         "return cells.slice(0, -1).every(c => c.input_prompt_number != null "
+                         "&& c.input_prompt_number !== '*');", 1200, "all cells but the last to run")
+        problems = interact(driver)
     wait_for(driver, "const cells = Jupyter.notebook.get_cells().filter(c => c.cell_type == 'code');"
                      "return !Jupyter.notebook.kernel_busy && cells.every(c => c.input_prompt_number != null "
                      "&& c.input_prompt_number !== '*');", 1200, "all cells to run")
     time.sleep(2)
+    return problems
+
+
+def interact_pick(outdir):
+    """The pick-an-image cell: it shows the first image's top-3; choosing an image of another class shows that
+    one's instead; Done ends the cell and disables the choice."""
+    top = "const p = document.querySelector('.vegclf-pick-top'); return p ? p.textContent : '';"
+
+    def interact(driver):
+        problems = []
+        wait_for(driver, "return document.querySelector('select[id^=vegclf-pick-select]') != null && "
+                         "document.querySelector('.vegclf-pick-top') != null", 300, "the pick-an-image cell's first image")
+        first = driver.execute_script(top)
+        select = Select(driver.find_element("css selector", "select[id^=vegclf-pick-select]"))
+        labels = [o.text for o in select.options]
+        other = next((i for i, l in enumerate(labels) if l.split("/")[0] != labels[0].split("/")[0]), None)
+        if other is None:
+            return [f"pick: the choice offers images of one class only: {labels}"]
+        select.select_by_index(other)
+        try:
+            wait_for(driver, f"const p = document.querySelector('.vegclf-pick-top'); return p && p.textContent != {first!r};",
+                     120, "the shown prediction to change")
+        except TimeoutError as e:
+            problems.append(f"pick: choosing {labels[other]!r} left {first!r} shown: {e}")
+        shown = driver.execute_script(top)
+        image = labels[other].split("/")[-1]
+        print(f"browser: pick: {first!r}, then {shown!r}")
+        if image not in shown or shown.count("%") != 3:
+            problems.append(f"pick: after choosing {labels[other]!r} the cell shows {shown!r}")
+        driver.execute_script("document.querySelector('.vegclf-pick').scrollIntoView();")
+        time.sleep(0.5)
+        driver.save_screenshot(os.path.join(outdir, "tutorial-pick.png"))
+        driver.find_element("css selector", "button[id^=vegclf-pick-done]").click()
+        wait_for(driver, "return Array.from(document.querySelectorAll('.output_area')).some(o => o.innerText.includes('Done: '))",
+                 60, "the cell to end after Done")
+        if not driver.execute_script("return document.querySelector('select[id^=vegclf-pick-select]').disabled"):
+            problems.append("pick: the choice is still enabled after Done")
+        return problems
+    return interact
 
 
 def check_experiments(driver, port, outdir):
@@ -170,7 +218,7 @@ def main():
                      f"--user-data-dir={os.path.join(work, 'chrome')}", "--window-size=1400,1000"]:
             opts.add_argument(flag)
         driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
-        run_all_cells(driver, port, COPY)
+        problems += run_all_cells(driver, port, COPY, interact_pick(outdir))
         images = driver.execute_script(
             "return Array.from(document.querySelectorAll('.output_area img')).map(i => [i.complete, i.naturalWidth]);")
         lines = driver.execute_script(

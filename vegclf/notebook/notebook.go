@@ -19,7 +19,6 @@ import (
 	"github.com/vegclf/vegclf/vegclf/augment"
 	"github.com/vegclf/vegclf/vegclf/data"
 	"github.com/vegclf/vegclf/vegclf/evaluate"
-	"github.com/vegclf/vegclf/vegclf/interpret"
 	"github.com/vegclf/vegclf/vegclf/predict"
 	"github.com/vegclf/vegclf/vegclf/rgb"
 	"github.com/vegclf/vegclf/vegclf/synthveg"
@@ -190,34 +189,18 @@ func Synthetic(dir string, classes, perClass, size int) (string, error) {
 // ShowGradCAM displays, for each image, where the model looked: the Grad-CAM map of its predicted class
 // on the last stage, over the image.
 func ShowGradCAM(b compute.Backend, c *predict.Classifier, paths []string) error {
-	g, err := interpret.NewGradCAM(b, c.Model, c.Store)
+	e, err := NewExplainer(b, c)
 	if err != nil {
 		return err
 	}
-	var samples []data.Sample
 	for _, p := range paths {
-		samples = append(samples, data.Sample{Path: p})
-	}
-	batch, err := (&data.Loader{Samples: samples, Transform: c.Transform, BatchSize: len(samples)}).Batch(seq(len(samples)))
-	if err != nil {
-		return err
-	}
-	logp, err := c.LogProbabilities(batch.Images)
-	if err != nil {
-		return err
-	}
-	classes := make([]int32, len(logp))
-	for i, row := range logp {
-		classes[i] = int32(evaluate.ArgMax(row))
-	}
-	maps, err := g.Maps(batch.Images, classes)
-	if err != nil {
-		return err
-	}
-	for i, p := range batch.Paths {
-		caption := fmt.Sprintf("%s %.0f%%", c.Labels[classes[i]], 100*math.Exp(float64(logp[i][classes[i]])))
+		x, err := e.Explain(p, 1)
+		if err != nil {
+			return fmt.Errorf("explaining %s: %w", p, err)
+		}
+		caption := fmt.Sprintf("%s %.0f%%", x.Top[0].Label, 100*x.Top[0].Prob)
 		fmt.Printf("%s: Grad-CAM of %s\n", p, caption)
-		showPNG(viz.PNG(viz.Saliency(p, maps[i], 160, caption)))
+		showPNG(viz.PNG(viz.Saliency(p, x.Map, 160, caption)))
 	}
 	return nil
 }
