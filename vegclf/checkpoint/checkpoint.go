@@ -32,12 +32,13 @@ type Meta struct {
 	Classes       []string           `json:"classes"`
 	ImageSize     int                `json:"image_size"`
 	Normalization data.Normalization `json:"normalization"`
-	Phase         string             `json:"phase"`         // "frozen" or "finetune": the phase of the last completed epoch.
-	Epoch         int                `json:"epoch"`         // Epochs completed in that phase.
-	Step          int64              `json:"step"`          // Optimizer steps taken in that phase.
-	TestAccuracy  float64            `json:"test_accuracy"` // Of the last completed epoch.
-	TestLoss      float64            `json:"test_loss"`     // Of the last completed epoch.
-	BestAccuracy  float64            `json:"best_accuracy"` // Best test accuracy of the run so far.
+	Phase         string             `json:"phase"`              // "frozen" or "finetune": the phase of the last completed epoch.
+	Epoch         int                `json:"epoch"`              // Epochs completed in that phase.
+	Step          int64              `json:"step"`               // Optimizer steps taken in that phase.
+	TestAccuracy  float64            `json:"test_accuracy"`      // Of the last completed epoch.
+	TestLoss      float64            `json:"test_loss"`          // Of the last completed epoch.
+	BestAccuracy  float64            `json:"best_accuracy"`      // Best test accuracy of the run so far.
+	Averaged      bool               `json:"averaged,omitempty"` // The weights are the run's weight average (EMA), which tested better.
 	Extra         map[string]string  `json:"extra,omitempty"`
 }
 
@@ -55,13 +56,21 @@ func (m *Meta) Transform() data.Transform {
 	return data.Transform{Size: m.ImageSize, Normalization: m.Normalization}
 }
 
-// Save writes every variable of store and meta to path, atomically.
+// TransientPrefix is the store scope of variables a checkpoint does not keep: working state that is empty
+// whenever one is saved (a training step's gradient sums).
+const TransientPrefix = "/transient/"
+
+// Save writes every variable of store but the transient ones (TransientPrefix), and meta, to path,
+// atomically.
 func Save(path string, store *model.Store, meta Meta) error {
 	meta.Version = FormatVersion
 	sd := weights.NewStateDict(path)
 	var names []string
 	vars := map[string]*model.Variable{}
 	for v := range store.IterVariables() {
+		if strings.HasPrefix(v.Path(), TransientPrefix) {
+			continue
+		}
 		names = append(names, v.Path())
 		vars[v.Path()] = v
 	}

@@ -19,6 +19,9 @@ type DatasetOptions struct {
 	TestFraction float64 // The part of each class of train carved as the test split when the data has none.
 	Seed         uint64  // Seeds the sample and the carving.
 	Strict       bool    // Unreadable image files are an error (by default they are left out, and listed in Skipped).
+	// Labels, when set, is a CSV file listing the images and their labels (ReadLabels) instead of class
+	// folders.
+	Labels string
 }
 
 // Dataset is the splits of a dataset folder a run uses: it knows its classes and its held-out split.
@@ -39,24 +42,38 @@ func (d *Dataset) HeldOut() *Split {
 	return d.Test
 }
 
-// LoadDataset opens the dataset folder root, limits each class to o.MaxPerClass (a seeded sample), checks
-// every file's header, and carves a deterministic test split from train (o.TestFraction of each class)
-// when the data has none.
+// LoadDataset opens the dataset folder root (or, with o.Labels, the CSV file that lists its images), limits
+// each class to o.MaxPerClass (a seeded sample), checks every file's header, and carves a deterministic test
+// split from train (o.TestFraction of each class) when the data has none.
 func LoadDataset(root string, o DatasetOptions) (*Dataset, error) {
-	f, err := Open(root)
-	if err != nil {
-		return nil, err
+	var src interface {
+		Split(name string) (*Split, error)
 	}
-	ds := &Dataset{Classes: f.Classes}
+	var classes []string
+	if o.Labels != "" {
+		l, err := ReadLabels(o.Labels)
+		if err != nil {
+			return nil, err
+		}
+		src, classes, root = l, l.Classes, o.Labels
+	} else {
+		f, err := Open(root)
+		if err != nil {
+			return nil, err
+		}
+		src, classes = f, f.Classes
+	}
+	ds := &Dataset{Classes: classes}
+	var err error
 	get := func(name string) (*Split, error) {
-		s, err := f.Split(name)
+		s, err := src.Split(name)
 		if errors.Is(err, ErrNoSplit) {
 			return nil, nil
 		}
 		if err != nil {
 			return nil, err
 		}
-		s = limitPerClass(s, len(f.Classes), o.MaxPerClass, o.Seed)
+		s = limitPerClass(s, len(classes), o.MaxPerClass, o.Seed)
 		bad := CheckSamples(s.Samples, 0, 0)
 		if len(bad) > 0 && o.Strict {
 			return nil, fmt.Errorf("dataset %s: %d unreadable image files in %s (outside strict mode they are skipped with a warning):\n%s",
@@ -75,7 +92,7 @@ func LoadDataset(root string, o DatasetOptions) (*Dataset, error) {
 		return nil, err
 	}
 	if ds.Test == nil {
-		ds.Train, ds.Test = carve(ds.Train, len(f.Classes), o.TestFraction, o.Seed)
+		ds.Train, ds.Test = carve(ds.Train, len(classes), o.TestFraction, o.Seed)
 		ds.TestCarved = true
 	}
 	if len(ds.Train.Samples) == 0 {

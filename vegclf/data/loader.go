@@ -5,6 +5,7 @@ import (
 	"iter"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/gomlx/gomlx/core/tensors"
@@ -39,6 +40,28 @@ type Loader struct {
 	// Augment, when set, randomizes each image of an epoch (seeded by Seed, the epoch and the sample's
 	// index). Augmented images bypass Cache.
 	Augment *augment.Policy
+	// Weights, when set (one per sample), makes an epoch as many draws with replacement, each sample with
+	// probability proportional to its weight (torch's WeightedRandomSampler), seeded by Seed and the epoch,
+	// instead of a permutation.
+	Weights []float64
+}
+
+// drawStream is XORed into the seed for weighted draws, so that they are not the shuffle's ("draw" in hex
+// speak).
+const drawStream = 0xd4a3
+
+// BalancedWeights returns a draw weight per sample for Loader.Weights that balances the classes: each
+// sample weighs 1 / (its class's count), so every class is drawn as often.
+func BalancedWeights(samples []Sample, numClasses int) []float64 {
+	counts := make([]int, numClasses)
+	for _, s := range samples {
+		counts[s.Label]++
+	}
+	weights := make([]float64, len(samples))
+	for i, s := range samples {
+		weights[i] = 1 / float64(counts[s.Label])
+	}
+	return weights
 }
 
 // NumBatches returns the number of batches per epoch; the last partial batch is kept.
@@ -49,6 +72,9 @@ func (l *Loader) NumBatches() int {
 // Order returns the order in which the samples are visited in the given epoch.
 func (l *Loader) Order(epoch int) []int {
 	order := make([]int, len(l.Samples))
+	if l.Weights != nil {
+		return weightedDraws(l.Weights, rand.New(rand.NewPCG(l.Seed^drawStream, uint64(epoch))))
+	}
 	for i := range order {
 		order[i] = i
 	}
@@ -231,4 +257,22 @@ func (c *ImageCache) Bytes() int64 {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return c.bytes
+}
+
+// weightedDraws returns len(weights) indices drawn with replacement, each with probability proportional to
+// its weight.
+func weightedDraws(weights []float64, rng *rand.Rand) []int {
+	cumulative := make([]float64, len(weights))
+	total := 0.0
+	for i, w := range weights {
+		total += w
+		cumulative[i] = total
+	}
+	draws := make([]int, len(weights))
+	for i := range draws {
+		u := rng.Float64() * total
+		j, _ := slices.BinarySearch(cumulative, u)
+		draws[i] = min(j, len(weights)-1)
+	}
+	return draws
 }

@@ -19,37 +19,43 @@ import (
 
 // Config is a training run's configuration; DefaultConfig has the tutorial's values.
 type Config struct {
-	Data                 string             `json:"data"`                       // Dataset root (train/, test/, validation/).
-	Arch                 resnet.Arch        `json:"arch"`                       // resnet18 ... resnet152.
-	Weights              string             `json:"weights"`                    // Registry name, weights file, or "none" (random initialization).
-	ImageSize            int                `json:"image_size"`                 // Images are resized to ImageSize x ImageSize.
-	Normalization        data.Normalization `json:"normalization"`              // "half" (the tutorial's 0.5/0.5) or "imagenet".
-	Batch                int                `json:"batch"`                      // Batch size.
-	FrozenEpochs         int                `json:"frozen_epochs"`              // Epochs with the backbone frozen.
-	FinetuneEpochs       int                `json:"finetune_epochs"`            // Epochs training everything.
-	LR                   float64            `json:"lr"`                         // Adam learning rate of the frozen phase.
-	FinetuneLR           float64            `json:"finetune_lr"`                // Adam learning rate of the fine-tuning phase.
-	Hidden               int                `json:"hidden"`                     // Width of the head's hidden layer; 0 for a single Linear.
-	Seed                 uint64             `json:"seed"`                       // Seeds the head's initialization, the shuffles and carved splits.
-	MaxImagesPerClass    int                `json:"max_images_per_class"`       // 0 means all.
-	TestFraction         float64            `json:"test_fraction"`              // Part of train carved as test when the data has no test split.
-	FrozenBatchNormTrain bool               `json:"frozen_batchnorm_train"`     // Frozen phase: batch norm in train mode, as the tutorial's model.train() does.
-	Strict               bool               `json:"strict"`                     // Unreadable image files are an error instead of being skipped with a warning.
-	CacheFeatures        bool               `json:"cache_features"`             // Frozen phase: compute the backbone's features once and train the head on them.
-	ImageCacheMB         int                `json:"image_cache_mb"`             // Keep transformed images in memory up to this size (0: off).
-	Schedule             schedule.Kind      `json:"schedule,omitempty"`         // Learning rate per step in each phase: constant (default), cosine, onecycle.
-	Warmup               float64            `json:"warmup,omitempty"`           // Cosine schedule: fraction of a phase's steps warming up linearly.
-	Patience             int                `json:"patience,omitempty"`         // Early stopping: end a phase after this many epochs without a better test accuracy (0: off).
-	LRRange              LRRange            `json:"lr_range,omitzero"`          // Fine-tuning: "lo:hi", rates spread geometrically from the stem (lo) to the head (hi), fastai's slice(lo, hi).
-	LayerDecay           float64            `json:"layer_decay,omitempty"`      // Fine-tuning: each group's rate is the next one's times this (timm's --layer-decay); 0: off.
-	GradualUnfreeze      bool               `json:"gradual_unfreeze,omitempty"` // Fine-tuning: epoch 1 trains layer4 and the head, each later epoch one more group.
-	Augment              bool               `json:"augment,omitempty"`          // Fine-tuning: random crops, flips, small rotations and colour jitter (augment.Default).
-	AugmentFrozen        bool               `json:"augment_frozen,omitempty"`   // The frozen phase too (turns the feature cache off).
-	Mixup                float64            `json:"mixup,omitempty"`            // Fine-tuning (and an augmented frozen phase): mixup's Beta parameter, timm's 0.8 (0: off).
-	Cutmix               float64            `json:"cutmix,omitempty"`           // Likewise cutmix's, timm's 1.0; with mixup too, each batch takes one of them at random.
-	Precision            resnet.Precision   `json:"precision,omitempty"`        // The backbone's compute dtype: float32 (default) or bfloat16 (mixed precision, float32 master weights).
-	MemoryLimit          memlimit.Policy    `json:"memory_limit,omitzero"`      // The Go runtime's soft memory limit: auto (default: from the first fine-tuning step), off, or a size such as 3GiB; GOMEMLIMIT overrides it.
-	Devices              int                `json:"devices,omitempty"`          // Data parallel: split each training batch across this many devices (XLA only); 0: all the backend has that divide the batch.
+	Data                 string             `json:"data"`                        // Dataset root (train/, test/, validation/).
+	Arch                 resnet.Arch        `json:"arch"`                        // resnet18 ... resnet152.
+	Weights              string             `json:"weights"`                     // Registry name, weights file, or "none" (random initialization).
+	ImageSize            int                `json:"image_size"`                  // Images are resized to ImageSize x ImageSize.
+	Normalization        data.Normalization `json:"normalization"`               // "half" (the tutorial's 0.5/0.5) or "imagenet".
+	Batch                int                `json:"batch"`                       // Batch size.
+	FrozenEpochs         int                `json:"frozen_epochs"`               // Epochs with the backbone frozen.
+	FinetuneEpochs       int                `json:"finetune_epochs"`             // Epochs training everything.
+	LR                   float64            `json:"lr"`                          // Adam learning rate of the frozen phase.
+	FinetuneLR           float64            `json:"finetune_lr"`                 // Adam learning rate of the fine-tuning phase.
+	Hidden               int                `json:"hidden"`                      // Width of the head's hidden layer; 0 for a single Linear.
+	Seed                 uint64             `json:"seed"`                        // Seeds the head's initialization, the shuffles and carved splits.
+	MaxImagesPerClass    int                `json:"max_images_per_class"`        // 0 means all.
+	TestFraction         float64            `json:"test_fraction"`               // Part of train carved as test when the data has no test split.
+	FrozenBatchNormTrain bool               `json:"frozen_batchnorm_train"`      // Frozen phase: batch norm in train mode, as the tutorial's model.train() does.
+	Strict               bool               `json:"strict"`                      // Unreadable image files are an error instead of being skipped with a warning.
+	CacheFeatures        bool               `json:"cache_features"`              // Frozen phase: compute the backbone's features once and train the head on them.
+	ImageCacheMB         int                `json:"image_cache_mb"`              // Keep transformed images in memory up to this size (0: off).
+	Schedule             schedule.Kind      `json:"schedule,omitempty"`          // Learning rate per step in each phase: constant (default), cosine, onecycle.
+	Warmup               float64            `json:"warmup,omitempty"`            // Cosine schedule: fraction of a phase's steps warming up linearly.
+	Patience             int                `json:"patience,omitempty"`          // Early stopping: end a phase after this many epochs without a better test accuracy (0: off).
+	LRRange              LRRange            `json:"lr_range,omitzero"`           // Fine-tuning: "lo:hi", rates spread geometrically from the stem (lo) to the head (hi), fastai's slice(lo, hi).
+	LayerDecay           float64            `json:"layer_decay,omitempty"`       // Fine-tuning: each group's rate is the next one's times this (timm's --layer-decay); 0: off.
+	GradualUnfreeze      bool               `json:"gradual_unfreeze,omitempty"`  // Fine-tuning: epoch 1 trains layer4 and the head, each later epoch one more group.
+	Augment              bool               `json:"augment,omitempty"`           // Fine-tuning: random crops, flips, small rotations and colour jitter (augment.Default).
+	AugmentFrozen        bool               `json:"augment_frozen,omitempty"`    // The frozen phase too (turns the feature cache off).
+	Mixup                float64            `json:"mixup,omitempty"`             // Fine-tuning (and an augmented frozen phase): mixup's Beta parameter, timm's 0.8 (0: off).
+	Cutmix               float64            `json:"cutmix,omitempty"`            // Likewise cutmix's, timm's 1.0; with mixup too, each batch takes one of them at random.
+	Precision            resnet.Precision   `json:"precision,omitempty"`         // The backbone's compute dtype: float32 (default) or bfloat16 (mixed precision, float32 master weights).
+	MemoryLimit          memlimit.Policy    `json:"memory_limit,omitzero"`       // The Go runtime's soft memory limit: auto (default: from the first fine-tuning step), off, or a size such as 3GiB; GOMEMLIMIT overrides it.
+	Devices              int                `json:"devices,omitempty"`           // Data parallel: split each training batch across this many devices (XLA only); 0: all the backend has that divide the batch.
+	Labels               string             `json:"labels,omitempty"`            // A CSV file (path,label[,split]) listing the images instead of class folders; paths relative to its folder.
+	LabelSmoothing       float64            `json:"label_smoothing,omitempty"`   // Mixes each target with the uniform distribution: (1-e)*t + e/classes, torch's label_smoothing (timm's 0.1).
+	ClassWeights         ClassWeighting     `json:"class_weights,omitempty"`     // none, or balanced: the loss weighs class c by n / (classes * count_c), torch's weight=.
+	BalancedSampling     bool               `json:"balanced_sampling,omitempty"` // Each epoch draws its training images with replacement, with probability inverse to their class's count.
+	EMA                  float64            `json:"ema,omitempty"`               // Keep an exponential moving average of the weights with this decay, evaluated each epoch; the best checkpoint keeps the better (0: off).
+	Accumulate           int                `json:"accumulate,omitempty"`        // Sum the gradients of this many batches before each update: a batch of accumulate*batch images (0 or 1: off).
 }
 
 // unitScales returns learning-rate scales of 1 for every layer group.
@@ -124,8 +130,8 @@ func DefaultConfig() Config {
 func (c Config) Validate() error {
 	var problem string
 	switch {
-	case c.Data == "":
-		problem = "no data folder"
+	case c.Data == "" && c.Labels == "":
+		problem = "no data folder or labels file"
 	case c.Arch.Name == "":
 		problem = "no architecture"
 	case c.Normalization.Name == "":
@@ -156,6 +162,14 @@ func (c Config) Validate() error {
 		problem = "give a learning-rate range or a layer decay, not both"
 	case c.LayerDecay < 0 || c.LayerDecay > 1:
 		problem = fmt.Sprintf("layer decay %g (want between 0 and 1)", c.LayerDecay)
+	case c.LabelSmoothing < 0 || c.LabelSmoothing >= 1:
+		problem = fmt.Sprintf("label smoothing %g (want at least 0 and below 1)", c.LabelSmoothing)
+	case c.EMA < 0 || c.EMA >= 1:
+		problem = fmt.Sprintf("EMA decay %g (want 0 for off, or between 0 and 1, such as 0.999)", c.EMA)
+	case c.Accumulate < 0:
+		problem = fmt.Sprintf("accumulate %d (want 0 or 1 for off, or the number of batches per update)", c.Accumulate)
+	case c.ClassWeights != NoClassWeights && c.ClassWeights != BalancedClassWeights:
+		problem = fmt.Sprintf("class weights %q (want none or balanced)", string(c.ClassWeights))
 	case c.Precision.DType() == dtypes.Float16:
 		problem = "float16 training needs loss scaling, which vegclf does not do (its gradients underflow); use bfloat16"
 	}
@@ -214,5 +228,5 @@ func FromScratch(cfg *Config, keep func(key string) bool) {
 
 // DatasetOptions returns the options data.LoadDataset takes from the configuration.
 func (c Config) DatasetOptions() data.DatasetOptions {
-	return data.DatasetOptions{MaxPerClass: c.MaxImagesPerClass, TestFraction: c.TestFraction, Seed: c.Seed, Strict: c.Strict}
+	return data.DatasetOptions{MaxPerClass: c.MaxImagesPerClass, TestFraction: c.TestFraction, Seed: c.Seed, Strict: c.Strict, Labels: c.Labels}
 }

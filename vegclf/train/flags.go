@@ -72,6 +72,12 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&c.Cutmix, "cutmix", c.Cutmix, "fine-tuning: cutmix with this Beta parameter, timm uses 1.0 (0: off); with mixup too, each batch takes one at random")
 	fs.TextVar(&c.Precision, "precision", c.Precision, "the backbone's compute `dtype`: float32, or bfloat16 for mixed precision (float32 weights, loss and head)")
 	fs.TextVar(&c.MemoryLimit, "memory-limit", c.MemoryLimit, "the Go runtime's soft memory `limit`: auto (from the first fine-tuning step's live tensors), off, or a size such as 3GiB; GOMEMLIMIT overrides it")
+	fs.StringVar(&c.Labels, "labels", c.Labels, "a CSV `file` of path,label[,split] rows listing the images (paths relative to its folder) instead of class folders under --data")
+	fs.Float64Var(&c.LabelSmoothing, "label-smoothing", c.LabelSmoothing, "mix each target with the uniform distribution by this much, torch's label_smoothing (timm uses 0.1; 0: off)")
+	fs.TextVar(&c.ClassWeights, "class-weights", c.ClassWeights, "weigh the loss's classes: none, or balanced (n / (classes * count), for imbalanced folders)")
+	fs.BoolVar(&c.BalancedSampling, "balanced-sampling", c.BalancedSampling, "draw each epoch's training images with replacement, with probability inverse to their class's count")
+	fs.Float64Var(&c.EMA, "ema", c.EMA, "keep an exponential moving average of the weights with this `decay` (such as 0.999), evaluated each epoch beside them; the best checkpoint keeps the better (0: off)")
+	fs.IntVar(&c.Accumulate, "accumulate", c.Accumulate, "sum the gradients of this many batches before each update: the update of one batch of accumulate*batch images, on the memory of one (0 or 1: off)")
 	fs.IntVar(&c.Devices, "devices", c.Devices, "data parallel: split each training batch across this many devices (XLA only); 0: all of the backend's that divide the batch")
 }
 

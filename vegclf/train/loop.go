@@ -63,6 +63,8 @@ type phasePlan struct {
 	bnTrain bool // Batch statistics (torch's model.train()).
 	src     epochSource
 	step    StepConfig // The stepper's settings, but for the unfrozen groups and the steps taken.
+	// changing says which variables the phase's steps change (by path; nil: all), for the weight average.
+	changing func(path string) bool
 }
 
 // runPhase trains the phase's remaining epochs: up to epochs in all, at base learning rate lr.
@@ -129,13 +131,56 @@ func (r *Run) planPhase(phase Phase, epochs int, lr float64) (*phasePlan, error)
 		}
 	}
 	sched := r.Config.Schedule.New(lr, r.Config.Warmup)
-	total := int64(epochs * plan.src.numBatches())
+	accumulate := max(r.Config.Accumulate, 1)
+	updates := (plan.src.numBatches() + accumulate - 1) / accumulate // Per epoch.
+	total := int64(epochs * updates)
 	if _, constant := sched.(schedule.Constant); !constant {
-		r.report("Learning rate: %s, stepped per batch over %d steps.\n", sched, total)
+		r.report("Learning rate: %s, stepped per update over %d steps.\n", sched, total)
+	}
+	if accumulate > 1 {
+		r.report("Gradient accumulation: each update sums the gradients of %d batches of %d (%d images; batch norm's statistics per batch of %d), %d updates an epoch.\n",
+			accumulate, r.Config.Batch, accumulate*r.Config.Batch, r.Config.Batch, updates)
+	}
+	loss, err := r.loss()
+	if err != nil {
+		return nil, err
 	}
 	plan.step = StepConfig{Phase: phase, Input: plan.src.input(), BatchNormTrain: plan.bnTrain, Schedule: sched, TotalSteps: total,
-		GroupScales: scales, Parallel: r.parallel}
+		GroupScales: scales, Parallel: r.parallel, Loss: loss, Accumulate: accumulate}
+	if r.Config.EMA > 0 {
+		if r.ema == nil {
+			if r.ema, err = NewWeightAverage(r.Backend, r.Store, r.Model, r.Config.EMA); err != nil {
+				return nil, err
+			}
+		}
+		r.report("Weight average: an exponential moving average of the weights and batch-norm statistics (decay %g), tested each epoch beside them; the best checkpoint keeps the better.\n", r.Config.EMA)
+		if phase == Frozen {
+			plan.changing = r.frozenChanging(plan.bnTrain)
+		}
+	}
 	return plan, nil
+}
+
+// loss returns the run's loss settings, reporting them when they are not the plain cross-entropy.
+func (r *Run) loss() (Loss, error) {
+	l := Loss{LabelSmoothing: r.Config.LabelSmoothing,
+		ClassWeights: r.Config.ClassWeights.Weights(r.Dataset.Train.Counts(len(r.Dataset.Classes)))}
+	if d := l.describe(r.Config.ClassWeights, r.Dataset.Classes); d != "" {
+		r.report("%s\n", d)
+	}
+	return l, nil
+}
+
+// frozenChanging says which variables the frozen phase changes: the head's, and the batch-norm statistics
+// when batch norm is in train mode.
+func (r *Run) frozenChanging(bnTrain bool) func(path string) bool {
+	changing := map[string]bool{}
+	for _, p := range r.Model.Params() {
+		if !p.Backbone || bnTrain && !p.Trainable {
+			changing[p.Path()] = true
+		}
+	}
+	return func(path string) bool { return changing[path] }
 }
 
 // firstUnfrozen returns the first layer group the next epoch trains: the stem, but for gradual unfreezing,
@@ -191,26 +236,64 @@ func (r *Run) runEpoch(ctx context.Context, plan *phasePlan, stepper *Stepper) (
 			return EpochMetrics{}, fmt.Errorf("%s epoch %d, step %d: the loss is %v; stopping (the last good checkpoint is %s)",
 				plan.phase, epoch, batches+1, loss, filepath.Join(r.Dir, LastFile))
 		}
-		r.step = stepper.Steps
+		if err := r.averageWeights(plan, stepper); err != nil {
+			return EpochMetrics{}, err
+		}
 		lossSum += loss
 		correct += batchCorrect
 		batches++
 		seen += len(b.labels)
 		progress("train")(batches, plan.src.numBatches())
 	}
-	trainSeconds := time.Since(start).Seconds()
 	if err := ctx.Err(); err != nil {
 		return EpochMetrics{}, err
 	}
+	// The epoch ends with an update (accumulated gradients of its last batches).
+	if err := stepper.Flush(); err != nil {
+		return EpochMetrics{}, fmt.Errorf("%s epoch %d, the last update: %w", plan.phase, epoch, err)
+	}
+	if err := r.averageWeights(plan, stepper); err != nil {
+		return EpochMetrics{}, err
+	}
+	trainSeconds := time.Since(start).Seconds()
 	testLoss, testAccuracy, err := plan.src.test(progress("test"))
 	if err != nil {
 		return EpochMetrics{}, err
 	}
-	return EpochMetrics{
+	m := EpochMetrics{
 		Phase: plan.phase, Epoch: epoch, TrainLoss: lossSum / float64(batches), TrainAccuracy: correct / float64(seen),
-		TestLoss: testLoss, TestAccuracy: testAccuracy, Seconds: time.Since(start).Seconds(),
-		ImagesPerSecond: float64(seen) / trainSeconds, Best: testAccuracy > r.best,
-	}, nil
+		TestLoss: testLoss, TestAccuracy: testAccuracy, ImagesPerSecond: float64(seen) / trainSeconds, Best: testAccuracy > r.best,
+	}
+	if r.ema != nil {
+		if err := r.ema.Swap(); err != nil {
+			return EpochMetrics{}, err
+		}
+		emaLoss, emaAccuracy, err := plan.src.test(progress("test (average)"))
+		if swapErr := r.ema.Swap(); err == nil {
+			err = swapErr
+		}
+		if err != nil {
+			return EpochMetrics{}, err
+		}
+		m.EMATestLoss, m.EMATestAccuracy = &emaLoss, &emaAccuracy
+		if emaAccuracy > max(testAccuracy, r.best) {
+			m.Best, m.BestIsAverage = true, true
+		}
+	}
+	m.Seconds = time.Since(start).Seconds()
+	return m, nil
+}
+
+// averageWeights moves the weight average (when on) after each update of the weights, and records the
+// steps taken.
+func (r *Run) averageWeights(plan *phasePlan, stepper *Stepper) error {
+	if r.ema != nil && stepper.Steps > r.step {
+		if err := r.ema.Update(plan.changing); err != nil {
+			return fmt.Errorf("%s: updating the weight average: %w", plan.phase, err)
+		}
+	}
+	r.step = stepper.Steps
+	return nil
 }
 
 // endEpoch records a trained epoch: where the run stands, its metrics and checkpoints, the report line.
@@ -247,7 +330,11 @@ func (r *Run) EvaluateBest() (*evaluate.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.report("\nBest checkpoint: %s epoch %d, test accuracy %.2f%%.\n", meta.Phase, meta.Epoch, 100*meta.TestAccuracy)
+	averaged := ""
+	if meta.Averaged {
+		averaged = " (the weight average)"
+	}
+	r.report("\nBest checkpoint: %s epoch %d%s, test accuracy %.2f%%.\n", meta.Phase, meta.Epoch, averaged, 100*meta.TestAccuracy)
 	r.report("Validation: %.2f%%, %.6f\n", 100*res.Accuracy, res.Loss)
 	return res, nil
 }

@@ -119,7 +119,7 @@ func (r *Run) start() error {
 	if err != nil {
 		return err
 	}
-	provenance, err := newProvenance(r.Dataset, r.Config.Data, weightsPath, r.Backend)
+	provenance, err := newProvenance(r.Dataset, r.Config.Data, r.Config.Labels, weightsPath, r.Backend)
 	if err != nil {
 		return err
 	}

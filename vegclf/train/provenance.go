@@ -28,9 +28,17 @@ type Provenance struct {
 	Backend       string         `json:"backend"` // The backend's name and description.
 }
 
-// newProvenance records the run's data files, weights file ("" for none) and build, and the backend.
-func newProvenance(ds *data.Dataset, dataDir, weightsPath string, b compute.Backend) (*Provenance, error) {
+// newProvenance records the run's data files (and its labels file, "" for none), weights file ("" for
+// none) and build, and the backend.
+func newProvenance(ds *data.Dataset, dataDir, labelsPath, weightsPath string, b compute.Backend) (*Provenance, error) {
 	p := &Provenance{Data: map[string]string{}, Build: buildinfo.Read(), Backend: b.Name() + ": " + b.Description()}
+	if labelsPath != "" {
+		dataDir = filepath.Dir(labelsPath)
+		var err error
+		if p.Data[filepath.Base(labelsPath)], err = fileSHA256(labelsPath); err != nil {
+			return nil, err
+		}
+	}
 	for _, split := range []*data.Split{ds.Train, ds.Test, ds.Validation} {
 		if split == nil {
 			continue

@@ -62,8 +62,9 @@ type Run struct {
 	images    *data.ImageCache
 	sinceBest int // Epochs since the test accuracy last improved, for early stopping.
 
-	probeMemory bool      // The next fine-tuning step sets the automatic soft memory limit (memlimit.Probe).
-	parallel    *Parallel // Data-parallel training's layout; nil on one device.
+	ema         *WeightAverage // Config.EMA's average of the weights; nil: off.
+	probeMemory bool           // The next fine-tuning step sets the automatic soft memory limit (memlimit.Probe).
+	parallel    *Parallel      // Data-parallel training's layout; nil on one device.
 }
 
 // skip records an image that could not be loaded during training, warning once per file.

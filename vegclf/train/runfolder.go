@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -44,12 +45,29 @@ type EpochMetrics struct {
 	Seconds         float64 `json:"seconds"`
 	ImagesPerSecond float64 `json:"train_images_per_second"`
 	Best            bool    `json:"best"` // This epoch's checkpoint became best.ckpt.
+	// With a weight average (Config.EMA): its test loss and accuracy, and whether best.ckpt holds it.
+	EMATestLoss     *float64 `json:"ema_test_loss,omitempty"`
+	EMATestAccuracy *float64 `json:"ema_test_accuracy,omitempty"`
+	BestIsAverage   bool     `json:"best_is_average,omitempty"`
 }
 
 // String formats the metrics as the tutorial's report line.
 func (e EpochMetrics) String() string {
-	return fmt.Sprintf("Epoch %2d - Train accuracy: %.2f%%, Train loss: %.6f; Test accuracy: %.2f%%, Test loss: %.6f",
+	line := fmt.Sprintf("Epoch %2d - Train accuracy: %.2f%%, Train loss: %.6f; Test accuracy: %.2f%%, Test loss: %.6f",
 		e.Epoch, 100*e.TrainAccuracy, e.TrainLoss, 100*e.TestAccuracy, e.TestLoss)
+	if e.EMATestAccuracy != nil {
+		line += fmt.Sprintf("; Average: test accuracy %.2f%%, test loss %.6f", 100**e.EMATestAccuracy, *e.EMATestLoss)
+	}
+	return line
+}
+
+// bestAccuracy is the test accuracy best.ckpt has when the epoch's checkpoint is best: the weights' or
+// their average's.
+func (e EpochMetrics) bestAccuracy() (accuracy, loss float64) {
+	if e.BestIsAverage {
+		return *e.EMATestAccuracy, *e.EMATestLoss
+	}
+	return e.TestAccuracy, e.TestLoss
 }
 
 // checkWritable fails early, before any training, when the run folder cannot be written.
@@ -99,11 +117,26 @@ func (r *Run) trimMetrics() ([]EpochMetrics, error) {
 func writeMetricsCSV(dir string, metrics []EpochMetrics) error {
 	var b strings.Builder
 	w := csv.NewWriter(&b)
-	w.Write([]string{"phase", "epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds", "train_images_per_second", "best"})
+	header := []string{"phase", "epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds", "train_images_per_second", "best"}
+	averaged := slices.ContainsFunc(metrics, func(m EpochMetrics) bool { return m.EMATestAccuracy != nil })
+	if averaged {
+		header = append(header, "ema_test_loss", "ema_test_accuracy", "best_is_average")
+	}
+	w.Write(header)
 	num := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+	opt := func(v *float64) string {
+		if v == nil {
+			return ""
+		}
+		return num(*v)
+	}
 	for _, m := range metrics {
-		w.Write([]string{string(m.Phase), strconv.Itoa(m.Epoch), num(m.TrainLoss), num(m.TrainAccuracy), num(m.TestLoss),
-			num(m.TestAccuracy), num(m.Seconds), num(m.ImagesPerSecond), strconv.FormatBool(m.Best)})
+		row := []string{string(m.Phase), strconv.Itoa(m.Epoch), num(m.TrainLoss), num(m.TrainAccuracy), num(m.TestLoss),
+			num(m.TestAccuracy), num(m.Seconds), num(m.ImagesPerSecond), strconv.FormatBool(m.Best)}
+		if averaged {
+			row = append(row, opt(m.EMATestLoss), opt(m.EMATestAccuracy), strconv.FormatBool(m.BestIsAverage))
+		}
+		w.Write(row)
 	}
 	w.Flush()
 	if err := w.Error(); err != nil {
@@ -143,12 +176,29 @@ func (r *Run) saveEpoch(m EpochMetrics) error {
 		return err
 	}
 	if m.Best {
-		r.best = m.TestAccuracy
+		r.best, _ = m.bestAccuracy()
 	}
 	meta := checkpoint.Meta{
 		Arch: r.Model.Arch.Name, Head: r.Model.Head, Classes: r.Dataset.Classes, ImageSize: r.Config.ImageSize,
 		Normalization: r.Config.Transform().Normalization, Phase: string(m.Phase), Epoch: m.Epoch, Step: r.step,
 		TestAccuracy: m.TestAccuracy, TestLoss: m.TestLoss, BestAccuracy: r.best,
+	}
+	if m.BestIsAverage {
+		// best.ckpt holds the average, as the weights; last.ckpt the weights, and the average to resume.
+		best := meta
+		best.Averaged = true
+		best.TestAccuracy, best.TestLoss = m.bestAccuracy()
+		if err := r.ema.Swap(); err != nil {
+			return err
+		}
+		err := checkpoint.Save(filepath.Join(r.Dir, BestFile), r.Store, best)
+		if swapErr := r.ema.Swap(); err == nil {
+			err = swapErr
+		}
+		if err != nil {
+			return err
+		}
+		return saveCheckpoints(r.Dir, r.Store, meta, false)
 	}
 	return saveCheckpoints(r.Dir, r.Store, meta, m.Best)
 }

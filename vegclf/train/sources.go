@@ -57,7 +57,12 @@ func (r *Run) epochSource(phase Phase, bnTrain bool) (epochSource, error) {
 			return nil, err
 		}
 		r.report("The frozen backbone's features are computed once and the head trains on them (turn the feature cache off to run the backbone on every batch).\n")
-		return &featureSource{r: r, train: train, testSet: test, exec: exec}, nil
+		src := &featureSource{r: r, train: train, testSet: test, exec: exec}
+		if r.Config.BalancedSampling {
+			src.weights = data.BalancedWeights(train.samples, len(r.Dataset.Classes))
+			r.reportBalancedSampling()
+		}
+		return src, nil
 	}
 	if phase == Frozen && r.Config.CacheFeatures && bnTrain {
 		r.report("Feature caching is off: with batch norm in train mode the frozen backbone's output changes every step.\n")
@@ -70,6 +75,10 @@ func (r *Run) epochSource(phase Phase, bnTrain bool) (epochSource, error) {
 		Shuffle: true, Seed: r.Config.Seed, Cache: r.imageCache()}
 	if !r.Config.Strict {
 		loader.Skip = r.skip
+	}
+	if r.Config.BalancedSampling {
+		loader.Weights = data.BalancedWeights(loader.Samples, len(r.Dataset.Classes))
+		r.reportBalancedSampling()
 	}
 	if augmented {
 		loader.Augment = augment.Default()
@@ -147,11 +156,17 @@ func (s *imageSource) test(progress func(done, total int)) (float64, float64, er
 	return res.Loss, res.Accuracy, nil
 }
 
+// reportBalancedSampling says how balanced sampling draws an epoch.
+func (r *Run) reportBalancedSampling() {
+	r.report("Balanced sampling: each epoch draws %d training images with replacement, each class equally often (seeded).\n", len(r.Dataset.Train.Samples))
+}
+
 // featureSource trains and tests the head on cached backbone features.
 type featureSource struct {
 	r              *Run
 	train, testSet *features
 	exec           *model.Exec
+	weights        []float64 // Balanced sampling's draw weights; nil: a permutation.
 }
 
 func (s *featureSource) input() StepInput { return FromFeatures }
@@ -163,7 +178,7 @@ func (s *featureSource) numBatches() int {
 func (s *featureSource) trainBatches(epoch int) iter.Seq2[batchInput, error] {
 	return func(yield func(batchInput, error) bool) {
 		// The same seeded order as the image loader's, so cached and uncached runs see the same batches.
-		order := (&data.Loader{Samples: s.train.samples, Shuffle: true, Seed: s.r.Config.Seed}).Order(epoch)
+		order := (&data.Loader{Samples: s.train.samples, Shuffle: true, Seed: s.r.Config.Seed, Weights: s.weights}).Order(epoch)
 		for chunk := range slices.Chunk(order, s.r.Config.Batch) {
 			x, labels := s.train.batch(chunk)
 			if !yield(batchInput{inputs: x, labels: labels}, nil) {

@@ -143,6 +143,24 @@ func trainableVariables(store *model.Store, m *resnet.Model, phase Phase, unfroz
 	return vars, groups
 }
 
+// phaseLogits returns the logits of a training step's graph: the head on features, or the whole model on
+// images, with a backward pass through the backbone only when fine-tuning.
+func phaseLogits(store *model.Store, m *resnet.Model, opt *adamState, bnTrain bool, input StepInput, inputs *Node) *Node {
+	if input == FromFeatures {
+		return m.Classify(store, inputs)
+	}
+	return m.Logits(store, inputs, resnet.Options{TrainBatchNorm: bnTrain, Backward: opt.phase == Finetune})
+}
+
+// trainableNodes returns the graph's nodes of the trainable variables.
+func (s *adamState) trainableNodes(g *Graph) []*Node {
+	nodes := make([]*Node, len(s.trainable))
+	for i, v := range s.trainable {
+		nodes[i] = v.NodeValue(g)
+	}
+	return nodes
+}
+
 // newTrainExec builds the training step of a phase: forward, loss, gradients of the trainable
 // variables only (the frozen backbone gets none, so its backward pass is never computed), Adam update.
 // Inputs: images [B,H,W,3] (or features [B,F]), targets [B,N] float32, labels [B] int32, Adam's
@@ -153,19 +171,8 @@ func newTrainExec(b compute.Backend, store *model.Store, m *resnet.Model, opt *a
 		// The weights and Adam's moments change at every call: they must be graph parameters, never
 		// constants compiled in (see resnet's mustVariable, which marks the model's graphs the same way).
 		scope.Store().SetTraining(g, true)
-		var logits *Node
-		if input == FromFeatures {
-			logits = m.Classify(scope.Store(), inputs)
-		} else {
-			// Only fine-tuning has a backward pass through the backbone.
-			logits = m.Logits(scope.Store(), inputs, resnet.Options{TrainBatchNorm: bnTrain, Backward: opt.phase == Finetune})
-		}
-		loss, correct := CrossEntropy(logits, targets, labels)
-		nodes := make([]*Node, len(opt.trainable))
-		for i, v := range opt.trainable {
-			nodes[i] = v.NodeValue(g)
-		}
-		opt.apply(g, Gradient(loss, nodes...), hyper)
+		loss, correct := CrossEntropy(phaseLogits(scope.Store(), m, opt, bnTrain, input, inputs), targets, labels)
+		opt.apply(g, Gradient(loss, opt.trainableNodes(g)...), hyper)
 		return loss, correct
 	})
 }
@@ -192,11 +199,13 @@ type Stepper struct {
 	Phase   Phase
 	Steps   int64 // Steps taken in the phase (Adam's t).
 	classes int
+	loss    Loss
 	opt     *adamState
 	exec    *model.Exec
 
-	parallel *Parallel   // StepConfig.Parallel.
-	sharded  *model.Exec // The step split across parallel's devices.
+	parallel *Parallel    // StepConfig.Parallel.
+	sharded  *model.Exec  // The step split across parallel's devices.
+	acc      *accumulator // StepConfig.Accumulate; nil: every step updates.
 }
 
 // StepInput is what a training step is fed.
@@ -230,6 +239,11 @@ type StepConfig struct {
 	// Parallel, when set, splits each batch that it splits (Parallel.Splits) across its devices; other
 	// batches, such as an epoch's last, shorter one, run on one device.
 	Parallel *Parallel
+	// Loss shapes the cross-entropy (label smoothing, class weights); the zero value is the plain one.
+	Loss Loss
+	// Accumulate, above 1, sums the gradients of this many batches (micro-batches) before each update:
+	// the update of one batch of all their images, with batch norm's statistics per micro-batch.
+	Accumulate int
 }
 
 // NewStepper prepares a phase's training step as c says: it marks the trainable variables, drops other
@@ -254,11 +268,17 @@ func NewStepper(b compute.Backend, store *model.Store, m *resnet.Model, c StepCo
 	if c.GroupScales != ([resnet.NumGroups]float64{}) {
 		opt.scale = c.GroupScales
 	}
-	exec, err := newTrainExec(b, store, m, opt, c.BatchNormTrain, c.Input)
-	if err != nil {
+	s := &Stepper{Phase: c.Phase, Steps: c.Steps, classes: m.Head.NumClasses, loss: c.Loss, opt: opt}
+	if c.Accumulate > 1 {
+		if c.Parallel != nil {
+			return nil, fmt.Errorf("gradient accumulation does not split batches across devices: give one device (--devices 1) or no accumulation")
+		}
+		s.acc, err = newAccumulator(b, store, m, opt, c.BatchNormTrain, c.Input, c.Accumulate)
+		return s, err
+	}
+	if s.exec, err = newTrainExec(b, store, m, opt, c.BatchNormTrain, c.Input); err != nil {
 		return nil, err
 	}
-	s := &Stepper{Phase: c.Phase, Steps: c.Steps, classes: m.Head.NumClasses, opt: opt, exec: exec}
 	if c.Parallel != nil {
 		// Another exec of the same step, split across the devices.
 		if s.sharded, err = newTrainExec(b, store, m, opt, c.BatchNormTrain, c.Input); err != nil {
@@ -280,12 +300,20 @@ func (s *Stepper) LearningRate() float64 {
 // Step trains on one batch (images [B,H,W,3], or features [B,F] for FromFeatures) and labels,
 // returning the batch's mean loss and the number of correct predictions (before the update).
 func (s *Stepper) Step(inputs *tensors.Tensor, labels []int32) (loss, correct float64, err error) {
-	return s.StepSoft(inputs, oneHot(labels, s.classes), labels)
+	return s.step(inputs, s.loss.Targets(oneHot(labels, s.classes), labels, true), labels)
 }
 
 // StepSoft is Step with soft targets [B,N] (rows of class probabilities, as mixup and cutmix make);
 // correct counts the predictions equal to labels.
 func (s *Stepper) StepSoft(inputs, targets *tensors.Tensor, labels []int32) (loss, correct float64, err error) {
+	return s.step(inputs, s.loss.Targets(targets, labels, false), labels)
+}
+
+// step trains on one batch with the targets of the plain cross-entropy (Loss.Targets made them).
+func (s *Stepper) step(inputs, targets *tensors.Tensor, labels []int32) (loss, correct float64, err error) {
+	if s.acc != nil {
+		return s.accumulate(inputs, targets, labels)
+	}
 	labelsT, hyper := tensors.FromValue(labels), s.opt.hyper(s.Steps+1)
 	exec, args := s.exec, []any{inputs, targets, labelsT, hyper}
 	if s.sharded != nil && s.parallel.Splits(len(labels)) {

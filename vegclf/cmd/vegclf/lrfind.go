@@ -24,8 +24,8 @@ func runLRFind(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if cfg.Data == "" || len(rest) > 0 {
-		return usagef("want --data DIR")
+	if cfg.Data == "" && cfg.Labels == "" || len(rest) > 0 {
+		return usagef("want --data DIR (or --labels FILE.csv)")
 	}
 	if *phase != string(train.Frozen) && *phase != string(train.Finetune) {
 		return usagef("--phase %q: want frozen or finetune", *phase)

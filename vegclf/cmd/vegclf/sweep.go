@@ -30,8 +30,8 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlagsOnly(c.fs, args); err != nil {
 		return err
 	}
-	if *c.out == "" || *grid == "" || c.cfg.Data == "" {
-		return usagef("want --data DIR --out DIR --grid SPEC")
+	if *c.out == "" || *grid == "" || c.cfg.Data == "" && c.cfg.Labels == "" {
+		return usagef("want --data DIR (or --labels FILE.csv) --out DIR --grid SPEC")
 	}
 	if *c.resume {
 		return usagef("a sweep resumes by itself: run the same command again")

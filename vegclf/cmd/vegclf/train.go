@@ -69,8 +69,8 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	if c.cfg.Data == "" {
-		return usagef("--data is required (or data in --config)")
+	if c.cfg.Data == "" && c.cfg.Labels == "" {
+		return usagef("--data or --labels is required (or data in --config)")
 	}
 	b, choice, err := backend.New(*c.backendSpec)
 	if err != nil {
@@ -116,7 +116,11 @@ func trainValidatePredict(cfg train.Config, b compute.Backend, out string, resum
 		return err
 	}
 	ds := r.Dataset
-	fmt.Fprintf(stdout, "Data: %s: %d classes, %d train, %d test", r.Config.Data, len(ds.Classes), len(ds.Train.Samples), len(ds.Test.Samples))
+	where := r.Config.Data
+	if r.Config.Labels != "" {
+		where = r.Config.Labels
+	}
+	fmt.Fprintf(stdout, "Data: %s: %d classes, %d train, %d test", where, len(ds.Classes), len(ds.Train.Samples), len(ds.Test.Samples))
 	if ds.Validation != nil {
 		fmt.Fprintf(stdout, ", %d validation", len(ds.Validation.Samples))
 	}

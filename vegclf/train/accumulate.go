@@ -1,0 +1,105 @@
+package train
+
+import (
+	"fmt"
+
+	"github.com/gomlx/compute"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/vegclf/vegclf/vegclf/checkpoint"
+	"github.com/vegclf/vegclf/vegclf/resnet"
+)
+
+// accumulator sums a phase's gradients over micro-batches between Adam updates (StepConfig.Accumulate).
+// Each micro-batch's gradient of its mean loss is added weighted by its size, and the update divides by
+// the images summed: the gradient of the mean loss over all of them, as one batch of them would give, even
+// when the last micro-batch of an epoch is shorter. The sums are transient store variables, never saved:
+// every epoch ends with an update (Stepper.Flush), so a checkpoint never holds a partial sum.
+type accumulator struct {
+	n       int               // Micro-batches per update.
+	sums    []*model.Variable // Σ b·∇ per trainable variable, b a micro-batch's size.
+	images  float64           // Images summed since the last update.
+	pending int               // Micro-batches summed since the last update.
+	add     *model.Exec       // Forward, backward, sums += b·∇. Inputs: inputs, targets, labels, b.
+	update  *model.Exec       // Adam with sums/images, then sums = 0. Inputs: Adam's scalars, images.
+}
+
+// accumulatorPrefix is the store scope of the sums, under checkpoint.TransientPrefix.
+const accumulatorPrefix = checkpoint.TransientPrefix + "accumulate"
+
+// newAccumulator prepares the phase's summing and updating steps, summing n micro-batches per update.
+func newAccumulator(b compute.Backend, store *model.Store, m *resnet.Model, opt *adamState, bnTrain bool, input StepInput, n int) (*accumulator, error) {
+	a := &accumulator{n: n}
+	for _, v := range opt.trainable {
+		path := accumulatorPrefix + v.Path()
+		sum := store.GetVariable(path)
+		if sum == nil {
+			var err error
+			if sum, err = store.CreateVariable(path, tensors.FromShape(v.Shape())); err != nil {
+				return nil, fmt.Errorf("creating gradient sums: %w", err)
+			}
+		} else if err := sum.SetValue(tensors.FromShape(v.Shape())); err != nil {
+			return nil, fmt.Errorf("zeroing gradient sums: %w", err)
+		}
+		sum.SetTrainable(false)
+		a.sums = append(a.sums, sum)
+	}
+	var err error
+	a.add, err = model.NewExec(b, store, func(scope *model.Scope, inputs, targets, labels, size *Node) (*Node, *Node) {
+		g := inputs.Graph()
+		scope.Store().SetTraining(g, true)
+		loss, correct := CrossEntropy(phaseLogits(scope.Store(), m, opt, bnTrain, input, inputs), targets, labels)
+		for i, grad := range Gradient(loss, opt.trainableNodes(g)...) {
+			a.sums[i].SetNodeValue(Add(a.sums[i].NodeValue(g), Mul(grad, size)))
+		}
+		return loss, correct
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.update, err = model.NewExec(b, store, func(scope *model.Scope, hyper, images *Node) *Node {
+		g := hyper.Graph()
+		scope.Store().SetTraining(g, true)
+		grads := make([]*Node, len(a.sums))
+		for i, sum := range a.sums {
+			grads[i] = Div(sum.NodeValue(g), images)
+			sum.SetNodeValue(ZerosLike(grads[i]))
+		}
+		opt.apply(g, grads, hyper)
+		return images
+	})
+	return a, err
+}
+
+// accumulate adds one micro-batch's gradients, and updates the weights when it completes the group of n.
+func (s *Stepper) accumulate(inputs, targets *tensors.Tensor, labels []int32) (loss, correct float64, err error) {
+	a := s.acc
+	out, err := a.add.Exec(inputs, targets, tensors.FromValue(labels), float32(len(labels)))
+	if err != nil {
+		return 0, 0, err
+	}
+	a.images += float64(len(labels))
+	a.pending++
+	if a.pending == a.n {
+		if err := s.Flush(); err != nil {
+			return 0, 0, err
+		}
+	}
+	return float64(tensors.ToScalar[float32](out[0])), float64(tensors.ToScalar[float32](out[1])), nil
+}
+
+// Flush updates the weights with the gradients summed since the last update, if any (with
+// StepConfig.Accumulate; without, every step updates and Flush does nothing). An epoch ends with it.
+func (s *Stepper) Flush() error {
+	a := s.acc
+	if a == nil || a.pending == 0 {
+		return nil
+	}
+	if _, err := a.update.Exec(s.opt.hyper(s.Steps+1), float32(a.images)); err != nil {
+		return err
+	}
+	s.Steps++
+	a.images, a.pending = 0, 0
+	return nil
+}

@@ -1,0 +1,107 @@
+package train
+
+import (
+	"encoding/json"
+	"math"
+	"slices"
+	"testing"
+
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/vegclf/vegclf/vegclf/internal/testenv"
+)
+
+// TestLossParityWithTorch compares the loss a step minimizes, and its gradient with respect to the logits,
+// with torch's CrossEntropyLoss(weight=, label_smoothing=) on the same logits, for class indices and for
+// mixed (soft) targets, with and without label smoothing and balanced class weights.
+func TestLossParityWithTorch(t *testing.T) {
+	var ref struct {
+		Batch, Classes int
+		Logits, Soft   []float64
+		Labels         []int32
+		Weights        []float64
+		Cases          []struct {
+			Hard, Weighted bool
+			Smoothing      float64
+			Loss           float64
+			Grad           []float64
+		}
+	}
+	if err := json.Unmarshal(testenv.RunPython(t, "loss_reference.py", "3"), &ref); err != nil {
+		t.Fatal(err)
+	}
+	f32 := func(v []float64) []float32 {
+		out := make([]float32, len(v))
+		for i, x := range v {
+			out[i] = float32(x)
+		}
+		return out
+	}
+	counts := make([]int, ref.Classes)
+	for _, y := range ref.Labels {
+		counts[y]++
+	}
+	if w := BalancedClassWeights.Weights(counts); !slices.EqualFunc(w, ref.Weights, func(a, b float64) bool { return math.Abs(a-b) < 1e-12 }) {
+		t.Errorf("balanced weights %v, torch's usual n/(classes*count) %v", w, ref.Weights)
+	}
+	exec := MustNewExec(testenv.Backend(t), func(logits, targets, labels *Node) []*Node {
+		loss, _ := CrossEntropy(logits, targets, labels)
+		return []*Node{loss, Gradient(loss, logits)[0]}
+	})
+	logits := tensors.FromFlatDataAndDimensions(f32(ref.Logits), ref.Batch, ref.Classes)
+	var plain [2]float64 // The plain loss of hard and soft targets, from torch.
+	for _, c := range ref.Cases {
+		if c.Smoothing == 0 && !c.Weighted {
+			plain[btoi(c.Hard)] = c.Loss
+		}
+	}
+	for _, c := range ref.Cases {
+		l := Loss{LabelSmoothing: c.Smoothing}
+		if c.Weighted {
+			l.ClassWeights = BalancedClassWeights.Weights(counts)
+		}
+		targets := oneHot(ref.Labels, ref.Classes)
+		if !c.Hard {
+			targets = tensors.FromFlatDataAndDimensions(f32(ref.Soft), ref.Batch, ref.Classes)
+		}
+		out := exec.MustCall(logits, l.Targets(targets, ref.Labels, c.Hard), ref.Labels)
+		loss := float64(tensors.ToScalar[float32](out[0]))
+		grad := tensors.MustCopyFlatData[float32](out[1])
+		name := map[bool]string{true: "class indices", false: "soft targets"}[c.Hard]
+		if math.Abs(loss-c.Loss) > 1e-6 {
+			t.Errorf("%s, smoothing %g, weighted %v: loss %.9f, torch %.9f", name, c.Smoothing, c.Weighted, loss, c.Loss)
+		}
+		worst := 0.0
+		for i, g := range grad {
+			worst = max(worst, math.Abs(float64(g)-c.Grad[i]))
+		}
+		if worst > 1e-6 {
+			t.Errorf("%s, smoothing %g, weighted %v: gradient off torch's by %.3g", name, c.Smoothing, c.Weighted, worst)
+		}
+		// The settings change torch's loss, so the comparison fails when they are ignored.
+		if (c.Smoothing != 0 || c.Weighted) && math.Abs(c.Loss-plain[btoi(c.Hard)]) < 1e-3 {
+			t.Errorf("%s, smoothing %g, weighted %v: torch's loss %.6f is the plain one's: the case tests nothing", name, c.Smoothing, c.Weighted, c.Loss)
+		}
+	}
+}
+
+// TestClassWeighting checks the setting's text forms and a class without images.
+func TestClassWeighting(t *testing.T) {
+	for _, tc := range []struct {
+		text string
+		want ClassWeighting
+		ok   bool
+	}{{"none", NoClassWeights, true}, {"", NoClassWeights, true}, {"balanced", BalancedClassWeights, true}, {"inverse", "", false}} {
+		var w ClassWeighting
+		err := w.UnmarshalText([]byte(tc.text))
+		if (err == nil) != tc.ok || w != tc.want {
+			t.Errorf("%q: %q, %v", tc.text, w, err)
+		}
+	}
+	if w := BalancedClassWeights.Weights([]int{3, 0, 1}); !slices.Equal(w, []float64{4.0 / 9, 0, 4.0 / 3}) {
+		t.Errorf("weights of counts 3, 0, 1: %v", w)
+	}
+	if NoClassWeights.Weights([]int{3, 1}) != nil {
+		t.Error("no class weights gave weights")
+	}
+}
