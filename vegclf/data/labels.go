@@ -52,10 +52,10 @@ func ReadLabels(path string) (*Labels, error) {
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := r.FieldPos(0)
 		if err != nil {
-			return nil, fmt.Errorf("reading labels %s: %w", path, err)
+			return nil, fmt.Errorf("reading labels %s: %w", path, err) // A csv.ParseError names the line.
 		}
+		line, _ := r.FieldPos(0)
 		where := fmt.Sprintf("%s:%d", path, line)
 		if len(rows) == 0 && columns == 0 && strings.EqualFold(strings.TrimSpace(record[0]), "path") {
 			if len(record) < 2 || len(record) > 3 || !slices.EqualFunc(record, labelsColumns[:len(record)], func(a, b string) bool { return strings.EqualFold(strings.TrimSpace(a), b) }) {
