@@ -19,9 +19,10 @@ import (
 	"github.com/vegclf/vegclf/vegclf/viz"
 )
 
-// SmallSweep is the sweep RunsOrSweep launches when there are no runs: four head settings on the generated
-// data, from random initialization, in seconds each.
-const SmallSweep = "lr=1e-3,1e-2;hidden=32,128"
+// SmallSweep is the sweep RunsOrSweep launches when there are no runs: four settings of train.FromScratch's
+// recipe that learn the generated data from random initialization (two fine-tuning rates, with and
+// without label smoothing), in seconds each.
+const SmallSweep = "finetune_lr=5e-4,1e-3;label_smoothing=0,0.1"
 
 // RunsOrSweep returns dirs, or, when there are none, the run folders of SmallSweep in sweepDir on generated
 // data (trained now, or found finished from an earlier call).
@@ -29,14 +30,13 @@ func RunsOrSweep(b compute.Backend, dirs []string, sweepDir string) ([]string, e
 	if len(dirs) > 0 {
 		return dirs, nil
 	}
-	dataDir, err := Synthetic(filepath.Join(sweepDir, "data"), 4, 16, 64)
+	dataDir, err := Synthetic(filepath.Join(sweepDir, "data"), 4, 24, 128)
 	if err != nil {
 		return nil, err
 	}
 	base := train.DefaultConfig()
 	base.Data = dataDir
 	train.FromScratch(&base, func(string) bool { return false })
-	base.ImageSize, base.FrozenEpochs, base.FinetuneEpochs = 32, 2, 1
 	fmt.Printf("No runs to compare: a small sweep (%s) on generated data in %s.\n", SmallSweep, sweepDir)
 	return Sweep(b, base, SmallSweep, 0, sweepDir)
 }

@@ -1,8 +1,12 @@
 package notebook
 
 import (
+	"path/filepath"
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/vegclf/vegclf/vegclf/internal/testenv"
 
 	"github.com/vegclf/vegclf/vegclf/schedule"
 	"github.com/vegclf/vegclf/vegclf/train"
@@ -29,5 +33,34 @@ func TestScheduleSeries(t *testing.T) {
 	cfg.FinetuneEpochs = 0
 	if x, _, marks := scheduleSeries(cfg, 4); len(x) != 8 || len(marks) != 1 {
 		t.Errorf("no fine-tuning: %d points, marks %v", len(x), marks)
+	}
+}
+
+// TestRunsOrSweepLearns runs the experiments notebook's own sweep, as a newcomer without runs gets it:
+// every run of it learns the generated data (over 90% validation accuracy), and given runs are kept as
+// they are.
+func TestRunsOrSweepLearns(t *testing.T) {
+	if got, err := RunsOrSweep(nil, []string{"a", "b"}, t.TempDir()); err != nil || !slices.Equal(got, []string{"a", "b"}) {
+		t.Fatalf("given runs: %v, %v", got, err)
+	}
+	start := time.Now()
+	dirs, err := RunsOrSweep(testenv.Backend(t), nil, filepath.Join(t.TempDir(), "sweep"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("the sweep took %.0f s", time.Since(start).Seconds())
+	if len(dirs) != 4 {
+		t.Fatalf("%d runs, want 4", len(dirs))
+	}
+	for _, dir := range dirs {
+		rec, err := train.ReadRecord(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Summary == nil || rec.Summary.ValidationAccuracy == nil || *rec.Summary.ValidationAccuracy <= 0.9 {
+			t.Errorf("%s: summary %+v: want over 90%% validation accuracy", filepath.Base(dir), rec.Summary)
+			continue
+		}
+		t.Logf("%s: validation %.1f%%", filepath.Base(dir), 100**rec.Summary.ValidationAccuracy)
 	}
 }
