@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up what vegclf needs on a Debian machine. With --notebooks, also Jupyter (Debian's packages),
-# GoNB and the vegclf kernels. With --test, all that and what the tests need: Debian's python3-torch and
-# python3-torchvision, the reference implementation the tests compare against.
+# GoNB and the vegclf kernels. With --onnx, ONNX Runtime (for vegclf export --format onnx). With --test, all
+# that and what the tests need: Debian's python3-torch and python3-torchvision, the reference implementation
+# the tests compare against, and python3-onnx (ONNX's checker).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -74,6 +75,27 @@ if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--notebooks" ]; then
     apt_install jupyter-nbconvert python3-nbclient jupyter-client python3-ipykernel jupyter-notebook fonts-liberation
   fi
   ./kernels/install.sh
+fi
+
+if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--onnx" ]; then
+  # ONNX Runtime 1.30.0 from npm's onnxruntime-node, which ships its CPU library for linux x64 (the package's
+  # install script fetches GPU binaries from a host these machines cannot reach: it is not run). vegclf
+  # finds the library at this path (onnxmodel.DefaultLibraryPath); the tests run the exported models with
+  # the package's Node.js binding, which is not vegclf's code.
+  ort_dir="${XDG_CACHE_HOME:-$HOME/.cache}/vegclf/onnxruntime-1.30.0"
+  if ! [ -f "$ort_dir/libonnxruntime.so.1" ] || ! [ -d "$ort_dir/npm/node_modules/onnxruntime-node" ]; then
+    if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
+      apt_install nodejs npm
+    fi
+    echo "setup: installing ONNX Runtime 1.30.0 (npm onnxruntime-node, about 110 MB) into $ort_dir"
+    mkdir -p "$ort_dir/npm"
+    npm install --prefix "$ort_dir/npm" --ignore-scripts --no-audit --no-fund --loglevel=error onnxruntime-node@1.30.0 >/dev/null ||
+      { echo "setup: 'npm install onnxruntime-node@1.30.0' failed: the npm registry is needed" >&2; exit 1; }
+    ln -sf npm/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1 "$ort_dir/libonnxruntime.so.1"
+  fi
+fi
+if [ "${1:-}" = "--test" ] && ! /usr/bin/python3 -c "import onnx" >/dev/null 2>&1; then
+  apt_install python3-onnx
 fi
 
 go mod download

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh --test
 . scripts/goenv.sh
-export VEGCLF_REQUIRE_TORCH=1
+export VEGCLF_REQUIRE_TORCH=1 VEGCLF_REQUIRE_ONNX=1
 
 # The main command as a new machine runs it (fresh clone, empty Go caches, no HOME, not root): about 5 min.
 ./scripts/first-run-check.sh

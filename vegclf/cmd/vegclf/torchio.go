@@ -12,6 +12,7 @@ import (
 
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/vegclf/vegclf/vegclf/checkpoint"
+	"github.com/vegclf/vegclf/vegclf/onnxmodel"
 	"github.com/vegclf/vegclf/vegclf/data"
 	"github.com/vegclf/vegclf/vegclf/internal/atomicfile"
 	"github.com/vegclf/vegclf/vegclf/resnet"
@@ -153,12 +154,20 @@ var exportLayouts = map[string]string{
 // runExport writes a run's best model as a torch.save state_dict that torch.load reads and
 // load_state_dict(strict=True) accepts, and the class names beside it.
 func runExport(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("export", "--run RUNDIR --out FILE.pth [--layout tutorial|torchvision]", stderr)
+	fs := newFlagSet("export", "--run RUNDIR --out FILE.pth [--layout tutorial|torchvision] | --format onnx --out FILE.onnx", stderr)
 	runDir := fs.String("run", "", "a run folder (its best checkpoint) or a checkpoint file")
-	out := fs.String("out", "", "the .pth file to write; classes.json is written beside it")
-	layout := fs.String("layout", "tutorial", "tutorial (the PyTorch tutorial's VegetableResnet, names under resnet.) or torchvision (a torchvision ResNet with fc replaced)")
+	out := fs.String("out", "", "the .pth file to write (classes.json is written beside it), or the .onnx file")
+	layout := fs.String("layout", "tutorial", "pth: tutorial (the PyTorch tutorial's VegetableResnet, names under resnet.) or torchvision (a torchvision ResNet with fc replaced)")
+	format := fs.String("format", "pth", "pth (PyTorch state_dict) or onnx (input pixel_values [batch, 3, H, W] normalized, output logits; classes in its metadata)")
 	if err := parseFlagsOnly(fs, args); err != nil {
 		return err
+	}
+	switch *format {
+	case "pth":
+	case "onnx":
+		return exportONNX(*runDir, *out, stdout)
+	default:
+		return usagef("--format %q: want pth or onnx", *format)
 	}
 	prefix, ok := exportLayouts[*layout]
 	if !ok {
@@ -203,5 +212,28 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "Wrote %s (%s layout, %d tensors: %s) and %s (%d classes).\n", *out, *layout, len(named.Names), m, classesPath, len(meta.Classes))
+	return nil
+}
+
+// exportONNX writes the run's best checkpoint (or the checkpoint file runDir) as an ONNX model at out.
+func exportONNX(runDir, out string, stdout io.Writer) error {
+	if runDir == "" || out == "" {
+		return usagef("want --run RUNDIR --format onnx --out FILE.onnx")
+	}
+	path := train.CheckpointPath(runDir)
+	store, meta, err := checkpoint.Load(path)
+	if err != nil {
+		return err
+	}
+	m, err := meta.Model()
+	if err != nil {
+		return err
+	}
+	md := onnxmodel.Metadata{Classes: meta.Classes, ImageSize: meta.ImageSize, Normalization: meta.Normalization, Source: path}
+	if err := onnxmodel.Export(m, store, md, out); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Wrote %s (ONNX: %s; input pixel_values [batch, 3, %d, %d], %s normalization; output logits [batch, %d]).\n",
+		out, m, meta.ImageSize, meta.ImageSize, meta.Normalization.Name, len(meta.Classes))
 	return nil
 }

@@ -1,0 +1,254 @@
+//go:build cgo
+
+package onnxmodel
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/vegclf/vegclf/vegclf/data"
+	"github.com/vegclf/vegclf/vegclf/internal/testenv"
+	"github.com/vegclf/vegclf/vegclf/predict"
+	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/synthveg"
+)
+
+// runtimeOrSkip returns ONNX Runtime's library and the folder of its npm package's node_modules, skipping
+// the test where setup has not installed them (failing instead with VEGCLF_REQUIRE_ONNX set, as test.sh
+// sets it).
+func runtimeOrSkip(t *testing.T) (lib, nodeModules string) {
+	t.Helper()
+	lib, err := Library()
+	if err == nil {
+		nodeModules = filepath.Join(filepath.Dir(lib), "npm", "node_modules")
+		if _, err = os.Stat(filepath.Join(nodeModules, "onnxruntime-node")); err == nil {
+			_, err = exec.LookPath("node")
+		}
+	}
+	if err != nil {
+		if os.Getenv("VEGCLF_REQUIRE_ONNX") != "" {
+			t.Fatal(err)
+		}
+		t.Skipf("ONNX Runtime or its Node.js binding is not installed (./scripts/setup.sh --onnx): %v", err)
+	}
+	return lib, nodeModules
+}
+
+// images returns real photos where the shared data has them (else generated images), 5 of them.
+func images(t *testing.T) []string {
+	t.Helper()
+	if real := testenv.OptionalSharedData(t, "hymenoptera"); real != "" {
+		photos, _ := filepath.Glob(filepath.Join(real, "val", "*", "*.jpg"))
+		if len(photos) >= 5 {
+			return []string{photos[0], photos[1], photos[len(photos)/2], photos[len(photos)-2], photos[len(photos)-1]}
+		}
+	}
+	dir := filepath.Join(t.TempDir(), "data")
+	if _, err := synthveg.Generate(dir, synthveg.Options{Classes: 3, Train: 2, Size: 80, Seed: 3}); err != nil {
+		t.Fatal(err)
+	}
+	photos, _ := filepath.Glob(filepath.Join(dir, "train", "*", "*.jpg"))
+	return photos[:5]
+}
+
+// realisticBatchNorm gives the model's batch norms statistics and affine parameters far from their initial
+// values, as trained ones are, so that folding them is tested.
+func realisticBatchNorm(t *testing.T, m *resnet.Model, store *model.Store) {
+	t.Helper()
+	i := 0
+	for _, p := range m.Params() {
+		if p.Layout != resnet.Vector || !p.Backbone {
+			continue
+		}
+		values := make([]float32, p.Shape().Size())
+		for j := range values {
+			i++
+			u := float32(math.Mod(float64(i)*0.6180339887, 1)) // In [0, 1), spread.
+			switch {
+			case strings.HasSuffix(p.Name, "running_var"), strings.HasSuffix(p.Name, ".weight"):
+				values[j] = 0.5 + u
+			default:
+				values[j] = 0.4*u - 0.2
+			}
+		}
+		if err := store.GetVariable(p.Path()).SetValue(tensors.FromFlatDataAndDimensions(values, p.Shape().Dimensions...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestExportRunsInONNXRuntime exports a ResNet-18 and a ResNet-50 classifier and runs the files with ONNX
+// Runtime's Node.js binding, at batch sizes 1 and 5: the class probabilities equal vegclf predict's on the
+// same images within 1e-4. ONNX's checker accepts the files, whose metadata names the classes in order and
+// whose batch axis is symbolic.
+func TestExportRunsInONNXRuntime(t *testing.T) {
+	_, nodeModules := runtimeOrSkip(t)
+	b := testenv.Backend(t)
+	photos := images(t)
+	for _, tc := range []struct {
+		arch  resnet.Arch
+		size  int
+		norm  data.Normalization
+		scale float32 // Of the last layer's weights: probabilities away from 0 and 1, so that they compare.
+	}{{resnet.ResNet18, 96, data.HalfNormalization, 1}, {resnet.ResNet50, 64, data.ImageNetNormalization, 0.02}} {
+		t.Run(tc.arch.Name, func(t *testing.T) {
+			classes := []string{"ants", "bees", "wasps & <others>"}
+			m := resnet.New(tc.arch, resnet.TutorialHead(len(classes)))
+			store := model.NewStore()
+			if err := m.Init(store, 7, nil); err != nil {
+				t.Fatal(err)
+			}
+			realisticBatchNorm(t, m, store)
+			last := store.GetVariable(resnet.VariablePath("fc.2.weight"))
+			w, err := last.Value()
+			if err != nil {
+				t.Fatal(err)
+			}
+			scaled := tensors.MustCopyFlatData[float32](w)
+			for i := range scaled {
+				scaled[i] *= tc.scale
+			}
+			if err := last.SetValue(tensors.FromFlatDataAndDimensions(scaled, w.Shape().Dimensions...)); err != nil {
+				t.Fatal(err)
+			}
+			transform := data.Transform{Size: tc.size, Normalization: tc.norm}
+			c, err := predict.New(b, m, store, classes, transform)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := c.Files(photos, len(classes))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if top := want[0].Top[0].Prob; top > 0.99 {
+				t.Fatalf("the first image's top probability is %g: saturated probabilities would compare at any logits", top)
+			}
+			dir := t.TempDir()
+			path := filepath.Join(dir, "model.onnx")
+			meta := Metadata{Classes: classes, ImageSize: tc.size, Normalization: tc.norm, Source: "a test"}
+			if err := Export(m, store, meta, path); err != nil {
+				t.Fatal(err)
+			}
+			// The images as the model takes them: transformed (NHWC), then channels first.
+			batch, err := (&data.Loader{Samples: samples(photos), Transform: transform, BatchSize: len(photos)}).Batch([]int{0, 1, 2, 3, 4})
+			if err != nil {
+				t.Fatal(err)
+			}
+			nchw := make([]byte, 0, 4*len(batch.Pixels))
+			s := tc.size
+			for n := range len(photos) {
+				for ch := range 3 {
+					for y := range s {
+						for x := range s {
+							nchw = binary.LittleEndian.AppendUint32(nchw, math.Float32bits(batch.Pixels[((n*s+y)*s+x)*3+ch]))
+						}
+					}
+				}
+			}
+			input := filepath.Join(dir, "pixels.bin")
+			if err := os.WriteFile(input, nchw, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command("node", filepath.Join(testenv.RepoRoot(t), "vegclf", "onnxmodel", "testdata", "run.js"), path, input,
+				"1", "3", itoa(s), itoa(s), "1", "1", "1", "1", // Five batches of 1,
+				"5") // then one of 5.
+			cmd.Env = append(os.Environ(), "NODE_PATH="+nodeModules)
+			out, err := cmd.Output()
+			if err != nil {
+				stderr := ""
+				if ee, ok := err.(*exec.ExitError); ok {
+					stderr = string(ee.Stderr)
+				}
+				t.Fatalf("node run.js: %v\n%s", err, stderr)
+			}
+			var ran struct {
+				Inputs, Outputs []string
+				Probabilities   [][]float64
+			}
+			if err := json.Unmarshal(out, &ran); err != nil {
+				t.Fatalf("node run.js printed %q: %v", out, err)
+			}
+			if !slices.Equal(ran.Inputs, []string{"pixel_values"}) || !slices.Equal(ran.Outputs, []string{"logits"}) || len(ran.Probabilities) != 10 {
+				t.Fatalf("ONNX Runtime: inputs %v, outputs %v, %d rows", ran.Inputs, ran.Outputs, len(ran.Probabilities))
+			}
+			worst := 0.0
+			for i, row := range ran.Probabilities {
+				for _, cl := range want[i%5].Top {
+					worst = max(worst, math.Abs(row[cl.Index]-cl.Prob))
+				}
+			}
+			t.Logf("ONNX Runtime's probabilities differ from vegclf predict's by up to %.3g", worst)
+			if worst > 1e-4 {
+				t.Errorf("ONNX Runtime's probabilities differ from vegclf predict's by up to %.3g: %v, want %v", worst, ran.Probabilities, want)
+			}
+			checkWithONNX(t, path, classes, tc.size)
+		})
+	}
+}
+
+func samples(paths []string) []data.Sample {
+	out := make([]data.Sample, len(paths))
+	for i, p := range paths {
+		out[i] = data.Sample{Path: p}
+	}
+	return out
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// checkWithONNX runs ONNX's checker (Debian's python3-onnx) on the model and checks its metadata, names,
+// shapes and operators.
+func checkWithONNX(t *testing.T, path string, classes []string, size int) {
+	t.Helper()
+	python := "/usr/bin/python3"
+	if err := exec.Command(python, "-c", "import onnx").Run(); err != nil {
+		if os.Getenv("VEGCLF_REQUIRE_ONNX") != "" {
+			t.Fatalf("python3-onnx is not installed (./scripts/setup.sh --test): %v", err)
+		}
+		t.Logf("python3-onnx is not installed: not checking with ONNX's checker")
+		return
+	}
+	out, err := exec.Command(python, filepath.Join(testenv.RepoRoot(t), "vegclf", "onnxmodel", "testdata", "check.py"), path).Output()
+	if err != nil {
+		stderr := ""
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = string(ee.Stderr)
+		}
+		t.Fatalf("onnx.checker: %v\n%s", err, stderr)
+	}
+	var got struct {
+		Metadata        map[string]string
+		Inputs, Outputs map[string][]any
+		Ops             []string
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	if err := json.Unmarshal([]byte(got.Metadata["classes"]), &names); err != nil || !slices.Equal(names, classes) {
+		t.Errorf("metadata classes %q (%v), want %q", got.Metadata["classes"], err, classes)
+	}
+	if got.Metadata["image_size"] != itoa(size) || got.Metadata["normalization"] == "" {
+		t.Errorf("metadata %v", got.Metadata)
+	}
+	if in := got.Inputs["pixel_values"]; len(in) != 4 || in[0] != "batch" || in[1] != 3.0 || in[2] != float64(size) {
+		t.Errorf("input pixel_values %v, want [batch 3 %d %d]", in, size, size)
+	}
+	if o := got.Outputs["logits"]; len(o) != 2 || o[0] != "batch" || o[1] != float64(len(classes)) {
+		t.Errorf("output logits %v", o)
+	}
+	if !slices.Contains(got.Ops, "Conv") || slices.Contains(got.Ops, "BatchNormalization") || slices.Contains(got.Ops, "Transpose") {
+		t.Errorf("operators %v: want native Conv nodes, the batch norms folded, no transposes", got.Ops)
+	}
+	t.Logf("operators: %v", got.Ops)
+}
