@@ -63,7 +63,9 @@ func TestWeightAverageUpdate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	isModel := func(path string) bool { return !strings.HasPrefix(path, optimizerPrefix) && !strings.HasPrefix(path, emaPrefix+"/") }
+	isModel := func(path string) bool {
+		return !strings.HasPrefix(path, optimizerPrefix) && !strings.HasPrefix(path, emaPrefix+"/")
+	}
 	isAverage := func(path string) bool { return strings.HasPrefix(path, emaPrefix+"/") }
 	w0 := floatValues(t, store, isModel)
 	if avg := floatValues(t, store, isAverage); len(avg) != len(w0) || !slices.Equal(avg[emaPrefix+"/fc/0/weight"], w0["/fc/0/weight"]) {

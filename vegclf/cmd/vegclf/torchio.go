@@ -12,9 +12,9 @@ import (
 
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/vegclf/vegclf/vegclf/checkpoint"
-	"github.com/vegclf/vegclf/vegclf/onnxmodel"
 	"github.com/vegclf/vegclf/vegclf/data"
 	"github.com/vegclf/vegclf/vegclf/internal/atomicfile"
+	"github.com/vegclf/vegclf/vegclf/onnxmodel"
 	"github.com/vegclf/vegclf/vegclf/resnet"
 	"github.com/vegclf/vegclf/vegclf/train"
 	"github.com/vegclf/vegclf/vegclf/weights"
