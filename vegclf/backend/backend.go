@@ -146,7 +146,21 @@ func selectBase(env Environment) (Choice, error) {
 			return Choice{"go", "this vegclf was built without cgo, so without XLA; the pure Go backend runs everywhere"}, nil
 		case spec == "cuda" || strings.HasPrefix(spec, "xla"):
 			return Choice{}, fmt.Errorf("%s needs XLA, which this vegclf was built without (CGO_ENABLED=0): build it with cgo, or use the go backend", spec)
+		case strings.HasPrefix(spec, "onnx"):
+			return Choice{}, fmt.Errorf("%s needs ONNX Runtime, which this vegclf (built without cgo) cannot load: build it with cgo, or use the go backend", spec)
 		}
+	}
+	if spec == "onnx" || strings.HasPrefix(spec, "onnx:") {
+		lib, given := strings.CutPrefix(spec, "onnx:")
+		if !given {
+			var err error
+			if lib, err = ONNXRuntime(); err != nil {
+				return Choice{}, err
+			}
+		} else if _, err := os.Stat(lib); err != nil {
+			return Choice{}, fmt.Errorf("ONNX Runtime's library: %w", err)
+		}
+		return Choice{"onnx:" + lib, "asked for ONNX Runtime (inference only)"}, nil
 	}
 	switch spec {
 	case "", "auto":
@@ -191,7 +205,7 @@ func New(flag string) (compute.Backend, Choice, error) {
 	if err != nil {
 		return nil, choice, err
 	}
-	if strings.HasPrefix(choice.Config, "xla") {
+	if strings.HasPrefix(choice.Config, "xla") || strings.HasPrefix(choice.Config, "onnx") {
 		// Never try to download plugins: fail with our message instead of a network error.
 		os.Setenv("GOMLX_NO_AUTO_INSTALL", "1")
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/vegclf/vegclf/vegclf/backend"
 	"github.com/vegclf/vegclf/vegclf/internal/atomicfile"
 	"github.com/vegclf/vegclf/vegclf/resnet"
 )
@@ -59,7 +60,7 @@ func Encode(m *resnet.Model, store *model.Store, meta Metadata, lib string) ([]b
 // Export writes the ONNX model of m (Encode) to path, atomically: a failure leaves no file, or the one there
 // before.
 func Export(m *resnet.Model, store *model.Store, meta Metadata, path string) error {
-	lib, err := Library()
+	lib, err := backend.ONNXRuntime()
 	if err != nil {
 		return err
 	}

@@ -3,14 +3,11 @@
 // exports of torchvision models and of Hugging Face image classifiers), output "logits" [batch, classes],
 // a dynamic batch axis, native Conv nodes with the batch norms folded into them, and the classes, image
 // size and normalization in the model's metadata_props. It compiles the graph with ONNX Runtime (through
-// github.com/gomlx/compute-onnx), whose shared library it finds with Library.
+// github.com/gomlx/compute-onnx), whose shared library it finds with backend.ONNXRuntime.
 package onnxmodel
 
 import (
 	"encoding/json"
-	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 
 	"github.com/vegclf/vegclf/vegclf/data"
@@ -43,39 +40,4 @@ func (m Metadata) props() [][2]string {
 		props = append(props, [2]string{"source", m.Source})
 	}
 	return props
-}
-
-// LibraryEnv names the environment variable that gives ONNX Runtime's shared library.
-const LibraryEnv = "VEGCLF_ONNXRUNTIME"
-
-// RuntimeVersion is the ONNX Runtime that scripts/setup.sh installs (from the npm package
-// onnxruntime-node, which ships its CPU library for linux x64).
-const RuntimeVersion = "1.30.0"
-
-// DefaultLibraryPath is where scripts/setup.sh installs ONNX Runtime's library:
-// $XDG_CACHE_HOME/vegclf/onnxruntime-VERSION/libonnxruntime.so.1 (~/.cache when XDG_CACHE_HOME is unset).
-func DefaultLibraryPath() string {
-	cache := os.Getenv("XDG_CACHE_HOME")
-	if cache == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return ""
-		}
-		cache = filepath.Join(home, ".cache")
-	}
-	return filepath.Join(cache, "vegclf", "onnxruntime-"+RuntimeVersion, "libonnxruntime.so.1")
-}
-
-// Library returns the path of ONNX Runtime's shared library: $VEGCLF_ONNXRUNTIME when set, else
-// DefaultLibraryPath. It is an error naming both, and how to install it, when the file is not there.
-func Library() (string, error) {
-	path := os.Getenv(LibraryEnv)
-	if path == "" {
-		path = DefaultLibraryPath()
-	}
-	if _, err := os.Stat(path); err != nil {
-		return "", fmt.Errorf("ONNX Runtime's library is not at %s (set %s to its path, or run ./scripts/setup.sh --onnx to install ONNX Runtime %s there): %w",
-			path, LibraryEnv, RuntimeVersion, err)
-	}
-	return path, nil
 }

@@ -14,13 +14,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/vegclf/vegclf/vegclf/backend"
 	"github.com/vegclf/vegclf/vegclf/data"
 	"github.com/vegclf/vegclf/vegclf/internal/testenv"
 	"github.com/vegclf/vegclf/vegclf/predict"
 	"github.com/vegclf/vegclf/vegclf/resnet"
 	"github.com/vegclf/vegclf/vegclf/synthveg"
+	"github.com/vegclf/vegclf/vegclf/train"
 )
 
 // runtimeOrSkip returns ONNX Runtime's library and the folder of its npm package's node_modules, skipping
@@ -28,7 +31,7 @@ import (
 // sets it).
 func runtimeOrSkip(t *testing.T) (lib, nodeModules string) {
 	t.Helper()
-	lib, err := Library()
+	lib, err := backend.ONNXRuntime()
 	if err == nil {
 		nodeModules = filepath.Join(filepath.Dir(lib), "npm", "node_modules")
 		if _, err = os.Stat(filepath.Join(nodeModules, "onnxruntime-node")); err == nil {
@@ -251,4 +254,62 @@ func checkWithONNX(t *testing.T, path string, classes []string, size int) {
 		t.Errorf("operators %v: want native Conv nodes, the batch norms folded, no transposes", got.Ops)
 	}
 	t.Logf("operators: %v", got.Ops)
+}
+
+// TestBackendONNXMatchesGo classifies the same images with a classifier on ONNX Runtime (--backend onnx,
+// which runs the exported graph) and on the Go backend: the same probabilities within 1e-4. Training on
+// ONNX Runtime is refused before any work.
+func TestBackendONNXMatchesGo(t *testing.T) {
+	runtimeOrSkip(t)
+	ort, choice, err := backend.New("onnx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ort.Finalize()
+	if !backend.IsONNX(ort) || !strings.Contains(ort.Description(), "ONNX Runtime v"+backend.ONNXRuntimeVersion) {
+		t.Fatalf("backend %s (%s): %s", ort.Name(), choice, ort.Description())
+	}
+	classes := []string{"ants", "bees"}
+	m := resnet.New(resnet.ResNet18, resnet.TutorialHead(len(classes)))
+	store := model.NewStore()
+	if err := m.Init(store, 9, nil); err != nil {
+		t.Fatal(err)
+	}
+	realisticBatchNorm(t, m, store)
+	transform := data.Transform{Size: 64, Normalization: data.ImageNetNormalization}
+	photos := images(t)
+	probs := func(b compute.Backend) []predict.Prediction {
+		c, err := predict.New(b, m, store, classes, transform)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := c.Files(photos, len(classes))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	got, want := probs(ort), probs(testenv.Backend(t))
+	worst := 0.0
+	for i := range want {
+		for j, cl := range want[i].Top {
+			if got[i].Top[j].Index != cl.Index {
+				t.Errorf("%s: ONNX Runtime ranks %v, the Go backend %v", photos[i], got[i].Top, want[i].Top)
+			}
+			worst = max(worst, math.Abs(got[i].Top[j].Prob-cl.Prob))
+		}
+	}
+	t.Logf("probabilities differ by up to %.3g", worst)
+	if worst > 1e-4 {
+		t.Errorf("ONNX Runtime's probabilities differ from the Go backend's by up to %.3g", worst)
+	}
+	cfg := train.DefaultConfig()
+	cfg.Data, cfg.Weights = t.TempDir(), "none"
+	dir := filepath.Join(t.TempDir(), "run")
+	if _, err := train.Create(cfg, ort, dir); err == nil || !strings.Contains(err.Error(), "training on ONNX Runtime: not supported") {
+		t.Errorf("training on ONNX Runtime: %v", err)
+	}
+	if _, err := os.Stat(dir); err == nil {
+		t.Error("the refused run left a folder")
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
+	vbackend "github.com/vegclf/vegclf/vegclf/backend"
 	"github.com/vegclf/vegclf/vegclf/data"
 	"github.com/vegclf/vegclf/vegclf/resnet"
 )
@@ -49,12 +50,26 @@ func New(backend compute.Backend, m *resnet.Model, store *model.Store, labels []
 	if err := m.CheckStore(store); err != nil {
 		return nil, fmt.Errorf("classifier: %w", err)
 	}
+	logits := func(store *model.Store, images *graph.Node) *graph.Node {
+		return m.Logits(store, images, resnet.Options{})
+	}
+	if vbackend.IsONNX(backend) {
+		// ONNX Runtime runs the exported graph (native convolutions, batch norms folded), with the weights
+		// as they are now as constants: the classifier does not see later changes of the store.
+		logits = func(store *model.Store, images *graph.Node) *graph.Node {
+			y, err := m.FoldedLogits(store, graph.TransposeAllAxes(images, 0, 3, 1, 2))
+			if err != nil {
+				panic(err)
+			}
+			return y
+		}
+	}
 	exec, err := model.NewExec(backend, store, func(scope *model.Scope, images *graph.Node) *graph.Node {
-		logp := graph.LogSoftmax(m.Logits(scope.Store(), images, resnet.Options{}), -1)
+		logp := graph.LogSoftmax(logits(scope.Store(), images), -1)
 		if !o.tta {
 			return logp
 		}
-		mirrored := graph.LogSoftmax(m.Logits(scope.Store(), graph.Reverse(images, 2), resnet.Options{}), -1)
+		mirrored := graph.LogSoftmax(logits(scope.Store(), graph.Reverse(images, 2)), -1)
 		// log((p + q) / 2), computed stably from the log-probabilities.
 		top := graph.Max(logp, mirrored)
 		sum := graph.Add(graph.Exp(graph.Sub(logp, top)), graph.Exp(graph.Sub(mirrored, top)))

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/vegclf/vegclf/vegclf/backend"
 	"github.com/vegclf/vegclf/vegclf/checkpoint"
 	"github.com/vegclf/vegclf/vegclf/data"
 	"github.com/vegclf/vegclf/vegclf/resnet"
@@ -37,6 +38,10 @@ func Open(cfg Config, b compute.Backend, dir string) (*Run, error) {
 
 // open is Create, or with resume, Resume.
 func open(cfg Config, b compute.Backend, dir string, resume bool) (*Run, error) {
+	if backend.IsONNX(b) {
+		return nil, fmt.Errorf("training on ONNX Runtime: not supported (GoMLX's gradients of strided convolutions need input dilation, which ONNX's Conv lacks); " +
+			"train with --backend go or xla, then predict, eval, serve or export with ONNX Runtime")
+	}
 	saved, err := checkFolder(dir, cfg, resume)
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vegclf/vegclf/vegclf/backend"
 	"github.com/vegclf/vegclf/vegclf/onnxmodel"
 )
 
@@ -16,7 +17,7 @@ func TestExportONNX(t *testing.T) {
 	if !onnxmodel.Available {
 		t.Skip("built without cgo: no ONNX export")
 	}
-	if _, err := onnxmodel.Library(); err != nil {
+	if _, err := backend.ONNXRuntime(); err != nil {
 		if os.Getenv("VEGCLF_REQUIRE_ONNX") != "" {
 			t.Fatal(err)
 		}
@@ -50,7 +51,7 @@ func TestExportONNX(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.env != "" {
-				t.Setenv(onnxmodel.LibraryEnv, tc.env)
+				t.Setenv(backend.ONNXRuntimeEnv, tc.env)
 			}
 			before, _ := os.ReadDir(dir)
 			code, _, stderr := runCLI(t, append([]string{"export", "--format", "onnx"}, tc.args...)...)
