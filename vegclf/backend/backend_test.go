@@ -135,3 +135,41 @@ func TestPluginDirsFindsPythonInstalls(t *testing.T) {
 		})
 	}
 }
+
+// TestNewForInference checks the automatic choice for inference: ONNX Runtime where it is installed and the
+// automatic choice is the Go backend, the Go backend without it, and what is asked for when asked.
+func TestNewForInference(t *testing.T) {
+	t.Setenv("GOMLX_BACKEND", "")
+	t.Setenv(ONNXRuntimeEnv, filepath.Join(t.TempDir(), "none.so"))
+	if _, err := ONNXRuntime(); err == nil || !strings.Contains(err.Error(), "none.so") || !strings.Contains(err.Error(), "setup.sh --onnx") {
+		t.Errorf("a missing library: %v", err)
+	}
+	if c, err := Select(Detect("onnx")); err == nil {
+		t.Errorf("onnx without its library: %v", c)
+	}
+	b, c, err := NewForInference("go")
+	if err != nil || c.Config != "go" || IsONNX(b) {
+		t.Fatalf("asked for go: %v, %v", c, err)
+	}
+	b.Finalize()
+	if c, err := Select(Detect("")); err != nil || c.Config != "go" {
+		t.Skipf("the automatic choice here is %v (%v): nothing more to check", c, err)
+	}
+	b, c, err = NewForInference("")
+	if err != nil || c.Config != "go" || IsONNX(b) {
+		t.Fatalf("no ONNX Runtime: %v", err)
+	}
+	b.Finalize()
+	t.Setenv(ONNXRuntimeEnv, "")
+	if _, err := ONNXRuntime(); err != nil {
+		if os.Getenv("VEGCLF_REQUIRE_ONNX") != "" {
+			t.Fatal(err)
+		}
+		t.Skipf("ONNX Runtime is not installed: %v", err)
+	}
+	b, c, err = NewForInference("")
+	if err != nil || !IsONNX(b) || !strings.Contains(c.Reason, "ONNX Runtime is installed") {
+		t.Fatalf("with ONNX Runtime installed: %v, %v", c, err)
+	}
+	b.Finalize()
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 	benchmarks "github.com/janpfeifer/go-benchmarks"
 	"github.com/vegclf/vegclf/vegclf/backend"
+	vbackend "github.com/vegclf/vegclf/vegclf/backend"
 	"github.com/vegclf/vegclf/vegclf/data"
 	"github.com/vegclf/vegclf/vegclf/memlimit"
 	"github.com/vegclf/vegclf/vegclf/resnet"
@@ -75,12 +76,23 @@ func Run(b compute.Backend, o Options) (Result, error) {
 	seconds := func(name string, fn func() error) float64 { return measure(name, o.Duration, fn, &runErr) }
 
 	infer, err := model.NewExec(b, store, func(scope *model.Scope, x *Node) *Node {
+		if vbackend.IsONNX(b) {
+			// As predict runs on ONNX Runtime: the exported graph.
+			y, err := m.FoldedLogits(scope.Store(), TransposeAllAxes(x, 0, 3, 1, 2))
+			if err != nil {
+				panic(err)
+			}
+			return y
+		}
 		return m.Logits(scope.Store(), x, resnet.Options{})
 	})
 	if err != nil {
 		return nil, err
 	}
 	res["inference_images_per_second"] = float64(o.Batch) / seconds("inference", func() error { _, err := infer.Exec(images); return err })
+	if vbackend.IsONNX(b) {
+		return res, runErr // ONNX Runtime runs inference only.
+	}
 
 	frozen, err := train.NewStepper(b, store, m, train.StepConfig{Phase: train.Frozen, Input: train.FromImages, BatchNormTrain: true, Schedule: schedule.Constant{LR: 1e-4}})
 	if err != nil {

@@ -8,7 +8,7 @@ import (
 )
 
 // Modules are the dependencies whose versions decide what vegclf computes.
-var Modules = []string{"github.com/gomlx/gomlx", "github.com/gomlx/compute", "github.com/gomlx/go-xla"}
+var Modules = []string{"github.com/gomlx/gomlx", "github.com/gomlx/compute", "github.com/gomlx/go-xla", "github.com/gomlx/compute-onnx"}
 
 // Info is what the build information says.
 type Info struct {

@@ -221,7 +221,7 @@ func TestVersion(t *testing.T) {
 			t.Fatalf("%v: exit %d: %s", args, code, stderr)
 		}
 		for _, want := range []string{"vegclf ", "Go: go1.27", "GOEXPERIMENT=simd", "Module: github.com/gomlx/gomlx v0.28.16",
-			"Module: github.com/gomlx/compute v0.1.14", "JPEG decoder: libjpeg-turbo", "Default backend: "} {
+			"Module: github.com/gomlx/compute v0.1.14", "Module: github.com/gomlx/compute-onnx v0.1.13", "JPEG decoder: libjpeg-turbo", "Default backend: ", "ONNX Runtime: "} {
 			if !strings.Contains(stdout, want) {
 				t.Errorf("%v: no %q in\n%s", args, want, stdout)
 			}

@@ -27,7 +27,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if *runDir == "" || (*splitDir == "") == (len(rest) == 0) {
 		return usagef("want --run RUNDIR and either --split DIR or folders and patterns of images in class folders")
 	}
-	b, _, err := backend.New(*backendSpec)
+	b, _, err := backend.NewForInference(*backendSpec)
 	if err != nil {
 		return err
 	}

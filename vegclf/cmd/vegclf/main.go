@@ -179,7 +179,7 @@ func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 
 // backendFlag registers the --backend flag every command that computes has.
 func backendFlag(fs *flag.FlagSet) *string {
-	return fs.String("backend", "", "compute backend: go, xla:cpu, xla:cuda, xla:/path/to/plugin.so (default: $GOMLX_BACKEND or automatic)")
+	return fs.String("backend", "", "compute backend: go, xla:cpu, xla:cuda, xla:/path/to/plugin.so, onnx or onnx:/path/libonnxruntime.so.1 (inference only) (default: $GOMLX_BACKEND or automatic)")
 }
 
 // flagWasSet reports whether the named flag was given on the command line.

@@ -72,7 +72,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	if _, err := weights.LoadFile(store, m, path, weights.KeepHead); err != nil {
 		return err
 	}
-	b, choice, err := backend.New(*backendSpec)
+	b, choice, err := backend.NewForInference(*backendSpec)
 	if err != nil {
 		return err
 	}
@@ -150,7 +150,7 @@ func inputsOf(paths []string) []data.Input {
 
 // predictWithRun classifies images with a trained run's best checkpoint.
 func predictWithRun(runDir string, images []data.Input, topk int, asJSON bool, backendSpec string, opts []predict.Option, stdout, stderr io.Writer) error {
-	b, _, err := backend.New(backendSpec)
+	b, _, err := backend.NewForInference(backendSpec)
 	if err != nil {
 		return err
 	}

@@ -58,7 +58,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("listening on %s: %w", *addr, err)
 	}
 	defer ln.Close()
-	b, choice, err := backend.New(*backendSpec)
+	b, choice, err := backend.NewForInference(*backendSpec)
 	if err != nil {
 		return err
 	}

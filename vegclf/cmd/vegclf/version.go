@@ -33,5 +33,10 @@ func runVersion(args []string, stdout, stderr io.Writer) error {
 	} else {
 		fmt.Fprintf(stdout, "Default backend: %s\n", choice)
 	}
+	if lib, err := backend.ONNXRuntime(); err != nil {
+		fmt.Fprintf(stdout, "ONNX Runtime: not installed (./scripts/setup.sh --onnx installs %s at %s)\n", backend.ONNXRuntimeVersion, backend.DefaultONNXRuntime())
+	} else {
+		fmt.Fprintf(stdout, "ONNX Runtime: %s (--backend onnx, export --format onnx)\n", lib)
+	}
 	return nil
 }
