@@ -21,7 +21,6 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 	benchmarks "github.com/janpfeifer/go-benchmarks"
 	"github.com/vegclf/vegclf/vegclf/backend"
-	vbackend "github.com/vegclf/vegclf/vegclf/backend"
 	"github.com/vegclf/vegclf/vegclf/data"
 	"github.com/vegclf/vegclf/vegclf/memlimit"
 	"github.com/vegclf/vegclf/vegclf/resnet"
@@ -76,7 +75,7 @@ func Run(b compute.Backend, o Options) (Result, error) {
 	seconds := func(name string, fn func() error) float64 { return measure(name, o.Duration, fn, &runErr) }
 
 	infer, err := model.NewExec(b, store, func(scope *model.Scope, x *Node) *Node {
-		if vbackend.IsONNX(b) {
+		if backend.IsONNX(b) {
 			// As predict runs on ONNX Runtime: the exported graph.
 			y, err := m.FoldedLogits(scope.Store(), TransposeAllAxes(x, 0, 3, 1, 2))
 			if err != nil {
@@ -90,7 +89,7 @@ func Run(b compute.Backend, o Options) (Result, error) {
 		return nil, err
 	}
 	res["inference_images_per_second"] = float64(o.Batch) / seconds("inference", func() error { _, err := infer.Exec(images); return err })
-	if vbackend.IsONNX(b) {
+	if backend.IsONNX(b) {
 		return res, runErr // ONNX Runtime runs inference only.
 	}
 

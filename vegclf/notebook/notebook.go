@@ -205,14 +205,6 @@ func ShowGradCAM(b compute.Backend, c *predict.Classifier, paths []string) error
 	return nil
 }
 
-func seq(n int) []int {
-	out := make([]int, n)
-	for i := range out {
-		out[i] = i
-	}
-	return out
-}
-
 // ShowAugmented displays each of the first n images of the split as the training loader would see it
 // under augmentation, in cols variants (the original first).
 func ShowAugmented(split *data.Split, classes []string, a *augment.Policy, n, cols int) error {

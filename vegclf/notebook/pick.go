@@ -116,7 +116,7 @@ func PickImage(e *Explainer, paths []string, k int) error {
 	for i, p := range paths {
 		options[i] = html.EscapeString(pickLabel(p))
 	}
-	uid := gonbui.UniqueID()
+	uid := gonbui.UniqueId()
 	sel := widgets.Select(options).WithHtmlId("vegclf-pick-select-" + uid)
 	done := widgets.Button("Done").WithHtmlId("vegclf-pick-done-" + uid)
 	ready := make(chan struct{})
