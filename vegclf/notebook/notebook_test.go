@@ -1,8 +1,10 @@
 package notebook
 
 import (
+	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,5 +64,33 @@ func TestRunsOrSweepLearns(t *testing.T) {
 			continue
 		}
 		t.Logf("%s: validation %.1f%%", filepath.Base(dir), 100**rec.Summary.ValidationAccuracy)
+	}
+}
+
+// TestRunTableShowsZeroSettings checks that a setting config.json leaves out at its zero value (label
+// smoothing 0, no class weights) shows as that value in the runs table, not as a missing one.
+func TestRunTableShowsZeroSettings(t *testing.T) {
+	var runs []comparedRun
+	for i, smoothing := range []float64{0, 0.1} {
+		cfg := train.DefaultConfig()
+		cfg.LabelSmoothing = smoothing
+		if i == 1 {
+			cfg.ClassWeights = train.BalancedClassWeights
+		}
+		settings, err := allSettings(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs = append(runs, comparedRun{Record: &train.Record{Dir: filepath.Join("runs", fmt.Sprint("r", i)), Config: cfg}, settings: settings})
+	}
+	table := runTable(runs)
+	for _, want := range []string{">label_smoothing</th>", ">class_weights</th>", `<td data-v="0">0</td>`, `<td data-v="0.1">0.1</td>`,
+		`<td data-v="none">none</td>`, `<td data-v="balanced">balanced</td>`} {
+		if !strings.Contains(table, want) {
+			t.Errorf("the table lacks %s:\n%s", want, table)
+		}
+	}
+	if strings.Contains(table, "nil") || strings.Contains(table, ">arch</th>") {
+		t.Errorf("the table shows a missing value or a setting both runs share:\n%s", table)
 	}
 }
