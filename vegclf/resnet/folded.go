@@ -82,24 +82,9 @@ func (m *Model) FoldedLogits(store *model.Store, pixels *Node) (*Node, error) {
 	}
 	relu := func(x *Node) *Node { return Max(x, ScalarZero(g, x.DType())) }
 
-	x := relu(convBN("conv1", "bn1", pixels, 2, 3))
-	x = MaxPool(x).ChannelsAxis(layout.ChannelsFirst).Window(3).Strides(2).PaddingPerDim([][2]int{{1, 1}, {1, 1}}).Done()
-	for _, b := range m.blocks() {
-		identity := x
-		switch m.Arch.Block {
-		case Basic:
-			x = relu(convBN(b.name+".conv1", b.name+".bn1", x, b.stride, 1))
-			x = convBN(b.name+".conv2", b.name+".bn2", x, 1, 1)
-		case Bottleneck:
-			x = relu(convBN(b.name+".conv1", b.name+".bn1", x, 1, 0))
-			x = relu(convBN(b.name+".conv2", b.name+".bn2", x, b.stride, 1))
-			x = convBN(b.name+".conv3", b.name+".bn3", x, 1, 0)
-		}
-		if b.downsample {
-			identity = convBN(b.name+".downsample.0", b.name+".downsample.1", identity, b.stride, 0)
-		}
-		x = relu(Add(x, identity))
-	}
+	x := m.backbone(pixels, convBN, relu, func(x *Node) *Node {
+		return MaxPool(x).ChannelsAxis(layout.ChannelsFirst).Window(3).Strides(2).PaddingPerDim([][2]int{{1, 1}, {1, 1}}).Done()
+	})
 	x = ReduceMean(x, 2, 3)
 	names := m.Head.linearNames()
 	for i, name := range names {

@@ -72,8 +72,14 @@ func (m *Model) FeatureMap(store *model.Store, images *Node, opts Options) *Node
 		return Add(y, ConvertDType(Reshape(shift, 1, 1, 1, channels), dtype))
 	}
 
-	x := relu(convBN("conv1", "bn1", ConvertDType(images, dtype), 2, 3))
-	x = maxPool3x3Stride2(x, opts.Backward)
+	return m.backbone(ConvertDType(images, dtype), convBN, relu, func(x *Node) *Node { return maxPool3x3Stride2(x, opts.Backward) })
+}
+
+// backbone is the network from the stem to the last stage's output, torchvision's structure, with the
+// given convolution-and-batch-norm (by the state_dict names of both), ReLU and stem max pool: FeatureMap's
+// and FoldedLogits' share it.
+func (m *Model) backbone(x *Node, convBN func(convName, bnName string, x *Node, stride, pad int) *Node, relu, maxPool func(*Node) *Node) *Node {
+	x = maxPool(relu(convBN("conv1", "bn1", x, 2, 3)))
 	for _, b := range m.blocks() {
 		identity := x
 		switch m.Arch.Block {
