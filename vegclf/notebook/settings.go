@@ -50,7 +50,7 @@ func (s *Settings) Config() (train.Config, string, error) {
 	if cfg.Weights == "none" {
 		train.FromScratch(&cfg, train.Given(s.Flags))
 	}
-	if cfg.Data == "" {
+	if cfg.Data == "" && cfg.Labels == "" { // A labels file lists its own images.
 		dir, err := Synthetic(s.SyntheticDir, 4, 24, 2*cfg.ImageSize)
 		if err != nil {
 			return train.Config{}, "", err

@@ -3,6 +3,7 @@ package notebook
 import (
 	"flag"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -47,6 +48,18 @@ func TestSettings(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Error(err)
 	}
+	// A labels file (VEGCLF_LABELS, or --labels) lists the images: no generated data.
+	t.Setenv("VEGCLF_LABELS", "/data/labels.csv")
+	fs = flag.NewFlagSet("cell", flag.ContinueOnError)
+	s = NewSettings(fs, train.DefaultConfig())
+	s.SyntheticDir = filepath.Join(t.TempDir(), "unused")
+	if cfg, _, err := s.Config(); err != nil || cfg.Labels != "/data/labels.csv" || cfg.Data != "" {
+		t.Errorf("with a labels file: data %q, labels %q, %v", cfg.Data, cfg.Labels, err)
+	}
+	if _, err := os.Stat(s.SyntheticDir); err == nil {
+		t.Error("data was generated although a labels file was given")
+	}
+	t.Setenv("VEGCLF_LABELS", "")
 
 	t.Setenv("VEGCLF_FINETUNE_LR", "1e-3x")
 	fs = flag.NewFlagSet("cell", flag.ContinueOnError)
