@@ -227,15 +227,7 @@ func TestBalancingImbalancedData(t *testing.T) {
 	cfg := smallConfig(dataDir)
 	cfg.FrozenEpochs, cfg.FinetuneEpochs, cfg.Seed = 0, 3, 1
 	minority := func(c Config) (float64, string) {
-		r, err := Create(c, testenv.Backend(t), filepath.Join(t.TempDir(), "run"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var report strings.Builder
-		r.Report = &report
-		if err := r.Train(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		r, report := trainFresh(t, c)
 		res, err := r.EvaluateBest()
 		if err != nil {
 			t.Fatal(err)
@@ -247,7 +239,7 @@ func TestBalancingImbalancedData(t *testing.T) {
 				total += n
 			}
 		}
-		return float64(correct) / float64(total), report.String()
+		return float64(correct) / float64(total), report
 	}
 	plain, _ := minority(cfg)
 	weighted := cfg

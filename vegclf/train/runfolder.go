@@ -20,6 +20,7 @@ import (
 	"github.com/vegclf/vegclf/vegclf/evaluate"
 	"github.com/vegclf/vegclf/vegclf/internal/atomicfile"
 	"github.com/vegclf/vegclf/vegclf/predict"
+	"github.com/vegclf/vegclf/vegclf/resnet"
 )
 
 // Files of a run folder.
@@ -232,21 +233,30 @@ func CheckpointPath(runOrCheckpoint string) string {
 	return runOrCheckpoint
 }
 
+// LoadModel reads a run's best checkpoint (or the checkpoint file runOrCheckpoint, see CheckpointPath): the
+// model it holds, its variables, and what it says of itself.
+func LoadModel(runOrCheckpoint string) (*resnet.Model, *model.Store, *checkpoint.Meta, error) {
+	store, meta, err := checkpoint.Load(CheckpointPath(runOrCheckpoint))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	m, err := meta.Model()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return m, store, meta, nil
+}
+
 // LoadClassifier returns a classifier for a run folder's best checkpoint (or the checkpoint file given),
 // with its metadata.
 func LoadClassifier(b compute.Backend, runOrCheckpoint string, opts ...predict.Option) (*predict.Classifier, *checkpoint.Meta, error) {
-	path := CheckpointPath(runOrCheckpoint)
-	store, meta, err := checkpoint.Load(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	m, err := meta.Model()
+	m, store, meta, err := LoadModel(runOrCheckpoint)
 	if err != nil {
 		return nil, nil, err
 	}
 	c, err := predict.New(b, m, store, meta.Classes, meta.Transform(), opts...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("loading %s: %w", path, err)
+		return nil, nil, fmt.Errorf("loading %s: %w", CheckpointPath(runOrCheckpoint), err)
 	}
 	return c, meta, nil
 }

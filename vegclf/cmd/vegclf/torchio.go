@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/gomlx/gomlx/ml/model"
-	"github.com/vegclf/vegclf/vegclf/checkpoint"
 	"github.com/vegclf/vegclf/vegclf/data"
 	"github.com/vegclf/vegclf/vegclf/internal/atomicfile"
 	"github.com/vegclf/vegclf/vegclf/onnxmodel"
@@ -177,11 +176,7 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 		return usagef("want --run RUNDIR --out FILE.pth")
 	}
 	path := train.CheckpointPath(*runDir)
-	store, meta, err := checkpoint.Load(path)
-	if err != nil {
-		return err
-	}
-	m, err := meta.Model()
+	m, store, meta, err := train.LoadModel(path)
 	if err != nil {
 		return err
 	}
@@ -221,11 +216,7 @@ func exportONNX(runDir, out string, stdout io.Writer) error {
 		return usagef("want --run RUNDIR --format onnx --out FILE.onnx")
 	}
 	path := train.CheckpointPath(runDir)
-	store, meta, err := checkpoint.Load(path)
-	if err != nil {
-		return err
-	}
-	m, err := meta.Model()
+	m, store, meta, err := train.LoadModel(path)
 	if err != nil {
 		return err
 	}
