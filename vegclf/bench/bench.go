@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -42,6 +43,7 @@ type Options struct {
 	StepsOnly      bool             // Measure the model's steps only: no data loading (nor recipe).
 	MemoryLimit    memlimit.Policy  // The soft memory limit, set at the first fine-tune step as runs do.
 	Devices        int              // Data parallel (DataParallel): the devices a fine-tune step is split across.
+	CPUProfile     string           // Where to write a CPU profile (pprof) of the measured fine-tune steps; empty: none.
 }
 
 // Result holds the figures, named as the PyTorch script names them.
@@ -124,7 +126,18 @@ func Run(b compute.Backend, o Options) (Result, error) {
 	if _, err := memory.Apply(finetuneStep, 0); err != nil { // No image cache here.
 		return nil, err
 	}
-	res["finetune_step_images_per_second"] = float64(o.Batch) / seconds("fine-tune step", finetuneStep)
+	if o.CPUProfile != "" {
+		stop, err := startCPUProfile(o.CPUProfile)
+		if err != nil {
+			return nil, err
+		}
+		res["finetune_step_images_per_second"] = float64(o.Batch) / seconds("fine-tune step", finetuneStep)
+		if err := stop(); err != nil {
+			return nil, err
+		}
+	} else {
+		res["finetune_step_images_per_second"] = float64(o.Batch) / seconds("fine-tune step", finetuneStep)
+	}
 	res["peak_rss_mb"] = peakRSSMB()
 	if runErr != nil {
 		return nil, runErr
@@ -232,6 +245,25 @@ func measure(name string, duration time.Duration, fn func() error, firstErr *err
 	}}).WithWarmUps(1).WithDuration(duration).Done()
 	slices.Sort(times)
 	return times[len(times)/2]
+}
+
+// startCPUProfile starts writing a CPU profile to path and returns the function that ends it.
+func startCPUProfile(path string) (stop func() error, err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("creating the CPU profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("starting the CPU profile %s: %w", path, err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("writing the CPU profile %s: %w", path, err)
+		}
+		return nil
+	}, nil
 }
 
 // resetPeakRSS restarts the kernel's count of the process's peak resident memory (Linux's clear_refs);

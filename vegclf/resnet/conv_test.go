@@ -1,6 +1,7 @@
 package resnet
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -26,9 +27,10 @@ func randomTensor(rng *rand.Rand, dims ...int) *tensors.Tensor {
 	return tensors.FromFlatDataAndDimensions(data, dims...)
 }
 
-// TestConvMatMulEqualsNative checks the im2col/matmul convolution, with its patches kept for the
-// backward pass or rebuilt there, and its product laid out either way, against the backend's Convolve,
-// for the outputs and for the gradients with respect to the input and the kernel.
+// TestConvMatMulEqualsNative checks the im2col/matmul convolution, built for each set of gradients
+// (convGrads), against the backend's Convolve: the output, the kernel's gradient, and the input's where
+// the convolution is built for it; and the same with GoMLX's fused ops turned off (GOMLX_FUSION=0),
+// where trainingProduct's decomposed graph computes the output.
 func TestConvMatMulEqualsNative(t *testing.T) {
 	backend := testenv.Backend(t)
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -43,54 +45,47 @@ func TestConvMatMulEqualsNative(t *testing.T) {
 		{"3x3/2 even size", 8, 10, 4, 3, 3, 2, 1},
 		{"3x3/3", 10, 9, 2, 3, 3, 3, 1},
 		{"1x1/1", 6, 6, 8, 4, 1, 1, 0},
+		{"1x1/1 widening", 6, 5, 4, 8, 1, 1, 0},
 		{"1x1/2 downsample", 7, 7, 8, 4, 1, 2, 0},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			x := randomTensor(rng, 2, tc.h, tc.w, tc.cin)
-			kernel := randomTensor(rng, tc.k, tc.k, tc.cin, tc.cout)
-			run := func(conv func(x, kernel *Node) *Node) []*tensors.Tensor {
-				exec := MustNewExec(backend, func(x, kernel *Node) []*Node {
-					y := conv(x, kernel)
-					// A weighted sum makes the gradient depend on every output position.
-					weights := Sin(Iota(x.Graph(), y.Shape(), 3))
-					loss := ReduceAllSum(Mul(y, weights))
-					grads := Gradient(loss, x, kernel)
-					return []*Node{y, grads[0], grads[1]}
-				})
-				return exec.MustCall(x, kernel)
-			}
-			native := run(func(x, kernel *Node) *Node { return conv2D(x, kernel, tc.stride, tc.pad, ConvNative, false) })
-			// Without a backward pass through the patches (cropped window taps), the output and the kernel's
-			// gradient.
-			crops := MustNewExec(backend, func(x, kernel *Node) []*Node {
-				y := matMulConv(x, kernel, tc.stride, tc.pad, false, false, false)
-				return []*Node{y, Gradient(ReduceAllSum(Mul(y, Sin(Iota(x.Graph(), y.Shape(), 3)))), kernel)[0]}
-			}).MustCall(x, kernel)
-			for i, j := range []int{0, 2} {
-				a, b := tensors.MustCopyFlatData[float32](native[j]), tensors.MustCopyFlatData[float32](crops[i])
-				for k := range a {
-					if math.Abs(float64(a[k]-b[k])) > 1e-4*(1+math.Abs(float64(a[k]))) {
-						t.Fatalf("cropped taps: output %d [%d]: native %v, matmul %v", j, k, a[k], b[k])
-					}
+		x := randomTensor(rng, 2, tc.h, tc.w, tc.cin)
+		kernel := randomTensor(rng, tc.k, tc.k, tc.cin, tc.cout)
+		// run returns the output, the kernel's gradient and, with inputGrad, the input's.
+		run := func(impl ConvImpl, grads convGrads, inputGrad bool) []*tensors.Tensor {
+			return MustNewExec(backend, func(x, kernel *Node) []*Node {
+				y := conv2D(x, kernel, tc.stride, tc.pad, impl, grads)
+				// A weighted sum makes the gradient depend on every output position.
+				loss := ReduceAllSum(Mul(y, Sin(Iota(x.Graph(), y.Shape(), 3))))
+				if !inputGrad {
+					return []*Node{y, Gradient(loss, kernel)[0]}
 				}
-			}
-			for _, layout := range []struct{ recompute, swapped bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
-				matmul := run(func(x, kernel *Node) *Node {
-					return matMulConv(x, kernel, tc.stride, tc.pad, layout.recompute, layout.swapped, true)
-				})
-				for i, name := range []string{"output", "input gradient", "kernel gradient"} {
+				g := Gradient(loss, kernel, x)
+				return []*Node{y, g[0], g[1]}
+			}).MustCall(x, kernel)
+		}
+		native := run(ConvNative, noGrads, true)
+		for _, c := range []struct {
+			grads  convGrads
+			fusion bool
+		}{{noGrads, true}, {kernelGrads, true}, {allGrads, true}, {kernelGrads, false}, {allGrads, false}} {
+			t.Run(fmt.Sprintf("%s/grads=%d/fusion=%v", tc.name, c.grads, c.fusion), func(t *testing.T) {
+				if !c.fusion {
+					t.Setenv("GOMLX_FUSION", "0")
+				}
+				matmul := run(ConvMatMul, c.grads, c.grads == allGrads)
+				for i, name := range []string{"output", "kernel gradient", "input gradient"}[:len(matmul)] {
 					a, b := tensors.MustCopyFlatData[float32](native[i]), tensors.MustCopyFlatData[float32](matmul[i])
 					if !native[i].Shape().Equal(matmul[i].Shape()) {
-						t.Fatalf("%+v: %s shapes differ: %s vs %s", layout, name, native[i].Shape(), matmul[i].Shape())
+						t.Fatalf("%s shapes differ: %s vs %s", name, native[i].Shape(), matmul[i].Shape())
 					}
 					for j := range a {
 						if math.Abs(float64(a[j]-b[j])) > 1e-4*(1+math.Abs(float64(a[j]))) {
-							t.Fatalf("%+v: %s[%d]: native %v, matmul %v", layout, name, j, a[j], b[j])
+							t.Fatalf("%s[%d]: native %v, matmul %v", name, j, a[j], b[j])
 						}
 					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
 
@@ -191,13 +186,13 @@ func TestConvResolve(t *testing.T) {
 	}
 }
 
-// BenchmarkConvLayouts times the forward and backward pass (gradients of the input and the kernel) of
-// ResNet-50's convolution shapes at 224x224, batch 16, with the product laid out both ways (see
-// matMulConv): "rows" computes out = P . W, "swapped" out^T = W^T . P^T. kxk convolutions rebuild their
-// patches in the backward pass, as fine-tuning does. swappedProduct picks the faster layout per shape.
+// BenchmarkTrainingConv times ResNet-50's convolution shapes at 224x224, batch 16, as inference builds
+// them ("forward") and as fine-tuning does ("train": the forward pass, and the gradients of the kernel and,
+// but for the stem, of the input). A training step's arithmetic is three products where the forward's is
+// one, so train/forward near 3 means the backward pass moves little data.
 //
-//	GOTOOLCHAIN=go1.27.3 GOEXPERIMENT=simd go test -run '^$' -bench ConvLayouts -benchtime 5x ./vegclf/resnet
-func BenchmarkConvLayouts(b *testing.B) {
+//	GOTOOLCHAIN=go1.27.3 GOEXPERIMENT=simd go test -run '^$' -bench TrainingConv -benchtime 5x ./vegclf/resnet
+func BenchmarkTrainingConv(b *testing.B) {
 	backend := testenv.Backend(b)
 	rng := rand.New(rand.NewPCG(3, 4))
 	const batch = 16
@@ -209,6 +204,7 @@ func BenchmarkConvLayouts(b *testing.B) {
 		{"layer1 3x3 64-64 56", 56, 64, 64, 3, 1},
 		{"layer1 1x1 64-256 56", 56, 64, 256, 1, 1},
 		{"layer1 1x1 256-64 56", 56, 256, 64, 1, 1},
+		{"layer2 3x3/2 128-128 56", 56, 128, 128, 3, 2},
 		{"layer2 1x1/2 256-512 56", 56, 256, 512, 1, 2},
 		{"layer3 3x3 256-256 14", 14, 256, 256, 3, 1},
 		{"layer3 1x1 1024-256 14", 14, 1024, 256, 1, 1},
@@ -216,16 +212,22 @@ func BenchmarkConvLayouts(b *testing.B) {
 	} {
 		x := randomTensor(rng, batch, shape.size, shape.size, shape.cin)
 		kernel := randomTensor(rng, shape.k, shape.k, shape.cin, shape.cout)
-		for _, swapped := range []bool{false, true} {
-			name := shape.name + "/rows"
-			if swapped {
-				name = shape.name + "/swapped"
+		for _, train := range []bool{false, true} {
+			name := shape.name + "/forward"
+			if train {
+				name = shape.name + "/train"
 			}
 			b.Run(name, func(b *testing.B) {
 				exec := MustNewExec(backend, func(x, kernel *Node) []*Node {
-					y := matMulConv(x, kernel, shape.str, shape.k/2, shape.k > 1, swapped, true)
-					grads := Gradient(ReduceAllSum(Mul(y, y)), x, kernel)
-					return []*Node{grads[0], grads[1]}
+					if !train {
+						return []*Node{conv2D(x, kernel, shape.str, shape.k/2, ConvMatMul, noGrads)}
+					}
+					if shape.cin == 3 {
+						y := conv2D(x, kernel, shape.str, shape.k/2, ConvMatMul, kernelGrads)
+						return Gradient(ReduceAllSum(Mul(y, y)), kernel)
+					}
+					y := conv2D(x, kernel, shape.str, shape.k/2, ConvMatMul, allGrads)
+					return Gradient(ReduceAllSum(Mul(y, y)), x, kernel)
 				})
 				for _, t := range exec.MustCall(x, kernel) { // Compiles outside the timing.
 					t.FinalizeAll()

@@ -18,12 +18,13 @@ type Options struct {
 	// Conv selects the convolution implementation; the zero value picks by backend.
 	Conv ConvImpl
 	// Backward shapes the backbone's graph for a backward pass through it (fine-tuning): each ReLU keeps
-	// a boolean mask of its positive inputs instead of the inputs themselves, and each kxk im2col
-	// convolution keeps only its input, rebuilding its patches (kh*kw times the input's size) in the
-	// backward pass. Both cut peak memory; the mask also makes the ReLU's gradient two cheap ops instead
-	// of five. Graphs without a backward pass through the backbone run faster without it, and must not
-	// ask for gradients through it: their convolution windows are crops, which GoMLX cannot differentiate
-	// (windowTaps). Gradients of the head's variables, or of the last feature map (Grad-CAM), need none.
+	// a boolean mask of its positive inputs instead of the inputs themselves, each kxk im2col
+	// convolution keeps only its input, gathering its patches (kh*kw times the input's size) again in the
+	// backward pass, and every convolution's products are laid out for their gradients (trainingProduct).
+	// The stem takes its kernel's gradient only: the images get none. Graphs without a backward pass
+	// through the backbone run faster without it, and must not ask for gradients through it: their
+	// convolution windows are crops, which GoMLX cannot differentiate (windowTaps). Gradients of the
+	// head's variables, or of the last feature map (Grad-CAM), need none.
 	Backward bool
 }
 
@@ -58,21 +59,29 @@ func (m *Model) FeatureMap(store *model.Store, images *Node, opts Options) *Node
 	if opts.Backward {
 		relu = reluMasked
 	}
+	input := ConvertDType(images, dtype)
 	// convBN is a convolution followed by its batch norm. In inference mode the norm's scale is folded
 	// into the kernel (one small multiplication instead of one over the whole output).
 	convBN := func(convName, bnName string, x *Node, stride, pad int) *Node {
+		grads := noGrads
+		switch {
+		case opts.Backward && x == input: // The stem: the images need no gradient.
+			grads = kernelGrads
+		case opts.Backward:
+			grads = allGrads
+		}
 		kernel := mustVariable(store, g, convName+".weight").NodeValue(g)
 		if opts.TrainBatchNorm {
-			return trainBatchNorm(store, bnName, conv2D(x, ConvertDType(kernel, dtype), stride, pad, opts.Conv, opts.Backward))
+			return trainBatchNorm(store, bnName, conv2D(x, ConvertDType(kernel, dtype), stride, pad, opts.Conv, grads))
 		}
 		scale, shift := inferenceBatchNorm(g, store, bnName)
 		channels := scale.Shape().Dimensions[0]
 		kernel = Mul(kernel, Reshape(scale, 1, 1, 1, channels))
-		y := conv2D(x, ConvertDType(kernel, dtype), stride, pad, opts.Conv, opts.Backward)
+		y := conv2D(x, ConvertDType(kernel, dtype), stride, pad, opts.Conv, grads)
 		return Add(y, ConvertDType(Reshape(shift, 1, 1, 1, channels), dtype))
 	}
 
-	return m.backbone(ConvertDType(images, dtype), convBN, relu, func(x *Node) *Node { return maxPool3x3Stride2(x, opts.Backward) })
+	return m.backbone(input, convBN, relu, func(x *Node) *Node { return maxPool3x3Stride2(x, opts.Backward) })
 }
 
 // backbone is the network from the stem to the last stage's output, torchvision's structure, with the

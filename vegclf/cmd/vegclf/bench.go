@@ -30,6 +30,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	loadingOnly := fs.Bool("loading-only", false, "measure data loading only (decode, resize, normalize the train split)")
 	fs.TextVar(&o.MemoryLimit, "memory-limit", o.MemoryLimit, "the Go runtime's soft memory `limit`, set at the first fine-tune step as runs set it: auto, off, or a size such as 3GiB")
 	fs.IntVar(&o.Devices, "devices", 0, "measure data parallel instead (XLA): the fine-tune step on one device and split across this many, compared")
+	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile (go tool pprof) of the measured fine-tune steps to this `file`")
 	jsonOut := fs.String("json", "", "write the figures to this JSON file")
 	compare := fs.String("compare", "", "a JSON file of PyTorch's figures (internal/torchref/bench_torch.py) to compare with")
 	backendSpec := backendFlag(fs)
