@@ -126,17 +126,15 @@ func Run(b compute.Backend, o Options) (Result, error) {
 	if _, err := memory.Apply(finetuneStep, 0); err != nil { // No image cache here.
 		return nil, err
 	}
+	stopProfile := func() error { return nil }
 	if o.CPUProfile != "" {
-		stop, err := startCPUProfile(o.CPUProfile)
-		if err != nil {
+		if stopProfile, err = startCPUProfile(o.CPUProfile); err != nil {
 			return nil, err
 		}
-		res["finetune_step_images_per_second"] = float64(o.Batch) / seconds("fine-tune step", finetuneStep)
-		if err := stop(); err != nil {
-			return nil, err
-		}
-	} else {
-		res["finetune_step_images_per_second"] = float64(o.Batch) / seconds("fine-tune step", finetuneStep)
+	}
+	res["finetune_step_images_per_second"] = float64(o.Batch) / seconds("fine-tune step", finetuneStep)
+	if err := stopProfile(); err != nil {
+		return nil, err
 	}
 	res["peak_rss_mb"] = peakRSSMB()
 	if runErr != nil {

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -42,17 +43,22 @@ func TestRunAndCompare(t *testing.T) {
 }
 
 // TestStepsOnlyInBFloat16 measures the model's steps alone, with a bfloat16 backbone, as the GPU check
-// does: the three step figures and none of data loading or the recipe.
+// does: the three step figures and none of data loading or the recipe; and writes the CPU profile of the
+// fine-tune steps (pprof's gzipped protobuf).
 func TestStepsOnlyInBFloat16(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	if _, err := synthveg.Generate(dir, synthveg.Options{Classes: 2, Train: 4, Test: 2, Validation: 2, Size: 40, Seed: 1}); err != nil {
 		t.Fatal(err)
 	}
 	o := Options{Data: dir, Arch: resnet.ResNet18, ImageSize: 32, Batch: 2, FrozenEpochs: 1, FinetuneEpochs: 1,
-		Duration: 100 * time.Millisecond, StepsOnly: true, Recipe: true, Precision: resnet.Precision(dtypes.BFloat16)}
+		Duration: 100 * time.Millisecond, StepsOnly: true, Recipe: true, Precision: resnet.Precision(dtypes.BFloat16),
+		CPUProfile: filepath.Join(t.TempDir(), "finetune.prof")}
 	res, err := Run(testenv.Backend(t), o)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if profile, err := os.ReadFile(o.CPUProfile); err != nil || len(profile) < 2 || profile[0] != 0x1f || profile[1] != 0x8b {
+		t.Errorf("CPU profile %s: %v, %d bytes, not gzip", o.CPUProfile, err, len(profile))
 	}
 	for _, key := range []string{"inference_images_per_second", "frozen_step_images_per_second", "finetune_step_images_per_second"} {
 		if res[key] <= 0 {
