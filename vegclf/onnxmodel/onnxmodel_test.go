@@ -166,7 +166,7 @@ func TestExportRunsInONNXRuntime(t *testing.T) {
 				"1", "3", itoa(s), itoa(s), "1", "1", "1", "1", // Five batches of 1,
 				"5") // then one of 5.
 			cmd.Env = append(os.Environ(), "NODE_PATH="+nodeModules)
-			out := output(t, "node run.js", cmd)
+			out := testenv.Output(t, "node run.js", cmd)
 			var ran struct {
 				Inputs, Outputs []string
 				Probabilities   [][]float64
@@ -192,20 +192,6 @@ func TestExportRunsInONNXRuntime(t *testing.T) {
 	}
 }
 
-// output runs cmd and returns its standard output, failing the test with its standard error when it fails.
-func output(t *testing.T, what string, cmd *exec.Cmd) []byte {
-	t.Helper()
-	out, err := cmd.Output()
-	if err != nil {
-		stderr := ""
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = string(ee.Stderr)
-		}
-		t.Fatalf("%s: %v\n%s", what, err, stderr)
-	}
-	return out
-}
-
 func samples(paths []string) []data.Sample {
 	out := make([]data.Sample, len(paths))
 	for i, p := range paths {
@@ -228,7 +214,7 @@ func checkWithONNX(t *testing.T, path string, classes []string, size int) {
 		t.Logf("python3-onnx is not installed: not checking with ONNX's checker")
 		return
 	}
-	out := output(t, "onnx.checker", exec.Command(python, filepath.Join(testenv.RepoRoot(t), "vegclf", "onnxmodel", "testdata", "check.py"), path))
+	out := testenv.Output(t, "onnx.checker", exec.Command(python, filepath.Join(testenv.RepoRoot(t), "vegclf", "onnxmodel", "testdata", "check.py"), path))
 	var got struct {
 		Metadata        map[string]string
 		Inputs, Outputs map[string][]any

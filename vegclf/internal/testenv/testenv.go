@@ -83,13 +83,20 @@ func RunPython(t testing.TB, script string, args ...string) []byte {
 	path := filepath.Join(RepoRoot(t), "vegclf", "internal", "torchref", script)
 	cmd := exec.Command(python, append([]string{path}, args...)...)
 	cmd.Env = append(os.Environ(), "OMP_NUM_THREADS=2")
+	return Output(t, "running "+script, cmd)
+}
+
+// Output runs cmd and returns its standard output, failing the test with what, the error and cmd's
+// standard error when it fails.
+func Output(t testing.TB, what string, cmd *exec.Cmd) []byte {
+	t.Helper()
 	out, err := cmd.Output()
 	if err != nil {
 		stderr := ""
 		if ee, ok := err.(*exec.ExitError); ok {
 			stderr = string(ee.Stderr)
 		}
-		t.Fatalf("running %s: %v\n%s", script, err, stderr)
+		t.Fatalf("%s: %v\n%s", what, err, stderr)
 	}
 	return out
 }
