@@ -30,7 +30,8 @@ func randomTensor(rng *rand.Rand, dims ...int) *tensors.Tensor {
 // TestConvMatMulEqualsNative checks the im2col/matmul convolution, built for each set of gradients
 // (convGrads), against the backend's Convolve: the output, the kernel's gradient, and the input's where
 // the convolution is built for it; and the same with GoMLX's fused ops turned off (GOMLX_FUSION=0),
-// where trainingProduct's decomposed graph computes the output.
+// where trainingProduct's decomposed graph computes the output; and the input's gradient taken alone,
+// without the kernel's (a frozen layer above a trained one).
 func TestConvMatMulEqualsNative(t *testing.T) {
 	backend := testenv.Backend(t)
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -50,33 +51,36 @@ func TestConvMatMulEqualsNative(t *testing.T) {
 	} {
 		x := randomTensor(rng, 2, tc.h, tc.w, tc.cin)
 		kernel := randomTensor(rng, tc.k, tc.k, tc.cin, tc.cout)
-		// run returns the output, the kernel's gradient and, with inputGrad, the input's.
-		run := func(impl ConvImpl, grads convGrads, inputGrad bool) []*tensors.Tensor {
+		// run returns the output and the gradients wrt: the kernel's, the input's, or both (kernel first).
+		run := func(impl ConvImpl, grads convGrads, wrt string) []*tensors.Tensor {
 			return MustNewExec(backend, func(x, kernel *Node) []*Node {
 				y := conv2D(x, kernel, tc.stride, tc.pad, impl, grads)
 				// A weighted sum makes the gradient depend on every output position.
 				loss := ReduceAllSum(Mul(y, Sin(Iota(x.Graph(), y.Shape(), 3))))
-				if !inputGrad {
-					return []*Node{y, Gradient(loss, kernel)[0]}
-				}
-				g := Gradient(loss, kernel, x)
-				return []*Node{y, g[0], g[1]}
+				nodes := map[string][]*Node{"kernel": {kernel}, "input": {x}, "both": {kernel, x}}[wrt]
+				return append([]*Node{y}, Gradient(loss, nodes...)...)
 			}).MustCall(x, kernel)
 		}
-		native := run(ConvNative, noGrads, true)
+		native := run(ConvNative, noGrads, "both")
 		for _, c := range []struct {
 			grads  convGrads
+			wrt    string
 			fusion bool
-		}{{noGrads, true}, {kernelGrads, true}, {allGrads, true}, {kernelGrads, false}, {allGrads, false}} {
-			t.Run(fmt.Sprintf("%s/grads=%d/fusion=%v", tc.name, c.grads, c.fusion), func(t *testing.T) {
+		}{
+			{noGrads, "kernel", true}, {kernelGrads, "kernel", true}, {allGrads, "both", true}, {allGrads, "input", true},
+			{kernelGrads, "kernel", false}, {allGrads, "both", false}, {allGrads, "input", false},
+		} {
+			t.Run(fmt.Sprintf("%s/grads=%d/wrt=%s/fusion=%v", tc.name, c.grads, c.wrt, c.fusion), func(t *testing.T) {
 				if !c.fusion {
 					t.Setenv("GOMLX_FUSION", "0")
 				}
-				matmul := run(ConvMatMul, c.grads, c.grads == allGrads)
-				for i, name := range []string{"output", "kernel gradient", "input gradient"}[:len(matmul)] {
-					a, b := tensors.MustCopyFlatData[float32](native[i]), tensors.MustCopyFlatData[float32](matmul[i])
-					if !native[i].Shape().Equal(matmul[i].Shape()) {
-						t.Fatalf("%s shapes differ: %s vs %s", name, native[i].Shape(), matmul[i].Shape())
+				matmul := run(ConvMatMul, c.grads, c.wrt)
+				want := map[string][]int{"kernel": {0, 1}, "input": {0, 2}, "both": {0, 1, 2}}[c.wrt]
+				for i, n := range want {
+					name := []string{"output", "kernel gradient", "input gradient"}[n]
+					a, b := tensors.MustCopyFlatData[float32](native[n]), tensors.MustCopyFlatData[float32](matmul[i])
+					if !native[n].Shape().Equal(matmul[i].Shape()) {
+						t.Fatalf("%s shapes differ: %s vs %s", name, native[n].Shape(), matmul[i].Shape())
 					}
 					for j := range a {
 						if math.Abs(float64(a[j]-b[j])) > 1e-4*(1+math.Abs(float64(a[j]))) {

@@ -47,9 +47,11 @@ func gatherPatches(x *Node, kh, kw, stride, pad, outH, outW int) *Node {
 // respectively (each stops the other's), and the second is cancelled in value by its stopped copy, so it
 // also computes p . w where fusion is turned off (GOMLX_FUSION=0). Only its gradients are compiled. The
 // forward product reads p through the same stopped node as the kernel's gradient, so p is kept once (the
-// Go backend copies a stopped node whose input has other readers).
+// Go backend copies a stopped node whose input has other readers). That node passes no gradient back
+// but is not a StopGradient: GoMLX's autodiff skips a node none of whose inputs takes a gradient, and
+// the fused product must be reached wherever p's gradient is taken, with w's or not.
 func trainingProduct(p, w *Node) *Node {
-	stopped := StopGradient(p)
+	stopped := IdentityWithCustomGradient(p, func(_, _ *Node) *Node { return nil })
 	out, _ := InternalFusedOpCaller(
 		func() *Node { return DotGeneral(stopped, []int{1}, nil, w, []int{0}, nil) },
 		func() *Node {
