@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/goenv.sh
 rounds=${ROUNDS:-3} benchtime=${BENCHTIME:-3x}
-configs=${CONFIGS:-"0:0:0 256:0:0 384:0:0 0:64:0 0:128:0 0:0:1024 256:64:1024"}
+configs=${CONFIGS:-"0:0:0 256:0:0 384:0:0 0:64:0 0:128:0 0:0:256 0:0:1024 0:64:256"}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 go test -c -o "$work/resnet.test" ./vegclf/resnet
@@ -26,7 +26,7 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 echo "blocking KC:MC:NC (0 = default 192:32:512), sum of per-shape medians (ms): forward, train; ratio to the first"
 awk -v configs="$configs" '
   { key = $1 SUBSEP $2; n[key]++; t[key, n[key]] = $3 / 1e6; names[$2] = 1 }
-  function median(key,   k, i, j, v, m, a) {
+  function median(key,   i, j, v, m, a) {
     m = n[key]
     for (i = 1; i <= m; i++) a[i] = t[key, i]
     for (i = 2; i <= m; i++) { v = a[i]; for (j = i - 1; j >= 1 && a[j] > v; j--) a[j + 1] = a[j]; a[j + 1] = v }

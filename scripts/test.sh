@@ -34,6 +34,13 @@ env PATH=/usr/sbin:/usr/bin:/sbin:/bin /usr/bin/python3 -m unittest notebooks/ke
 # vegclf serve's page in a real browser: a real photo chosen, its top class as vegclf predict gives it.
 /usr/bin/python3 vegclf/serve/browser_test.py "${VEGCLF_ARTIFACTS:-/tmp/vegclf-artifacts}"
 
+# The GEMM blocking sweep, one round of one iteration of two blockings (about 30 s): it still finds the
+# benchmark and prints a line per blocking, the first at 1.000x.
+sweep=$(ROUNDS=1 BENCHTIME=1x CONFIGS="0:0:0 0:0:256" scripts/gemm-sweep.sh)
+echo "$sweep"
+grep -q '^0:0:0 .*forward .*(1.000x) .*train .*(1.000x)' <<<"$sweep"
+grep -q '^0:0:256 .*forward .*train' <<<"$sweep"
+
 # The GPU check script, dry run on the CPU (the Go backend against Debian's torch, about 2 minutes): the
 # script that a lent GPU machine runs in one call must still build and produce every figure.
 scripts/gpu-check.sh build
