@@ -21,13 +21,13 @@ func gatherPatches(x *Node, kh, kw, stride, pad, outH, outW int) *Node {
 		for oy := range outH {
 			for ox := range outW {
 				for i := range kh {
-					y := oy*stride + i - pad
+					row := oy*stride + i - pad
 					for j := range kw {
-						x := ox*stride + j - pad
-						if y < 0 || y >= h || x < 0 || x >= w {
+						col := ox*stride + j - pad
+						if row < 0 || row >= h || col < 0 || col >= w {
 							indices = append(indices, zero)
 						} else {
-							indices = append(indices, int32((b*h+y)*w+x))
+							indices = append(indices, int32((b*h+row)*w+col))
 						}
 					}
 				}
