@@ -12,13 +12,13 @@ rounds=${ROUNDS:-3} benchtime=${BENCHTIME:-3x}
 configs=${CONFIGS:-"0:0:0 256:0:0 384:0:0 0:64:0 0:128:0 0:0:256 0:0:1024 0:64:256"}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-go test -c -o "$work/resnet.test" ./vegclf/resnet
+go test -c -o "$work/nn.test" ./vegclf/nn
 for round in $(seq "$rounds"); do
   for c in $configs; do
     IFS=: read -r kc mc nc <<<"$c"
     echo "round $round: KC=$kc MC=$mc NC=$nc" >&2
     GOMLX_GO_AVX512_KC=$kc GOMLX_GO_AVX512_MC=$mc GOMLX_GO_AVX512_NC=$nc \
-      "$work/resnet.test" -test.run '^$' -test.bench BenchmarkTrainingConv -test.benchtime "$benchtime" |
+      "$work/nn.test" -test.run '^$' -test.bench BenchmarkTrainingConv -test.benchtime "$benchtime" |
       awk -v c="$c" '/^BenchmarkTrainingConv/ {print c, $1, $3}' >>"$work/results"
   done
 done

@@ -24,26 +24,29 @@ import (
 	"github.com/vegclf/vegclf/vegclf/backend"
 	"github.com/vegclf/vegclf/vegclf/data"
 	"github.com/vegclf/vegclf/vegclf/memlimit"
-	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/nn"
+	"github.com/vegclf/vegclf/vegclf/recipe"
+	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/schedule"
 	"github.com/vegclf/vegclf/vegclf/train"
+	"github.com/vegclf/vegclf/vegclf/zoo"
 )
 
 // Options say what to measure.
 type Options struct {
-	Data           string // Dataset folder (train/, test/, validation/).
-	Arch           resnet.Arch
+	Data           string   // Dataset folder (train/, test/, validation/).
+	Arch           zoo.Name // A registered architecture.
 	ImageSize      int
 	Batch          int
 	FrozenEpochs   int
 	FinetuneEpochs int
-	Duration       time.Duration    // How long go-benchmarks runs each measured step.
-	Recipe         bool             // Also time the whole recipe on Data.
-	Precision      resnet.Precision // The backbone's compute dtype: float32 (the zero value) or bfloat16.
-	StepsOnly      bool             // Measure the model's steps only: no data loading (nor recipe).
-	MemoryLimit    memlimit.Policy  // The soft memory limit, set at the first fine-tune step as runs do.
-	Devices        int              // Data parallel (DataParallel): the devices a fine-tune step is split across.
-	CPUProfile     string           // Where to write a CPU profile (pprof) of the measured fine-tune steps; empty: none.
+	Duration       time.Duration   // How long go-benchmarks runs each measured step.
+	Recipe         bool            // Also time the whole recipe on Data.
+	Precision      nn.Precision    // The backbone's compute dtype: float32 (the zero value) or bfloat16.
+	StepsOnly      bool            // Measure the model's steps only: no data loading (nor recipe).
+	MemoryLimit    memlimit.Policy // The soft memory limit, set at the first fine-tune step as runs do.
+	Devices        int             // Data parallel (DataParallel): the devices a fine-tune step is split across.
+	CPUProfile     string          // Where to write a CPU profile (pprof) of the measured fine-tune steps; empty: none.
 }
 
 // Result holds the figures, named as the PyTorch script names them.
@@ -79,13 +82,9 @@ func Run(b compute.Backend, o Options) (Result, error) {
 	infer, err := model.NewExec(b, store, func(scope *model.Scope, x *Node) *Node {
 		if backend.IsONNX(b) {
 			// As predict runs on ONNX Runtime: the exported graph.
-			y, err := m.FoldedLogits(scope.Store(), TransposeAllAxes(x, 0, 3, 1, 2))
-			if err != nil {
-				panic(err)
-			}
-			return y
+			return m.FoldedLogits(scope.Store(), TransposeAllAxes(x, 0, 3, 1, 2))
 		}
-		return m.Logits(scope.Store(), x, resnet.Options{})
+		return m.Logits(scope.Store(), x, nn.Options{})
 	})
 	if err != nil {
 		return nil, err
@@ -95,14 +94,14 @@ func Run(b compute.Backend, o Options) (Result, error) {
 		return res, runErr // ONNX Runtime runs inference only.
 	}
 
-	frozen, err := train.NewStepper(b, store, m, train.StepConfig{Phase: train.Frozen, Input: train.FromImages, BatchNormTrain: true, Schedule: schedule.Constant{LR: 1e-4}})
+	frozen, err := train.NewStepper(b, store, m, train.StepConfig{Phase: runfolder.Frozen, Input: train.FromImages, BatchNormTrain: true, Schedule: schedule.Constant{LR: 1e-4}})
 	if err != nil {
 		return nil, err
 	}
 	res["frozen_step_images_per_second"] = float64(o.Batch) / seconds("frozen step", func() error { _, _, err := frozen.Step(images, labels); return err })
 
-	features := tensors.FromFlatDataAndDimensions(pix[:o.Batch*m.Arch.FeatureDim()], o.Batch, m.Arch.FeatureDim())
-	head, err := train.NewStepper(b, store, m, train.StepConfig{Phase: train.Frozen, Input: train.FromFeatures, Schedule: schedule.Constant{LR: 1e-4}})
+	features := tensors.FromFlatDataAndDimensions(pix[:o.Batch*m.FeatureDim()], o.Batch, m.FeatureDim())
+	head, err := train.NewStepper(b, store, m, train.StepConfig{Phase: runfolder.Frozen, Input: train.FromFeatures, Schedule: schedule.Constant{LR: 1e-4}})
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +110,7 @@ func Run(b compute.Backend, o Options) (Result, error) {
 	perImage := 1/res["inference_images_per_second"] + float64(o.FrozenEpochs)*headSeconds/float64(o.Batch)
 	res["frozen_cached_images_per_second"] = float64(o.FrozenEpochs) / perImage
 
-	finetune, err := train.NewStepper(b, store, m, train.StepConfig{Phase: train.Finetune, Input: train.FromImages, BatchNormTrain: true, Schedule: schedule.Constant{LR: 1e-5}})
+	finetune, err := train.NewStepper(b, store, m, train.StepConfig{Phase: runfolder.Finetune, Input: train.FromImages, BatchNormTrain: true, Schedule: schedule.Constant{LR: 1e-5}})
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +148,7 @@ func Run(b compute.Backend, o Options) (Result, error) {
 	}
 
 	if o.Recipe {
-		cfg := train.DefaultConfig()
+		cfg := recipe.Default()
 		cfg.Data, cfg.Arch, cfg.Weights, cfg.ImageSize, cfg.Batch = o.Data, o.Arch, "none", o.ImageSize, o.Batch
 		cfg.FrozenEpochs, cfg.FinetuneEpochs, cfg.Precision = o.FrozenEpochs, o.FinetuneEpochs, o.Precision
 		dir, err := os.MkdirTemp("", "vegclf-bench-run")
@@ -205,12 +204,15 @@ func loadingSpeed(f *data.Folder, o Options) (float64, error) {
 	return float64(n) / time.Since(t0).Seconds(), nil
 }
 
-func newModel(o Options) (*resnet.Model, *data.Folder, error) {
+func newModel(o Options) (*nn.Model, *data.Folder, error) {
 	f, err := data.Open(o.Data)
 	if err != nil {
 		return nil, nil, err
 	}
-	m := resnet.New(o.Arch, resnet.TutorialHead(len(f.Classes)))
+	m, err := zoo.New(string(o.Arch), nn.TutorialHead(len(f.Classes)))
+	if err != nil {
+		return nil, nil, err
+	}
 	m.Precision = o.Precision.DType()
 	return m, f, nil
 }

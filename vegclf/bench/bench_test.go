@@ -10,7 +10,7 @@ import (
 	"github.com/gomlx/compute/dtypes"
 	"github.com/vegclf/vegclf/vegclf/internal/multidevice"
 	"github.com/vegclf/vegclf/vegclf/internal/testenv"
-	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/nn"
 	"github.com/vegclf/vegclf/vegclf/synthveg"
 )
 
@@ -19,7 +19,7 @@ func TestRunAndCompare(t *testing.T) {
 	if _, err := synthveg.Generate(dir, synthveg.Options{Classes: 2, Train: 4, Test: 2, Validation: 2, Size: 40, Seed: 1}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := Run(testenv.Backend(t), Options{Data: dir, Arch: resnet.ResNet18, ImageSize: 32, Batch: 4, FrozenEpochs: 1,
+	res, err := Run(testenv.Backend(t), Options{Data: dir, Arch: "resnet18", ImageSize: 32, Batch: 4, FrozenEpochs: 1,
 		FinetuneEpochs: 1, Duration: 200 * time.Millisecond, Recipe: true})
 	if err != nil {
 		t.Fatal(err)
@@ -50,8 +50,8 @@ func TestStepsOnlyInBFloat16(t *testing.T) {
 	if _, err := synthveg.Generate(dir, synthveg.Options{Classes: 2, Train: 4, Test: 2, Validation: 2, Size: 40, Seed: 1}); err != nil {
 		t.Fatal(err)
 	}
-	o := Options{Data: dir, Arch: resnet.ResNet18, ImageSize: 32, Batch: 2, FrozenEpochs: 1, FinetuneEpochs: 1,
-		Duration: 100 * time.Millisecond, StepsOnly: true, Recipe: true, Precision: resnet.Precision(dtypes.BFloat16),
+	o := Options{Data: dir, Arch: "resnet18", ImageSize: 32, Batch: 2, FrozenEpochs: 1, FinetuneEpochs: 1,
+		Duration: 100 * time.Millisecond, StepsOnly: true, Recipe: true, Precision: nn.Precision(dtypes.BFloat16),
 		CPUProfile: filepath.Join(t.TempDir(), "finetune.prof")}
 	res, err := Run(testenv.Backend(t), o)
 	if err != nil {
@@ -79,7 +79,7 @@ func TestDataParallel(t *testing.T) {
 	if _, err := synthveg.Generate(dir, synthveg.Options{Classes: 2, Train: 2, Test: 1, Validation: 1, Size: 32, Seed: 1}); err != nil {
 		t.Fatal(err)
 	}
-	o := Options{Data: dir, Arch: resnet.ResNet18, ImageSize: 32, Batch: 4, Devices: 2, Duration: 100 * time.Millisecond}
+	o := Options{Data: dir, Arch: "resnet18", ImageSize: 32, Batch: 4, Devices: 2, Duration: 100 * time.Millisecond}
 	res, err := DataParallel(multidevice.New(testenv.Backend(t), 2), o)
 	if err != nil {
 		t.Fatal(err)
@@ -100,7 +100,7 @@ func TestDataParallel(t *testing.T) {
 // TestDataParallelErrors checks what DataParallel refuses before it computes anything: a backend that
 // cannot split a step, and a batch that does not split evenly. (It runs on XLA: scripts/gpu-check.sh.)
 func TestDataParallelErrors(t *testing.T) {
-	o := Options{Data: t.TempDir(), Arch: resnet.ResNet18, ImageSize: 32, Batch: 3, Devices: 2}
+	o := Options{Data: t.TempDir(), Arch: "resnet18", ImageSize: 32, Batch: 3, Devices: 2}
 	if _, err := DataParallel(testenv.Backend(t), o); err == nil || !strings.Contains(err.Error(), "needs an XLA backend") {
 		t.Errorf("Go backend: error = %v", err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/schedule"
 	"github.com/vegclf/vegclf/vegclf/train"
 )
@@ -46,7 +47,7 @@ func DataParallel(b compute.Backend, o Options) (Result, error) {
 		if err := m.Init(store, 0, nil); err != nil {
 			return nil, err
 		}
-		c := train.StepConfig{Phase: train.Finetune, Input: train.FromImages, BatchNormTrain: true, Schedule: schedule.Constant{LR: 1e-5}}
+		c := train.StepConfig{Phase: runfolder.Finetune, Input: train.FromImages, BatchNormTrain: true, Schedule: schedule.Constant{LR: 1e-5}}
 		if i == 1 {
 			c.Parallel = p
 		}

@@ -14,8 +14,9 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/vegclf/vegclf/vegclf/data"
-	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/nn"
 	"github.com/vegclf/vegclf/vegclf/weights"
+	"github.com/vegclf/vegclf/vegclf/zoo"
 )
 
 // FormatVersion is the version of the checkpoint layout written by Save.
@@ -28,7 +29,7 @@ const metaKey = "vegclf"
 type Meta struct {
 	Version       int                `json:"version"`
 	Arch          string             `json:"arch"`
-	Head          resnet.Head        `json:"head"`
+	Head          nn.Head            `json:"head"`
 	Classes       []string           `json:"classes"`
 	ImageSize     int                `json:"image_size"`
 	Normalization data.Normalization `json:"normalization"`
@@ -43,12 +44,8 @@ type Meta struct {
 }
 
 // Model returns the model the checkpoint holds.
-func (m *Meta) Model() (*resnet.Model, error) {
-	arch, err := resnet.ArchByName(m.Arch)
-	if err != nil {
-		return nil, err
-	}
-	return resnet.New(arch, m.Head), nil
+func (m *Meta) Model() (*nn.Model, error) {
+	return zoo.New(m.Arch, m.Head)
 }
 
 // Transform returns the input transform the model was trained with.

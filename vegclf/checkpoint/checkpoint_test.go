@@ -10,12 +10,12 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/vegclf/vegclf/vegclf/data"
-	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/nn"
 	"github.com/vegclf/vegclf/vegclf/weights"
 )
 
 func newMeta() Meta {
-	return Meta{Arch: "resnet18", Head: resnet.TutorialHead(3), Classes: []string{"a", "b", "c"}, ImageSize: 32,
+	return Meta{Arch: "resnet18", Head: nn.TutorialHead(3), Classes: []string{"a", "b", "c"}, ImageSize: 32,
 		Normalization: data.HalfNormalization, Phase: "finetune", Epoch: 2, Step: 14, TestAccuracy: 0.75, BestAccuracy: 0.8}
 }
 

@@ -10,20 +10,20 @@ import (
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
-	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/nn"
 )
 
-// GradCAM computes Grad-CAM maps on the last stage of a ResNet.
+// GradCAM computes Grad-CAM maps on a model's spatial map (a CNN's last stage).
 type GradCAM struct {
 	exec  *model.Exec
-	model *resnet.Model
+	model *nn.Model
 }
 
 // NewGradCAM prepares Grad-CAM for the model whose variables are in store (inference mode).
-func NewGradCAM(b compute.Backend, m *resnet.Model, store *model.Store) (*GradCAM, error) {
+func NewGradCAM(b compute.Backend, m *nn.Model, store *model.Store) (*GradCAM, error) {
 	exec, err := model.NewExec(b, store, func(scope *model.Scope, images, classes *Node) *Node {
-		maps := m.FeatureMap(scope.Store(), images, resnet.Options{})
-		logits := m.Classify(scope.Store(), ReduceMean(maps, 1, 2))
+		features, maps := m.FeaturesAndMap(scope.Store(), images, nn.Options{})
+		logits := m.Classify(scope.Store(), features)
 		score := ReduceAllSum(Mul(logits, OneHot(classes, m.Head.NumClasses, logits.DType())))
 		grads := Gradient(score, maps)[0]
 		weights := ReduceMean(grads, 1, 2) // [B, C]: how much each channel raises the score.
@@ -36,8 +36,8 @@ func NewGradCAM(b compute.Backend, m *resnet.Model, store *model.Store) (*GradCA
 	return &GradCAM{exec: exec, model: m}, nil
 }
 
-// Maps returns, for each image [B,H,W,3] and the class to explain, its map [h][w] (the last stage's
-// resolution, H/32), scaled to [0, 1] (all zero when nothing raises the class).
+// Maps returns, for each image [B,H,W,3] and the class to explain, its map [h][w] (the spatial map's
+// resolution, H/32 for a ResNet), scaled to [0, 1] (all zero when nothing raises the class).
 func (g *GradCAM) Maps(images *tensors.Tensor, classes []int32) ([][][]float32, error) {
 	if n := images.Shape().Dimensions[0]; n != len(classes) {
 		return nil, fmt.Errorf("grad-cam: %d images, %d classes", n, len(classes))

@@ -8,8 +8,9 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/vegclf/vegclf/vegclf/internal/testenv"
-	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/nn"
 	"github.com/vegclf/vegclf/vegclf/weights"
+	"github.com/vegclf/vegclf/vegclf/zoo"
 )
 
 // TestGradCAMMatchesTorch compares Grad-CAM maps with those computed by torch autograd on the same
@@ -18,7 +19,7 @@ func TestGradCAMMatchesTorch(t *testing.T) {
 	const size = 128
 	dir := t.TempDir()
 	testenv.RunPython(t, "gradcam_reference.py", dir, "128")
-	m := resnet.New(resnet.ResNet18, resnet.ImageNetHead())
+	m := zoo.MustNew("resnet18", nn.ImageNetHead())
 	store := model.NewStore()
 	if _, err := weights.LoadFile(store, m, filepath.Join(dir, "weights.pth"), weights.KeepHead); err != nil {
 		t.Fatal(err)

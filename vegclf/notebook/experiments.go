@@ -15,12 +15,13 @@ import (
 	"github.com/gomlx/compute"
 	"github.com/vegclf/vegclf/vegclf/data"
 	"github.com/vegclf/vegclf/vegclf/evaluate"
+	"github.com/vegclf/vegclf/vegclf/recipe"
+	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/sweep"
-	"github.com/vegclf/vegclf/vegclf/train"
 	"github.com/vegclf/vegclf/vegclf/viz"
 )
 
-// SmallSweep is the sweep RunsOrSweep launches when there are no runs: four settings of train.FromScratch's
+// SmallSweep is the sweep RunsOrSweep launches when there are no runs: four settings of recipe.FromScratch's
 // recipe that learn the generated data from random initialization (two fine-tuning rates, with and
 // without label smoothing), in seconds each.
 const SmallSweep = "finetune_lr=5e-4,1e-3;label_smoothing=0,0.1"
@@ -35,9 +36,9 @@ func RunsOrSweep(b compute.Backend, dirs []string, sweepDir string) ([]string, e
 	if err != nil {
 		return nil, err
 	}
-	base := train.DefaultConfig()
+	base := recipe.Default()
 	base.Data = dataDir
-	train.FromScratch(&base, func(string) bool { return false })
+	recipe.FromScratch(&base, func(string) bool { return false })
 	fmt.Printf("No runs to compare: a small sweep (%s) on generated data in %s.\n", SmallSweep, sweepDir)
 	return Sweep(b, base, SmallSweep, 0, sweepDir)
 }
@@ -45,7 +46,7 @@ func RunsOrSweep(b compute.Backend, dirs []string, sweepDir string) ([]string, e
 // Sweep trains, over base, a run per point of spec's grid (sweep.Grid: "lr=1e-4,1e-3;hidden=64,128"), or
 // trials random points of it (sweep.Random) when trials > 0, in dir (see sweep.Run: shared features,
 // finished runs kept), with a progress line per run, and returns the run folders, for CompareRuns.
-func Sweep(b compute.Backend, base train.Config, spec string, trials int, dir string) ([]string, error) {
+func Sweep(b compute.Backend, base recipe.Config, spec string, trials int, dir string) ([]string, error) {
 	points, err := sweep.Points(spec, trials, base.Seed+1)
 	if err != nil {
 		return nil, err
@@ -75,19 +76,19 @@ func (lineProgress) Write(b []byte) (int, error) {
 
 // comparedRun is a run folder as training left it, with its settings as config.json holds them.
 type comparedRun struct {
-	*train.Record
+	*runfolder.Record
 	settings map[string]any
 }
 
 // allSettings returns every setting of cfg by its config.json key, those config.json leaves out (its
 // zero values: "omitempty") included as their zero value's JSON, so that a table shows 0 or "none" for them.
-func allSettings(cfg train.Config) (map[string]any, error) {
+func allSettings(cfg recipe.Config) (map[string]any, error) {
 	settings, err := cfg.Settings()
 	if err != nil {
 		return nil, err
 	}
-	t := reflect.TypeFor[train.Config]()
-	for i, key := range train.ConfigKeys() {
+	t := reflect.TypeFor[recipe.Config]()
+	for i, key := range recipe.Keys() {
 		if _, ok := settings[key]; ok {
 			continue
 		}
@@ -110,7 +111,7 @@ func allSettings(cfg train.Config) (map[string]any, error) {
 func CompareRuns(b compute.Backend, dirs []string) error {
 	var runs []comparedRun
 	for _, dir := range dirs {
-		rec, err := train.ReadRecord(dir)
+		rec, err := runfolder.ReadRecord(dir)
 		if err != nil {
 			return err
 		}
@@ -176,7 +177,7 @@ function vegclfSortRuns(th) {
 // the validation accuracy, the last test loss and the training time, sortable by column; and prints it.
 func runTable(runs []comparedRun) string {
 	var keys []string
-	for _, k := range train.ConfigKeys() {
+	for _, k := range recipe.Keys() {
 		for _, r := range runs[1:] {
 			if !reflect.DeepEqual(r.settings[k], runs[0].settings[k]) {
 				keys = append(keys, k)
@@ -248,7 +249,7 @@ func showBestRun(b compute.Backend, r comparedRun) error {
 		return fmt.Errorf("the best run %s: %w", r.Dir, err)
 	}
 	split := ds.HeldOut()
-	c, _, err := train.LoadClassifier(b, r.Dir)
+	c, _, err := runfolder.LoadClassifier(b, r.Dir)
 	if err != nil {
 		return err
 	}

@@ -20,11 +20,14 @@ import (
 	"github.com/vegclf/vegclf/vegclf/data"
 	"github.com/vegclf/vegclf/vegclf/evaluate"
 	"github.com/vegclf/vegclf/vegclf/predict"
+	"github.com/vegclf/vegclf/vegclf/recipe"
 	"github.com/vegclf/vegclf/vegclf/rgb"
+	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/synthveg"
 	"github.com/vegclf/vegclf/vegclf/train"
 	"github.com/vegclf/vegclf/vegclf/viz"
 	"github.com/vegclf/vegclf/vegclf/weights"
+	"github.com/vegclf/vegclf/vegclf/zoo"
 	"gonum.org/v1/plot/vg"
 )
 
@@ -66,7 +69,7 @@ func Live(r *train.Run) {
 			`<div style="font-family:monospace">%s epoch %d/%d, %s: %d/%d <progress value="%d" max="100" style="width:240px"></progress> %s</div>`,
 			p.Phase, p.Epoch, p.Epochs, p.Stage, p.Done, p.Total, pct, p.Elapsed.Round(1e9)))
 	}
-	r.OnEpoch = func(m train.EpochMetrics) {
+	r.OnEpoch = func(m runfolder.EpochMetrics) {
 		epochs = append(epochs, figures(m))
 		curves, err := viz.TrainingCurves(epochs)
 		if err != nil {
@@ -77,14 +80,14 @@ func Live(r *train.Run) {
 	}
 }
 
-func figures(m train.EpochMetrics) viz.EpochFigures {
+func figures(m runfolder.EpochMetrics) viz.EpochFigures {
 	return viz.EpochFigures{Phase: string(m.Phase), Epoch: m.Epoch, TrainLoss: m.TrainLoss, TestLoss: m.TestLoss,
 		TrainAccuracy: m.TrainAccuracy, TestAccuracy: m.TestAccuracy}
 }
 
 // ShowCurves displays the training curves of a run folder's metrics.
 func ShowCurves(dir string) error {
-	metrics, err := train.ReadMetrics(dir)
+	metrics, err := runfolder.ReadMetrics(dir)
 	if err != nil {
 		return err
 	}
@@ -152,19 +155,22 @@ func ShowPredictions(c *predict.Classifier, paths []string, k int) error {
 
 var redish = color.NRGBA{180, 20, 20, 255}
 
-// Pretrained returns spec when those weights are at hand (a file, or a registry entry in the cache),
-// and otherwise "none" with a message saying how to get them.
-func Pretrained(spec string) (string, string) {
+// Pretrained returns spec when those weights for arch are at hand (a file, or a registry entry in the
+// cache), and otherwise "none" with a message saying how to get them.
+func Pretrained(spec, arch string) (string, string) {
 	if strings.EqualFold(spec, "none") {
 		return "none", "No pretrained weights: the backbone starts from random initialization."
 	}
 	cache, err := weights.CacheDir()
 	if err == nil {
-		_, _, err = weights.Resolve(spec, cache)
+		var k *weights.Known
+		if _, k, err = zoo.ResolveWeights(spec, arch, cache); k != nil {
+			spec = k.Name // DEFAULT, IMAGENET1K_V2, ... as the registry names them.
+		}
 	}
 	if err != nil {
 		return "none", fmt.Sprintf("Pretrained weights %q are not available (%v).\nSo this notebook trains from random "+
-			"initialization, with settings that learn from it (train.FromScratch: a ResNet-18 at 64x64, learning rates 1e-3, "+
+			"initialization, with settings that learn from it (recipe.FromScratch: a ResNet-18 at 64x64, learning rates 1e-3, "+
 			"1 frozen and 6 fine-tuning epochs) instead of the tutorial's, but for those given (flags or environment).", spec, err)
 	}
 	return spec, fmt.Sprintf("Pretrained weights: %s.", spec)
@@ -272,7 +278,7 @@ func ShowMixed(split *data.Split, classes []string, mixupAlpha, cutmixAlpha floa
 // ShowLRFind runs the LR finder for cfg's phase over steps batches on a copy of the model, draws the
 // loss against the rate and prints the suggestions. It runs in runDir when no run is there yet (the run
 // trained there then reuses the cached features), else in a temporary folder.
-func ShowLRFind(cfg train.Config, b compute.Backend, runDir string, phase train.Phase, steps int) (*train.LRFind, error) {
+func ShowLRFind(cfg recipe.Config, b compute.Backend, runDir string, phase runfolder.Phase, steps int) (*train.LRFind, error) {
 	found, err := train.SweepLR(cfg, b, runDir, phase, 1e-7, 10, steps)
 	if err != nil {
 		return nil, err
@@ -289,7 +295,7 @@ func ShowLRFind(cfg train.Config, b compute.Backend, runDir string, phase train.
 
 // ShowSchedule draws the learning rate of every step of both phases of cfg (the head's, when fine-tuning
 // spreads rates over the layer groups), for a training split of trainImages images.
-func ShowSchedule(cfg train.Config, trainImages int) error {
+func ShowSchedule(cfg recipe.Config, trainImages int) error {
 	steps := (trainImages + cfg.Batch - 1) / cfg.Batch
 	x, rates, marks := scheduleSeries(cfg, steps)
 	chart, err := viz.Plot{Title: "Learning rate per step (" + cfg.Schedule.String() + ", " + strconv.Itoa(steps) + " steps an epoch)",
@@ -305,8 +311,8 @@ func ShowSchedule(cfg train.Config, trainImages int) error {
 // scheduleSeries returns the learning rate of every step of both phases of cfg at steps an epoch (the
 // head's, when fine-tuning spreads rates over the layer groups), numbered from 1, and a mark where each
 // phase starts.
-func scheduleSeries(cfg train.Config, steps int) (x, rates []float64, marks []viz.Mark) {
-	finetuneLR, _ := cfg.FinetuneRates()
+func scheduleSeries(cfg recipe.Config, steps int) (x, rates []float64, marks []viz.Mark) {
+	finetuneLR := cfg.FinetuneRate()
 	for _, phase := range []struct {
 		name   string
 		lr     float64

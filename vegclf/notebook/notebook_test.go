@@ -9,16 +9,17 @@ import (
 	"time"
 
 	"github.com/vegclf/vegclf/vegclf/internal/testenv"
+	"github.com/vegclf/vegclf/vegclf/recipe"
+	"github.com/vegclf/vegclf/vegclf/runfolder"
 
 	"github.com/vegclf/vegclf/vegclf/schedule"
-	"github.com/vegclf/vegclf/vegclf/train"
 )
 
 // TestScheduleSeries checks the drawn schedule: one point per step of both phases, a mark where each
 // starts, the frozen phase at its rate, and fine-tuning at the head's rate, which a learning-rate range
 // sets to its HI.
 func TestScheduleSeries(t *testing.T) {
-	cfg := train.DefaultConfig()
+	cfg := recipe.Default()
 	cfg.FrozenEpochs, cfg.FinetuneEpochs, cfg.LR, cfg.FinetuneLR = 2, 1, 1e-3, 1e-5
 	x, rates, marks := scheduleSeries(cfg, 4)
 	if len(x) != 12 || len(rates) != 12 || x[0] != 1 || x[11] != 12 || len(marks) != 2 || marks[1].X != 8.5 {
@@ -27,7 +28,7 @@ func TestScheduleSeries(t *testing.T) {
 	if !slices.Equal(rates[:8], slices.Repeat([]float64{1e-3}, 8)) || !slices.Equal(rates[8:], slices.Repeat([]float64{1e-5}, 4)) {
 		t.Errorf("constant rates %v", rates)
 	}
-	cfg.LRRange, cfg.Schedule = train.LRRange{Lo: 1e-6, Hi: 1e-4}, schedule.KindOneCycle
+	cfg.LRRange, cfg.Schedule = recipe.LRRange{Lo: 1e-6, Hi: 1e-4}, schedule.KindOneCycle
 	_, rates, _ = scheduleSeries(cfg, 4)
 	if top := slices.Max(rates[8:]); top > 1e-4*(1+1e-9) || top < 0.9e-4 {
 		t.Errorf("fine-tuning with a range up to 1e-4 peaks at %g", top)
@@ -55,7 +56,7 @@ func TestRunsOrSweepLearns(t *testing.T) {
 		t.Fatalf("%d runs, want 4", len(dirs))
 	}
 	for _, dir := range dirs {
-		rec, err := train.ReadRecord(dir)
+		rec, err := runfolder.ReadRecord(dir)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -72,16 +73,16 @@ func TestRunsOrSweepLearns(t *testing.T) {
 func TestRunTableShowsZeroSettings(t *testing.T) {
 	var runs []comparedRun
 	for i, smoothing := range []float64{0, 0.1} {
-		cfg := train.DefaultConfig()
+		cfg := recipe.Default()
 		cfg.LabelSmoothing = smoothing
 		if i == 1 {
-			cfg.ClassWeights = train.BalancedClassWeights
+			cfg.ClassWeights = recipe.BalancedClassWeights
 		}
 		settings, err := allSettings(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		runs = append(runs, comparedRun{Record: &train.Record{Dir: filepath.Join("runs", fmt.Sprint("r", i)), Config: cfg}, settings: settings})
+		runs = append(runs, comparedRun{Record: &runfolder.Record{Dir: filepath.Join("runs", fmt.Sprint("r", i)), Config: cfg}, settings: settings})
 	}
 	table := runTable(runs)
 	for _, want := range []string{">label_smoothing</th>", ">class_weights</th>", `<td data-v="0">0</td>`, `<td data-v="0.1">0.1</td>`,

@@ -18,9 +18,10 @@ import (
 	"github.com/vegclf/vegclf/vegclf/data"
 	"github.com/vegclf/vegclf/vegclf/internal/testenv"
 	"github.com/vegclf/vegclf/vegclf/interpret"
+	"github.com/vegclf/vegclf/vegclf/nn"
 	"github.com/vegclf/vegclf/vegclf/predict"
-	"github.com/vegclf/vegclf/vegclf/resnet"
 	"github.com/vegclf/vegclf/vegclf/synthveg"
+	"github.com/vegclf/vegclf/vegclf/zoo"
 )
 
 // stdoutOf runs f and returns what it printed to the standard output.
@@ -50,7 +51,7 @@ func stdoutOf(t *testing.T, f func()) string {
 // image at once.
 func TestExplainer(t *testing.T) {
 	b := testenv.Backend(t)
-	m := resnet.New(resnet.ResNet18, resnet.Head{Hidden: []int{16}, NumClasses: 3})
+	m := zoo.MustNew("resnet18", nn.Head{Hidden: []int{16}, NumClasses: 3})
 	store := model.NewStore()
 	if err := m.Init(store, 5, nil); err != nil {
 		t.Fatal(err)

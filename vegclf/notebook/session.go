@@ -11,6 +11,8 @@ import (
 	"github.com/vegclf/vegclf/vegclf/data"
 	"github.com/vegclf/vegclf/vegclf/evaluate"
 	"github.com/vegclf/vegclf/vegclf/predict"
+	"github.com/vegclf/vegclf/vegclf/recipe"
+	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/train"
 )
 
@@ -20,7 +22,7 @@ import (
 type Session struct {
 	Backend compute.Backend
 	Choice  backend.Choice
-	Config  train.Config
+	Config  recipe.Config
 	Dataset *data.Dataset
 	RunDir  string
 	// WeightsNote says which pretrained weights the configuration uses, or why none.
@@ -29,7 +31,7 @@ type Session struct {
 
 // Open chooses the backend ($GOMLX_BACKEND, else automatically) and lists cfg's dataset, for a run in
 // runDir. weightsNote is what Pretrained said of the weights asked for.
-func Open(cfg train.Config, runDir, weightsNote string) (*Session, error) {
+func Open(cfg recipe.Config, runDir, weightsNote string) (*Session, error) {
 	ds, err := data.LoadDataset(cfg.Data, cfg.DatasetOptions())
 	if err != nil {
 		return nil, err
@@ -81,12 +83,12 @@ func (s *Session) ShowModel() {
 // learn from, else the frozen phase) and draws it.
 func (s *Session) FindLR(phase string, steps int) (*train.LRFind, error) {
 	if phase == "" {
-		phase = string(train.Frozen)
+		phase = string(runfolder.Frozen)
 		if s.Config.Weights == "none" {
-			phase = string(train.Finetune)
+			phase = string(runfolder.Finetune)
 		}
 	}
-	return ShowLRFind(s.Config, s.Backend, s.RunDir, train.Phase(phase), steps)
+	return ShowLRFind(s.Config, s.Backend, s.RunDir, runfolder.Phase(phase), steps)
 }
 
 // ShowSchedule draws the learning rate of every training step.
@@ -124,7 +126,7 @@ func (s *Session) Validate() error {
 
 // Classifier returns the run's best checkpoint as a classifier.
 func (s *Session) Classifier() (*predict.Classifier, error) {
-	c, _, err := train.LoadClassifier(s.Backend, s.RunDir)
+	c, _, err := runfolder.LoadClassifier(s.Backend, s.RunDir)
 	return c, err
 }
 

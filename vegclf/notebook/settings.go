@@ -4,20 +4,20 @@ import (
 	"flag"
 	"fmt"
 
-	"github.com/vegclf/vegclf/vegclf/train"
+	"github.com/vegclf/vegclf/vegclf/recipe"
 )
 
 // EnvPrefix starts the environment variables that give notebook settings: VEGCLF_LR for --lr.
 const EnvPrefix = "VEGCLF_"
 
 // ApplyEnv sets each of fs's flags that the cell's command line left unset from its environment variable
-// (train.EnvName: VEGCLF_FINETUNE_LR for --finetune-lr), through the flag's own parser. A bad value is an
+// (recipe.EnvName: VEGCLF_FINETUNE_LR for --finetune-lr), through the flag's own parser. A bad value is an
 // error naming the variable.
 func ApplyEnv(fs *flag.FlagSet) error {
-	return train.SetFromEnv(fs, EnvPrefix)
+	return recipe.SetFromEnv(fs, EnvPrefix)
 }
 
-// Settings are a notebook's run settings: every setting of a run (train.Config.RegisterFlags, the flags
+// Settings are a notebook's run settings: every setting of a run (recipe.Config.RegisterFlags, the flags
 // of the CLI's train command) on a flag set, beside the notebook's own flags. In a notebook the flag set
 // is flag.CommandLine, which GoNB parses from the flags after a cell's "%%" ("%% --lr=1e-3") before the
 // cell runs; Config adds the environment under them and the defaults under that.
@@ -25,11 +25,11 @@ type Settings struct {
 	Flags *flag.FlagSet
 	// SyntheticDir is where Config draws a small generated dataset when no data folder is given.
 	SyntheticDir string
-	config       *train.Config
+	config       *recipe.Config
 }
 
 // NewSettings registers base's settings as flags on fs (their defaults: base's values).
-func NewSettings(fs *flag.FlagSet, base train.Config) *Settings {
+func NewSettings(fs *flag.FlagSet, base recipe.Config) *Settings {
 	s := &Settings{Flags: fs, SyntheticDir: "runs/vegetables", config: &base}
 	s.config.RegisterFlags(fs)
 	return s
@@ -37,23 +37,23 @@ func NewSettings(fs *flag.FlagSet, base train.Config) *Settings {
 
 // Config returns the run's configuration, with what Pretrained says of its weights. It applies the
 // environment (ApplyEnv) first, so read the notebook's own flags after calling it. When the pretrained
-// weights asked for are not at hand, the run starts from random initialization with train.FromScratch's
+// weights asked for are not at hand, the run starts from random initialization with recipe.FromScratch's
 // settings, but for those given (flags or environment); with no data folder it uses a generated dataset
 // (Synthetic, in SyntheticDir).
-func (s *Settings) Config() (train.Config, string, error) {
+func (s *Settings) Config() (recipe.Config, string, error) {
 	if err := ApplyEnv(s.Flags); err != nil {
-		return train.Config{}, "", fmt.Errorf("notebook settings: %w", err)
+		return recipe.Config{}, "", fmt.Errorf("notebook settings: %w", err)
 	}
 	cfg := *s.config
 	var note string
-	cfg.Weights, note = Pretrained(cfg.Weights)
+	cfg.Weights, note = Pretrained(cfg.Weights, string(cfg.Arch))
 	if cfg.Weights == "none" {
-		train.FromScratch(&cfg, train.Given(s.Flags))
+		recipe.FromScratch(&cfg, recipe.Given(s.Flags))
 	}
 	if cfg.Data == "" && cfg.Labels == "" { // A labels file lists its own images.
 		dir, err := Synthetic(s.SyntheticDir, 4, 24, 2*cfg.ImageSize)
 		if err != nil {
-			return train.Config{}, "", err
+			return recipe.Config{}, "", err
 		}
 		cfg.Data = dir
 	}

@@ -8,8 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vegclf/vegclf/vegclf/resnet"
-	"github.com/vegclf/vegclf/vegclf/train"
+	"github.com/vegclf/vegclf/vegclf/recipe"
 )
 
 // TestSettings takes settings as a notebook does: the defaults, under the environment, under the cell's
@@ -23,7 +22,7 @@ func TestSettings(t *testing.T) {
 	t.Setenv("VEGCLF_RUN", "runs/from-env")
 	fs := flag.NewFlagSet("cell", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	s := NewSettings(fs, train.DefaultConfig())
+	s := NewSettings(fs, recipe.Default())
 	s.SyntheticDir = filepath.Join(t.TempDir(), "vegetables")
 	runDir := fs.String("run", "runs/tutorial", "run folder")
 	if err := fs.Parse([]string{"--batch=2", "--finetune-epochs=3"}); err != nil {
@@ -36,7 +35,7 @@ func TestSettings(t *testing.T) {
 	// From the environment: lr, image size, the run folder; from the flags: batch (over the environment's)
 	// and fine-tuning epochs; from FromScratch: the architecture, weights and frozen epochs.
 	if cfg.LR != 3e-4 || cfg.ImageSize != 32 || cfg.Batch != 2 || cfg.FinetuneEpochs != 3 || *runDir != "runs/from-env" ||
-		cfg.Arch != resnet.ResNet18 || cfg.Weights != "none" || cfg.FrozenEpochs != 1 || cfg.FinetuneLR != 1e-3 {
+		cfg.Arch != "resnet18" || cfg.Weights != "none" || cfg.FrozenEpochs != 1 || cfg.FinetuneLR != 1e-3 {
 		t.Errorf("settings: %+v, run %s", cfg, *runDir)
 	}
 	if !strings.Contains(note, `"torchvision-v2" are not available`) {
@@ -51,7 +50,7 @@ func TestSettings(t *testing.T) {
 	// A labels file (VEGCLF_LABELS, or --labels) lists the images: no generated data.
 	t.Setenv("VEGCLF_LABELS", "/data/labels.csv")
 	fs = flag.NewFlagSet("cell", flag.ContinueOnError)
-	s = NewSettings(fs, train.DefaultConfig())
+	s = NewSettings(fs, recipe.Default())
 	s.SyntheticDir = filepath.Join(t.TempDir(), "unused")
 	if cfg, _, err := s.Config(); err != nil || cfg.Labels != "/data/labels.csv" || cfg.Data != "" {
 		t.Errorf("with a labels file: data %q, labels %q, %v", cfg.Data, cfg.Labels, err)
@@ -63,7 +62,7 @@ func TestSettings(t *testing.T) {
 
 	t.Setenv("VEGCLF_FINETUNE_LR", "1e-3x")
 	fs = flag.NewFlagSet("cell", flag.ContinueOnError)
-	s = NewSettings(fs, train.DefaultConfig())
+	s = NewSettings(fs, recipe.Default())
 	if _, _, err := s.Config(); err == nil || !strings.Contains(err.Error(), `VEGCLF_FINETUNE_LR="1e-3x"`) {
 		t.Errorf("bad environment value: %v", err)
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/vegclf/vegclf/vegclf/backend"
 	"github.com/vegclf/vegclf/vegclf/internal/atomicfile"
-	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/nn"
 )
 
 // exportBatch is the batch size the graph is compiled with before its batch axis is made symbolic: a
@@ -27,7 +27,7 @@ const Available = true
 
 // Encode returns the ONNX model (a serialized ModelProto) of m with the weights in store, for images of
 // meta.ImageSize, compiled with the ONNX Runtime library at lib.
-func Encode(m *resnet.Model, store *model.Store, meta Metadata, lib string) ([]byte, error) {
+func Encode(m *nn.Model, store *model.Store, meta Metadata, lib string) ([]byte, error) {
 	onnxbackend.EnableAutoInstall(false) // Its installer downloads; the library is given.
 	b, err := onnxbackend.New(lib)
 	if err != nil {
@@ -36,13 +36,7 @@ func Encode(m *resnet.Model, store *model.Store, meta Metadata, lib string) ([]b
 	defer b.Finalize()
 	ort := b.(*onnxbackend.Backend)
 	ort.SetKeepModelProto(true)
-	exec, err := NewExec(b, func(pixels *Node) *Node {
-		logits, err := m.FoldedLogits(store, pixels)
-		if err != nil {
-			panic(err)
-		}
-		return logits
-	})
+	exec, err := NewExec(b, func(pixels *Node) *Node { return m.FoldedLogits(store, pixels) })
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +53,7 @@ func Encode(m *resnet.Model, store *model.Store, meta Metadata, lib string) ([]b
 
 // Export writes the ONNX model of m (Encode) to path, atomically: a failure leaves no file, or the one there
 // before.
-func Export(m *resnet.Model, store *model.Store, meta Metadata, path string) error {
+func Export(m *nn.Model, store *model.Store, meta Metadata, path string) error {
 	lib, err := backend.ONNXRuntime()
 	if err != nil {
 		return err

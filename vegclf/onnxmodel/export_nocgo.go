@@ -6,7 +6,7 @@ import (
 	"errors"
 
 	"github.com/gomlx/gomlx/ml/model"
-	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/nn"
 )
 
 // Available reports whether this build can export ONNX models (it needs cgo to load ONNX Runtime).
@@ -16,11 +16,11 @@ const Available = false
 var errNoCgo = errors.New("ONNX export needs ONNX Runtime, which this vegclf (built without cgo) cannot load: build it with cgo")
 
 // Encode needs cgo: in this build it returns an error saying so.
-func Encode(m *resnet.Model, store *model.Store, meta Metadata, lib string) ([]byte, error) {
+func Encode(m *nn.Model, store *model.Store, meta Metadata, lib string) ([]byte, error) {
 	return nil, errNoCgo
 }
 
 // Export needs cgo: in this build it returns an error saying so.
-func Export(m *resnet.Model, store *model.Store, meta Metadata, path string) error {
+func Export(m *nn.Model, store *model.Store, meta Metadata, path string) error {
 	return errNoCgo
 }

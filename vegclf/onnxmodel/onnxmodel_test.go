@@ -19,11 +19,14 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/vegclf/vegclf/vegclf/backend"
 	"github.com/vegclf/vegclf/vegclf/data"
+	"github.com/vegclf/vegclf/vegclf/internal/paritytest"
 	"github.com/vegclf/vegclf/vegclf/internal/testenv"
+	"github.com/vegclf/vegclf/vegclf/nn"
 	"github.com/vegclf/vegclf/vegclf/predict"
-	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/recipe"
 	"github.com/vegclf/vegclf/vegclf/synthveg"
 	"github.com/vegclf/vegclf/vegclf/train"
+	"github.com/vegclf/vegclf/vegclf/zoo"
 )
 
 // runtimeOrSkip returns ONNX Runtime's library and the folder of its npm package's node_modules, skipping
@@ -64,32 +67,6 @@ func images(t *testing.T) []string {
 	return photos[:5]
 }
 
-// realisticBatchNorm gives the model's batch norms statistics and affine parameters far from their initial
-// values, as trained ones are, so that folding them is tested.
-func realisticBatchNorm(t *testing.T, m *resnet.Model, store *model.Store) {
-	t.Helper()
-	i := 0
-	for _, p := range m.Params() {
-		if p.Layout != resnet.Vector || !p.Backbone {
-			continue
-		}
-		values := make([]float32, p.Shape().Size())
-		for j := range values {
-			i++
-			u := float32(math.Mod(float64(i)*0.6180339887, 1)) // In [0, 1), spread.
-			switch {
-			case strings.HasSuffix(p.Name, "running_var"), strings.HasSuffix(p.Name, ".weight"):
-				values[j] = 0.5 + u
-			default:
-				values[j] = 0.4*u - 0.2
-			}
-		}
-		if err := store.GetVariable(p.Path()).SetValue(tensors.FromFlatDataAndDimensions(values, p.Shape().Dimensions...)); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // TestExportRunsInONNXRuntime exports a ResNet-18 and a ResNet-50 classifier and runs the files with ONNX
 // Runtime's Node.js binding, at batch sizes 1 and 5: the class probabilities equal vegclf predict's on the
 // same images within 1e-4. ONNX's checker accepts the files, whose metadata names the classes in order and
@@ -99,20 +76,21 @@ func TestExportRunsInONNXRuntime(t *testing.T) {
 	b := testenv.Backend(t)
 	photos := images(t)
 	for _, tc := range []struct {
-		arch  resnet.Arch
+		arch  string
 		size  int
 		norm  data.Normalization
 		scale float32 // Of the last layer's weights: probabilities away from 0 and 1, so that they compare.
-	}{{resnet.ResNet18, 96, data.HalfNormalization, 1}, {resnet.ResNet50, 64, data.ImageNetNormalization, 0.02}} {
-		t.Run(tc.arch.Name, func(t *testing.T) {
+	}{{"resnet18", 96, data.HalfNormalization, 1}, {"resnet50", 64, data.ImageNetNormalization, 0.02}} {
+		t.Run(tc.arch, func(t *testing.T) {
 			classes := []string{"ants", "bees", "wasps & <others>"}
-			m := resnet.New(tc.arch, resnet.TutorialHead(len(classes)))
+			m := zoo.MustNew(tc.arch, nn.TutorialHead(len(classes)))
 			store := model.NewStore()
 			if err := m.Init(store, 7, nil); err != nil {
 				t.Fatal(err)
 			}
-			realisticBatchNorm(t, m, store)
-			last := store.GetVariable(resnet.VariablePath("fc.2.weight"))
+			paritytest.TrainedBatchNorms(t, m, store, 11)
+			names := m.Head.LinearNames(m.Backbone.HeadName())
+			last := store.GetVariable(nn.VariablePath(names[len(names)-1] + ".weight"))
 			w, err := last.Value()
 			if err != nil {
 				t.Fatal(err)
@@ -256,12 +234,12 @@ func TestBackendONNXMatchesGo(t *testing.T) {
 		t.Fatalf("backend %s (%s): %s", ort.Name(), choice, ort.Description())
 	}
 	classes := []string{"ants", "bees"}
-	m := resnet.New(resnet.ResNet18, resnet.TutorialHead(len(classes)))
+	m := zoo.MustNew("resnet18", nn.TutorialHead(len(classes)))
 	store := model.NewStore()
 	if err := m.Init(store, 9, nil); err != nil {
 		t.Fatal(err)
 	}
-	realisticBatchNorm(t, m, store)
+	paritytest.TrainedBatchNorms(t, m, store, 11)
 	transform := data.Transform{Size: 64, Normalization: data.ImageNetNormalization}
 	photos := images(t)
 	probs := func(b compute.Backend) []predict.Prediction {
@@ -289,7 +267,7 @@ func TestBackendONNXMatchesGo(t *testing.T) {
 	if worst > 1e-4 {
 		t.Errorf("ONNX Runtime's probabilities differ from the Go backend's by up to %.3g", worst)
 	}
-	cfg := train.DefaultConfig()
+	cfg := recipe.Default()
 	cfg.Data, cfg.Weights = t.TempDir(), "none"
 	dir := filepath.Join(t.TempDir(), "run")
 	if _, err := train.Create(cfg, ort, dir); err == nil || !strings.Contains(err.Error(), "training on ONNX Runtime: not supported") {

@@ -13,12 +13,12 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 	vbackend "github.com/vegclf/vegclf/vegclf/backend"
 	"github.com/vegclf/vegclf/vegclf/data"
-	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/nn"
 )
 
 // Classifier turns images into class probabilities with a model in inference mode.
 type Classifier struct {
-	Model     *resnet.Model
+	Model     *nn.Model
 	Store     *model.Store
 	Labels    []string
 	Transform data.Transform
@@ -39,7 +39,7 @@ type options struct {
 func WithTTA() Option { return func(o *options) { o.tta = true } }
 
 // New returns a classifier for the model whose variables are in store. labels name the model's outputs.
-func New(backend compute.Backend, m *resnet.Model, store *model.Store, labels []string, tf data.Transform, opts ...Option) (*Classifier, error) {
+func New(backend compute.Backend, m *nn.Model, store *model.Store, labels []string, tf data.Transform, opts ...Option) (*Classifier, error) {
 	var o options
 	for _, opt := range opts {
 		opt(&o)
@@ -51,17 +51,13 @@ func New(backend compute.Backend, m *resnet.Model, store *model.Store, labels []
 		return nil, fmt.Errorf("classifier: %w", err)
 	}
 	logits := func(store *model.Store, images *graph.Node) *graph.Node {
-		return m.Logits(store, images, resnet.Options{})
+		return m.Logits(store, images, nn.Options{})
 	}
 	if vbackend.IsONNX(backend) {
 		// ONNX Runtime runs the exported graph (native convolutions, batch norms folded), with the weights
 		// as they are now as constants: the classifier does not see later changes of the store.
 		logits = func(store *model.Store, images *graph.Node) *graph.Node {
-			y, err := m.FoldedLogits(store, graph.TransposeAllAxes(images, 0, 3, 1, 2))
-			if err != nil {
-				panic(err)
-			}
-			return y
+			return m.FoldedLogits(store, graph.TransposeAllAxes(images, 0, 3, 1, 2))
 		}
 	}
 	exec, err := model.NewExec(backend, store, func(scope *model.Scope, images *graph.Node) *graph.Node {

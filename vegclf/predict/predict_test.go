@@ -11,12 +11,13 @@ import (
 	"testing"
 
 	"github.com/vegclf/vegclf/vegclf/internal/testenv"
+	"github.com/vegclf/vegclf/vegclf/nn"
+	"github.com/vegclf/vegclf/vegclf/zoo"
 
 	_ "github.com/gomlx/compute/gobackend"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/vegclf/vegclf/vegclf/data"
-	"github.com/vegclf/vegclf/vegclf/resnet"
 )
 
 func TestTopK(t *testing.T) {
@@ -61,7 +62,7 @@ func TestFilesPredictsAndReportsBadImages(t *testing.T) {
 	os.WriteFile(bad, []byte("not an image"), 0o644)
 	paths = append(paths[:1], bad, paths[1])
 
-	m := resnet.New(resnet.ResNet18, resnet.Head{NumClasses: 3})
+	m := zoo.MustNew("resnet18", nn.Head{NumClasses: 3})
 	store := model.NewStore()
 	if err := m.Init(store, 1, nil); err != nil {
 		t.Fatal(err)
@@ -113,7 +114,7 @@ func TestFilesPredictsAndReportsBadImages(t *testing.T) {
 // TestTTAAveragesMirrorImages checks that test-time augmentation gives the average of the probabilities
 // of each image and of its mirror image.
 func TestTTAAveragesMirrorImages(t *testing.T) {
-	m := resnet.New(resnet.ResNet18, resnet.Head{NumClasses: 4})
+	m := zoo.MustNew("resnet18", nn.Head{NumClasses: 4})
 	store := model.NewStore()
 	if err := m.Init(store, 3, nil); err != nil {
 		t.Fatal(err)

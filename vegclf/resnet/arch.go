@@ -1,16 +1,12 @@
 // Package resnet is torchvision's ResNet family (ResNet-18/34/50/101/152, v1.5: stride on the 3x3
-// convolution) in GoMLX, numerically the same function as torchvision.models.resnetNN, with a replaceable
-// classification head.
-//
-// Variables live in a model.Store under torchvision's state_dict names, with "/" for ".":
-// "layer1.0.conv1.weight" is the variable "/layer1/0/conv1/weight". Convolution kernels are stored
-// [kh, kw, in, out] and linear weights [in, out] (the layouts the graph uses); package weights converts
-// from torch's [out, in, kh, kw] and [out, in].
+// convolution) in GoMLX, numerically the same function as torchvision.models.resnetNN, as an nn.Backbone:
+// the network up to the pooled features that torchvision's fc reads, which a head replaces.
 package resnet
 
 import (
 	"fmt"
-	"strings"
+
+	"github.com/vegclf/vegclf/vegclf/nn"
 )
 
 // BlockKind is the residual block a ResNet is made of.
@@ -23,52 +19,30 @@ const (
 	Bottleneck
 )
 
-// Arch describes one member of the family.
+// Arch describes one member of the family; it is the family's nn.Backbone.
 type Arch struct {
-	Name   string
+	Label  string // The registry name: "resnet50".
 	Block  BlockKind
 	Layers [4]int // Blocks in layer1..layer4.
 }
 
 // The torchvision architectures.
 var (
-	ResNet18  = Arch{Name: "resnet18", Block: Basic, Layers: [4]int{2, 2, 2, 2}}
-	ResNet34  = Arch{Name: "resnet34", Block: Basic, Layers: [4]int{3, 4, 6, 3}}
-	ResNet50  = Arch{Name: "resnet50", Block: Bottleneck, Layers: [4]int{3, 4, 6, 3}}
-	ResNet101 = Arch{Name: "resnet101", Block: Bottleneck, Layers: [4]int{3, 4, 23, 3}}
-	ResNet152 = Arch{Name: "resnet152", Block: Bottleneck, Layers: [4]int{3, 8, 36, 3}}
+	ResNet18  = Arch{Label: "resnet18", Block: Basic, Layers: [4]int{2, 2, 2, 2}}
+	ResNet34  = Arch{Label: "resnet34", Block: Basic, Layers: [4]int{3, 4, 6, 3}}
+	ResNet50  = Arch{Label: "resnet50", Block: Bottleneck, Layers: [4]int{3, 4, 6, 3}}
+	ResNet101 = Arch{Label: "resnet101", Block: Bottleneck, Layers: [4]int{3, 4, 23, 3}}
+	ResNet152 = Arch{Label: "resnet152", Block: Bottleneck, Layers: [4]int{3, 8, 36, 3}}
 )
 
-// Archs lists the known architectures.
-var Archs = []Arch{ResNet18, ResNet34, ResNet50, ResNet101, ResNet152}
+// New returns the model of the architecture with the head.
+func New(a Arch, head nn.Head) *nn.Model { return nn.New(a, head) }
 
-// ArchByName returns the architecture called name ("resnet50", ...).
-func ArchByName(name string) (Arch, error) {
-	var names []string
-	for _, a := range Archs {
-		if strings.EqualFold(a.Name, name) {
-			return a, nil
-		}
-		names = append(names, a.Name)
-	}
-	return Arch{}, fmt.Errorf("unknown architecture %q (known: %s)", name, strings.Join(names, ", "))
-}
+// Name returns the architecture's registry name.
+func (a Arch) Name() string { return a.Label }
 
 // String returns the architecture's name.
-func (a Arch) String() string { return a.Name }
-
-// MarshalText writes the architecture as its name, as configurations (flags, JSON) hold it.
-func (a Arch) MarshalText() ([]byte, error) { return []byte(a.Name), nil }
-
-// UnmarshalText sets the architecture named by text (ArchByName).
-func (a *Arch) UnmarshalText(text []byte) error {
-	arch, err := ArchByName(string(text))
-	if err != nil {
-		return err
-	}
-	*a = arch
-	return nil
-}
+func (a Arch) String() string { return a.Label }
 
 // expansion is the ratio of a block's output channels to its width.
 func (a Arch) expansion() int {
@@ -83,46 +57,88 @@ func (a Arch) FeatureDim() int {
 	return 512 * a.expansion()
 }
 
-// Head is the classifier on top of the pooled features: Linear layers with ReLU between them.
-// With no hidden layers it is torchvision's single "fc" Linear; with hidden layers it is the tutorial's
-// nn.Sequential(Linear, ReLU, Linear, ...), whose state_dict names are fc.0, fc.2, ...
-type Head struct {
-	Hidden     []int
-	NumClasses int
+// HeadName is "fc", the Linear a head replaces.
+func (a Arch) HeadName() string { return "fc" }
+
+// Layer groups, from the input on: the units that per-group learning rates and gradual unfreezing act on
+// (fastai's and timm's parameter groups for ResNets).
+const (
+	groupStem = iota // conv1, bn1.
+	groupLayer1
+)
+
+// Groups names the layer groups: stem, layer1, ..., layer4.
+func (a Arch) Groups() []string {
+	return []string{"stem", "layer1", "layer2", "layer3", "layer4"}
 }
 
-// ImageNetHead is torchvision's original classifier: one Linear to the 1000 ImageNet classes.
-func ImageNetHead() Head { return Head{NumClasses: 1000} }
-
-// TutorialHead is the tutorial's Linear(features, 128), ReLU, Linear(128, numClasses).
-func TutorialHead(numClasses int) Head { return Head{Hidden: []int{128}, NumClasses: numClasses} }
-
-// linearNames returns the state_dict prefixes of the head's Linear layers.
-func (h Head) linearNames() []string {
-	if len(h.Hidden) == 0 {
-		return []string{"fc"}
-	}
-	names := make([]string, len(h.Hidden)+1)
-	for i := range names {
-		names[i] = fmt.Sprintf("fc.%d", 2*i) // Sequential indices: Linear at 0, 2, 4; ReLU between.
-	}
-	return names
+// block is one residual block of the backbone.
+type block struct {
+	name       string // "layer2.0"
+	group      int    // Its layer group: groupLayer1 + the layer's index.
+	width      int    // Channels of the block's inner convolutions.
+	out        int    // Output channels.
+	stride     int
+	downsample bool // Whether the shortcut is a strided 1x1 conv + batch norm.
 }
 
-// String describes the head as PyTorch modules.
-func (h Head) String() string {
-	var parts []string
-	prev := -1
-	for i, n := range append(append([]int{}, h.Hidden...), h.NumClasses) {
-		if i > 0 {
-			parts = append(parts, "ReLU")
+func (a Arch) blocks() []block {
+	var bs []block
+	in := 64
+	for layer, n := range a.Layers {
+		width := 64 << layer
+		out := width * a.expansion()
+		for i := 0; i < n; i++ {
+			stride := 1
+			if i == 0 && layer > 0 {
+				stride = 2
+			}
+			bs = append(bs, block{
+				name: fmt.Sprintf("layer%d.%d", layer+1, i), group: groupLayer1 + layer, width: width, out: out, stride: stride,
+				downsample: i == 0 && (stride != 1 || in != out),
+			})
+			in = out
 		}
-		if prev < 0 {
-			parts = append(parts, fmt.Sprintf("Linear(in,%d)", n))
-		} else {
-			parts = append(parts, fmt.Sprintf("Linear(%d,%d)", prev, n))
-		}
-		prev = n
 	}
-	return strings.Join(parts, "-")
+	return bs
+}
+
+// stem is conv1 and bn1, the 7x7 convolution of stride 2 on the images.
+var stem = nn.ConvBN{Conv: "conv1", BN: nn.BatchNorm{Name: "bn1"}, Stride: 2, Pad: 3, Input: true}
+
+// convs returns the block's convolutions with their batch norms, in order, with each one's input and
+// output channels and kernel size, and its shortcut's (zero when it has none).
+func (a Arch) convs(b block, in int) (convs []nn.ConvBN, dims [][3]int, shortcut nn.ConvBN) {
+	conv := func(i, stride, pad int) nn.ConvBN {
+		return nn.ConvBN{Conv: fmt.Sprintf("%s.conv%d", b.name, i), BN: nn.BatchNorm{Name: fmt.Sprintf("%s.bn%d", b.name, i)}, Stride: stride, Pad: pad}
+	}
+	switch a.Block {
+	case Basic:
+		convs = []nn.ConvBN{conv(1, b.stride, 1), conv(2, 1, 1)}
+		dims = [][3]int{{in, b.width, 3}, {b.width, b.width, 3}}
+	case Bottleneck:
+		convs = []nn.ConvBN{conv(1, 1, 0), conv(2, b.stride, 1), conv(3, 1, 0)}
+		dims = [][3]int{{in, b.width, 1}, {b.width, b.width, 3}, {b.width, b.out, 1}}
+	}
+	if b.downsample {
+		shortcut = nn.ConvBN{Conv: b.name + ".downsample.0", BN: nn.BatchNorm{Name: b.name + ".downsample.1"}, Stride: b.stride}
+	}
+	return convs, dims, shortcut
+}
+
+// Params lists the backbone's parameters in torchvision's state_dict order.
+func (a Arch) Params() []nn.Param {
+	ps := stem.Params(3, 64, 7, groupStem)
+	in := 64
+	for _, b := range a.blocks() {
+		convs, dims, shortcut := a.convs(b, in)
+		for i, c := range convs {
+			ps = append(ps, c.Params(dims[i][0], dims[i][1], dims[i][2], b.group)...)
+		}
+		if b.downsample {
+			ps = append(ps, shortcut.Params(in, b.out, 1, b.group)...)
+		}
+		in = b.out
+	}
+	return ps
 }

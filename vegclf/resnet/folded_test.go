@@ -10,6 +10,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/vegclf/vegclf/vegclf/internal/testenv"
+	"github.com/vegclf/vegclf/vegclf/nn"
 	. "github.com/vegclf/vegclf/vegclf/resnet"
 )
 
@@ -19,8 +20,8 @@ import (
 func TestFoldedLogitsEqualLogits(t *testing.T) {
 	backend := testenv.Backend(t)
 	for _, arch := range []Arch{ResNet18, ResNet50} {
-		t.Run(arch.Name, func(t *testing.T) {
-			m := New(arch, TutorialHead(4))
+		t.Run(arch.Name(), func(t *testing.T) {
+			m := New(arch, nn.TutorialHead(4))
 			store := model.NewStore()
 			if err := m.Init(store, 3, nil); err != nil {
 				t.Fatal(err)
@@ -52,11 +53,7 @@ func TestFoldedLogitsEqualLogits(t *testing.T) {
 			}
 			nchw := tensors.FromFlatDataAndDimensions(pixels, 3, 3, 40, 40)
 			exec, err := model.NewExec(backend, store, func(scope *model.Scope, x *Node) []*Node {
-				folded, err := m.FoldedLogits(scope.Store(), x)
-				if err != nil {
-					panic(err)
-				}
-				return []*Node{folded, m.Logits(scope.Store(), TransposeAllAxes(x, 0, 2, 3, 1), Options{})}
+				return []*Node{m.FoldedLogits(scope.Store(), x), m.Logits(scope.Store(), TransposeAllAxes(x, 0, 2, 3, 1), nn.Options{})}
 			})
 			if err != nil {
 				t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/vegclf/vegclf/vegclf/internal/testenv"
+	"github.com/vegclf/vegclf/vegclf/nn"
 	"github.com/vegclf/vegclf/vegclf/resnet"
 	"github.com/vegclf/vegclf/vegclf/weights"
 )
@@ -34,18 +35,18 @@ func TestParityWithTorchvision(t *testing.T) {
 	const batch, size = 2, 64
 	for _, tc := range []struct {
 		arch resnet.Arch
-		conv resnet.ConvImpl
+		conv nn.ConvImpl
 	}{
-		{resnet.ResNet18, resnet.ConvMatMul},
-		{resnet.ResNet18, resnet.ConvNative},
-		{resnet.ResNet50, resnet.ConvMatMul},
-		{resnet.ResNet50, resnet.ConvNative}, // The path XLA runs (ConvAuto).
+		{resnet.ResNet18, nn.ConvMatMul},
+		{resnet.ResNet18, nn.ConvNative},
+		{resnet.ResNet50, nn.ConvMatMul},
+		{resnet.ResNet50, nn.ConvNative}, // The path XLA runs (ConvAuto).
 	} {
-		name := tc.arch.Name + map[resnet.ConvImpl]string{resnet.ConvMatMul: "/matmul", resnet.ConvNative: "/native"}[tc.conv]
+		name := tc.arch.Name() + map[nn.ConvImpl]string{nn.ConvMatMul: "/matmul", nn.ConvNative: "/native"}[tc.conv]
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
-			testenv.RunPython(t, "resnet_reference.py", tc.arch.Name, dir, strconv.Itoa(batch), strconv.Itoa(size), "1")
-			m := resnet.New(tc.arch, resnet.ImageNetHead())
+			testenv.RunPython(t, "model_reference.py", tc.arch.Name(), dir, strconv.Itoa(batch), strconv.Itoa(size), "1")
+			m := resnet.New(tc.arch, nn.ImageNetHead())
 			store := model.NewStore()
 			if _, err := weights.LoadFile(store, m, filepath.Join(dir, "weights.pth"), weights.KeepHead); err != nil {
 				t.Fatal(err)
@@ -53,7 +54,7 @@ func TestParityWithTorchvision(t *testing.T) {
 			input := tensors.FromFlatDataAndDimensions(testenv.ReadFloat32s(t, filepath.Join(dir, "input.bin")), batch, size, size, 3)
 			for _, train := range []bool{false, true} {
 				exec := model.MustNewExec(backend, store, func(scope *model.Scope, x *Node) *Node {
-					return m.Logits(scope.Store(), x, resnet.Options{TrainBatchNorm: train, Conv: tc.conv})
+					return m.Logits(scope.Store(), x, nn.Options{Train: train, Conv: tc.conv})
 				})
 				got := tensors.MustCopyFlatData[float32](exec.MustCall(input)[0])
 				ref := "eval.bin"
@@ -74,7 +75,7 @@ func TestParityWithTorchvision(t *testing.T) {
 			}
 			worst := 0.0
 			for _, p := range m.Params() {
-				if p.Layout != resnet.Vector || !p.Backbone || p.Trainable {
+				if p.Layout != nn.Unchanged || m.IsHead(p) || p.Trainable {
 					continue
 				}
 				got := tensors.MustCopyFlatData[float32](store.GetVariable(p.Path()).MustValue())

@@ -10,6 +10,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/vegclf/vegclf/vegclf/internal/testenv"
+	"github.com/vegclf/vegclf/vegclf/nn"
 	. "github.com/vegclf/vegclf/vegclf/resnet"
 )
 
@@ -33,13 +34,13 @@ func TestMixedPrecision(t *testing.T) {
 		name string
 		want dtypes.DType
 	}{{"", dtypes.Float32}, {"fp32", dtypes.Float32}, {"bf16", dtypes.BFloat16}, {"BFloat16", dtypes.BFloat16}, {"float16", dtypes.Float16}, {"int8", dtypes.InvalidDType}} {
-		got, err := ParsePrecision(tc.name)
+		got, err := nn.ParsePrecision(tc.name)
 		if got != tc.want || (err != nil) != (tc.want == dtypes.InvalidDType) {
 			t.Errorf("ParsePrecision(%q) = %s, %v", tc.name, got, err)
 		}
 	}
 	backend := testenv.Backend(t)
-	m := New(ResNet18, TutorialHead(5))
+	m := New(ResNet18, nn.TutorialHead(5))
 	store := model.NewStore()
 	if err := m.Init(store, 3, nil); err != nil {
 		t.Fatal(err)
@@ -54,11 +55,11 @@ func TestMixedPrecision(t *testing.T) {
 	run := func(dtype dtypes.DType, trainBN bool) [][]float32 {
 		m.Precision = dtype
 		exec, err := model.NewExec(backend, store, func(scope *model.Scope, x *Node) []*Node {
-			y := m.Logits(scope.Store(), x, Options{TrainBatchNorm: trainBN, Backward: true})
+			y := m.Logits(scope.Store(), x, nn.Options{Train: trainBN, Backward: true})
 			loss := ReduceAllMean(Square(y))
 			var vars []*Node
 			for _, p := range params {
-				vars = append(vars, store.GetVariable(VariablePath(p)).NodeValue(x.Graph()))
+				vars = append(vars, store.GetVariable(nn.VariablePath(p)).NodeValue(x.Graph()))
 			}
 			return append([]*Node{y}, Gradient(loss, vars...)...)
 		})
@@ -105,7 +106,7 @@ func TestMixedPrecision(t *testing.T) {
 			}
 		}
 	}
-	if v := store.GetVariable(VariablePath("layer1.0.conv1.weight")); v.Shape().DType != dtypes.Float32 {
+	if v := store.GetVariable(nn.VariablePath("layer1.0.conv1.weight")); v.Shape().DType != dtypes.Float32 {
 		t.Errorf("variables became %s", v.Shape().DType)
 	}
 }

@@ -23,9 +23,10 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/vegclf/vegclf/vegclf/data"
 	"github.com/vegclf/vegclf/vegclf/internal/testenv"
+	"github.com/vegclf/vegclf/vegclf/nn"
 	"github.com/vegclf/vegclf/vegclf/predict"
-	"github.com/vegclf/vegclf/vegclf/resnet"
 	"github.com/vegclf/vegclf/vegclf/synthveg"
+	"github.com/vegclf/vegclf/vegclf/zoo"
 )
 
 // testBackend is the one backend of the package's tests: a classifier's tensors live on it.
@@ -38,7 +39,7 @@ func testClassifier(t *testing.T) (*predict.Classifier, []string) {
 	if testBackend == nil {
 		testBackend = testenv.Backend(t)
 	}
-	m := resnet.New(resnet.ResNet18, resnet.Head{Hidden: []int{16}, NumClasses: 3})
+	m := zoo.MustNew("resnet18", nn.Head{Hidden: []int{16}, NumClasses: 3})
 	store := model.NewStore()
 	if err := m.Init(store, 7, nil); err != nil {
 		t.Fatal(err)

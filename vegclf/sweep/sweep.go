@@ -18,6 +18,8 @@ import (
 	"strings"
 
 	"github.com/gomlx/compute"
+	"github.com/vegclf/vegclf/vegclf/recipe"
+	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/train"
 )
 
@@ -37,7 +39,7 @@ func (p Point) Name() string {
 }
 
 // Apply returns base with the point's settings.
-func (p Point) Apply(base train.Config) (train.Config, error) {
+func (p Point) Apply(base recipe.Config) (recipe.Config, error) {
 	m, err := base.Settings()
 	if err != nil {
 		return base, err
@@ -71,14 +73,14 @@ type dimension struct {
 // parse reads a search space: "lr=1e-4,3e-4;hidden=64,128;finetune-epochs=0,2", a range as "lr=1e-5:1e-2".
 // Keys are config.json's, or the train flags' that give a setting's value ("finetune-epochs", "normalize").
 func parse(spec string) ([]dimension, error) {
-	known := train.ConfigKeys()
+	known := recipe.Keys()
 	var dims []dimension
 	for _, part := range strings.Split(spec, ";") {
 		if part = strings.TrimSpace(part); part == "" {
 			continue
 		}
 		key, values, ok := strings.Cut(part, "=")
-		if k, isFlag := train.KeyOfFlag(strings.TrimSpace(key)); isFlag {
+		if k, isFlag := recipe.KeyOfFlag(strings.TrimSpace(key)); isFlag {
 			key = k
 		} else {
 			key = strings.ReplaceAll(strings.TrimSpace(key), "-", "_")
@@ -146,7 +148,7 @@ func Random(spec string, n int, seed uint64) ([]Point, error) {
 	}
 	rng := rand.New(rand.NewPCG(seed, randomStream))
 	kinds := map[string]reflect.Kind{}
-	t := reflect.TypeFor[train.Config]()
+	t := reflect.TypeFor[recipe.Config]()
 	for i := range t.NumField() {
 		key, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
 		kinds[key] = t.Field(i).Type.Kind()
@@ -184,14 +186,14 @@ const FeaturesDir = "features"
 
 // Run trains every point over base in dir/NAME: a finished run (its summary written) is skipped, an
 // interrupted one resumed. The runs share dir/features. report receives each run's report.
-func Run(ctx context.Context, b compute.Backend, base train.Config, points []Point, dir string, report io.Writer) error {
+func Run(ctx context.Context, b compute.Backend, base recipe.Config, points []Point, dir string, report io.Writer) error {
 	for i, p := range points {
 		cfg, err := p.Apply(base)
 		if err != nil {
 			return err
 		}
 		runDir := filepath.Join(dir, p.Name())
-		if _, err := os.Stat(filepath.Join(runDir, train.SummaryFile)); err == nil {
+		if _, err := os.Stat(filepath.Join(runDir, runfolder.SummaryFile)); err == nil {
 			fmt.Fprintf(report, "== run %d/%d %s: finished before, skipped\n", i+1, len(points), p.Name())
 			continue
 		}

@@ -10,7 +10,8 @@ import (
 
 	"github.com/vegclf/vegclf/vegclf/data"
 	"github.com/vegclf/vegclf/vegclf/internal/testenv"
-	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/recipe"
+	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/schedule"
 	"github.com/vegclf/vegclf/vegclf/synthveg"
 	"github.com/vegclf/vegclf/vegclf/train"
@@ -32,23 +33,23 @@ func TestGridAndRandom(t *testing.T) {
 	if got := names(grid); !slices.Equal(got, []string{"lr=1e-4,hidden=64", "lr=1e-4,hidden=128", "lr=1e-3,hidden=64", "lr=1e-3,hidden=128"}) {
 		t.Errorf("grid %v", got)
 	}
-	cfg, err := grid[3].Apply(train.DefaultConfig())
-	if err != nil || cfg.LR != 1e-3 || cfg.Hidden != 128 || cfg.Arch != resnet.ResNet50 {
+	cfg, err := grid[3].Apply(recipe.Default())
+	if err != nil || cfg.LR != 1e-3 || cfg.Hidden != 128 || cfg.Arch != "resnet50" {
 		t.Errorf("applied %+v (%v)", cfg, err)
 	}
 	if p, err := Grid("finetune-epochs=0,2;schedule=cosine"); err != nil || p[1].Name() != "finetune_epochs=2,schedule=cosine" {
 		t.Errorf("flag names and words: %v (%v)", names(p), err)
-	} else if cfg, err := p[1].Apply(train.DefaultConfig()); err != nil || cfg.FinetuneEpochs != 2 || cfg.Schedule != schedule.KindCosine {
+	} else if cfg, err := p[1].Apply(recipe.Default()); err != nil || cfg.FinetuneEpochs != 2 || cfg.Schedule != schedule.KindCosine {
 		t.Errorf("applied %+v (%v)", cfg, err)
 	}
 	if p, err := Grid("normalize=imagenet"); err != nil || p[0].Name() != "normalization=imagenet" {
 		t.Errorf("a flag named unlike its key: %v (%v)", names(p), err)
-	} else if cfg, err := p[0].Apply(train.DefaultConfig()); err != nil || cfg.Normalization != data.ImageNetNormalization {
+	} else if cfg, err := p[0].Apply(recipe.Default()); err != nil || cfg.Normalization != data.ImageNetNormalization {
 		t.Errorf("applied %+v (%v)", cfg, err)
 	}
 	if p, err := Grid("arch=vgg16"); err != nil {
 		t.Error(err)
-	} else if _, err := p[0].Apply(train.DefaultConfig()); err == nil || !strings.Contains(err.Error(), "vgg16") {
+	} else if _, err := p[0].Apply(recipe.Default()); err == nil || !strings.Contains(err.Error(), "vgg16") {
 		t.Errorf("a bad value: %v", err)
 	}
 	for spec, want := range map[string]string{
@@ -79,7 +80,7 @@ func TestGridAndRandom(t *testing.T) {
 		t.Error("Points with trials, or the same seed, drew other points")
 	}
 	for _, p := range a {
-		cfg, err := p.Apply(train.DefaultConfig())
+		cfg, err := p.Apply(recipe.Default())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -97,8 +98,8 @@ func TestSweepSharesFeaturesAndResumes(t *testing.T) {
 	if _, err := synthveg.Generate(data, synthveg.Options{Classes: 2, Train: 6, Test: 2, Validation: 2, Size: 40, Seed: 2}); err != nil {
 		t.Fatal(err)
 	}
-	base := train.DefaultConfig()
-	base.Data, base.Arch, base.Weights, base.ImageSize, base.Batch = data, resnet.ResNet18, "none", 32, 4
+	base := recipe.Default()
+	base.Data, base.Arch, base.Weights, base.ImageSize, base.Batch = data, "resnet18", "none", 32, 4
 	base.FrozenEpochs, base.FinetuneEpochs = 2, 0
 	points, err := Grid("lr=1e-3,1e-2;hidden=16,32")
 	if err != nil {
@@ -136,11 +137,11 @@ func TestSweepSharesFeaturesAndResumes(t *testing.T) {
 	if err := alone.Train(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	want, err := train.ReadMetrics(alone.Dir)
+	want, err := runfolder.ReadMetrics(alone.Dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := train.ReadMetrics(filepath.Join(dir, points[3].Name()))
+	got, err := runfolder.ReadMetrics(filepath.Join(dir, points[3].Name()))
 	if err != nil || len(got) != 2 || len(want) != 2 {
 		t.Fatalf("metrics: %d swept (%v), %d alone", len(got), err, len(want))
 	}
@@ -150,7 +151,7 @@ func TestSweepSharesFeaturesAndResumes(t *testing.T) {
 		}
 	}
 	for _, p := range points {
-		if _, err := os.Stat(filepath.Join(dir, p.Name(), train.SummaryFile)); err != nil {
+		if _, err := os.Stat(filepath.Join(dir, p.Name(), runfolder.SummaryFile)); err != nil {
 			t.Errorf("run %s: %v", p.Name(), err)
 		}
 	}

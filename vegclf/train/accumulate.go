@@ -8,7 +8,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/vegclf/vegclf/vegclf/checkpoint"
-	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/nn"
 )
 
 // accumulator sums a phase's gradients over micro-batches between Adam updates (StepConfig.Accumulate).
@@ -21,7 +21,7 @@ type accumulator struct {
 	sums    []*model.Variable // Σ b·∇ per trainable variable, b a micro-batch's size.
 	images  float64           // Images summed since the last update.
 	pending int               // Micro-batches summed since the last update.
-	add     *model.Exec       // Forward, backward, sums += b·∇. Inputs: inputs, targets, labels, b.
+	add     *model.Exec       // Forward, backward, sums += b·∇. Inputs: inputs, targets, labels, b, random state.
 	update  *model.Exec       // Adam with sums/images, then sums = 0. Inputs: Adam's scalars, images.
 }
 
@@ -29,7 +29,7 @@ type accumulator struct {
 const accumulatorPrefix = checkpoint.TransientPrefix + "accumulate"
 
 // newAccumulator prepares the phase's summing and updating steps, summing n micro-batches per update.
-func newAccumulator(b compute.Backend, store *model.Store, m *resnet.Model, opt *adamState, bnTrain bool, input StepInput, n int) (*accumulator, error) {
+func newAccumulator(b compute.Backend, store *model.Store, m *nn.Model, opt *adamState, bnTrain bool, input StepInput, n int) (*accumulator, error) {
 	a := &accumulator{n: n}
 	for _, v := range opt.trainable {
 		path := accumulatorPrefix + v.Path()
@@ -46,10 +46,10 @@ func newAccumulator(b compute.Backend, store *model.Store, m *resnet.Model, opt 
 		a.sums = append(a.sums, sum)
 	}
 	var err error
-	a.add, err = model.NewExec(b, store, func(scope *model.Scope, inputs, targets, labels, size *Node) (*Node, *Node) {
+	a.add, err = model.NewExec(b, store, func(scope *model.Scope, inputs, targets, labels, size, rng *Node) (*Node, *Node) {
 		g := inputs.Graph()
 		scope.Store().SetTraining(g, true)
-		loss, correct := CrossEntropy(phaseLogits(scope.Store(), m, opt, bnTrain, input, inputs), targets, labels)
+		loss, correct := CrossEntropy(phaseLogits(scope.Store(), m, opt, bnTrain, input, inputs, rng), targets, labels)
 		for i, grad := range Gradient(loss, opt.trainableNodes(g)...) {
 			a.sums[i].SetNodeValue(Add(a.sums[i].NodeValue(g), Mul(grad, size)))
 		}
@@ -75,7 +75,7 @@ func newAccumulator(b compute.Backend, store *model.Store, m *resnet.Model, opt 
 // accumulate adds one micro-batch's gradients, and updates the weights when it completes the group of n.
 func (s *Stepper) accumulate(inputs, targets *tensors.Tensor, labels []int32) (loss, correct float64, err error) {
 	a := s.acc
-	out, err := a.add.Exec(inputs, targets, tensors.FromValue(labels), float32(len(labels)))
+	out, err := a.add.Exec(inputs, targets, tensors.FromValue(labels), float32(len(labels)), noise(s.seed, s.Phase, s.Steps, a.pending))
 	if err != nil {
 		return 0, 0, err
 	}

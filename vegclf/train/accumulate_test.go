@@ -11,8 +11,10 @@ import (
 	"github.com/vegclf/vegclf/vegclf/checkpoint"
 	"github.com/vegclf/vegclf/vegclf/data"
 	"github.com/vegclf/vegclf/vegclf/internal/testenv"
-	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/nn"
+	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/schedule"
+	"github.com/vegclf/vegclf/vegclf/zoo"
 )
 
 // TestAccumulationEqualsOneLargeBatch checks that accumulated micro-batches give the gradient of one batch
@@ -34,14 +36,14 @@ func TestAccumulationEqualsOneLargeBatch(t *testing.T) {
 	// update takes one update of the micro-batches (one batch of all images when accumulate is 0) and
 	// returns Adam's moments, the weights' largest move, and the store.
 	update := func(accumulate int, micro [][2]int, flush bool) (map[string][]float32, float64, *model.Store) {
-		m := resnet.New(resnet.ResNet18, resnet.TutorialHead(classes))
+		m := zoo.MustNew("resnet18", nn.TutorialHead(classes))
 		store := model.NewStore()
 		if err := m.Init(store, 5, nil); err != nil {
 			t.Fatal(err)
 		}
 		isWeight := func(path string) bool { return !isMoment(path) && !strings.HasPrefix(path, checkpoint.TransientPrefix) }
 		start := floatValues(t, store, isWeight)
-		s, err := NewStepper(b, store, m, StepConfig{Phase: Finetune, Input: FromImages, Schedule: schedule.Constant{LR: lr}, Accumulate: accumulate})
+		s, err := NewStepper(b, store, m, StepConfig{Phase: runfolder.Finetune, Input: FromImages, Schedule: schedule.Constant{LR: lr}, Accumulate: accumulate})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -89,12 +91,12 @@ func TestAccumulationEqualsOneLargeBatch(t *testing.T) {
 			t.Errorf("micro-batches %v: Adam's moments differ from one batch's by up to %.3g (largest %.3g); weights moved up to %.3g", tc.micro, worstDiff, largest, move)
 		}
 	}
-	m := resnet.New(resnet.ResNet18, resnet.TutorialHead(classes))
+	m := zoo.MustNew("resnet18", nn.TutorialHead(classes))
 	parts := store
 
 	// A checkpoint keeps no gradient sums.
 	path := filepath.Join(t.TempDir(), "c.safetensors")
-	if err := checkpoint.Save(path, parts, checkpoint.Meta{Arch: m.Arch.Name, Head: m.Head, Classes: []string{"a", "b", "c"}, ImageSize: size, Normalization: data.HalfNormalization}); err != nil {
+	if err := checkpoint.Save(path, parts, checkpoint.Meta{Arch: m.Name(), Head: m.Head, Classes: []string{"a", "b", "c"}, ImageSize: size, Normalization: data.HalfNormalization}); err != nil {
 		t.Fatal(err)
 	}
 	loaded, _, err := checkpoint.Load(path)

@@ -7,7 +7,7 @@ import (
 	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
-	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/nn"
 )
 
 // emaPrefix is the store scope of the averaged weights: "/ema" followed by each variable's path. They are
@@ -27,7 +27,7 @@ type WeightAverage struct {
 
 // NewWeightAverage finds (after a resume) or starts (equal to the current weights) the average of m's
 // float32 variables in store.
-func NewWeightAverage(b compute.Backend, store *model.Store, m *resnet.Model, decay float64) (*WeightAverage, error) {
+func NewWeightAverage(b compute.Backend, store *model.Store, m *nn.Model, decay float64) (*WeightAverage, error) {
 	if decay <= 0 || decay >= 1 {
 		return nil, fmt.Errorf("weight average: decay %g, want between 0 and 1", decay)
 	}

@@ -19,7 +19,8 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/vegclf/vegclf/vegclf/data"
 	"github.com/vegclf/vegclf/vegclf/evaluate"
-	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/nn"
+	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/weights"
 )
 
@@ -49,7 +50,7 @@ func (f *features) batch(idx []int) (*tensors.Tensor, []int32) {
 func (r *Run) featureKey() (string, error) {
 	h := sha256.New()
 	for _, p := range r.Model.Params() {
-		if !p.Backbone {
+		if r.Model.IsHead(p) {
 			continue
 		}
 		v := r.Store.GetVariable(p.Path())
@@ -59,7 +60,7 @@ func (r *Run) featureKey() (string, error) {
 		}
 		h.Write([]byte(p.Name))
 		switch p.Layout {
-		case resnet.Counter:
+		case nn.Counter:
 			continue // The counter does not change the function.
 		default:
 			tensors.MustConstFlatData[float32](value, func(flat []float32) {
@@ -107,13 +108,13 @@ func (r *Run) frozenFeatures() (train, test *features, err error) {
 		r.report("Feature cache %s not used: %v\n", path, err)
 	}
 	backbone, err := newInference(r.Backend, r.Store, r.parallel, func(scope *model.Scope, images *Node) *Node {
-		return r.Model.Features(scope.Store(), images, resnet.Options{})
+		return r.Model.Features(scope.Store(), images, nn.Options{})
 	})
 	if err != nil {
 		return nil, nil, err
 	}
 	compute := func(split *data.Split) (*features, error) {
-		f := &features{dim: r.Model.Arch.FeatureDim()}
+		f := &features{dim: r.Model.FeatureDim()}
 		loader := &data.Loader{Samples: split.Samples, Transform: r.Config.Transform(), BatchSize: r.Config.Batch}
 		if !r.Config.Strict {
 			loader.Skip = r.skip
@@ -131,7 +132,7 @@ func (r *Run) frozenFeatures() (train, test *features, err error) {
 				f.samples = append(f.samples, data.Sample{Path: p, Label: int(b.Labels[i])})
 			}
 			if r.OnProgress != nil {
-				r.OnProgress(Progress{Phase: Frozen, Stage: "features", Done: len(f.samples), Total: len(split.Samples)})
+				r.OnProgress(Progress{Phase: runfolder.Frozen, Stage: "features", Done: len(f.samples), Total: len(split.Samples)})
 			}
 		}
 		return f, nil

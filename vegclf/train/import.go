@@ -7,7 +7,9 @@ import (
 
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/vegclf/vegclf/vegclf/checkpoint"
-	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/nn"
+	"github.com/vegclf/vegclf/vegclf/recipe"
+	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/weights"
 )
 
@@ -19,9 +21,9 @@ import (
 // is the fine-tuning phase's optimizer state: its moments by parameter name, in torch's layout, and its step
 // count, which the next step continues. dir must not hold a run; nothing is written when an argument is
 // wrong.
-func Import(dir string, cfg Config, classes []string, m *resnet.Model, store *model.Store, adam *weights.AdamState, source string) error {
-	if _, err := os.Stat(filepath.Join(dir, LastFile)); err == nil {
-		return fmt.Errorf("%s already holds a run (%s): choose another folder", dir, LastFile)
+func Import(dir string, cfg recipe.Config, classes []string, m *nn.Model, store *model.Store, adam *weights.AdamState, source string) error {
+	if _, err := os.Stat(filepath.Join(dir, runfolder.LastFile)); err == nil {
+		return fmt.Errorf("%s already holds a run (%s): choose another folder", dir, runfolder.LastFile)
 	}
 	if len(classes) != m.Head.NumClasses {
 		return fmt.Errorf("importing %s: %d class names for a head with %d outputs", source, len(classes), m.Head.NumClasses)
@@ -30,8 +32,8 @@ func Import(dir string, cfg Config, classes []string, m *resnet.Model, store *mo
 		return fmt.Errorf("importing %s: %w", source, err)
 	}
 	meta := checkpoint.Meta{
-		Arch: m.Arch.Name, Head: m.Head, Classes: classes, ImageSize: cfg.ImageSize,
-		Normalization: cfg.Transform().Normalization, Phase: string(Finetune),
+		Arch: m.Name(), Head: m.Head, Classes: classes, ImageSize: cfg.ImageSize,
+		Normalization: cfg.Transform().Normalization, Phase: string(runfolder.Finetune),
 		Extra: map[string]string{"imported_from": source},
 	}
 	if adam != nil {
@@ -48,7 +50,7 @@ func Import(dir string, cfg Config, classes []string, m *resnet.Model, store *mo
 				if err != nil {
 					return fmt.Errorf("importing %s: optimizer state of %s: %w", source, p.Name, err)
 				}
-				if _, err := store.CreateVariable(momentPath(Finetune, kind, p.Path()), value); err != nil {
+				if _, err := store.CreateVariable(momentPath(runfolder.Finetune, kind, p.Path()), value); err != nil {
 					return fmt.Errorf("importing %s: %w", source, err)
 				}
 			}
@@ -58,8 +60,8 @@ func Import(dir string, cfg Config, classes []string, m *resnet.Model, store *mo
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("creating run folder: %w", err)
 	}
-	if err := startFolder(dir, cfg, nil); err != nil {
+	if err := runfolder.Start(dir, cfg, nil); err != nil {
 		return err
 	}
-	return saveCheckpoints(dir, store, meta, true)
+	return runfolder.SaveCheckpoints(dir, store, meta, true)
 }

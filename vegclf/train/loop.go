@@ -6,13 +6,15 @@ import (
 	"math"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/gomlx/compute/dtypes"
 	"github.com/vegclf/vegclf/vegclf/backend"
 	"github.com/vegclf/vegclf/vegclf/evaluate"
-	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/recipe"
+	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/schedule"
 )
 
@@ -31,16 +33,16 @@ func (r *Run) Train(ctx context.Context) error {
 		r.report("Memory: soft limit %d MB, as configured.\n", policy.Bytes>>20)
 	}
 	r.probeMemory = policy.Auto()
-	for _, phase := range []Phase{Frozen, Finetune} {
+	for _, phase := range []runfolder.Phase{runfolder.Frozen, runfolder.Finetune} {
 		epochs, lr := r.Config.FrozenEpochs, r.Config.LR
-		if phase == Finetune {
+		if phase == runfolder.Finetune {
 			epochs, lr = r.Config.FinetuneEpochs, r.Config.FinetuneLR
 		}
-		if phase == Frozen && r.phase == Finetune {
+		if phase == runfolder.Frozen && r.phase == runfolder.Finetune {
 			continue // Done before the resume.
 		}
-		if phase == Finetune && r.phase == Frozen {
-			r.phase, r.epoch, r.step = Finetune, 0, 0
+		if phase == runfolder.Finetune && r.phase == runfolder.Frozen {
+			r.phase, r.epoch, r.step = runfolder.Finetune, 0, 0
 		}
 		if r.epoch >= epochs {
 			continue
@@ -58,7 +60,7 @@ const finetuneShuffle = 1 << 20
 
 // phasePlan is what a phase trains with, fixed when it starts.
 type phasePlan struct {
-	phase   Phase
+	phase   runfolder.Phase
 	epochs  int
 	bnTrain bool // Batch statistics (torch's model.train()).
 	src     epochSource
@@ -68,7 +70,7 @@ type phasePlan struct {
 }
 
 // runPhase trains the phase's remaining epochs: up to epochs in all, at base learning rate lr.
-func (r *Run) runPhase(ctx context.Context, phase Phase, epochs int, lr float64) error {
+func (r *Run) runPhase(ctx context.Context, phase runfolder.Phase, epochs int, lr float64) error {
 	plan, err := r.planPhase(phase, epochs, lr)
 	if err != nil {
 		return err
@@ -101,9 +103,9 @@ func (r *Run) runPhase(ctx context.Context, phase Phase, epochs int, lr float64)
 }
 
 // planPhase reports how the phase trains and prepares its batches, rates and schedule.
-func (r *Run) planPhase(phase Phase, epochs int, lr float64) (*phasePlan, error) {
-	plan := &phasePlan{phase: phase, epochs: epochs, bnTrain: phase == Finetune || r.Config.FrozenBatchNormTrain}
-	if phase == Frozen {
+func (r *Run) planPhase(phase runfolder.Phase, epochs int, lr float64) (*phasePlan, error) {
+	plan := &phasePlan{phase: phase, epochs: epochs, bnTrain: phase == runfolder.Finetune || r.Config.FrozenBatchNormTrain}
+	if phase == runfolder.Frozen {
 		r.report("\nTransfer learning: backbone frozen, training the head %s, Adam lr %g, %s (batch norm in %s mode).\n",
 			r.Model.Head, lr, epochCount(epochs), map[bool]string{true: "train", false: "inference"}[plan.bnTrain])
 	} else {
@@ -119,13 +121,14 @@ func (r *Run) planPhase(phase Phase, epochs int, lr float64) (*phasePlan, error)
 	if plan.src, err = r.epochSource(phase, plan.bnTrain); err != nil {
 		return nil, err
 	}
-	scales := unitScales()
-	if phase == Finetune {
-		lr, scales = r.Config.FinetuneRates()
-		if scales != unitScales() {
+	var scales []float64 // nil: 1 for every layer group.
+	if phase == runfolder.Finetune {
+		groups := r.Model.Groups()
+		lr, scales = r.Config.FinetuneRate(), r.Config.GroupScales(len(groups))
+		if !slices.Equal(scales, recipe.UnitScales(len(groups))) {
 			var parts []string
 			for g, s := range scales {
-				parts = append(parts, fmt.Sprintf("%s %.3g", resnet.GroupNames[g], lr*s))
+				parts = append(parts, fmt.Sprintf("%s %.3g", groups[g], lr*s))
 			}
 			r.report("Discriminative learning rates: %s.\n", strings.Join(parts, ", "))
 		}
@@ -146,7 +149,7 @@ func (r *Run) planPhase(phase Phase, epochs int, lr float64) (*phasePlan, error)
 		return nil, err
 	}
 	plan.step = StepConfig{Phase: phase, Input: plan.src.input(), BatchNormTrain: plan.bnTrain, Schedule: sched, TotalSteps: total,
-		GroupScales: scales, Parallel: r.parallel, Loss: loss, Accumulate: accumulate}
+		GroupScales: scales, Parallel: r.parallel, Loss: loss, Accumulate: accumulate, Seed: r.Config.Seed}
 	if r.Config.EMA > 0 {
 		if r.ema == nil {
 			if r.ema, err = NewWeightAverage(r.Backend, r.Store, r.Model, r.Config.EMA); err != nil {
@@ -154,7 +157,7 @@ func (r *Run) planPhase(phase Phase, epochs int, lr float64) (*phasePlan, error)
 			}
 		}
 		r.report("Weight average: an exponential moving average of the weights and batch-norm statistics (decay %g), tested each epoch beside them; the best checkpoint keeps the better.\n", r.Config.EMA)
-		if phase == Frozen {
+		if phase == runfolder.Frozen {
 			plan.changing = r.frozenChanging(plan.bnTrain)
 		}
 	}
@@ -176,7 +179,7 @@ func (r *Run) loss() (Loss, error) {
 func (r *Run) frozenChanging(bnTrain bool) func(path string) bool {
 	changing := map[string]bool{}
 	for _, p := range r.Model.Params() {
-		if !p.Backbone || bnTrain && !p.Trainable {
+		if r.Model.IsHead(p) || bnTrain && !p.Trainable {
 			changing[p.Path()] = true
 		}
 	}
@@ -185,11 +188,11 @@ func (r *Run) frozenChanging(bnTrain bool) func(path string) bool {
 
 // firstUnfrozen returns the first layer group the next epoch trains: the stem, but for gradual unfreezing,
 // where fine-tuning epoch e trains the head and the last e layer groups.
-func (r *Run) firstUnfrozen(phase Phase) int {
-	if phase == Finetune && r.Config.GradualUnfreeze {
-		return max(resnet.GroupHead-(r.epoch+1), resnet.GroupStem)
+func (r *Run) firstUnfrozen(phase runfolder.Phase) int {
+	if phase == runfolder.Finetune && r.Config.GradualUnfreeze {
+		return max(r.Model.HeadGroup()-(r.epoch+1), 0)
 	}
-	return resnet.GroupStem
+	return 0
 }
 
 // newStepper returns the phase's stepper training the layer groups from the group from on, continuing
@@ -197,14 +200,14 @@ func (r *Run) firstUnfrozen(phase Phase) int {
 func (r *Run) newStepper(plan *phasePlan, from int) (*Stepper, error) {
 	c := plan.step
 	c.Steps, c.Unfrozen = r.step, func(g int) bool { return g >= from }
-	if plan.phase == Finetune && r.Config.GradualUnfreeze {
-		r.report("Gradual unfreezing: training %s to the head.\n", resnet.GroupNames[from])
+	if plan.phase == runfolder.Finetune && r.Config.GradualUnfreeze {
+		r.report("Gradual unfreezing: training %s to the head.\n", r.Model.Groups()[from])
 	}
 	return NewStepper(r.Backend, r.Store, r.Model, c)
 }
 
 // runEpoch trains the next epoch of the phase and evaluates it on the test split.
-func (r *Run) runEpoch(ctx context.Context, plan *phasePlan, stepper *Stepper) (EpochMetrics, error) {
+func (r *Run) runEpoch(ctx context.Context, plan *phasePlan, stepper *Stepper) (runfolder.EpochMetrics, error) {
 	epoch := r.epoch + 1
 	start := time.Now()
 	progress := func(stage string) func(done, total int) {
@@ -218,26 +221,26 @@ func (r *Run) runEpoch(ctx context.Context, plan *phasePlan, stepper *Stepper) (
 	batches, seen := 0, 0
 	// The shuffle depends on the phase and epoch only, so a resumed run sees the same order.
 	shuffleEpoch := epoch
-	if plan.phase == Finetune {
+	if plan.phase == runfolder.Finetune {
 		shuffleEpoch += finetuneShuffle
 	}
 	for b, err := range plan.src.trainBatches(shuffleEpoch) {
 		if err != nil {
-			return EpochMetrics{}, err
+			return runfolder.EpochMetrics{}, err
 		}
 		if err := ctx.Err(); err != nil {
-			return EpochMetrics{}, err
+			return runfolder.EpochMetrics{}, err
 		}
 		loss, batchCorrect, err := r.trainStep(stepper, b)
 		if err != nil {
-			return EpochMetrics{}, fmt.Errorf("%s epoch %d, step %d: %w", plan.phase, epoch, batches+1, err)
+			return runfolder.EpochMetrics{}, fmt.Errorf("%s epoch %d, step %d: %w", plan.phase, epoch, batches+1, err)
 		}
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
-			return EpochMetrics{}, fmt.Errorf("%s epoch %d, step %d: the loss is %v; stopping (the last good checkpoint is %s)",
-				plan.phase, epoch, batches+1, loss, filepath.Join(r.Dir, LastFile))
+			return runfolder.EpochMetrics{}, fmt.Errorf("%s epoch %d, step %d: the loss is %v; stopping (the last good checkpoint is %s)",
+				plan.phase, epoch, batches+1, loss, filepath.Join(r.Dir, runfolder.LastFile))
 		}
 		if err := r.averageWeights(plan, stepper); err != nil {
-			return EpochMetrics{}, err
+			return runfolder.EpochMetrics{}, err
 		}
 		lossSum += loss
 		correct += batchCorrect
@@ -246,34 +249,34 @@ func (r *Run) runEpoch(ctx context.Context, plan *phasePlan, stepper *Stepper) (
 		progress("train")(batches, plan.src.numBatches())
 	}
 	if err := ctx.Err(); err != nil {
-		return EpochMetrics{}, err
+		return runfolder.EpochMetrics{}, err
 	}
 	// The epoch ends with an update (accumulated gradients of its last batches).
 	if err := stepper.Flush(); err != nil {
-		return EpochMetrics{}, fmt.Errorf("%s epoch %d, the last update: %w", plan.phase, epoch, err)
+		return runfolder.EpochMetrics{}, fmt.Errorf("%s epoch %d, the last update: %w", plan.phase, epoch, err)
 	}
 	if err := r.averageWeights(plan, stepper); err != nil {
-		return EpochMetrics{}, err
+		return runfolder.EpochMetrics{}, err
 	}
 	trainSeconds := time.Since(start).Seconds()
 	testLoss, testAccuracy, err := plan.src.test(progress("test"))
 	if err != nil {
-		return EpochMetrics{}, err
+		return runfolder.EpochMetrics{}, err
 	}
-	m := EpochMetrics{
+	m := runfolder.EpochMetrics{
 		Phase: plan.phase, Epoch: epoch, TrainLoss: lossSum / float64(batches), TrainAccuracy: correct / float64(seen),
 		TestLoss: testLoss, TestAccuracy: testAccuracy, ImagesPerSecond: float64(seen) / trainSeconds, Best: testAccuracy > r.best,
 	}
 	if r.ema != nil {
 		if err := r.ema.Swap(); err != nil {
-			return EpochMetrics{}, err
+			return runfolder.EpochMetrics{}, err
 		}
 		emaLoss, emaAccuracy, err := plan.src.test(progress("test (average)"))
 		if swapErr := r.ema.Swap(); err == nil {
 			err = swapErr
 		}
 		if err != nil {
-			return EpochMetrics{}, err
+			return runfolder.EpochMetrics{}, err
 		}
 		m.EMATestLoss, m.EMATestAccuracy = &emaLoss, &emaAccuracy
 		if emaAccuracy > max(testAccuracy, r.best) {
@@ -297,7 +300,7 @@ func (r *Run) averageWeights(plan *phasePlan, stepper *Stepper) error {
 }
 
 // endEpoch records a trained epoch: where the run stands, its metrics and checkpoints, the report line.
-func (r *Run) endEpoch(m EpochMetrics) error {
+func (r *Run) endEpoch(m runfolder.EpochMetrics) error {
 	r.epoch = m.Epoch
 	if m.Best {
 		r.sinceBest = 0
@@ -322,7 +325,7 @@ func (r *Run) EvaluateBest() (*evaluate.Result, error) {
 		r.report("The data has no validation split: skipping validation.\n")
 		return nil, nil
 	}
-	c, meta, err := LoadClassifier(r.Backend, r.Dir)
+	c, meta, err := runfolder.LoadClassifier(r.Backend, r.Dir)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/vegclf/vegclf/vegclf/internal/testenv"
+	"github.com/vegclf/vegclf/vegclf/recipe"
 )
 
 // TestLossParityWithTorch compares the loss a step minimizes, and its gradient with respect to the logits,
@@ -41,7 +42,7 @@ func TestLossParityWithTorch(t *testing.T) {
 	for _, y := range ref.Labels {
 		counts[y]++
 	}
-	if w := BalancedClassWeights.Weights(counts); !slices.EqualFunc(w, ref.Weights, func(a, b float64) bool { return math.Abs(a-b) < 1e-12 }) {
+	if w := recipe.BalancedClassWeights.Weights(counts); !slices.EqualFunc(w, ref.Weights, func(a, b float64) bool { return math.Abs(a-b) < 1e-12 }) {
 		t.Errorf("balanced weights %v, torch's usual n/(classes*count) %v", w, ref.Weights)
 	}
 	exec := MustNewExec(testenv.Backend(t), func(logits, targets, labels *Node) []*Node {
@@ -58,7 +59,7 @@ func TestLossParityWithTorch(t *testing.T) {
 	for _, c := range ref.Cases {
 		l := Loss{LabelSmoothing: c.Smoothing}
 		if c.Weighted {
-			l.ClassWeights = BalancedClassWeights.Weights(counts)
+			l.ClassWeights = recipe.BalancedClassWeights.Weights(counts)
 		}
 		targets := oneHot(ref.Labels, ref.Classes)
 		if !c.Hard {
@@ -82,26 +83,5 @@ func TestLossParityWithTorch(t *testing.T) {
 		if (c.Smoothing != 0 || c.Weighted) && math.Abs(c.Loss-plain[btoi(c.Hard)]) < 1e-3 {
 			t.Errorf("%s, smoothing %g, weighted %v: torch's loss %.6f is the plain one's: the case tests nothing", name, c.Smoothing, c.Weighted, c.Loss)
 		}
-	}
-}
-
-// TestClassWeighting checks the setting's text forms and a class without images.
-func TestClassWeighting(t *testing.T) {
-	for _, tc := range []struct {
-		text string
-		want ClassWeighting
-		ok   bool
-	}{{"none", NoClassWeights, true}, {"", NoClassWeights, true}, {"balanced", BalancedClassWeights, true}, {"inverse", "", false}} {
-		var w ClassWeighting
-		err := w.UnmarshalText([]byte(tc.text))
-		if (err == nil) != tc.ok || w != tc.want {
-			t.Errorf("%q: %q, %v", tc.text, w, err)
-		}
-	}
-	if w := BalancedClassWeights.Weights([]int{3, 0, 1}); !slices.Equal(w, []float64{4.0 / 9, 0, 4.0 / 3}) {
-		t.Errorf("weights of counts 3, 0, 1: %v", w)
-	}
-	if NoClassWeights.Weights([]int{3, 1}) != nil {
-		t.Error("no class weights gave weights")
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 
 	"github.com/gomlx/compute"
+	"github.com/vegclf/vegclf/vegclf/recipe"
+	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/schedule"
 )
 
@@ -25,7 +27,7 @@ type LRFind struct {
 // FindLR is fastai's learning-rate finder: it trains a copy of the model's variables for steps batches of
 // the phase, the rate growing exponentially from lo to hi, and records the loss, stopping early once the
 // smoothed loss exceeds four times its minimum. The run's own model is not changed.
-func (r *Run) FindLR(phase Phase, lo, hi float64, steps int) (*LRFind, error) {
+func (r *Run) FindLR(phase runfolder.Phase, lo, hi float64, steps int) (*LRFind, error) {
 	if lo <= 0 || hi <= lo || steps < 5 {
 		return nil, fmt.Errorf("lr finder: want 0 < lo < hi and at least 5 steps")
 	}
@@ -33,7 +35,7 @@ func (r *Run) FindLR(phase Phase, lo, hi float64, steps int) (*LRFind, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lr finder: %w", err)
 	}
-	bnTrain := phase == Finetune || r.Config.FrozenBatchNormTrain
+	bnTrain := phase == runfolder.Finetune || r.Config.FrozenBatchNormTrain
 	src, err := r.epochSource(phase, bnTrain)
 	if err != nil {
 		return nil, err
@@ -74,8 +76,8 @@ func (r *Run) FindLR(phase Phase, lo, hi float64, steps int) (*LRFind, error) {
 // SweepLR runs the LR finder (Run.FindLR) for cfg in dir, a run folder that holds no run yet, so that a
 // run trained there later reuses its cached features; when dir is empty or already holds a run, in a
 // temporary folder, removed afterwards.
-func SweepLR(cfg Config, b compute.Backend, dir string, phase Phase, lo, hi float64, steps int) (*LRFind, error) {
-	if _, err := os.Stat(filepath.Join(dir, LastFile)); dir == "" || err == nil {
+func SweepLR(cfg recipe.Config, b compute.Backend, dir string, phase runfolder.Phase, lo, hi float64, steps int) (*LRFind, error) {
+	if _, err := os.Stat(filepath.Join(dir, runfolder.LastFile)); dir == "" || err == nil {
 		tmp, err := os.MkdirTemp("", "vegclf-lr-find")
 		if err != nil {
 			return nil, fmt.Errorf("lr finder: %w", err)

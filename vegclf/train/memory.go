@@ -5,6 +5,7 @@ import (
 	"github.com/vegclf/vegclf/vegclf/backend"
 	"github.com/vegclf/vegclf/vegclf/data"
 	"github.com/vegclf/vegclf/vegclf/memlimit"
+	"github.com/vegclf/vegclf/vegclf/runfolder"
 )
 
 // memoryPolicy returns the memory-limit policy a run on b follows (memlimit.Policy.Effective). On XLA
@@ -21,7 +22,7 @@ func memoryPolicy(p memlimit.Policy, b compute.Backend) memlimit.Policy {
 // trainStep takes a training step; the run's first fine-tuning step (the first through the backbone) also
 // sets the automatic soft memory limit from the memory it uses.
 func (r *Run) trainStep(s *Stepper, b batchInput) (loss, correct float64, err error) {
-	if !r.probeMemory || s.Phase != Finetune {
+	if !r.probeMemory || s.Phase != runfolder.Finetune {
 		return s.stepBatch(b)
 	}
 	r.probeMemory = false

@@ -11,13 +11,15 @@ import (
 	"github.com/vegclf/vegclf/vegclf/backend"
 	"github.com/vegclf/vegclf/vegclf/checkpoint"
 	"github.com/vegclf/vegclf/vegclf/data"
-	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/recipe"
+	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/weights"
+	"github.com/vegclf/vegclf/vegclf/zoo"
 )
 
 // Create prepares a fresh run of cfg in dir, which must not hold a run already (ErrRunExists). Nothing
 // is trained yet.
-func Create(cfg Config, b compute.Backend, dir string) (*Run, error) {
+func Create(cfg recipe.Config, b compute.Backend, dir string) (*Run, error) {
 	return open(cfg, b, dir, false)
 }
 
@@ -25,19 +27,19 @@ func Create(cfg Config, b compute.Backend, dir string) (*Run, error) {
 // configuration (ReadConfig): cfg must equal it but for settings of how it runs (strict, feature and image
 // caches, memory limit, devices) and for epochs raised to train some more; any other difference is a
 // *ResumeConflict naming each, and nothing in dir is changed. Nothing is trained yet.
-func Resume(cfg Config, b compute.Backend, dir string) (*Run, error) {
+func Resume(cfg recipe.Config, b compute.Backend, dir string) (*Run, error) {
 	return open(cfg, b, dir, true)
 }
 
 // Open resumes the run in dir when it holds one (Resume, with its rules on cfg), and creates one (Create)
 // otherwise: what a notebook run again, a demo or a restarted sweep want.
-func Open(cfg Config, b compute.Backend, dir string) (*Run, error) {
-	_, err := os.Stat(filepath.Join(dir, LastFile))
+func Open(cfg recipe.Config, b compute.Backend, dir string) (*Run, error) {
+	_, err := os.Stat(filepath.Join(dir, runfolder.LastFile))
 	return open(cfg, b, dir, err == nil)
 }
 
 // open is Create, or with resume, Resume.
-func open(cfg Config, b compute.Backend, dir string, resume bool) (*Run, error) {
+func open(cfg recipe.Config, b compute.Backend, dir string, resume bool) (*Run, error) {
 	if backend.IsONNX(b) {
 		return nil, fmt.Errorf("training on ONNX Runtime: not supported (GoMLX's gradients of strided convolutions need input dilation, which ONNX's Conv lacks); " +
 			"train with --backend go or xla, then predict, eval, serve or export with ONNX Runtime")
@@ -61,35 +63,35 @@ func open(cfg Config, b compute.Backend, dir string, resume bool) (*Run, error) 
 
 // checkFolder makes sure dir can take the run, before anything is loaded: it is writable, and it holds a
 // run to resume (whose saved configuration it returns, checked against cfg) or, for a new run, none.
-func checkFolder(dir string, cfg Config, resume bool) (Config, error) {
+func checkFolder(dir string, cfg recipe.Config, resume bool) (recipe.Config, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return Config{}, fmt.Errorf("creating run folder: %w", err)
+		return recipe.Config{}, fmt.Errorf("creating run folder: %w", err)
 	}
-	if err := checkWritable(dir); err != nil {
-		return Config{}, err
+	if err := runfolder.CheckWritable(dir); err != nil {
+		return recipe.Config{}, err
 	}
-	_, lastErr := os.Stat(filepath.Join(dir, LastFile))
+	_, lastErr := os.Stat(filepath.Join(dir, runfolder.LastFile))
 	switch {
 	case !resume && lastErr == nil:
-		return Config{}, fmt.Errorf("%s: %w (%s): resume it, or choose another folder", dir, ErrRunExists, LastFile)
+		return recipe.Config{}, fmt.Errorf("%s: %w (%s): resume it, or choose another folder", dir, ErrRunExists, runfolder.LastFile)
 	case !resume:
-		return Config{}, nil
+		return recipe.Config{}, nil
 	case lastErr != nil:
-		return Config{}, fmt.Errorf("nothing to resume in %s: no %s (start a new run instead)", dir, LastFile)
+		return recipe.Config{}, fmt.Errorf("nothing to resume in %s: no %s (start a new run instead)", dir, runfolder.LastFile)
 	}
-	saved, err := ReadConfig(dir)
+	saved, err := runfolder.ReadConfig(dir)
 	if err != nil {
-		return Config{}, err
+		return recipe.Config{}, err
 	}
 	// The phase's own rule is checked again once the checkpoint says which phase the run is in.
-	if _, err := checkResume(dir, saved, cfg, Frozen); err != nil {
-		return Config{}, err
+	if _, err := checkResume(dir, saved, cfg, runfolder.Frozen); err != nil {
+		return recipe.Config{}, err
 	}
 	return saved, nil
 }
 
 // newRun loads cfg's dataset and lays out its model and devices, noting what the report should say.
-func newRun(cfg Config, b compute.Backend, dir string) (*Run, error) {
+func newRun(cfg recipe.Config, b compute.Backend, dir string) (*Run, error) {
 	parallel, parallelNote, err := parallelFor(b, cfg.Devices, cfg.Batch)
 	if err != nil {
 		return nil, err
@@ -98,7 +100,11 @@ func newRun(cfg Config, b compute.Backend, dir string) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Run{Config: cfg, Dir: dir, Dataset: ds, Model: resnet.New(cfg.Arch, cfg.Head(len(ds.Classes))), Backend: b, phase: Frozen, parallel: parallel}
+	m, err := zoo.New(string(cfg.Arch), cfg.Head(len(ds.Classes)))
+	if err != nil {
+		return nil, err
+	}
+	r := &Run{Config: cfg, Dir: dir, Dataset: ds, Model: m, Backend: b, phase: runfolder.Frozen, parallel: parallel}
 	r.Model.Precision = cfg.Precision.DType()
 	if parallelNote != "" {
 		r.Notes = append(r.Notes, parallelNote)
@@ -124,17 +130,17 @@ func (r *Run) start() error {
 	if err != nil {
 		return err
 	}
-	provenance, err := newProvenance(r.Dataset, r.Config.Data, r.Config.Labels, weightsPath, r.Backend)
+	provenance, err := runfolder.NewProvenance(r.Dataset, r.Config.Data, r.Config.Labels, weightsPath, r.Backend)
 	if err != nil {
 		return err
 	}
-	return startFolder(r.Dir, r.Config, provenance)
+	return runfolder.Start(r.Dir, r.Config, provenance)
 }
 
 // resume restores the run from its last checkpoint and checks the configuration it continues with
 // against saved, recording the settings it takes anew.
-func (r *Run) resume(saved Config) error {
-	if err := r.restore(filepath.Join(r.Dir, LastFile)); err != nil {
+func (r *Run) resume(saved recipe.Config) error {
+	if err := r.restore(filepath.Join(r.Dir, runfolder.LastFile)); err != nil {
 		return err
 	}
 	notes, err := checkResume(r.Dir, saved, r.Config, r.phase)
@@ -145,7 +151,7 @@ func (r *Run) resume(saved Config) error {
 		return nil
 	}
 	r.Notes = append(r.Notes, notes...)
-	return writeConfig(r.Dir, r.Config)
+	return runfolder.WriteConfig(r.Dir, r.Config)
 }
 
 // loadPretrained loads the configured backbone weights (the head stays freshly initialized).
@@ -158,7 +164,7 @@ func (r *Run) loadPretrained() (path string, err error) {
 	if err != nil {
 		return "", err
 	}
-	path, _, err = weights.Resolve(r.Config.Weights, cache)
+	path, _, err = zoo.ResolveWeights(r.Config.Weights, string(r.Config.Arch), cache)
 	if err != nil {
 		return "", err
 	}
@@ -180,10 +186,10 @@ func (r *Run) restore(path string) error {
 	if err := meta.CheckClasses(r.Dataset.Classes); err != nil {
 		return fmt.Errorf("resuming from %s: %w", path, err)
 	}
-	if meta.Arch != r.Config.Arch.Name || meta.ImageSize != r.Config.ImageSize {
+	if meta.Arch != string(r.Config.Arch) || meta.ImageSize != r.Config.ImageSize {
 		return fmt.Errorf("resuming from %s: checkpoint is %s at %dpx, the run's config says %s at %dpx", path, meta.Arch, meta.ImageSize, r.Config.Arch, r.Config.ImageSize)
 	}
-	r.Store, r.phase, r.epoch, r.step, r.best = store, Phase(meta.Phase), meta.Epoch, meta.Step, meta.BestAccuracy
+	r.Store, r.phase, r.epoch, r.step, r.best = store, runfolder.Phase(meta.Phase), meta.Epoch, meta.Step, meta.BestAccuracy
 	kept, err := r.trimMetrics()
 	if err != nil {
 		return err

@@ -94,7 +94,7 @@ func (p *Parallel) distribute(exec *model.Exec, inputs, outputs []*distributed.S
 // first axis, Adam's per-step scalars and the outputs (loss, correct) replicated, as are the store's
 // variables.
 func (p *Parallel) configure(exec *model.Exec) error {
-	return p.distribute(exec, []*distributed.ShardingSpec{p.batch, p.batch, p.batch, p.replicated},
+	return p.distribute(exec, []*distributed.ShardingSpec{p.batch, p.batch, p.batch, p.replicated, p.replicated},
 		[]*distributed.ShardingSpec{p.replicated, p.replicated})
 }
 
@@ -108,12 +108,12 @@ func (p *Parallel) layOut(spec *distributed.ShardingSpec, t *tensors.Tensor) (*d
 }
 
 // shard returns the step's arguments as distributed tensors: inputs, targets and labels split along
-// their first axis, hyper replicated.
-func (p *Parallel) shard(inputs, targets, labels, hyper *tensors.Tensor) ([]any, error) {
-	args := make([]any, 0, 4)
-	for i, t := range []*tensors.Tensor{inputs, targets, labels, hyper} {
+// their first axis, hyper and the random state replicated.
+func (p *Parallel) shard(inputs, targets, labels, hyper, rng *tensors.Tensor) ([]any, error) {
+	args := make([]any, 0, 5)
+	for i, t := range []*tensors.Tensor{inputs, targets, labels, hyper, rng} {
 		spec := p.batch
-		if i == 3 {
+		if i >= 3 {
 			spec = p.replicated
 		}
 		dt, err := p.layOut(spec, t)

@@ -15,9 +15,11 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/vegclf/vegclf/vegclf/internal/multidevice"
 	"github.com/vegclf/vegclf/vegclf/internal/testenv"
-	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/nn"
+	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/schedule"
 	"github.com/vegclf/vegclf/vegclf/synthveg"
+	"github.com/vegclf/vegclf/vegclf/zoo"
 )
 
 func TestDevices(t *testing.T) {
@@ -123,12 +125,13 @@ func TestParallelShard(t *testing.T) {
 	targets := oneHot([]int32{0, 1, 2, 1}, 3)
 	labels := tensors.FromValue([]int32{0, 1, 2, 1})
 	hyper := tensors.FromFlatDataAndDimensions([]float32{1, 2, 3, 4}, 2, 2)
-	args, err := p.shard(images, targets, labels, hyper)
+	rng := noise(1, runfolder.Finetune, 3, 0)
+	args, err := p.shard(images, targets, labels, hyper, rng)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(args) != 4 {
-		t.Fatalf("%d arguments, want 4", len(args))
+	if len(args) != 5 {
+		t.Fatalf("%d arguments, want 5", len(args))
 	}
 	shards := func(i int) []*tensors.Tensor { return args[i].(*dtensor.Tensor).Shards() }
 	for d, s := range shards(0) {
@@ -147,7 +150,12 @@ func TestParallelShard(t *testing.T) {
 			t.Errorf("hyper, device %d: %v (want it whole on every device)", d, got)
 		}
 	}
-	if _, err := p.shard(tensors.FromShape(images.Shape().Clone()), oneHot([]int32{0, 1, 2}, 3), labels, hyper); err == nil {
+	for d, s := range shards(4) {
+		if got, want := tensors.MustCopyFlatData[uint64](s), tensors.MustCopyFlatData[uint64](rng); !slices.Equal(got, want) {
+			t.Errorf("random state, device %d: %v (want it whole on every device: %v)", d, got, want)
+		}
+	}
+	if _, err := p.shard(tensors.FromShape(images.Shape().Clone()), oneHot([]int32{0, 1, 2}, 3), labels, hyper, rng); err == nil {
 		t.Error("a batch of 3 was split across 2 devices")
 	}
 }
@@ -157,7 +165,7 @@ func TestParallelShard(t *testing.T) {
 // steps run in TestDataParallelStepsMatchOneDevice, on presented devices, and on XLA in
 // scripts/gpu-check.sh.)
 func TestStepperDataParallel(t *testing.T) {
-	m := resnet.New(resnet.ResNet18, resnet.TutorialHead(3))
+	m := zoo.MustNew("resnet18", nn.TutorialHead(3))
 	store := model.NewStore()
 	if err := m.Init(store, 1, nil); err != nil {
 		t.Fatal(err)
@@ -167,7 +175,7 @@ func TestStepperDataParallel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewStepper(b, store, m, StepConfig{Phase: Frozen, Input: FromFeatures, Schedule: schedule.Constant{LR: 1e-3}, Parallel: p})
+	s, err := NewStepper(b, store, m, StepConfig{Phase: runfolder.Frozen, Input: FromFeatures, Schedule: schedule.Constant{LR: 1e-3}, Parallel: p})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +224,7 @@ func sameValues(t *testing.T, one, split *model.Store) {
 // every weight, statistic and moment must agree.
 func TestDataParallelStepsMatchOneDevice(t *testing.T) {
 	b := multidevice.New(testenv.Backend(t), 2)
-	m := resnet.New(resnet.ResNet18, resnet.TutorialHead(3))
+	m := zoo.MustNew("resnet18", nn.TutorialHead(3))
 	var stores [2]*model.Store
 	var steppers [2]*Stepper
 	p, err := NewParallel(b, 2)
@@ -228,7 +236,7 @@ func TestDataParallelStepsMatchOneDevice(t *testing.T) {
 		if err := m.Init(stores[i], 7, nil); err != nil {
 			t.Fatal(err)
 		}
-		c := StepConfig{Phase: Finetune, Input: FromImages, BatchNormTrain: true, Schedule: schedule.Constant{LR: 1e-3}}
+		c := StepConfig{Phase: runfolder.Finetune, Input: FromImages, BatchNormTrain: true, Schedule: schedule.Constant{LR: 1e-3}}
 		if i == 1 {
 			c.Parallel = p
 		}

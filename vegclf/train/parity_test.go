@@ -12,9 +12,11 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/vegclf/vegclf/vegclf/internal/testenv"
-	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/nn"
+	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/schedule"
 	"github.com/vegclf/vegclf/vegclf/weights"
+	"github.com/vegclf/vegclf/vegclf/zoo"
 )
 
 // TestTrainingParityWithTorch runs the same steps of both phases as torch (same initial weights, same
@@ -40,7 +42,7 @@ func TestTrainingParityWithTorch(t *testing.T) {
 			if err := json.Unmarshal(raw, &want); err != nil {
 				t.Fatal(err)
 			}
-			m := resnet.New(resnet.ResNet18, resnet.TutorialHead(numClasses))
+			m := zoo.MustNew("resnet18", nn.TutorialHead(numClasses))
 			store := model.NewStore()
 			sd, err := weights.Read(filepath.Join(dir, "init.pth")) // Also the reference for how far training moved.
 			if err != nil {
@@ -57,10 +59,10 @@ func TestTrainingParityWithTorch(t *testing.T) {
 				return tensors.FromFlatDataAndDimensions(append([]float32(nil), images[i*n:(i+1)*n]...), batch, size, size, 3), labels[i*batch : (i+1)*batch]
 			}
 			for _, phase := range []struct {
-				phase   Phase
+				phase   runfolder.Phase
 				lr      float64
 				bnTrain bool
-			}{{Frozen, frozenLR, tutorialBN}, {Finetune, finetuneLR, true}} {
+			}{{runfolder.Frozen, frozenLR, tutorialBN}, {runfolder.Finetune, finetuneLR, true}} {
 				stepper, err := NewStepper(backend, store, m, StepConfig{Phase: phase.phase, Input: FromImages, BatchNormTrain: phase.bnTrain, Schedule: schedule.Constant{LR: phase.lr}})
 				if err != nil {
 					t.Fatal(err)

@@ -16,14 +16,17 @@ import (
 	"github.com/vegclf/vegclf/vegclf/checkpoint"
 	"github.com/vegclf/vegclf/vegclf/evaluate"
 	"github.com/vegclf/vegclf/vegclf/internal/testenv"
-	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/nn"
+	"github.com/vegclf/vegclf/vegclf/recipe"
+	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/schedule"
 	"github.com/vegclf/vegclf/vegclf/synthveg"
+	"github.com/vegclf/vegclf/vegclf/zoo"
 )
 
 // trainStopped trains cfg in dir (a fresh run, or with resume the one there), stopping after stopAfter
 // epochs of the run's (0: never), and returns its report.
-func trainStopped(t *testing.T, cfg Config, dir string, resume bool, stopAfter int) string {
+func trainStopped(t *testing.T, cfg recipe.Config, dir string, resume bool, stopAfter int) string {
 	t.Helper()
 	open := Create
 	if resume {
@@ -38,7 +41,7 @@ func trainStopped(t *testing.T, cfg Config, dir string, resume bool, stopAfter i
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	epochs := 0
-	r.OnEpoch = func(EpochMetrics) {
+	r.OnEpoch = func(runfolder.EpochMetrics) {
 		if epochs++; epochs == stopAfter {
 			cancel()
 		}
@@ -54,7 +57,7 @@ func trainStopped(t *testing.T, cfg Config, dir string, resume bool, stopAfter i
 func TestWeightAverageUpdate(t *testing.T) {
 	const decay = 0.75
 	b := testenv.Backend(t)
-	m := resnet.New(resnet.ResNet18, resnet.TutorialHead(3))
+	m := zoo.MustNew("resnet18", nn.TutorialHead(3))
 	store := model.NewStore()
 	if err := m.Init(store, 5, nil); err != nil {
 		t.Fatal(err)
@@ -71,7 +74,7 @@ func TestWeightAverageUpdate(t *testing.T) {
 	if avg := floatValues(t, store, isAverage); len(avg) != len(w0) || !slices.Equal(avg[emaPrefix+"/fc/0/weight"], w0["/fc/0/weight"]) {
 		t.Fatalf("the average does not start at the weights (%d averages of %d variables)", len(avg), len(w0))
 	}
-	s, err := NewStepper(b, store, m, StepConfig{Phase: Finetune, Input: FromImages, BatchNormTrain: true, Schedule: schedule.Constant{LR: 1e-2}})
+	s, err := NewStepper(b, store, m, StepConfig{Phase: runfolder.Finetune, Input: FromImages, BatchNormTrain: true, Schedule: schedule.Constant{LR: 1e-2}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +136,7 @@ func TestWeightAverageInRuns(t *testing.T) {
 			t.Fatalf("epoch %s has no average's accuracy", m)
 		}
 		if m.Best {
-			best, _ = m.bestAccuracy()
+			best, _ = m.BestAccuracy()
 			bestIsAverage = m.BestIsAverage
 		}
 	}
@@ -141,18 +144,18 @@ func TestWeightAverageInRuns(t *testing.T) {
 	// and that its weights test at the accuracy and loss it records.
 	checkBest := func(dir string, accuracy float64, averaged bool) {
 		t.Helper()
-		meta, _, err := checkpoint.ReadMeta(filepath.Join(dir, BestFile))
+		meta, _, err := checkpoint.ReadMeta(filepath.Join(dir, runfolder.BestFile))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if meta.TestAccuracy != accuracy || meta.Averaged != averaged {
-			t.Errorf("%s records test accuracy %g (averaged: %v), the best epoch's %g (averaged: %v)", BestFile, meta.TestAccuracy, meta.Averaged, accuracy, averaged)
+			t.Errorf("%s records test accuracy %g (averaged: %v), the best epoch's %g (averaged: %v)", runfolder.BestFile, meta.TestAccuracy, meta.Averaged, accuracy, averaged)
 		}
 		r, err := Resume(cfg, testenv.Backend(t), dir)
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, _, err := LoadClassifier(testenv.Backend(t), filepath.Join(dir, BestFile))
+		c, _, err := runfolder.LoadClassifier(testenv.Backend(t), filepath.Join(dir, runfolder.BestFile))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -161,7 +164,7 @@ func TestWeightAverageInRuns(t *testing.T) {
 			t.Fatal(err)
 		}
 		if res.Accuracy != meta.TestAccuracy || math.Abs(res.Loss-meta.TestLoss) > 1e-6 {
-			t.Errorf("%s (averaged: %v) tests at %g, %g; it records %g, %g", BestFile, meta.Averaged, res.Accuracy, res.Loss, meta.TestAccuracy, meta.TestLoss)
+			t.Errorf("%s (averaged: %v) tests at %g, %g; it records %g, %g", runfolder.BestFile, meta.Averaged, res.Accuracy, res.Loss, meta.TestAccuracy, meta.TestLoss)
 		}
 	}
 	checkBest(straight, best, bestIsAverage)
@@ -185,7 +188,7 @@ func TestWeightAverageInRuns(t *testing.T) {
 		}
 	}
 	averages := func(dir string) map[string][]float32 {
-		store, _, err := checkpoint.Load(filepath.Join(dir, LastFile))
+		store, _, err := checkpoint.Load(filepath.Join(dir, runfolder.LastFile))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -228,7 +231,7 @@ func TestBalancingImbalancedData(t *testing.T) {
 	dataDir := imbalanced(t)
 	cfg := smallConfig(dataDir)
 	cfg.FrozenEpochs, cfg.FinetuneEpochs, cfg.Seed = 0, 3, 1
-	minority := func(c Config) (float64, string) {
+	minority := func(c recipe.Config) (float64, string) {
 		r, report := trainFresh(t, c)
 		res, err := r.EvaluateBest()
 		if err != nil {
@@ -245,7 +248,7 @@ func TestBalancingImbalancedData(t *testing.T) {
 	}
 	plain, _ := minority(cfg)
 	weighted := cfg
-	weighted.ClassWeights = BalancedClassWeights
+	weighted.ClassWeights = recipe.BalancedClassWeights
 	byWeights, report := minority(weighted)
 	if !strings.Contains(report, "class weights balanced (Bean 0.4, Carrot 4, Eggplant 4)") {
 		t.Errorf("the report does not give the class weights:\n%s", report)
@@ -274,7 +277,7 @@ func TestBalancedSamplingDraws(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.Report = io.Discard
-	src, err := r.epochSource(Finetune, true)
+	src, err := r.epochSource(runfolder.Finetune, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,7 +353,7 @@ func TestLabelsCSVMatchesFolders(t *testing.T) {
 			t.Errorf("validation image %d: %+v from folders, %+v from the CSV", i, va.Samples[i], vb.Samples[i])
 		}
 	}
-	saved, err := ReadConfig(fromCSV.Dir)
+	saved, err := runfolder.ReadConfig(fromCSV.Dir)
 	if err != nil || saved.Labels != labels {
 		t.Errorf("the run's config has labels %q (%v)", saved.Labels, err)
 	}

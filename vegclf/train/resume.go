@@ -1,23 +1,17 @@
 package train
 
 import (
-	"encoding/json"
 	"fmt"
-	"reflect"
 	"strings"
-)
 
-// Difference is a setting in which a configuration differs from a run's saved one.
-type Difference struct {
-	Key          string // The setting's name in config.json ("data", "image_size").
-	Saved, Given string // Its values, as JSON.
-	Why          string // Why it cannot change, where more can be said than that it changes the run.
-}
+	"github.com/vegclf/vegclf/vegclf/recipe"
+	"github.com/vegclf/vegclf/vegclf/runfolder"
+)
 
 // ResumeConflict is the error of resuming a run with settings that would change what the run means.
 type ResumeConflict struct {
 	Dir         string
-	Differences []Difference
+	Differences []recipe.Difference
 }
 
 func (e *ResumeConflict) Error() string {
@@ -38,38 +32,21 @@ var resumeSettings = map[string]bool{
 	"strict": true, "cache_features": true, "image_cache_mb": true, "memory_limit": true, "devices": true,
 }
 
-// configDifferences lists, by config.json key and in field order, the settings in which given differs
-// from saved.
-func configDifferences(saved, given Config) []Difference {
-	var diffs []Difference
-	sv, gv := reflect.ValueOf(saved), reflect.ValueOf(given)
-	for i := range sv.NumField() {
-		if reflect.DeepEqual(sv.Field(i).Interface(), gv.Field(i).Interface()) {
-			continue
-		}
-		key, _, _ := strings.Cut(sv.Type().Field(i).Tag.Get("json"), ",")
-		s, _ := json.Marshal(sv.Field(i).Interface())
-		g, _ := json.Marshal(gv.Field(i).Interface())
-		diffs = append(diffs, Difference{Key: key, Saved: string(s), Given: string(g)})
-	}
-	return diffs
-}
-
 // checkResume compares the configuration a run is resumed with to its saved one, given the phase its
 // last checkpoint is in. Run settings (resumeSettings) may change; epochs may be raised to extend the run,
 // the frozen phase's only while the run is still in it; any other difference is a *ResumeConflict. It
 // returns what the resumed run does differently, for the report.
-func checkResume(dir string, saved, given Config, phase Phase) ([]string, error) {
+func checkResume(dir string, saved, given recipe.Config, phase runfolder.Phase) ([]string, error) {
 	var notes []string
 	conflict := &ResumeConflict{Dir: dir}
-	for _, d := range configDifferences(saved, given) {
+	for _, d := range recipe.Differences(saved, given) {
 		// Epochs may be raised to train some more (fastai's "fit some more"), the frozen phase's only while
 		// the run is still in it.
 		raised, why := false, ""
 		switch d.Key {
 		case "frozen_epochs":
 			raised, why = given.FrozenEpochs > saved.FrozenEpochs, "a run's phases cannot be shortened"
-			if raised && phase == Finetune {
+			if raised && phase == runfolder.Finetune {
 				raised, why = false, "the run's frozen phase is over: only fine-tuning epochs can be added"
 			}
 		case "finetune_epochs":

@@ -1,3 +1,7 @@
+// Package train runs the tutorial's transfer-learning recipe (package recipe's settings): a frozen-backbone
+// phase that trains only a new head, then a fine-tuning phase of the whole network, with per-epoch reports in
+// the tutorial's format, metrics in the run folder (package runfolder), best and last checkpoints, exact
+// resumption, and validation of the best checkpoint. The CLI and the notebooks both drive it.
 package train
 
 import (
@@ -10,21 +14,14 @@ import (
 	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/vegclf/vegclf/vegclf/data"
-	"github.com/vegclf/vegclf/vegclf/resnet"
-)
-
-// Phase is a training phase.
-type Phase string
-
-// The tutorial's two phases.
-const (
-	Frozen   Phase = "frozen"   // Backbone frozen, only the head is trained.
-	Finetune Phase = "finetune" // Everything is trained.
+	"github.com/vegclf/vegclf/vegclf/nn"
+	"github.com/vegclf/vegclf/vegclf/recipe"
+	"github.com/vegclf/vegclf/vegclf/runfolder"
 )
 
 // Progress describes where a running epoch is, for progress bars.
 type Progress struct {
-	Phase         Phase
+	Phase         runfolder.Phase
 	Epoch, Epochs int
 	Stage         string // "train" or "test".
 	Done, Total   int    // Batches.
@@ -33,10 +30,10 @@ type Progress struct {
 
 // Run is a training run in its folder.
 type Run struct {
-	Config  Config
+	Config  recipe.Config
 	Dir     string
 	Dataset *data.Dataset
-	Model   *resnet.Model
+	Model   *nn.Model
 	Store   *model.Store
 	Backend compute.Backend
 
@@ -44,13 +41,13 @@ type Run struct {
 	// and OnEpoch after every epoch. All three are optional.
 	Report     io.Writer
 	OnProgress func(Progress)
-	OnEpoch    func(EpochMetrics)
+	OnEpoch    func(runfolder.EpochMetrics)
 	// FeatureCache, when set, is a folder of frozen-backbone features that runs share (a sweep's): runs with
 	// the same backbone values, transform and images compute them once. By default the run folder keeps its own.
 	FeatureCache string
 
 	// Where the run stands: the phase and the epochs of it completed, the optimizer steps taken in it.
-	phase Phase
+	phase runfolder.Phase
 	epoch int
 	step  int64
 	best  float64

@@ -21,8 +21,11 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/vegclf/vegclf/vegclf/internal/testenv"
-	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/nn"
+	"github.com/vegclf/vegclf/vegclf/recipe"
+	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/schedule"
+	"github.com/vegclf/vegclf/vegclf/zoo"
 
 	"github.com/vegclf/vegclf/vegclf/checkpoint"
 	"github.com/vegclf/vegclf/vegclf/memlimit"
@@ -31,9 +34,9 @@ import (
 )
 
 // smallConfig is a recipe that a ResNet-18 from random initialization learns in seconds on synthveg data.
-func smallConfig(dataDir string) Config {
-	cfg := DefaultConfig()
-	cfg.Data, cfg.Arch, cfg.Weights, cfg.ImageSize, cfg.Batch = dataDir, resnet.ResNet18, "none", 32, 8
+func smallConfig(dataDir string) recipe.Config {
+	cfg := recipe.Default()
+	cfg.Data, cfg.Arch, cfg.Weights, cfg.ImageSize, cfg.Batch = dataDir, "resnet18", "none", 32, 8
 	cfg.FrozenEpochs, cfg.FinetuneEpochs, cfg.LR, cfg.FinetuneLR, cfg.Seed = 1, 3, 1e-3, 1e-3, 3
 	return cfg
 }
@@ -48,7 +51,7 @@ func generate(t *testing.T, o synthveg.Options) string {
 }
 
 // trainFresh opens a fresh run of cfg in a temporary folder and trains it, returning the run and its report.
-func trainFresh(t *testing.T, cfg Config) (*Run, string) {
+func trainFresh(t *testing.T, cfg recipe.Config) (*Run, string) {
 	t.Helper()
 	r, err := Create(cfg, testenv.Backend(t), filepath.Join(t.TempDir(), "run"))
 	if err != nil {
@@ -103,7 +106,7 @@ func TestRunEndToEndWithResume(t *testing.T) {
 		!strings.Contains(report.String(), "Memory: soft limit") {
 		t.Errorf("report:\n%s", report.String())
 	}
-	metrics, err := ReadMetrics(straight)
+	metrics, err := runfolder.ReadMetrics(straight)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,18 +126,18 @@ func TestRunEndToEndWithResume(t *testing.T) {
 	if summary.BestTestAccuracy < 14.0/24 || validation.Accuracy < 15.0/24 {
 		t.Errorf("best test accuracy %.2f, validation %.2f: the model did not learn (last epoch %s)", summary.BestTestAccuracy, validation.Accuracy, last)
 	}
-	best, _, err := checkpoint.ReadMeta(filepath.Join(straight, BestFile))
+	best, _, err := checkpoint.ReadMeta(filepath.Join(straight, runfolder.BestFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if best.TestAccuracy != summary.BestTestAccuracy || !slices.Equal(best.Classes, []string{"Bean", "Carrot", "Eggplant"}) || best.ImageSize != 32 {
 		t.Errorf("best checkpoint meta = %+v", best)
 	}
-	lastMeta, _, err := checkpoint.ReadMeta(filepath.Join(straight, LastFile))
+	lastMeta, _, err := checkpoint.ReadMeta(filepath.Join(straight, runfolder.LastFile))
 	if err != nil || lastMeta.Phase != "finetune" || lastMeta.Epoch != 3 {
 		t.Errorf("last checkpoint = %+v, %v", lastMeta, err)
 	}
-	for _, f := range []string{ConfigFile, SummaryFile, SummaryTxtFile} {
+	for _, f := range []string{runfolder.ConfigFile, runfolder.SummaryFile, runfolder.SummaryTxtFile} {
 		if _, err := os.Stat(filepath.Join(straight, f)); err != nil {
 			t.Error(err)
 		}
@@ -152,7 +155,7 @@ func TestRunEndToEndWithResume(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	epochs := 0
-	r.OnEpoch = func(EpochMetrics) {
+	r.OnEpoch = func(runfolder.EpochMetrics) {
 		if epochs++; epochs == 2 {
 			cancel()
 		}
@@ -163,7 +166,7 @@ func TestRunEndToEndWithResume(t *testing.T) {
 	if m := mustReadMetrics(t, stopped); len(m) != 2 {
 		t.Fatalf("stopped run has %d metrics lines, want 2", len(m))
 	}
-	saved, err := ReadConfig(stopped)
+	saved, err := runfolder.ReadConfig(stopped)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +177,7 @@ func TestRunEndToEndWithResume(t *testing.T) {
 	if err := r.Train(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	resumed, err := ReadMetrics(stopped)
+	resumed, err := runfolder.ReadMetrics(stopped)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +185,7 @@ func TestRunEndToEndWithResume(t *testing.T) {
 		t.Fatalf("resumed run has %d epochs, want %d", len(resumed), len(metrics))
 	}
 	// metrics.csv holds the same figures, row for row, also after the resume trimmed the file.
-	f, err := os.Open(filepath.Join(stopped, MetricsCSVFile))
+	f, err := os.Open(filepath.Join(stopped, runfolder.MetricsCSVFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,17 +215,17 @@ func TestOpenErrors(t *testing.T) {
 	cfg := smallConfig(dataDir)
 	for _, tc := range []struct {
 		name   string
-		edit   func(c *Config)
+		edit   func(c *recipe.Config)
 		resume bool
 		want   string
 	}{
-		{"nothing to resume", func(c *Config) {}, true, "nothing to resume"},
-		{"missing data", func(c *Config) { c.Data = filepath.Join(dataDir, "nope") }, false, "nope"},
-		{"weights not cached", func(c *Config) { c.Weights = "torchvision-v2" }, false, "vegclf weights download torchvision-v2"},
-		{"zero epochs", func(c *Config) { c.FrozenEpochs, c.FinetuneEpochs = 0, 0 }, false, "no epochs"},
-		{"invalid config", func(c *Config) { c.Batch = 0 }, false, "config: batch size 0"},
-		{"negative devices", func(c *Config) { c.Devices = -1 }, false, "devices -1"},
-		{"devices on the Go backend", func(c *Config) { c.Devices = 2 }, false, "needs an XLA backend"},
+		{"nothing to resume", func(c *recipe.Config) {}, true, "nothing to resume"},
+		{"missing data", func(c *recipe.Config) { c.Data = filepath.Join(dataDir, "nope") }, false, "nope"},
+		{"weights not cached", func(c *recipe.Config) { c.Weights = "torchvision-v2" }, false, "vegclf weights download torchvision-v2"},
+		{"zero epochs", func(c *recipe.Config) { c.FrozenEpochs, c.FinetuneEpochs = 0, 0 }, false, "no epochs"},
+		{"invalid config", func(c *recipe.Config) { c.Batch = 0 }, false, "config: batch size 0"},
+		{"negative devices", func(c *recipe.Config) { c.Devices = -1 }, false, "devices -1"},
+		{"devices on the Go backend", func(c *recipe.Config) { c.Devices = 2 }, false, "needs an XLA backend"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("VEGCLF_CACHE", t.TempDir())
@@ -282,7 +285,7 @@ func TestRunOnRealPhotos(t *testing.T) {
 			bestAt = i
 		}
 	}
-	meta, _, err := checkpoint.ReadMeta(filepath.Join(r.Dir, BestFile))
+	meta, _, err := checkpoint.ReadMeta(filepath.Join(r.Dir, runfolder.BestFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,7 +326,7 @@ func TestNaNLossStops(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.OnEpoch = func(EpochMetrics) {
+	r.OnEpoch = func(runfolder.EpochMetrics) {
 		v := r.Store.GetVariable("/layer1/0/bn1/bias")
 		value := tensors.MustCopyFlatData[float32](v.MustValue())
 		value[0] = float32(math.NaN())
@@ -332,10 +335,10 @@ func TestNaNLossStops(t *testing.T) {
 		}
 	}
 	err = r.Train(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "finetune epoch 1, step 1: the loss is NaN") || !strings.Contains(err.Error(), LastFile) {
+	if err == nil || !strings.Contains(err.Error(), "finetune epoch 1, step 1: the loss is NaN") || !strings.Contains(err.Error(), runfolder.LastFile) {
 		t.Fatalf("error = %v", err)
 	}
-	_, meta, err := checkpoint.Load(filepath.Join(r.Dir, LastFile))
+	_, meta, err := checkpoint.Load(filepath.Join(r.Dir, runfolder.LastFile))
 	if err != nil || meta.Phase != "frozen" || meta.Epoch != 1 {
 		t.Errorf("last good checkpoint: %+v, %v", meta, err)
 	}
@@ -366,8 +369,8 @@ func TestMemoryLimit(t *testing.T) {
 			}
 			var report strings.Builder
 			r.Report = &report
-			r.OnEpoch = func(m EpochMetrics) {
-				want := map[Phase]func(int64) bool{Frozen: tc.frozen, Finetune: tc.finetune}[m.Phase]
+			r.OnEpoch = func(m runfolder.EpochMetrics) {
+				want := map[runfolder.Phase]func(int64) bool{runfolder.Frozen: tc.frozen, runfolder.Finetune: tc.finetune}[m.Phase]
 				if l := debug.SetMemoryLimit(-1); !want(l) {
 					t.Errorf("%s phase: soft limit %d", m.Phase, l)
 				}
@@ -408,7 +411,7 @@ func TestCachedFeaturesEqualUncached(t *testing.T) {
 		r.Report = &report
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		r.OnEpoch = func(m EpochMetrics) {
+		r.OnEpoch = func(m runfolder.EpochMetrics) {
 			if m.Epoch == stopAfter {
 				cancel()
 			}
@@ -441,7 +444,7 @@ func TestCachedFeaturesEqualUncached(t *testing.T) {
 		}
 	}
 	for _, p := range plain.Model.Params() {
-		if p.Backbone {
+		if !plain.Model.IsHead(p) {
 			continue
 		}
 		x := tensors.MustCopyFlatData[float32](plain.Store.GetVariable(p.Path()).MustValue())
@@ -463,12 +466,12 @@ func (r rates) String() string             { return "given rates" }
 // TestScheduleDrivesUpdates checks that the schedule's rate reaches the Adam update: a step at rate 0
 // leaves the head unchanged, a step at a positive rate changes it.
 func TestScheduleDrivesUpdates(t *testing.T) {
-	m := resnet.New(resnet.ResNet18, resnet.TutorialHead(3))
+	m := zoo.MustNew("resnet18", nn.TutorialHead(3))
 	store := model.NewStore()
 	if err := m.Init(store, 1, nil); err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewStepper(testenv.Backend(t), store, m, StepConfig{Phase: Frozen, Input: FromFeatures, Schedule: rates{0, 1e-2, 0}, TotalSteps: 3})
+	s, err := NewStepper(testenv.Backend(t), store, m, StepConfig{Phase: runfolder.Frozen, Input: FromFeatures, Schedule: rates{0, 1e-2, 0}, TotalSteps: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -519,31 +522,21 @@ func TestEarlyStoppingAndSchedules(t *testing.T) {
 	}
 }
 
-func TestFinetuneRates(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.LRRange = LRRange{1e-6, 1e-4}
-	base, scales := cfg.FinetuneRates()
-	if base != 1e-4 || math.Abs(scales[resnet.GroupStem]-1e-2) > 1e-12 || scales[resnet.GroupHead] != 1 ||
-		math.Abs(scales[resnet.GroupLayer2]-math.Pow(1e-2, 0.6)) > 1e-12 {
-		t.Errorf("range: base %v, scales %v", base, scales)
-	}
-	cfg.LRRange, cfg.LayerDecay = LRRange{}, 0.5
-	base, scales = cfg.FinetuneRates()
-	if base != cfg.FinetuneLR || scales[resnet.GroupLayer4] != 0.5 || scales[resnet.GroupStem] != 1.0/32 {
-		t.Errorf("decay: base %v, scales %v", base, scales)
-	}
-	cfg.LayerDecay = 0
-	if base, scales = cfg.FinetuneRates(); base != cfg.FinetuneLR || scales != unitScales() {
-		t.Errorf("neither: base %v, scales %v", base, scales)
-	}
-}
+// A ResNet's layer groups (nn.Model.Groups): stem, layer1..4, head.
+const (
+	groupStem   = 0
+	groupLayer2 = 2
+	groupLayer3 = 3
+	groupLayer4 = 4
+	groupHead   = 5
+)
 
 // weightsOf returns the first conv kernel of each layer group (the head's first Linear), as flat values.
 func weightsOf(t *testing.T, r *Run) map[int][]float32 {
 	out := map[int][]float32{}
 	for _, p := range r.Model.Params() {
-		if _, seen := out[p.Group()]; !seen && (p.Layout == resnet.ConvKernel || p.Layout == resnet.LinearWeight) {
-			out[p.Group()] = tensors.MustCopyFlatData[float32](r.Store.GetVariable(p.Path()).MustValue())
+		if _, seen := out[p.Group]; !seen && (p.Layout == nn.ConvKernel || p.Layout == nn.LinearWeight) {
+			out[p.Group] = tensors.MustCopyFlatData[float32](r.Store.GetVariable(p.Path()).MustValue())
 		}
 	}
 	return out
@@ -562,7 +555,7 @@ func TestGroupRatesAndGradualUnfreezing(t *testing.T) {
 	var report strings.Builder
 	r.Report = &report
 	snapshots := []map[int][]float32{weightsOf(t, r)}
-	r.OnEpoch = func(EpochMetrics) { snapshots = append(snapshots, weightsOf(t, r)) }
+	r.OnEpoch = func(runfolder.EpochMetrics) { snapshots = append(snapshots, weightsOf(t, r)) }
 	if err := r.Train(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -571,11 +564,11 @@ func TestGroupRatesAndGradualUnfreezing(t *testing.T) {
 		epoch, group int
 		want         bool
 	}{
-		{1, resnet.GroupHead, true}, {1, resnet.GroupLayer4, true}, {1, resnet.GroupLayer3, false}, {1, resnet.GroupStem, false},
-		{2, resnet.GroupLayer3, true}, {2, resnet.GroupLayer2, false}, {2, resnet.GroupStem, false},
+		{1, groupHead, true}, {1, groupLayer4, true}, {1, groupLayer3, false}, {1, groupStem, false},
+		{2, groupLayer3, true}, {2, groupLayer2, false}, {2, groupStem, false},
 	} {
 		if got := moved(tc.epoch, tc.group); got != tc.want {
-			t.Errorf("epoch %d: %s moved = %v, want %v", tc.epoch, resnet.GroupNames[tc.group], got, tc.want)
+			t.Errorf("epoch %d: %s moved = %v, want %v", tc.epoch, r.Model.Groups()[tc.group], got, tc.want)
 		}
 	}
 	if !strings.Contains(report.String(), "Gradual unfreezing: training layer4 to the head") ||
@@ -584,7 +577,7 @@ func TestGroupRatesAndGradualUnfreezing(t *testing.T) {
 	}
 
 	// Per-group rates: from 1e-30 at the stem to 1e-3 at the head, the stem's steps vanish in float32.
-	cfg.GradualUnfreeze, cfg.FinetuneEpochs, cfg.LRRange = false, 1, LRRange{1e-30, 1e-3}
+	cfg.GradualUnfreeze, cfg.FinetuneEpochs, cfg.LRRange = false, 1, recipe.LRRange{Lo: 1e-30, Hi: 1e-3}
 	r, err = Create(cfg, testenv.Backend(t), filepath.Join(t.TempDir(), "run2"))
 	if err != nil {
 		t.Fatal(err)
@@ -595,7 +588,7 @@ func TestGroupRatesAndGradualUnfreezing(t *testing.T) {
 		t.Fatal(err)
 	}
 	after := weightsOf(t, r)
-	if slices.Equal(before[resnet.GroupHead], after[resnet.GroupHead]) || !slices.Equal(before[resnet.GroupStem], after[resnet.GroupStem]) {
+	if slices.Equal(before[groupHead], after[groupHead]) || !slices.Equal(before[groupStem], after[groupStem]) {
 		t.Error("with rates from 1e-30 (stem) to 1e-3 (head), the head should move and the stem not")
 	}
 	if !strings.Contains(report.String(), "Discriminative learning rates: stem 1e-30") {
@@ -617,11 +610,11 @@ func TestFindLR(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := weightsOf(t, r)
-	found, err := r.FindLR(Frozen, 1e-6, 10, 120)
+	found, err := r.FindLR(runfolder.Frozen, 1e-6, 10, 120)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(before[resnet.GroupHead], weightsOf(t, r)[resnet.GroupHead]) {
+	if !slices.Equal(before[groupHead], weightsOf(t, r)[groupHead]) {
 		t.Error("the finder changed the run's model")
 	}
 	if len(found.Rates) < 20 || found.Steepest <= 1e-6 || found.MinOver <= 0 {
@@ -666,7 +659,7 @@ func TestAugmentationInRuns(t *testing.T) {
 	dataDir := generate(t, synthveg.Options{Classes: 2, Train: 6, Test: 2, Size: 40, Seed: 2})
 	cfg := smallConfig(dataDir)
 	cfg.FrozenEpochs, cfg.FinetuneEpochs, cfg.Augment, cfg.AugmentFrozen = 1, 1, true, true
-	run := func(cfg Config) ([]EpochMetrics, string) {
+	run := func(cfg recipe.Config) ([]runfolder.EpochMetrics, string) {
 		r, report := trainFresh(t, cfg)
 		m := mustReadMetrics(t, r.Dir)
 		return m, report
@@ -696,7 +689,7 @@ func TestAugmentationInRuns(t *testing.T) {
 // TestSoftTargets checks a step on soft targets: its loss is the cross-entropy of the model's
 // log-probabilities with the targets (hard labels are checked against torch by the parity test).
 func TestSoftTargets(t *testing.T) {
-	m := resnet.New(resnet.ResNet18, resnet.TutorialHead(3))
+	m := zoo.MustNew("resnet18", nn.TutorialHead(3))
 	b := testenv.Backend(t)
 	store := model.NewStore()
 	if err := m.Init(store, 1, nil); err != nil {
@@ -725,7 +718,7 @@ func TestSoftTargets(t *testing.T) {
 	for i, p := range soft {
 		want -= float64(p) * float64(logp[i]) / 4
 	}
-	s, err := NewStepper(b, store, m, StepConfig{Phase: Frozen, Input: FromFeatures, Schedule: schedule.Constant{LR: 1e-3}})
+	s, err := NewStepper(b, store, m, StepConfig{Phase: runfolder.Frozen, Input: FromFeatures, Schedule: schedule.Constant{LR: 1e-3}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -747,7 +740,7 @@ func TestMixedPrecisionRun(t *testing.T) {
 	cfg := smallConfig(dataDir)
 	cfg.FinetuneEpochs = 2
 	full, _ := trainFresh(t, cfg)
-	cfg.Precision = resnet.Precision(dtypes.BFloat16)
+	cfg.Precision = nn.Precision(dtypes.BFloat16)
 	mixed, report := trainFresh(t, cfg)
 	if !strings.Contains(report, "Mixed precision: the backbone computes in BFloat16") {
 		t.Errorf("the report does not mention mixed precision:\n%s", report)
@@ -759,7 +752,7 @@ func TestMixedPrecisionRun(t *testing.T) {
 		t.Logf("bfloat16 %s", b[i])
 	}
 	// Single epochs of a small run are noisy; the mean training loss and the best test accuracy are not.
-	summary := func(m []EpochMetrics) (meanLoss, best float64) {
+	summary := func(m []runfolder.EpochMetrics) (meanLoss, best float64) {
 		for _, e := range m {
 			meanLoss += e.TrainLoss / float64(len(m))
 			best = max(best, e.TestAccuracy)
@@ -772,7 +765,7 @@ func TestMixedPrecisionRun(t *testing.T) {
 	if r := lossB / lossA; r > 1.15 || r < 0.85 || math.Abs(bestA-bestB) > 0.15 {
 		t.Errorf("bfloat16 does not learn as float32 does: mean train loss %.4f vs %.4f, best test accuracy %.3f vs %.3f", lossB, lossA, bestB, bestA)
 	}
-	store, _, err := checkpoint.Load(filepath.Join(mixed.Dir, LastFile))
+	store, _, err := checkpoint.Load(filepath.Join(mixed.Dir, runfolder.LastFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -781,7 +774,7 @@ func TestMixedPrecisionRun(t *testing.T) {
 			t.Errorf("checkpoint variable %s is %s", v.Path(), dt)
 		}
 	}
-	cfg.Precision = resnet.Precision(dtypes.Float16)
+	cfg.Precision = nn.Precision(dtypes.Float16)
 	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "loss scaling") {
 		t.Errorf("float16 training: %v", err)
 	}
@@ -811,30 +804,30 @@ func TestRecipeConvergesAsWell(t *testing.T) {
 
 	constant := smallConfig(generate(t, synthveg.Options{Classes: 4, Train: 6, Test: 12, Size: 96, Seed: 12}))
 	constant.Weights, constant.ImageSize, constant.FrozenEpochs, constant.FinetuneEpochs = backbone, 48, 2, 4
-	recipe := constant
-	recipe.Schedule, recipe.Warmup, recipe.LRRange, recipe.Augment = schedule.KindCosine, 0.1, LRRange{1e-4, 1e-3}, true
+	tuned := constant
+	tuned.Schedule, tuned.Warmup, tuned.LRRange, tuned.Augment = schedule.KindCosine, 0.1, recipe.LRRange{Lo: 1e-4, Hi: 1e-3}, true
 	// The final epoch, and the mean test accuracy over the fine-tuning epochs (how steadily it converges).
-	run := func(cfg Config) (EpochMetrics, float64) {
+	run := func(cfg recipe.Config) (runfolder.EpochMetrics, float64) {
 		r, _ := trainFresh(t, cfg)
-		m, err := ReadMetrics(r.Dir)
+		m, err := runfolder.ReadMetrics(r.Dir)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var mean float64
 		for _, e := range m {
 			t.Logf("%-8s %s %s", cfg.Schedule, e.Phase, e)
-			if e.Phase == Finetune {
+			if e.Phase == runfolder.Finetune {
 				mean += e.TestAccuracy / float64(cfg.FinetuneEpochs)
 			}
 		}
 		return m[len(m)-1], mean
 	}
 	a, meanA := run(constant)
-	b, meanB := run(recipe)
+	b, meanB := run(tuned)
 	t.Logf("constant rate: final test accuracy %.2f%%, loss %.4f, mean fine-tuning test accuracy %.2f%%", 100*a.TestAccuracy, a.TestLoss, 100*meanA)
-	t.Logf("recipe:        final test accuracy %.2f%%, loss %.4f, mean fine-tuning test accuracy %.2f%%", 100*b.TestAccuracy, b.TestLoss, 100*meanB)
+	t.Logf("tuned:        final test accuracy %.2f%%, loss %.4f, mean fine-tuning test accuracy %.2f%%", 100*b.TestAccuracy, b.TestLoss, 100*meanB)
 	if b.TestAccuracy < a.TestAccuracy || b.TestLoss > 1.1*a.TestLoss || meanB < meanA {
-		t.Errorf("the recipe converged worse than the constant rate")
+		t.Errorf("the tuned converged worse than the constant rate")
 	}
 }
 
@@ -871,9 +864,9 @@ func TestEpochCount(t *testing.T) {
 }
 
 // mustReadMetrics reads a run folder's metrics, failing the test when they cannot be read.
-func mustReadMetrics(t *testing.T, dir string) []EpochMetrics {
+func mustReadMetrics(t *testing.T, dir string) []runfolder.EpochMetrics {
 	t.Helper()
-	m, err := ReadMetrics(dir)
+	m, err := runfolder.ReadMetrics(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

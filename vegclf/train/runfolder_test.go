@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/synthveg"
 )
 
@@ -16,7 +17,7 @@ func TestReadRecord(t *testing.T) {
 	cfg := smallConfig(generate(t, synthveg.Options{Classes: 2, Train: 4, Test: 2, Validation: 2, Size: 32, Seed: 5}))
 	cfg.FrozenEpochs, cfg.FinetuneEpochs = 2, 0
 	r, _ := trainFresh(t, cfg)
-	rec, err := ReadRecord(r.Dir)
+	rec, err := runfolder.ReadRecord(r.Dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +31,7 @@ func TestReadRecord(t *testing.T) {
 	if _, err := r.WriteSummary(validation); err != nil {
 		t.Fatal(err)
 	}
-	if rec, err = ReadRecord(r.Dir); err != nil {
+	if rec, err = runfolder.ReadRecord(r.Dir); err != nil {
 		t.Fatal(err)
 	}
 	if rec.Summary == nil || rec.Accuracy() != validation.Accuracy || rec.Summary.BestTestAccuracy != rec.Metrics[0].TestAccuracy && rec.Summary.BestTestAccuracy != rec.Metrics[1].TestAccuracy {
@@ -44,10 +45,10 @@ func TestReadRecord(t *testing.T) {
 		t.Errorf("settings %v", settings)
 	}
 	broken := t.TempDir()
-	if err := os.WriteFile(filepath.Join(broken, ConfigFile), []byte(`{"arch": "vgg16"}`), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(broken, runfolder.ConfigFile), []byte(`{"arch": "vgg16"}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ReadRecord(broken); err == nil || !strings.Contains(err.Error(), filepath.Join(broken, ConfigFile)) || !strings.Contains(err.Error(), "vgg16") {
+	if _, err := runfolder.ReadRecord(broken); err == nil || !strings.Contains(err.Error(), filepath.Join(broken, runfolder.ConfigFile)) || !strings.Contains(err.Error(), "vgg16") {
 		t.Errorf("broken config: %v", err)
 	}
 }

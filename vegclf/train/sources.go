@@ -12,6 +12,7 @@ import (
 	"github.com/vegclf/vegclf/vegclf/data"
 	"github.com/vegclf/vegclf/vegclf/evaluate"
 	"github.com/vegclf/vegclf/vegclf/predict"
+	"github.com/vegclf/vegclf/vegclf/runfolder"
 )
 
 // batchInput is one training batch: images or features, and labels; targets [B,N] are soft targets of
@@ -40,12 +41,12 @@ type epochSource interface {
 
 // epochSource returns cached features for a frozen phase with batch norm in inference mode (unless the
 // cache is turned off), and images otherwise.
-func (r *Run) epochSource(phase Phase, bnTrain bool) (epochSource, error) {
-	augmented := phase == Finetune && r.Config.Augment || phase == Frozen && r.Config.AugmentFrozen
-	if phase == Frozen && r.Config.CacheFeatures && augmented {
+func (r *Run) epochSource(phase runfolder.Phase, bnTrain bool) (epochSource, error) {
+	augmented := phase == runfolder.Finetune && r.Config.Augment || phase == runfolder.Frozen && r.Config.AugmentFrozen
+	if phase == runfolder.Frozen && r.Config.CacheFeatures && augmented {
 		r.report("Feature caching is off: augmented images give different features every epoch.\n")
 	}
-	if phase == Frozen && !bnTrain && r.Config.CacheFeatures && !augmented {
+	if phase == runfolder.Frozen && !bnTrain && r.Config.CacheFeatures && !augmented {
 		train, test, err := r.frozenFeatures()
 		if err != nil {
 			return nil, err
@@ -64,7 +65,7 @@ func (r *Run) epochSource(phase Phase, bnTrain bool) (epochSource, error) {
 		}
 		return src, nil
 	}
-	if phase == Frozen && r.Config.CacheFeatures && bnTrain {
+	if phase == runfolder.Frozen && r.Config.CacheFeatures && bnTrain {
 		r.report("Feature caching is off: with batch norm in train mode the frozen backbone's output changes every step.\n")
 	}
 	classifier, err := predict.New(r.Backend, r.Model, r.Store, r.Dataset.Classes, r.Config.Transform())
@@ -85,7 +86,7 @@ func (r *Run) epochSource(phase Phase, bnTrain bool) (epochSource, error) {
 		r.report("Augmentation: random resized crops, horizontal flips, rotations up to 10 degrees, colour jitter (seeded).\n")
 	}
 	src := &imageSource{r: r, loader: loader, classifier: classifier}
-	if mix := r.Config.mix(); mix.Enabled() && (phase == Finetune || augmented) {
+	if mix := r.Config.Mix(); mix.Enabled() && (phase == runfolder.Finetune || augmented) {
 		src.mix = mix
 		r.report("Mixing images: mixup %g, cutmix %g (Beta parameters; 0: off), with soft targets.\n", mix.Mixup, mix.Cutmix)
 	}

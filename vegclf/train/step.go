@@ -3,6 +3,7 @@ package train
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"strings"
 
 	"github.com/gomlx/compute"
@@ -10,7 +11,9 @@ import (
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
-	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/nn"
+	"github.com/vegclf/vegclf/vegclf/recipe"
+	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/schedule"
 )
 
@@ -47,18 +50,18 @@ func oneHot(labels []int32, numClasses int) *tensors.Tensor {
 // adamState is torch.optim.Adam's state for one phase: moments per trainable variable, and the step
 // count (kept on the host, so bias corrections are computed in float64 as torch does).
 type adamState struct {
-	phase     Phase
+	phase     runfolder.Phase
 	schedule  schedule.Schedule // The learning rate per step.
 	total     int64             // Steps in the phase, for the schedule.
 	trainable []*model.Variable
-	groups    []int                     // Layer group of each trainable variable.
-	scale     [resnet.NumGroups]float64 // Each group's learning rate, relative to the schedule's.
+	groups    []int     // Layer group of each trainable variable.
+	scale     []float64 // Each layer group's learning rate, relative to the schedule's.
 	moments   [][2]*model.Variable
 }
 
 // newAdamState finds (after a resume) or creates the phase's zero moments for the trainable variables.
-func newAdamState(store *model.Store, phase Phase, trainable []*model.Variable, groups []int) (*adamState, error) {
-	s := &adamState{phase: phase, trainable: trainable, groups: groups, scale: unitScales()}
+func newAdamState(store *model.Store, phase runfolder.Phase, trainable []*model.Variable, groups []int, numGroups int) (*adamState, error) {
+	s := &adamState{phase: phase, trainable: trainable, groups: groups, scale: recipe.UnitScales(numGroups)}
 	for _, v := range trainable {
 		var pair [2]*model.Variable
 		for i, kind := range []string{"m", "v"} {
@@ -82,7 +85,7 @@ func newAdamState(store *model.Store, phase Phase, trainable []*model.Variable, 
 }
 
 // momentPath is the store path of Adam's first ("m") or second ("v") moment of the variable at varPath.
-func momentPath(phase Phase, kind, varPath string) string {
+func momentPath(phase runfolder.Phase, kind, varPath string) string {
 	return optimizerPrefix + string(phase) + "/" + kind + varPath
 }
 
@@ -91,11 +94,11 @@ func momentPath(phase Phase, kind, varPath string) string {
 func (s *adamState) hyper(t int64) *tensors.Tensor {
 	lr := s.schedule.Rate(t-1, s.total)
 	bc2Sqrt := math.Sqrt(1 - math.Pow(adamBeta2, float64(t)))
-	rows := make([]float32, 0, 2*resnet.NumGroups)
+	rows := make([]float32, 0, 2*len(s.scale))
 	for _, scale := range s.scale {
 		rows = append(rows, float32(lr*scale/(1-math.Pow(adamBeta1, float64(t)))), float32(bc2Sqrt))
 	}
-	return tensors.FromFlatDataAndDimensions(rows, resnet.NumGroups, 2)
+	return tensors.FromFlatDataAndDimensions(rows, len(s.scale), 2)
 }
 
 // apply adds to the graph one Adam update of the trainable variables with their gradients, as
@@ -131,12 +134,12 @@ func ones(n int) []int {
 // trainableVariables returns the store variables of the parameters trained in phase, with their layer
 // groups: the head in the frozen phase, every learnable parameter of the unfrozen groups (nil: all) when
 // fine-tuning. Running statistics are never trained.
-func trainableVariables(store *model.Store, m *resnet.Model, phase Phase, unfrozen func(group int) bool) ([]*model.Variable, []int) {
+func trainableVariables(store *model.Store, m *nn.Model, phase runfolder.Phase, unfrozen func(group int) bool) ([]*model.Variable, []int) {
 	var vars []*model.Variable
 	var groups []int
 	for _, p := range m.Params() {
-		g := p.Group()
-		if p.Trainable && (!p.Backbone || phase == Finetune && (unfrozen == nil || unfrozen(g))) {
+		g := p.Group
+		if p.Trainable && (m.IsHead(p) || phase == runfolder.Finetune && (unfrozen == nil || unfrozen(g))) {
 			vars, groups = append(vars, store.GetVariable(p.Path())), append(groups, g)
 		}
 	}
@@ -144,12 +147,32 @@ func trainableVariables(store *model.Store, m *resnet.Model, phase Phase, unfroz
 }
 
 // phaseLogits returns the logits of a training step's graph: the head on features, or the whole model on
-// images, with a backward pass through the backbone only when fine-tuning.
-func phaseLogits(store *model.Store, m *resnet.Model, opt *adamState, bnTrain bool, input StepInput, inputs *Node) *Node {
+// images, with a backward pass through the backbone only when fine-tuning, and in train mode the dropout
+// and stochastic depth of the backbone drawn from the random state rng.
+func phaseLogits(store *model.Store, m *nn.Model, opt *adamState, bnTrain bool, input StepInput, inputs, rng *Node) *Node {
 	if input == FromFeatures {
 		return m.Classify(store, inputs)
 	}
-	return m.Logits(store, inputs, resnet.Options{TrainBatchNorm: bnTrain, Backward: opt.phase == Finetune})
+	return m.Logits(store, inputs, nn.Options{Train: bnTrain, RNG: rng, Backward: opt.phase == runfolder.Finetune})
+}
+
+// noiseStream is the stream of the training steps' random states for a seed ("noise" in ASCII).
+const noiseStream = 0x6e6f697365
+
+// noise returns the random state (graph.RNGStateShape) that the backbone's dropout and stochastic depth
+// draw from in the phase's step step, micro-batch micro of it (accumulation): a function of the seed and
+// the step alone, so that a resumed run draws what an uninterrupted one does.
+func noise(seed uint64, phase runfolder.Phase, step int64, micro int) *tensors.Tensor {
+	key := uint64(step)<<8 | uint64(micro)
+	if phase == runfolder.Finetune {
+		key |= 1 << 63
+	}
+	rng := rand.New(rand.NewPCG(seed^noiseStream, key))
+	state := make([]uint64, RNGStateShape.Size())
+	for i := range state {
+		state[i] = rng.Uint64()
+	}
+	return tensors.FromFlatDataAndDimensions(state, RNGStateShape.Dimensions...)
 }
 
 // trainableNodes returns the graph's nodes of the trainable variables.
@@ -164,21 +187,21 @@ func (s *adamState) trainableNodes(g *Graph) []*Node {
 // newTrainExec builds the training step of a phase: forward, loss, gradients of the trainable
 // variables only (the frozen backbone gets none, so its backward pass is never computed), Adam update.
 // Inputs: images [B,H,W,3] (or features [B,F]), targets [B,N] float32, labels [B] int32, Adam's
-// per-step scalars [groups,2]. Outputs: loss, correct.
-func newTrainExec(b compute.Backend, store *model.Store, m *resnet.Model, opt *adamState, bnTrain bool, input StepInput) (*model.Exec, error) {
-	return model.NewExec(b, store, func(scope *model.Scope, inputs, targets, labels, hyper *Node) (*Node, *Node) {
+// per-step scalars [groups,2], the step's random state (noise). Outputs: loss, correct.
+func newTrainExec(b compute.Backend, store *model.Store, m *nn.Model, opt *adamState, bnTrain bool, input StepInput) (*model.Exec, error) {
+	return model.NewExec(b, store, func(scope *model.Scope, inputs, targets, labels, hyper, rng *Node) (*Node, *Node) {
 		g := inputs.Graph()
 		// The weights and Adam's moments change at every call: they must be graph parameters, never
 		// constants compiled in (see resnet's mustVariable, which marks the model's graphs the same way).
 		scope.Store().SetTraining(g, true)
-		loss, correct := CrossEntropy(phaseLogits(scope.Store(), m, opt, bnTrain, input, inputs), targets, labels)
+		loss, correct := CrossEntropy(phaseLogits(scope.Store(), m, opt, bnTrain, input, inputs, rng), targets, labels)
 		opt.apply(g, Gradient(loss, opt.trainableNodes(g)...), hyper)
 		return loss, correct
 	})
 }
 
 // deleteOptimizerState removes the moments of every phase but keep.
-func deleteOptimizerState(store *model.Store, keep Phase) error {
+func deleteOptimizerState(store *model.Store, keep runfolder.Phase) error {
 	var doomed []string
 	for v := range store.IterVariables() {
 		if strings.HasPrefix(v.Path(), optimizerPrefix) && !strings.HasPrefix(v.Path(), optimizerPrefix+string(keep)+"/") {
@@ -196,7 +219,7 @@ func deleteOptimizerState(store *model.Store, keep Phase) error {
 // Stepper takes training steps of one phase: the model's forward pass, cross-entropy, gradients of the
 // phase's trainable variables, and torch's Adam update, on batches it is given.
 type Stepper struct {
-	Phase   Phase
+	Phase   runfolder.Phase
 	Steps   int64 // Steps taken in the phase (Adam's t).
 	classes int
 	loss    Loss
@@ -206,6 +229,7 @@ type Stepper struct {
 	parallel *Parallel    // StepConfig.Parallel.
 	sharded  *model.Exec  // The step split across parallel's devices.
 	acc      *accumulator // StepConfig.Accumulate; nil: every step updates.
+	seed     uint64       // StepConfig.Seed.
 }
 
 // StepInput is what a training step is fed.
@@ -221,7 +245,7 @@ const (
 
 // StepConfig says what a Stepper trains and how.
 type StepConfig struct {
-	Phase Phase
+	Phase runfolder.Phase
 	Input StepInput
 	// BatchNormTrain selects batch statistics (torch's model.train()); else running statistics.
 	BatchNormTrain bool
@@ -232,8 +256,8 @@ type StepConfig struct {
 	Schedule   schedule.Schedule
 	TotalSteps int64
 	// GroupScales is each layer group's learning rate relative to the schedule's (discriminative
-	// learning rates); all zero means 1 for every group.
-	GroupScales [resnet.NumGroups]float64
+	// learning rates), one per group of the model (Model.Groups); nil means 1 for every group.
+	GroupScales []float64
 	// Steps is the number of steps already taken in the phase (Adam's t), after a resume.
 	Steps int64
 	// Parallel, when set, splits each batch that it splits (Parallel.Splits) across its devices; other
@@ -244,31 +268,37 @@ type StepConfig struct {
 	// Accumulate, above 1, sums the gradients of this many batches (micro-batches) before each update:
 	// the update of one batch of all their images, with batch norm's statistics per micro-batch.
 	Accumulate int
+	// Seed seeds the backbone's dropout and stochastic depth in train mode: each step draws from a state of
+	// the seed, the phase and the step (noise).
+	Seed uint64
 }
 
 // NewStepper prepares a phase's training step as c says: it marks the trainable variables, drops other
 // phases' optimizer state, and creates (or, after a resume, finds) this phase's Adam moments.
-func NewStepper(b compute.Backend, store *model.Store, m *resnet.Model, c StepConfig) (*Stepper, error) {
-	if c.Input == FromFeatures && (c.Phase != Frozen || c.BatchNormTrain) {
+func NewStepper(b compute.Backend, store *model.Store, m *nn.Model, c StepConfig) (*Stepper, error) {
+	if c.Input == FromFeatures && (c.Phase != runfolder.Frozen || c.BatchNormTrain) {
 		return nil, fmt.Errorf("training from cached features needs the frozen phase with batch norm in inference mode")
 	}
 	if c.Schedule == nil {
 		return nil, fmt.Errorf("training step: no learning-rate schedule")
 	}
-	m.SetTrainable(store, c.Phase == Finetune, true)
+	m.SetTrainable(store, c.Phase == runfolder.Finetune, true)
 	if err := deleteOptimizerState(store, c.Phase); err != nil {
 		return nil, err
 	}
 	vars, groups := trainableVariables(store, m, c.Phase, c.Unfrozen)
-	opt, err := newAdamState(store, c.Phase, vars, groups)
+	opt, err := newAdamState(store, c.Phase, vars, groups, len(m.Groups()))
 	if err != nil {
 		return nil, err
 	}
 	opt.schedule, opt.total = c.Schedule, c.TotalSteps
-	if c.GroupScales != ([resnet.NumGroups]float64{}) {
+	if c.GroupScales != nil {
+		if len(c.GroupScales) != len(opt.scale) {
+			return nil, fmt.Errorf("training step: %d learning-rate scales for the %d layer groups of %s", len(c.GroupScales), len(opt.scale), m)
+		}
 		opt.scale = c.GroupScales
 	}
-	s := &Stepper{Phase: c.Phase, Steps: c.Steps, classes: m.Head.NumClasses, loss: c.Loss, opt: opt}
+	s := &Stepper{Phase: c.Phase, Steps: c.Steps, classes: m.Head.NumClasses, loss: c.Loss, opt: opt, seed: c.Seed}
 	if c.Accumulate > 1 {
 		if c.Parallel != nil {
 			return nil, fmt.Errorf("gradient accumulation does not split batches across devices: give one device (--devices 1) or no accumulation")
@@ -315,10 +345,11 @@ func (s *Stepper) step(inputs, targets *tensors.Tensor, labels []int32) (loss, c
 		return s.accumulate(inputs, targets, labels)
 	}
 	labelsT, hyper := tensors.FromValue(labels), s.opt.hyper(s.Steps+1)
-	exec, args := s.exec, []any{inputs, targets, labelsT, hyper}
+	rng := noise(s.seed, s.Phase, s.Steps, 0)
+	exec, args := s.exec, []any{inputs, targets, labelsT, hyper, rng}
 	if s.sharded != nil && s.parallel.Splits(len(labels)) {
 		exec = s.sharded
-		if args, err = s.parallel.shard(inputs, targets, labelsT, hyper); err != nil {
+		if args, err = s.parallel.shard(inputs, targets, labelsT, hyper, rng); err != nil {
 			return 0, 0, err
 		}
 	}

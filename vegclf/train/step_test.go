@@ -11,9 +11,11 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/vegclf/vegclf/vegclf/data"
 	"github.com/vegclf/vegclf/vegclf/internal/testenv"
+	"github.com/vegclf/vegclf/vegclf/nn"
 	"github.com/vegclf/vegclf/vegclf/predict"
-	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/schedule"
+	"github.com/vegclf/vegclf/vegclf/zoo"
 )
 
 // randomBatch returns n images [n,size,size,3] of seeded noise, and labels cycling over classes.
@@ -58,18 +60,18 @@ func TestStepsMoveWeights(t *testing.T) {
 	const classes, size, batch = 3, 32, 4
 	for _, tc := range []struct {
 		name    string
-		phase   Phase
+		phase   runfolder.Phase
 		bnTrain bool
 		input   StepInput
 		lr      float64
 	}{
-		{"frozen head on features", Frozen, false, FromFeatures, 1e-3},
-		{"frozen head on images", Frozen, false, FromImages, 1e-3},
-		{"fine-tuning, batch norm in train mode", Finetune, true, FromImages, 1e-4},
-		{"fine-tuning, batch norm in inference mode", Finetune, false, FromImages, 1e-4},
+		{"frozen head on features", runfolder.Frozen, false, FromFeatures, 1e-3},
+		{"frozen head on images", runfolder.Frozen, false, FromImages, 1e-3},
+		{"fine-tuning, batch norm in train mode", runfolder.Finetune, true, FromImages, 1e-4},
+		{"fine-tuning, batch norm in inference mode", runfolder.Finetune, false, FromImages, 1e-4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m := resnet.New(resnet.ResNet18, resnet.TutorialHead(classes))
+			m := zoo.MustNew("resnet18", nn.TutorialHead(classes))
 			store := model.NewStore()
 			if err := m.Init(store, 5, nil); err != nil {
 				t.Fatal(err)
@@ -92,7 +94,7 @@ func TestStepsMoveWeights(t *testing.T) {
 			var losses []float64
 			inputs, labels := randomBatch(1, batch, size, classes)
 			if tc.input == FromFeatures {
-				inputs = randomFeatures(1, batch, m.Arch.FeatureDim())
+				inputs = randomFeatures(1, batch, m.FeatureDim())
 			}
 			for step := range 3 {
 				loss, _, err := s.Step(inputs, labels)
@@ -146,7 +148,7 @@ func randomFeatures(seed uint64, n, dim int) *tensors.Tensor {
 func TestClassifierSeesNewWeights(t *testing.T) {
 	const classes, size = 3, 32
 	b := testenv.Backend(t)
-	m := resnet.New(resnet.ResNet18, resnet.TutorialHead(classes))
+	m := zoo.MustNew("resnet18", nn.TutorialHead(classes))
 	store := model.NewStore()
 	if err := m.Init(store, 9, nil); err != nil {
 		t.Fatal(err)
@@ -161,7 +163,7 @@ func TestClassifierSeesNewWeights(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewStepper(b, store, m, StepConfig{Phase: Finetune, Input: FromImages, Schedule: schedule.Constant{LR: 1e-2}})
+	s, err := NewStepper(b, store, m, StepConfig{Phase: runfolder.Finetune, Input: FromImages, Schedule: schedule.Constant{LR: 1e-2}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,7 @@ func LRFinder(title string, rates, losses []float64, suggestions map[string]floa
 		Width: 7 * vg.Inch, Lines: []Line{{Name: "smoothed loss", X: rates, Y: losses}}}.SVG()
 }
 
-// EpochFigures are one epoch's figures, as train.EpochMetrics holds them.
+// EpochFigures are one epoch's figures, as runfolder.EpochMetrics holds them.
 type EpochFigures struct {
 	Phase                       string
 	Epoch                       int

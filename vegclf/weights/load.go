@@ -7,10 +7,11 @@ import (
 
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
-	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/nn"
 )
 
-// HeadPolicy says what Load does with the file's classifier ("fc.*" tensors).
+// HeadPolicy says what Load does with the file's classifier: the tensors of the module the model's head
+// replaces (Backbone.HeadName: "fc.*" for a ResNet).
 type HeadPolicy int
 
 const (
@@ -30,7 +31,7 @@ type Report struct {
 }
 
 // LoadFile reads the weights file at path (see Read) and loads it into store (see Load).
-func LoadFile(store *model.Store, m *resnet.Model, path string, head HeadPolicy) (*Report, error) {
+func LoadFile(store *model.Store, m *nn.Model, path string, head HeadPolicy) (*Report, error) {
 	sd, err := Read(path)
 	if err != nil {
 		return nil, err
@@ -42,25 +43,26 @@ func LoadFile(store *model.Store, m *resnet.Model, path string, head HeadPolicy)
 // its torch shape, and every tensor of the file must belong to the model (or to the head DropHead
 // drops): anything missing, extra or misshaped is an error that names it. Nothing is changed in the store
 // unless the whole file fits.
-func Load(store *model.Store, m *resnet.Model, sd *StateDict, head HeadPolicy) (*Report, error) {
+func Load(store *model.Store, m *nn.Model, sd *StateDict, head HeadPolicy) (*Report, error) {
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("loading weights %s into %s: %s", sd.Path, m, fmt.Sprintf(format, args...))
 	}
 	report := &Report{}
 	params := m.Params()
+	headName := m.Backbone.HeadName()
 	known := map[string]bool{}
 	var missing []string
 	for _, p := range params {
 		known[p.Name] = true
 		_, inFile := sd.Tensors[p.Name]
-		if !inFile && !(head == DropHead && !p.Backbone) && p.Layout != resnet.Counter {
+		if !inFile && !(head == DropHead && m.IsHead(p)) && p.Layout != nn.Counter {
 			missing = append(missing, p.Name)
 		}
 	}
 	var extra []string
 	for _, name := range sd.Names {
 		switch {
-		case head == DropHead && (name == "fc" || strings.HasPrefix(name, "fc.")):
+		case head == DropHead && (name == headName || strings.HasPrefix(name, headName+".")):
 			report.Dropped = append(report.Dropped, name)
 		case !known[name]:
 			extra = append(extra, name)
@@ -77,7 +79,7 @@ func Load(store *model.Store, m *resnet.Model, sd *StateDict, head HeadPolicy) (
 	}
 	values := make([]*tensors.Tensor, len(params))
 	for i, p := range params {
-		if head == DropHead && !p.Backbone {
+		if head == DropHead && m.IsHead(p) {
 			continue
 		}
 		t, ok := sd.Tensors[p.Name]
@@ -88,7 +90,7 @@ func Load(store *model.Store, m *resnet.Model, sd *StateDict, head HeadPolicy) (
 		}
 		if !slices.Equal(t.Shape, p.TorchShape) {
 			hint := ""
-			if !p.Backbone {
+			if m.IsHead(p) {
 				hint = " (a classifier for another number of classes: drop the head or build the model with a matching one)"
 			}
 			return nil, fail("tensor %q has shape %v, the model needs %v%s", p.Name, t.Shape, p.TorchShape, hint)
@@ -103,7 +105,7 @@ func Load(store *model.Store, m *resnet.Model, sd *StateDict, head HeadPolicy) (
 		if values[i] == nil {
 			continue
 		}
-		if err := resnet.SetVariable(store, p, values[i]); err != nil {
+		if err := nn.SetVariable(store, p, values[i]); err != nil {
 			return nil, fail("%v", err)
 		}
 		report.Loaded++
@@ -125,8 +127,8 @@ func quoteFirst(names []string, n int) string {
 
 // ToModelLayout converts a torch-layout tensor of parameter p (or of a tensor shaped like it, such as its
 // optimizer moments) to the model's layout.
-func ToModelLayout(p resnet.Param, t *Tensor) (*tensors.Tensor, error) {
-	if p.Layout == resnet.Counter {
+func ToModelLayout(p nn.Param, t *Tensor) (*tensors.Tensor, error) {
+	if p.Layout == nn.Counter {
 		if t.Int64 == nil || len(t.Int64) != 1 {
 			return nil, fmt.Errorf("tensor %q should be an integer scalar", p.Name)
 		}
@@ -137,9 +139,9 @@ func ToModelLayout(p resnet.Param, t *Tensor) (*tensors.Tensor, error) {
 	}
 	dims := p.Shape().Dimensions
 	switch p.Layout {
-	case resnet.ConvKernel:
+	case nn.ConvKernel:
 		return tensors.FromFlatDataAndDimensions(permute(t.Float32, t.Shape, []int{2, 3, 1, 0}), dims...), nil
-	case resnet.LinearWeight:
+	case nn.LinearWeight:
 		return tensors.FromFlatDataAndDimensions(permute(t.Float32, t.Shape, []int{1, 0}), dims...), nil
 	}
 	return tensors.FromFlatDataAndDimensions(slices.Clone(t.Float32), dims...), nil
@@ -188,7 +190,7 @@ func inversePermutation(perm []int) []int {
 
 // FromStore returns the model's variables as a torch-layout state_dict (torchvision's names and shapes),
 // for export to safetensors.
-func FromStore(store *model.Store, m *resnet.Model) (*StateDict, error) {
+func FromStore(store *model.Store, m *nn.Model) (*StateDict, error) {
 	sd := NewStateDict("")
 	for _, p := range m.Params() {
 		v := store.GetVariable(p.Path())
@@ -200,14 +202,14 @@ func FromStore(store *model.Store, m *resnet.Model) (*StateDict, error) {
 			return nil, fmt.Errorf("exporting %s: %q: %w", m, p.Name, err)
 		}
 		t := &Tensor{Shape: slices.Clone(p.TorchShape)}
-		if p.Layout == resnet.Counter {
+		if p.Layout == nn.Counter {
 			t.Int64 = []int64{tensors.ToScalar[int64](value)}
 		} else {
 			flat := tensors.MustCopyFlatData[float32](value)
 			switch p.Layout {
-			case resnet.ConvKernel:
+			case nn.ConvKernel:
 				flat = permute(flat, value.Shape().Dimensions, inversePermutation([]int{2, 3, 1, 0}))
-			case resnet.LinearWeight:
+			case nn.LinearWeight:
 				flat = permute(flat, value.Shape().Dimensions, []int{1, 0})
 			}
 			t.Float32 = flat

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,11 +16,12 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/vegclf/vegclf/vegclf/internal/testenv"
+	"github.com/vegclf/vegclf/vegclf/nn"
 	"github.com/vegclf/vegclf/vegclf/resnet"
 )
 
 // randomStateDict returns the torch-layout state dict of a freshly initialized model.
-func randomStateDict(t *testing.T, m *resnet.Model, seed uint64) *StateDict {
+func randomStateDict(t *testing.T, m *nn.Model, seed uint64) *StateDict {
 	t.Helper()
 	store := model.NewStore()
 	if err := m.Init(store, seed, nil); err != nil {
@@ -35,7 +35,7 @@ func randomStateDict(t *testing.T, m *resnet.Model, seed uint64) *StateDict {
 }
 
 func TestSafetensorsRoundTrip(t *testing.T) {
-	m := resnet.New(resnet.ResNet18, resnet.ImageNetHead())
+	m := resnet.New(resnet.ResNet18, nn.ImageNetHead())
 	sd := randomStateDict(t, m, 3)
 	path := filepath.Join(t.TempDir(), "model.safetensors")
 	if err := WriteSafetensors(path, sd); err != nil {
@@ -101,11 +101,11 @@ func TestReadPTHStridedAndTypedStorages(t *testing.T) {
 }
 
 func TestLoadChecksEveryTensor(t *testing.T) {
-	imagenet := resnet.New(resnet.ResNet18, resnet.ImageNetHead())
-	tutorial := resnet.New(resnet.ResNet18, resnet.TutorialHead(15))
+	imagenet := resnet.New(resnet.ResNet18, nn.ImageNetHead())
+	tutorial := resnet.New(resnet.ResNet18, nn.TutorialHead(15))
 	for _, tc := range []struct {
 		name   string
-		model  *resnet.Model
+		model  *nn.Model
 		edit   func(sd *StateDict)
 		policy HeadPolicy
 		want   string // Error substring; "" means success.
@@ -185,7 +185,7 @@ func remove(sd *StateDict, name string) {
 
 func TestReadRejectsBadFiles(t *testing.T) {
 	dir := t.TempDir()
-	m := resnet.New(resnet.ResNet18, resnet.ImageNetHead())
+	m := resnet.New(resnet.ResNet18, nn.ImageNetHead())
 	good := filepath.Join(dir, "good.safetensors")
 	if err := WriteSafetensors(good, randomStateDict(t, m, 1)); err != nil {
 		t.Fatal(err)
@@ -306,42 +306,7 @@ func TestDownload(t *testing.T) {
 	}
 }
 
-func TestRegistryAndResolve(t *testing.T) {
-	k, err := Lookup("DEFAULT")
-	if err != nil || k.Name != "torchvision-v2" || k.File != "resnet50-11ad3fa6.pth" || k.Arch != "resnet50" {
-		t.Fatalf("Lookup(DEFAULT) = %+v, %v", k, err)
-	}
-	for _, k := range Registry {
-		if _, err := resnet.ArchByName(k.Arch); err != nil {
-			t.Errorf("%s: %v", k.Name, err)
-		}
-		if !strings.HasPrefix(k.URL, "https://") || k.File == "" {
-			t.Errorf("%s: incomplete entry %+v", k.Name, k)
-		}
-		if k.SHA256Prefix != "" && !strings.Contains(k.File, k.SHA256Prefix) {
-			t.Errorf("%s: file %s does not carry its checksum prefix %s", k.Name, k.File, k.SHA256Prefix)
-		}
-	}
-	if _, err := Lookup("resnet9000"); err == nil || !strings.Contains(err.Error(), "torchvision-v2") {
-		t.Errorf("unknown name error = %v", err)
-	}
-	cache := t.TempDir()
-	_, _, err = Resolve("torchvision-v2", cache)
-	if !errors.Is(err, ErrNotCached) || !strings.Contains(err.Error(), "vegclf weights download torchvision-v2") {
-		t.Errorf("Resolve of an absent entry = %v", err)
-	}
-	os.WriteFile(filepath.Join(cache, "resnet50-11ad3fa6.pth"), []byte("x"), 0o644)
-	if p, k, err := Resolve("IMAGENET1K_V2", cache); err != nil || k == nil || filepath.Base(p) != "resnet50-11ad3fa6.pth" {
-		t.Errorf("Resolve of a cached entry = %s, %v, %v", p, k, err)
-	}
-	file := filepath.Join(cache, "mine.safetensors")
-	os.WriteFile(file, []byte("x"), 0o644)
-	if p, k, err := Resolve(file, cache); err != nil || k != nil || p != file {
-		t.Errorf("Resolve of a file = %s, %v, %v", p, k, err)
-	}
-	if _, _, err := Resolve("/no/such/file.pth", cache); err == nil || !strings.Contains(err.Error(), "/no/such/file.pth") {
-		t.Errorf("Resolve of a missing file = %v", err)
-	}
+func TestCacheDir(t *testing.T) {
 	t.Setenv("VEGCLF_CACHE", "")
 	t.Setenv("XDG_CACHE_HOME", "/xdg")
 	if d, _ := CacheDir(); d != "/xdg/vegclf" {

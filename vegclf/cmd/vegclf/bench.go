@@ -5,20 +5,21 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/gomlx/compute"
 	"github.com/vegclf/vegclf/vegclf/backend"
 	"github.com/vegclf/vegclf/vegclf/bench"
-	"github.com/vegclf/vegclf/vegclf/resnet"
 	"github.com/vegclf/vegclf/vegclf/synthveg"
+	"github.com/vegclf/vegclf/vegclf/zoo"
 )
 
 func runBench(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("bench", "--data DIR [flags]", stderr)
-	o := bench.Options{Arch: resnet.ResNet50, ImageSize: 224, Batch: 16, FrozenEpochs: 5, FinetuneEpochs: 2}
+	o := bench.Options{Arch: "resnet50", ImageSize: 224, Batch: 16, FrozenEpochs: 5, FinetuneEpochs: 2}
 	fs.StringVar(&o.Data, "data", "", "dataset folder (train/, test/, validation/); see 'vegclf synth'")
-	fs.TextVar(&o.Arch, "arch", o.Arch, "`architecture`: resnet18, resnet34, resnet50, resnet101, resnet152")
+	fs.TextVar(&o.Arch, "arch", o.Arch, "`architecture`: "+strings.Join(zoo.Names(), ", "))
 	fs.IntVar(&o.ImageSize, "image-size", o.ImageSize, "image size")
 	fs.IntVar(&o.Batch, "batch", o.Batch, "batch size")
 	fs.IntVar(&o.FrozenEpochs, "frozen-epochs", o.FrozenEpochs, "frozen epochs of the recipe")

@@ -12,9 +12,8 @@ import (
 	"testing"
 
 	"github.com/vegclf/vegclf/vegclf/buildinfo"
-	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/synthveg"
-	"github.com/vegclf/vegclf/vegclf/train"
 )
 
 // tinyData generates a small dataset with train, test and validation splits of classes Bean, Carrot.
@@ -58,7 +57,7 @@ func snapshot(t *testing.T, dir string) map[string]string {
 
 func metricsLines(t *testing.T, run string) int {
 	t.Helper()
-	m, err := train.ReadMetrics(run)
+	m, err := runfolder.ReadMetrics(run)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +117,7 @@ func TestResumeChecksFlags(t *testing.T) {
 	if n := metricsLines(t, out); n != 3 {
 		t.Errorf("%d metrics lines, want 3", n)
 	}
-	if cfg, err := train.ReadConfig(out); err != nil || cfg.FinetuneEpochs != 2 || !cfg.Strict {
+	if cfg, err := runfolder.ReadConfig(out); err != nil || cfg.FinetuneEpochs != 2 || !cfg.Strict {
 		t.Errorf("config after the extension: %+v, %v", cfg, err)
 	}
 	// Resuming the finished run trains nothing more.
@@ -144,19 +143,19 @@ func TestTrainConfigFile(t *testing.T) {
 	if code, stdout, stderr := runCLI(t, "train", "--config", yaml, "--out", first, "--batch", "2"); code != 0 {
 		t.Fatalf("train --config: exit %d\n%s\n%s", code, stdout, stderr)
 	}
-	cfg, err := train.ReadConfig(first)
+	cfg, err := runfolder.ReadConfig(first)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Arch != resnet.ResNet18 || cfg.ImageSize != 32 || cfg.Batch != 2 || cfg.FinetuneEpochs != 0 || cfg.LR != 1e-3 || cfg.FinetuneLR != 1e-5 {
+	if cfg.Arch != "resnet18" || cfg.ImageSize != 32 || cfg.Batch != 2 || cfg.FinetuneEpochs != 0 || cfg.LR != 1e-3 || cfg.FinetuneLR != 1e-5 {
 		t.Errorf("config from the file, --batch over it, defaults elsewhere: %+v", cfg)
 	}
 	// A run's config.json starts a run with the same settings.
 	second := filepath.Join(dir, "second")
-	if code, stdout, stderr := runCLI(t, "train", "--config", filepath.Join(first, train.ConfigFile), "--out", second); code != 0 {
+	if code, stdout, stderr := runCLI(t, "train", "--config", filepath.Join(first, runfolder.ConfigFile), "--out", second); code != 0 {
 		t.Fatalf("train --config config.json: exit %d\n%s\n%s", code, stdout, stderr)
 	}
-	if again, err := train.ReadConfig(second); err != nil || again != cfg {
+	if again, err := runfolder.ReadConfig(second); err != nil || again != cfg {
 		t.Errorf("the second run's config %+v (%v), want the first's %+v", again, err, cfg)
 	}
 	for _, tc := range []struct{ content, want string }{
@@ -292,7 +291,7 @@ func TestExitCodes(t *testing.T) {
 func TestReproduce(t *testing.T) {
 	dataDir := tinyData(t)
 	out := tinyRun(t, dataDir)
-	p, err := train.ReadProvenance(out)
+	p, err := runfolder.ReadProvenance(out)
 	if err != nil || len(p.Data) != 22 || p.DataSHA256 == "" || p.Build.Modules["github.com/gomlx/gomlx"] == "" || !strings.HasPrefix(p.Backend, "Go Backend") {
 		t.Fatalf("provenance %+v (%v)", p, err)
 	}

@@ -8,9 +8,11 @@ import (
 	"path/filepath"
 
 	"github.com/vegclf/vegclf/vegclf/backend"
+	"github.com/vegclf/vegclf/vegclf/recipe"
+	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/synthveg"
-	"github.com/vegclf/vegclf/vegclf/train"
 	"github.com/vegclf/vegclf/vegclf/weights"
+	"github.com/vegclf/vegclf/vegclf/zoo"
 )
 
 // runDemo is the README's first command: it draws a small vegetable dataset (no download) and runs the
@@ -18,7 +20,7 @@ import (
 // saying how to get the pretrained ones.
 func runDemo(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("demo", "[--out RUNDIR] [train flags]", stderr)
-	cfg := train.DefaultConfig()
+	cfg := recipe.Default()
 	cfg.ImageSize, cfg.FrozenEpochs, cfg.FinetuneEpochs, cfg.Batch = 64, 3, 2, 16
 	cfg.RegisterFlags(fs)
 	out := fs.String("out", filepath.Join("runs", "demo"), "run folder; the generated data goes to its data/ sub-folder")
@@ -28,16 +30,16 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlagsOnly(fs, args); err != nil {
 		return err
 	}
-	given := train.Given(fs)
+	given := recipe.Given(fs)
 	if !given("weights") {
 		// No cache folder (HOME unset, say) holds no weights either: the demo still runs.
 		cache, err := weights.CacheDir()
 		if err == nil {
-			_, _, err = weights.Resolve(cfg.Weights, cache)
+			_, _, err = zoo.ResolveWeights(cfg.Weights, string(cfg.Arch), cache)
 		}
 		if errors.Is(err, weights.ErrNotCached) || cache == "" && err != nil {
 			fmt.Fprintf(stdout, "Pretrained weights are not in the cache, so this demo trains from random initialization.\n%v\n", err)
-			train.FromScratch(&cfg, given)
+			recipe.FromScratch(&cfg, given)
 		}
 	}
 	if cfg.Data == "" {
@@ -58,7 +60,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	defer b.Finalize()
 	fmt.Fprintf(stdout, "Backend: %s\n", choice)
 	resume := false
-	if _, err := os.Stat(filepath.Join(*out, train.LastFile)); err == nil {
+	if _, err := os.Stat(filepath.Join(*out, runfolder.LastFile)); err == nil {
 		fmt.Fprintf(stdout, "%s already holds a run: continuing it.\n", *out)
 		resume = true
 	}

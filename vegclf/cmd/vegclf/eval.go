@@ -10,7 +10,7 @@ import (
 	"github.com/vegclf/vegclf/vegclf/backend"
 	"github.com/vegclf/vegclf/vegclf/data"
 	"github.com/vegclf/vegclf/vegclf/evaluate"
-	"github.com/vegclf/vegclf/vegclf/train"
+	"github.com/vegclf/vegclf/vegclf/runfolder"
 )
 
 func runEval(args []string, stdout, stderr io.Writer) error {
@@ -32,7 +32,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer b.Finalize()
-	c, _, err := train.LoadClassifier(b, *runDir, ttaOption(*tta)...)
+	c, _, err := runfolder.LoadClassifier(b, *runDir, ttaOption(*tta)...)
 	if err != nil {
 		return err
 	}

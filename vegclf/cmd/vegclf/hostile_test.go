@@ -21,8 +21,8 @@ import (
 	"time"
 
 	"github.com/vegclf/vegclf/vegclf/checkpoint"
+	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/synthveg"
-	"github.com/vegclf/vegclf/vegclf/train"
 )
 
 func encoded(t *testing.T, encode func(*bytes.Buffer) error) []byte {
@@ -135,8 +135,8 @@ func TestHostileImageFolder(t *testing.T) {
 			t.Errorf("the report lacks %q:\n%s", want, stdout)
 		}
 	}
-	var summary train.Summary
-	raw, _ := os.ReadFile(filepath.Join(out, train.SummaryFile))
+	var summary runfolder.Summary
+	raw, _ := os.ReadFile(filepath.Join(out, runfolder.SummaryFile))
 	if err := json.Unmarshal(raw, &summary); err != nil || len(summary.SkippedFiles) != 4 {
 		t.Errorf("summary skipped files = %v (%v), want the 4 bad files", summary.SkippedFiles, err)
 	}
@@ -156,7 +156,7 @@ func TestHostileImageFolder(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "3 unreadable image files") || !strings.Contains(stderr, "not an image.jpg") {
 		t.Errorf("--strict: exit %d, stderr %q", code, stderr)
 	}
-	if _, err := os.Stat(filepath.Join(strictOut, train.ConfigFile)); err == nil {
+	if _, err := os.Stat(filepath.Join(strictOut, runfolder.ConfigFile)); err == nil {
 		t.Error("--strict wrote a config for a refused run")
 	}
 	// A class folder with no readable image is an error naming the class.
@@ -186,7 +186,7 @@ func child(t *testing.T, args ...string) (*exec.Cmd, *bytes.Buffer) {
 // checkRunFolder verifies that whatever a killed run left is whole: checkpoints load, metrics parse.
 func checkRunFolder(t *testing.T, dir string) {
 	t.Helper()
-	for _, f := range []string{train.BestFile, train.LastFile} {
+	for _, f := range []string{runfolder.BestFile, runfolder.LastFile} {
 		p := filepath.Join(dir, f)
 		if _, err := os.Stat(p); err != nil {
 			continue
@@ -195,7 +195,7 @@ func checkRunFolder(t *testing.T, dir string) {
 			t.Fatalf("after a kill, %s is broken: %v", f, err)
 		}
 	}
-	if _, err := train.ReadMetrics(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if _, err := runfolder.ReadMetrics(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("after a kill, metrics are broken: %v", err)
 	}
 }
@@ -214,7 +214,7 @@ func TestKilledRunsResume(t *testing.T) {
 	if code, stdout, stderr := runCLI(t, append([]string{"train", "--out", refDir}, args...)...); code != 0 {
 		t.Fatalf("reference run: %s %s", stdout, stderr)
 	}
-	want, _ := train.ReadMetrics(refDir)
+	want, _ := runfolder.ReadMetrics(refDir)
 
 	dir := filepath.Join(t.TempDir(), "killed")
 	rng := rand.New(rand.NewPCG(7, 7))
@@ -222,7 +222,7 @@ func TestKilledRunsResume(t *testing.T) {
 	const killPoints = 15
 	for finished := false; !finished; {
 		cmdArgs := append([]string{"train", "--out", dir}, args...)
-		if _, err := os.Stat(filepath.Join(dir, train.LastFile)); err == nil {
+		if _, err := os.Stat(filepath.Join(dir, runfolder.LastFile)); err == nil {
 			cmdArgs = append(cmdArgs, "--resume")
 			resumes++
 		}
@@ -246,7 +246,7 @@ func TestKilledRunsResume(t *testing.T) {
 			checkRunFolder(t, dir)
 		}
 	}
-	got, err := train.ReadMetrics(dir)
+	got, err := runfolder.ReadMetrics(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,7 +297,7 @@ func TestInterruptStopsCleanly(t *testing.T) {
 	if time.Since(start) > 30*time.Second {
 		t.Errorf("stopping took %v", time.Since(start))
 	}
-	meta, _, err := checkpoint.ReadMeta(filepath.Join(dir, train.LastFile))
+	meta, _, err := checkpoint.ReadMeta(filepath.Join(dir, runfolder.LastFile))
 	if err != nil || meta.Epoch < 1 {
 		t.Errorf("last checkpoint after SIGINT: %+v, %v", meta, err)
 	}

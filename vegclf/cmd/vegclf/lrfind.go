@@ -6,13 +6,15 @@ import (
 	"os"
 
 	"github.com/vegclf/vegclf/vegclf/backend"
+	"github.com/vegclf/vegclf/vegclf/recipe"
+	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/train"
 	"github.com/vegclf/vegclf/vegclf/viz"
 )
 
 func runLRFind(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("lr-find", "--data DIR [flags]", stderr)
-	cfg := train.DefaultConfig()
+	cfg := recipe.Default()
 	cfg.RegisterFlags(fs)
 	phase := fs.String("phase", "finetune", "phase to sweep: frozen (the head on cached features) or finetune")
 	lo := fs.Float64("start", 1e-7, "first learning rate")
@@ -27,7 +29,7 @@ func runLRFind(args []string, stdout, stderr io.Writer) error {
 	if cfg.Data == "" && cfg.Labels == "" || len(rest) > 0 {
 		return usagef("want --data DIR (or --labels FILE.csv)")
 	}
-	if *phase != string(train.Frozen) && *phase != string(train.Finetune) {
+	if *phase != string(runfolder.Frozen) && *phase != string(runfolder.Finetune) {
 		return usagef("--phase %q: want frozen or finetune", *phase)
 	}
 	b, _, err := backend.New(*backendSpec)
@@ -35,7 +37,7 @@ func runLRFind(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer b.Finalize()
-	found, err := train.SweepLR(cfg, b, "", train.Phase(*phase), *lo, *hi, *steps)
+	found, err := train.SweepLR(cfg, b, "", runfolder.Phase(*phase), *lo, *hi, *steps)
 	if err != nil {
 		return err
 	}

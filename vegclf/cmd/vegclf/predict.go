@@ -5,21 +5,23 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/vegclf/vegclf/vegclf/backend"
 	"github.com/vegclf/vegclf/vegclf/data"
 	"github.com/vegclf/vegclf/vegclf/imagenet"
+	"github.com/vegclf/vegclf/vegclf/nn"
 	"github.com/vegclf/vegclf/vegclf/predict"
-	"github.com/vegclf/vegclf/vegclf/resnet"
-	"github.com/vegclf/vegclf/vegclf/train"
+	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/weights"
+	"github.com/vegclf/vegclf/vegclf/zoo"
 )
 
 func runPredict(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("predict", "(--weights FILE|NAME | --run RUNDIR) [flags] IMAGE|FOLDER|PATTERN...", stderr)
 	weightsFlag := fs.String("weights", "", "ImageNet weights: a .pth/.safetensors file or a registry name (see 'vegclf weights list')")
-	arch := fs.String("arch", "resnet50", "architecture of the weights: resnet18, resnet34, resnet50, resnet101, resnet152")
+	arch := fs.String("arch", "resnet50", "architecture of the weights: "+strings.Join(zoo.Names(), ", "))
 	normalize := fs.String("normalize", "imagenet", "input normalization: imagenet or half (0.5/0.5)")
 	size := fs.Int("image-size", 224, "images are resized to this size (square)")
 	topk := fs.Int("topk", 5, "number of classes to print per image")
@@ -55,7 +57,10 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	path, known, err := weights.Resolve(*weightsFlag, cache)
+	if _, err := zoo.Lookup(*arch); err != nil {
+		return usagef("--arch: %v", err)
+	}
+	path, known, err := zoo.ResolveWeights(*weightsFlag, *arch, cache)
 	if err != nil {
 		return err
 	}
@@ -63,11 +68,10 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	if known != nil && !flagWasSet(fs, "arch") {
 		archName = known.Arch
 	}
-	a, err := resnet.ArchByName(archName)
+	m, err := zoo.New(archName, nn.ImageNetHead())
 	if err != nil {
-		return usagef("%v", err)
+		return err
 	}
-	m := resnet.New(a, resnet.ImageNetHead())
 	store := model.NewStore()
 	if _, err := weights.LoadFile(store, m, path, weights.KeepHead); err != nil {
 		return err
@@ -155,7 +159,7 @@ func predictWithRun(runDir string, images []data.Input, topk int, asJSON bool, b
 		return err
 	}
 	defer b.Finalize()
-	c, _, err := train.LoadClassifier(b, runDir, opts...)
+	c, _, err := runfolder.LoadClassifier(b, runDir, opts...)
 	if err != nil {
 		return err
 	}

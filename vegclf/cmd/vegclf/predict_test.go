@@ -14,9 +14,10 @@ import (
 
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/vegclf/vegclf/vegclf/internal/testenv"
+	"github.com/vegclf/vegclf/vegclf/nn"
 	"github.com/vegclf/vegclf/vegclf/predict"
-	"github.com/vegclf/vegclf/vegclf/resnet"
 	"github.com/vegclf/vegclf/vegclf/weights"
+	"github.com/vegclf/vegclf/vegclf/zoo"
 )
 
 // runCLI runs the command line and returns its exit status, stdout and stderr.
@@ -46,7 +47,7 @@ func writeImage(t *testing.T, path string, c color.Color) {
 // randomWeightsFile writes a randomly initialized ImageNet ResNet-18 as safetensors.
 func randomWeightsFile(t *testing.T, dir string) string {
 	t.Helper()
-	m := resnet.New(resnet.ResNet18, resnet.ImageNetHead())
+	m := zoo.MustNew("resnet18", nn.ImageNetHead())
 	store := model.NewStore()
 	if err := m.Init(store, 5, nil); err != nil {
 		t.Fatal(err)
@@ -140,7 +141,7 @@ func TestPredictTextAndErrors(t *testing.T) {
 // against torchvision's prediction for the same image.
 func TestPredictTorchFile(t *testing.T) {
 	dir := t.TempDir()
-	testenv.RunPython(t, "resnet_reference.py", "resnet18", dir, "2", "64", "3")
+	testenv.RunPython(t, "model_reference.py", "resnet18", dir, "2", "64", "3")
 	img := filepath.Join(dir, "x.png")
 	writeImage(t, img, color.NRGBA{120, 80, 40, 255})
 	code, stdout, stderr := runCLI(t, "predict", "--weights", filepath.Join(dir, "weights.pth"), "--arch", "resnet18",

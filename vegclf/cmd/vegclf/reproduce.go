@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/vegclf/vegclf/vegclf/backend"
+	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/train"
 )
 
@@ -24,15 +25,15 @@ func runReproduce(args []string, stdout, stderr io.Writer) error {
 		return usagef("want RUNDIR --out NEWDIR")
 	}
 	orig := rest[0]
-	cfg, err := train.ReadConfig(orig)
+	cfg, err := runfolder.ReadConfig(orig)
 	if err != nil {
 		return err
 	}
-	before, err := train.ReadProvenance(orig)
+	before, err := runfolder.ReadProvenance(orig)
 	if err != nil {
 		return fmt.Errorf("%w (runs made before vegclf recorded it cannot be compared)", err)
 	}
-	want, err := train.ReadMetrics(orig)
+	want, err := runfolder.ReadMetrics(orig)
 	if err != nil {
 		return err
 	}
@@ -50,11 +51,11 @@ func runReproduce(args []string, stdout, stderr io.Writer) error {
 	if err := r.Train(context.Background()); err != nil {
 		return err
 	}
-	got, err := train.ReadMetrics(*out)
+	got, err := runfolder.ReadMetrics(*out)
 	if err != nil {
 		return err
 	}
-	after, err := train.ReadProvenance(*out)
+	after, err := runfolder.ReadProvenance(*out)
 	if err != nil {
 		return err
 	}

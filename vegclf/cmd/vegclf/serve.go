@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/vegclf/vegclf/vegclf/backend"
+	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/serve"
-	"github.com/vegclf/vegclf/vegclf/train"
 )
 
 func runServe(args []string, stdout, stderr io.Writer) error {
@@ -48,7 +48,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	batch := *maxBatch
 	if batch == 0 {
 		batch = 16
-		if cfg, err := train.ReadConfig(*runDir); err == nil && cfg.Batch > 0 {
+		if cfg, err := runfolder.ReadConfig(*runDir); err == nil && cfg.Batch > 0 {
 			batch = cfg.Batch
 		}
 	}
@@ -63,7 +63,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer b.Finalize()
-	c, meta, err := train.LoadClassifier(b, *runDir, ttaOption(*tta)...)
+	c, meta, err := runfolder.LoadClassifier(b, *runDir, ttaOption(*tta)...)
 	if err != nil {
 		return err
 	}

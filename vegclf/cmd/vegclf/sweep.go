@@ -15,14 +15,15 @@ import (
 	"syscall"
 
 	"github.com/vegclf/vegclf/vegclf/backend"
+	"github.com/vegclf/vegclf/vegclf/recipe"
+	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/sweep"
-	"github.com/vegclf/vegclf/vegclf/train"
 )
 
 // runSweep trains a run per point of a grid, or per random trial, of settings over the train flags' base,
 // each in an ordinary run folder under --out, sharing one feature cache, and prints the runs ranked.
 func runSweep(args []string, stdout, stderr io.Writer) error {
-	c := newTrainCommand(train.DefaultConfig(), stderr)
+	c := newTrainCommand(recipe.Default(), stderr)
 	c.fs.Init("sweep", flag.ContinueOnError)
 	grid := c.fs.String("grid", "", "the settings to sweep: 'lr=1e-4,3e-4,1e-3;hidden=64,128;finetune-epochs=0,2' (with --trials, ranges too: 'lr=1e-5:1e-2')")
 	trials := c.fs.Int("trials", 0, "draw this many random points of --grid's space (lists and LO:HI ranges) instead of its whole grid")
@@ -60,11 +61,11 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 	}
 	var rows []row
 	for _, p := range points {
-		content, err := os.ReadFile(filepath.Join(*c.out, p.Name(), train.SummaryFile))
+		content, err := os.ReadFile(filepath.Join(*c.out, p.Name(), runfolder.SummaryFile))
 		if err != nil {
 			return err
 		}
-		var s train.Summary
+		var s runfolder.Summary
 		if err := json.Unmarshal(content, &s); err != nil {
 			return err
 		}

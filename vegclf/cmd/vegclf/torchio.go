@@ -13,10 +13,13 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/vegclf/vegclf/vegclf/data"
 	"github.com/vegclf/vegclf/vegclf/internal/atomicfile"
+	"github.com/vegclf/vegclf/vegclf/nn"
 	"github.com/vegclf/vegclf/vegclf/onnxmodel"
-	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/recipe"
+	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/train"
 	"github.com/vegclf/vegclf/vegclf/weights"
+	"github.com/vegclf/vegclf/vegclf/zoo"
 )
 
 // runImport makes a run folder from a PyTorch checkpoint: the tutorial's VegetableResnet, a torchvision
@@ -26,9 +29,9 @@ func runImport(args []string, stdout, stderr io.Writer) error {
 	file := fs.String("torch", "", "a torch.save file: a state_dict, or a checkpoint holding one under model, state_dict or model_state_dict")
 	classesFlag := fs.String("classes", "", "the model's classes: a dataset folder (with train/) or a folder of class folders, named as ImageFolder sorts them, or NAME,NAME,... in the model's output order")
 	out := fs.String("out", "", "the run folder to write")
-	cfg := train.DefaultConfig()
+	cfg := recipe.Default()
 	cfg.FrozenEpochs, cfg.FinetuneEpochs = 0, 0
-	fs.TextVar(&cfg.Arch, "arch", cfg.Arch, "`architecture`: resnet18, resnet34, resnet50, resnet101, resnet152")
+	fs.TextVar(&cfg.Arch, "arch", cfg.Arch, "`architecture`: "+strings.Join(zoo.Names(), ", "))
 	fs.TextVar(&cfg.Normalization, "normalize", cfg.Normalization, "the input `normalization` the model was trained with: half (the tutorial's 0.5/0.5) or imagenet")
 	fs.IntVar(&cfg.ImageSize, "image-size", cfg.ImageSize, "the image size the model was trained with")
 	if err := parseFlagsOnly(fs, args); err != nil {
@@ -59,7 +62,10 @@ func runImport(args []string, stdout, stderr io.Writer) error {
 	if len(head.Hidden) > 0 {
 		cfg.Hidden = head.Hidden[0]
 	}
-	m := resnet.New(cfg.Arch, head)
+	m, err := zoo.New(string(cfg.Arch), head)
+	if err != nil {
+		return err
+	}
 	store := model.NewStore()
 	if _, err := weights.Load(store, m, ckpt.Model, weights.KeepHead); err != nil {
 		return err
@@ -120,11 +126,11 @@ func importClasses(spec string) (classes []string, dataDir string, err error) {
 
 // headOf reads the classifier head from a state_dict's fc tensors: torchvision's single Linear ("fc"),
 // or a Sequential of Linears and ReLUs ("fc.0", "fc.2", ...) as the tutorial's.
-func headOf(sd *weights.StateDict) (resnet.Head, error) {
+func headOf(sd *weights.StateDict) (nn.Head, error) {
 	if w, ok := sd.Tensors["fc.weight"]; ok && len(w.Shape) == 2 {
-		return resnet.Head{NumClasses: w.Shape[0]}, nil
+		return nn.Head{NumClasses: w.Shape[0]}, nil
 	}
-	var head resnet.Head
+	var head nn.Head
 	for i := 0; ; i += 2 {
 		w, ok := sd.Tensors[fmt.Sprintf("fc.%d.weight", i)]
 		if !ok {
@@ -175,8 +181,8 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	if *runDir == "" || *out == "" {
 		return usagef("want --run RUNDIR --out FILE.pth")
 	}
-	path := train.CheckpointPath(*runDir)
-	m, store, meta, err := train.LoadModel(path)
+	path := runfolder.CheckpointPath(*runDir)
+	m, store, meta, err := runfolder.LoadModel(path)
 	if err != nil {
 		return err
 	}
@@ -215,8 +221,8 @@ func exportONNX(runDir, out string, stdout io.Writer) error {
 	if runDir == "" || out == "" {
 		return usagef("want --run RUNDIR --format onnx --out FILE.onnx")
 	}
-	path := train.CheckpointPath(runDir)
-	m, store, meta, err := train.LoadModel(path)
+	path := runfolder.CheckpointPath(runDir)
+	m, store, meta, err := runfolder.LoadModel(path)
 	if err != nil {
 		return err
 	}

@@ -12,8 +12,8 @@ import (
 	"github.com/vegclf/vegclf/vegclf/checkpoint"
 	"github.com/vegclf/vegclf/vegclf/internal/testenv"
 	"github.com/vegclf/vegclf/vegclf/predict"
+	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/synthveg"
-	"github.com/vegclf/vegclf/vegclf/train"
 )
 
 // readProbs reads the probabilities the reference script wrote, one row per image.
@@ -180,10 +180,10 @@ func TestImportedRunFinetunes(t *testing.T) {
 	if !strings.Contains(stdout, "Resuming from") || !strings.Contains(stdout, "Extending the run: finetune_epochs 1 (it had 0).") {
 		t.Errorf("fine-tuning output:\n%s", stdout)
 	}
-	if m, err := train.ReadMetrics(run); err != nil || len(m) != 1 || m[0].Phase != train.Finetune {
+	if m, err := runfolder.ReadMetrics(run); err != nil || len(m) != 1 || m[0].Phase != runfolder.Finetune {
 		t.Errorf("metrics %v (%v), want one fine-tuning epoch", m, err)
 	}
-	meta, _, err := checkpoint.ReadMeta(filepath.Join(run, train.LastFile))
+	meta, _, err := checkpoint.ReadMeta(filepath.Join(run, runfolder.LastFile))
 	if err != nil {
 		t.Fatal(err)
 	}

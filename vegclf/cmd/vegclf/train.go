@@ -14,13 +14,15 @@ import (
 
 	"github.com/gomlx/compute"
 	"github.com/vegclf/vegclf/vegclf/backend"
+	"github.com/vegclf/vegclf/vegclf/recipe"
+	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/train"
 )
 
 // trainCommand holds the train command's flags over a configuration.
 type trainCommand struct {
 	fs          *flag.FlagSet
-	cfg         train.Config
+	cfg         recipe.Config
 	out         *string
 	resume      *bool
 	configFile  *string
@@ -28,7 +30,7 @@ type trainCommand struct {
 }
 
 // newTrainCommand registers the train command's flags over cfg (their defaults: cfg's values).
-func newTrainCommand(cfg train.Config, stderr io.Writer) *trainCommand {
+func newTrainCommand(cfg recipe.Config, stderr io.Writer) *trainCommand {
 	c := &trainCommand{fs: newFlagSet("train", "--data DIR --out RUNDIR [flags]", stderr), cfg: cfg}
 	c.cfg.RegisterFlags(c.fs)
 	c.out = c.fs.String("out", "", "run folder: config, metrics, checkpoints, summary")
@@ -40,7 +42,7 @@ func newTrainCommand(cfg train.Config, stderr io.Writer) *trainCommand {
 }
 
 func runTrain(args []string, stdout, stderr io.Writer) error {
-	c := newTrainCommand(train.DefaultConfig(), stderr)
+	c := newTrainCommand(recipe.Default(), stderr)
 	if err := parseFlagsOnly(c.fs, args); err != nil {
 		return err
 	}
@@ -51,7 +53,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	// flags given. train.Open refuses a resume with settings that would change what the run means.
 	base := c.cfg
 	if *c.resume {
-		saved, err := train.ReadConfig(*c.out)
+		saved, err := runfolder.ReadConfig(*c.out)
 		if err != nil {
 			return fmt.Errorf("nothing to resume in %s: %w", *c.out, err)
 		}
@@ -59,7 +61,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	if *c.configFile != "" {
 		var err error
-		if base, err = train.ReadConfigFile(*c.configFile, base); err != nil {
+		if base, err = recipe.ReadFile(*c.configFile, base); err != nil {
 			return usagef("%v", err)
 		}
 	}
@@ -84,7 +86,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	case errors.As(err, &conflict):
 		return errors.New(describeConflict(conflict, *c.out))
 	case errors.Is(err, train.ErrRunExists):
-		return fmt.Errorf("%s already holds a run (%s): continue it with --resume, or give another --out", *c.out, train.LastFile)
+		return fmt.Errorf("%s already holds a run (%s): continue it with --resume, or give another --out", *c.out, runfolder.LastFile)
 	}
 	return err
 }
@@ -94,7 +96,7 @@ func describeConflict(conflict *train.ResumeConflict, out string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "cannot resume %s with other settings; nothing was changed there:\n", out)
 	for _, d := range conflict.Differences {
-		fmt.Fprintf(&b, "  %s: the run has %s, the command line %s", "--"+train.FlagName(d.Key), d.Saved, d.Given)
+		fmt.Fprintf(&b, "  %s: the run has %s, the command line %s", "--"+recipe.FlagName(d.Key), d.Saved, d.Given)
 		if d.Why != "" {
 			fmt.Fprintf(&b, " (%s)", d.Why)
 		}
@@ -106,7 +108,7 @@ func describeConflict(conflict *train.ResumeConflict, out string) string {
 
 // trainValidatePredict runs the whole recipe: both phases, validation of the best checkpoint, a summary,
 // and predictions for a few single images.
-func trainValidatePredict(cfg train.Config, b compute.Backend, out string, resume bool, stdout, stderr io.Writer) error {
+func trainValidatePredict(cfg recipe.Config, b compute.Backend, out string, resume bool, stdout, stderr io.Writer) error {
 	open := train.Create
 	if resume {
 		open = train.Resume
@@ -143,7 +145,7 @@ func trainValidatePredict(cfg train.Config, b compute.Backend, out string, resum
 		return err
 	}
 	// Single-image predictions with the best checkpoint, one image per class.
-	c, _, err := train.LoadClassifier(b, out)
+	c, _, err := runfolder.LoadClassifier(b, out)
 	if err != nil {
 		return err
 	}

@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/vegclf/vegclf/vegclf/predict"
+	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/synthveg"
-	"github.com/vegclf/vegclf/vegclf/train"
 )
 
 // TestTrainEvalPredictCLI runs the recipe from the command line on generated data, then evaluates and
@@ -40,7 +40,7 @@ func TestTrainEvalPredictCLI(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^Validation: \d+\.\d\d%, \d+\.\d{6}$`).MatchString(stdout) {
 		t.Errorf("no validation line in the tutorial's format:\n%s", stdout)
 	}
-	for _, f := range []string{train.ConfigFile, train.MetricsFile, train.BestFile, train.LastFile, train.SummaryFile, train.SummaryTxtFile} {
+	for _, f := range []string{runfolder.ConfigFile, runfolder.MetricsFile, runfolder.BestFile, runfolder.LastFile, runfolder.SummaryFile, runfolder.SummaryTxtFile} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Errorf("run folder: %v", err)
 		}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/vegclf/vegclf/vegclf/weights"
+	"github.com/vegclf/vegclf/vegclf/zoo"
 )
 
 func runWeights(args []string, stdout, stderr io.Writer) error {
@@ -31,7 +32,7 @@ func runWeights(args []string, stdout, stderr io.Writer) error {
 	switch rest[0] {
 	case "list":
 		fmt.Fprintf(stdout, "%-22s %-10s %-6s %-7s %s\n", "NAME", "ARCH", "TOP-1", "CACHED", "ABOUT")
-		for _, k := range weights.Registry {
+		for _, k := range zoo.AllWeights() {
 			cached := "no"
 			if _, err := os.Stat(filepath.Join(cache, k.File)); err == nil {
 				cached = "yes"
@@ -47,7 +48,7 @@ func runWeights(args []string, stdout, stderr io.Writer) error {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 		defer stop()
 		for _, name := range rest[1:] {
-			k, err := weights.Lookup(name)
+			k, err := zoo.LookupWeights(name, "")
 			if err != nil {
 				return err
 			}

@@ -1,4 +1,4 @@
-package resnet
+package nn
 
 import (
 	"fmt"
@@ -12,7 +12,6 @@ import (
 	_ "github.com/gomlx/compute/gobackend"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
-	"github.com/gomlx/gomlx/ml/model"
 )
 
 func randomTensor(rng *rand.Rand, dims ...int) *tensors.Tensor {
@@ -28,7 +27,7 @@ func randomTensor(rng *rand.Rand, dims ...int) *tensors.Tensor {
 }
 
 // TestConvMatMulEqualsNative checks the im2col/matmul convolution, built for each set of gradients
-// (convGrads), against the backend's Convolve: the output, the kernel's gradient, and the input's where
+// (ConvGrads), against the backend's Convolve: the output, the kernel's gradient, and the input's where
 // the convolution is built for it; and the same with GoMLX's fused ops turned off (GOMLX_FUSION=0),
 // where trainingProduct's decomposed graph computes the output; and the input's gradient taken alone,
 // without the kernel's (a frozen layer above a trained one).
@@ -52,23 +51,23 @@ func TestConvMatMulEqualsNative(t *testing.T) {
 		x := randomTensor(rng, 2, tc.h, tc.w, tc.cin)
 		kernel := randomTensor(rng, tc.k, tc.k, tc.cin, tc.cout)
 		// run returns the output and the gradients wrt: the kernel's, the input's, or both (kernel first).
-		run := func(impl ConvImpl, grads convGrads, wrt string) []*tensors.Tensor {
+		run := func(impl ConvImpl, grads ConvGrads, wrt string) []*tensors.Tensor {
 			return MustNewExec(backend, func(x, kernel *Node) []*Node {
-				y := conv2D(x, kernel, tc.stride, tc.pad, impl, grads)
+				y := Conv2D(x, kernel, tc.stride, tc.pad, impl, grads)
 				// A weighted sum makes the gradient depend on every output position.
 				loss := ReduceAllSum(Mul(y, Sin(Iota(x.Graph(), y.Shape(), 3))))
 				nodes := map[string][]*Node{"kernel": {kernel}, "input": {x}, "both": {kernel, x}}[wrt]
 				return append([]*Node{y}, Gradient(loss, nodes...)...)
 			}).MustCall(x, kernel)
 		}
-		native := run(ConvNative, noGrads, "both")
+		native := run(ConvNative, NoGrads, "both")
 		for _, c := range []struct {
-			grads  convGrads
+			grads  ConvGrads
 			wrt    string
 			fusion bool
 		}{
-			{noGrads, "kernel", true}, {kernelGrads, "kernel", true}, {allGrads, "both", true}, {allGrads, "input", true},
-			{kernelGrads, "kernel", false}, {allGrads, "both", false}, {allGrads, "input", false},
+			{NoGrads, "kernel", true}, {KernelGrads, "kernel", true}, {AllGrads, "both", true}, {AllGrads, "input", true},
+			{KernelGrads, "kernel", false}, {AllGrads, "both", false}, {AllGrads, "input", false},
 		} {
 			t.Run(fmt.Sprintf("%s/grads=%d/wrt=%s/fusion=%v", tc.name, c.grads, c.wrt, c.fusion), func(t *testing.T) {
 				if !c.fusion {
@@ -109,8 +108,8 @@ func TestReLU(t *testing.T) {
 		wantGrad []float32
 		keepsNaN bool
 	}{
-		{"relu", relu, []float32{0, 1, 1}, false},
-		{"reluMasked", reluMasked, []float32{0, 0, 1}, true},
+		{"ReLU", ReLU, []float32{0, 1, 1}, false},
+		{"ReLUMasked", ReLUMasked, []float32{0, 0, 1}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			exec := MustNewExec(backend, func(x *Node) []*Node {
@@ -131,42 +130,6 @@ func TestReLU(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-// TestHeadKeepsNaN: a NaN in the head's first layer must reach the logits (and so the loss, which stops a
-// run), as in torch; a ReLU that dropped it would hide a diverged head behind finite logits. The hidden
-// layer's 10 values are a partial vector, where the Go backend's Max drops NaN.
-func TestHeadKeepsNaN(t *testing.T) {
-	m := New(ResNet18, Head{Hidden: []int{10}, NumClasses: 3})
-	store := model.NewStore()
-	if err := m.Init(store, 1, nil); err != nil {
-		t.Fatal(err)
-	}
-	w1 := store.GetVariable(VariablePath(m.Head.linearNames()[0] + ".weight"))
-	value := tensors.MustCopyFlatData[float32](w1.MustValue())
-	value[0] = float32(math.NaN())
-	if err := w1.SetValue(tensors.FromFlatDataAndDimensions(value, w1.Shape().Dimensions...)); err != nil {
-		t.Fatal(err)
-	}
-	exec, err := model.NewExec(testenv.Backend(t), store, func(scope *model.Scope, features *Node) *Node {
-		return m.Classify(scope.Store(), features)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	features := make([]float32, m.Arch.FeatureDim())
-	for i := range features {
-		features[i] = 1
-	}
-	out, err := exec.Exec(tensors.FromFlatDataAndDimensions(features, 1, m.Arch.FeatureDim()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, v := range tensors.MustCopyFlatData[float32](out[0]) {
-		if !math.IsNaN(float64(v)) {
-			t.Fatalf("logit %d = %v with a NaN first-layer weight, want NaN", i, v)
-		}
 	}
 }
 
@@ -195,7 +158,7 @@ func TestConvResolve(t *testing.T) {
 // but for the stem, of the input). A training step's arithmetic is three products where the forward's is
 // one, so train/forward near 3 means the backward pass moves little data.
 //
-//	GOTOOLCHAIN=go1.27.3 GOEXPERIMENT=simd go test -run '^$' -bench TrainingConv -benchtime 5x ./vegclf/resnet
+//	GOTOOLCHAIN=go1.27.3 GOEXPERIMENT=simd go test -run '^$' -bench TrainingConv -benchtime 5x ./vegclf/nn
 func BenchmarkTrainingConv(b *testing.B) {
 	backend := testenv.Backend(b)
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -224,13 +187,13 @@ func BenchmarkTrainingConv(b *testing.B) {
 			b.Run(name, func(b *testing.B) {
 				exec := MustNewExec(backend, func(x, kernel *Node) []*Node {
 					if !train {
-						return []*Node{conv2D(x, kernel, shape.str, shape.k/2, ConvMatMul, noGrads)}
+						return []*Node{Conv2D(x, kernel, shape.str, shape.k/2, ConvMatMul, NoGrads)}
 					}
 					if shape.cin == 3 {
-						y := conv2D(x, kernel, shape.str, shape.k/2, ConvMatMul, kernelGrads)
+						y := Conv2D(x, kernel, shape.str, shape.k/2, ConvMatMul, KernelGrads)
 						return Gradient(ReduceAllSum(Mul(y, y)), kernel)
 					}
-					y := conv2D(x, kernel, shape.str, shape.k/2, ConvMatMul, allGrads)
+					y := Conv2D(x, kernel, shape.str, shape.k/2, ConvMatMul, AllGrads)
 					return Gradient(ReduceAllSum(Mul(y, y)), x, kernel)
 				})
 				for _, t := range exec.MustCall(x, kernel) { // Compiles outside the timing.

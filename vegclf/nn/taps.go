@@ -1,4 +1,4 @@
-package resnet
+package nn
 
 import (
 	"github.com/gomlx/compute"

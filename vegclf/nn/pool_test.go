@@ -1,4 +1,4 @@
-package resnet
+package nn
 
 import (
 	"math"
@@ -11,7 +11,7 @@ import (
 	"github.com/vegclf/vegclf/vegclf/internal/testenv"
 )
 
-// TestMaxPool checks maxPool3x3Stride2 against a direct computation of torch's MaxPool2d(3, 2, 1) on
+// TestMaxPool checks MaxPool3x3Stride2 against a direct computation of torch's MaxPool2d(3, 2, 1) on
 // inputs full of ties (values 0, 1, 2, as after a ReLU), on odd and even sizes: the maximum of each window
 // with both kinds of window taps, and, with the differentiable ones, a gradient that goes to the first
 // maximum of each window in raster order, as torch's does.
@@ -29,9 +29,9 @@ func TestMaxPool(t *testing.T) {
 		for i := range weights {
 			weights[i] = float32(i%5) + 1
 		}
-		cropped := MustNewExec(backend, func(x *Node) *Node { return maxPool3x3Stride2(x, false) })
+		cropped := MustNewExec(backend, func(x *Node) *Node { return MaxPool3x3Stride2(x, false) })
 		exec := MustNewExec(backend, func(x, weights *Node) []*Node {
-			y := maxPool3x3Stride2(x, true)
+			y := MaxPool3x3Stride2(x, true)
 			return []*Node{y, Gradient(ReduceAllSum(Mul(y, weights)), x)[0]}
 		})
 		out := exec.MustCall(tensors.FromFlatDataAndDimensions(x, b, h, w, c), tensors.FromFlatDataAndDimensions(weights, b, outH, outW, c))

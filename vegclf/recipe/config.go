@@ -1,8 +1,8 @@
-// Package train runs the tutorial's transfer-learning recipe: a frozen-backbone phase that trains only a
-// new head, then a fine-tuning phase of the whole network, with per-epoch reports in the tutorial's
-// format, metrics in the run folder, best and last checkpoints, exact resumption, and validation of the
-// best checkpoint. The CLI and the notebooks both drive it.
-package train
+// Package recipe holds a training run's settings (Config): the tutorial's transfer-learning recipe by
+// default, with every setting's flag, environment variable and config-file key, their validation, and the
+// from-scratch settings for when no pretrained weights are at hand. Package train runs them; the CLI, the
+// notebooks, sweeps and run folders read and write them.
+package recipe
 
 import (
 	"fmt"
@@ -13,15 +13,16 @@ import (
 	"github.com/vegclf/vegclf/vegclf/augment"
 	"github.com/vegclf/vegclf/vegclf/data"
 	"github.com/vegclf/vegclf/vegclf/memlimit"
-	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/nn"
 	"github.com/vegclf/vegclf/vegclf/schedule"
+	"github.com/vegclf/vegclf/vegclf/zoo"
 )
 
 // Config is a training run's configuration; DefaultConfig has the tutorial's values.
 type Config struct {
 	Data                 string             `json:"data"`                        // Dataset root (train/, test/, validation/).
-	Arch                 resnet.Arch        `json:"arch"`                        // resnet18 ... resnet152.
-	Weights              string             `json:"weights"`                     // Registry name, weights file, or "none" (random initialization).
+	Arch                 zoo.Name           `json:"arch"`                        // A registered architecture (zoo.Names): resnet50, ...
+	Weights              string             `json:"weights"`                     // Registry name (DEFAULT: the architecture's torchvision DEFAULT), weights file, or "none" (random initialization).
 	ImageSize            int                `json:"image_size"`                  // Images are resized to ImageSize x ImageSize.
 	Normalization        data.Normalization `json:"normalization"`               // "half" (the tutorial's 0.5/0.5) or "imagenet".
 	Batch                int                `json:"batch"`                       // Batch size.
@@ -47,7 +48,7 @@ type Config struct {
 	AugmentFrozen        bool               `json:"augment_frozen,omitempty"`    // The frozen phase too (turns the feature cache off).
 	Mixup                float64            `json:"mixup,omitempty"`             // Fine-tuning (and an augmented frozen phase): mixup's Beta parameter, timm's 0.8 (0: off).
 	Cutmix               float64            `json:"cutmix,omitempty"`            // Likewise cutmix's, timm's 1.0; with mixup too, each batch takes one of them at random.
-	Precision            resnet.Precision   `json:"precision,omitempty"`         // The backbone's compute dtype: float32 (default) or bfloat16 (mixed precision, float32 master weights).
+	Precision            nn.Precision       `json:"precision,omitempty"`         // The backbone's compute dtype: float32 (default) or bfloat16 (mixed precision, float32 master weights).
 	MemoryLimit          memlimit.Policy    `json:"memory_limit,omitzero"`       // The Go runtime's soft memory limit: auto (default: from the first fine-tuning step), off, or a size such as 3GiB; GOMEMLIMIT overrides it.
 	Devices              int                `json:"devices,omitempty"`           // Data parallel: split each training batch across this many devices (XLA only); 0: all the backend has that divide the batch.
 	Labels               string             `json:"labels,omitempty"`            // A CSV file (path,label[,split]) listing the images instead of class folders; paths relative to its folder.
@@ -58,9 +59,9 @@ type Config struct {
 	Accumulate           int                `json:"accumulate,omitempty"`        // Sum the gradients of this many batches before each update: a batch of accumulate*batch images (0 or 1: off).
 }
 
-// unitScales returns learning-rate scales of 1 for every layer group.
-func unitScales() [resnet.NumGroups]float64 {
-	var scales [resnet.NumGroups]float64
+// UnitScales returns learning-rate scales of 1 for n layer groups.
+func UnitScales(n int) []float64 {
+	scales := make([]float64, n)
 	for g := range scales {
 		scales[g] = 1
 	}
@@ -96,29 +97,40 @@ func (r *LRRange) UnmarshalText(text []byte) error {
 	return nil
 }
 
-// FinetuneRates returns the fine-tuning phase's base rate (the head's) and each layer group's scale
-// relative to it, from LRRange or LayerDecay (all 1 with neither; Validate refuses both).
-func (c Config) FinetuneRates() (float64, [resnet.NumGroups]float64) {
-	scales := unitScales()
-	last := float64(resnet.NumGroups - 1)
+// FinetuneRate returns the fine-tuning phase's base learning rate, the head's: LRRange's high end, else
+// FinetuneLR.
+func (c Config) FinetuneRate() float64 {
+	if c.LRRange != (LRRange{}) {
+		return c.LRRange.Hi
+	}
+	return c.FinetuneLR
+}
+
+// GroupScales returns each of a model's layer groups' fine-tuning learning rate relative to FinetuneRate,
+// from the input to the head (groups of them, the head last), from LRRange or LayerDecay (all 1 with
+// neither; Validate refuses both).
+func (c Config) GroupScales(groups int) []float64 {
+	scales := UnitScales(groups)
+	last := float64(groups - 1)
 	switch {
+	case last == 0:
 	case c.LRRange != (LRRange{}):
 		for g := range scales {
 			scales[g] = math.Pow(c.LRRange.Lo/c.LRRange.Hi, (last-float64(g))/last)
 		}
-		return c.LRRange.Hi, scales
 	case c.LayerDecay != 0:
 		for g := range scales {
 			scales[g] = math.Pow(c.LayerDecay, last-float64(g))
 		}
 	}
-	return c.FinetuneLR, scales
+	return scales
 }
 
-// DefaultConfig returns the tutorial's configuration.
-func DefaultConfig() Config {
+// Default returns the tutorial's configuration: ResNet-50 with torchvision's DEFAULT weights
+// (IMAGENET1K_V2).
+func Default() Config {
 	return Config{
-		Arch: resnet.ResNet50, Weights: "torchvision-v2", ImageSize: 224, Normalization: data.HalfNormalization, Batch: 16,
+		Arch: "resnet50", Weights: zoo.DefaultWeights, ImageSize: 224, Normalization: data.HalfNormalization, Batch: 16,
 		FrozenEpochs: 5, FinetuneEpochs: 2, LR: 1e-4, FinetuneLR: 1e-5, Hidden: 128, TestFraction: 0.2,
 		CacheFeatures: true, ImageCacheMB: 1024,
 	}
@@ -132,7 +144,7 @@ func (c Config) Validate() error {
 	switch {
 	case c.Data == "" && c.Labels == "":
 		problem = "no data folder or labels file"
-	case c.Arch.Name == "":
+	case c.Arch == "":
 		problem = "no architecture"
 	case c.Normalization.Name == "":
 		problem = "no normalization"
@@ -179,20 +191,20 @@ func (c Config) Validate() error {
 	if err := schedule.CheckWarmup(c.Warmup); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	if err := c.mix().Validate(); err != nil {
+	if err := c.Mix().Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
 	return nil
 }
 
-// mix returns the mixup and cutmix settings.
-func (c Config) mix() *augment.Mix {
+// Mix returns the mixup and cutmix settings.
+func (c Config) Mix() *augment.Mix {
 	return &augment.Mix{Mixup: c.Mixup, Cutmix: c.Cutmix}
 }
 
 // Head returns the classifier head for numClasses.
-func (c Config) Head(numClasses int) resnet.Head {
-	h := resnet.Head{NumClasses: numClasses}
+func (c Config) Head(numClasses int) nn.Head {
+	h := nn.Head{NumClasses: numClasses}
 	if c.Hidden > 0 {
 		h.Hidden = []int{c.Hidden}
 	}
@@ -211,7 +223,7 @@ func (c Config) Transform() data.Transform {
 // true are left as they are: those a user gave.
 func FromScratch(cfg *Config, keep func(key string) bool) {
 	for key, set := range map[string]func(){
-		"arch":            func() { cfg.Arch = resnet.ResNet18 },
+		"arch":            func() { cfg.Arch = "resnet18" },
 		"weights":         func() { cfg.Weights = "none" },
 		"image_size":      func() { cfg.ImageSize = 64 },
 		"lr":              func() { cfg.LR = 1e-3 },

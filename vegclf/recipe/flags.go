@@ -1,4 +1,4 @@
-package train
+package recipe
 
 import (
 	"flag"
@@ -6,6 +6,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/vegclf/vegclf/vegclf/zoo"
 )
 
 // flagNames are the flags whose names are not their config.json keys with '-' for '_'.
@@ -30,7 +32,7 @@ func FlagName(key string) string {
 // KeyOfFlag returns the config.json key of the setting a flag gives the value of ("normalization" for
 // "normalize"); false for a flag that is no setting's, or that gives its opposite ("no-feature-cache").
 func KeyOfFlag(name string) (string, bool) {
-	for _, key := range ConfigKeys() {
+	for _, key := range Keys() {
 		if FlagName(key) == name && name != negatedCacheFlag {
 			return key, true
 		}
@@ -43,8 +45,8 @@ func KeyOfFlag(name string) (string, bool) {
 // SetFromEnv) parse settings with them, so a bad value is an error naming the flag, whichever way it came.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Data, "data", c.Data, "dataset folder with train/, test/ (optional) and validation/ (optional), one sub-folder per class")
-	fs.TextVar(&c.Arch, "arch", c.Arch, "`architecture`: resnet18, resnet34, resnet50, resnet101, resnet152")
-	fs.StringVar(&c.Weights, "weights", c.Weights, "pretrained backbone: a registry name (see 'vegclf weights list'), a .pth/.safetensors file, or none")
+	fs.TextVar(&c.Arch, "arch", c.Arch, "`architecture`: "+strings.Join(zoo.Names(), ", "))
+	fs.StringVar(&c.Weights, "weights", c.Weights, "pretrained backbone: DEFAULT (the architecture's torchvision DEFAULT), a registry name (see 'vegclf weights list'), a .pth/.safetensors file, or none")
 	fs.IntVar(&c.ImageSize, "image-size", c.ImageSize, "images are resized to this size (square)")
 	fs.TextVar(&c.Normalization, "normalize", c.Normalization, "input `normalization`: half (the tutorial's 0.5/0.5) or imagenet")
 	fs.IntVar(&c.Batch, "batch", c.Batch, "batch size")

@@ -1,9 +1,10 @@
-package train
+package recipe
 
 import (
 	"encoding/json"
 	"flag"
 	"io"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -11,14 +12,14 @@ import (
 	"github.com/gomlx/compute/dtypes"
 	"github.com/vegclf/vegclf/vegclf/data"
 	"github.com/vegclf/vegclf/vegclf/memlimit"
-	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/nn"
 	"github.com/vegclf/vegclf/vegclf/schedule"
 )
 
 // TestValidate goes through every check of Config.Validate: each edit of a valid configuration must be
 // refused with its own message, and the valid ones accepted.
 func TestValidate(t *testing.T) {
-	valid := DefaultConfig()
+	valid := Default()
 	valid.Data = "/data/veg"
 	if err := valid.Validate(); err != nil {
 		t.Fatalf("the default config with data: %v", err)
@@ -29,7 +30,7 @@ func TestValidate(t *testing.T) {
 		want string // "" for valid.
 	}{
 		{"no data", func(c *Config) { c.Data = "" }, "no data folder"},
-		{"no arch", func(c *Config) { c.Arch = resnet.Arch{} }, "no architecture"},
+		{"no arch", func(c *Config) { c.Arch = "" }, "no architecture"},
 		{"no normalization", func(c *Config) { c.Normalization = data.Normalization{} }, "no normalization"},
 		{"image too small", func(c *Config) { c.ImageSize = 15 }, "image size 15 is too small"},
 		{"smallest image", func(c *Config) { c.ImageSize = 16 }, ""},
@@ -52,8 +53,8 @@ func TestValidate(t *testing.T) {
 		{"range", func(c *Config) { c.LRRange = LRRange{1e-6, 1e-4} }, ""},
 		{"negative layer decay", func(c *Config) { c.LayerDecay = -0.5 }, "layer decay -0.5"},
 		{"layer decay over 1", func(c *Config) { c.LayerDecay = 2 }, "layer decay 2"},
-		{"float16", func(c *Config) { c.Precision = resnet.Precision(dtypes.Float16) }, "loss scaling"},
-		{"bfloat16", func(c *Config) { c.Precision = resnet.Precision(dtypes.BFloat16) }, ""},
+		{"float16", func(c *Config) { c.Precision = nn.Precision(dtypes.Float16) }, "loss scaling"},
+		{"bfloat16", func(c *Config) { c.Precision = nn.Precision(dtypes.BFloat16) }, ""},
 		{"warmup 1", func(c *Config) { c.Schedule, c.Warmup = schedule.KindCosine, 1 }, "warmup fraction 1"},
 		{"negative mixup", func(c *Config) { c.Mixup = -1 }, "mixup"},
 		{"negative cutmix", func(c *Config) { c.Cutmix = -0.5 }, "cutmix"},
@@ -76,9 +77,9 @@ func TestValidate(t *testing.T) {
 // a config.json as earlier versions wrote it (names for the defaults, empty strings); and refuses a bad
 // value of each named setting, naming it.
 func TestConfigJSON(t *testing.T) {
-	c := DefaultConfig()
-	c.Data, c.Arch, c.Normalization, c.Schedule = "/data/veg", resnet.ResNet18, data.ImageNetNormalization, schedule.KindOneCycle
-	c.LRRange, c.Precision, c.MemoryLimit = LRRange{1e-6, 1e-4}, resnet.Precision(dtypes.BFloat16), memlimit.Policy{Bytes: 3 << 30}
+	c := Default()
+	c.Data, c.Arch, c.Normalization, c.Schedule = "/data/veg", "resnet18", data.ImageNetNormalization, schedule.KindOneCycle
+	c.LRRange, c.Precision, c.MemoryLimit = LRRange{1e-6, 1e-4}, nn.Precision(dtypes.BFloat16), memlimit.Policy{Bytes: 3 << 30}
 	b, err := json.Marshal(c)
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +94,7 @@ func TestConfigJSON(t *testing.T) {
 	if err := json.Unmarshal(b, &back); err != nil || back != c {
 		t.Errorf("read back %+v, %v; want %+v", back, err, c)
 	}
-	defaults, err := json.Marshal(DefaultConfig())
+	defaults, err := json.Marshal(Default())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,8 +107,8 @@ func TestConfigJSON(t *testing.T) {
 		"memory_limit": "", "image_size": 224, "batch": 16, "frozen_epochs": 5, "finetune_epochs": 2, "lr": 0.0001,
 		"finetune_lr": 1e-05, "hidden": 128, "test_fraction": 0.2, "cache_features": true, "image_cache_mb": 1024, "weights": "torchvision-v2"}`
 	var read Config
-	want := DefaultConfig()
-	want.Data = "/d"
+	want := Default()
+	want.Data, want.Weights = "/d", "torchvision-v2" // Written before the default was DEFAULT, resnet50's.
 	if err := json.Unmarshal([]byte(old), &read); err != nil || read != want {
 		t.Errorf("an earlier config.json reads as %+v, %v; want the defaults", read, err)
 	}
@@ -124,13 +125,13 @@ func TestConfigJSON(t *testing.T) {
 // TestRegisterFlags checks that every setting has its flag, that flags set the typed settings, and that
 // a bad value is an error naming the flag.
 func TestRegisterFlags(t *testing.T) {
-	c := DefaultConfig()
+	c := Default()
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	c.RegisterFlags(fs)
 	var flags []string
 	fs.VisitAll(func(f *flag.Flag) { flags = append(flags, f.Name) })
-	for _, key := range ConfigKeys() {
+	for _, key := range Keys() {
 		if !slices.Contains(flags, FlagName(key)) {
 			t.Errorf("setting %s has no flag %s", key, FlagName(key))
 		}
@@ -140,23 +141,23 @@ func TestRegisterFlags(t *testing.T) {
 			t.Errorf("KeyOfFlag(%s) = %q, %v; want %q", flagName, key, ok, want)
 		}
 	}
-	if len(flags) != len(ConfigKeys()) {
-		t.Errorf("%d flags for %d settings", len(flags), len(ConfigKeys()))
+	if len(flags) != len(Keys()) {
+		t.Errorf("%d flags for %d settings", len(flags), len(Keys()))
 	}
 	err := fs.Parse([]string{"--arch=resnet18", "--normalize", "imagenet", "--lr=1e-3", "--schedule", "cosine", "--lr-range", "1e-6:1e-4",
 		"--precision", "bf16", "--memory-limit", "2500MiB", "--no-feature-cache", "--augment"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := DefaultConfig()
-	want.Arch, want.Normalization, want.LR, want.Schedule, want.LRRange = resnet.ResNet18, data.ImageNetNormalization, 1e-3, schedule.KindCosine, LRRange{1e-6, 1e-4}
-	want.Precision, want.MemoryLimit, want.CacheFeatures, want.Augment = resnet.Precision(dtypes.BFloat16), memlimit.Policy{Bytes: 2500 << 20}, false, true
+	want := Default()
+	want.Arch, want.Normalization, want.LR, want.Schedule, want.LRRange = "resnet18", data.ImageNetNormalization, 1e-3, schedule.KindCosine, LRRange{1e-6, 1e-4}
+	want.Precision, want.MemoryLimit, want.CacheFeatures, want.Augment = nn.Precision(dtypes.BFloat16), memlimit.Policy{Bytes: 2500 << 20}, false, true
 	if c != want {
 		t.Errorf("flags gave %+v, want %+v", c, want)
 	}
 	for _, args := range [][]string{{"--arch", "vgg16"}, {"--lr", "fast"}, {"--schedule", "zigzag"}, {"--lr-range", "x"},
 		{"--precision", "int8"}, {"--memory-limit", "lots"}, {"--normalize", "zscore"}, {"--no-feature-cache=maybe"}} {
-		c := DefaultConfig()
+		c := Default()
 		fs := flag.NewFlagSet("train", flag.ContinueOnError)
 		fs.SetOutput(io.Discard)
 		c.RegisterFlags(fs)
@@ -174,7 +175,7 @@ func TestSetFromEnv(t *testing.T) {
 	t.Setenv("VEGCLF_SCHEDULE", "onecycle")
 	t.Setenv("VEGCLF_AUGMENT", "1")
 	t.Setenv("VEGCLF_NO_FEATURE_CACHE", "true")
-	c := DefaultConfig()
+	c := Default()
 	fs := flag.NewFlagSet("notebook", flag.ContinueOnError)
 	c.RegisterFlags(fs)
 	if err := fs.Parse([]string{"--finetune-epochs=3"}); err != nil {
@@ -196,7 +197,7 @@ func TestSetFromEnv(t *testing.T) {
 	for name, value := range map[string]string{"VEGCLF_BATCH": "sixteen", "VEGCLF_ARCH": "vgg16", "VEGCLF_AUGMENT": "yes please"} {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv(name, value)
-			c := DefaultConfig()
+			c := Default()
 			fs := flag.NewFlagSet("notebook", flag.ContinueOnError)
 			c.RegisterFlags(fs)
 			if err := SetFromEnv(fs, "VEGCLF_"); err == nil || !strings.Contains(err.Error(), name+`="`+value+`"`) {
@@ -206,5 +207,28 @@ func TestSetFromEnv(t *testing.T) {
 	}
 	if got := EnvName("VEGCLF_", "max-images-per-class"); got != "VEGCLF_MAX_IMAGES_PER_CLASS" {
 		t.Errorf("EnvName = %s", got)
+	}
+}
+
+// TestFinetuneRates checks the fine-tuning rates of a ResNet's six layer groups (stem, layer1..4, head):
+// a range spreads them geometrically from the stem's to the head's, a layer decay multiplies each group's
+// by the decay per group above it, neither leaves them all at the base rate.
+func TestFinetuneRates(t *testing.T) {
+	const groups, stem, layer2, layer4, head = 6, 0, 2, 4, 5
+	cfg := Default()
+	cfg.LRRange = LRRange{1e-6, 1e-4}
+	base, scales := cfg.FinetuneRate(), cfg.GroupScales(groups)
+	if base != 1e-4 || math.Abs(scales[stem]-1e-2) > 1e-12 || scales[head] != 1 ||
+		math.Abs(scales[layer2]-math.Pow(1e-2, 0.6)) > 1e-12 {
+		t.Errorf("range: base %v, scales %v", base, scales)
+	}
+	cfg.LRRange, cfg.LayerDecay = LRRange{}, 0.5
+	base, scales = cfg.FinetuneRate(), cfg.GroupScales(groups)
+	if base != cfg.FinetuneLR || scales[layer4] != 0.5 || scales[stem] != 1.0/32 {
+		t.Errorf("decay: base %v, scales %v", base, scales)
+	}
+	cfg.LayerDecay = 0
+	if base, scales = cfg.FinetuneRate(), cfg.GroupScales(groups); base != cfg.FinetuneLR || !slices.Equal(scales, UnitScales(groups)) {
+		t.Errorf("neither: base %v, scales %v", base, scales)
 	}
 }

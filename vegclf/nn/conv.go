@@ -1,9 +1,8 @@
-package resnet
+package nn
 
 import (
 	"github.com/gomlx/compute"
 	. "github.com/gomlx/gomlx/core/graph"
-	"github.com/vegclf/vegclf/vegclf/backend"
 )
 
 // ConvImpl selects how convolutions are computed.
@@ -20,36 +19,37 @@ const (
 	ConvMatMul
 )
 
-// resolve returns the implementation to use on backend b.
+// resolve returns the implementation to use on backend b: by its name, "xla" for XLA's, so that this
+// package links no backend.
 func (c ConvImpl) resolve(b compute.Backend) ConvImpl {
 	if c != ConvAuto {
 		return c
 	}
-	if backend.IsXLA(b) {
+	if b.Name() == "xla" {
 		return ConvNative
 	}
 	return ConvMatMul
 }
 
-// convGrads says which gradients a graph takes through a convolution, which decides how ConvMatMul
+// ConvGrads says which gradients a graph takes through a convolution, which decides how ConvMatMul
 // builds it.
-type convGrads int
+type ConvGrads int
 
 const (
-	// noGrads: no backward pass through the convolution's input (inference, the frozen phase). Its
+	// NoGrads: no backward pass through the convolution's input (inference, the frozen phase). Its
 	// windows are crops, which GoMLX cannot differentiate (windowTaps); the kernel's gradient still works.
-	noGrads convGrads = iota
-	// kernelGrads: the kernel's gradient only, not its input's (the stem of a fine-tuned backbone, whose
+	NoGrads ConvGrads = iota
+	// KernelGrads: the kernel's gradient only, not its input's (the stem of a fine-tuned backbone, whose
 	// input is the images): crops, with the product laid out for the kernel's gradient.
-	kernelGrads
-	// allGrads: the input's and the kernel's gradients (every other convolution of a fine-tuned backbone).
-	allGrads
+	KernelGrads
+	// AllGrads: the input's and the kernel's gradients (every other convolution of a fine-tuned backbone).
+	AllGrads
 )
 
-// conv2D convolves x [B, H, W, Cin] with kernel [kh, kw, Cin, Cout], with the given stride and symmetric
+// Conv2D convolves x [B, H, W, Cin] with kernel [kh, kw, Cin, Cout], with the given stride and symmetric
 // zero padding, like torch's Conv2d(bias=False) in channels-last layout, built for the gradients grads
 // names.
-func conv2D(x, kernel *Node, stride, pad int, impl ConvImpl, grads convGrads) *Node {
+func Conv2D(x, kernel *Node, stride, pad int, impl ConvImpl, grads ConvGrads) *Node {
 	if impl.resolve(x.Graph().Backend()) == ConvNative {
 		return Convolve(x, kernel).Strides(stride).PaddingPerDim([][2]int{{pad, pad}, {pad, pad}}).Done()
 	}
@@ -63,9 +63,9 @@ func conv2D(x, kernel *Node, stride, pad int, impl ConvImpl, grads convGrads) *N
 	pointwise := kh == 1 && kw == 1 && stride == 1
 	var out *Node
 	switch {
-	case grads == noGrads:
+	case grads == NoGrads:
 		out = MatMul(croppedPatches(x, kh, kw, stride, pad, outH, outW), weights)
-	case grads == kernelGrads:
+	case grads == KernelGrads:
 		out = trainingProduct(StopGradient(croppedPatches(x, kh, kw, stride, pad, outH, outW)), weights)
 	case pointwise:
 		out = trainingProduct(Reshape(x, batch*h*w, cin), weights)

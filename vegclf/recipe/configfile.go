@@ -1,4 +1,4 @@
-package train
+package recipe
 
 import (
 	"bytes"
@@ -12,8 +12,8 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// ConfigKeys returns the settings' names, as config.json writes them, in Config's field order.
-func ConfigKeys() []string {
+// Keys returns the settings' names, as config.json writes them, in Config's field order.
+func Keys() []string {
 	t := reflect.TypeFor[Config]()
 	keys := make([]string, t.NumField())
 	for i := range keys {
@@ -22,10 +22,10 @@ func ConfigKeys() []string {
 	return keys
 }
 
-// ReadConfigFile reads settings from a YAML or JSON file with config.json's keys (a run's config.json is
+// ReadFile reads settings from a YAML or JSON file with config.json's keys (a run's config.json is
 // one) over base: keys the file leaves out keep base's values. An unknown key is an error naming it and
 // the nearest known one; so is a value of the wrong type.
-func ReadConfigFile(path string, base Config) (Config, error) {
+func ReadFile(path string, base Config) (Config, error) {
 	content, err := os.ReadFile(path)
 	if err != nil {
 		return base, fmt.Errorf("reading config: %w", err)
@@ -34,7 +34,7 @@ func ReadConfigFile(path string, base Config) (Config, error) {
 	if err := yaml.Unmarshal(content, &settings); err != nil {
 		return base, fmt.Errorf("reading config %s: %w", path, err)
 	}
-	known := ConfigKeys()
+	known := Keys()
 	names := make([]string, 0, len(settings))
 	for k := range settings {
 		names = append(names, k)
@@ -89,4 +89,17 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// Settings returns the configuration as config.json holds it: its keys and their JSON values.
+func (c Config) Settings() (map[string]any, error) {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	return m, nil
 }

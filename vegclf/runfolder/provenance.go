@@ -1,4 +1,4 @@
-package train
+package runfolder
 
 import (
 	"crypto/sha256"
@@ -28,9 +28,9 @@ type Provenance struct {
 	Backend       string         `json:"backend"` // The backend's name and description.
 }
 
-// newProvenance records the run's data files (and its labels file, "" for none), weights file ("" for
+// NewProvenance records the run's data files (and its labels file, "" for none), weights file ("" for
 // none) and build, and the backend.
-func newProvenance(ds *data.Dataset, dataDir, labelsPath, weightsPath string, b compute.Backend) (*Provenance, error) {
+func NewProvenance(ds *data.Dataset, dataDir, labelsPath, weightsPath string, b compute.Backend) (*Provenance, error) {
 	p := &Provenance{Data: map[string]string{}, Build: buildinfo.Read(), Backend: b.Name() + ": " + b.Description()}
 	if labelsPath != "" {
 		dataDir = filepath.Dir(labelsPath)

@@ -1,7 +1,8 @@
-package train
-
-// This file holds a run folder's files: their names, the metrics, the summary, the configuration, and
-// the classifier of its best checkpoint. Everything that reads or writes them goes through here.
+// Package runfolder reads and writes a training run's folder: its files' names, its settings
+// (config.json), its metrics (metrics.jsonl and metrics.csv), its summary, its provenance, its checkpoints,
+// and the classifier of its best checkpoint. The trainer writes run folders through it; predict, eval,
+// serve, export and the notebooks read them through it, without the trainer.
+package runfolder
 
 import (
 	"encoding/csv"
@@ -17,10 +18,10 @@ import (
 	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/vegclf/vegclf/vegclf/checkpoint"
-	"github.com/vegclf/vegclf/vegclf/evaluate"
 	"github.com/vegclf/vegclf/vegclf/internal/atomicfile"
+	"github.com/vegclf/vegclf/vegclf/nn"
 	"github.com/vegclf/vegclf/vegclf/predict"
-	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/recipe"
 )
 
 // Files of a run folder.
@@ -33,6 +34,15 @@ const (
 	SummaryFile    = "summary.json"
 	SummaryTxtFile = "summary.txt"
 	ProvenanceFile = "provenance.json" // What the run was made from (Provenance).
+)
+
+// Phase is a training phase.
+type Phase string
+
+// The tutorial's two phases.
+const (
+	Frozen   Phase = "frozen"   // Backbone frozen, only the head is trained.
+	Finetune Phase = "finetune" // Everything is trained.
 )
 
 // EpochMetrics are one epoch's figures, as written to metrics.jsonl.
@@ -62,17 +72,17 @@ func (e EpochMetrics) String() string {
 	return line
 }
 
-// bestAccuracy is the test accuracy best.ckpt has when the epoch's checkpoint is best: the weights' or
+// BestAccuracy is the test accuracy best.ckpt has when the epoch's checkpoint is best: the weights' or
 // their average's.
-func (e EpochMetrics) bestAccuracy() (accuracy, loss float64) {
+func (e EpochMetrics) BestAccuracy() (accuracy, loss float64) {
 	if e.BestIsAverage {
 		return *e.EMATestAccuracy, *e.EMATestLoss
 	}
 	return e.TestAccuracy, e.TestLoss
 }
 
-// checkWritable fails early, before any training, when the run folder cannot be written.
-func checkWritable(dir string) error {
+// CheckWritable fails early, before any training, when the run folder cannot be written.
+func CheckWritable(dir string) error {
 	probe, err := os.CreateTemp(dir, ".write-test*")
 	if err != nil {
 		return fmt.Errorf("run folder %s is not writable: %w", dir, err)
@@ -86,36 +96,10 @@ func checkWritable(dir string) error {
 	return nil
 }
 
-// trimMetrics drops metrics lines of epochs after the restored checkpoint (written before a kill), and
-// returns the epochs kept.
-func (r *Run) trimMetrics() ([]EpochMetrics, error) {
-	path := filepath.Join(r.Dir, MetricsFile)
-	content, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("reading metrics: %w", err)
-	}
-	var kept []byte
-	var epochs []EpochMetrics
-	for _, line := range strings.SplitAfter(string(content), "\n") {
-		var e EpochMetrics
-		if strings.TrimSpace(line) == "" || json.Unmarshal([]byte(line), &e) != nil || !strings.HasSuffix(line, "\n") {
-			continue // A line cut short by a kill.
-		}
-		if e.Phase == Frozen && (r.phase == Finetune || e.Epoch <= r.epoch) || e.Phase == Finetune && r.phase == Finetune && e.Epoch <= r.epoch {
-			kept = append(kept, line...)
-			epochs = append(epochs, e)
-		}
-	}
-	if err := atomicfile.Write(path, kept); err != nil {
-		return nil, err
-	}
-	return epochs, writeMetricsCSV(r.Dir, epochs)
-}
-
-// writeMetricsCSV writes the run's metrics (all of metrics.jsonl's epochs) to metrics.csv, whole: a header
+// WriteMetricsCSV writes the run's metrics (all of metrics.jsonl's epochs) to metrics.csv, whole: a header
 // of metrics.jsonl's keys, then one row per epoch (no TensorBoard event files: no maintained Go writer of
 // them is served).
-func writeMetricsCSV(dir string, metrics []EpochMetrics) error {
+func WriteMetricsCSV(dir string, metrics []EpochMetrics) error {
 	var b strings.Builder
 	w := csv.NewWriter(&b)
 	header := []string{"phase", "epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds", "train_images_per_second", "best"}
@@ -144,64 +128,6 @@ func writeMetricsCSV(dir string, metrics []EpochMetrics) error {
 		return fmt.Errorf("writing %s: %w", MetricsCSVFile, err)
 	}
 	return atomicfile.Write(filepath.Join(dir, MetricsCSVFile), []byte(b.String()))
-}
-
-// saveEpoch appends the metrics line, then writes the best checkpoint (if the epoch improved) and the
-// last one. A kill at any point leaves whole files: each checkpoint is renamed into place, and a resume
-// from the last checkpoint drops metrics lines past it (that epoch is trained again).
-func (r *Run) saveEpoch(m EpochMetrics) error {
-	line, err := json.Marshal(m)
-	if err != nil {
-		return err
-	}
-	f, err := os.OpenFile(filepath.Join(r.Dir, MetricsFile), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		return fmt.Errorf("writing metrics: %w", err)
-	}
-	if _, err := f.Write(append(line, '\n')); err != nil {
-		f.Close()
-		return fmt.Errorf("writing metrics: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("writing metrics: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("writing metrics: %w", err)
-	}
-	metrics, err := ReadMetrics(r.Dir)
-	if err != nil {
-		return err
-	}
-	if err := writeMetricsCSV(r.Dir, metrics); err != nil {
-		return err
-	}
-	if m.Best {
-		r.best, _ = m.bestAccuracy()
-	}
-	meta := checkpoint.Meta{
-		Arch: r.Model.Arch.Name, Head: r.Model.Head, Classes: r.Dataset.Classes, ImageSize: r.Config.ImageSize,
-		Normalization: r.Config.Transform().Normalization, Phase: string(m.Phase), Epoch: m.Epoch, Step: r.step,
-		TestAccuracy: m.TestAccuracy, TestLoss: m.TestLoss, BestAccuracy: r.best,
-	}
-	if m.BestIsAverage {
-		// best.ckpt holds the average, as the weights; last.ckpt the weights, and the average to resume.
-		best := meta
-		best.Averaged = true
-		best.TestAccuracy, best.TestLoss = m.bestAccuracy()
-		if err := r.ema.Swap(); err != nil {
-			return err
-		}
-		err := checkpoint.Save(filepath.Join(r.Dir, BestFile), r.Store, best)
-		if swapErr := r.ema.Swap(); err == nil {
-			err = swapErr
-		}
-		if err != nil {
-			return err
-		}
-		return saveCheckpoints(r.Dir, r.Store, meta, false)
-	}
-	return saveCheckpoints(r.Dir, r.Store, meta, m.Best)
 }
 
 // ReadMetrics reads a run folder's metrics file.
@@ -235,7 +161,7 @@ func CheckpointPath(runOrCheckpoint string) string {
 
 // LoadModel reads a run's best checkpoint (or the checkpoint file runOrCheckpoint, see CheckpointPath): the
 // model it holds, its variables, and what it says of itself.
-func LoadModel(runOrCheckpoint string) (*resnet.Model, *model.Store, *checkpoint.Meta, error) {
+func LoadModel(runOrCheckpoint string) (*nn.Model, *model.Store, *checkpoint.Meta, error) {
 	store, meta, err := checkpoint.Load(CheckpointPath(runOrCheckpoint))
 	if err != nil {
 		return nil, nil, nil, err
@@ -279,85 +205,25 @@ type Summary struct {
 	TrainSeconds       float64        `json:"train_seconds"`
 }
 
-// WriteSummary writes summary.json and summary.txt from the metrics, the best checkpoint and the
-// validation result (nil when there is none).
-func (r *Run) WriteSummary(validation *evaluate.Result) (*Summary, error) {
-	epochs, err := ReadMetrics(r.Dir)
-	if err != nil {
-		return nil, err
-	}
-	meta, _, err := checkpoint.ReadMeta(filepath.Join(r.Dir, BestFile))
-	if err != nil {
-		return nil, err
-	}
-	s := &Summary{
-		Model: r.Model.String(), Classes: r.Dataset.Classes, TrainImages: len(r.Dataset.Train.Samples),
-		TestImages: len(r.Dataset.Test.Samples), TestCarved: r.Dataset.TestCarved, BestPhase: meta.Phase,
-		BestEpoch: meta.Epoch, BestTestAccuracy: meta.TestAccuracy, Epochs: epochs,
-	}
-	for _, e := range epochs {
-		s.TrainSeconds += e.Seconds
-	}
-	for _, u := range r.Dataset.Skipped {
-		s.SkippedFiles = append(s.SkippedFiles, u.Path)
-	}
-	for p := range r.skipped {
-		s.SkippedFiles = append(s.SkippedFiles, p)
-	}
-	if validation != nil {
-		s.ValidationImages = validation.Total
-		s.ValidationAccuracy, s.ValidationLoss = &validation.Accuracy, &validation.Loss
-	}
-	if err := writeJSON(filepath.Join(r.Dir, SummaryFile), s); err != nil {
-		return nil, err
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "Model: %s\nClasses: %d (%s)\nImages: %d train, %d test", s.Model, len(s.Classes), strings.Join(s.Classes, ", "), s.TrainImages, s.TestImages)
-	if s.TestCarved {
-		b.WriteString(" (carved from train)")
-	}
-	fmt.Fprintf(&b, ", %d validation\n", s.ValidationImages)
-	if len(s.SkippedFiles) > 0 {
-		fmt.Fprintf(&b, "Skipped %d unreadable files: %s\n", len(s.SkippedFiles), strings.Join(s.SkippedFiles, ", "))
-	}
-	var phase Phase
-	for _, e := range epochs {
-		if e.Phase != phase {
-			phase = e.Phase
-			fmt.Fprintf(&b, "%s phase:\n", phase)
-		}
-		fmt.Fprintf(&b, "  %s\n", e)
-	}
-	fmt.Fprintf(&b, "Best: %s epoch %d, test accuracy %.2f%%\n", s.BestPhase, s.BestEpoch, 100*s.BestTestAccuracy)
-	if validation != nil {
-		fmt.Fprintf(&b, "Validation: %.2f%%, %.6f\n", 100*validation.Accuracy, validation.Loss)
-	}
-	fmt.Fprintf(&b, "Training time: %.1f s\n", s.TrainSeconds)
-	if err := atomicfile.Write(filepath.Join(r.Dir, SummaryTxtFile), []byte(b.String())); err != nil {
-		return nil, err
-	}
-	return s, nil
-}
-
-// startFolder writes a fresh run's files: what it was made from (p; nil for an imported run, which
-// was made elsewhere), its configuration, and its metrics, empty.
-func startFolder(dir string, cfg Config, p *Provenance) error {
+// Start writes a fresh run's files: what it was made from (p; nil for an imported run, which was made
+// elsewhere), its configuration, and its metrics, empty.
+func Start(dir string, cfg recipe.Config, p *Provenance) error {
 	if p != nil {
 		if err := writeJSON(filepath.Join(dir, ProvenanceFile), p); err != nil {
 			return err
 		}
 	}
-	if err := writeConfig(dir, cfg); err != nil {
+	if err := WriteConfig(dir, cfg); err != nil {
 		return err
 	}
 	if err := atomicfile.Write(filepath.Join(dir, MetricsFile), nil); err != nil {
 		return err
 	}
-	return writeMetricsCSV(dir, nil)
+	return WriteMetricsCSV(dir, nil)
 }
 
-// writeConfig writes the run's configuration (config.json).
-func writeConfig(dir string, cfg Config) error {
+// WriteConfig writes the run's configuration (config.json).
+func WriteConfig(dir string, cfg recipe.Config) error {
 	return writeJSON(filepath.Join(dir, ConfigFile), cfg)
 }
 
@@ -383,8 +249,8 @@ func readJSON(path, what string, v any) error {
 }
 
 // ReadConfig returns the configuration saved in the run folder dir (its config.json).
-func ReadConfig(dir string) (Config, error) {
-	var c Config
+func ReadConfig(dir string) (recipe.Config, error) {
+	var c recipe.Config
 	err := readJSON(filepath.Join(dir, ConfigFile), "config", &c)
 	return c, err
 }
@@ -393,7 +259,7 @@ func ReadConfig(dir string) (Config, error) {
 // the run has finished).
 type Record struct {
 	Dir     string
-	Config  Config
+	Config  recipe.Config
 	Metrics []EpochMetrics
 	Summary *Summary
 }
@@ -431,19 +297,6 @@ func (r *Record) Accuracy() float64 {
 	return r.Summary.BestTestAccuracy
 }
 
-// Settings returns the configuration as config.json holds it: its keys and their JSON values.
-func (c Config) Settings() (map[string]any, error) {
-	b, err := json.Marshal(c)
-	if err != nil {
-		return nil, err
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, err
-	}
-	return m, nil
-}
-
 // ReadProvenance reads a run folder's provenance.json.
 func ReadProvenance(dir string) (*Provenance, error) {
 	var p Provenance
@@ -453,12 +306,71 @@ func ReadProvenance(dir string) (*Provenance, error) {
 	return &p, nil
 }
 
-// saveCheckpoints writes the run's last checkpoint and, when best, its best one first.
-func saveCheckpoints(dir string, store *model.Store, meta checkpoint.Meta, best bool) error {
+// SaveCheckpoints writes the run's last checkpoint and, when best, its best one first.
+func SaveCheckpoints(dir string, store *model.Store, meta checkpoint.Meta, best bool) error {
 	if best {
 		if err := checkpoint.Save(filepath.Join(dir, BestFile), store, meta); err != nil {
 			return err
 		}
 	}
 	return checkpoint.Save(filepath.Join(dir, LastFile), store, meta)
+}
+
+// WriteSummary writes the run's summary to summary.json and, as text, to summary.txt.
+func WriteSummary(dir string, s *Summary) error {
+	if err := writeJSON(filepath.Join(dir, SummaryFile), s); err != nil {
+		return err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Model: %s\nClasses: %d (%s)\nImages: %d train, %d test", s.Model, len(s.Classes), strings.Join(s.Classes, ", "), s.TrainImages, s.TestImages)
+	if s.TestCarved {
+		b.WriteString(" (carved from train)")
+	}
+	fmt.Fprintf(&b, ", %d validation\n", s.ValidationImages)
+	if len(s.SkippedFiles) > 0 {
+		fmt.Fprintf(&b, "Skipped %d unreadable files: %s\n", len(s.SkippedFiles), strings.Join(s.SkippedFiles, ", "))
+	}
+	var phase Phase
+	for _, e := range s.Epochs {
+		if e.Phase != phase {
+			phase = e.Phase
+			fmt.Fprintf(&b, "%s phase:\n", phase)
+		}
+		fmt.Fprintf(&b, "  %s\n", e)
+	}
+	fmt.Fprintf(&b, "Best: %s epoch %d, test accuracy %.2f%%\n", s.BestPhase, s.BestEpoch, 100*s.BestTestAccuracy)
+	if s.ValidationAccuracy != nil {
+		fmt.Fprintf(&b, "Validation: %.2f%%, %.6f\n", 100**s.ValidationAccuracy, *s.ValidationLoss)
+	}
+	fmt.Fprintf(&b, "Training time: %.1f s\n", s.TrainSeconds)
+	return atomicfile.Write(filepath.Join(dir, SummaryTxtFile), []byte(b.String()))
+}
+
+// AppendMetrics appends an epoch's line to metrics.jsonl, synced, and rewrites metrics.csv from all its
+// lines.
+func AppendMetrics(dir string, m EpochMetrics) error {
+	line, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(filepath.Join(dir, MetricsFile), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("writing metrics: %w", err)
+	}
+	if _, err := f.Write(append(line, '\n')); err != nil {
+		f.Close()
+		return fmt.Errorf("writing metrics: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("writing metrics: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing metrics: %w", err)
+	}
+	metrics, err := ReadMetrics(dir)
+	if err != nil {
+		return err
+	}
+	return WriteMetricsCSV(dir, metrics)
 }

@@ -1,0 +1,113 @@
+package train
+
+// This file holds what the trainer writes into its run folder (through package runfolder) as epochs end.
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/vegclf/vegclf/vegclf/checkpoint"
+	"github.com/vegclf/vegclf/vegclf/evaluate"
+	"github.com/vegclf/vegclf/vegclf/internal/atomicfile"
+	"github.com/vegclf/vegclf/vegclf/runfolder"
+)
+
+// trimMetrics drops metrics lines of epochs after the restored checkpoint (written before a kill), and
+// returns the epochs kept.
+func (r *Run) trimMetrics() ([]runfolder.EpochMetrics, error) {
+	path := filepath.Join(r.Dir, runfolder.MetricsFile)
+	content, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("reading metrics: %w", err)
+	}
+	var kept []byte
+	var epochs []runfolder.EpochMetrics
+	for _, line := range strings.SplitAfter(string(content), "\n") {
+		var e runfolder.EpochMetrics
+		if strings.TrimSpace(line) == "" || json.Unmarshal([]byte(line), &e) != nil || !strings.HasSuffix(line, "\n") {
+			continue // A line cut short by a kill.
+		}
+		if e.Phase == runfolder.Frozen && (r.phase == runfolder.Finetune || e.Epoch <= r.epoch) || e.Phase == runfolder.Finetune && r.phase == runfolder.Finetune && e.Epoch <= r.epoch {
+			kept = append(kept, line...)
+			epochs = append(epochs, e)
+		}
+	}
+	if err := atomicfile.Write(path, kept); err != nil {
+		return nil, err
+	}
+	return epochs, runfolder.WriteMetricsCSV(r.Dir, epochs)
+}
+
+// saveEpoch appends the metrics line, then writes the best checkpoint (if the epoch improved) and the
+// last one. A kill at any point leaves whole files: each checkpoint is renamed into place, and a resume
+// from the last checkpoint drops metrics lines past it (that epoch is trained again).
+func (r *Run) saveEpoch(m runfolder.EpochMetrics) error {
+	if err := runfolder.AppendMetrics(r.Dir, m); err != nil {
+		return err
+	}
+	if m.Best {
+		r.best, _ = m.BestAccuracy()
+	}
+	meta := checkpoint.Meta{
+		Arch: r.Model.Name(), Head: r.Model.Head, Classes: r.Dataset.Classes, ImageSize: r.Config.ImageSize,
+		Normalization: r.Config.Transform().Normalization, Phase: string(m.Phase), Epoch: m.Epoch, Step: r.step,
+		TestAccuracy: m.TestAccuracy, TestLoss: m.TestLoss, BestAccuracy: r.best,
+	}
+	if m.BestIsAverage {
+		// best.ckpt holds the average, as the weights; last.ckpt the weights, and the average to resume.
+		best := meta
+		best.Averaged = true
+		best.TestAccuracy, best.TestLoss = m.BestAccuracy()
+		if err := r.ema.Swap(); err != nil {
+			return err
+		}
+		err := checkpoint.Save(filepath.Join(r.Dir, runfolder.BestFile), r.Store, best)
+		if swapErr := r.ema.Swap(); err == nil {
+			err = swapErr
+		}
+		if err != nil {
+			return err
+		}
+		return runfolder.SaveCheckpoints(r.Dir, r.Store, meta, false)
+	}
+	return runfolder.SaveCheckpoints(r.Dir, r.Store, meta, m.Best)
+}
+
+// WriteSummary writes summary.json and summary.txt from the metrics, the best checkpoint and the
+// validation result (nil when there is none).
+func (r *Run) WriteSummary(validation *evaluate.Result) (*runfolder.Summary, error) {
+	epochs, err := runfolder.ReadMetrics(r.Dir)
+	if err != nil {
+		return nil, err
+	}
+	meta, _, err := checkpoint.ReadMeta(filepath.Join(r.Dir, runfolder.BestFile))
+	if err != nil {
+		return nil, err
+	}
+	s := &runfolder.Summary{
+		Model: r.Model.String(), Classes: r.Dataset.Classes, TrainImages: len(r.Dataset.Train.Samples),
+		TestImages: len(r.Dataset.Test.Samples), TestCarved: r.Dataset.TestCarved, BestPhase: meta.Phase,
+		BestEpoch: meta.Epoch, BestTestAccuracy: meta.TestAccuracy, Epochs: epochs,
+	}
+	for _, e := range epochs {
+		s.TrainSeconds += e.Seconds
+	}
+	for _, u := range r.Dataset.Skipped {
+		s.SkippedFiles = append(s.SkippedFiles, u.Path)
+	}
+	for p := range r.skipped {
+		s.SkippedFiles = append(s.SkippedFiles, p)
+	}
+	if validation != nil {
+		s.ValidationImages = validation.Total
+		s.ValidationAccuracy, s.ValidationLoss = &validation.Accuracy, &validation.Loss
+	}
+	if err := runfolder.WriteSummary(r.Dir, s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
