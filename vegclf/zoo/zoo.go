@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/vegclf/vegclf/vegclf/mobilenet"
 	"github.com/vegclf/vegclf/vegclf/nn"
 	"github.com/vegclf/vegclf/vegclf/resnet"
 	"github.com/vegclf/vegclf/vegclf/weights"
@@ -39,10 +40,16 @@ var archs = []Arch{
 		timm("resnet50.a1_in1k", "timm's ResNet Strikes Back A1 recipe", 81.22, 235, "bicubic")),
 	resNet(resnet.ResNet101, tv("resnet101", "V2", "cd907fc2", 81.886, 232), tv("resnet101", "V1", "63fe2227", 77.374, 256)),
 	resNet(resnet.ResNet152, tv("resnet152", "V2", "f82ba261", 82.284, 232), tv("resnet152", "V1", "394f9c45", 78.312, 256)),
+	mobileNet(mobilenet.Large, tv("mobilenet_v3_large", "V2", "5c1a4163", 75.274, 232), tv("mobilenet_v3_large", "V1", "8738ca79", 74.042, 256)),
+	mobileNet(mobilenet.Small, tv("mobilenet_v3_small", "V1", "047dcff4", 67.668, 256)),
 }
 
 func resNet(a resnet.Arch, ws ...weights.Known) Arch {
 	return Arch{Name: a.Name(), Family: "ResNet", Backbone: a, ImageSize: 224, Weights: ws}
+}
+
+func mobileNet(a mobilenet.Arch, ws ...weights.Known) Arch {
+	return Arch{Name: a.Name(), Family: "MobileNetV3", Backbone: a, ImageSize: 224, Weights: ws}
 }
 
 // tv is a torchvision weights file: arch-version (resnet18-v1), its URL and file named with the SHA-256
