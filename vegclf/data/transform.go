@@ -3,6 +3,8 @@ package data
 import (
 	"encoding/json"
 	"fmt"
+	"image"
+	"math"
 	"strings"
 
 	"github.com/vegclf/vegclf/vegclf/rgb"
@@ -68,23 +70,86 @@ func (n *Normalization) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Transform turns a decoded image into the model's input: resize to Size x Size with Pillow's bilinear
-// filter, scale to [0,1], normalize. It is the tutorial's
-// Compose([Resize((size,size)), ToTensor(), Normalize(mean, std)]), with channels last.
+// Transform turns a decoded image into the model's input, Size x Size pixels, as torchvision's transforms
+// on PIL images do it, with Pillow's resampling (bit-identical) and channels last:
+//
+//   - With Resize 0, the tutorial's Compose([Resize((size, size), interpolation), ToTensor(),
+//     Normalize(mean, std)]): the image squashed to Size x Size.
+//   - With Resize r, the ImageNet evaluation of torchvision's weights (ImageClassification(crop_size=size,
+//     resize_size=r, interpolation)): Compose([Resize(r, interpolation), CenterCrop(size), ToTensor(),
+//     Normalize(mean, std)]), the shorter side resized to r keeping the aspect ratio, then the center
+//     Size x Size cropped out, padded with black where the resized image is smaller.
+//
+// Resize and Interpolation at their zero values give the first, and are left out of the JSON: a
+// Transform written before they existed reads and writes the same.
 type Transform struct {
 	Size          int
 	Normalization Normalization
 	MaxPixels     int // Largest image accepted by the decoder; 0 means rgb.DefaultMaxPixels.
+	// Resize is the length the shorter side is resized to before the center crop; 0 squashes the image
+	// to Size x Size instead.
+	Resize int `json:",omitempty"`
+	// Interpolation is the resampling filter, Pillow's bilinear (the zero value) or bicubic.
+	Interpolation rgb.Filter `json:",omitempty"`
 }
 
 // Apply writes the transformed image into dst (Size*Size*3 float32, HWC order).
 func (t Transform) Apply(img *rgb.Image, dst []float32) {
-	resized := rgb.Resize(img, t.Size, t.Size)
 	table := t.Normalization.table()
-	for i := 0; i+2 < len(resized.Pix); i += 3 {
-		px, out := resized.Pix[i:i+3], dst[i:i+3]
+	if t.Resize <= 0 {
+		resized := rgb.ResizeFilter(img, t.Size, t.Size, t.Interpolation)
+		normalize(table, resized.Pix, dst)
+		return
+	}
+	width, height := resizedSize(img.Width, img.Height, t.Resize)
+	left, padLeft, cropWidth := centerCrop(width, t.Size)
+	top, padTop, cropHeight := centerCrop(height, t.Size)
+	resized := rgb.ResizeCrop(img, width, height, t.Interpolation, image.Rect(left, top, left+cropWidth, top+cropHeight))
+	if cropWidth < t.Size || cropHeight < t.Size {
+		// CenterCrop pads the PIL image with black pixels: they are normalized as black.
+		for i := 0; i+2 < len(dst); i += 3 {
+			dst[i], dst[i+1], dst[i+2] = table[0][0], table[1][0], table[2][0]
+		}
+	}
+	rowLen := cropWidth * 3
+	for y := range cropHeight {
+		start := ((padTop+y)*t.Size + padLeft) * 3
+		normalize(table, resized.Pix[y*rowLen:(y+1)*rowLen], dst[start:start+rowLen])
+	}
+}
+
+// normalize writes the normalized values of the 8-bit RGB pixels pix into dst.
+func normalize(table *[3][256]float32, pix []uint8, dst []float32) {
+	for i := 0; i+2 < len(pix); i += 3 {
+		px, out := pix[i:i+3], dst[i:i+3]
 		out[0], out[1], out[2] = table[0][px[0]], table[1][px[1]], table[2][px[2]]
 	}
+}
+
+// resizedSize is torchvision's _compute_resized_output_size for Resize(size) (an int, no max_size): the
+// shorter side becomes size, the longer int(size * long / short): the product is an exact integer, the
+// division rounds as Python's does, and the conversion truncates as Python's int() does.
+func resizedSize(width, height, size int) (int, int) {
+	short, long := width, height
+	if width > height {
+		short, long = height, width
+	}
+	newLong := int(float64(size*long) / float64(short))
+	if width <= height {
+		return size, newLong
+	}
+	return newLong, size
+}
+
+// centerCrop is torchvision's center_crop along one side of length n, cropped to c: where n < c, the
+// side is padded with (c-n)/2 pixels before (the rest after) and kept whole; otherwise the crop starts at
+// int(round((n - c) / 2.0)), Python's round, which rounds halves to even. It returns the first pixel of
+// the side kept, the padding before it, and the number kept.
+func centerCrop(n, c int) (start, pad, kept int) {
+	if n < c {
+		return 0, (c - n) / 2, n
+	}
+	return int(math.RoundToEven(float64(n-c) / 2)), 0, c
 }
 
 // table returns each channel's normalized value of every 8-bit level, computed with the same float32
