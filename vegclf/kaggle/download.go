@@ -203,8 +203,9 @@ func (dl *download) fetch(ctx context.Context) (int64, error) {
 	meta := dl.readMeta()
 	if offset > 0 && meta.Total > 0 && offset >= meta.Total {
 		if offset == meta.Total {
-			dl.fresh = false
-			return 0, nil // Complete: an earlier run was stopped before verifying it.
+			dl.fresh = false // Complete: an earlier run was stopped before verifying it.
+			dl.g.log.printf("%s: the download in %s is complete (%s)\n", dl.g.ds, dl.folder, formatBytes(offset))
+			return 0, nil
 		}
 		return 0, dl.startOver("the partial file is longer than the server's")
 	}
@@ -217,6 +218,9 @@ func (dl *download) fetch(ctx context.Context) (int64, error) {
 	creds := dl.g.opts.Credentials
 	req.SetBasicAuth(creds.Username, creds.Key)
 	req.Header.Set("User-Agent", "vegclf")
+	// The file's own bytes, never compressed on the way: ranges count them, and Go's transport would
+	// otherwise ask for gzip on a first request (not on a range request) and undo it unseen.
+	req.Header.Set("Accept-Encoding", "identity")
 	if offset > 0 {
 		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", offset))
 		if v := meta.validator(); v != "" {
@@ -268,8 +272,9 @@ func (dl *download) fetch(ctx context.Context) (int64, error) {
 		dl.g.log.printf("resuming %s at %s of %s from %s\n", dl.g.ds, formatBytes(offset), sizeOrUnknown(meta.Total), redactString(dl.url))
 	case http.StatusRequestedRangeNotSatisfiable:
 		if _, total, _ := parseContentRange(resp.Header.Get("Content-Range")); total == offset {
-			dl.fresh = false
-			return 0, nil // The partial file was complete.
+			dl.fresh = false // The partial file was complete.
+			dl.g.log.printf("%s: the download in %s is complete (%s)\n", dl.g.ds, dl.folder, formatBytes(offset))
+			return 0, nil
 		}
 		return 0, dl.startOver("the server has no bytes past the partial file's end")
 	default:

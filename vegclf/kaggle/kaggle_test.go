@@ -251,7 +251,7 @@ func TestGet(t *testing.T) {
 	}
 	reqs := srv.Requests()
 	if len(reqs) != 2 || reqs[0].Server != "api" || !reqs[0].Authorization || reqs[0].Status != 302 ||
-		reqs[1].Server != "storage" || reqs[1].Authorization || reqs[1].Status != 200 || reqs[1].Range != "" {
+		reqs[1].Server != "storage" || reqs[1].Authorization || reqs[1].Status != 200 || reqs[1].Range != "" || reqs[1].AcceptEncoding != "identity" {
 		t.Errorf("requests: %+v", reqs)
 	}
 	for _, want := range []string{"downloading " + spec + " (", "from " + srv.BaseURL() + "/datasets/download/" + owner + "/" + slug, "(100%)", "downloaded ", "unpacking 28 files", "unpacked " + spec} {
@@ -319,8 +319,8 @@ func TestResume(t *testing.T) {
 		{name: "complete, not verified", setup: func(_ *kaggletest.Server, zip []byte, part, meta string) {
 			write(part, zip)
 			write(meta, []byte(`{"total":`+strconv.Itoa(len(zip))+`}`))
-		}, want: nil},
-		{name: "complete, size unknown", setup: func(_ *kaggletest.Server, zip []byte, part, _ string) { write(part, zip) }, want: []int{416}},
+		}, want: nil, say: "is complete"},
+		{name: "complete, size unknown", setup: func(_ *kaggletest.Server, zip []byte, part, _ string) { write(part, zip) }, want: []int{416}, say: "is complete"},
 		{name: "range ignored", setup: func(srv *kaggletest.Server, _ []byte, _, _ string) { srv.IgnoreRange(true); srv.Cut(1, 0.5) }, want: []int{200, 200}, say: "starting over"},
 		{name: "file changed", setup: func(srv *kaggletest.Server, zip []byte, part, meta string) {
 			old := bytes.Repeat([]byte{'x'}, len(zip)/2)

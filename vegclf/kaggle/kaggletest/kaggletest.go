@@ -30,21 +30,21 @@ type Server struct {
 	datasets map[string][]byte // "owner/name" -> zip
 	cuts     int               // Storage answers still to cut midway.
 	cutAt    float64
-	noRange  bool   // Storage ignores Range: always 200.
-	badMD5   bool   // Storage announces a wrong MD5.
-	noLength bool   // Storage sends no Content-Length (chunked).
-	etagSalt string // Changes the ETag (as a changed file would).
+	noRange  bool // Storage ignores Range: always 200.
+	badMD5   bool // Storage announces a wrong MD5.
+	noLength bool // Storage sends no Content-Length (chunked).
 	log      []Request
 }
 
 // Request is one request either server received.
 type Request struct {
-	Server        string // "api" or "storage".
-	Path          string
-	Range         string
-	IfRange       string
-	Authorization bool // An Authorization header came.
-	Status        int
+	Server         string // "api" or "storage".
+	Path           string
+	Range          string
+	IfRange        string
+	AcceptEncoding string
+	Authorization  bool // An Authorization header came.
+	Status         int
 }
 
 // New starts the servers, accepting the token (username, key); Close stops them.
@@ -89,9 +89,6 @@ func (s *Server) WrongMD5(on bool) { s.set(func() { s.badMD5 = on }) }
 // NoLength makes the storage send no Content-Length.
 func (s *Server) NoLength(on bool) { s.set(func() { s.noLength = on }) }
 
-// ChangeETag makes the storage's file look changed (another ETag), as when a dataset gets a new version.
-func (s *Server) ChangeETag(salt string) { s.set(func() { s.etagSalt = salt }) }
-
 func (s *Server) set(f func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -108,7 +105,7 @@ func (s *Server) Requests() []Request {
 func (s *Server) record(server string, r *http.Request, status int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.log = append(s.log, Request{Server: server, Path: r.URL.Path, Range: r.Header.Get("Range"), IfRange: r.Header.Get("If-Range"),
+	s.log = append(s.log, Request{Server: server, Path: r.URL.Path, Range: r.Header.Get("Range"), IfRange: r.Header.Get("If-Range"), AcceptEncoding: r.Header.Get("Accept-Encoding"),
 		Authorization: r.Header.Get("Authorization") != "", Status: status})
 }
 
@@ -147,7 +144,7 @@ func (s *Server) storage(w http.ResponseWriter, r *http.Request) {
 	ref, ok2 := strings.CutSuffix(ref, "/archive.zip")
 	s.mu.Lock()
 	content, found := s.datasets[ref]
-	noRange, badMD5, noLength, salt := s.noRange, s.badMD5, s.noLength, s.etagSalt
+	noRange, badMD5, noLength := s.noRange, s.badMD5, s.noLength
 	cut := s.cuts > 0
 	if cut {
 		s.cuts--
@@ -164,7 +161,7 @@ func (s *Server) storage(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "<?xml version='1.0'?><Error><Code>AccessDenied</Code></Error>", http.StatusForbidden)
 		return
 	}
-	sha := sha256.Sum256(append(content, salt...))
+	sha := sha256.Sum256(content)
 	etag := `"` + hex.EncodeToString(sha[:8]) + `"`
 	sum := md5.Sum(content)
 	if badMD5 {
