@@ -13,6 +13,7 @@
 //	vegclf lr-find --data DIR [--phase finetune] [--svg FILE]
 //	vegclf bench --data DIR [--recipe] [--json FILE] [--compare torch.json]
 //	vegclf synth --out DIR [--classes 4] [--train 24] [--size 256]
+//	vegclf data get kaggle:OWNER/DATASET [--out DIR]
 //	vegclf weights list
 //	vegclf weights download NAME...
 //	vegclf backend [--backend go|xla:cpu|xla:cuda]
@@ -56,6 +57,7 @@ var commands = map[string]command{
 	"bench":     {"measure speed and memory, and compare with PyTorch's figures", runBench},
 	"lr-find":   {"sweep the learning rate and suggest one (fastai's LR finder)", runLRFind},
 	"synth":     {"write a synthetic vegetable dataset (for demos, tests and benchmarks)", runSynth},
+	"data":      {"download a Kaggle dataset, unpack it and print its --data: data get kaggle:OWNER/DATASET", runData},
 	"backend":   {"say which compute backend runs and why, and check that it computes", runBackend},
 	"version":   {"print the versions of vegclf, Go and GoMLX, the JPEG decoder and the default backend", runVersion},
 	"import":    {"make a run folder from a PyTorch checkpoint (the tutorial's VegetableResnet, or a torchvision ResNet)", runImport},
