@@ -96,7 +96,7 @@ func (c ConvBN) ApplyCF(store *model.Store, x *Node, opts Options) *Node {
 		y = Convolve(x, kernel).AxesConfig(channelsFirstNative).Strides(c.Stride).PaddingPerDim([][2]int{{c.Pad, c.Pad}, {c.Pad, c.Pad}}).Done()
 	}
 	if opts.Train {
-		return c.BN.trainAxis(store, y, 0)
+		return c.BN.in(opts).trainAxis(store, y, 0)
 	}
 	return Add(y, ConvertDType(Reshape(shift, kd[3], 1, 1, 1), dtype))
 }

@@ -1,6 +1,7 @@
-"""Writes Grad-CAM maps of torchvision's ResNet-18 (layer4, eval mode), the reference for package interpret.
+"""Writes Grad-CAM maps of a torchvision model (eval mode) on its last stage (a ResNet's layer4, a
+MobileNetV3's features), the reference for package interpret.
 
-usage: gradcam_reference.py OUTDIR SIZE
+usage: gradcam_reference.py ARCH OUTDIR SIZE
 OUTDIR gets weights.pth, input.bin (float32 [2, SIZE, SIZE, 3], channels last), classes.bin (int32 [2]) and
 cams.bin (float32 [2, SIZE/32, SIZE/32], each map divided by its maximum).
 """
@@ -14,17 +15,19 @@ from common import realistic_batchnorm
 
 
 def main():
-    out, size = sys.argv[1], int(sys.argv[2])
+    arch, out, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
     torch.manual_seed(5)
-    model = torchvision.models.resnet18()
+    model = getattr(torchvision.models, arch)()
     realistic_batchnorm(model, size, 4)
+    last = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1]
     with torch.no_grad():
-        model.fc.weight.mul_(0.1)
+        last.weight.mul_(0.1)
     torch.save(model.state_dict(), os.path.join(out, "weights.pth"))
     model.eval()
     x = torch.randn(2, 3, size, size)
     maps = {}
-    model.layer4.register_forward_hook(lambda m, i, o: maps.__setitem__("a", o))
+    stage = model.layer4 if arch.startswith("resnet") else model.features
+    stage.register_forward_hook(lambda m, i, o: maps.__setitem__("a", o))
     logits = model(x)
     classes = torch.tensor([3, int(logits[1].argmax())])  # An arbitrary class, and the predicted one.
     score = logits[torch.arange(2), classes].sum()
