@@ -114,7 +114,9 @@ func Hardsigmoid(x *Node) *Node {
 	t := AddScalar(MulScalar(x, 1.0/6), 0.5)
 	y, _ := InternalFusedOpCaller(
 		func() *Node { return Clamp(zero, t, one) },
-		func() *Node { return Where(LessOrEqual(t, zero), ZerosLike(t), Where(GreaterOrEqual(t, one), OnesLike(t), t)) }, true)
+		func() *Node {
+			return Where(LessOrEqual(t, zero), ZerosLike(t), Where(GreaterOrEqual(t, one), OnesLike(t), t))
+		}, true)
 	return y
 }
 
