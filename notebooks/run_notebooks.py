@@ -84,6 +84,9 @@ def check_tutorial(nb):
     model = cell_with("session().ShowModel()")
     if "random initialization" not in text_of(model, "stdout") and "Pretrained weights:" not in text_of(model, "stdout"):
         problems.append("tutorial: the model cell does not say which weights it uses")
+    archs = cell_with("notebook.ShowArchitectures(")
+    if "mobilenet_v3_large" not in html_of(archs) or "<table" not in html_of(archs) or "resnet50" not in text_of(archs, "stdout"):
+        problems.append("tutorial: the architectures cell shows no table of the registered architectures")
     training = cell_with("session().Train()")
     out = text_of(training, "stdout")
     if "Epoch  1 - Train accuracy:" not in out or "Fine-tuning:" not in out:

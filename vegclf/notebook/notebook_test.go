@@ -11,6 +11,7 @@ import (
 	"github.com/vegclf/vegclf/vegclf/internal/testenv"
 	"github.com/vegclf/vegclf/vegclf/recipe"
 	"github.com/vegclf/vegclf/vegclf/runfolder"
+	"github.com/vegclf/vegclf/vegclf/zoo"
 
 	"github.com/vegclf/vegclf/vegclf/schedule"
 )
@@ -93,5 +94,26 @@ func TestRunTableShowsZeroSettings(t *testing.T) {
 	}
 	if strings.Contains(table, "nil") || strings.Contains(table, ">arch</th>") {
 		t.Errorf("the table shows a missing value or a setting both runs share:\n%s", table)
+	}
+}
+
+// TestArchitecturesTable: every registered architecture has its row, with its family, its trainable
+// parameters with the tutorial's head (ResNet-50's 23.8 M: 23.5 M of backbone and its 0.26 M head),
+// features, size and default weights, in the table and the text.
+func TestArchitecturesTable(t *testing.T) {
+	t.Setenv("VEGCLF_CACHE", t.TempDir())
+	var text strings.Builder
+	table := architecturesTable(15, &text)
+	for _, a := range zoo.Archs() {
+		if !strings.Contains(table, "<td>"+a.Name+"</td><td>"+a.Family+"</td>") || !strings.Contains(text.String(), a.Name) ||
+			!strings.Contains(table, "<td>"+a.Default().Name+"</td>") {
+			t.Errorf("%s is missing from the table:\n%s\n%s", a.Name, table, text.String())
+		}
+	}
+	for _, want := range []string{"<td>resnet50</td><td>ResNet</td><td>23.8 M</td><td>2048</td><td>224</td><td>torchvision-v2</td><td>80.9%</td><td>no</td>",
+		"<td>mobilenet_v3_large</td><td>MobileNetV3</td>", "<td>1280</td>"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("the table lacks %q:\n%s", want, table)
+		}
 	}
 }
