@@ -147,7 +147,7 @@ def check_experiments(nb):
 
 
 def best_grid_rate(data):
-    """Trains the default run's fine-tuning phase (train.FromScratch's settings) at a small grid of learning
+    """Trains the default run's fine-tuning phase (recipe.FromScratch's settings) at a small grid of learning
     rates on the data, and returns the rate whose final train loss is lowest."""
     best, best_loss = None, float("inf")
     for rate in ("1e-4", "1e-3", "1e-2"):
