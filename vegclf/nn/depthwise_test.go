@@ -33,6 +33,7 @@ func TestDepthwiseCFEqualsNative(t *testing.T) {
 	for _, tc := range []struct{ c, b, h, w, k, stride, tile int }{
 		{4, 2, 9, 9, 3, 1, 0}, {3, 2, 8, 10, 3, 2, 0}, {5, 1, 9, 7, 3, 2, 0}, {3, 2, 11, 12, 5, 1, 0}, {4, 1, 12, 11, 5, 2, 0}, {2, 1, 3, 3, 5, 1, 0},
 		{3, 2, 7, 12, 3, 1, 3}, {2, 2, 6, 12, 3, 1, 4}, {3, 1, 8, 16, 3, 2, 4}, {2, 2, 5, 15, 3, 2, 4}, {3, 1, 10, 20, 5, 1, 5}, {2, 1, 9, 20, 5, 2, 5},
+		{3, 2, 2, 2, 7, 1, 0}, {3, 2, 4, 4, 7, 1, 0}, {2, 1, 14, 14, 7, 1, 0}, {2, 1, 8, 56, 7, 1, 28}, // ConvNeXt's.
 	} {
 		name := fmt.Sprintf("%dx%d/%d on %dx%d, tiles of %d", tc.k, tc.k, tc.stride, tc.h, tc.w, tc.tile)
 		t.Run(name, func(t *testing.T) {

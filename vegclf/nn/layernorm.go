@@ -1,0 +1,84 @@
+package nn
+
+import (
+	"github.com/gomlx/compute/dtypes"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+)
+
+// LayerNormCF is torch's LayerNorm over the channels of channels-first x [C, ...] (axis 0): torchvision's
+// LayerNorm2d, and a LayerNorm over the last axis of channels-last activations, in this layout. Each
+// position's C values are centered and divided by sqrt(biased variance + eps), then scaled by weight and
+// shifted by bias ([C]; nil for none: callers fold them into the product that reads the output). It
+// computes in float32 and returns x's dtype.
+func LayerNormCF(x, weight, bias *Node, eps float64) *Node {
+	if dtype := x.DType(); dtype != dtypes.Float32 {
+		return ConvertDType(LayerNormCF(ConvertDType(x, dtypes.Float32), weight, bias, eps), dtype)
+	}
+	d := x.Shape().Dimensions
+	c := d[0]
+	n := x.Shape().Size() / c
+	y := normalizeLeading(Reshape(x, c, n), eps)
+	if weight != nil {
+		y = Mul(y, Reshape(weight, c, 1))
+	}
+	if bias != nil {
+		y = Add(y, Reshape(bias, c, 1))
+	}
+	return Reshape(y, d...)
+}
+
+// normalizeLeading normalizes each column of x [C, N] to zero mean and unit (biased) variance, with eps
+// added to the variance. Autodiff of its operations would keep the centered input besides the output and
+// take a dozen memory passes backward; its gradient is given instead in closed form, as torch computes it:
+// dx = r * (g - mean(g) - y * mean(g * y)) per column, r the inverse deviation and y the output, the only
+// values kept. The forward graph runs as built, and GoMLX differentiates the stand-in InternalFusedOpCaller
+// is given, an identity of x whose custom gradient is that formula (as bandedProduct's). With GoMLX's fusion
+// turned off (GOMLX_FUSION=0) the stand-in would be computed instead: the plain operations are used then.
+func normalizeLeading(x *Node, eps float64) *Node {
+	n := x.Shape().Dimensions[1]
+	var y, r *Node
+	plain := func() *Node {
+		mean := ReduceMean(x, 0)
+		centered := Sub(x, Reshape(mean, 1, n))
+		variance := ReduceMean(Square(centered), 0)
+		r = Reshape(Rsqrt(AddScalar(variance, eps)), 1, n)
+		return Mul(centered, r)
+	}
+	out, fused := InternalFusedOpCaller(
+		func() *Node { y = plain(); return y },
+		func() *Node {
+			return IdentityWithCustomGradient(x, func(_, g *Node) *Node {
+				ys, rs := StopGradient(y), StopGradient(r)
+				meanG := Reshape(ReduceMean(g, 0), 1, n)
+				meanGY := Reshape(ReduceMean(Mul(g, ys), 0), 1, n)
+				// r*g - (y * (r*mean(g*y)) + r*mean(g)): the per-column factors are small.
+				return Sub(Mul(g, rs), Add(Mul(ys, Mul(rs, meanGY)), Mul(rs, meanG)))
+			})
+		}, true)
+	if !fused {
+		return plain()
+	}
+	return out
+}
+
+// PortableNormalizeChannels is the normalization of LayerNormCF (no weight or bias) for the graphs exported
+// to ONNX, on x [B, C, H, W] (channels first) or [B, C], over C: the channel means are products with a
+// constant 1/C (a 1x1 Conv with one output channel, or a MatMul), which keep the reduced axis where ONNX's
+// ReduceSum without keepdims would need a Reshape of the batch axis; then Sub, Mul, Add, Sqrt and Div.
+func PortableNormalizeChannels(x *Node, eps float64) *Node {
+	g := x.Graph()
+	c := x.Shape().Dimensions[1]
+	mean := func(v *Node) *Node {
+		ones := make([]float32, c)
+		for i := range ones {
+			ones[i] = 1 / float32(c)
+		}
+		if v.Rank() == 2 {
+			return MatMul(v, Const(g, tensors.FromFlatDataAndDimensions(ones, c, 1)))
+		}
+		return Convolve(v, Const(g, tensors.FromFlatDataAndDimensions(ones, 1, c, 1, 1))).AxesConfig(channelsFirst).Done()
+	}
+	centered := Sub(x, mean(x))
+	return Div(centered, Sqrt(AddScalar(mean(Mul(centered, centered)), eps)))
+}
