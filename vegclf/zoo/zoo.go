@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/vegclf/vegclf/vegclf/convnext"
 	"github.com/vegclf/vegclf/vegclf/mobilenet"
 	"github.com/vegclf/vegclf/vegclf/nn"
 	"github.com/vegclf/vegclf/vegclf/resnet"
@@ -42,6 +43,12 @@ var archs = []Arch{
 	resNet(resnet.ResNet152, tv("resnet152", "V2", "f82ba261", 82.284, 232), tv("resnet152", "V1", "394f9c45", 78.312, 256)),
 	mobileNet(mobilenet.Large, tv("mobilenet_v3_large", "V2", "5c1a4163", 75.274, 232), tv("mobilenet_v3_large", "V1", "8738ca79", 74.042, 256)),
 	mobileNet(mobilenet.Small, tv("mobilenet_v3_small", "V1", "047dcff4", 67.668, 256)),
+	convNeXt(convnext.Tiny, tv("convnext_tiny", "V1", "983f1562", 82.520, 236)),
+	convNeXt(convnext.Small, tv("convnext_small", "V1", "0c510722", 83.616, 230)),
+}
+
+func convNeXt(a convnext.Arch, ws ...weights.Known) Arch {
+	return Arch{Name: a.Name(), Family: "ConvNeXt", Backbone: a, ImageSize: 224, Weights: ws}
 }
 
 func resNet(a resnet.Arch, ws ...weights.Known) Arch {

@@ -5,7 +5,7 @@ usage: grad_reference.py ARCH HEAD OUTDIR NCLASSES BATCH SIZE SEED
 
 HEAD is the module the head replaces ("fc", "classifier.3"). The model has random weights with batch norms
 that look trained (common.realistic_batchnorm), and the tutorial's head Sequential(Linear(F, 128), ReLU,
-Linear(128, NCLASSES)) in place of HEAD. It runs in train mode (batch statistics) with dropout off.
+Linear(128, NCLASSES)) in place of HEAD. It runs in train mode (batch statistics) with dropout and stochastic depth off.
 
 OUTDIR gets:
   init.pth    the state_dict before the step
@@ -47,7 +47,7 @@ def main():
     labels.numpy().astype("<i4").tofile(os.path.join(out, "labels.bin"))
     model.train()
     for m in model.modules():
-        if isinstance(m, torch.nn.Dropout):
+        if isinstance(m, (torch.nn.Dropout, torchvision.ops.StochasticDepth)):
             m.eval()
     loss = torch.nn.CrossEntropyLoss()(model(x), labels)
     loss.backward()
