@@ -34,9 +34,10 @@ const (
 // in the newer one ONNX Runtime compiles with (ReduceSum takes its axes as an input since opset 13, MaxPool
 // and Conv last changed in 12 and 11, Min in 13, AveragePool in 11 until 19 added dilations, which the
 // export does not use), so the file can declare opset 17 and IR version 8: ONNX 1.12's
-// checker, and runtimes from ONNX Runtime 1.13 on, accept it.
+// checker, and runtimes from ONNX Runtime 1.13 on, accept it. A ConvNeXt's LayerNorms and exact GELU
+// add Sub and Div (last changed in opset 14), Sqrt and Erf (13).
 var opset17 = map[string]bool{"Conv": true, "Add": true, "Max": true, "Min": true, "MaxPool": true, "AveragePool": true, "ReduceSum": true,
-	"Mul": true, "MatMul": true}
+	"Mul": true, "MatMul": true, "Sub": true, "Div": true, "Sqrt": true, "Erf": true}
 
 // finish edits a serialized ModelProto compiled at batch size batch: the first axis of every graph input,
 // output and value (of size batch) becomes the symbolic dimension "batch"; it declares IR version 8 and
