@@ -70,11 +70,11 @@ func (a Arch) block(store *model.Store, name string, x *Node, drop float64, opts
 	y = addBias(y, value(".block.0.bias"))
 	y = nn.LayerNormCF(y, nil, nil, lnEps)
 	w1, b1 := foldNorm(value(".block.3.weight"), value(".block.3.bias"), value(".block.2.weight"), value(".block.2.bias"))
-	y = nn.GELU(addBias(nn.Pointwise(y, ConvertDType(w1, dtype)), b1))
+	y = nn.GELU(addBias(nn.ProductCF(y, ConvertDType(w1, dtype)), b1))
 	scale := Reshape(value(".layer_scale"), c)
 	w2 := Mul(value(".block.5.weight"), Reshape(scale, 1, c)) // [4C, C]
 	b2 := Mul(value(".block.5.bias"), scale)
-	y = addBias(nn.Pointwise(y, ConvertDType(w2, dtype)), b2)
+	y = addBias(nn.ProductCF(y, ConvertDType(w2, dtype)), b2)
 	return Add(x, nn.StochasticDepth(y, drop, 1, opts))
 }
 

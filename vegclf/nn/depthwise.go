@@ -114,17 +114,23 @@ func depthwiseTiled(x, kernel *Node, stride, pad, tile int) *Node {
 // takes the right one as [K, N] or [N, K], and transposes anything else element by element. The left
 // operand's gradient, dOut . toeplitz^T, fits as it is. The right one's, lhs^T . dOut, contracted over M,
 // the first axis of both, would transpose both; it is computed transposed instead, dOut^T . lhs, from
-// dOut^T [C, N, M], which a 0213 transpose (one of the backend's fast ones) gives. As trainingProduct does,
-// GoMLX runs the product and differentiates the decomposed graph: one term for each operand's gradient.
+// dOut^T [C, N, M], which a 0213 transpose (one of the backend's fast ones) gives. As ProductCF does, GoMLX
+// runs the product and differentiates a stand-in whose identities' custom gradients are these products (a
+// decomposed graph differentiated by GoMLX would copy lhs, the largest tensor, for a StopGradient, and each
+// gradient again for the identity transpose GoMLX's DotGeneral gradient ends with).
 func bandedProduct(lhs, toeplitz *Node) *Node {
 	out, _ := InternalFusedOpCaller(
 		func() *Node { return DotGeneral(lhs, []int{2}, []int{0}, toeplitz, []int{1}, []int{0}) },
 		func() *Node {
-			forLhs := DotGeneral(lhs, []int{2}, []int{0}, StopGradient(toeplitz), []int{1}, []int{0})
-			transposed := Transpose(toeplitz, 1, 2) // [C, N, K], small.
-			outT := DotGeneral(transposed, []int{2}, []int{0}, StopGradient(lhs), []int{2}, []int{0}) // [C, N, M]
-			forT := swapLastTwo(outT)
-			return Add(forLhs, Sub(forT, StopGradient(forT)))
+			var dOut *Node
+			ls := IdentityWithCustomGradient(lhs, func(_, _ *Node) *Node {
+				return DotGeneral(dOut, []int{2}, []int{0}, toeplitz, []int{2}, []int{0})
+			})
+			ts := IdentityWithCustomGradient(toeplitz, func(_, _ *Node) *Node {
+				return swapLastTwo(DotGeneral(swapLastTwo(dOut), []int{2}, []int{0}, lhs, []int{1}, []int{0})) // [C, N, K] -> [C, K, N], small.
+			})
+			y := DotGeneral(ls, []int{2}, []int{0}, ts, []int{1}, []int{0})
+			return IdentityWithCustomGradient(y, func(_, v *Node) *Node { dOut = v; return v })
 		}, true)
 	return out
 }

@@ -66,7 +66,7 @@ func TestDepthwiseCFEqualsNative(t *testing.T) {
 	}
 }
 
-// BenchmarkDepthwise times MobileNetV3-Large's and EfficientNet's depthwise shapes at batch 16 as a
+// BenchmarkDepthwise times MobileNetV3-Large's, EfficientNet's and ConvNeXt's depthwise shapes at batch 16 as a
 // banded product (DepthwiseCF), as nine shifted slices multiplied and added, and as the backend's
 // grouped convolution: the forward pass, and the forward pass with the gradients of input and kernel.
 //
@@ -105,6 +105,10 @@ func BenchmarkDepthwise(b *testing.B) {
 		{"5x5 120ch 28", 120, 28, 5, 1},
 		{"3x3 480ch 14", 480, 14, 3, 1},
 		{"5x5 960ch 7", 960, 7, 5, 1},
+		{"7x7 96ch 56", 96, 56, 7, 1}, // ConvNeXt-Tiny's.
+		{"7x7 192ch 28", 192, 28, 7, 1},
+		{"7x7 384ch 14", 384, 14, 7, 1},
+		{"7x7 768ch 7", 768, 7, 7, 1},
 	} {
 		x := randomTensor(rng, shape.c, 16, shape.size, shape.size)
 		kernel := randomTensor(rng, shape.k, shape.k, 1, shape.c)

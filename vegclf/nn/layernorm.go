@@ -42,18 +42,19 @@ func normalizeLeading(x *Node, eps float64) *Node {
 		mean := ReduceMean(x, 0)
 		centered := Sub(x, Reshape(mean, 1, n))
 		variance := ReduceMean(Square(centered), 0)
-		r = Reshape(Rsqrt(AddScalar(variance, eps)), 1, n)
+		r = Reshape(Reciprocal(Sqrt(AddScalar(variance, eps))), 1, n) // GoMLX has no gradient for Rsqrt.
 		return Mul(centered, r)
 	}
 	out, fused := InternalFusedOpCaller(
 		func() *Node { y = plain(); return y },
 		func() *Node {
+			// y and r are read as they are (no StopGradient: the Go backend would copy them), the gradient
+			// of this gradient never being taken.
 			return IdentityWithCustomGradient(x, func(_, g *Node) *Node {
-				ys, rs := StopGradient(y), StopGradient(r)
 				meanG := Reshape(ReduceMean(g, 0), 1, n)
-				meanGY := Reshape(ReduceMean(Mul(g, ys), 0), 1, n)
+				meanGY := Reshape(ReduceMean(Mul(g, y), 0), 1, n)
 				// r*g - (y * (r*mean(g*y)) + r*mean(g)): the per-column factors are small.
-				return Sub(Mul(g, rs), Add(Mul(ys, Mul(rs, meanGY)), Mul(rs, meanG)))
+				return Sub(Mul(g, r), Add(Mul(y, Mul(r, meanGY)), Mul(r, meanG)))
 			})
 		}, true)
 	if !fused {

@@ -29,7 +29,8 @@ func PatchifyCF(images, kernel *Node) *Node {
 	// [B*oh, k, ow, k*Cin] -> [B*oh, ow, k, k*Cin]: each patch's k*k*Cin values in the kernel's order.
 	patches := TransposeAllAxes(Reshape(images, batch*oh, k, ow, k*cin), 0, 2, 1, 3)
 	patches = StopGradient(Reshape(patches, batch*oh*ow, k*k*cin))
-	out := DotGeneral(Reshape(kernel, k*k*cin, cout), []int{0}, nil, patches, []int{1}, nil)
+	// [Cout, K] x [N, K]: the backend's layout, and the kernel's gradient dOut . P ([M, K] x [K, N]) too.
+	out := DotGeneral(Transpose(Reshape(kernel, k*k*cin, cout), 0, 1), []int{1}, nil, patches, []int{1}, nil)
 	return Reshape(out, cout, batch, oh, ow)
 }
 
@@ -50,7 +51,7 @@ func DownsampleCF(x, kernel *Node) *Node {
 	windows := TransposeAllAxes(Reshape(x, c*batch*oh, k, ow, k), 0, 2, 1, 3) // [C*B*oh, ow, k, k] = [C, N, k*k]
 	patches := Reshape(swapLastTwo(Reshape(windows, c, n, k*k)), c*k*k, n)
 	w := Reshape(TransposeAllAxes(kernel, 2, 0, 1, 3), c*k*k, cout) // [C, k, k, Cout]: the patches' order.
-	return Reshape(DotGeneral(w, []int{0}, nil, patches, []int{0}, nil), cout, batch, oh, ow)
+	return Reshape(ProductCF(patches, w), cout, batch, oh, ow)
 }
 
 // DepthwiseConvCF is the depthwise convolution of channels-first x [C, B, H, W] with kernel [kh, kw, 1, C]
