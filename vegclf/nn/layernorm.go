@@ -15,34 +15,40 @@ func LayerNormCF(x, weight, bias *Node, eps float64) *Node {
 	if dtype := x.DType(); dtype != dtypes.Float32 {
 		return ConvertDType(LayerNormCF(ConvertDType(x, dtypes.Float32), weight, bias, eps), dtype)
 	}
-	d := x.Shape().Dimensions
-	c := d[0]
-	n := x.Shape().Size() / c
-	y := normalizeLeading(Reshape(x, c, n), eps)
+	y := normalizeLeading(x, eps)
+	if weight == nil && bias == nil {
+		return y
+	}
+	dims := make([]int, x.Rank()) // [C, 1, ...]
+	for i := range dims {
+		dims[i] = 1
+	}
+	dims[0] = x.Shape().Dimensions[0]
 	if weight != nil {
-		y = Mul(y, Reshape(weight, c, 1))
+		y = Mul(y, Reshape(weight, dims...))
 	}
 	if bias != nil {
-		y = Add(y, Reshape(bias, c, 1))
+		y = Add(y, Reshape(bias, dims...))
 	}
-	return Reshape(y, d...)
+	return y
 }
 
-// normalizeLeading normalizes each column of x [C, N] to zero mean and unit (biased) variance, with eps
-// added to the variance. Autodiff of its operations would keep the centered input besides the output and
-// take a dozen memory passes backward; its gradient is given instead in closed form, as torch computes it:
-// dx = r * (g - mean(g) - y * mean(g * y)) per column, r the inverse deviation and y the output, the only
-// values kept. The forward graph runs as built, and GoMLX differentiates the stand-in InternalFusedOpCaller
-// is given, an identity of x whose custom gradient is that formula (as bandedProduct's). With GoMLX's fusion
-// turned off (GOMLX_FUSION=0) the stand-in would be computed instead: the plain operations are used then.
+// normalizeLeading normalizes x [C, ...] over its first axis, at each position of the others, to zero mean
+// and unit (biased) variance, with eps added to the variance. Autodiff of its operations would keep the
+// centered input besides the output and take a dozen memory passes backward; its gradient is given instead
+// in closed form, as torch computes it: dx = r * (g - mean(g) - y * mean(g * y)) per position, r the
+// inverse deviation and y the output, the only values kept. The forward graph runs as built, and GoMLX
+// differentiates the stand-in InternalFusedOpCaller is given, an identity of x whose custom gradient is that
+// formula (as bandedProduct's). With GoMLX's fusion turned off (GOMLX_FUSION=0) the stand-in would be
+// computed instead: the plain operations are used then. Only the per-position statistics are reshaped
+// (the Go backend copies a Reshape whose input has other readers).
 func normalizeLeading(x *Node, eps float64) *Node {
-	n := x.Shape().Dimensions[1]
+	stat := append([]int{1}, x.Shape().Dimensions[1:]...) // [1, ...]: a per-position statistic.
+	mean0 := func(v *Node) *Node { return Reshape(ReduceMean(v, 0), stat...) }
 	var y, r *Node
 	plain := func() *Node {
-		mean := ReduceMean(x, 0)
-		centered := Sub(x, Reshape(mean, 1, n))
-		variance := ReduceMean(Square(centered), 0)
-		r = Reshape(Reciprocal(Sqrt(AddScalar(variance, eps))), 1, n) // GoMLX has no gradient for Rsqrt.
+		centered := Sub(x, mean0(x))
+		r = Reciprocal(Sqrt(AddScalar(mean0(Square(centered)), eps))) // GoMLX has no gradient for Rsqrt.
 		return Mul(centered, r)
 	}
 	out, fused := InternalFusedOpCaller(
@@ -51,10 +57,8 @@ func normalizeLeading(x *Node, eps float64) *Node {
 			// y and r are read as they are (no StopGradient: the Go backend would copy them), the gradient
 			// of this gradient never being taken.
 			return IdentityWithCustomGradient(x, func(_, g *Node) *Node {
-				meanG := Reshape(ReduceMean(g, 0), 1, n)
-				meanGY := Reshape(ReduceMean(Mul(g, y), 0), 1, n)
-				// r*g - (y * (r*mean(g*y)) + r*mean(g)): the per-column factors are small.
-				return Sub(Mul(g, r), Add(Mul(y, Mul(r, meanGY)), Mul(r, meanG)))
+				// r*g - (y * (r*mean(g*y)) + r*mean(g)): the per-position factors are small.
+				return Sub(Mul(g, r), Add(Mul(y, Mul(r, mean0(Mul(g, y)))), Mul(r, mean0(g))))
 			})
 		}, true)
 	if !fused {
