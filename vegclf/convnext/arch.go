@@ -5,12 +5,14 @@
 //
 // Its activations are channels first, [C, B, H, W], inside the network, as MobileNetV3's: the blocks'
 // Linear layers (1x1 convolutions) are then products W^T . X the Go backend runs, with their gradients,
-// without transposing the activations; the 7x7 depthwise convolutions are banded products
-// (nn.DepthwiseCF); the LayerNorms normalize over the leading axis (nn.LayerNormCF); the patchify stem and
-// the downsampling layers are space-to-depth products (nn.PatchifyCF, nn.DownsampleCF). Each LayerNorm
-// followed by a Linear or a convolution has its weight and bias folded into that layer's kernel and bias,
-// and each layer scale into the second Linear of its block, on the parameters (small products, which
-// gradients go through) rather than on the activations.
+// without transposing the activations (nn.ProductCF); the 7x7 depthwise convolutions are banded products
+// (nn.DepthwiseCF on the Go backend, grouped convolutions on XLA); the LayerNorms normalize over the
+// leading axis with torch's closed-form gradient (nn.LayerNormCF); GELU is the backend's fused exact
+// activation where it has one (nn.GELU); the patchify stem and the downsampling layers are space-to-depth
+// products (nn.PatchifyCF, nn.DownsampleCF) on every backend. Each LayerNorm followed by a Linear or a
+// convolution has its weight and bias folded into that layer's kernel and bias, and each layer scale into
+// the second Linear of its block, on the parameters (small products, which gradients go through) rather
+// than on the activations.
 package convnext
 
 import (
