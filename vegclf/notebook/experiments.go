@@ -132,6 +132,61 @@ func CompareRuns(b compute.Backend, dirs []string) error {
 	return showBestRun(b, best)
 }
 
+// ShowTradeOff draws, for runs that finished (a summary), their accuracy (validation, else the best test
+// accuracy) against the seconds their fine-tuning epochs took on average (the frozen ones' when they did not
+// fine-tune), each point labeled by its architecture (its run folder's name when they share one): what a
+// faster backbone costs in accuracy. It prints the points too.
+func ShowTradeOff(dirs []string) error {
+	var recs []*runfolder.Record
+	archs := map[string]bool{}
+	for _, dir := range dirs {
+		rec, err := runfolder.ReadRecord(dir)
+		if err != nil {
+			return err
+		}
+		if rec.Summary != nil && len(rec.Metrics) > 0 {
+			recs, archs[string(rec.Config.Arch)] = append(recs, rec), true
+		}
+	}
+	if len(recs) == 0 {
+		return fmt.Errorf("no finished runs to compare (in %s)", strings.Join(dirs, ", "))
+	}
+	zero, hundred := 0.0, 100.0
+	chart := viz.Plot{Title: "Accuracy against training time", XLabel: "seconds per training epoch", YLabel: "accuracy (%)",
+		XMin: &zero, YMin: &zero, YMax: &hundred}
+	for _, rec := range recs {
+		label := filepath.Base(rec.Dir)
+		if len(archs) == len(recs) {
+			label = string(rec.Config.Arch)
+		}
+		seconds := epochSeconds(rec.Metrics)
+		chart.Points = append(chart.Points, viz.Point{X: seconds, Y: 100 * rec.Accuracy(), Label: label})
+		fmt.Printf("%s: %.2f%% accuracy, %.1f s per training epoch\n", label, 100*rec.Accuracy(), seconds)
+	}
+	svg, err := chart.SVG()
+	if err != nil {
+		return err
+	}
+	showHTML(svg)
+	return nil
+}
+
+// epochSeconds returns the mean seconds of the fine-tuning epochs, or of the frozen ones when there are none.
+func epochSeconds(metrics []runfolder.EpochMetrics) float64 {
+	for _, phase := range []runfolder.Phase{runfolder.Finetune, runfolder.Frozen} {
+		sum, n := 0.0, 0
+		for _, m := range metrics {
+			if m.Phase == phase {
+				sum, n = sum+m.Seconds, n+1
+			}
+		}
+		if n > 0 {
+			return sum / float64(n)
+		}
+	}
+	return 0
+}
+
 // showRunCurves draws every run's test accuracy and loss per epoch on shared charts.
 func showRunCurves(runs []comparedRun) error {
 	zero, hundred := 0.0, 100.0
