@@ -14,6 +14,7 @@ import (
 	"github.com/vegclf/vegclf/vegclf/mobilenet"
 	"github.com/vegclf/vegclf/vegclf/nn"
 	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/vit"
 	"github.com/vegclf/vegclf/vegclf/weights"
 )
 
@@ -42,6 +43,8 @@ var archs = []Arch{
 	resNet(resnet.ResNet152, tv("resnet152", "V2", "f82ba261", 82.284, 232), tv("resnet152", "V1", "394f9c45", 78.312, 256)),
 	mobileNet(mobilenet.Large, tv("mobilenet_v3_large", "V2", "5c1a4163", 75.274, 232), tv("mobilenet_v3_large", "V1", "8738ca79", 74.042, 256)),
 	mobileNet(mobilenet.Small, tv("mobilenet_v3_small", "V1", "047dcff4", 67.668, 256)),
+	visionTransformer(vit.B16, tv("vit_b_16", "V1", "c867db91", 81.072, 256)),
+	visionTransformer(vit.B32, tv("vit_b_32", "V1", "d86f8d99", 75.912, 256)),
 }
 
 func resNet(a resnet.Arch, ws ...weights.Known) Arch {
@@ -50,6 +53,10 @@ func resNet(a resnet.Arch, ws ...weights.Known) Arch {
 
 func mobileNet(a mobilenet.Arch, ws ...weights.Known) Arch {
 	return Arch{Name: a.Name(), Family: "MobileNetV3", Backbone: a, ImageSize: 224, Weights: ws}
+}
+
+func visionTransformer(a vit.Arch, ws ...weights.Known) Arch {
+	return Arch{Name: a.Name(), Family: "ViT", Backbone: a, ImageSize: a.ImageSize, Weights: ws}
 }
 
 // tv is a torchvision weights file: arch-version (resnet18-v1), its URL and file named with the SHA-256

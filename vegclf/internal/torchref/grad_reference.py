@@ -21,7 +21,7 @@ import sys
 import torch
 import torchvision
 
-from common import realistic_batchnorm
+from common import at_size, nondefault, realistic_batchnorm
 
 
 def main():
@@ -30,7 +30,8 @@ def main():
     torch.manual_seed(seed)
     torch.set_num_threads(2)
     model = getattr(torchvision.models, arch)()
-    realistic_batchnorm(model, size, batch)
+    nondefault(model)
+    realistic_batchnorm(at_size(model, arch, size), size, batch)
     parent_name, _, child = head.rpartition(".")
     parent = model.get_submodule(parent_name) if parent_name else model
     features = getattr(parent, child).in_features if not child.isdigit() else parent[int(child)].in_features

@@ -19,7 +19,7 @@ import sys
 import torch
 import torchvision
 
-from common import realistic_batchnorm
+from common import at_size, nondefault, realistic_batchnorm
 
 
 def main():
@@ -27,12 +27,14 @@ def main():
     torch.manual_seed(seed)
     torch.set_num_threads(2)
     model = getattr(torchvision.models, arch)()
-    realistic_batchnorm(model, size, batch)
+    nondefault(model)
+    realistic_batchnorm(at_size(model, arch, size), size, batch)
     device = os.environ.get("VEGCLF_TORCH_DEVICE", "cpu")
     torch.backends.cudnn.allow_tf32 = False
     torch.backends.cuda.matmul.allow_tf32 = False
     with torch.no_grad():
-        torch.save(model.state_dict(), os.path.join(out, "weights.pth"))
+        torch.save(model.state_dict(), os.path.join(out, "weights.pth"))  # At the native size.
+        model = at_size(model, arch, size)
         x = torch.randn(batch, 3, size, size)
         x.permute(0, 2, 3, 1).contiguous().numpy().astype("<f4").tofile(os.path.join(out, "input.bin"))
         model.to(device)
