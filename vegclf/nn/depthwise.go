@@ -121,7 +121,7 @@ func bandedProduct(lhs, toeplitz *Node) *Node {
 		func() *Node { return DotGeneral(lhs, []int{2}, []int{0}, toeplitz, []int{1}, []int{0}) },
 		func() *Node {
 			forLhs := DotGeneral(lhs, []int{2}, []int{0}, StopGradient(toeplitz), []int{1}, []int{0})
-			transposed := Transpose(toeplitz, 1, 2) // [C, N, K], small.
+			transposed := Transpose(toeplitz, 1, 2)                                                   // [C, N, K], small.
 			outT := DotGeneral(transposed, []int{2}, []int{0}, StopGradient(lhs), []int{2}, []int{0}) // [C, N, M]
 			forT := swapLastTwo(outT)
 			return Add(forLhs, Sub(forT, StopGradient(forT)))
