@@ -174,6 +174,7 @@ func TestPredictWeightsMatchTorchvision(t *testing.T) {
 		{"mobilenet_v3_large", "", "squash:96"},
 		{"mobilenet_v3_small", "", "squash:64"},
 		{"resnet18", "", "squash:64"},
+		{"vit_b_32", "", "squash:64"},
 		{"mobilenet_v3_small", "mobilenet_v3_small-v1", "enum:IMAGENET1K_V1"},
 		{"mobilenet_v3_large", "mobilenet_v3_large-v2", "enum:IMAGENET1K_V2"},
 	} {

@@ -36,12 +36,14 @@ def nondefault(model):
 
 
 def at_size(model, arch, size):
-    """The model at image size SIZE: itself, or for a Vision Transformer, a model of that size with the
+    """The model at image size SIZE: itself, or for a Vision Transformer, a copy for that size with the
     position embeddings interpolated as torchvision's interpolate_embeddings does."""
     if not arch.startswith("vit") or size == model.image_size:
         return model
-    import torchvision
+    import copy
     from torchvision.models.vision_transformer import interpolate_embeddings
-    resized = getattr(torchvision.models, arch)(image_size=size)
-    resized.load_state_dict(interpolate_embeddings(size, model.patch_size, model.state_dict()))
+    resized = copy.deepcopy(model)
+    state = interpolate_embeddings(size, model.patch_size, {"encoder.pos_embedding": model.encoder.pos_embedding.detach()})
+    resized.encoder.pos_embedding = torch.nn.Parameter(state["encoder.pos_embedding"])
+    resized.image_size = size
     return resized
