@@ -36,7 +36,9 @@ const (
 // export does not use), so the file can declare opset 17 and IR version 8: ONNX 1.12's
 // checker, and runtimes from ONNX Runtime 1.13 on, accept it.
 var opset17 = map[string]bool{"Conv": true, "Add": true, "Max": true, "Min": true, "MaxPool": true, "AveragePool": true, "ReduceSum": true,
-	"Mul": true, "MatMul": true}
+	"Mul": true, "MatMul": true,
+	"Sigmoid": true, // EfficientNet's SiLU and squeeze-excitation: unchanged since opset 13 (which added bfloat16).
+}
 
 // finish edits a serialized ModelProto compiled at batch size batch: the first axis of every graph input,
 // output and value (of size batch) becomes the symbolic dimension "batch"; it declares IR version 8 and
