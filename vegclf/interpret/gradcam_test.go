@@ -14,9 +14,10 @@ import (
 )
 
 // TestGradCAMMatchesTorch compares Grad-CAM maps with those computed by torch autograd on the same
-// torchvision weights and inputs, on a ResNet's layer4 and a MobileNetV3's last convolution.
+// torchvision weights and inputs, on a ResNet's layer4 and a MobileNetV3's and an EfficientNet's last
+// convolution.
 func TestGradCAMMatchesTorch(t *testing.T) {
-	for _, arch := range []string{"resnet18", "mobilenet_v3_small"} {
+	for _, arch := range []string{"resnet18", "mobilenet_v3_small", "efficientnet_b0"} {
 		t.Run(arch, func(t *testing.T) { gradCAMMatchesTorch(t, arch) })
 	}
 }

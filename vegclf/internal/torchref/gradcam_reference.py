@@ -29,11 +29,20 @@ def main():
     stage = model.layer4 if arch.startswith("resnet") else model.features
     stage.register_forward_hook(lambda m, i, o: maps.__setitem__("a", o))
     logits = model(x)
-    classes = torch.tensor([3, int(logits[1].argmax())])  # An arbitrary class, and the predicted one.
-    score = logits[torch.arange(2), classes].sum()
     a = maps["a"]
-    grads, = torch.autograd.grad(score, a)
-    cam = torch.relu((a * grads.mean((2, 3), keepdim=True)).sum(1))
+
+    def cams(classes):
+        score = logits[torch.arange(2), classes].sum()
+        grads, = torch.autograd.grad(score, a, retain_graph=True)
+        return torch.relu((a * grads.mean((2, 3), keepdim=True)).sum(1))
+
+    # An arbitrary class (3, or the next one whose map is not all zero: one that nothing in the image
+    # raises compares trivially), and the predicted one.
+    arbitrary = 3
+    while cams(torch.tensor([arbitrary, 0]))[0].max() <= 0:
+        arbitrary += 1
+    classes = torch.tensor([arbitrary, int(logits[1].argmax())])
+    cam = cams(classes)
     cam = cam / cam.flatten(1).max(1).values.clamp(min=1e-30)[:, None, None]
     x.permute(0, 2, 3, 1).contiguous().detach().numpy().astype("<f4").tofile(os.path.join(out, "input.bin"))
     classes.numpy().astype("<i4").tofile(os.path.join(out, "classes.bin"))
