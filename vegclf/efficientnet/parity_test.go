@@ -21,7 +21,8 @@ var archs = []efficientnet.Arch{efficientnet.B0, efficientnet.B1, efficientnet.B
 // batch norms that look trained) gives torchvision's logits in eval and train mode (stochastic depth and
 // dropout off) and its running statistics, with the banded depthwise products (the Go backend's path) and,
 // for B0, the native convolutions (XLA's); and one training step with the tutorial's head gives torch's
-// loss and exact gradients within 1e-4 of each gradient's largest value, 2e-4 for B3: the gradient of its
+// loss and exact gradients (but for B1, B0's widths at B2's depths: it would add time, not coverage)
+// within 1e-4 of each gradient's largest value, 2e-4 for B3: the gradient of its
 // features.1.1 squeeze-excitation's fc1 (a sum over 32x32 positions that nearly cancels) cannot be had in
 // float32 within 1e-4 (torch's own is 1.4e-4 from the exact one, vegclf's 1.25e-4).
 func TestParityWithTorchvision(t *testing.T) {
@@ -39,6 +40,9 @@ func TestParityWithTorchvision(t *testing.T) {
 			t.Run(name+"/logits", func(t *testing.T) {
 				paritytest.Logits(t, efficientnet.New(arch, nn.ImageNetHead()), conv, 2, 64)
 			})
+			if arch.Name() == efficientnet.B1.Name() {
+				continue
+			}
 			t.Run(name+"/gradients", func(t *testing.T) {
 				paritytest.Gradients(t, efficientnet.New(arch, nn.TutorialHead(5)), conv, 4, 64, bound)
 			})
