@@ -49,7 +49,9 @@ var opset17 = map[string]bool{"Conv": true, "Add": true, "Max": true, "Min": tru
 	// Transpose, Slice, Concat, Pad (13: pads as an input), Sub, Div (14), Sqrt, Erf, Softmax (13, one axis),
 	// Identity (16).
 	"Reshape": true, "Transpose": true, "Slice": true, "Concat": true, "Pad": true, "Sub": true, "Div": true, "Sqrt": true,
-	"Erf": true, "Identity": true, "Softmax": true}
+	"Erf": true, "Identity": true, "Softmax": true,
+	"Sigmoid": true, // EfficientNet's SiLU and squeeze-excitation: unchanged since opset 13 (which added bfloat16).
+}
 
 // finish edits a serialized ModelProto compiled at batch size batch: the first axis of every graph input,
 // output and value (of size batch) becomes the symbolic dimension "batch"; it declares IR version 8 and

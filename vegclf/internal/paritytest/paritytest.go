@@ -94,9 +94,9 @@ func Logits(t *testing.T, m *nn.Model, conv nn.ConvImpl, batch, size int) {
 }
 
 // Gradients runs grad_reference.py (the tutorial's head in place of the module m's head replaces, train
-// mode, dropout off), loads its initial state_dict into m, built with nn.TutorialHead(classes), and
-// compares one training step's cross-entropy and the gradient of every parameter, within bound relative
-// to each gradient's largest value.
+// mode, dropout and stochastic depth off, computed in float64: the exact gradients), loads its initial
+// state_dict into m, built with nn.TutorialHead(classes), and compares one training step's cross-entropy
+// and the gradient of every parameter, within bound relative to each gradient's largest value.
 func Gradients(t *testing.T, m *nn.Model, conv nn.ConvImpl, batch, size int, bound float64) {
 	t.Helper()
 	backend := testenv.Backend(t)

@@ -37,15 +37,25 @@ def main():
         stage = model.features
     stage.register_forward_hook(lambda m, i, o: maps.__setitem__("a", o))
     logits = model(x)
-    classes = torch.tensor([3, int(logits[1].argmax())])  # An arbitrary class, and the predicted one.
-    score = logits[torch.arange(2), classes].sum()
     a = maps["a"]
-    grads, = torch.autograd.grad(score, a)
-    if arch.startswith("vit"):  # Tokens [B, 1+h*w, D]: the patches', on the grid, channels first.
-        side = size // model.patch_size
-        grid = lambda t: t[:, 1:, :].reshape(t.shape[0], side, side, t.shape[2]).permute(0, 3, 1, 2)
-        a, grads = grid(a), grid(grads)
-    cam = torch.relu((a * grads.mean((2, 3), keepdim=True)).sum(1))
+
+    def cams(classes):
+        score = logits[torch.arange(2), classes].sum()
+        grads, = torch.autograd.grad(score, a, retain_graph=True)
+        maps, weights = a, grads
+        if arch.startswith("vit"):  # Tokens [B, 1+h*w, D]: the patches', on the grid, channels first.
+            side = size // model.patch_size
+            grid = lambda t: t[:, 1:, :].reshape(t.shape[0], side, side, t.shape[2]).permute(0, 3, 1, 2)
+            maps, weights = grid(a), grid(grads)
+        return torch.relu((maps * weights.mean((2, 3), keepdim=True)).sum(1))
+
+    # An arbitrary class (3, or the next one whose map is not all zero: one that nothing in the image
+    # raises compares trivially), and the predicted one.
+    arbitrary = 3
+    while cams(torch.tensor([arbitrary, 0]))[0].max() <= 0:
+        arbitrary += 1
+    classes = torch.tensor([arbitrary, int(logits[1].argmax())])
+    cam = cams(classes)
     cam = cam / cam.flatten(1).max(1).values.clamp(min=1e-30)[:, None, None]
     x.permute(0, 2, 3, 1).contiguous().detach().numpy().astype("<f4").tofile(os.path.join(out, "input.bin"))
     classes.numpy().astype("<i4").tofile(os.path.join(out, "classes.bin"))

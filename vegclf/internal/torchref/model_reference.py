@@ -7,7 +7,7 @@ OUTDIR gets:
                    three train-mode passes, random batch-norm affine parameters)
   input.bin        float32 [BATCH, SIZE, SIZE, 3] (channels last) random input
   eval.bin         float32 [BATCH, 1000] logits in eval mode
-  train.bin        float32 [BATCH, 1000] logits of one train-mode forward (batch statistics; dropout off)
+  train.bin        float32 [BATCH, 1000] logits of one train-mode forward (batch statistics; dropout and stochastic depth off)
   after_train.pth  the state_dict after that forward (updated running statistics)
 
 The forward passes run on $VEGCLF_TORCH_DEVICE (default cpu; cuda for the GPU check), in exact float32
@@ -43,7 +43,7 @@ def main():
         model(xd).cpu().numpy().astype("<f4").tofile(os.path.join(out, "eval.bin"))
         model.train()
         for m in model.modules():
-            if isinstance(m, torch.nn.Dropout):
+            if isinstance(m, (torch.nn.Dropout, torchvision.ops.StochasticDepth)):
                 m.eval()
         model(xd).cpu().numpy().astype("<f4").tofile(os.path.join(out, "train.bin"))
         torch.save({k: v.cpu() for k, v in model.state_dict().items()}, os.path.join(out, "after_train.pth"))
