@@ -61,7 +61,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 	if *jsonOut != "" {
 		content, _ := json.MarshalIndent(res, "", "  ")
-		if err := os.WriteFile(*jsonOut, append(content, '\n'), 0o644); err != nil {
+		if err := os.WriteFile(*jsonOut, append(content, '\n'), 0o666); err != nil {
 			return err
 		}
 	}

@@ -53,7 +53,7 @@ func runLRFind(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if err := os.WriteFile(*svg, []byte(chart), 0o644); err != nil {
+		if err := os.WriteFile(*svg, []byte(chart), 0o666); err != nil {
 			return err
 		}
 	}
