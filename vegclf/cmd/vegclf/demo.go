@@ -45,6 +45,9 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	if cfg.Data == "" {
 		cfg.Data = filepath.Join(*out, "data")
 	}
+	if err := checkSettings(fs, cfg, ""); err != nil {
+		return err
+	}
 	if _, err := os.Stat(filepath.Join(cfg.Data, "train")); err != nil {
 		n, err := synthveg.Generate(cfg.Data, synthveg.Options{Classes: *classes, Train: *perClass, Test: max(*perClass/3, 1),
 			Validation: max(*perClass/3, 1), Size: 2 * cfg.ImageSize, Seed: cfg.Seed})

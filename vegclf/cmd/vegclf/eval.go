@@ -27,6 +27,9 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if *runDir == "" || (*splitDir == "") == (len(rest) == 0) {
 		return usagef("want --run RUNDIR and either --split DIR or folders and patterns of images in class folders")
 	}
+	if *batch < 1 {
+		return usagef("--batch %d: want at least 1", *batch)
+	}
 	b, _, err := backend.NewForInference(*backendSpec)
 	if err != nil {
 		return err

@@ -32,6 +32,9 @@ func runLRFind(args []string, stdout, stderr io.Writer) error {
 	if *phase != string(runfolder.Frozen) && *phase != string(runfolder.Finetune) {
 		return usagef("--phase %q: want frozen or finetune", *phase)
 	}
+	if err := checkSettings(fs, cfg, ""); err != nil {
+		return err
+	}
 	b, _, err := backend.New(*backendSpec)
 	if err != nil {
 		return err

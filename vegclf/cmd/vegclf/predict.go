@@ -39,6 +39,9 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	if len(paths) == 0 {
 		return usagef("no images given")
 	}
+	if *topk < 1 {
+		return usagef("--topk %d: want a whole number of classes, at least 1", *topk)
+	}
 	images, err := data.ExpandInputs(paths)
 	if err != nil {
 		return err

@@ -37,6 +37,9 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 	if *c.resume {
 		return usagef("a sweep resumes by itself: run the same command again")
 	}
+	if err := checkSettings(c.fs, c.cfg, ""); err != nil {
+		return err
+	}
 	points, err := sweep.Points(*grid, *trials, *seed)
 	if err != nil {
 		return usagef("%v", err)
