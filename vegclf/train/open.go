@@ -205,6 +205,8 @@ func (r *Run) restore(path string) error {
 		return fmt.Errorf("resuming from %s: checkpoint is %s at %dpx, the run's config says %s at %dpx", path, meta.Arch, meta.ImageSize, r.Config.Arch, r.Config.ImageSize)
 	}
 	r.Store, r.phase, r.epoch, r.step, r.best = store, runfolder.Phase(meta.Phase), meta.Epoch, meta.Step, meta.BestAccuracy
+	_, err = os.Stat(filepath.Join(r.Dir, runfolder.BestFile))
+	r.haveBest = err == nil
 	kept, err := r.trimMetrics()
 	if err != nil {
 		return err
