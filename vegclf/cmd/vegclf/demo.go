@@ -64,8 +64,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "Backend: %s\n", choice)
 	resume := false
 	if _, err := os.Stat(filepath.Join(*out, runfolder.LastFile)); err == nil {
-		fmt.Fprintf(stdout, "%s already holds a run: continuing it.\n", *out)
-		resume = true
+		resume = true // trainValidatePredict says whether it continues the run or finds it finished.
 	}
 	return trainValidatePredict(cfg, b, *out, resume, stdout, stderr)
 }

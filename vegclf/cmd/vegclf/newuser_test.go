@@ -1,17 +1,22 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
+	"image/color"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/vegclf/vegclf/vegclf/backend"
 	"github.com/vegclf/vegclf/vegclf/internal/testenv"
 	"github.com/vegclf/vegclf/vegclf/onnxmodel"
+	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/synthveg"
 )
 
@@ -217,5 +222,124 @@ func TestExportFormatFollowsExtension(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), `"outputs":["logits"]`) {
 		t.Errorf("ONNX Runtime on m.onnx: %v\n%s", err, out)
+	}
+}
+
+// TestZeroAccuracyRunHasABestCheckpoint trains a run whose test accuracy is 0% in every epoch (the test
+// split's red and green images are filed under each other's class): its first epoch is its best
+// checkpoint, and the run ends with its validation, where it used to fail for want of best.ckpt.
+func TestZeroAccuracyRunHasABestCheckpoint(t *testing.T) {
+	dataDir := filepath.Join(t.TempDir(), "data")
+	red, green := color.NRGBA{220, 30, 30, 255}, color.NRGBA{30, 220, 30, 255}
+	for split, colors := range map[string][2]color.Color{"train": {red, green}, "test": {green, red}, "validation": {red, green}} {
+		for i := range 8 {
+			if split != "train" && i >= 3 {
+				break
+			}
+			for c, class := range []string{"Red", "Green"} {
+				dir := filepath.Join(dataDir, split, class)
+				os.MkdirAll(dir, 0o755)
+				writeImage(t, filepath.Join(dir, fmt.Sprintf("%d.png", i)), colors[c])
+			}
+		}
+	}
+	out := filepath.Join(t.TempDir(), "run")
+	code, stdout, stderr := runBinary(t, "train", "--data", dataDir, "--out", out, "--arch", "resnet18", "--weights", "none",
+		"--image-size", "32", "--batch", "4", "--frozen-epochs", "2", "--finetune-epochs", "0", "--lr", "1e-2")
+	metrics, _ := runfolder.ReadMetrics(out)
+	for _, m := range metrics {
+		if m.TestAccuracy != 0 {
+			t.Fatalf("the test's premise: every epoch at 0%% test accuracy, got %s", m)
+		}
+	}
+	if code != 0 || !strings.Contains(stdout, "Best checkpoint: frozen epoch 1, test accuracy 0.00%") || !strings.Contains(stdout, "Validation: ") {
+		t.Fatalf("train: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if len(metrics) != 2 || !metrics[0].Best || metrics[1].Best {
+		t.Errorf("metrics %+v: want the first epoch best, the second (no better) not", metrics)
+	}
+}
+
+// TestResumeReports: resuming says what it does (the optimizer continued, the epochs left), resuming a
+// finished run says there is nothing left to train, and so does the demo run a second time.
+func TestResumeReports(t *testing.T) {
+	out := tinyRun(t, tinyData(t))
+	code, stdout, stderr := runBinary(t, "train", "--out", out, "--resume", "--finetune-epochs", "3")
+	if code != 0 {
+		t.Fatalf("extending: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, want := range []string{out + " already holds a run: continuing it, 2 epochs left.",
+		"Fine-tuning: all layers trained, Adam lr 0.001 continuing from its saved state (3 steps taken), 2 epochs of 3 left (resumed after epoch 1)."} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, stdout)
+		}
+	}
+	if strings.Contains(stdout, "fresh Adam") {
+		t.Errorf("a resumed phase announced a fresh optimizer:\n%s", stdout)
+	}
+	code, stdout, stderr = runBinary(t, "train", "--out", out, "--resume")
+	if code != 0 || strings.Contains(stdout, "Epoch ") || !strings.Contains(stdout, out+" already holds a finished run: nothing is trained") ||
+		!strings.Contains(stdout, "Nothing left to train: the run's 1 frozen epoch and 3 fine-tuning epochs are done.") {
+		t.Errorf("resuming the finished run: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+
+	demo := filepath.Join(t.TempDir(), "demo")
+	args := []string{"demo", "--out", demo, "--classes", "2", "--images-per-class", "6", "--weights", "none", "--arch", "resnet18",
+		"--image-size", "32", "--batch", "4", "--frozen-epochs", "1", "--finetune-epochs", "1"}
+	if code, stdout, stderr := runBinary(t, args...); code != 0 || strings.Contains(stdout, "already holds") {
+		t.Fatalf("demo: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	code, stdout, stderr = runBinary(t, args...)
+	if code != 0 || strings.Contains(stdout, "Epoch ") || !strings.Contains(stdout, demo+" already holds a finished run: nothing is trained; its best checkpoint is validated again") {
+		t.Errorf("the demo again: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+}
+
+// TestInterruptBeforeTheFirstEpoch: Ctrl-C before an epoch is completed says that nothing was saved to
+// resume (which --resume then confirms) and to start again; the same command then starts the run again.
+func TestInterruptBeforeTheFirstEpoch(t *testing.T) {
+	dataDir := filepath.Join(t.TempDir(), "data")
+	if _, err := synthveg.Generate(dataDir, synthveg.Options{Classes: 2, Train: 24, Test: 4, Size: 96, Seed: 6}); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "run")
+	args := []string{"train", "--out", dir, "--data", dataDir, "--arch", "resnet18", "--weights", "none", "--image-size", "96",
+		"--batch", "4", "--frozen-epochs", "1", "--finetune-epochs", "0"}
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "VEGCLF_TEST_RUN_MAIN=1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	scanner := bufio.NewScanner(stdout)
+	for scanner.Scan() {
+		if strings.HasPrefix(scanner.Text(), "No pretrained weights") { // Train's first report: Ctrl-C is handled.
+			break
+		}
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	var rest strings.Builder
+	for scanner.Scan() {
+		rest.WriteString(scanner.Text() + "\n")
+	}
+	var exit *exec.ExitError
+	if err := cmd.Wait(); !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("interrupted run: %v\n%s\n%s", err, rest.String(), stderr.String())
+	}
+	if strings.Contains(rest.String(), "Epoch  1") {
+		t.Fatalf("the test's premise: the interrupt before the first epoch's end; it ended:\n%s", rest.String())
+	}
+	msg := stderr.String()
+	if !strings.Contains(msg, "interrupted before the first epoch was completed: nothing is saved to resume in "+dir+"; start again with the same command") ||
+		strings.Contains(msg, "--resume") {
+		t.Errorf("stderr = %q", msg)
+	}
+	if code, _, stderr := runBinary(t, "train", "--out", dir, "--resume"); code != 1 || !strings.Contains(stderr, "nothing to resume") {
+		t.Errorf("--resume after the interrupt: exit %d, %s", code, stderr)
+	}
+	if code, stdout, stderr := runBinary(t, args...); code != 0 || !strings.Contains(stdout, "Epoch  1") {
+		t.Errorf("the same command again: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 }

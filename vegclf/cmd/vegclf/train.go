@@ -122,6 +122,13 @@ func trainValidatePredict(cfg recipe.Config, b compute.Backend, out string, resu
 	if err != nil {
 		return err
 	}
+	if resume {
+		if left := r.EpochsLeft(); left == 0 {
+			fmt.Fprintf(stdout, "%s already holds a finished run: nothing is trained; its best checkpoint is validated again (give another --out to train a new run).\n", out)
+		} else {
+			fmt.Fprintf(stdout, "%s already holds a run: continuing it, %d epochs left.\n", out, left)
+		}
+	}
 	ds := r.Dataset
 	where := r.Config.Data
 	if r.Config.Labels != "" {
