@@ -56,6 +56,13 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "Evaluation of %s on %s\n", *runDir, what)
 	res.WriteReport(stdout)
+	// As predict: the readable images are evaluated, each unreadable one is named, and the command fails.
+	for _, u := range res.Unreadable {
+		fmt.Fprintf(stderr, "vegclf eval: %v\n", u.Err)
+	}
+	if n := len(res.Unreadable); n > 0 {
+		return fmt.Errorf("%d of %d images could not be read", n, len(split.Samples))
+	}
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -341,5 +342,51 @@ func TestInterruptBeforeTheFirstEpoch(t *testing.T) {
 	}
 	if code, stdout, stderr := runBinary(t, args...); code != 0 || !strings.Contains(stdout, "Epoch  1") {
 		t.Errorf("the same command again: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+}
+
+// TestUnreadableImagesOneRule: predict and eval answer the readable images, name each unreadable one
+// with its reason ("empty file", "truncated JPEG") as their other errors are named ("vegclf predict:"), give
+// the count, and exit 1.
+func TestUnreadableImagesOneRule(t *testing.T) {
+	dataDir := tinyData(t)
+	out := tinyRun(t, dataDir)
+	folder := filepath.Join(dataDir, "validation")
+	good, err := os.ReadFile(filepath.Join(folder, "Bean", "0001.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty, truncated := filepath.Join(folder, "Bean", "empty.jpg"), filepath.Join(folder, "Carrot", "cut.jpg")
+	os.WriteFile(empty, nil, 0o644)
+	os.WriteFile(truncated, good[:100], 0o644) // Cut inside its header.
+	for _, command := range []string{"predict", "eval"} {
+		args := []string{command, "--run", out, folder}
+		if command == "eval" {
+			args = []string{command, "--run", out, "--split", folder}
+		}
+		code, stdout, stderr := runBinary(t, args...)
+		for _, want := range []string{"vegclf " + command + ": decoding image " + empty + ": empty file",
+			"vegclf " + command + ": decoding image " + truncated + ": not a valid jpeg file: truncated JPEG",
+			"vegclf " + command + ": 2 of 8 images could not be read"} {
+			if !strings.Contains(stderr, want) {
+				t.Errorf("%s: stderr lacks %q:\n%s", command, want, stderr)
+			}
+		}
+		if code != 1 || strings.Contains(stderr, "error:") {
+			t.Errorf("%s: exit %d, want 1; stderr:\n%s", command, code, stderr)
+		}
+		answered := strings.Count(stdout, ".jpg\n")
+		if command == "eval" {
+			answered = 0
+			if regexp.MustCompile(`Accuracy: [\d.]+% \(\d of 6\)`).MatchString(stdout) {
+				answered = 6
+			}
+			if !strings.Contains(stdout, "Skipped 2 unreadable images") {
+				t.Errorf("eval: the report does not count the unreadable images:\n%s", stdout)
+			}
+		}
+		if answered != 6 {
+			t.Errorf("%s: the 6 readable images were not all answered:\n%s", command, stdout)
+		}
 	}
 }

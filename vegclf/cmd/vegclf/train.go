@@ -171,7 +171,7 @@ func trainValidatePredict(cfg recipe.Config, b compute.Backend, out string, resu
 		}
 	}
 	fmt.Fprintf(stdout, "\nPredictions of the best checkpoint on %s images:\n", split.Name)
-	if err := printPredictions(c, inputsOf(images), 3, false, stdout, stderr); err != nil {
+	if err := printPredictionsAs("train", c, inputsOf(images), 3, false, stdout, stderr); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "\nRun folder: %s\n", describeFolder(out))
