@@ -390,3 +390,12 @@ func TestUnreadableImagesOneRule(t *testing.T) {
 		}
 	}
 }
+
+func TestBackendName(t *testing.T) {
+	for config, want := range map[string]string{"go": "go", "xla:cuda": "xla:cuda", "xla:cuda,tf32=false": "xla:cuda,tf32=false",
+		"xla:/opt/pjrt/xla_cuda_plugin.so": "xla", "onnx:/home/me/.cache/vegclf/onnxruntime-1.30.0/libonnxruntime.so.1": "onnx"} {
+		if got := backendName(config); got != want {
+			t.Errorf("backendName(%q) = %q, want %q", config, got, want)
+		}
+	}
+}
