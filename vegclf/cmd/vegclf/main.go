@@ -5,20 +5,20 @@
 //
 //	vegclf predict --weights FILE|NAME [--arch resnet50] [--normalize imagenet|half] [--image-size N] [--topk K] [--json] IMAGE...
 //	vegclf predict --run RUNDIR [--topk K] [--json] IMAGE...
-//	vegclf train --data DIR --out RUNDIR [--arch resnet50] [--weights torchvision-v2|FILE|none] [--image-size 224]
+//	vegclf train --data DIR --out RUNDIR [--arch resnet50] [--weights DEFAULT|NAME|FILE|none] [--image-size 224]
 //	             [--batch 16] [--frozen-epochs 5] [--finetune-epochs 2] [--lr 1e-4] [--finetune-lr 1e-5]
 //	             [--hidden 128] [--seed 0] [--resume] [--max-images-per-class N] [--test-fraction 0.2]
 //	vegclf eval --run RUNDIR --split DIR
 //	vegclf demo [--out runs/demo]
 //	vegclf lr-find --data DIR [--phase finetune] [--svg FILE]
-//	vegclf bench --data DIR [--recipe] [--json FILE] [--compare torch.json]
+//	vegclf bench --data DIR [--recipe] [--json FILE] [--compare TORCH.json]
 //	vegclf synth --out DIR [--classes 4] [--train 24] [--size 256]
 //	vegclf data get kaggle:OWNER/DATASET [--out DIR]
 //	vegclf weights list
 //	vegclf weights download NAME...
 //	vegclf backend [--backend go|xla:cpu|xla:cuda]
 //	vegclf import --torch FILE --classes DIR|NAME,... --out RUNDIR [--arch resnet50] [--normalize half] [--image-size 224]
-//	vegclf export --run RUNDIR --out FILE.pth [--layout tutorial|torchvision]
+//	vegclf export --run RUNDIR --out FILE.pth|FILE.onnx [--layout tutorial|torchvision] [--format pth|onnx]
 //	vegclf sweep --data DIR --out DIR --grid 'lr=1e-4,1e-3;hidden=64,128' [--trials N] [train flags]
 //	vegclf reproduce RUNDIR --out NEWDIR
 //	vegclf serve --run RUNDIR [--addr 127.0.0.1:8080] [--max-batch N] [--queue N] [--timeout 30s]

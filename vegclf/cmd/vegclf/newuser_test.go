@@ -259,6 +259,17 @@ func TestZeroAccuracyRunHasABestCheckpoint(t *testing.T) {
 	if len(metrics) != 2 || !metrics[0].Best || metrics[1].Best {
 		t.Errorf("metrics %+v: want the first epoch best, the second (no better) not", metrics)
 	}
+	// The last line names every file of the run folder and the disk they take.
+	line := regexp.MustCompile(`(?m)^Run folder: .*$`).FindString(stdout)
+	entries, _ := os.ReadDir(out)
+	for _, e := range entries {
+		if !strings.Contains(line, e.Name()) {
+			t.Errorf("%q does not name %s", line, e.Name())
+		}
+	}
+	if len(entries) < 9 || !regexp.MustCompile(`; \d+ MB\)$`).MatchString(line) {
+		t.Errorf("%d files in the run folder; %q", len(entries), line)
+	}
 }
 
 // TestResumeReports: resuming says what it does (the optimizer continued, the epochs left), resuming a
@@ -397,5 +408,50 @@ func TestBackendName(t *testing.T) {
 		if got := backendName(config); got != want {
 			t.Errorf("backendName(%q) = %q, want %q", config, got, want)
 		}
+	}
+}
+
+// TestFileModesFollowUmask: every file train and export write gets 0666 less the umask, as os.Create
+// gives: 0644 under umask 022 (so a server running as another user can read a model), 0600 under 077.
+func TestFileModesFollowUmask(t *testing.T) {
+	dataDir := tinyData(t)
+	for _, tc := range []struct {
+		umask string
+		want  os.FileMode
+	}{{"022", 0o644}, {"077", 0o600}} {
+		t.Run(tc.umask, func(t *testing.T) {
+			dir := t.TempDir()
+			run := filepath.Join(dir, "run")
+			if code, stdout, stderr := runBinaryIn(t, tc.umask, append([]string{"train", "--data", dataDir, "--out", run}, tinyTrainArgs...)...); code != 0 {
+				t.Fatalf("train: exit %d\n%s\n%s", code, stdout, stderr)
+			}
+			exports := filepath.Join(dir, "exports")
+			outs := []string{filepath.Join(exports, "model.pth")}
+			if _, err := backend.ONNXRuntime(); err == nil && onnxmodel.Available {
+				outs = append(outs, filepath.Join(exports, "model.onnx"))
+			}
+			for _, out := range outs {
+				if code, _, stderr := runBinaryIn(t, tc.umask, "export", "--run", run, "--out", out); code != 0 {
+					t.Fatalf("export %s: exit %d\n%s", out, code, stderr)
+				}
+			}
+			files := 0
+			for _, folder := range []string{run, exports} {
+				entries, _ := os.ReadDir(folder)
+				for _, e := range entries {
+					info, err := e.Info()
+					if err != nil || !info.Mode().IsRegular() {
+						continue
+					}
+					files++
+					if info.Mode().Perm() != tc.want {
+						t.Errorf("umask %s: %s has mode %v, want %v", tc.umask, filepath.Join(filepath.Base(folder), e.Name()), info.Mode().Perm(), tc.want)
+					}
+				}
+			}
+			if files < 10 {
+				t.Errorf("umask %s: %d files checked, want the run's 9 and the exports", tc.umask, files)
+			}
+		})
 	}
 }
