@@ -30,6 +30,12 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlagsOnly(fs, args); err != nil {
 		return err
 	}
+	switch {
+	case *classes < 2 || *classes > len(synthveg.Vegetables):
+		return usagef("--classes %d: want 2 to %d (classification needs two classes)", *classes, len(synthveg.Vegetables))
+	case *perClass < 1:
+		return usagef("--images-per-class %d: want at least 1", *perClass)
+	}
 	given := recipe.Given(fs)
 	if !given("weights") {
 		// No cache folder (HOME unset, say) holds no weights either: the demo still runs.

@@ -35,6 +35,12 @@ func runLRFind(args []string, stdout, stderr io.Writer) error {
 	if err := checkSettings(fs, cfg, ""); err != nil {
 		return err
 	}
+	switch {
+	case !(*lo > 0) || !(*hi > *lo):
+		return usagef("--start %g and --end %g: want 0 < start < end", *lo, *hi)
+	case *steps < 2:
+		return usagef("--steps %d: want at least 2", *steps)
+	}
 	b, _, err := backend.New(*backendSpec)
 	if err != nil {
 		return err

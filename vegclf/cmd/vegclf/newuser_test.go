@@ -75,6 +75,14 @@ func TestInvalidValuesAreUsageErrors(t *testing.T) {
 		{[]string{"predict", "--run", out, "--topk", "-3", dataDir}, "--topk -3"},
 		{[]string{"eval", "--run", out, "--split", dataDir, "--batch", "0"}, "--batch 0: want at least 1"},
 		{[]string{"weights", "download", "resnet50-foo"}, `unknown weights "resnet50-foo"`},
+		{[]string{"synth", "--out", out, "--classes", "9"}, "--classes 9: want 1 to 6"},
+		{[]string{"synth", "--out", out, "--train", "-1"}, "--train -1: want at least 1"},
+		{[]string{"demo", "--out", out, "--classes", "1"}, "--classes 1: want 2 to 6"},
+		{[]string{"demo", "--out", out, "--images-per-class", "0"}, "--images-per-class 0: want at least 1"},
+		{[]string{"bench", "--data", dataDir, "--batch", "0", "--loading-only"}, "--batch 0: want at least 1"},
+		{[]string{"lr-find", "--data", dataDir, "--steps", "0"}, "--steps 0: want at least 2"},
+		{[]string{"sweep", "--data", dataDir, "--out", out, "--grid", "lr=1e-3", "--trials", "-1"}, "--trials -1"},
+		{[]string{"import", "--torch", "x.pth", "--classes", "a,b", "--out", out, "--image-size", "2"}, "--image-size 2: want at least 16"},
 		{[]string{"weights", "download", "resnet5-v1"}, `unknown weights "resnet5-v1" (did you mean resnet50-v1?)`},
 	} {
 		t.Run(strings.Join(tc.args[:1], " ")+" "+tc.want, func(t *testing.T) {

@@ -44,6 +44,9 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 	if err := checkSettings(c.fs, c.cfg, ""); err != nil {
 		return err
 	}
+	if *trials < 0 {
+		return usagef("--trials %d: want 0 (the whole grid) or a number of random points", *trials)
+	}
 	points, err := sweep.Points(*grid, *trials, *seed)
 	if err != nil {
 		return usagef("%v", err)

@@ -40,6 +40,9 @@ func runImport(args []string, stdout, stderr io.Writer) error {
 	if *file == "" || *classesFlag == "" || *out == "" {
 		return usagef("want --torch FILE --classes DIR|NAME,... --out RUNDIR")
 	}
+	if cfg.ImageSize < 16 {
+		return usagef("--image-size %d: want at least 16", cfg.ImageSize)
+	}
 	cfg.Weights = *file
 	classes, dataDir, err := importClasses(*classesFlag)
 	if err != nil {
