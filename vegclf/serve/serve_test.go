@@ -356,7 +356,7 @@ func TestZeroOptionsAndBadRequestStats(t *testing.T) {
 			url += "?gradcam=1"
 		}
 		status, raw, resp := post(t, url, "image/jpeg", body)
-		if (status == 200) != (body != nil && len(body) > 20) {
+		if (status == 200) != (len(body) > 20) {
 			t.Errorf("request %d: %d %v", i, status, raw)
 		}
 		if i == 0 && (len(resp.Predictions) != 1 || resp.Predictions[0].GradCAMPNG == "") {
