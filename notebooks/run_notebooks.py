@@ -84,6 +84,9 @@ def check_tutorial(nb):
     model = cell_with("session().ShowModel()")
     if "random initialization" not in text_of(model, "stdout") and "Pretrained weights:" not in text_of(model, "stdout"):
         problems.append("tutorial: the model cell does not say which weights it uses")
+    archs = cell_with("notebook.ShowArchitectures(")
+    if "mobilenet_v3_large" not in html_of(archs) or "<table" not in html_of(archs) or "resnet50" not in text_of(archs, "stdout"):
+        problems.append("tutorial: the architectures cell shows no table of the registered architectures")
     training = cell_with("session().Train()")
     out = text_of(training, "stdout")
     if "Epoch  1 - Train accuracy:" not in out or "Fine-tuning:" not in out:
@@ -140,11 +143,20 @@ def check_experiments(nb):
     out = text_of(cell, "stdout")
     if "lr-a:" not in out or "lr-b:" not in out or "Best run: " not in out or mime_count(cell, "image/png") < 1:
         problems.append(f"experiments: runs or the best run's confusion matrix missing from the output:\n{out}")
+    # The architectures' trade-off: a point per architecture on the accuracy and seconds axes.
+    cell = next((c for c in nb.cells if c.cell_type == "code" and "ShowTradeOff" in c.source), {"outputs": []})
+    html, out = html_of(cell), text_of(cell, "stdout")
+    for want in ("Accuracy against training time", "seconds per training epoch", "accuracy (%)"):
+        if want not in html:
+            problems.append(f"experiments: the trade-off chart lacks {want!r}")
+    for arch in ("resnet50", "mobilenet_v3_large", "efficientnet_b0"):
+        if arch not in html or not re.search(arch + r": \d+\.\d\d% accuracy, \d+\.\d s per training epoch", out):
+            problems.append(f"experiments: no point for {arch} in the trade-off chart:\n{out[-1500:]}")
     return problems
 
 
 def best_grid_rate(data):
-    """Trains the default run's fine-tuning phase (train.FromScratch's settings) at a small grid of learning
+    """Trains the default run's fine-tuning phase (recipe.FromScratch's settings) at a small grid of learning
     rates on the data, and returns the rate whose final train loss is lowest."""
     best, best_loss = None, float("inf")
     for rate in ("1e-4", "1e-3", "1e-2"):

@@ -14,12 +14,19 @@ import (
 )
 
 // TestGradCAMMatchesTorch compares Grad-CAM maps with those computed by torch autograd on the same
-// torchvision weights and inputs.
+// torchvision weights and inputs, on a ResNet's layer4, a MobileNetV3's and an EfficientNet's last
+// convolution, and a ViT's last block's normalized patch tokens.
 func TestGradCAMMatchesTorch(t *testing.T) {
+	for _, arch := range []string{"resnet18", "mobilenet_v3_small", "efficientnet_b0", "vit_b_32"} {
+		t.Run(arch, func(t *testing.T) { gradCAMMatchesTorch(t, arch) })
+	}
+}
+
+func gradCAMMatchesTorch(t *testing.T, arch string) {
 	const size = 128
 	dir := t.TempDir()
-	testenv.RunPython(t, "gradcam_reference.py", dir, "128")
-	m := zoo.MustNew("resnet18", nn.ImageNetHead())
+	testenv.RunPython(t, "gradcam_reference.py", arch, dir, "128")
+	m := zoo.MustNew(arch, nn.ImageNetHead())
 	store := model.NewStore()
 	if _, err := weights.LoadFile(store, m, filepath.Join(dir, "weights.pth"), weights.KeepHead); err != nil {
 		t.Fatal(err)

@@ -40,10 +40,14 @@ func (a Arch) Features(store *model.Store, images *Node, opts nn.Options) (featu
 		}
 	}
 	x = nn.Hardswish(a.last().ApplyCF(store, x, opts))
+	var pooled *Node // [B, C]
 	if opts.Spatial {
+		// The features are computed from the map, for Grad-CAM's gradient.
 		spatial = nn.ToChannelsLast(x)
+		pooled = ReduceMean(ConvertDType(spatial, dtypes.Float32), 1, 2)
+	} else {
+		pooled = Transpose(ReduceMean(ConvertDType(x, dtypes.Float32), 2, 3), 0, 1)
 	}
-	pooled := Transpose(ReduceMean(ConvertDType(x, dtypes.Float32), 2, 3), 0, 1) // [B, C]
 	features = nn.Hardswish(nn.Linear(store, "classifier.0", pooled))
 	return nn.Dropout(features, dropout, &opts), spatial
 }

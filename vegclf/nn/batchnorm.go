@@ -32,6 +32,14 @@ func (bn BatchNorm) eps() float64 {
 	return bn.Eps
 }
 
+// in returns the batch norm as opts compute it: with their momentum, when they override it.
+func (bn BatchNorm) in(opts Options) BatchNorm {
+	if opts.BNMomentum > 0 {
+		bn.Momentum = opts.BNMomentum
+	}
+	return bn
+}
+
 func (bn BatchNorm) momentum() float64 {
 	if bn.Momentum == 0 {
 		return bnMomentum
@@ -174,7 +182,7 @@ func (c ConvBN) Apply(store *model.Store, x *Node, opts Options) *Node {
 	}
 	kernel := Value(store, g, c.Conv+".weight")
 	if opts.Train {
-		return c.BN.Train(store, Conv2D(x, ConvertDType(kernel, dtype), c.Stride, c.Pad, opts.Conv, grads))
+		return c.BN.in(opts).Train(store, Conv2D(x, ConvertDType(kernel, dtype), c.Stride, c.Pad, opts.Conv, grads))
 	}
 	scale, shift := c.BN.scaleShift(g, store)
 	channels := scale.Shape().Dimensions[0]

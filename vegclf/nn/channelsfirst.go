@@ -96,7 +96,7 @@ func (c ConvBN) ApplyCF(store *model.Store, x *Node, opts Options) *Node {
 		y = Convolve(x, kernel).AxesConfig(channelsFirstNative).Strides(c.Stride).PaddingPerDim([][2]int{{c.Pad, c.Pad}, {c.Pad, c.Pad}}).Done()
 	}
 	if opts.Train {
-		return c.BN.trainAxis(store, y, 0)
+		return c.BN.in(opts).trainAxis(store, y, 0)
 	}
 	return Add(y, ConvertDType(Reshape(shift, kd[3], 1, 1, 1), dtype))
 }
@@ -114,7 +114,9 @@ func Hardsigmoid(x *Node) *Node {
 	t := AddScalar(MulScalar(x, 1.0/6), 0.5)
 	y, _ := InternalFusedOpCaller(
 		func() *Node { return Clamp(zero, t, one) },
-		func() *Node { return Where(LessOrEqual(t, zero), ZerosLike(t), Where(GreaterOrEqual(t, one), OnesLike(t), t)) }, true)
+		func() *Node {
+			return Where(LessOrEqual(t, zero), ZerosLike(t), Where(GreaterOrEqual(t, one), OnesLike(t), t))
+		}, true)
 	return y
 }
 

@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -13,13 +14,38 @@ import (
 // On the Go backend a depthwise convolution is a few multiply-adds per value: as elementwise ops (one
 // memory pass each, and the backend fuses nothing) or as its native convolution (a direct loop), it costs
 // more than the dense layers around it. Here each output row is a product instead, computed by the
-// backend's matrix multiplication: the kh input rows a window reads, side by side ([kh*W]), times a banded
-// [kh*W, outW] matrix built from the filter (a Toeplitz matrix per channel: the filter's taps on its
-// diagonals, the horizontal padding and stride in its shape). That is outW/kw times the arithmetic of the
-// direct form, at the speed of a matrix product: one Gather of whole rows (the rows outside the image read
-// a zero row: the vertical padding), one batched product over the channels. Its gradient is one
-// ScatterSum of rows and the product's two.
+// backend's matrix multiplication: the kh input rows a window reads, side by side, times a banded matrix
+// built from the filter (a Toeplitz matrix per channel: the filter's taps on its diagonals, the padding
+// and stride in its shape), for all the channels in one batched product (bandedProduct). The rows come
+// from one Gather (the rows outside the image read a zero row: the vertical padding); its gradient is one
+// ScatterSum. A banded row costs its width over kw times the direct form's arithmetic, so wide rows are
+// cut in tiles (depthwiseTile).
 func DepthwiseCF(x, kernel *Node, stride, pad int) *Node {
+	dims := x.Shape().Dimensions
+	kw := kernel.Shape().Dimensions[1]
+	outW := (dims[3]+2*pad-kw)/stride + 1
+	return depthwiseTiled(x, kernel, stride, pad, depthwiseTile(outW, stride, kw))
+}
+
+// depthwiseTile returns the output columns of each tile DepthwiseCF cuts the rows in: all of them up to
+// 28, else the largest divisor of outW from kw up to 16/stride*2 (a tile reads two input tiles, so its
+// band is 2*tile*stride columns wide per filter row), or all when none divides.
+func depthwiseTile(outW, stride, kw int) int {
+	if outW <= 28 {
+		return outW
+	}
+	for t := 32 / stride; t >= kw; t-- {
+		if outW%t == 0 {
+			return t
+		}
+	}
+	return outW
+}
+
+// depthwiseTiled is DepthwiseCF with output rows cut in tiles of tile columns (tile == outW: whole rows).
+// Tile t of an output row reads input tiles t and t+1 of its kh input rows (the input padded on the left
+// by pad and on the right to whole tiles), tile*stride columns each: a band of kh*2*tile*stride columns.
+func depthwiseTiled(x, kernel *Node, stride, pad, tile int) *Node {
 	g := x.Graph()
 	dims := x.Shape().Dimensions
 	c, batch, h, w := dims[0], dims[1], dims[2], dims[3]
@@ -28,41 +54,84 @@ func DepthwiseCF(x, kernel *Node, stride, pad int) *Node {
 	outH := (h+2*pad-kh)/stride + 1
 	outW := (w+2*pad-kw)/stride + 1
 
-	// The rows each output row reads: row oy*stride+i-pad of its channel and image, or the zero row.
-	rows := Concatenate([]*Node{Reshape(x, c*batch*h, w), Zeros(g, shapes.Make(x.DType(), 1, w))}, 0)
-	zero := int32(c * batch * h)
-	indices := make([]int32, 0, c*batch*outH*kh)
+	// Rows of x, whole (one tile), or padded and cut in input tiles of width in, read in pairs; left is the
+	// padding the band accounts for.
+	tiles, in, pairs, left := 1, w, 1, pad
+	rowsX := Reshape(x, c*batch*h, w)
+	if tile < outW {
+		tiles, in, pairs, left = outW/tile, tile*stride, 2, 0
+		padded := Pad(x, ScalarZero(g, x.DType()), compute.PadAxis{}, compute.PadAxis{}, compute.PadAxis{},
+			compute.PadAxis{Start: pad, End: (tiles+1)*in - w - pad})
+		rowsX = Reshape(padded, c*batch*h*(tiles+1), in)
+	}
+	perRow := tiles + pairs - 1 // Input tiles per row.
+	rows := Concatenate([]*Node{rowsX, Zeros(g, shapes.Make(x.DType(), 1, in))}, 0)
+	zero := int32(c * batch * h * perRow)
+	indices := make([]int32, 0, c*batch*outH*tiles*kh*pairs)
 	for plane := range c * batch {
 		for oy := range outH {
-			for i := range kh {
-				row := oy*stride + i - pad
-				if row < 0 || row >= h {
-					indices = append(indices, zero)
-				} else {
-					indices = append(indices, int32(plane*h+row))
+			for t := range tiles {
+				for i := range kh {
+					row := oy*stride + i - pad
+					for q := range pairs {
+						if row < 0 || row >= h {
+							indices = append(indices, zero)
+						} else {
+							indices = append(indices, int32((plane*h+row)*perRow+t+q))
+						}
+					}
 				}
 			}
 		}
 	}
-	index := Reshape(Const(g, tensors.FromFlatDataAndDimensions(indices, c*batch*outH*kh)), c*batch*outH*kh, 1)
-	lhs := Reshape(Gather(rows, index), c, batch*outH, kh*w)
+	n := len(indices)
+	index := Reshape(Const(g, tensors.FromFlatDataAndDimensions(indices, n)), n, 1)
+	width := pairs * in // Of the band, per filter row.
+	lhs := Reshape(Gather(rows, index), c, batch*outH*tiles, kh*width)
 
-	// The banded matrices: band[j][xin][ox] = 1 where input column xin is tap j of output column ox.
-	band := make([]float32, kw*w*outW)
+	// The banded matrices: band[j][u][v] = 1 where column u of the band is tap j of output column v.
+	band := make([]float32, kw*width*tile)
 	for j := range kw {
-		for ox := range outW {
-			if xin := ox*stride + j - pad; xin >= 0 && xin < w {
-				band[(j*w+xin)*outW+ox] = 1
+		for v := range tile {
+			if u := v*stride + j - left; u >= 0 && u < width {
+				band[(j*width+u)*tile+v] = 1
 			}
 		}
 	}
-	bands := Const(g, tensors.FromFlatDataAndDimensions(band, kw, w*outW))
+	bands := Const(g, tensors.FromFlatDataAndDimensions(band, kw, width*tile))
 	if bands.DType() != x.DType() {
 		bands = ConvertDType(bands, x.DType())
 	}
-	// Each channel's filter rows [C*kh, kw] times the bands: [C, kh*W, outW], filter row i's band in rows i*W...
+	// Each channel's filter rows [C*kh, kw] times the bands: [C, kh*width, tile], filter row i's band in
+	// rows i*width...
 	taps := Reshape(TransposeAllAxes(Reshape(kernel, kh, kw, c), 2, 0, 1), c*kh, kw)
-	toeplitz := Reshape(MatMul(taps, bands), c, kh*w, outW)
-	out := DotGeneral(lhs, []int{2}, []int{0}, toeplitz, []int{1}, []int{0}) // [C, B*outH, outW]
-	return Reshape(out, c, batch, outH, outW)
+	toeplitz := Reshape(MatMul(taps, bands), c, kh*width, tile)
+	return Reshape(bandedProduct(lhs, toeplitz), c, batch, outH, outW)
+}
+
+// bandedProduct returns the batched product lhs . toeplitz ([C, M, K] x [C, K, N] = [C, M, N]) with
+// gradients laid out for the Go backend, which contracts a product's left operand over its last axis and
+// takes the right one as [K, N] or [N, K], and transposes anything else element by element. The left
+// operand's gradient, dOut . toeplitz^T, fits as it is. The right one's, lhs^T . dOut, contracted over M,
+// the first axis of both, would transpose both; it is computed transposed instead, dOut^T . lhs, from
+// dOut^T [C, N, M], which a 0213 transpose (one of the backend's fast ones) gives. As trainingProduct does,
+// GoMLX runs the product and differentiates the decomposed graph: one term for each operand's gradient.
+func bandedProduct(lhs, toeplitz *Node) *Node {
+	out, _ := InternalFusedOpCaller(
+		func() *Node { return DotGeneral(lhs, []int{2}, []int{0}, toeplitz, []int{1}, []int{0}) },
+		func() *Node {
+			forLhs := DotGeneral(lhs, []int{2}, []int{0}, StopGradient(toeplitz), []int{1}, []int{0})
+			transposed := Transpose(toeplitz, 1, 2)                                                   // [C, N, K], small.
+			outT := DotGeneral(transposed, []int{2}, []int{0}, StopGradient(lhs), []int{2}, []int{0}) // [C, N, M]
+			forT := swapLastTwo(outT)
+			return Add(forLhs, Sub(forT, StopGradient(forT)))
+		}, true)
+	return out
+}
+
+// swapLastTwo transposes x [C, M, N] to [C, N, M] as a 0213 transpose of [C, M, N, 1], one of the Go
+// backend's fast transposes (and so is its gradient).
+func swapLastTwo(x *Node) *Node {
+	d := x.Shape().Dimensions
+	return Reshape(TransposeAllAxes(Reshape(x, d[0], d[1], d[2], 1), 0, 2, 1, 3), d[0], d[2], d[1])
 }

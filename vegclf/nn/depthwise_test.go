@@ -26,14 +26,15 @@ func nativeDepthwise(x, kernel *Node, stride, pad int) *Node {
 
 // TestDepthwiseCFEqualsNative checks the banded-product depthwise convolution against the backend's
 // grouped convolution: the output and the gradients of the input and the kernel, for 3x3 and 5x5 filters,
-// strides 1 and 2, odd and even sizes.
+// strides 1 and 2, odd and even sizes, whole rows and rows cut in tiles.
 func TestDepthwiseCFEqualsNative(t *testing.T) {
 	backend := testenv.Backend(t)
 	rng := rand.New(rand.NewPCG(5, 6))
-	for _, tc := range []struct{ c, b, h, w, k, stride int }{
-		{4, 2, 9, 9, 3, 1}, {3, 2, 8, 10, 3, 2}, {5, 1, 9, 7, 3, 2}, {3, 2, 11, 12, 5, 1}, {4, 1, 12, 11, 5, 2}, {2, 1, 3, 3, 5, 1},
+	for _, tc := range []struct{ c, b, h, w, k, stride, tile int }{
+		{4, 2, 9, 9, 3, 1, 0}, {3, 2, 8, 10, 3, 2, 0}, {5, 1, 9, 7, 3, 2, 0}, {3, 2, 11, 12, 5, 1, 0}, {4, 1, 12, 11, 5, 2, 0}, {2, 1, 3, 3, 5, 1, 0},
+		{3, 2, 7, 12, 3, 1, 3}, {2, 2, 6, 12, 3, 1, 4}, {3, 1, 8, 16, 3, 2, 4}, {2, 2, 5, 15, 3, 2, 4}, {3, 1, 10, 20, 5, 1, 5}, {2, 1, 9, 20, 5, 2, 5},
 	} {
-		name := fmt.Sprintf("%dx%d/%d on %dx%d", tc.k, tc.k, tc.stride, tc.h, tc.w)
+		name := fmt.Sprintf("%dx%d/%d on %dx%d, tiles of %d", tc.k, tc.k, tc.stride, tc.h, tc.w, tc.tile)
 		t.Run(name, func(t *testing.T) {
 			x := randomTensor(rng, tc.c, tc.b, tc.h, tc.w)
 			kernel := randomTensor(rng, tc.k, tc.k, 1, tc.c)
@@ -44,7 +45,11 @@ func TestDepthwiseCFEqualsNative(t *testing.T) {
 					return append([]*Node{y}, Gradient(loss, x, kernel)...)
 				}).MustCall(x, kernel)
 			}
-			want, got := run(nativeDepthwise), run(DepthwiseCF)
+			conv := DepthwiseCF
+			if tc.tile > 0 {
+				conv = func(x, kernel *Node, stride, pad int) *Node { return depthwiseTiled(x, kernel, stride, pad, tc.tile) }
+			}
+			want, got := run(nativeDepthwise), run(conv)
 			for i, what := range []string{"output", "input gradient", "kernel gradient"} {
 				w, g := tensors.MustCopyFlatData[float32](want[i]), tensors.MustCopyFlatData[float32](got[i])
 				if !want[i].Shape().Equal(got[i].Shape()) {

@@ -31,8 +31,8 @@ type Backbone interface {
 	// "classifier.3" for a MobileNetV3.
 	HeadName() string
 	// Features computes the features [B, FeatureDim] (float32) of images [B, H, W, 3] and, when
-	// opts.Spatial, the spatial map [B, h, w, C] that Grad-CAM explains: a node of the same graph the
-	// features are computed from.
+	// opts.Spatial, the spatial map [B, h, w, C] that Grad-CAM explains: a node the features are computed
+	// from, so that their gradient reaches it.
 	Features(store *model.Store, images *Node, opts Options) (features, spatial *Node)
 	// FoldedFeatures computes, in inference mode, the features of images [B, 3, H, W] in channels-first
 	// layout (torch's and ONNX's), from the store's values read now and put in the graph as constants, each

@@ -45,6 +45,9 @@ type Options struct {
 	Spatial bool
 	// DType is the compute dtype of the backbone's convolutions and activations: float32 when unset.
 	DType dtypes.DType
+	// BNMomentum, when above 0, replaces every batch norm's momentum in train mode (timm's --bn-momentum):
+	// the architecture's (torch's 0.1, MobileNetV3's 0.01) otherwise.
+	BNMomentum float64
 }
 
 // ComputeDType returns the options' compute dtype: DType, or float32 when unset.

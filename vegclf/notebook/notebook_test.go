@@ -2,6 +2,7 @@ package notebook
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/vegclf/vegclf/vegclf/internal/testenv"
 	"github.com/vegclf/vegclf/vegclf/recipe"
 	"github.com/vegclf/vegclf/vegclf/runfolder"
+	"github.com/vegclf/vegclf/vegclf/zoo"
 
 	"github.com/vegclf/vegclf/vegclf/schedule"
 )
@@ -93,5 +95,76 @@ func TestRunTableShowsZeroSettings(t *testing.T) {
 	}
 	if strings.Contains(table, "nil") || strings.Contains(table, ">arch</th>") {
 		t.Errorf("the table shows a missing value or a setting both runs share:\n%s", table)
+	}
+}
+
+// TestArchitecturesTable: every registered architecture has its row, with its family, its trainable
+// parameters with the tutorial's head (ResNet-50's 23.8 M: 23.5 M of backbone and its 0.26 M head),
+// features, size and default weights, in the table and the text.
+func TestArchitecturesTable(t *testing.T) {
+	t.Setenv("VEGCLF_CACHE", t.TempDir())
+	var text strings.Builder
+	table := architecturesTable(15, &text)
+	for _, a := range zoo.Archs() {
+		if !strings.Contains(table, "<td>"+a.Name+"</td><td>"+a.Family+"</td>") || !strings.Contains(text.String(), a.Name) ||
+			!strings.Contains(table, "<td>"+a.Default().Name+"</td>") {
+			t.Errorf("%s is missing from the table:\n%s\n%s", a.Name, table, text.String())
+		}
+	}
+	for _, want := range []string{"<td>resnet50</td><td>ResNet</td><td>23.8 M</td><td>2048</td><td>224</td><td>torchvision-v2</td><td>80.9%</td><td>no</td>",
+		"<td>mobilenet_v3_large</td><td>MobileNetV3</td>", "<td>1280</td>"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("the table lacks %q:\n%s", want, table)
+		}
+	}
+}
+
+// TestShowTradeOff: finished runs of two architectures are placed by their accuracy (validation, else best
+// test) and their mean fine-tuning epoch's seconds, labeled by architecture; an unfinished run is left out.
+func TestShowTradeOff(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, arch string, seconds []float64, validation *float64, best float64) string {
+		run := filepath.Join(dir, name)
+		cfg := recipe.Default()
+		cfg.Arch = zoo.Name(arch)
+		if err := os.MkdirAll(run, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := runfolder.Start(run, cfg, nil); err != nil {
+			t.Fatal(err)
+		}
+		loss := 0.1
+		s := &runfolder.Summary{BestTestAccuracy: best, ValidationAccuracy: validation, ValidationLoss: &loss}
+		for i, sec := range seconds {
+			m := runfolder.EpochMetrics{Phase: runfolder.Finetune, Epoch: i + 1, Seconds: sec}
+			if i == 0 {
+				m.Phase = runfolder.Frozen
+			}
+			if err := runfolder.AppendMetrics(run, m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if validation != nil {
+			if err := runfolder.WriteSummary(run, s); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return run
+	}
+	v1, v2 := 0.95, 0.9
+	dirs := []string{write("a", "resnet50", []float64{1, 10, 12}, &v1, 0.9), write("b", "mobilenet_v3_large", []float64{1, 3, 4}, &v2, 0.8),
+		write("c", "resnet18", []float64{1, 2}, nil, 0.5)}
+	out := stdoutOf(t, func() {
+		if err := ShowTradeOff(dirs); err != nil {
+			t.Error(err)
+		}
+	})
+	for _, want := range []string{"resnet50: 95.00% accuracy, 11.0 s per training epoch", "mobilenet_v3_large: 90.00% accuracy, 3.5 s per training epoch"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the trade-off lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "resnet18") {
+		t.Errorf("an unfinished run is shown:\n%s", out)
 	}
 }

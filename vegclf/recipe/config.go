@@ -57,6 +57,7 @@ type Config struct {
 	BalancedSampling     bool               `json:"balanced_sampling,omitempty"` // Each epoch draws its training images with replacement, with probability inverse to their class's count.
 	EMA                  float64            `json:"ema,omitempty"`               // Keep an exponential moving average of the weights with this decay, evaluated each epoch; the best checkpoint keeps the better (0: off).
 	Accumulate           int                `json:"accumulate,omitempty"`        // Sum the gradients of this many batches before each update: a batch of accumulate*batch images (0 or 1: off).
+	BNMomentum           float64            `json:"bn_momentum,omitempty"`       // Every batch norm's momentum in train mode, timm's --bn-momentum (0: the architecture's: 0.1, MobileNetV3's 0.01).
 }
 
 // UnitScales returns learning-rate scales of 1 for n layer groups.
@@ -201,6 +202,8 @@ func (c Config) Validate() error {
 		return invalid("label_smoothing", "at least 0 and below 1", "label smoothing %g (want at least 0 and below 1)", c.LabelSmoothing)
 	case !(c.EMA >= 0 && c.EMA < 1):
 		return invalid("ema", "0 for off, or between 0 and 1, such as 0.999", "EMA decay %g (want 0 for off, or between 0 and 1, such as 0.999)", c.EMA)
+	case c.BNMomentum < 0 || c.BNMomentum > 1 || math.IsNaN(c.BNMomentum):
+		return invalid("bn_momentum", "0 for the architecture's, or between 0 and 1", "batch-norm momentum %g (want 0 for the architecture's, or between 0 and 1)", c.BNMomentum)
 	case c.Accumulate < 0:
 		return invalid("accumulate", "0 or 1 for off, or the number of batches per update", "accumulate %d (want 0 or 1 for off, or the number of batches per update)", c.Accumulate)
 	case c.ClassWeights != NoClassWeights && c.ClassWeights != BalancedClassWeights:

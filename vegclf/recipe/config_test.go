@@ -98,6 +98,7 @@ func TestValidateNamesTheSetting(t *testing.T) {
 		{func(c *Config) { c.Mixup = -1 }, []string{"mixup"}},
 		{func(c *Config) { c.Cutmix = -1 }, []string{"cutmix"}},
 		{func(c *Config) { c.EMA = 1 }, []string{"ema"}},
+		{func(c *Config) { c.BNMomentum = 2 }, []string{"bn_momentum"}},
 		{func(c *Config) { c.Precision = nn.Precision(dtypes.Float16) }, []string{"precision"}},
 	} {
 		c := valid

@@ -29,8 +29,8 @@ type accumulator struct {
 const accumulatorPrefix = checkpoint.TransientPrefix + "accumulate"
 
 // newAccumulator prepares the phase's summing and updating steps, summing n micro-batches per update.
-func newAccumulator(b compute.Backend, store *model.Store, m *nn.Model, opt *adamState, bnTrain bool, input StepInput, n int) (*accumulator, error) {
-	a := &accumulator{n: n}
+func newAccumulator(b compute.Backend, store *model.Store, m *nn.Model, opt *adamState, c StepConfig) (*accumulator, error) {
+	a := &accumulator{n: c.Accumulate}
 	for _, v := range opt.trainable {
 		path := accumulatorPrefix + v.Path()
 		sum := store.GetVariable(path)
@@ -49,7 +49,7 @@ func newAccumulator(b compute.Backend, store *model.Store, m *nn.Model, opt *ada
 	a.add, err = model.NewExec(b, store, func(scope *model.Scope, inputs, targets, labels, size, rng *Node) (*Node, *Node) {
 		g := inputs.Graph()
 		scope.Store().SetTraining(g, true)
-		loss, correct := CrossEntropy(phaseLogits(scope.Store(), m, opt, bnTrain, input, inputs, rng), targets, labels)
+		loss, correct := CrossEntropy(phaseLogits(scope.Store(), m, opt, c, inputs, rng), targets, labels)
 		for i, grad := range Gradient(loss, opt.trainableNodes(g)...) {
 			a.sums[i].SetNodeValue(Add(a.sums[i].NodeValue(g), Mul(grad, size)))
 		}

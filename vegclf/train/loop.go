@@ -192,7 +192,7 @@ func (r *Run) planPhase(phase runfolder.Phase, epochs int, lr float64) (*phasePl
 		return nil, err
 	}
 	plan.step = StepConfig{Phase: phase, Input: plan.src.input(), BatchNormTrain: plan.bnTrain, Schedule: sched, TotalSteps: total,
-		GroupScales: scales, Parallel: r.parallel, Loss: loss, Accumulate: accumulate, Seed: r.Config.Seed}
+		GroupScales: scales, Parallel: r.parallel, Loss: loss, Accumulate: accumulate, Seed: r.Config.Seed, BNMomentum: r.Config.BNMomentum}
 	if r.Config.EMA > 0 {
 		if r.ema == nil {
 			if r.ema, err = NewWeightAverage(r.Backend, r.Store, r.Model, r.Config.EMA); err != nil {

@@ -149,11 +149,11 @@ func trainableVariables(store *model.Store, m *nn.Model, phase runfolder.Phase, 
 // phaseLogits returns the logits of a training step's graph: the head on features, or the whole model on
 // images, with a backward pass through the backbone only when fine-tuning, and in train mode the dropout
 // and stochastic depth of the backbone drawn from the random state rng.
-func phaseLogits(store *model.Store, m *nn.Model, opt *adamState, bnTrain bool, input StepInput, inputs, rng *Node) *Node {
-	if input == FromFeatures {
+func phaseLogits(store *model.Store, m *nn.Model, opt *adamState, c StepConfig, inputs, rng *Node) *Node {
+	if c.Input == FromFeatures {
 		return m.Classify(store, inputs)
 	}
-	return m.Logits(store, inputs, nn.Options{Train: bnTrain, RNG: rng, Backward: opt.phase == runfolder.Finetune})
+	return m.Logits(store, inputs, nn.Options{Train: c.BatchNormTrain, RNG: rng, Backward: opt.phase == runfolder.Finetune, BNMomentum: c.BNMomentum})
 }
 
 // noiseStream is the stream of the training steps' random states for a seed ("noise" in ASCII).
@@ -188,13 +188,13 @@ func (s *adamState) trainableNodes(g *Graph) []*Node {
 // variables only (the frozen backbone gets none, so its backward pass is never computed), Adam update.
 // Inputs: images [B,H,W,3] (or features [B,F]), targets [B,N] float32, labels [B] int32, Adam's
 // per-step scalars [groups,2], the step's random state (noise). Outputs: loss, correct.
-func newTrainExec(b compute.Backend, store *model.Store, m *nn.Model, opt *adamState, bnTrain bool, input StepInput) (*model.Exec, error) {
+func newTrainExec(b compute.Backend, store *model.Store, m *nn.Model, opt *adamState, c StepConfig) (*model.Exec, error) {
 	return model.NewExec(b, store, func(scope *model.Scope, inputs, targets, labels, hyper, rng *Node) (*Node, *Node) {
 		g := inputs.Graph()
 		// The weights and Adam's moments change at every call: they must be graph parameters, never
 		// constants compiled in (see resnet's mustVariable, which marks the model's graphs the same way).
 		scope.Store().SetTraining(g, true)
-		loss, correct := CrossEntropy(phaseLogits(scope.Store(), m, opt, bnTrain, input, inputs, rng), targets, labels)
+		loss, correct := CrossEntropy(phaseLogits(scope.Store(), m, opt, c, inputs, rng), targets, labels)
 		opt.apply(g, Gradient(loss, opt.trainableNodes(g)...), hyper)
 		return loss, correct
 	})
@@ -271,6 +271,8 @@ type StepConfig struct {
 	// Seed seeds the backbone's dropout and stochastic depth in train mode: each step draws from a state of
 	// the seed, the phase and the step (noise).
 	Seed uint64
+	// BNMomentum, above 0, replaces the batch norms' momentum (nn.Options.BNMomentum).
+	BNMomentum float64
 }
 
 // NewStepper prepares a phase's training step as c says: it marks the trainable variables, drops other
@@ -303,15 +305,15 @@ func NewStepper(b compute.Backend, store *model.Store, m *nn.Model, c StepConfig
 		if c.Parallel != nil {
 			return nil, fmt.Errorf("gradient accumulation does not split batches across devices: set devices to 1, or accumulate to 0")
 		}
-		s.acc, err = newAccumulator(b, store, m, opt, c.BatchNormTrain, c.Input, c.Accumulate)
+		s.acc, err = newAccumulator(b, store, m, opt, c)
 		return s, err
 	}
-	if s.exec, err = newTrainExec(b, store, m, opt, c.BatchNormTrain, c.Input); err != nil {
+	if s.exec, err = newTrainExec(b, store, m, opt, c); err != nil {
 		return nil, err
 	}
 	if c.Parallel != nil {
 		// Another exec of the same step, split across the devices.
-		if s.sharded, err = newTrainExec(b, store, m, opt, c.BatchNormTrain, c.Input); err != nil {
+		if s.sharded, err = newTrainExec(b, store, m, opt, c); err != nil {
 			return nil, err
 		}
 		if err := c.Parallel.configure(s.sharded); err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"github.com/vegclf/vegclf/vegclf/imagenet"
 	"github.com/vegclf/vegclf/vegclf/nn"
 	"github.com/vegclf/vegclf/vegclf/predict"
+	"github.com/vegclf/vegclf/vegclf/rgb"
 	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/weights"
 	"github.com/vegclf/vegclf/vegclf/zoo"
@@ -23,7 +25,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	weightsFlag := fs.String("weights", "", "ImageNet weights: a .pth/.safetensors file or a registry name (see 'vegclf weights list')")
 	arch := fs.String("arch", "resnet50", "architecture of the weights: "+strings.Join(zoo.Names(), ", "))
 	normalize := fs.String("normalize", "imagenet", "input normalization: imagenet or half (0.5/0.5)")
-	size := fs.Int("image-size", 224, "images are resized to this size (square)")
+	size := fs.Int("image-size", 0, "the images' size (square) the model sees: with registry weights, their evaluation's crop (their shorter side resized in proportion first), by default theirs; with a file, images resized to it, by default 224")
 	topk := fs.Int("topk", 5, "number of classes to print per image")
 	asJSON := fs.Bool("json", false, "print one JSON object per image")
 	tta := fs.Bool("tta", false, "test-time augmentation: average each image's probabilities with its mirror image's")
@@ -53,7 +55,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
-	if *size < 16 {
+	if *size != 0 && *size < 16 {
 		return usagef("--image-size %d is too small (at least 16)", *size)
 	}
 	cache, err := weights.CacheDir()
@@ -87,7 +89,14 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	if !*asJSON {
 		fmt.Fprintf(stderr, "backend: %s\n", choice)
 	}
-	c, err := predict.New(b, m, store, imagenet.Labels(), data.Transform{Size: *size, Normalization: norm}, ttaOption(*tta)...)
+	transform, err := evalTransform(known, *size, norm)
+	if err != nil {
+		return err
+	}
+	if !*asJSON {
+		fmt.Fprintf(stderr, "preprocessing: %s\n", describeTransform(transform))
+	}
+	c, err := predict.New(b, m, store, imagenet.Labels(), transform, ttaOption(*tta)...)
 	if err != nil {
 		return err
 	}
@@ -181,4 +190,31 @@ func ttaOption(on bool) []predict.Option {
 		return []predict.Option{predict.WithTTA()}
 	}
 	return nil
+}
+
+// evalTransform returns the preprocessing of predictions with published weights k (nil for a file): their
+// ImageNet evaluation's (torchvision's weights enum: the shorter side resized, the centre cropped, with
+// their interpolation), at size when given (the resize in proportion); for a file, images resized to size
+// (224 when 0), as the tutorial's transform does.
+func evalTransform(k *weights.Known, size int, norm data.Normalization) (data.Transform, error) {
+	if k == nil {
+		return data.Transform{Size: cmp.Or(size, 224), Normalization: norm}, nil
+	}
+	filter, err := rgb.ParseFilter(k.Interpolation)
+	if err != nil {
+		return data.Transform{}, fmt.Errorf("weights %s: %w", k.Name, err)
+	}
+	t := data.Transform{Size: k.Crop, Resize: k.Resize, Interpolation: filter, Normalization: norm}
+	if size != 0 {
+		t.Size, t.Resize = size, size*k.Resize/k.Crop
+	}
+	return t, nil
+}
+
+// describeTransform says what a transform does to an image, in torchvision's terms.
+func describeTransform(t data.Transform) string {
+	if t.Resize == 0 {
+		return fmt.Sprintf("resized to %dx%d (%s), %s normalization", t.Size, t.Size, t.Interpolation, t.Normalization.Name)
+	}
+	return fmt.Sprintf("shorter side resized to %d, centre %dx%d crop (%s), %s normalization", t.Resize, t.Size, t.Size, t.Interpolation, t.Normalization.Name)
 }

@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -156,5 +157,72 @@ func TestPredictTorchFile(t *testing.T) {
 	want := strings.TrimSpace(string(testenv.RunPython(t, "classify.py", "resnet18", filepath.Join(dir, "weights.pth"), "64", img)))
 	if strconv.Itoa(p.Top[0].Index) != want {
 		t.Errorf("top class %d, torchvision says %s", p.Top[0].Index, want)
+	}
+}
+
+// TestPredictWeightsMatchTorchvision runs predict on torchvision models saved with torch.save (random
+// weights, trained-looking batch norms, the last layer scaled so that the softmax is neither flat nor one-hot) on real
+// photos: a weights file of each architecture family, preprocessed as the tutorial's transform does, and
+// registry weights in the cache, preprocessed as their torchvision weights enum evaluates them (the shorter
+// side resized, the centre cropped). The 1000 class probabilities equal torchvision's (1e-3 relative to
+// the largest).
+func TestPredictWeightsMatchTorchvision(t *testing.T) {
+	photos := testenv.SharedData(t, "hymenoptera")
+	images, _ := filepath.Glob(filepath.Join(photos, "val", "bees", "*.jpg"))
+	images = images[:3]
+	for _, tc := range []struct{ arch, weights, transform string }{
+		{"mobilenet_v3_large", "", "squash:96"},
+		{"mobilenet_v3_small", "", "squash:64"},
+		{"resnet18", "", "squash:64"},
+		{"vit_b_32", "", "squash:64"},
+		{"mobilenet_v3_small", "mobilenet_v3_small-v1", "enum:IMAGENET1K_V1"},
+		{"mobilenet_v3_large", "mobilenet_v3_large-v2", "enum:IMAGENET1K_V2"},
+		{"efficientnet_b0", "", "squash:224"},
+		{"efficientnet_b0", "efficientnet_b0-v1", "enum:IMAGENET1K_V1"}, // Bicubic, 256 to 224.
+		{"efficientnet_b2", "efficientnet_b2-v1", "enum:IMAGENET1K_V1"}, // Bicubic, 288 to 288.
+	} {
+		t.Run(tc.arch+"/"+tc.transform, func(t *testing.T) {
+			dir := t.TempDir()
+			testenv.RunPython(t, "predict_reference.py", append([]string{tc.arch, dir, tc.transform}, images...)...)
+			var want [][]float64
+			raw, err := os.ReadFile(filepath.Join(dir, "probs.json"))
+			if err != nil || json.Unmarshal(raw, &want) != nil {
+				t.Fatalf("reading torchvision's probabilities: %v", err)
+			}
+			args := []string{"predict", "--arch", tc.arch, "--topk", "1000", "--json"}
+			cache := t.TempDir()
+			t.Setenv("VEGCLF_CACHE", cache)
+			if tc.weights == "" {
+				args = append(args, "--weights", filepath.Join(dir, "weights.pth"), "--image-size", strings.TrimPrefix(tc.transform, "squash:"))
+			} else {
+				k, err := zoo.LookupWeights(tc.weights, tc.arch)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Rename(filepath.Join(dir, "weights.pth"), filepath.Join(cache, k.File)); err != nil {
+					t.Fatal(err)
+				}
+				args = append(args, "--weights", tc.weights)
+			}
+			code, stdout, stderr := runCLI(t, append(args, images...)...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			worst, largest := 0.0, 0.0
+			for i, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
+				var p predict.Prediction
+				if err := json.Unmarshal([]byte(line), &p); err != nil || len(p.Top) != 1000 {
+					t.Fatalf("line %q: %v", line, err)
+				}
+				for _, c := range p.Top {
+					worst = max(worst, math.Abs(c.Prob-want[i][c.Index]))
+					largest = max(largest, want[i][c.Index])
+				}
+			}
+			t.Logf("probabilities differ by up to %.3g (largest %.3g)", worst, largest)
+			if largest > 0.99 || largest < 0.01 || worst > 1e-3*largest {
+				t.Errorf("probabilities differ from torchvision's by up to %.3g (largest %.3g)", worst, largest)
+			}
+		})
 	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -23,7 +22,8 @@ import (
 )
 
 // runImport makes a run folder from a PyTorch checkpoint: the tutorial's VegetableResnet, a torchvision
-// ResNet with a replaced fc, or a DataParallel or Lightning wrapper of one.
+// model of a registered architecture with its classifier (or its last Linear) replaced, or a DataParallel
+// or Lightning wrapper of one.
 func runImport(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("import", "--torch FILE --classes DIR|NAME,NAME,... --out RUNDIR [flags]", stderr)
 	file := fs.String("torch", "", "a torch.save file: a state_dict, or a checkpoint holding one under model, state_dict or model_state_dict")
@@ -54,7 +54,11 @@ func runImport(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	head, err := headOf(ckpt.Model)
+	arch, err := zoo.Lookup(string(cfg.Arch))
+	if err != nil {
+		return usagef("--arch: %v", err)
+	}
+	head, err := headOf(ckpt.Model, arch.Backbone.HeadName())
 	if err != nil {
 		return fmt.Errorf("importing %s: %w", *file, err)
 	}
@@ -127,20 +131,21 @@ func importClasses(spec string) (classes []string, dataDir string, err error) {
 	return classes, "", nil
 }
 
-// headOf reads the classifier head from a state_dict's fc tensors: torchvision's single Linear ("fc"),
-// or a Sequential of Linears and ReLUs ("fc.0", "fc.2", ...) as the tutorial's.
-func headOf(sd *weights.StateDict) (nn.Head, error) {
-	if w, ok := sd.Tensors["fc.weight"]; ok && len(w.Shape) == 2 {
+// headOf reads the classifier head from a state_dict's tensors under name, the module the head replaces
+// (a ResNet's "fc", a MobileNetV3's "classifier.3"): torchvision's single Linear (name.weight), or a
+// Sequential of Linears and ReLUs (name.0, name.2, ...) as the tutorial's.
+func headOf(sd *weights.StateDict, name string) (nn.Head, error) {
+	if w, ok := sd.Tensors[name+".weight"]; ok && len(w.Shape) == 2 {
 		return nn.Head{NumClasses: w.Shape[0]}, nil
 	}
 	var head nn.Head
 	for i := 0; ; i += 2 {
-		w, ok := sd.Tensors[fmt.Sprintf("fc.%d.weight", i)]
+		w, ok := sd.Tensors[fmt.Sprintf("%s.%d.weight", name, i)]
 		if !ok {
 			break
 		}
 		if len(w.Shape) != 2 {
-			return head, fmt.Errorf("fc.%d.weight has shape %v, not a Linear's", i, w.Shape)
+			return head, fmt.Errorf("%s.%d.weight has shape %v, not a Linear's", name, i, w.Shape)
 		}
 		if head.NumClasses > 0 {
 			head.Hidden = append(head.Hidden, head.NumClasses)
@@ -148,7 +153,7 @@ func headOf(sd *weights.StateDict) (nn.Head, error) {
 		head.NumClasses = w.Shape[0]
 	}
 	if head.NumClasses == 0 {
-		return head, errors.New("no classifier found: neither fc.weight nor fc.0.weight (is it a ResNet's state_dict?)")
+		return head, fmt.Errorf("no classifier found: neither %s.weight nor %s.0.weight (is it a state_dict of this architecture? see --arch)", name, name)
 	}
 	return head, nil
 }
@@ -156,7 +161,7 @@ func headOf(sd *weights.StateDict) (nn.Head, error) {
 // exportLayouts are the module layouts export writes.
 var exportLayouts = map[string]string{
 	"tutorial":    "resnet.", // The tutorial's VegetableResnet: the ResNet under self.resnet.
-	"torchvision": "",        // torchvision's resnet with fc replaced by the head.
+	"torchvision": "",        // torchvision's model with its classifier (fc, classifier.3, ...) replaced by the head.
 }
 
 // runExport writes a run's best model as a torch.save state_dict that torch.load reads and
@@ -165,7 +170,7 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("export", "--run RUNDIR --out FILE.pth|FILE.onnx [--layout tutorial|torchvision] [--format pth|onnx]", stderr)
 	runDir := fs.String("run", "", "a run folder (its best checkpoint) or a checkpoint file")
 	out := fs.String("out", "", "the .pth file to write (classes.json is written beside it), or the .onnx file")
-	layout := fs.String("layout", "tutorial", "pth: tutorial (the PyTorch tutorial's VegetableResnet, names under resnet.) or torchvision (a torchvision ResNet with fc replaced)")
+	layout := fs.String("layout", "", "pth: tutorial (the PyTorch tutorial's VegetableResnet, names under resnet.; the default for ResNets) or torchvision (the torchvision model with its classifier replaced; the default for other architectures)")
 	format := fs.String("format", "", "pth (PyTorch state_dict) or onnx (input pixel_values [batch, 3, H, W] normalized, output logits; classes in its metadata); by default from --out's extension (.onnx, else pth)")
 	if err := parseFlagsOnly(fs, args); err != nil {
 		return err
@@ -178,8 +183,7 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	case f == "onnx":
 		return exportONNX(*runDir, *out, stdout)
 	}
-	prefix, ok := exportLayouts[*layout]
-	if !ok {
+	if _, ok := exportLayouts[*layout]; !ok && *layout != "" {
 		return usagef("--layout %q: want tutorial or torchvision", *layout)
 	}
 	if *runDir == "" || *out == "" {
@@ -190,6 +194,16 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	resNet := m.Backbone.HeadName() == "fc" // The tutorial's VegetableResnet wraps a ResNet.
+	switch {
+	case *layout == "" && resNet:
+		*layout = "tutorial"
+	case *layout == "":
+		*layout = "torchvision"
+	case *layout == "tutorial" && !resNet:
+		return usagef("--layout tutorial: the tutorial's VegetableResnet holds a ResNet, this model is %s: use --layout torchvision", m)
+	}
+	prefix := exportLayouts[*layout]
 	if *layout == "tutorial" && len(m.Head.Hidden) == 0 {
 		return fmt.Errorf("exporting %s: the tutorial's layout needs a head with a hidden layer (fc.0, fc.2), this one is %s: use --layout torchvision", path, m.Head)
 	}

@@ -81,9 +81,9 @@ def main():
 
     for p in model.parameters():
         p.requires_grad = False
-    for p in model.fc.parameters():
+    for p in model.head.parameters():
         p.requires_grad = True
-    run(frozen_epochs, torch.optim.Adam(model.fc.parameters(), lr=1e-4))
+    run(frozen_epochs, torch.optim.Adam(model.head.parameters(), lr=1e-4))
     for p in model.parameters():
         p.requires_grad = True
     run(finetune_epochs, torch.optim.Adam(model.parameters(), lr=1e-5))

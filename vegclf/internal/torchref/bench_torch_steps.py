@@ -33,9 +33,18 @@ def timed(fn, sync, repeats, warmups):
 
 
 def make_model(arch, classes):
-    """torchvision's model with the tutorial's head."""
+    """torchvision's model with the tutorial's head in place of its last Linear (a ResNet's fc, a
+    MobileNetV3's classifier[3], ...)."""
     m = getattr(torchvision.models, arch)()
-    m.fc = torch.nn.Sequential(torch.nn.Linear(m.fc.in_features, 128), torch.nn.ReLU(), torch.nn.Linear(128, classes))
+    name, last = [(n, mod) for n, mod in m.named_modules() if isinstance(mod, torch.nn.Linear)][-1]
+    parent_name, _, child = name.rpartition(".")
+    parent = m.get_submodule(parent_name) if parent_name else m
+    head = torch.nn.Sequential(torch.nn.Linear(last.in_features, 128), torch.nn.ReLU(), torch.nn.Linear(128, classes))
+    if child.isdigit():
+        parent[int(child)] = head
+    else:
+        setattr(parent, child, head)
+    object.__setattr__(m, "head", head)  # Not registered twice as a submodule.
     return m
 
 
@@ -55,9 +64,9 @@ def time_steps(model, net, x, y, sync, repeats, warmups=1, autocast=None):
     results["inference_images_per_second"] = batch / timed(infer, sync, repeats, warmups)
     for p in model.parameters():
         p.requires_grad = False
-    for p in model.fc.parameters():
+    for p in model.head.parameters():
         p.requires_grad = True
-    opt = torch.optim.Adam(model.fc.parameters(), lr=1e-4)
+    opt = torch.optim.Adam(model.head.parameters(), lr=1e-4)
     model.train()
 
     def step():
