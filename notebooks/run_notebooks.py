@@ -143,6 +143,15 @@ def check_experiments(nb):
     out = text_of(cell, "stdout")
     if "lr-a:" not in out or "lr-b:" not in out or "Best run: " not in out or mime_count(cell, "image/png") < 1:
         problems.append(f"experiments: runs or the best run's confusion matrix missing from the output:\n{out}")
+    # The architectures' trade-off: a point per architecture on the accuracy and seconds axes.
+    cell = next((c for c in nb.cells if c.cell_type == "code" and "ShowTradeOff" in c.source), {"outputs": []})
+    html, out = html_of(cell), text_of(cell, "stdout")
+    for want in ("Accuracy against training time", "seconds per training epoch", "accuracy (%)"):
+        if want not in html:
+            problems.append(f"experiments: the trade-off chart lacks {want!r}")
+    for arch in ("resnet50", "mobilenet_v3_large", "efficientnet_b0"):
+        if arch not in html or not re.search(arch + r": \d+\.\d\d% accuracy, \d+\.\d s per training epoch", out):
+            problems.append(f"experiments: no point for {arch} in the trade-off chart:\n{out[-1500:]}")
     return problems
 
 

@@ -80,7 +80,7 @@ fi
 if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--onnx" ]; then
   # ONNX Runtime 1.30.0 from npm's onnxruntime-node, which ships its CPU library for linux x64 (the package's
   # install script fetches GPU binaries from a host these machines cannot reach: it is not run). vegclf
-  # finds the library at this path (onnxmodel.DefaultLibraryPath); the tests run the exported models with
+  # finds the library at this path (backend.DefaultONNXRuntime); the tests run the exported models with
   # the package's Node.js binding, which is not vegclf's code.
   ort_dir="${XDG_CACHE_HOME:-$HOME/.cache}/vegclf/onnxruntime-1.30.0"
   if ! [ -f "$ort_dir/libonnxruntime.so.1" ] || ! [ -d "$ort_dir/npm/node_modules/onnxruntime-node" ]; then

@@ -85,6 +85,14 @@ func LoadDataset(root string, o DatasetOptions) (*Dataset, error) {
 	if ds.Train, err = get(Train); err != nil {
 		return nil, err
 	}
+	if len(classes) < 2 {
+		where := root
+		if ds.Train != nil && o.Labels == "" {
+			where = ds.Train.Dir
+		}
+		return nil, fmt.Errorf("dataset %s: classification needs at least two classes; %s has %d (%s)",
+			root, where, len(classes), strings.Join(classes, ", "))
+	}
 	if ds.Test, err = get(Test); err != nil {
 		return nil, err
 	}

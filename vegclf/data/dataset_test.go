@@ -86,3 +86,25 @@ func TestHeldOut(t *testing.T) {
 		t.Errorf("without one: %v", got.Name)
 	}
 }
+
+// TestLoadDatasetOneClass refuses a dataset of one class, which would train to a meaningless 100% with a
+// loss of 0, naming the folder (or the labels file).
+func TestLoadDatasetOneClass(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "data")
+	if _, err := synthveg.Generate(root, synthveg.Options{Classes: 1, Train: 4, Size: 32, Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := LoadDataset(root, DatasetOptions{TestFraction: 0.2})
+	if err == nil || !strings.Contains(err.Error(), "needs at least two classes") || !strings.Contains(err.Error(), filepath.Join(root, "train")+" has 1 (Bean)") {
+		t.Errorf("one class folder: error %v", err)
+	}
+	images, _ := filepath.Glob(filepath.Join(root, "train", "Bean", "*.jpg"))
+	csv := filepath.Join(root, "labels.csv")
+	if err := os.WriteFile(csv, []byte(images[0]+",bean\n"+images[1]+",bean\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = LoadDataset("", DatasetOptions{TestFraction: 0.5, Labels: csv})
+	if err == nil || !strings.Contains(err.Error(), "needs at least two classes") || !strings.Contains(err.Error(), csv+" has 1 (bean)") {
+		t.Errorf("one label: error %v", err)
+	}
+}

@@ -25,6 +25,8 @@ type Result struct {
 	Confusion [][]int // Confusion[true][predicted].
 	Samples   []SampleResult
 	Skipped   []string // Images left out because they could not be read.
+	// Unreadable are the same images, each with why it could not be read.
+	Unreadable []data.Unreadable
 }
 
 // SampleResult is the outcome for one image.
@@ -80,7 +82,10 @@ func Split(c *predict.Classifier, split *data.Split, batch int, progress Progres
 		r.Confusion[i] = make([]int, n)
 	}
 	loader := &data.Loader{Samples: split.Samples, Transform: c.Transform, BatchSize: batch,
-		Skip: func(path string, _ error) { r.Skipped = append(r.Skipped, path) }}
+		Skip: func(path string, err error) {
+			r.Skipped = append(r.Skipped, path)
+			r.Unreadable = append(r.Unreadable, data.Unreadable{Path: path, Err: err})
+		}}
 	var acc Accumulator
 	for b, err := range loader.Epoch(0) {
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/layers/activation"
 	"github.com/gomlx/gomlx/ml/model"
 )
 
@@ -97,9 +98,10 @@ func (c ConvBN) ApplyCF(store *model.Store, x *Node, opts Options) *Node {
 	return Add(y, ConvertDType(Reshape(shift, kd[3], 1, 1, 1), dtype))
 }
 
-// Hardswish is torch's x * relu6(x + 3) / 6.
+// Hardswish is torch's x * relu6(x + 3) / 6: GoMLX's, the backend's fused activation (one pass, and one
+// for its gradient, torch's) where it has it.
 func Hardswish(x *Node) *Node {
-	return Mul(x, Hardsigmoid(x))
+	return activation.HardSwish(x)
 }
 
 // Hardsigmoid is torch's relu6(x + 3) / 6, as min(max(x/6 + 1/2, 0), 1): one Clamp, whose gradient (which

@@ -43,6 +43,34 @@ func RunsOrSweep(b compute.Backend, dirs []string, sweepDir string) ([]string, e
 	return Sweep(b, base, SmallSweep, 0, sweepDir)
 }
 
+// ArchitectureSweep trains a run of each architecture of archs (comma-separated registry names) in dir,
+// and returns their folders, for ShowTradeOff. With every architecture's default weights in the cache it
+// runs the tutorial's recipe on data (a dataset folder); otherwise, or with no data, recipe.FromScratch's
+// settings on generated data (in dir/data), with every batch norm's momentum 0.1 (MobileNetV3's 0.01 lags
+// for hundreds of steps from scratch). Finished runs are kept (sweep.Run).
+func ArchitectureSweep(b compute.Backend, archs, dataDir, dir string) ([]string, error) {
+	base := recipe.Default()
+	pretrained := dataDir != ""
+	for _, arch := range strings.Split(archs, ",") {
+		if weights, _ := Pretrained(recipe.Default().Weights, strings.TrimSpace(arch)); weights == "none" {
+			pretrained = false
+		}
+	}
+	if pretrained {
+		base.Data = dataDir
+		fmt.Printf("Architectures %s with their pretrained weights, the tutorial's recipe, on %s.\n", archs, dataDir)
+	} else {
+		var err error
+		if base.Data, err = Synthetic(filepath.Join(dir, "data"), 4, 24, 128); err != nil {
+			return nil, err
+		}
+		recipe.FromScratch(&base, func(string) bool { return false })
+		base.BNMomentum = 0.1
+		fmt.Printf("Architectures %s from random initialization (pretrained weights missing, or no data), on generated data in %s.\n", archs, base.Data)
+	}
+	return Sweep(b, base, "arch="+archs, 0, dir)
+}
+
 // Sweep trains, over base, a run per point of spec's grid (sweep.Grid: "lr=1e-4,1e-3;hidden=64,128"), or
 // trials random points of it (sweep.Random) when trials > 0, in dir (see sweep.Run: shared features,
 // finished runs kept), with a progress line per run, and returns the run folders, for CompareRuns.
@@ -130,6 +158,61 @@ func CompareRuns(b compute.Backend, dirs []string) error {
 	showHTML(runTable(runs))
 	best := slices.MaxFunc(runs, func(a, b comparedRun) int { return cmp.Compare(a.Accuracy(), b.Accuracy()) })
 	return showBestRun(b, best)
+}
+
+// ShowTradeOff draws, for runs that finished (a summary), their accuracy (validation, else the best test
+// accuracy) against the seconds their fine-tuning epochs took on average (the frozen ones' when they did not
+// fine-tune), each point labeled by its architecture (its run folder's name when they share one): what a
+// faster backbone costs in accuracy. It prints the points too.
+func ShowTradeOff(dirs []string) error {
+	var recs []*runfolder.Record
+	archs := map[string]bool{}
+	for _, dir := range dirs {
+		rec, err := runfolder.ReadRecord(dir)
+		if err != nil {
+			return err
+		}
+		if rec.Summary != nil && len(rec.Metrics) > 0 {
+			recs, archs[string(rec.Config.Arch)] = append(recs, rec), true
+		}
+	}
+	if len(recs) == 0 {
+		return fmt.Errorf("no finished runs to compare (in %s)", strings.Join(dirs, ", "))
+	}
+	zero, hundred := 0.0, 100.0
+	chart := viz.Plot{Title: "Accuracy against training time", XLabel: "seconds per training epoch", YLabel: "accuracy (%)",
+		XMin: &zero, YMin: &zero, YMax: &hundred}
+	for _, rec := range recs {
+		label := filepath.Base(rec.Dir)
+		if len(archs) == len(recs) {
+			label = string(rec.Config.Arch)
+		}
+		seconds := epochSeconds(rec.Metrics)
+		chart.Points = append(chart.Points, viz.Point{X: seconds, Y: 100 * rec.Accuracy(), Label: label})
+		fmt.Printf("%s: %.2f%% accuracy, %.1f s per training epoch\n", label, 100*rec.Accuracy(), seconds)
+	}
+	svg, err := chart.SVG()
+	if err != nil {
+		return err
+	}
+	showHTML(svg)
+	return nil
+}
+
+// epochSeconds returns the mean seconds of the fine-tuning epochs, or of the frozen ones when there are none.
+func epochSeconds(metrics []runfolder.EpochMetrics) float64 {
+	for _, phase := range []runfolder.Phase{runfolder.Finetune, runfolder.Frozen} {
+		sum, n := 0.0, 0
+		for _, m := range metrics {
+			if m.Phase == phase {
+				sum, n = sum+m.Seconds, n+1
+			}
+		}
+		if n > 0 {
+			return sum / float64(n)
+		}
+	}
+	return 0
 }
 
 // showRunCurves draws every run's test accuracy and loss per epoch on shared charts.

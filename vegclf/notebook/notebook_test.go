@@ -2,6 +2,7 @@ package notebook
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -115,5 +116,55 @@ func TestArchitecturesTable(t *testing.T) {
 		if !strings.Contains(table, want) {
 			t.Errorf("the table lacks %q:\n%s", want, table)
 		}
+	}
+}
+
+// TestShowTradeOff: finished runs of two architectures are placed by their accuracy (validation, else best
+// test) and their mean fine-tuning epoch's seconds, labeled by architecture; an unfinished run is left out.
+func TestShowTradeOff(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, arch string, seconds []float64, validation *float64, best float64) string {
+		run := filepath.Join(dir, name)
+		cfg := recipe.Default()
+		cfg.Arch = zoo.Name(arch)
+		if err := os.MkdirAll(run, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := runfolder.Start(run, cfg, nil); err != nil {
+			t.Fatal(err)
+		}
+		loss := 0.1
+		s := &runfolder.Summary{BestTestAccuracy: best, ValidationAccuracy: validation, ValidationLoss: &loss}
+		for i, sec := range seconds {
+			m := runfolder.EpochMetrics{Phase: runfolder.Finetune, Epoch: i + 1, Seconds: sec}
+			if i == 0 {
+				m.Phase = runfolder.Frozen
+			}
+			if err := runfolder.AppendMetrics(run, m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if validation != nil {
+			if err := runfolder.WriteSummary(run, s); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return run
+	}
+	v1, v2 := 0.95, 0.9
+	dirs := []string{write("a", "resnet50", []float64{1, 10, 12}, &v1, 0.9), write("b", "mobilenet_v3_large", []float64{1, 3, 4}, &v2, 0.8),
+		write("c", "resnet18", []float64{1, 2}, nil, 0.5)}
+	out := stdoutOf(t, func() {
+		if err := ShowTradeOff(dirs); err != nil {
+			t.Error(err)
+		}
+	})
+	for _, want := range []string{"resnet50: 95.00% accuracy, 11.0 s per training epoch", "mobilenet_v3_large: 90.00% accuracy, 3.5 s per training epoch"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the trade-off lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "resnet18") {
+		t.Errorf("an unfinished run is shown:\n%s", out)
 	}
 }

@@ -82,6 +82,8 @@ func TestExportRunsInONNXRuntime(t *testing.T) {
 		scale float32 // Of the last layer's weights: probabilities away from 0 and 1, so that they compare.
 	}{{"resnet18", 96, data.HalfNormalization, 1}, {"resnet50", 64, data.ImageNetNormalization, 0.02},
 		{"mobilenet_v3_small", 96, data.ImageNetNormalization, 30}, {"mobilenet_v3_large", 64, data.HalfNormalization, 30},
+		{"vit_b_32", 64, data.ImageNetNormalization, 30},
+		{"efficientnet_b0", 96, data.ImageNetNormalization, 30},
 		{"convnext_tiny", 64, data.ImageNetNormalization, 1}} {
 		t.Run(tc.arch, func(t *testing.T) {
 			classes := []string{"ants", "bees", "wasps & <others>"}
@@ -159,6 +161,9 @@ func TestExportRunsInONNXRuntime(t *testing.T) {
 			}
 			worst := 0.0
 			for i, row := range ran.Probabilities {
+				if len(row) != len(classes) {
+					t.Fatalf("ONNX Runtime's row %d has %d classes, want %d", i, len(row), len(classes))
+				}
 				for _, cl := range want[i%5].Top {
 					worst = max(worst, math.Abs(row[cl.Index]-cl.Prob))
 				}
@@ -167,7 +172,7 @@ func TestExportRunsInONNXRuntime(t *testing.T) {
 			if worst > 1e-4 {
 				t.Errorf("ONNX Runtime's probabilities differ from vegclf predict's by up to %.3g: %v, want %v", worst, ran.Probabilities, want)
 			}
-			checkWithONNX(t, path, classes, tc.size)
+			checkWithONNX(t, path, classes, tc.size, strings.HasPrefix(tc.arch, "vit"))
 		})
 	}
 }
@@ -183,8 +188,8 @@ func samples(paths []string) []data.Sample {
 func itoa(n int) string { return strconv.Itoa(n) }
 
 // checkWithONNX runs ONNX's checker (Debian's python3-onnx) on the model and checks its metadata, names,
-// shapes and operators.
-func checkWithONNX(t *testing.T, path string, classes []string, size int) {
+// shapes and operators: a CNN's or, for a transformer, attention's.
+func checkWithONNX(t *testing.T, path string, classes []string, size int, transformer bool) {
 	t.Helper()
 	python := "/usr/bin/python3"
 	if err := exec.Command(python, "-c", "import onnx").Run(); err != nil {
@@ -216,7 +221,11 @@ func checkWithONNX(t *testing.T, path string, classes []string, size int) {
 	if o := got.Outputs["logits"]; len(o) != 2 || o[0] != "batch" || o[1] != float64(len(classes)) {
 		t.Errorf("output logits %v", o)
 	}
-	if !slices.Contains(got.Ops, "Conv") || slices.Contains(got.Ops, "BatchNormalization") || slices.Contains(got.Ops, "Transpose") {
+	if transformer {
+		if !slices.Contains(got.Ops, "MatMul") || !slices.Contains(got.Ops, "Softmax") || !slices.Contains(got.Ops, "Erf") || slices.Contains(got.Ops, "Conv") {
+			t.Errorf("operators %v: want attention as MatMul and Softmax, GELU as an Erf subgraph, the patches as a product", got.Ops)
+		}
+	} else if !slices.Contains(got.Ops, "Conv") || slices.Contains(got.Ops, "BatchNormalization") || slices.Contains(got.Ops, "Transpose") {
 		t.Errorf("operators %v: want native Conv nodes, the batch norms folded, no transposes", got.Ops)
 	}
 	t.Logf("operators: %v", got.Ops)

@@ -1,6 +1,7 @@
 package onnxmodel
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -13,6 +14,13 @@ const (
 	opsetDomain        = 1  // OperatorSetIdProto.domain
 	opsetVersion       = 2  // OperatorSetIdProto.version
 	graphNode          = 1  // GraphProto.node
+	graphInitializer   = 5  // GraphProto.initializer
+	nodeInput          = 1  // NodeProto.input
+	tensorDataType     = 2  // TensorProto.data_type
+	tensorInt64Data    = 7  // TensorProto.int64_data
+	tensorName         = 8  // TensorProto.name
+	tensorRawData      = 9  // TensorProto.raw_data
+	dataTypeInt64      = 7  // TensorProto.DataType.INT64
 	nodeOpType         = 4  // NodeProto.op_type
 	nodeDomain         = 7  // NodeProto.domain
 	modelGraph         = 7  // ModelProto.graph
@@ -34,10 +42,16 @@ const (
 // in the newer one ONNX Runtime compiles with (ReduceSum takes its axes as an input since opset 13, MaxPool
 // and Conv last changed in 12 and 11, Min in 13, AveragePool in 11 until 19 added dilations, which the
 // export does not use), so the file can declare opset 17 and IR version 8: ONNX 1.12's
-// checker, and runtimes from ONNX Runtime 1.13 on, accept it. A ConvNeXt's LayerNorms and exact GELU
-// add Sub and Div (last changed in opset 14), Sqrt and Erf (13).
+// checker, and runtimes from ONNX Runtime 1.13 on, accept it.
 var opset17 = map[string]bool{"Conv": true, "Add": true, "Max": true, "Min": true, "MaxPool": true, "AveragePool": true, "ReduceSum": true,
-	"Mul": true, "MatMul": true, "Sub": true, "Div": true, "Sqrt": true, "Erf": true}
+	"Mul": true, "MatMul": true,
+	// The Vision Transformer's: Reshape (14: allowzero; its shapes' batch is made -1, see batchReshapes),
+	// Transpose, Slice, Concat, Pad (13: pads as an input), Sub, Div (14), Sqrt, Erf, Softmax (13, one axis),
+	// Identity (16). ConvNeXt's LayerNorms and exact GELU use Sub, Div, Sqrt and Erf too.
+	"Reshape": true, "Transpose": true, "Slice": true, "Concat": true, "Pad": true, "Sub": true, "Div": true, "Sqrt": true,
+	"Erf": true, "Identity": true, "Softmax": true,
+	"Sigmoid": true, // EfficientNet's SiLU and squeeze-excitation: unchanged since opset 13 (which added bfloat16).
+}
 
 // finish edits a serialized ModelProto compiled at batch size batch: the first axis of every graph input,
 // output and value (of size batch) becomes the symbolic dimension "batch"; it declares IR version 8 and
@@ -49,7 +63,11 @@ func finish(model []byte, batch int, meta Metadata) ([]byte, error) {
 		if num != modelGraph {
 			return nil, nil
 		}
-		return rewrite(value, func(num protowire.Number, value []byte) ([]byte, error) {
+		graph, err := batchReshapes(value, batch)
+		if err != nil {
+			return nil, err
+		}
+		return rewrite(graph, func(num protowire.Number, value []byte) ([]byte, error) {
 			switch num {
 			case graphNode:
 				op, domain, err := nodeOp(value)
@@ -210,4 +228,135 @@ func declareOpset17(model []byte) ([]byte, error) {
 	opset = protowire.AppendVarint(opset, 17)
 	out = protowire.AppendTag(out, modelOpsetImport, protowire.BytesType)
 	return protowire.AppendBytes(out, opset), nil
+}
+
+// int64Tensor returns an INT64 TensorProto's name and values; ok is false for other tensors.
+func int64Tensor(tensor []byte) (name string, values []int64, ok bool, err error) {
+	dtype := -1
+	var raw []byte
+	for msg := tensor; len(msg) > 0; {
+		num, typ, n := protowire.ConsumeTag(msg)
+		if n < 0 {
+			return "", nil, false, protowire.ParseError(n)
+		}
+		size := protowire.ConsumeFieldValue(num, typ, msg[n:])
+		if size < 0 {
+			return "", nil, false, protowire.ParseError(size)
+		}
+		field := msg[n : n+size]
+		switch {
+		case num == tensorDataType && typ == protowire.VarintType:
+			v, _ := protowire.ConsumeVarint(field)
+			dtype = int(v)
+		case num == tensorName && typ == protowire.BytesType:
+			v, _ := protowire.ConsumeBytes(field)
+			name = string(v)
+		case num == tensorRawData && typ == protowire.BytesType:
+			raw, _ = protowire.ConsumeBytes(field)
+		case num == tensorInt64Data && typ == protowire.BytesType: // Packed.
+			packed, _ := protowire.ConsumeBytes(field)
+			for len(packed) > 0 {
+				v, m := protowire.ConsumeVarint(packed)
+				if m < 0 {
+					return "", nil, false, protowire.ParseError(m)
+				}
+				values, packed = append(values, int64(v)), packed[m:]
+			}
+		case num == tensorInt64Data && typ == protowire.VarintType:
+			v, _ := protowire.ConsumeVarint(field)
+			values = append(values, int64(v))
+		}
+		msg = msg[n+size:]
+	}
+	if dtype != dataTypeInt64 {
+		return name, nil, false, nil
+	}
+	for ; len(raw) >= 8; raw = raw[8:] {
+		values = append(values, int64(binary.LittleEndian.Uint64(raw)))
+	}
+	return name, values, true, nil
+}
+
+// nodeInputs returns a NodeProto's inputs.
+func nodeInputs(node []byte) ([]string, error) {
+	var inputs []string
+	_, err := rewrite(node, func(num protowire.Number, value []byte) ([]byte, error) {
+		if num == nodeInput {
+			inputs = append(inputs, string(value))
+		}
+		return nil, nil
+	})
+	return inputs, err
+}
+
+// batchReshapes edits a GraphProto compiled at batch size batch so that it runs at any: the shapes of its
+// Reshapes (INT64 initializers) that start with the batch size start with -1 instead, the batch then being
+// what the input has (graphs keep the batch a separate first axis of what they reshape). A shape
+// initializer also read by an operator other than Reshape is an error: editing it would change that operator.
+func batchReshapes(graph []byte, batch int) ([]byte, error) {
+	uses := map[string]map[string]bool{} // Initializer name: the operators reading it.
+	_, err := rewrite(graph, func(num protowire.Number, value []byte) ([]byte, error) {
+		switch num {
+		case graphNode:
+			op, _, err := nodeOp(value)
+			if err != nil {
+				return nil, err
+			}
+			inputs, err := nodeInputs(value)
+			if err != nil {
+				return nil, err
+			}
+			for _, in := range inputs {
+				if uses[in] == nil {
+					uses[in] = map[string]bool{}
+				}
+				uses[in][op] = true
+			}
+		}
+		return nil, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rewrite(graph, func(num protowire.Number, value []byte) ([]byte, error) {
+		switch num {
+		case graphInitializer:
+			name, values, ok, err := int64Tensor(value)
+			if err != nil || !ok || !uses[name]["Reshape"] || len(values) < 2 || values[0] != int64(batch) {
+				return nil, err
+			}
+			if len(uses[name]) > 1 {
+				return nil, fmt.Errorf("the shape %s of a Reshape is read by other operators too", name)
+			}
+			values = append([]int64{-1}, values[1:]...)
+			var raw []byte
+			for _, v := range values {
+				raw = binary.LittleEndian.AppendUint64(raw, uint64(v))
+			}
+			// The tensor again, with the new values as raw data.
+			return rewriteTensorData(value, raw)
+		}
+		return nil, nil
+	})
+}
+
+// rewriteTensorData returns the TensorProto with raw as its raw_data and no int64_data.
+func rewriteTensorData(tensor, raw []byte) ([]byte, error) {
+	var out []byte
+	for msg := tensor; len(msg) > 0; {
+		num, typ, n := protowire.ConsumeTag(msg)
+		if n < 0 {
+			return nil, protowire.ParseError(n)
+		}
+		size := protowire.ConsumeFieldValue(num, typ, msg[n:])
+		if size < 0 {
+			return nil, protowire.ParseError(size)
+		}
+		if num != tensorRawData && num != tensorInt64Data {
+			out = append(out, msg[:n+size]...)
+		}
+		msg = msg[n+size:]
+	}
+	out = protowire.AppendTag(out, tensorRawData, protowire.BytesType)
+	return protowire.AppendBytes(out, raw), nil
 }

@@ -137,65 +137,90 @@ func Default() Config {
 	}
 }
 
-// Validate checks the configuration's values. The named settings (architecture, normalization,
-// schedule, precision, memory limit, learning-rate range) are checked where they are parsed (flags, JSON,
-// YAML); Validate checks that they are set and fit together.
+// InvalidSetting is Validate's error: a setting, by its config.json key, whose value is refused. The
+// command line names it by its flag (FlagName), the notebooks by their flags or environment variables.
+type InvalidSetting struct {
+	Key     string   // The setting's config.json key: "batch".
+	Also    []string // Other settings the problem involves, by key ("layer_decay" beside "lr_range").
+	Problem string   // What is wrong, in the settings' words: "batch size 0 (want at least 1)".
+	Want    string   // What the value must be, said without the value: "at least 1".
+}
+
+func (e *InvalidSetting) Error() string { return "config: " + e.Problem }
+
+// Keys returns the settings the problem involves: Key, then Also.
+func (e *InvalidSetting) Keys() []string { return append([]string{e.Key}, e.Also...) }
+
+// Validate checks the configuration's values; an invalid value is an *InvalidSetting naming its setting.
+// The named settings (architecture, normalization, schedule, precision, memory limit, learning-rate range)
+// are checked where they are parsed (flags, JSON, YAML); Validate checks that they are set and fit
+// together.
 func (c Config) Validate() error {
-	var problem string
+	invalid := func(key, want, format string, args ...any) error {
+		return &InvalidSetting{Key: key, Problem: fmt.Sprintf(format, args...), Want: want}
+	}
 	switch {
 	case c.Data == "" && c.Labels == "":
-		problem = "no data folder or labels file"
+		return invalid("data", "a dataset folder, or a labels file", "no data folder or labels file")
 	case c.Arch == "":
-		problem = "no architecture"
+		return invalid("arch", "an architecture: "+strings.Join(zoo.Names(), ", "), "no architecture")
 	case c.Normalization.Name == "":
-		problem = "no normalization"
+		return invalid("normalization", "half or imagenet", "no normalization")
 	case c.ImageSize < 16:
-		problem = fmt.Sprintf("image size %d is too small (at least 16)", c.ImageSize)
+		return invalid("image_size", "at least 16", "image size %d is too small (at least 16)", c.ImageSize)
 	case c.Batch < 1:
-		problem = fmt.Sprintf("batch size %d (want at least 1)", c.Batch)
-	case c.FrozenEpochs < 0 || c.FinetuneEpochs < 0:
-		problem = "negative epochs"
+		return invalid("batch", "at least 1", "batch size %d (want at least 1)", c.Batch)
+	case c.FrozenEpochs < 0:
+		return invalid("frozen_epochs", "0 or more", "negative epochs: frozen epochs %d", c.FrozenEpochs)
+	case c.FinetuneEpochs < 0:
+		return invalid("finetune_epochs", "0 or more", "negative epochs: fine-tuning epochs %d", c.FinetuneEpochs)
 	case c.FrozenEpochs+c.FinetuneEpochs == 0:
-		problem = "no epochs to train"
-	case c.LR <= 0 || c.FinetuneLR <= 0:
-		problem = "learning rates must be positive"
+		return &InvalidSetting{Key: "frozen_epochs", Also: []string{"finetune_epochs"}, Want: "at least one epoch in all",
+			Problem: "no epochs to train: frozen and fine-tuning epochs are both 0"}
+	case !(c.LR > 0):
+		return invalid("lr", "a positive learning rate", "learning rates must be positive: the frozen phase's (lr) is %g", c.LR)
+	case !(c.FinetuneLR > 0):
+		return invalid("finetune_lr", "a positive learning rate", "learning rates must be positive: the fine-tuning phase's (finetune_lr) is %g", c.FinetuneLR)
 	case c.Hidden < 0:
-		problem = "negative hidden size"
+		return invalid("hidden", "0 (a single Linear) or a positive width", "negative hidden size %d", c.Hidden)
 	case c.MaxImagesPerClass < 0:
-		problem = "negative max images per class"
-	case c.TestFraction <= 0 || c.TestFraction >= 1:
-		problem = fmt.Sprintf("test fraction %g (want between 0 and 1)", c.TestFraction)
+		return invalid("max_images_per_class", "0 (all) or a positive count", "negative max images per class %d", c.MaxImagesPerClass)
+	case !(c.TestFraction > 0 && c.TestFraction < 1):
+		return invalid("test_fraction", "between 0 and 1, such as 0.2", "test fraction %g (want between 0 and 1)", c.TestFraction)
 	case c.Patience < 0:
-		problem = "negative patience"
+		return invalid("patience", "0 (off) or a positive number of epochs", "negative patience %d", c.Patience)
 	case c.Devices < 0:
-		problem = fmt.Sprintf("devices %d (want 0 for all, or a positive count)", c.Devices)
+		return invalid("devices", "0 for all, or a positive count", "devices %d (want 0 for all, or a positive count)", c.Devices)
 	case c.ImageCacheMB < 0:
-		problem = fmt.Sprintf("image cache of %d MB (want 0 for none, or a positive size)", c.ImageCacheMB)
+		return invalid("image_cache_mb", "0 for none, or a positive size", "image cache of %d MB (want 0 for none, or a positive size)", c.ImageCacheMB)
 	case c.LRRange != (LRRange{}) && c.LayerDecay != 0:
-		problem = "give a learning-rate range or a layer decay, not both"
-	case c.LayerDecay < 0 || c.LayerDecay > 1:
-		problem = fmt.Sprintf("layer decay %g (want between 0 and 1)", c.LayerDecay)
-	case c.LabelSmoothing < 0 || c.LabelSmoothing >= 1:
-		problem = fmt.Sprintf("label smoothing %g (want at least 0 and below 1)", c.LabelSmoothing)
-	case c.EMA < 0 || c.EMA >= 1:
-		problem = fmt.Sprintf("EMA decay %g (want 0 for off, or between 0 and 1, such as 0.999)", c.EMA)
-	case c.BNMomentum < 0 || c.BNMomentum > 1:
-		problem = fmt.Sprintf("batch-norm momentum %g (want 0 for the architecture's, or between 0 and 1)", c.BNMomentum)
+		return &InvalidSetting{Key: "lr_range", Also: []string{"layer_decay"}, Want: "one or the other, not both",
+			Problem: "give a learning-rate range or a layer decay, not both"}
+	case c.LayerDecay < 0 || c.LayerDecay > 1 || math.IsNaN(c.LayerDecay):
+		return invalid("layer_decay", "between 0 and 1 (0: off)", "layer decay %g (want between 0 and 1)", c.LayerDecay)
+	case !(c.LabelSmoothing >= 0 && c.LabelSmoothing < 1):
+		return invalid("label_smoothing", "at least 0 and below 1", "label smoothing %g (want at least 0 and below 1)", c.LabelSmoothing)
+	case !(c.EMA >= 0 && c.EMA < 1):
+		return invalid("ema", "0 for off, or between 0 and 1, such as 0.999", "EMA decay %g (want 0 for off, or between 0 and 1, such as 0.999)", c.EMA)
+	case c.BNMomentum < 0 || c.BNMomentum > 1 || math.IsNaN(c.BNMomentum):
+		return invalid("bn_momentum", "0 for the architecture's, or between 0 and 1", "batch-norm momentum %g (want 0 for the architecture's, or between 0 and 1)", c.BNMomentum)
 	case c.Accumulate < 0:
-		problem = fmt.Sprintf("accumulate %d (want 0 or 1 for off, or the number of batches per update)", c.Accumulate)
+		return invalid("accumulate", "0 or 1 for off, or the number of batches per update", "accumulate %d (want 0 or 1 for off, or the number of batches per update)", c.Accumulate)
 	case c.ClassWeights != NoClassWeights && c.ClassWeights != BalancedClassWeights:
-		problem = fmt.Sprintf("class weights %q (want none or balanced)", string(c.ClassWeights))
+		return invalid("class_weights", "none or balanced", "class weights %q (want none or balanced)", string(c.ClassWeights))
 	case c.Precision.DType() == dtypes.Float16:
-		problem = "float16 training needs loss scaling, which vegclf does not do (its gradients underflow); use bfloat16"
-	}
-	if problem != "" {
-		return fmt.Errorf("config: %s", problem)
+		return invalid("precision", "float32 or bfloat16 (float16 training needs loss scaling, which vegclf does not do)",
+			"float16 training needs loss scaling, which vegclf does not do (its gradients underflow); use bfloat16")
 	}
 	if err := schedule.CheckWarmup(c.Warmup); err != nil {
-		return fmt.Errorf("config: %w", err)
+		return invalid("warmup", "a fraction of the steps, at least 0 and below 1", "%v", err)
 	}
 	if err := c.Mix().Validate(); err != nil {
-		return fmt.Errorf("config: %w", err)
+		key := "mixup"
+		if c.Mixup >= 0 && !math.IsNaN(c.Mixup) {
+			key = "cutmix"
+		}
+		return invalid(key, "0 for off, or a positive Beta parameter", "%v", err)
 	}
 	return nil
 }

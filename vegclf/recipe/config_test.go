@@ -2,6 +2,7 @@ package recipe
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"io"
 	"math"
@@ -70,6 +71,53 @@ func TestValidate(t *testing.T) {
 				t.Errorf("error %v, want config: ...%q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestValidateNamesTheSetting: each refused value is an *InvalidSetting naming its setting by its
+// config.json key (which FlagName maps to a flag of RegisterFlags), with what the value must be.
+func TestValidateNamesTheSetting(t *testing.T) {
+	valid := Default()
+	valid.Data = "/data/veg"
+	fs := flag.NewFlagSet("settings", flag.ContinueOnError)
+	valid.RegisterFlags(fs)
+	for _, tc := range []struct {
+		edit func(c *Config)
+		keys []string
+	}{
+		{func(c *Config) { c.ImageSize = -5 }, []string{"image_size"}},
+		{func(c *Config) { c.Batch = 0 }, []string{"batch"}},
+		{func(c *Config) { c.LR = -1 }, []string{"lr"}},
+		{func(c *Config) { c.FinetuneLR = 0 }, []string{"finetune_lr"}},
+		{func(c *Config) { c.FinetuneEpochs = -1 }, []string{"finetune_epochs"}},
+		{func(c *Config) { c.FrozenEpochs, c.FinetuneEpochs = 0, 0 }, []string{"frozen_epochs", "finetune_epochs"}},
+		{func(c *Config) { c.TestFraction = 1.5 }, []string{"test_fraction"}},
+		{func(c *Config) { c.Normalization = data.Normalization{} }, []string{"normalization"}},
+		{func(c *Config) { c.LRRange, c.LayerDecay = LRRange{1e-6, 1e-4}, 0.5 }, []string{"lr_range", "layer_decay"}},
+		{func(c *Config) { c.Schedule, c.Warmup = schedule.KindCosine, 1 }, []string{"warmup"}},
+		{func(c *Config) { c.Mixup = -1 }, []string{"mixup"}},
+		{func(c *Config) { c.Cutmix = -1 }, []string{"cutmix"}},
+		{func(c *Config) { c.EMA = 1 }, []string{"ema"}},
+		{func(c *Config) { c.BNMomentum = 2 }, []string{"bn_momentum"}},
+		{func(c *Config) { c.Precision = nn.Precision(dtypes.Float16) }, []string{"precision"}},
+	} {
+		c := valid
+		tc.edit(&c)
+		invalid, ok := errors.AsType[*InvalidSetting](c.Validate())
+		if !ok || !slices.Equal(invalid.Keys(), tc.keys) || invalid.Want == "" {
+			t.Errorf("%v: want an *InvalidSetting of %v", c.Validate(), tc.keys)
+			continue
+		}
+		for _, key := range invalid.Keys() {
+			if fs.Lookup(FlagName(key)) == nil {
+				t.Errorf("%v: setting %q has no flag %q", invalid, key, FlagName(key))
+			}
+		}
+	}
+	c := valid
+	c.LR = -1
+	if err := c.Validate(); !strings.Contains(err.Error(), "(lr) is -1") {
+		t.Errorf("the library's message %q does not name the setting", err)
 	}
 }
 

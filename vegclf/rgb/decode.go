@@ -7,6 +7,7 @@ package rgb
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -48,11 +49,18 @@ func CheckHeader(content []byte, maxPixels int) error {
 	if maxPixels <= 0 {
 		maxPixels = DefaultMaxPixels
 	}
+	if len(content) == 0 {
+		return errors.New("empty file (0 bytes): unknown image format")
+	}
 	for _, f := range formats {
 		if !bytes.HasPrefix(content, []byte(f.magic)) {
 			continue
 		}
 		width, height, err := f.size(content)
+		if (err != nil || width <= 0 || height <= 0) && f.name == "jpeg" && !bytes.Contains(content, []byte{0xff, 0xda}) {
+			// The header ends with the start of the scan (SOS): a file without one was cut inside its header.
+			return fmt.Errorf("not a valid jpeg file: truncated JPEG: the file ends after %d bytes, inside its header", len(content))
+		}
 		if err != nil {
 			return fmt.Errorf("not a valid %s file: %w", f.name, err)
 		}

@@ -104,6 +104,9 @@ func TestDecodeErrorsNameTheFileAndProblem(t *testing.T) {
 		{"truncated.jpg", goodJPEG[:len(goodJPEG)/2], 0, "corrupt or truncated jpeg"},
 		{"no_end.jpg", goodJPEG[:len(goodJPEG)-2], 0, "corrupt or truncated jpeg"},
 		{"header_only.jpg", goodJPEG[:bytes.Index(goodJPEG, []byte{0xff, 0xda})], 0, "not a valid jpeg file"},
+		{"empty file", nil, 0, "empty file"},
+		{"cut after its first marker.jpg", goodJPEG[:2], 0, "truncated JPEG: the file ends after 2 bytes, inside its header"},
+		{"cut in its header.jpg", goodJPEG[:bytes.Index(goodJPEG, []byte{0xff, 0xda})/2], 0, "truncated JPEG"},
 		// libjpeg-turbo reads a 0x0 frame from it, Go's decoder no header at all.
 		{"garbage_after_soi.jpg", garbage, 0, "jpeg"},
 		{"bomb.jpg", withJPEGSize(t, goodJPEG, 60000, 60000), 0, "jpeg image is 60000x60000, over the limit of 89478485 pixels"},

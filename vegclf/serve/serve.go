@@ -29,7 +29,8 @@ import (
 	"github.com/vegclf/vegclf/vegclf/viz"
 )
 
-// Options bound and tune a Server. Zero fields take the defaults of DefaultOptions.
+// Options bound and tune a Server. Zero fields take the defaults of DefaultOptions: Options{} serves as
+// DefaultOptions does.
 type Options struct {
 	MaxBatch     int           // Most images per forward pass (the run's batch size is a good choice).
 	MaxWait      time.Duration // How long the first image of a batch waits for others.
@@ -38,17 +39,20 @@ type Options struct {
 	MaxPixels    int           // Largest image (width x height), read from its header before decoding.
 	Timeout      time.Duration // Longest a request waits for its predictions; then 504.
 	MaxTopK      int           // Largest ?topk=.
-	GradCAM      bool          // Grad-CAM maps on request (?gradcam=1).
+	// DisableGradCAM turns off Grad-CAM maps (?gradcam=1), which are on by default, and saves compiling them.
+	DisableGradCAM bool
 }
 
 // DefaultOptions returns the defaults: batches of 16 gathered for up to 5 ms, 256 images queued, 32 MiB
 // bodies, Pillow's decompression-bomb limit, 30 s per request, Grad-CAM on.
 func DefaultOptions() Options {
 	return Options{MaxBatch: 16, MaxWait: 5 * time.Millisecond, QueueSize: 256, MaxBodyBytes: 32 << 20,
-		MaxPixels: rgb.DefaultMaxPixels, Timeout: 30 * time.Second, MaxTopK: 100, GradCAM: true}
+		MaxPixels: rgb.DefaultMaxPixels, Timeout: 30 * time.Second, MaxTopK: 100}
 }
 
-// Model describes the served model, as GET /v1/model answers.
+// Model describes the served model, as GET /v1/model answers and the page shows, to anyone who reaches
+// the server: Run and Backend are names (the run's folder's, "go", "onnx", "xla:cuda"), not the server's
+// paths.
 type Model struct {
 	Run           string   `json:"run"`
 	Arch          string   `json:"arch"`
@@ -79,10 +83,13 @@ type Prediction struct {
 
 // Stats counts what a Server has done, as GET /v1/stats answers.
 type Stats struct {
-	Requests int64         `json:"requests"` // POST /predict requests answered 200.
-	Images   int64         `json:"images"`   // Images predicted.
-	Rejected int64         `json:"rejected"` // Requests answered 503 because the queue was full.
-	Batches  map[int]int64 `json:"batches"`  // Forward passes by the number of images in them.
+	Requests int64 `json:"requests"` // POST /predict requests answered 200.
+	Images   int64 `json:"images"`   // Images predicted.
+	Rejected int64 `json:"rejected"` // Requests answered 503 because the queue was full.
+	// BadRequests counts POST /predict requests refused for their input (4xx): no image, not an image, too
+	// large, a bad topk, a wrong form field.
+	BadRequests int64         `json:"bad_requests"`
+	Batches     map[int]int64 `json:"batches"` // Forward passes by the number of images in them.
 }
 
 // Server serves a classifier. Create it with New; Close it after the http.Server that uses it is shut down.
@@ -134,7 +141,7 @@ func New(b compute.Backend, c *predict.Classifier, model Model, opts Options) (*
 	}
 	s := &Server{classifier: c, opts: opts, buckets: buckets(opts.MaxBatch),
 		queue: make(chan *job, opts.QueueSize), stopped: make(chan struct{}), stats: Stats{Batches: map[int]int64{}}}
-	if opts.GradCAM {
+	if !opts.DisableGradCAM {
 		g, err := interpret.NewGradCAM(b, c.Model, c.Store)
 		if err != nil {
 			return nil, fmt.Errorf("serve: %w", err)
@@ -251,6 +258,11 @@ func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 		}
 		if re.status == http.StatusServiceUnavailable {
 			w.Header().Set("Retry-After", "1")
+		}
+		if re.status >= 400 && re.status < 500 && re.status != 499 { // 499: the client went away.
+			s.mu.Lock()
+			s.stats.BadRequests++
+			s.mu.Unlock()
 		}
 		writeError(w, re.status, re.reason)
 		return

@@ -131,7 +131,7 @@ func TestPredictMatchesFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, hs := newTestServer(t, c, Options{MaxBatch: 4, GradCAM: true})
+	_, hs := newTestServer(t, c, Options{MaxBatch: 4})
 	for i, p := range images {
 		content, _ := os.ReadFile(p)
 		status, raw, resp := post(t, hs.URL+"/predict?topk=3&name="+filepath.Base(p), "image/jpeg", content)
@@ -178,7 +178,7 @@ func hugePNG(width, height uint32) []byte {
 // server goes on answering.
 func TestBadInputs(t *testing.T) {
 	c, images := testClassifier(t)
-	_, hs := newTestServer(t, c, Options{MaxBatch: 2, MaxBodyBytes: 200_000, GradCAM: false})
+	_, hs := newTestServer(t, c, Options{MaxBatch: 2, MaxBodyBytes: 200_000, DisableGradCAM: true})
 	good, _ := os.ReadFile(images[0])
 	wrongField, wrongBody := multipartBody(t, "photo", images[0])
 	noBoundary := "multipart/form-data"
@@ -341,5 +341,38 @@ func TestLoadRefusesOtherHosts(t *testing.T) {
 		if _, err := Load(t.Context(), url, []Upload{{"x", []byte("x")}}, 1, 1, time.Second, nil); err == nil {
 			t.Errorf("Load(%s) was not refused", url)
 		}
+	}
+}
+
+// TestZeroOptionsAndBadRequestStats: Options{} serves as DefaultOptions does (Grad-CAM on), and
+// /v1/stats counts the requests refused for their input beside those answered.
+func TestZeroOptionsAndBadRequestStats(t *testing.T) {
+	c, images := testClassifier(t)
+	_, hs := newTestServer(t, c, Options{})
+	good, _ := os.ReadFile(images[0])
+	for i, body := range [][]byte{good, []byte("not an image"), good, nil, good} {
+		url := hs.URL + "/predict"
+		if i == 0 {
+			url += "?gradcam=1"
+		}
+		status, raw, resp := post(t, url, "image/jpeg", body)
+		if (status == 200) != (len(body) > 20) {
+			t.Errorf("request %d: %d %v", i, status, raw)
+		}
+		if i == 0 && (len(resp.Predictions) != 1 || resp.Predictions[0].GradCAMPNG == "") {
+			t.Errorf("Options{}: no Grad-CAM map: %v", raw)
+		}
+	}
+	resp, err := http.Get(hs.URL + "/v1/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var stats map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&stats); err != nil {
+		t.Fatal(err)
+	}
+	if stats["requests"] != 3.0 || stats["bad_requests"] != 2.0 || stats["rejected"] != 0.0 {
+		t.Errorf("stats after 3 good and 2 bad requests: %v", stats)
 	}
 }

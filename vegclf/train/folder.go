@@ -51,6 +51,7 @@ func (r *Run) saveEpoch(m runfolder.EpochMetrics) error {
 	}
 	if m.Best {
 		r.best, _ = m.BestAccuracy()
+		r.haveBest = true
 	}
 	meta := checkpoint.Meta{
 		Arch: r.Model.Name(), Head: r.Model.Head, Classes: r.Dataset.Classes, ImageSize: r.Config.ImageSize,

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/vegclf/vegclf/vegclf/checkpoint"
 	"github.com/vegclf/vegclf/vegclf/nn"
@@ -19,11 +20,11 @@ import (
 // phase, with source noted. Predict, eval and the notebooks take the folder; resuming it with fine-tuning
 // epochs trains the model further (and, with cfg.Data empty, with the data given then). adam, when not nil,
 // is the fine-tuning phase's optimizer state: its moments by parameter name, in torch's layout, and its step
-// count, which the next step continues. dir must not hold a run; nothing is written when an argument is
-// wrong.
+// count, which the next step continues; the checkpoints hold it beside store's variables. dir must not hold
+// a run (ErrRunExists). Every argument is checked before anything is written, and store is left as it was.
 func Import(dir string, cfg recipe.Config, classes []string, m *nn.Model, store *model.Store, adam *weights.AdamState, source string) error {
 	if _, err := os.Stat(filepath.Join(dir, runfolder.LastFile)); err == nil {
-		return fmt.Errorf("%s already holds a run (%s): choose another folder", dir, runfolder.LastFile)
+		return fmt.Errorf("%s: %w (%s): choose another folder", dir, ErrRunExists, runfolder.LastFile)
 	}
 	if len(classes) != m.Head.NumClasses {
 		return fmt.Errorf("importing %s: %d class names for a head with %d outputs", source, len(classes), m.Head.NumClasses)
@@ -36,13 +37,20 @@ func Import(dir string, cfg recipe.Config, classes []string, m *nn.Model, store 
 		Normalization: cfg.Transform().Normalization, Phase: string(runfolder.Finetune),
 		Extra: map[string]string{"imported_from": source},
 	}
+	// The optimizer's moments, all read and checked before any is added.
+	type moment struct {
+		path  string
+		value *tensors.Tensor
+	}
+	var moments []moment
 	if adam != nil {
+		sources := map[string]map[string]*weights.Tensor{"m": adam.ExpAvg, "v": adam.ExpAvgSq}
 		for _, p := range m.Params() {
 			if !p.Trainable {
 				continue
 			}
-			for kind, moments := range map[string]map[string]*weights.Tensor{"m": adam.ExpAvg, "v": adam.ExpAvgSq} {
-				t, ok := moments[p.Name]
+			for _, kind := range []string{"m", "v"} {
+				t, ok := sources[kind][p.Name]
 				if !ok {
 					return fmt.Errorf("importing %s: the optimizer has no state for %s", source, p.Name)
 				}
@@ -50,15 +58,26 @@ func Import(dir string, cfg recipe.Config, classes []string, m *nn.Model, store 
 				if err != nil {
 					return fmt.Errorf("importing %s: optimizer state of %s: %w", source, p.Name, err)
 				}
-				if _, err := store.CreateVariable(momentPath(runfolder.Finetune, kind, p.Path()), value); err != nil {
-					return fmt.Errorf("importing %s: %w", source, err)
-				}
+				moments = append(moments, moment{momentPath(runfolder.Finetune, kind, p.Path()), value})
 			}
 		}
 		meta.Step = adam.Step
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return fmt.Errorf("creating run folder: %w", err)
+	}
+	// The moments are in store while the checkpoints are written, and taken out again after.
+	var added []string
+	defer func() {
+		for _, path := range added {
+			store.DeleteVariable(path)
+		}
+	}()
+	for _, mo := range moments {
+		if _, err := store.CreateVariable(mo.path, mo.value); err != nil {
+			return fmt.Errorf("importing %s: %w", source, err)
+		}
+		added = append(added, mo.path)
 	}
 	if err := runfolder.Start(dir, cfg, nil); err != nil {
 		return err

@@ -33,6 +33,11 @@ func (r *Run) Train(ctx context.Context) error {
 		r.report("Memory: soft limit %d MB, as configured.\n", policy.Bytes>>20)
 	}
 	r.probeMemory = policy.Auto()
+	if r.EpochsLeft() == 0 {
+		r.report("Nothing left to train: the run's %s and %s are done.\n",
+			phaseEpochs(r.Config.FrozenEpochs, "frozen"), phaseEpochs(r.Config.FinetuneEpochs, "fine-tuning"))
+		return nil
+	}
 	for _, phase := range []runfolder.Phase{runfolder.Frozen, runfolder.Finetune} {
 		epochs, lr := r.Config.FrozenEpochs, r.Config.LR
 		if phase == runfolder.Finetune {
@@ -52,6 +57,33 @@ func (r *Run) Train(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// EpochsLeft returns the number of epochs Train would train: the rest of the phase the run is in (none
+// when early stopping ended it) and the phases after it. It is 0 for a finished run.
+func (r *Run) EpochsLeft() int {
+	left := 0
+	stopped := r.Config.Patience > 0 && r.epoch > 0 && r.sinceBest >= r.Config.Patience
+	switch r.phase {
+	case runfolder.Frozen:
+		if !stopped {
+			left += max(r.Config.FrozenEpochs-r.epoch, 0)
+		}
+		left += r.Config.FinetuneEpochs
+	case runfolder.Finetune:
+		if !stopped {
+			left += max(r.Config.FinetuneEpochs-r.epoch, 0)
+		}
+	}
+	return left
+}
+
+// phaseEpochs writes a phase's epochs: "1 frozen epoch", "2 fine-tuning epochs".
+func phaseEpochs(n int, phase string) string {
+	if n == 1 {
+		return "1 " + phase + " epoch"
+	}
+	return fmt.Sprintf("%d %s epochs", n, phase)
 }
 
 // finetuneShuffle is added to a fine-tuning epoch's number for its shuffle, so that the two phases' epochs
@@ -105,11 +137,22 @@ func (r *Run) runPhase(ctx context.Context, phase runfolder.Phase, epochs int, l
 // planPhase reports how the phase trains and prepares its batches, rates and schedule.
 func (r *Run) planPhase(phase runfolder.Phase, epochs int, lr float64) (*phasePlan, error) {
 	plan := &phasePlan{phase: phase, epochs: epochs, bnTrain: phase == runfolder.Finetune || r.Config.FrozenBatchNormTrain}
+	// A resumed phase (or an imported run's) continues its optimizer: say so, and what is left of it.
+	adam, span := fmt.Sprintf("fresh Adam lr %g", lr), epochCount(epochs)
+	if r.step > 0 {
+		adam = fmt.Sprintf("Adam lr %g continuing from its saved state (%d steps taken)", lr, r.step)
+	}
+	if r.epoch > 0 {
+		span = fmt.Sprintf("%s of %d left (resumed after epoch %d)", epochCount(epochs-r.epoch), epochs, r.epoch)
+	}
 	if phase == runfolder.Frozen {
-		r.report("\nTransfer learning: backbone frozen, training the head %s, Adam lr %g, %s (batch norm in %s mode).\n",
-			r.Model.Head, lr, epochCount(epochs), map[bool]string{true: "train", false: "inference"}[plan.bnTrain])
+		if r.step == 0 {
+			adam = strings.TrimPrefix(adam, "fresh ")
+		}
+		r.report("\nTransfer learning: backbone frozen, training the head %s, %s, %s (batch norm in %s mode).\n",
+			r.Model.Head, adam, span, map[bool]string{true: "train", false: "inference"}[plan.bnTrain])
 	} else {
-		r.report("\nFine-tuning: all layers trained, fresh Adam lr %g, %s.\n", lr, epochCount(epochs))
+		r.report("\nFine-tuning: all layers trained, %s, %s.\n", adam, span)
 	}
 	if p := r.Model.ComputeDType(); p != dtypes.Float32 {
 		r.report("Mixed precision: the backbone computes in %s; weights, batch norm, head and loss stay float32.\n", p)
@@ -265,7 +308,10 @@ func (r *Run) runEpoch(ctx context.Context, plan *phasePlan, stepper *Stepper) (
 	}
 	m := runfolder.EpochMetrics{
 		Phase: plan.phase, Epoch: epoch, TrainLoss: lossSum / float64(batches), TrainAccuracy: correct / float64(seen),
-		TestLoss: testLoss, TestAccuracy: testAccuracy, ImagesPerSecond: float64(seen) / trainSeconds, Best: testAccuracy > r.best,
+		TestLoss: testLoss, TestAccuracy: testAccuracy, ImagesPerSecond: float64(seen) / trainSeconds,
+		// The run's first epoch is the best until a better one comes, whatever its accuracy (0% included), so a
+		// run always has a best checkpoint.
+		Best: testAccuracy > r.best || !r.haveBest,
 	}
 	if r.ema != nil {
 		if err := r.ema.Swap(); err != nil {

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -38,17 +39,22 @@ func Open(cfg recipe.Config, b compute.Backend, dir string) (*Run, error) {
 	return open(cfg, b, dir, err == nil)
 }
 
-// open is Create, or with resume, Resume.
+// ErrONNXTraining is returned (wrapped) when a run is asked to train on ONNX Runtime, which only predicts.
+var ErrONNXTraining = errors.New("training on ONNX Runtime: not supported (GoMLX's gradients of strided convolutions need input dilation, which ONNX's Conv lacks); " +
+	"train on the Go or an XLA backend, then predict, eval, serve or export with ONNX Runtime")
+
+// open is Create, or with resume, Resume. Everything that can be checked is checked before anything is
+// written: the settings, the folder, the data and the pretrained weights; a new run's folder is created
+// last, so a refused run leaves none behind.
 func open(cfg recipe.Config, b compute.Backend, dir string, resume bool) (*Run, error) {
 	if backend.IsONNX(b) {
-		return nil, fmt.Errorf("training on ONNX Runtime: not supported (GoMLX's gradients of strided convolutions need input dilation, which ONNX's Conv lacks); " +
-			"train with --backend go or xla, then predict, eval, serve or export with ONNX Runtime")
+		return nil, ErrONNXTraining
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	saved, err := checkFolder(dir, cfg, resume)
 	if err != nil {
-		return nil, err
-	}
-	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	r, err := newRun(cfg, b, dir)
@@ -61,14 +67,16 @@ func open(cfg recipe.Config, b compute.Backend, dir string, resume bool) (*Run, 
 	return r, r.start()
 }
 
-// checkFolder makes sure dir can take the run, before anything is loaded: it is writable, and it holds a
-// run to resume (whose saved configuration it returns, checked against cfg) or, for a new run, none.
+// checkFolder makes sure dir can take the run, before anything is loaded: when it exists, it is writable;
+// it holds a run to resume (whose saved configuration it returns, checked against cfg) or, for a new run,
+// none. It creates nothing.
 func checkFolder(dir string, cfg recipe.Config, resume bool) (recipe.Config, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return recipe.Config{}, fmt.Errorf("creating run folder: %w", err)
-	}
-	if err := runfolder.CheckWritable(dir); err != nil {
-		return recipe.Config{}, err
+	if info, err := os.Stat(dir); err == nil && info.IsDir() {
+		if err := runfolder.CheckWritable(dir); err != nil {
+			return recipe.Config{}, err
+		}
+	} else if err == nil {
+		return recipe.Config{}, fmt.Errorf("run folder %s is a file", dir)
 	}
 	_, lastErr := os.Stat(filepath.Join(dir, runfolder.LastFile))
 	switch {
@@ -119,8 +127,8 @@ func newRun(cfg recipe.Config, b compute.Backend, dir string) (*Run, error) {
 	return r, nil
 }
 
-// start initializes a fresh run: the model's variables, the pretrained backbone, and the run folder's
-// files.
+// start initializes a fresh run: the model's variables, the pretrained backbone, then the run folder
+// and its files.
 func (r *Run) start() error {
 	r.Store = model.NewStore()
 	if err := r.Model.Init(r.Store, r.Config.Seed, nil); err != nil {
@@ -132,6 +140,13 @@ func (r *Run) start() error {
 	}
 	provenance, err := runfolder.NewProvenance(r.Dataset, r.Config.Data, r.Config.Labels, weightsPath, r.Backend)
 	if err != nil {
+		return err
+	}
+	// Everything is at hand: the folder is created now, not before, so that a refused run leaves none.
+	if err := os.MkdirAll(r.Dir, 0o777); err != nil {
+		return fmt.Errorf("creating run folder: %w", err)
+	}
+	if err := runfolder.CheckWritable(r.Dir); err != nil {
 		return err
 	}
 	return runfolder.Start(r.Dir, r.Config, provenance)
@@ -190,6 +205,8 @@ func (r *Run) restore(path string) error {
 		return fmt.Errorf("resuming from %s: checkpoint is %s at %dpx, the run's config says %s at %dpx", path, meta.Arch, meta.ImageSize, r.Config.Arch, r.Config.ImageSize)
 	}
 	r.Store, r.phase, r.epoch, r.step, r.best = store, runfolder.Phase(meta.Phase), meta.Epoch, meta.Step, meta.BestAccuracy
+	_, err = os.Stat(filepath.Join(r.Dir, runfolder.BestFile))
+	r.haveBest = err == nil
 	kept, err := r.trimMetrics()
 	if err != nil {
 		return err

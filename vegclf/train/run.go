@@ -51,6 +51,8 @@ type Run struct {
 	epoch int
 	step  int64
 	best  float64
+	// haveBest says whether the run has a best checkpoint yet: until it does, the next epoch is the best.
+	haveBest bool
 	// Notes about the run's setup (weights loaded, carved split), reported once.
 	Notes []string
 	// Files skipped while loading because their pixel data is damaged (past a valid header).

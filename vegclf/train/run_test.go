@@ -235,9 +235,13 @@ func TestOpenErrors(t *testing.T) {
 			if tc.resume {
 				open = Resume
 			}
-			_, err := open(c, backend, filepath.Join(t.TempDir(), "run"))
+			dir := filepath.Join(t.TempDir(), "run")
+			_, err := open(c, backend, dir)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error = %v, want %q", err, tc.want)
+			}
+			if _, err := os.Stat(dir); err == nil {
+				t.Errorf("the refused run created %s", dir) // Everything is checked before the folder is made.
 			}
 		})
 	}

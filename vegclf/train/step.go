@@ -303,7 +303,7 @@ func NewStepper(b compute.Backend, store *model.Store, m *nn.Model, c StepConfig
 	s := &Stepper{Phase: c.Phase, Steps: c.Steps, classes: m.Head.NumClasses, loss: c.Loss, opt: opt, seed: c.Seed}
 	if c.Accumulate > 1 {
 		if c.Parallel != nil {
-			return nil, fmt.Errorf("gradient accumulation does not split batches across devices: give one device (--devices 1) or no accumulation")
+			return nil, fmt.Errorf("gradient accumulation does not split batches across devices: set devices to 1, or accumulate to 0")
 		}
 		s.acc, err = newAccumulator(b, store, m, opt, c)
 		return s, err

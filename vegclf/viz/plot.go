@@ -22,21 +22,29 @@ type Line struct {
 	Dashed bool
 }
 
+// Point is one labeled point of a Plot's scatter: a run at its cost and accuracy.
+type Point struct {
+	X, Y  float64
+	Label string
+}
+
 // Mark is a vertical line at X with a label: a suggested rate, a phase change.
 type Mark struct {
 	X     float64
 	Label string
 }
 
-// Plot is a line chart drawn as SVG by gonum's plot: ticks at round values (niceTicks), or at each power of
+// Plot is a line chart (or a scatter of labeled points) drawn as SVG by gonum's plot: ticks at round values (niceTicks), or at each power of
 // ten on a logarithmic axis (decadeTicks), axis labels (with their units), a legend and labeled marks.
 type Plot struct {
 	Title, XLabel, YLabel string
 	Lines                 []Line
+	Points                []Point // Drawn as labeled dots, without lines.
 	Marks                 []Mark
 	LogX, LogY            bool
 	IntegerX              bool     // Ticks at whole numbers only (epochs, steps).
 	YMin, YMax            *float64 // A fixed y range; nil: from the data.
+	XMin, XMax            *float64 // A fixed x range; nil: from the data.
 	Width, Height         vg.Length
 }
 
@@ -82,6 +90,26 @@ func (p Plot) SVG() (string, error) {
 			pl.Legend.Add(l.Name, legend)
 		}
 	}
+	if len(p.Points) > 0 {
+		xys, labels := make(plotter.XYs, len(p.Points)), make([]string, len(p.Points))
+		for i, pt := range p.Points {
+			xys[i], labels[i] = plotter.XY{X: pt.X, Y: pt.Y}, " "+pt.Label
+		}
+		dots, err := plotter.NewScatter(xys)
+		if err != nil {
+			return "", fmt.Errorf("plotting %q: %w", p.Title, err)
+		}
+		dots.GlyphStyle = draw.GlyphStyle{Shape: draw.CircleGlyph{}, Color: plotutil.Color(0), Radius: vg.Points(3.5)}
+		names, err := plotter.NewLabels(plotter.XYLabels{XYs: xys, Labels: labels})
+		if err != nil {
+			return "", fmt.Errorf("plotting %q: %w", p.Title, err)
+		}
+		for i := range names.TextStyle {
+			names.TextStyle[i].Font.Typeface, names.TextStyle[i].Font.Variant = "Liberation", "Sans"
+			names.TextStyle[i].YAlign = draw.YCenter
+		}
+		pl.Add(dots, names)
+	}
 	// A flat line on a logarithmic axis (a constant learning rate): gonum would widen the empty range by
 	// ±1, below zero. From the power of ten below the value to the one above instead.
 	if p.LogY && pl.Y.Min == pl.Y.Max && pl.Y.Min > 0 {
@@ -95,6 +123,12 @@ func (p Plot) SVG() (string, error) {
 	}
 	if p.YMax != nil {
 		pl.Y.Max = *p.YMax
+	}
+	if p.XMin != nil {
+		pl.X.Min = *p.XMin
+	}
+	if p.XMax != nil {
+		pl.X.Max = *p.XMax
 	}
 	for i, m := range p.Marks {
 		mark, err := plotter.NewLine(plotter.XYs{{X: m.X, Y: pl.Y.Min}, {X: m.X, Y: pl.Y.Max}})

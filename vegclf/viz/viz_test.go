@@ -288,3 +288,33 @@ func TestLRFinder(t *testing.T) {
 		}
 	}
 }
+
+// TestScatter: a plot of labeled points draws each point (a circle) with its label, its axis labels, and
+// the fixed ranges as round ticks.
+func TestScatter(t *testing.T) {
+	zero, hundred := 0.0, 100.0
+	svg, err := Plot{Title: "Accuracy against training time", XLabel: "seconds per training epoch", YLabel: "accuracy (%)",
+		XMin: &zero, YMin: &zero, YMax: &hundred,
+		Points: []Point{{X: 12.5, Y: 97, Label: "resnet50"}, {X: 3.2, Y: 91.5, Label: "mobilenet_v3_large"}}}.SVG()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"resnet50", "mobilenet_v3_large", "seconds per training epoch", "accuracy (%)", ">0<", ">100<"} {
+		if !strings.Contains(svg, want) {
+			t.Errorf("the scatter lacks %q", want)
+		}
+	}
+	if n := strings.Count(svg, "<path") - strings.Count(plotWithoutPoints(t), "<path"); n < 2 {
+		t.Errorf("the scatter draws %d more paths than the empty plot, want a circle per point", n)
+	}
+}
+
+func plotWithoutPoints(t *testing.T) string {
+	zero, hundred := 0.0, 100.0
+	svg, err := Plot{Title: "Accuracy against training time", XLabel: "seconds per training epoch", YLabel: "accuracy (%)",
+		XMin: &zero, XMax: &hundred, YMin: &zero, YMax: &hundred}.SVG()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svg
+}

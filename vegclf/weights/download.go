@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/vegclf/vegclf/vegclf/internal/atomicfile"
 )
 
 // Download fetches the registry entry k into dir (created if needed) and returns the file's path. The
@@ -37,7 +39,7 @@ func Download(ctx context.Context, client *http.Client, k Known, dir string, pro
 	if resp.StatusCode != http.StatusOK {
 		return "", fmt.Errorf("downloading %s from %s: HTTP %s", k.Name, k.URL, resp.Status)
 	}
-	tmp, err := os.CreateTemp(dir, "."+k.File+".part*")
+	tmp, err := atomicfile.CreateTemp(dir, "."+k.File+".part")
 	if err != nil {
 		return "", fmt.Errorf("downloading %s: %w", k.Name, err)
 	}
@@ -66,7 +68,7 @@ func Download(ctx context.Context, client *http.Client, k Known, dir string, pro
 	}
 	if k.SHA256 == "" && k.SHA256Prefix == "" {
 		// No published digest: record the one seen, so later changes of the file can be noticed.
-		_ = os.WriteFile(final+".sha256", []byte(sum+"  "+k.File+"\n"), 0o644)
+		_ = os.WriteFile(final+".sha256", []byte(sum+"  "+k.File+"\n"), 0o666)
 	}
 	return final, nil
 }

@@ -12,9 +12,11 @@ import (
 	"strings"
 
 	"github.com/vegclf/vegclf/vegclf/convnext"
+	"github.com/vegclf/vegclf/vegclf/efficientnet"
 	"github.com/vegclf/vegclf/vegclf/mobilenet"
 	"github.com/vegclf/vegclf/vegclf/nn"
 	"github.com/vegclf/vegclf/vegclf/resnet"
+	"github.com/vegclf/vegclf/vegclf/vit"
 	"github.com/vegclf/vegclf/vegclf/weights"
 )
 
@@ -43,8 +45,16 @@ var archs = []Arch{
 	resNet(resnet.ResNet152, tv("resnet152", "V2", "f82ba261", 82.284, 232), tv("resnet152", "V1", "394f9c45", 78.312, 256)),
 	mobileNet(mobilenet.Large, tv("mobilenet_v3_large", "V2", "5c1a4163", 75.274, 232), tv("mobilenet_v3_large", "V1", "8738ca79", 74.042, 256)),
 	mobileNet(mobilenet.Small, tv("mobilenet_v3_small", "V1", "047dcff4", 67.668, 256)),
+	efficientNet(efficientnet.B0, 224, tvEval("efficientnet_b0", "V1", "efficientnet_b0_rwightman-3dd342df.pth", 77.692, 256, 224, "bicubic")),
+	efficientNet(efficientnet.B1, 240,
+		tvEval("efficientnet_b1", "V2", "efficientnet_b1-c27df63c.pth", 79.838, 255, 240, "bilinear"),
+		tvEval("efficientnet_b1", "V1", "efficientnet_b1_rwightman-533bc792.pth", 78.642, 256, 240, "bicubic")),
+	efficientNet(efficientnet.B2, 288, tvEval("efficientnet_b2", "V1", "efficientnet_b2_rwightman-bcdf34b7.pth", 80.608, 288, 288, "bicubic")),
+	efficientNet(efficientnet.B3, 300, tvEval("efficientnet_b3", "V1", "efficientnet_b3_rwightman-cf984f9c.pth", 82.008, 320, 300, "bicubic")),
 	convNeXt(convnext.Tiny, tv("convnext_tiny", "V1", "983f1562", 82.520, 236)),
 	convNeXt(convnext.Small, tv("convnext_small", "V1", "0c510722", 83.616, 230)),
+	visionTransformer(vit.B16, tv("vit_b_16", "V1", "c867db91", 81.072, 256)),
+	visionTransformer(vit.B32, tv("vit_b_32", "V1", "d86f8d99", 75.912, 256)),
 }
 
 func convNeXt(a convnext.Arch, ws ...weights.Known) Arch {
@@ -57,6 +67,25 @@ func resNet(a resnet.Arch, ws ...weights.Known) Arch {
 
 func mobileNet(a mobilenet.Arch, ws ...weights.Known) Arch {
 	return Arch{Name: a.Name(), Family: "MobileNetV3", Backbone: a, ImageSize: 224, Weights: ws}
+}
+
+// efficientNet is an EfficientNet at its native size (torchvision's crop for its weights).
+func efficientNet(a efficientnet.Arch, size int, ws ...weights.Known) Arch {
+	return Arch{Name: a.Name(), Family: "EfficientNet", Backbone: a, ImageSize: size, Weights: ws}
+}
+
+// tvEval is a torchvision weights file whose name is not arch-prefix.pth (EfficientNet's ported from timm
+// are efficientnet_b0_rwightman-3dd342df.pth), evaluated at crop after resizing the shorter side to
+// resize with interpolation.
+func tvEval(arch, enum, file string, top1 float64, resize, crop int, interpolation string) weights.Known {
+	k := tv(arch, enum, file[strings.LastIndex(file, "-")+1:strings.LastIndex(file, ".")], top1, resize)
+	k.URL, k.File = "https://download.pytorch.org/models/"+file, file
+	k.Crop, k.Interpolation = crop, interpolation
+	return k
+}
+
+func visionTransformer(a vit.Arch, ws ...weights.Known) Arch {
+	return Arch{Name: a.Name(), Family: "ViT", Backbone: a, ImageSize: a.ImageSize, Weights: ws}
 }
 
 // tv is a torchvision weights file: arch-version (resnet18-v1), its URL and file named with the SHA-256

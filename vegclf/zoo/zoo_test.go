@@ -61,6 +61,8 @@ func TestLookupAndResolveWeights(t *testing.T) {
 		{"IMAGENET1K_V1", "resnet50", "resnet50-0676ba61.pth"},
 		{"default", "resnet18", "resnet18-f37072fd.pth"},
 		{"resnet50.a1_in1k", "resnet18", "timm-resnet50.a1_in1k.safetensors"},
+		{"DEFAULT", "efficientnet_b1", "efficientnet_b1-c27df63c.pth"},
+		{"IMAGENET1K_V1", "efficientnet_b0", "efficientnet_b0_rwightman-3dd342df.pth"},
 	} {
 		k, err := LookupWeights(tc.name, tc.arch)
 		if err != nil || k.File != tc.want {

@@ -42,6 +42,18 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if o.Data == "" || len(rest) > 0 {
 		return usagef("want --data DIR")
 	}
+	switch {
+	case o.Batch < 1:
+		return usagef("--batch %d: want at least 1", o.Batch)
+	case o.ImageSize < 16:
+		return usagef("--image-size %d: want at least 16", o.ImageSize)
+	case o.FrozenEpochs < 0 || o.FinetuneEpochs < 0:
+		return usagef("--frozen-epochs %d and --finetune-epochs %d: want 0 or more", o.FrozenEpochs, o.FinetuneEpochs)
+	case o.Duration <= 0:
+		return usagef("--duration %v: want a positive duration", o.Duration)
+	case o.Devices < 0:
+		return usagef("--devices %d: want 2 or more, or 0 for one device", o.Devices)
+	}
 	b, choice, err := backend.New(*backendSpec)
 	if err != nil {
 		return err
@@ -61,7 +73,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 	if *jsonOut != "" {
 		content, _ := json.MarshalIndent(res, "", "  ")
-		if err := os.WriteFile(*jsonOut, append(content, '\n'), 0o644); err != nil {
+		if err := os.WriteFile(*jsonOut, append(content, '\n'), 0o666); err != nil {
 			return err
 		}
 	}
@@ -90,6 +102,21 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// checkSynth refuses, as usage errors naming their flags, the counts and sizes synth cannot draw.
+func checkSynth(o synthveg.Options) error {
+	switch {
+	case o.Classes < 1 || o.Classes > len(synthveg.Vegetables):
+		return usagef("--classes %d: want 1 to %d", o.Classes, len(synthveg.Vegetables))
+	case o.Train < 1:
+		return usagef("--train %d: want at least 1 image per class", o.Train)
+	case o.Test < 0 || o.Validation < 0:
+		return usagef("--test %d and --validation %d: want 0 (none) or more images per class", o.Test, o.Validation)
+	case o.Size < 8:
+		return usagef("--size %d: want at least 8 pixels", o.Size)
+	}
+	return nil
+}
+
 func runSynth(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("synth", "--out DIR [flags]", stderr)
 	o := synthveg.Options{Classes: 4, Train: 24, Test: 8, Validation: 8, Size: 256}
@@ -106,6 +133,9 @@ func runSynth(args []string, stdout, stderr io.Writer) error {
 	}
 	if *out == "" || len(rest) > 0 {
 		return usagef("want --out DIR")
+	}
+	if err := checkSynth(o); err != nil {
+		return err
 	}
 	n, err := synthveg.Generate(*out, o)
 	if err != nil {

@@ -23,12 +23,17 @@ func TestDataParallelFlags(t *testing.T) {
 		{[]string{"bench", "--backend", "go", "--data", data, "--devices", "2"}, "data parallel needs an XLA backend (xla:cuda); Go Backend runs on one device (on the command line: --backend xla:cuda)"},
 		{[]string{"bench", "--backend", "go", "--data", data, "--devices", "1"}, "data parallel needs an XLA backend"},
 		{[]string{"train", "--backend", "go", "--data", data, "--out", filepath.Join(t.TempDir(), "run"), "--devices", "2"}, "data parallel needs an XLA backend (xla:cuda): 2 devices asked for; Go Backend runs on one device (on the command line: --backend xla:cuda)"},
-		{[]string{"train", "--backend", "go", "--data", data, "--out", filepath.Join(t.TempDir(), "run"), "--devices", "-1"}, "devices -1"},
+		// An invalid value is a usage mistake (exit 2, issue 37), where a backend that cannot split is a failure.
+		{[]string{"train", "--backend", "go", "--data", data, "--out", filepath.Join(t.TempDir(), "run"), "--devices", "-1"}, "--devices -1"},
 	} {
 		t.Run(strings.Join(tc.args[:1], " ")+" "+strings.Join(tc.args[len(tc.args)-2:], " "), func(t *testing.T) {
 			code, _, stderr := runCLI(t, tc.args...)
-			if code != 1 || !strings.Contains(stderr, tc.wantStderr) {
-				t.Errorf("exit %d, stderr %q; want exit 1 and %q", code, stderr, tc.wantStderr)
+			want := 1
+			if strings.HasPrefix(tc.wantStderr, "--") {
+				want = 2
+			}
+			if code != want || !strings.Contains(stderr, tc.wantStderr) {
+				t.Errorf("exit %d, stderr %q; want exit %d and %q", code, stderr, want, tc.wantStderr)
 			}
 		})
 	}

@@ -30,6 +30,12 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlagsOnly(fs, args); err != nil {
 		return err
 	}
+	switch {
+	case *classes < 2 || *classes > len(synthveg.Vegetables):
+		return usagef("--classes %d: want 2 to %d (classification needs two classes)", *classes, len(synthveg.Vegetables))
+	case *perClass < 1:
+		return usagef("--images-per-class %d: want at least 1", *perClass)
+	}
 	given := recipe.Given(fs)
 	if !given("weights") {
 		// No cache folder (HOME unset, say) holds no weights either: the demo still runs.
@@ -44,6 +50,9 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	}
 	if cfg.Data == "" {
 		cfg.Data = filepath.Join(*out, "data")
+	}
+	if err := checkSettings(fs, cfg, ""); err != nil {
+		return err
 	}
 	if _, err := os.Stat(filepath.Join(cfg.Data, "train")); err != nil {
 		n, err := synthveg.Generate(cfg.Data, synthveg.Options{Classes: *classes, Train: *perClass, Test: max(*perClass/3, 1),
@@ -61,8 +70,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "Backend: %s\n", choice)
 	resume := false
 	if _, err := os.Stat(filepath.Join(*out, runfolder.LastFile)); err == nil {
-		fmt.Fprintf(stdout, "%s already holds a run: continuing it.\n", *out)
-		resume = true
+		resume = true // trainValidatePredict says whether it continues the run or finds it finished.
 	}
 	return trainValidatePredict(cfg, b, *out, resume, stdout, stderr)
 }

@@ -27,6 +27,9 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if *runDir == "" || (*splitDir == "") == (len(rest) == 0) {
 		return usagef("want --run RUNDIR and either --split DIR or folders and patterns of images in class folders")
 	}
+	if *batch < 1 {
+		return usagef("--batch %d: want at least 1", *batch)
+	}
 	b, _, err := backend.NewForInference(*backendSpec)
 	if err != nil {
 		return err
@@ -53,6 +56,13 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "Evaluation of %s on %s\n", *runDir, what)
 	res.WriteReport(stdout)
+	// As predict: the readable images are evaluated, each unreadable one is named, and the command fails.
+	for _, u := range res.Unreadable {
+		fmt.Fprintf(stderr, "vegclf eval: %v\n", u.Err)
+	}
+	if n := len(res.Unreadable); n > 0 {
+		return fmt.Errorf("%d of %d images could not be read", n, len(split.Samples))
+	}
 	return nil
 }
 

@@ -32,6 +32,15 @@ func runLRFind(args []string, stdout, stderr io.Writer) error {
 	if *phase != string(runfolder.Frozen) && *phase != string(runfolder.Finetune) {
 		return usagef("--phase %q: want frozen or finetune", *phase)
 	}
+	if err := checkSettings(fs, cfg, ""); err != nil {
+		return err
+	}
+	switch {
+	case !(*lo > 0) || !(*hi > *lo):
+		return usagef("--start %g and --end %g: want 0 < start < end", *lo, *hi)
+	case *steps < 2:
+		return usagef("--steps %d: want at least 2", *steps)
+	}
 	b, _, err := backend.New(*backendSpec)
 	if err != nil {
 		return err
@@ -53,7 +62,7 @@ func runLRFind(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if err := os.WriteFile(*svg, []byte(chart), 0o644); err != nil {
+		if err := os.WriteFile(*svg, []byte(chart), 0o666); err != nil {
 			return err
 		}
 	}

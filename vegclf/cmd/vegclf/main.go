@@ -5,20 +5,20 @@
 //
 //	vegclf predict --weights FILE|NAME [--arch resnet50] [--normalize imagenet|half] [--image-size N] [--topk K] [--json] IMAGE...
 //	vegclf predict --run RUNDIR [--topk K] [--json] IMAGE...
-//	vegclf train --data DIR --out RUNDIR [--arch resnet50] [--weights torchvision-v2|FILE|none] [--image-size 224]
+//	vegclf train --data DIR --out RUNDIR [--arch resnet50] [--weights DEFAULT|NAME|FILE|none] [--image-size 224]
 //	             [--batch 16] [--frozen-epochs 5] [--finetune-epochs 2] [--lr 1e-4] [--finetune-lr 1e-5]
 //	             [--hidden 128] [--seed 0] [--resume] [--max-images-per-class N] [--test-fraction 0.2]
 //	vegclf eval --run RUNDIR --split DIR
 //	vegclf demo [--out runs/demo]
 //	vegclf lr-find --data DIR [--phase finetune] [--svg FILE]
-//	vegclf bench --data DIR [--recipe] [--json FILE] [--compare torch.json]
+//	vegclf bench --data DIR [--recipe] [--json FILE] [--compare TORCH.json]
 //	vegclf synth --out DIR [--classes 4] [--train 24] [--size 256]
 //	vegclf data get kaggle:OWNER/DATASET [--out DIR]
 //	vegclf weights list
 //	vegclf weights download NAME...
 //	vegclf backend [--backend go|xla:cpu|xla:cuda]
 //	vegclf import --torch FILE --classes DIR|NAME,... --out RUNDIR [--arch resnet50] [--normalize half] [--image-size 224]
-//	vegclf export --run RUNDIR --out FILE.pth [--layout tutorial|torchvision]
+//	vegclf export --run RUNDIR --out FILE.pth|FILE.onnx [--layout tutorial|torchvision] [--format pth|onnx]
 //	vegclf sweep --data DIR --out DIR --grid 'lr=1e-4,1e-3;hidden=64,128' [--trials N] [train flags]
 //	vegclf reproduce RUNDIR --out NEWDIR
 //	vegclf serve --run RUNDIR [--addr 127.0.0.1:8080] [--max-batch N] [--queue N] [--timeout 30s]
@@ -36,10 +36,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/vegclf/vegclf/vegclf/backend"
+	"github.com/vegclf/vegclf/vegclf/recipe"
 	"github.com/vegclf/vegclf/vegclf/train"
+	"github.com/vegclf/vegclf/vegclf/weights"
 )
 
 // command is one subcommand: run parses args and writes results to stdout, messages to stderr.
@@ -61,7 +65,7 @@ var commands = map[string]command{
 	"backend":   {"say which compute backend runs and why, and check that it computes", runBackend},
 	"version":   {"print the versions of vegclf, Go and GoMLX, the JPEG decoder and the default backend", runVersion},
 	"import":    {"make a run folder from a PyTorch checkpoint (the tutorial's VegetableResnet, or a torchvision ResNet)", runImport},
-	"export":    {"write a run's model as a PyTorch state_dict (.pth) and its classes", runExport},
+	"export":    {"write a run's model for PyTorch (a state_dict, .pth, and its classes) or for any ONNX runtime (.onnx)", runExport},
 	"sweep":     {"train a run per point of a grid (or random trials) of settings, sharing the frozen backbone's features", runSweep},
 	"serve":     {"answer predictions of a trained run over HTTP: a JSON API and a page to try images", runServe},
 	"reproduce": {"train a run again from its record and compare it epoch by epoch, naming what changed", runReproduce},
@@ -85,7 +89,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
-		fmt.Fprintf(stderr, "vegclf: unknown command %q\n", args[0])
+		fmt.Fprintf(stderr, "vegclf: unknown command %q%s\n", args[0], didYouMean(args[0], commandNames(), ""))
 		usage(stderr)
 		return 2
 	}
@@ -95,35 +99,72 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		var ue usageError
 		if errors.As(err, &ue) {
-			fmt.Fprintf(stderr, "vegclf %s: %v\n", args[0], err)
+			fmt.Fprintf(stderr, "vegclf %s: %v\nRun 'vegclf %s --help' for its usage and flags.\n", args[0], err, args[0])
 			return 2
 		}
-		fmt.Fprintf(stderr, "vegclf %s: %v%s\n", args[0], err, flagHint(err))
+		if invalid, ok := errors.AsType[*recipe.InvalidSetting](err); ok {
+			// A setting refused deeper down (a sweep's point, say): a usage mistake, named by its flags.
+			fmt.Fprintf(stderr, "vegclf %s: %v (on the command line: %s)\nRun 'vegclf %s --help' for its usage and flags.\n",
+				args[0], err, strings.Join(flagsOf(invalid), " and "), args[0])
+			return 2
+		}
+		fmt.Fprintf(stderr, "vegclf %s: %v%s\n", args[0], err, flagHint(args[0], err))
 		return 1
 	}
 	return 0
 }
 
 // flagHint names the flag that answers a library error, which speaks of settings, not flags.
-func flagHint(err error) string {
+func flagHint(command string, err error) string {
 	switch {
 	case errors.Is(err, train.ErrNeedsXLA):
 		return " (on the command line: --backend xla:cuda)"
 	case errors.Is(err, backend.ErrNoPlugin):
 		return " (on the command line: --backend go, or --backend xla:/path/to/the/plugin.so)"
+	case errors.Is(err, train.ErrONNXTraining):
+		return " (on the command line: --backend go, or --backend xla:cpu or xla:cuda)"
+	case errors.Is(err, weights.ErrNotCached) && slices.Contains([]string{"train", "lr-find", "sweep", "reproduce"}, command):
+		return "; or train from random initialization with --weights none"
 	}
 	return ""
+}
+
+// flagsOf returns the flags of the settings an invalid setting involves.
+func flagsOf(invalid *recipe.InvalidSetting) []string {
+	var flags []string
+	for _, key := range invalid.Keys() {
+		flags = append(flags, "--"+recipe.FlagName(key))
+	}
+	return flags
+}
+
+// checkSettings validates cfg, the settings fs's flags set (over configFile's, when not ""): an invalid
+// value is a usage error naming its flag and value, "--batch 0: want at least 1", before any work.
+func checkSettings(fs *flag.FlagSet, cfg recipe.Config, configFile string) error {
+	err := cfg.Validate()
+	invalid, ok := errors.AsType[*recipe.InvalidSetting](err)
+	if !ok {
+		return err
+	}
+	var parts []string
+	for _, key := range invalid.Keys() {
+		name := recipe.FlagName(key)
+		part := "--" + name
+		if f := fs.Lookup(name); f != nil {
+			part += " " + f.Value.String()
+		}
+		if !flagWasSet(fs, name) && configFile != "" {
+			part += " (from " + configFile + ")"
+		}
+		parts = append(parts, part)
+	}
+	return usagef("%s: want %s", strings.Join(parts, " and "), invalid.Want)
 }
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: vegclf COMMAND [flags] [args]")
 	fmt.Fprintln(w, "\ncommands:")
-	var names []string
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range commandNames() {
 		fmt.Fprintf(w, "  %-9s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintln(w, "\nRun 'vegclf COMMAND -h' for the flags of a command.")
@@ -137,15 +178,22 @@ func (e usageError) Error() string { return e.msg }
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
 // parse parses flags that may come before, between or after positional arguments, and returns the
-// positional ones.
+// positional ones. A mistake is one usage error, said once (the flag package's own message and usage are
+// kept off stderr): an unknown flag with the flag it was likely meant to be; -h and --help print the usage.
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	usage, output := fs.Usage, fs.Output()
+	fs.Usage = func() {}
+	fs.SetOutput(io.Discard)
+	defer func() { fs.Usage = usage; fs.SetOutput(output) }()
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
+				fs.SetOutput(output)
+				usage()
 				return nil, err
 			}
-			return nil, usageError{err.Error()}
+			return nil, usageError{describeParseError(fs, err)}
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {
@@ -157,6 +205,89 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		positional = append(positional, rest[0])
 		args = rest[1:]
 	}
+}
+
+// describeParseError rewords the flag package's errors with flags written as this command's help writes
+// them (--name), and names the flag an unknown one was likely meant to be.
+func describeParseError(fs *flag.FlagSet, err error) string {
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
+		name = strings.TrimLeft(name, "-")
+		var names []string
+		fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+		return fmt.Sprintf("unknown flag --%s%s", name, didYouMean(name, names, "--"))
+	}
+	if name, ok := strings.CutPrefix(msg, "flag needs an argument: "); ok {
+		return fmt.Sprintf("--%s needs a value", strings.TrimLeft(name, "-"))
+	}
+	for _, prefix := range []string{" for flag -", " for -"} {
+		if before, after, ok := strings.Cut(msg, prefix); ok {
+			return before + " for --" + after
+		}
+	}
+	return msg
+}
+
+// didYouMean returns " (did you mean PREFIXname?)" when one of names is close to name (a typo or two, or
+// the start of just one of them), and "" otherwise.
+func didYouMean(name string, names []string, prefix string) string {
+	limit := 2
+	if len(name) < 5 {
+		limit = 1
+	}
+	var closest []string
+	best := limit + 1
+	for _, n := range names {
+		switch d := editDistance(name, n); {
+		case d > limit:
+		case d < best:
+			closest, best = []string{n}, d
+		case d == best:
+			closest = append(closest, n)
+		}
+	}
+	if len(closest) != 1 && len(name) >= 3 {
+		closest = nil
+		for _, n := range names {
+			if strings.HasPrefix(n, name) {
+				closest = append(closest, n)
+			}
+		}
+	}
+	if len(closest) != 1 {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %s%s?)", prefix, closest[0])
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes (flag and command names are ASCII).
+func editDistance(a, b string) int {
+	prev, cur := make([]int, len(b)+1), make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// commandNames returns the commands' names, sorted.
+func commandNames() []string {
+	var names []string
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }
 
 // parseFlagsOnly parses a command that takes flags and no positional arguments.

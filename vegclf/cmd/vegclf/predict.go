@@ -41,6 +41,9 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	if len(paths) == 0 {
 		return usagef("no images given")
 	}
+	if *topk < 1 {
+		return usagef("--topk %d: want a whole number of classes, at least 1", *topk)
+	}
 	images, err := data.ExpandInputs(paths)
 	if err != nil {
 		return err
@@ -100,11 +103,17 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	return printPredictions(c, images, *topk, *asJSON, stdout, stderr)
 }
 
-// printPredictions predicts the images and prints them as text or JSON lines. Unreadable images are
-// reported on stderr and make the command fail after the others are printed. Images found in class
-// folders (data.Input.Class) named as the model's classes are scored: the accuracy against the folder
-// names follows the predictions (on stderr with JSON output).
+// printPredictions is predict's printPredictionsAs.
 func printPredictions(c *predict.Classifier, images []data.Input, topk int, asJSON bool, stdout, stderr io.Writer) error {
+	return printPredictionsAs("predict", c, images, topk, asJSON, stdout, stderr)
+}
+
+// printPredictionsAs predicts the images and prints them as text or JSON lines, for the command named.
+// Unreadable images are each named on stderr, as the command's other errors are ("vegclf predict: ..."),
+// and make the command fail after the others are printed, with their count. Images found in class folders
+// (data.Input.Class) named as the model's classes are scored: the accuracy against the folder names
+// follows the predictions (on stderr with JSON output).
+func printPredictionsAs(command string, c *predict.Classifier, images []data.Input, topk int, asJSON bool, stdout, stderr io.Writer) error {
 	paths := make([]string, len(images))
 	for i, in := range images {
 		paths[i] = in.Path
@@ -118,7 +127,7 @@ func printPredictions(c *predict.Classifier, images []data.Input, topk int, asJS
 	for i, p := range preds {
 		if p.Err != nil {
 			failed++
-			fmt.Fprintf(stderr, "error: %v\n", p.Err)
+			fmt.Fprintf(stderr, "vegclf %s: %v\n", command, p.Err)
 			continue
 		}
 		if class := images[i].Class; class != "" && slices.Contains(c.Labels, class) {

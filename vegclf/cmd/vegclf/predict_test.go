@@ -175,8 +175,12 @@ func TestPredictWeightsMatchTorchvision(t *testing.T) {
 		{"mobilenet_v3_large", "", "squash:96"},
 		{"mobilenet_v3_small", "", "squash:64"},
 		{"resnet18", "", "squash:64"},
+		{"vit_b_32", "", "squash:64"},
 		{"mobilenet_v3_small", "mobilenet_v3_small-v1", "enum:IMAGENET1K_V1"},
 		{"mobilenet_v3_large", "mobilenet_v3_large-v2", "enum:IMAGENET1K_V2"},
+		{"efficientnet_b0", "", "squash:224"},
+		{"efficientnet_b0", "efficientnet_b0-v1", "enum:IMAGENET1K_V1"}, // Bicubic, 256 to 224.
+		{"efficientnet_b2", "efficientnet_b2-v1", "enum:IMAGENET1K_V1"}, // Bicubic, 288 to 288.
 		{"convnext_tiny", "", "squash:64"},
 		{"convnext_small", "", "squash:64"},
 		{"convnext_tiny", "convnext_tiny-v1", "enum:IMAGENET1K_V1"},

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -68,9 +70,10 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	start := time.Now()
-	s, err := serve.New(b, c, serve.Model{Run: *runDir, Arch: meta.Arch, Backend: choice.Config},
+	// The page and /v1/model show names, not this machine's paths, to whoever reaches the server.
+	s, err := serve.New(b, c, serve.Model{Run: runName(*runDir), Arch: meta.Arch, Backend: backendName(choice.Config)},
 		serve.Options{MaxBatch: batch, MaxWait: *maxWait, QueueSize: *queue, MaxBodyBytes: *maxBody, MaxPixels: *maxPixels,
-			Timeout: *timeout, GradCAM: !*noGradCAM})
+			Timeout: *timeout, DisableGradCAM: *noGradCAM})
 	if err != nil {
 		return err
 	}
@@ -98,6 +101,30 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("stopping: %w", err)
 	}
 	st := s.Stats()
-	fmt.Fprintf(stderr, "stopped: %d requests, %d images answered\n", st.Requests, st.Images)
+	fmt.Fprintf(stderr, "stopped: %d requests, %d images answered; %d bad requests, %d refused as busy\n", st.Requests, st.Images, st.BadRequests, st.Rejected)
 	return nil
+}
+
+// runName names a run folder (or a checkpoint file, by its folder and name) without the path to it:
+// "demo" for runs/demo, "demo/best.ckpt" for runs/demo/best.ckpt.
+func runName(runOrCheckpoint string) string {
+	abs, err := filepath.Abs(runOrCheckpoint)
+	if err != nil {
+		abs = filepath.Clean(runOrCheckpoint)
+	}
+	if info, err := os.Stat(abs); err == nil && !info.IsDir() {
+		return filepath.Base(filepath.Dir(abs)) + "/" + filepath.Base(abs)
+	}
+	return filepath.Base(abs)
+}
+
+// backendName is a backend configuration without its library's path: "onnx" for
+// onnx:/home/me/.cache/vegclf/onnxruntime-1.30.0/libonnxruntime.so.1, "xla" for xla:/opt/plugin.so,
+// "xla:cuda" as it is.
+func backendName(config string) string {
+	kind, rest, _ := strings.Cut(config, ":")
+	if strings.ContainsAny(rest, `/\`) {
+		return kind
+	}
+	return config
 }

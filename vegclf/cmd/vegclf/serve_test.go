@@ -62,6 +62,17 @@ func TestServeCommand(t *testing.T) {
 		t.Fatalf("serve did not say where it listens: %s", errOut.String())
 	}
 	go io.Copy(io.Discard, out)
+	// What anyone who reaches the server sees names the run and the backend, not this machine's paths.
+	if resp, err := http.Get(base + "/v1/model"); err != nil {
+		t.Error(err)
+	} else {
+		var m serve.Model
+		json.NewDecoder(resp.Body).Decode(&m)
+		resp.Body.Close()
+		if m.Run != filepath.Base(runDir) || m.Backend == "" || strings.ContainsAny(m.Backend+m.Run, "/\\") {
+			t.Errorf("/v1/model names run %q and backend %q, want names without paths", m.Run, m.Backend)
+		}
+	}
 
 	var body bytes.Buffer
 	w := multipart.NewWriter(&body)

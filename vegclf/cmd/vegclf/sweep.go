@@ -25,6 +25,10 @@ import (
 func runSweep(args []string, stdout, stderr io.Writer) error {
 	c := newTrainCommand(recipe.Default(), stderr)
 	c.fs.Init("sweep", flag.ContinueOnError)
+	c.fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: vegclf sweep --data DIR --out SWEEPDIR --grid SPEC [--trials N] [train flags]\n\nflags:\n")
+		c.fs.PrintDefaults()
+	}
 	grid := c.fs.String("grid", "", "the settings to sweep: 'lr=1e-4,3e-4,1e-3;hidden=64,128;finetune-epochs=0,2' (with --trials, ranges too: 'lr=1e-5:1e-2')")
 	trials := c.fs.Int("trials", 0, "draw this many random points of --grid's space (lists and LO:HI ranges) instead of its whole grid")
 	seed := c.fs.Uint64("trial-seed", 1, "the seed of the random trials")
@@ -36,6 +40,12 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 	}
 	if *c.resume {
 		return usagef("a sweep resumes by itself: run the same command again")
+	}
+	if err := checkSettings(c.fs, c.cfg, ""); err != nil {
+		return err
+	}
+	if *trials < 0 {
+		return usagef("--trials %d: want 0 (the whole grid) or a number of random points", *trials)
 	}
 	points, err := sweep.Points(*grid, *trials, *seed)
 	if err != nil {

@@ -40,6 +40,9 @@ func runImport(args []string, stdout, stderr io.Writer) error {
 	if *file == "" || *classesFlag == "" || *out == "" {
 		return usagef("want --torch FILE --classes DIR|NAME,... --out RUNDIR")
 	}
+	if cfg.ImageSize < 16 {
+		return usagef("--image-size %d: want at least 16", cfg.ImageSize)
+	}
 	cfg.Weights = *file
 	classes, dataDir, err := importClasses(*classesFlag)
 	if err != nil {
@@ -164,20 +167,21 @@ var exportLayouts = map[string]string{
 // runExport writes a run's best model as a torch.save state_dict that torch.load reads and
 // load_state_dict(strict=True) accepts, and the class names beside it.
 func runExport(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("export", "--run RUNDIR --out FILE.pth [--layout tutorial|torchvision] | --format onnx --out FILE.onnx", stderr)
+	fs := newFlagSet("export", "--run RUNDIR --out FILE.pth|FILE.onnx [--layout tutorial|torchvision] [--format pth|onnx]", stderr)
 	runDir := fs.String("run", "", "a run folder (its best checkpoint) or a checkpoint file")
 	out := fs.String("out", "", "the .pth file to write (classes.json is written beside it), or the .onnx file")
 	layout := fs.String("layout", "", "pth: tutorial (the PyTorch tutorial's VegetableResnet, names under resnet.; the default for ResNets) or torchvision (the torchvision model with its classifier replaced; the default for other architectures)")
-	format := fs.String("format", "pth", "pth (PyTorch state_dict) or onnx (input pixel_values [batch, 3, H, W] normalized, output logits; classes in its metadata)")
+	format := fs.String("format", "", "pth (PyTorch state_dict) or onnx (input pixel_values [batch, 3, H, W] normalized, output logits; classes in its metadata); by default from --out's extension (.onnx, else pth)")
 	if err := parseFlagsOnly(fs, args); err != nil {
 		return err
 	}
-	switch *format {
-	case "pth":
-	case "onnx":
+	switch f, err := exportFormat(*format, *out); {
+	case err != nil:
+		return err
+	case f == "onnx" && flagWasSet(fs, "layout"):
+		return usagef("--layout is for the pth format; an ONNX file has one layout")
+	case f == "onnx":
 		return exportONNX(*runDir, *out, stdout)
-	default:
-		return usagef("--format %q: want pth or onnx", *format)
 	}
 	if _, ok := exportLayouts[*layout]; !ok && *layout != "" {
 		return usagef("--layout %q: want tutorial or torchvision", *layout)

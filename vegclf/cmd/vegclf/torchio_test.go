@@ -11,9 +11,11 @@ import (
 
 	"github.com/vegclf/vegclf/vegclf/checkpoint"
 	"github.com/vegclf/vegclf/vegclf/internal/testenv"
+	"github.com/vegclf/vegclf/vegclf/nn"
 	"github.com/vegclf/vegclf/vegclf/predict"
 	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/synthveg"
+	"github.com/vegclf/vegclf/vegclf/zoo"
 )
 
 // readProbs reads the probabilities the reference script wrote, one row per image.
@@ -192,21 +194,24 @@ func TestImportedRunFinetunes(t *testing.T) {
 	}
 }
 
-// TestImportExportMobileNet takes torchvision's MobileNetV3 models with the tutorial's head in place of
-// classifier.3 (random weights, trained-looking batch norms) into run folders, checks vegclf's class
+// TestImportExportOtherArchitectures takes torchvision's MobileNetV3, EfficientNet-B0 and ViT-B/32 models
+// with the tutorial's head in place of their last Linear (classifier.3, classifier.1, heads.head; random
+// weights, trained-looking batch norms and LayerNorms; the ViT's position embeddings for 224, run at 96)
+// into run folders, checks vegclf's class
 // probabilities on real photos against torch's, then exports each run (torchvision's layout, the default for
 // architectures other than ResNet), which torch loads with strict=True, and checks torch's probabilities
 // against vegclf's; the tutorial's layout (a ResNet under resnet.) is refused.
-func TestImportExportMobileNet(t *testing.T) {
+func TestImportExportOtherArchitectures(t *testing.T) {
 	photosDir := testenv.SharedData(t, "hymenoptera")
 	photos := []string{
 		filepath.Join(photosDir, "train", "ants", "0013035.jpg"), filepath.Join(photosDir, "train", "bees", "1092977343_cb42b38d62.jpg"),
 		filepath.Join(photosDir, "val", "bees", "1032546534_06907fe3b3.jpg"),
 	}
-	for _, arch := range []string{"mobilenet_v3_small", "mobilenet_v3_large"} {
+	for _, arch := range []string{"mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0", "vit_b_32"} {
 		t.Run(arch, func(t *testing.T) {
 			dir := t.TempDir()
-			testenv.RunPython(t, "torchvision_ckpt.py", append([]string{"save", arch, "classifier.3", dir, "3", "96"}, photos...)...)
+			head := zoo.MustNew(arch, nn.ImageNetHead()).Backbone.HeadName() // classifier.3, classifier.1, heads.head.
+			testenv.RunPython(t, "torchvision_ckpt.py", append([]string{"save", arch, head, dir, "3", "96"}, photos...)...)
 			run := filepath.Join(dir, "run")
 			code, stdout, stderr := runCLI(t, "import", "--torch", filepath.Join(dir, "model.pth"), "--arch", arch, "--classes", "ants,bees,wasps",
 				"--normalize", "imagenet", "--image-size", "96", "--out", run)
@@ -220,7 +225,7 @@ func TestImportExportMobileNet(t *testing.T) {
 				t.Fatalf("export: exit %d: %s", code, stderr)
 			}
 			out := filepath.Join(dir, "export", "probs.json")
-			testenv.RunPython(t, "torchvision_ckpt.py", append([]string{"load", arch, "classifier.3", file, "3", "96", out}, photos...)...)
+			testenv.RunPython(t, "torchvision_ckpt.py", append([]string{"load", arch, head, file, "3", "96", out}, photos...)...)
 			sameProbs(t, "torch on the export", readProbs(t, out), got)
 			if code, _, stderr := runCLI(t, "export", "--run", run, "--out", filepath.Join(dir, "tutorial", "model.pth"), "--layout", "tutorial"); code != 2 ||
 				!strings.Contains(stderr, "--layout torchvision") {

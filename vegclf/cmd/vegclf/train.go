@@ -8,12 +8,14 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/gomlx/compute"
 	"github.com/vegclf/vegclf/vegclf/backend"
+	"github.com/vegclf/vegclf/vegclf/checkpoint"
 	"github.com/vegclf/vegclf/vegclf/recipe"
 	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/train"
@@ -74,6 +76,9 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if c.cfg.Data == "" && c.cfg.Labels == "" {
 		return usagef("--data or --labels is required (or data in --config)")
 	}
+	if err := checkSettings(c.fs, c.cfg, *c.configFile); err != nil {
+		return err
+	}
 	b, choice, err := backend.New(*c.backendSpec)
 	if err != nil {
 		return err
@@ -117,6 +122,13 @@ func trainValidatePredict(cfg recipe.Config, b compute.Backend, out string, resu
 	if err != nil {
 		return err
 	}
+	if resume {
+		if left := r.EpochsLeft(); left == 0 {
+			fmt.Fprintf(stdout, "%s already holds a finished run: nothing is trained; its best checkpoint is validated again (give another --out to train a new run).\n", out)
+		} else {
+			fmt.Fprintf(stdout, "%s already holds a run: continuing it, %d epochs left.\n", out, left)
+		}
+	}
 	ds := r.Dataset
 	where := r.Config.Data
 	if r.Config.Labels != "" {
@@ -133,7 +145,7 @@ func trainValidatePredict(cfg recipe.Config, b compute.Backend, out string, resu
 	defer stop()
 	if err := r.Train(ctx); err != nil {
 		if errors.Is(err, context.Canceled) {
-			return fmt.Errorf("interrupted; completed epochs are saved in %s: continue with --resume --out %s", out, out)
+			return errors.New(describeInterrupted(out))
 		}
 		return err
 	}
@@ -159,11 +171,54 @@ func trainValidatePredict(cfg recipe.Config, b compute.Backend, out string, resu
 		}
 	}
 	fmt.Fprintf(stdout, "\nPredictions of the best checkpoint on %s images:\n", split.Name)
-	if err := printPredictions(c, inputsOf(images), 3, false, stdout, stderr); err != nil {
+	if err := printPredictionsAs("train", c, inputsOf(images), 3, false, stdout, stderr); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "\nRun folder: %s (config.json, metrics.jsonl, best.ckpt, last.ckpt, summary.txt)\n", out)
+	fmt.Fprintf(stdout, "\nRun folder: %s\n", describeFolder(out))
 	return nil
+}
+
+// describeInterrupted says what an interrupted run left in out, as its last checkpoint says: what --resume
+// continues from, or, when no epoch was completed, that there is nothing to resume.
+func describeInterrupted(out string) string {
+	meta, _, err := checkpoint.ReadMeta(filepath.Join(out, runfolder.LastFile))
+	if err != nil {
+		return fmt.Sprintf("interrupted before the first epoch was completed: nothing is saved to resume in %s; start again with the same command", out)
+	}
+	at := fmt.Sprintf("%s epoch %d", meta.Phase, meta.Epoch)
+	if meta.Epoch == 0 {
+		at = fmt.Sprintf("the start of the %s phase", meta.Phase)
+	}
+	return fmt.Sprintf("interrupted; completed epochs are saved in %s (%s holds %s, step %d): continue with --resume --out %s",
+		out, runfolder.LastFile, at, meta.Step, out)
+}
+
+// describeFolder names the files in the run folder out and the disk they take: "runs/demo (best.ckpt,
+// config.json, ...; 259 MB)".
+func describeFolder(out string) string {
+	entries, err := os.ReadDir(out)
+	if err != nil {
+		return out
+	}
+	var names []string
+	var size int64
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil || !info.Mode().IsRegular() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		names = append(names, e.Name())
+		size += info.Size()
+	}
+	return fmt.Sprintf("%s (%s; %s)", out, strings.Join(names, ", "), megabytes(size))
+}
+
+// megabytes writes a size in MB (10^6 bytes), as du --si and file managers do.
+func megabytes(n int64) string {
+	if n < 10e6 {
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	}
+	return fmt.Sprintf("%.0f MB", float64(n)/1e6)
 }
 
 // progressBar returns a progress callback drawing a bar on w when w is a terminal, and nothing otherwise.

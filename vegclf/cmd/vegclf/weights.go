@@ -45,13 +45,21 @@ func runWeights(args []string, stdout, stderr io.Writer) error {
 		if len(rest) < 2 {
 			return usagef("download needs at least one NAME (see 'vegclf weights list')")
 		}
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-		defer stop()
-		for _, name := range rest[1:] {
+		var known []weights.Known
+		for _, name := range rest[1:] { // Every name is checked before any download starts.
 			k, err := zoo.LookupWeights(name, "")
 			if err != nil {
-				return err
+				var names []string
+				for _, k := range zoo.AllWeights() {
+					names = append(names, append([]string{k.Name}, k.Aliases...)...)
+				}
+				return usagef("unknown weights %q%s: 'vegclf weights list' names them", name, didYouMean(name, names, ""))
 			}
+			known = append(known, k)
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+		defer stop()
+		for _, k := range known {
 			fmt.Fprintf(stderr, "downloading %s from %s\n", k.Name, k.URL)
 			path, err := weights.Download(ctx, http.DefaultClient, k, cache, stderr)
 			if err != nil {

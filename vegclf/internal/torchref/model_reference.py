@@ -8,8 +8,7 @@ OUTDIR gets:
                    affine parameters and layer scales: common.realistic_batchnorm)
   input.bin        float32 [BATCH, SIZE, SIZE, 3] (channels last) random input
   eval.bin         float32 [BATCH, 1000] logits in eval mode
-  train.bin        float32 [BATCH, 1000] logits of one train-mode forward (batch statistics;
-                   dropout and stochastic depth off)
+  train.bin        float32 [BATCH, 1000] logits of one train-mode forward (batch statistics; dropout and stochastic depth off)
   after_train.pth  the state_dict after that forward (updated running statistics)
 
 The forward passes run on $VEGCLF_TORCH_DEVICE (default cpu; cuda for the GPU check), in exact float32
@@ -21,7 +20,7 @@ import sys
 import torch
 import torchvision
 
-from common import realistic_batchnorm
+from common import at_size, nondefault, realistic_batchnorm
 
 
 def main():
@@ -29,12 +28,14 @@ def main():
     torch.manual_seed(seed)
     torch.set_num_threads(2)
     model = getattr(torchvision.models, arch)()
-    realistic_batchnorm(model, size, batch)
+    nondefault(model)
+    realistic_batchnorm(at_size(model, arch, size), size, batch)
     device = os.environ.get("VEGCLF_TORCH_DEVICE", "cpu")
     torch.backends.cudnn.allow_tf32 = False
     torch.backends.cuda.matmul.allow_tf32 = False
     with torch.no_grad():
-        torch.save(model.state_dict(), os.path.join(out, "weights.pth"))
+        torch.save(model.state_dict(), os.path.join(out, "weights.pth"))  # At the native size.
+        model = at_size(model, arch, size)
         x = torch.randn(batch, 3, size, size)
         x.permute(0, 2, 3, 1).contiguous().numpy().astype("<f4").tofile(os.path.join(out, "input.bin"))
         model.to(device)

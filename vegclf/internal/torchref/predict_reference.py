@@ -20,7 +20,7 @@ import torchvision
 from PIL import Image
 from torchvision import transforms
 
-from common import realistic_batchnorm
+from common import at_size, nondefault, realistic_batchnorm
 
 
 def main():
@@ -28,6 +28,7 @@ def main():
     torch.manual_seed(3)
     torch.set_num_threads(2)
     model = getattr(torchvision.models, arch)()
+    nondefault(model)
     realistic_batchnorm(model, 64, 4)
     kind, _, value = spec.partition(":")
     if kind == "squash":
@@ -38,12 +39,14 @@ def main():
         tf = torchvision.models.get_model_weights(arch)[value].transforms()
     model.eval()
     last = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1]
+    size = int(value) if kind == "squash" else 224
     with torch.no_grad():
-        logits = model(tf(Image.open(images[0]).convert("RGB")).unsqueeze(0))
+        logits = at_size(model, arch, size).eval()(tf(Image.open(images[0]).convert("RGB")).unsqueeze(0))
         scale = 3 / logits.std().item()
         last.weight.mul_(scale)
         last.bias.mul_(scale)
-    torch.save(model.state_dict(), os.path.join(out, "weights.pth"))
+    torch.save(model.state_dict(), os.path.join(out, "weights.pth"))  # At the native size.
+    model = at_size(model, arch, size).eval()
     probs = []
     with torch.no_grad():
         for path in images:

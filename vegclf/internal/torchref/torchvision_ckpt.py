@@ -19,7 +19,11 @@ import torchvision
 from PIL import Image
 from torchvision import transforms
 
-from common import realistic_batchnorm
+from common import at_size, nondefault, realistic_batchnorm
+
+
+def model_arch(model):
+    return "vit" if isinstance(model, torchvision.models.VisionTransformer) else ""
 
 
 def build(arch, head, n):
@@ -36,6 +40,7 @@ def build(arch, head, n):
 
 
 def probabilities(model, size, paths):
+    model = at_size(model, model_arch(model), size)
     tf = transforms.Compose([transforms.Resize((size, size)), transforms.ToTensor(),
                              transforms.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))])
     model.eval()
@@ -50,12 +55,13 @@ def main():
         arch, head, out, n, size, images = sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), int(sys.argv[6]), sys.argv[7:]
         torch.manual_seed(4)
         model, new = build(arch, head, n)
+        nondefault(model)
         realistic_batchnorm(model, size, 4)
         model.eval()
         tf = transforms.Compose([transforms.Resize((size, size)), transforms.ToTensor(),
                                  transforms.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))])
         with torch.no_grad():
-            logits = model(tf(Image.open(images[0]).convert("RGB")).unsqueeze(0))
+            logits = at_size(model, model_arch(model), size).eval()(tf(Image.open(images[0]).convert("RGB")).unsqueeze(0))
             scale = 3 / logits.std().item()
             new[2].weight.mul_(scale)
             new[2].bias.mul_(scale)
