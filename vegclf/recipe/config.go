@@ -58,6 +58,8 @@ type Config struct {
 	EMA                  float64            `json:"ema,omitempty"`               // Keep an exponential moving average of the weights with this decay, evaluated each epoch; the best checkpoint keeps the better (0: off).
 	Accumulate           int                `json:"accumulate,omitempty"`        // Sum the gradients of this many batches before each update: a batch of accumulate*batch images (0 or 1: off).
 	BNMomentum           float64            `json:"bn_momentum,omitempty"`       // Every batch norm's momentum in train mode, timm's --bn-momentum (0: the architecture's: 0.1, MobileNetV3's 0.01).
+	MultiLabel           bool               `json:"multi_label,omitempty"`       // Several labels per image (Labels's label column, separated by ';'): sigmoid outputs and binary cross-entropy, the best checkpoint by mean average precision.
+	Threshold            Threshold          `json:"threshold,omitzero"`          // Multi-label: the probability above which an output is its label, or "tune" (per class, maximizing F1 on the test split); 0.5 by default.
 }
 
 // UnitScales returns learning-rate scales of 1 for n layer groups.
@@ -212,6 +214,9 @@ func (c Config) Validate() error {
 		return invalid("precision", "float32 or bfloat16 (float16 training needs loss scaling, which vegclf does not do)",
 			"float16 training needs loss scaling, which vegclf does not do (its gradients underflow); use bfloat16")
 	}
+	if err := c.validateMultiLabel(); err != nil {
+		return err
+	}
 	if err := schedule.CheckWarmup(c.Warmup); err != nil {
 		return invalid("warmup", "a fraction of the steps, at least 0 and below 1", "%v", err)
 	}
@@ -223,6 +228,42 @@ func (c Config) Validate() error {
 		return invalid(key, "0 for off, or a positive Beta parameter", "%v", err)
 	}
 	return nil
+}
+
+// validateMultiLabel checks the settings that multi-label classification changes or cannot take.
+func (c Config) validateMultiLabel() error {
+	if !c.MultiLabel {
+		if c.Threshold != (Threshold{}) {
+			return &InvalidSetting{Key: "threshold", Also: []string{"multi_label"}, Want: "only with multi-label classification",
+				Problem: fmt.Sprintf("threshold %s applies to multi-label classification only (multi_label is off)", c.Threshold)}
+		}
+		return nil
+	}
+	both := func(key, problem string) error {
+		return &InvalidSetting{Key: key, Also: []string{"multi_label"}, Want: "off with multi-label classification", Problem: problem}
+	}
+	switch {
+	case c.Labels == "":
+		return &InvalidSetting{Key: "multi_label", Also: []string{"labels"}, Want: "a labels file (labels) beside it",
+			Problem: "multi-label classification reads its labels from a CSV file (labels): class folders hold one label per image"}
+	case !(c.Threshold.Probability() > 0 && c.Threshold.Probability() < 1):
+		return invalidThreshold(c.Threshold)
+	case c.Mixup != 0 || c.Cutmix != 0:
+		key := "mixup"
+		if c.Mixup == 0 {
+			key = "cutmix"
+		}
+		return both(key, "mixup and cutmix are not implemented for multi-label classification: turn them off")
+	case c.BalancedSampling:
+		return both("balanced_sampling", "balanced sampling draws by an image's class, which a multi-label image has several of: use class_weights balanced (pos_weight) instead")
+	}
+	return nil
+}
+
+// invalidThreshold is Validate's error for a threshold outside (0, 1).
+func invalidThreshold(t Threshold) error {
+	return &InvalidSetting{Key: "threshold", Want: "a probability between 0 and 1, or tune",
+		Problem: fmt.Sprintf("threshold %g (want a probability between 0 and 1, or tune)", t.Value)}
 }
 
 // Mix returns the mixup and cutmix settings.
@@ -268,5 +309,5 @@ func FromScratch(cfg *Config, keep func(key string) bool) {
 
 // DatasetOptions returns the options data.LoadDataset takes from the configuration.
 func (c Config) DatasetOptions() data.DatasetOptions {
-	return data.DatasetOptions{MaxPerClass: c.MaxImagesPerClass, TestFraction: c.TestFraction, Seed: c.Seed, Strict: c.Strict, Labels: c.Labels}
+	return data.DatasetOptions{MaxPerClass: c.MaxImagesPerClass, TestFraction: c.TestFraction, Seed: c.Seed, Strict: c.Strict, Labels: c.Labels, MultiLabel: c.MultiLabel}
 }

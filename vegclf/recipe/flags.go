@@ -81,6 +81,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&c.EMA, "ema", c.EMA, "keep an exponential moving average of the weights with this `decay` (such as 0.999), evaluated each epoch beside them; the best checkpoint keeps the better (0: off)")
 	fs.IntVar(&c.Accumulate, "accumulate", c.Accumulate, "sum the gradients of this many batches before each update: the update of one batch of accumulate*batch images, on the memory of one (0 or 1: off)")
 	fs.Float64Var(&c.BNMomentum, "bn-momentum", c.BNMomentum, "every batch norm's momentum in train mode, as timm's --bn-momentum (0: the architecture's, torch's 0.1 or MobileNetV3's 0.01, whose statistics need hundreds of steps from scratch)")
+	fs.BoolVar(&c.MultiLabel, "multi-label", c.MultiLabel, "several labels per image, separated by ';' in --labels's label column: sigmoid outputs, binary cross-entropy (class weights as pos_weight), best checkpoint by mean average precision")
+	fs.TextVar(&c.Threshold, "threshold", c.Threshold, "multi-label: the `probability` above which an output is its label (one for all classes), or tune: per class, maximizing F1 on the test split")
 	fs.IntVar(&c.Devices, "devices", c.Devices, "data parallel: split each training batch across this many devices (XLA only); 0: all of the backend's that divide the batch")
 }
 

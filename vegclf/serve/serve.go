@@ -110,13 +110,22 @@ type Server struct {
 	stats Stats
 }
 
+// ErrMultiLabel is New's error for a multi-label classifier, which the server does not serve yet.
+var ErrMultiLabel = errors.New("serve: the model is multi-label (independent sigmoid outputs), which the server does not serve yet: use 'vegclf predict --run' (with --json for machines) or the ONNX export")
+
 //go:embed page.html
 var page []byte
 
 // New compiles the classifier for every batch size it will run (and Grad-CAM, if on) and starts the
 // goroutine that runs it. model describes it; its Classes, ImageSize, Normalization, TTA, MaxBatch and
 // Batches are filled in from the classifier and opts.
+//
+// A multi-label classifier (independent sigmoid outputs) is refused with ErrMultiLabel: the server's
+// answers and page show one class's probability among all.
 func New(b compute.Backend, c *predict.Classifier, model Model, opts Options) (*Server, error) {
+	if c.MultiLabel {
+		return nil, ErrMultiLabel
+	}
 	def := DefaultOptions()
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = def.MaxBatch

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -374,5 +375,14 @@ func TestZeroOptionsAndBadRequestStats(t *testing.T) {
 	}
 	if stats["requests"] != 3.0 || stats["bad_requests"] != 2.0 || stats["rejected"] != 0.0 {
 		t.Errorf("stats after 3 good and 2 bad requests: %v", stats)
+	}
+}
+
+// TestRefusesMultiLabel checks that a multi-label classifier is refused with ErrMultiLabel, which says what
+// to use instead.
+func TestRefusesMultiLabel(t *testing.T) {
+	_, err := New(nil, &predict.Classifier{MultiLabel: true, Labels: []string{"box", "disc"}}, Model{}, Options{})
+	if !errors.Is(err, ErrMultiLabel) || !strings.Contains(err.Error(), "multi-label") || !strings.Contains(err.Error(), "vegclf predict") {
+		t.Errorf("serving a multi-label classifier: %v, want ErrMultiLabel", err)
 	}
 }

@@ -64,6 +64,9 @@ type Run struct {
 	ema         *WeightAverage // Config.EMA's average of the weights; nil: off.
 	probeMemory bool           // The next fine-tuning step sets the automatic soft memory limit (memlimit.Probe).
 	parallel    *Parallel      // Data-parallel training's layout; nil on one device.
+	// A multi-label run's thresholds of the last epoch's weights and of their average (the epoch's test
+	// split tuned them, or the run's threshold), for its checkpoints.
+	thresholds, emaThresholds []float64
 }
 
 // skip records an image that could not be loaded during training, warning once per file.

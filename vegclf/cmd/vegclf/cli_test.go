@@ -373,6 +373,8 @@ func TestBadSettingValues(t *testing.T) {
 		{[]string{"train", "--data", missing, "--out", out, "--lr-range", "1e-4:1e-6"}, "-lr-range", "1e-4:1e-6"},
 		{[]string{"train", "--data", missing, "--out", out, "--memory-limit", "lots"}, "-memory-limit", "lots"},
 		{[]string{"train", "--data", missing, "--out", out, "--precision", "int8"}, "-precision", "int8"},
+		{[]string{"train", "--data", missing, "--out", out, "--threshold", "1.5"}, "-threshold", "1.5"},
+		{[]string{"train", "--data", missing, "--out", out, "--threshold", "tuned"}, "-threshold", "tuned"},
 		{[]string{"bench", "--data", missing, "--precision", "int8"}, "-precision", "int8"},
 		{[]string{"lr-find", "--data", missing, "--arch", "vgg16"}, "-arch", "vgg16"},
 		{[]string{"import", "--torch", missing, "--classes", "a,b", "--out", out, "--normalize", "zscore"}, "-normalize", "zscore"},
