@@ -217,3 +217,43 @@ func TestMultiLabelSettings(t *testing.T) {
 		t.Errorf("resuming with another threshold: %v", err)
 	}
 }
+
+// TestMultiLabelWithAverageAndAccumulation trains multi-label with what else a run may combine with it: a
+// weight average, gradient accumulation, the backbone run on every frozen batch, label smoothing and a
+// fixed threshold. Each epoch records the average's mean average precision; the best checkpoint is the
+// epoch's (or its average's) of the best one, with the fixed threshold for every class.
+func TestMultiLabelWithAverageAndAccumulation(t *testing.T) {
+	dir := t.TempDir()
+	labels := generateMultiLabel(t, dir, 32, map[string]int{"train": 48, "test": 16}, 2)
+	cfg := smallConfig("")
+	cfg.Labels, cfg.MultiLabel, cfg.Threshold = labels, true, recipe.Threshold{Value: 0.4}
+	cfg.EMA, cfg.Accumulate, cfg.CacheFeatures, cfg.LabelSmoothing = 0.9, 2, false, 0.1
+	cfg.FinetuneEpochs = 1
+	r, report := trainFresh(t, cfg)
+	if !strings.Contains(report, "with label smoothing 0.1") || !strings.Contains(report, "Average: test mAP") {
+		t.Errorf("report:\n%s", report)
+	}
+	metrics, err := runfolder.ReadMetrics(r.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	best := -1.0
+	for _, m := range metrics {
+		if m.EMATestMAP == nil || m.TestMAP == nil {
+			t.Fatalf("epoch %s %d: no mean average precision of the average: %+v", m.Phase, m.Epoch, m)
+		}
+		if score := max(*m.TestMAP, *m.EMATestMAP); m.Best != (score > best) {
+			t.Errorf("epoch %s %d: best %v with mAP %g, average's %g, the best so far %g", m.Phase, m.Epoch, m.Best, *m.TestMAP, *m.EMATestMAP, best)
+		}
+		if m.Best {
+			best = m.Score()
+		}
+	}
+	meta, _, err := checkpoint.ReadMeta(filepath.Join(r.Dir, runfolder.BestFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if meta.BestAccuracy != best || meta.TestMAP != best || !slices.Equal(meta.Thresholds, []float64{0.4, 0.4, 0.4}) {
+		t.Errorf("best checkpoint: mAP %g (best %g), thresholds %v; the metrics' best %g", meta.TestMAP, meta.BestAccuracy, meta.Thresholds, best)
+	}
+}
