@@ -53,7 +53,7 @@ type Config struct {
 	Devices              int                `json:"devices,omitempty"`           // Data parallel: split each training batch across this many devices (XLA only); 0: all the backend has that divide the batch.
 	Labels               string             `json:"labels,omitempty"`            // A CSV file (path,label[,split]) listing the images instead of class folders; paths relative to its folder.
 	LabelSmoothing       float64            `json:"label_smoothing,omitempty"`   // Mixes each target with the uniform distribution: (1-e)*t + e/classes, torch's label_smoothing (timm's 0.1).
-	ClassWeights         ClassWeighting     `json:"class_weights,omitempty"`     // none, or balanced: the loss weighs class c by n / (classes * count_c), torch's weight=.
+	ClassWeights         ClassWeighting     `json:"class_weights,omitempty"`     // none, or balanced: the loss weighs class c by n / (classes * count_c), torch's weight= (multi-label: pos_weight negatives_c / positives_c).
 	BalancedSampling     bool               `json:"balanced_sampling,omitempty"` // Each epoch draws its training images with replacement, with probability inverse to their class's count.
 	EMA                  float64            `json:"ema,omitempty"`               // Keep an exponential moving average of the weights with this decay, evaluated each epoch; the best checkpoint keeps the better (0: off).
 	Accumulate           int                `json:"accumulate,omitempty"`        // Sum the gradients of this many batches before each update: a batch of accumulate*batch images (0 or 1: off).

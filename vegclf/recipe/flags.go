@@ -76,7 +76,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.TextVar(&c.MemoryLimit, "memory-limit", c.MemoryLimit, "the Go runtime's soft memory `limit`: auto (from the first fine-tuning step's live tensors), off, or a size such as 3GiB; GOMEMLIMIT overrides it")
 	fs.StringVar(&c.Labels, "labels", c.Labels, "a CSV `file` of path,label[,split] rows listing the images (paths relative to its folder) instead of class folders under --data")
 	fs.Float64Var(&c.LabelSmoothing, "label-smoothing", c.LabelSmoothing, "mix each target with the uniform distribution by this much, torch's label_smoothing (timm uses 0.1; 0: off)")
-	fs.TextVar(&c.ClassWeights, "class-weights", c.ClassWeights, "weigh the loss's classes: none, or balanced (n / (classes * count), for imbalanced folders)")
+	fs.TextVar(&c.ClassWeights, "class-weights", c.ClassWeights, "weigh the loss's classes: none, or balanced (n / (classes * count), for imbalanced folders; multi-label: pos_weight = negatives / positives per class)")
 	fs.BoolVar(&c.BalancedSampling, "balanced-sampling", c.BalancedSampling, "draw each epoch's training images with replacement, with probability inverse to their class's count")
 	fs.Float64Var(&c.EMA, "ema", c.EMA, "keep an exponential moving average of the weights with this `decay` (such as 0.999), evaluated each epoch beside them; the best checkpoint keeps the better (0: off)")
 	fs.IntVar(&c.Accumulate, "accumulate", c.Accumulate, "sum the gradients of this many batches before each update: the update of one batch of accumulate*batch images, on the memory of one (0 or 1: off)")
