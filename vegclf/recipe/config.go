@@ -58,6 +58,8 @@ type Config struct {
 	EMA                  float64            `json:"ema,omitempty"`               // Keep an exponential moving average of the weights with this decay, evaluated each epoch; the best checkpoint keeps the better (0: off).
 	Accumulate           int                `json:"accumulate,omitempty"`        // Sum the gradients of this many batches before each update: a batch of accumulate*batch images (0 or 1: off).
 	BNMomentum           float64            `json:"bn_momentum,omitempty"`       // Every batch norm's momentum in train mode, timm's --bn-momentum (0: the architecture's: 0.1, MobileNetV3's 0.01).
+	ClipGrad             float64            `json:"clip_grad,omitempty"`         // Clip each update's gradient (after accumulation) to this global norm, or value with ClipMode value (0: off).
+	ClipMode             ClipMode           `json:"clip_mode,omitempty"`         // norm (default: torch's clip_grad_norm_) or value (clip_grad_value_).
 }
 
 // UnitScales returns learning-rate scales of 1 for n layer groups.
@@ -206,6 +208,10 @@ func (c Config) Validate() error {
 		return invalid("bn_momentum", "0 for the architecture's, or between 0 and 1", "batch-norm momentum %g (want 0 for the architecture's, or between 0 and 1)", c.BNMomentum)
 	case c.Accumulate < 0:
 		return invalid("accumulate", "0 or 1 for off, or the number of batches per update", "accumulate %d (want 0 or 1 for off, or the number of batches per update)", c.Accumulate)
+	case !(c.ClipGrad >= 0) || math.IsInf(c.ClipGrad, 1):
+		return invalid("clip_grad", "0 for off, or a positive maximum norm or value", "gradient clipping at %g (want 0 for off, or a positive maximum norm or value)", c.ClipGrad)
+	case c.ClipMode != ClipNorm && c.ClipMode != ClipValue:
+		return invalid("clip_mode", "norm or value", "clip mode %q (want norm or value)", string(c.ClipMode))
 	case c.ClassWeights != NoClassWeights && c.ClassWeights != BalancedClassWeights:
 		return invalid("class_weights", "none or balanced", "class weights %q (want none or balanced)", string(c.ClassWeights))
 	case c.Precision.DType() == dtypes.Float16:

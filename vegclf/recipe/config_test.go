@@ -59,6 +59,10 @@ func TestValidate(t *testing.T) {
 		{"warmup 1", func(c *Config) { c.Schedule, c.Warmup = schedule.KindCosine, 1 }, "warmup fraction 1"},
 		{"negative mixup", func(c *Config) { c.Mixup = -1 }, "mixup"},
 		{"negative cutmix", func(c *Config) { c.Cutmix = -0.5 }, "cutmix"},
+		{"negative clipping", func(c *Config) { c.ClipGrad = -1 }, "gradient clipping at -1"},
+		{"NaN clipping", func(c *Config) { c.ClipGrad = math.NaN() }, "gradient clipping at NaN"},
+		{"clipping by value", func(c *Config) { c.ClipGrad, c.ClipMode = 0.5, ClipValue }, ""},
+		{"unknown clip mode", func(c *Config) { c.ClipGrad, c.ClipMode = 1, "sideways" }, `clip mode "sideways"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := valid
@@ -100,6 +104,8 @@ func TestValidateNamesTheSetting(t *testing.T) {
 		{func(c *Config) { c.EMA = 1 }, []string{"ema"}},
 		{func(c *Config) { c.BNMomentum = 2 }, []string{"bn_momentum"}},
 		{func(c *Config) { c.Precision = nn.Precision(dtypes.Float16) }, []string{"precision"}},
+		{func(c *Config) { c.ClipGrad = -1 }, []string{"clip_grad"}},
+		{func(c *Config) { c.ClipMode = "sideways" }, []string{"clip_mode"}},
 	} {
 		c := valid
 		tc.edit(&c)
@@ -193,18 +199,19 @@ func TestRegisterFlags(t *testing.T) {
 		t.Errorf("%d flags for %d settings", len(flags), len(Keys()))
 	}
 	err := fs.Parse([]string{"--arch=resnet18", "--normalize", "imagenet", "--lr=1e-3", "--schedule", "cosine", "--lr-range", "1e-6:1e-4",
-		"--precision", "bf16", "--memory-limit", "2500MiB", "--no-feature-cache", "--augment"})
+		"--precision", "bf16", "--memory-limit", "2500MiB", "--no-feature-cache", "--augment", "--clip-grad", "1", "--clip-mode", "value"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := Default()
 	want.Arch, want.Normalization, want.LR, want.Schedule, want.LRRange = "resnet18", data.ImageNetNormalization, 1e-3, schedule.KindCosine, LRRange{1e-6, 1e-4}
 	want.Precision, want.MemoryLimit, want.CacheFeatures, want.Augment = nn.Precision(dtypes.BFloat16), memlimit.Policy{Bytes: 2500 << 20}, false, true
+	want.ClipGrad, want.ClipMode = 1, ClipValue
 	if c != want {
 		t.Errorf("flags gave %+v, want %+v", c, want)
 	}
 	for _, args := range [][]string{{"--arch", "vgg16"}, {"--lr", "fast"}, {"--schedule", "zigzag"}, {"--lr-range", "x"},
-		{"--precision", "int8"}, {"--memory-limit", "lots"}, {"--normalize", "zscore"}, {"--no-feature-cache=maybe"}} {
+		{"--precision", "int8"}, {"--memory-limit", "lots"}, {"--normalize", "zscore"}, {"--no-feature-cache=maybe"}, {"--clip-mode", "sideways"}} {
 		c := Default()
 		fs := flag.NewFlagSet("train", flag.ContinueOnError)
 		fs.SetOutput(io.Discard)

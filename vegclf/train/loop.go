@@ -192,7 +192,15 @@ func (r *Run) planPhase(phase runfolder.Phase, epochs int, lr float64) (*phasePl
 		return nil, err
 	}
 	plan.step = StepConfig{Phase: phase, Input: plan.src.input(), BatchNormTrain: plan.bnTrain, Schedule: sched, TotalSteps: total,
-		GroupScales: scales, Parallel: r.parallel, Loss: loss, Accumulate: accumulate, Seed: r.Config.Seed, BNMomentum: r.Config.BNMomentum}
+		GroupScales: scales, Parallel: r.parallel, Loss: loss, Accumulate: accumulate, Seed: r.Config.Seed, BNMomentum: r.Config.BNMomentum,
+		ClipGrad: r.Config.ClipGrad, ClipMode: r.Config.ClipMode}
+	if r.Config.ClipGrad > 0 {
+		what := "global L2 norm of all trainable gradients, torch's clip_grad_norm_"
+		if r.Config.ClipMode == recipe.ClipValue {
+			what = "each element's value, torch's clip_grad_value_"
+		}
+		r.report("Gradient clipping: each update's gradient clipped to %g (%s).\n", r.Config.ClipGrad, what)
+	}
 	if r.Config.EMA > 0 {
 		if r.ema == nil {
 			if r.ema, err = NewWeightAverage(r.Backend, r.Store, r.Model, r.Config.EMA); err != nil {
