@@ -41,6 +41,10 @@ type Meta struct {
 	BestAccuracy  float64            `json:"best_accuracy"`      // Best test accuracy of the run so far.
 	Averaged      bool               `json:"averaged,omitempty"` // The weights are the run's weight average (EMA), which tested better.
 	Extra         map[string]string  `json:"extra,omitempty"`
+
+	// TrainImageSize is, with progressive resizing, the size the checkpoint's epoch trained at; ImageSize
+	// stays the size the model is tested and used at.
+	TrainImageSize int `json:"train_image_size,omitempty"`
 }
 
 // Model returns the model the checkpoint holds.

@@ -150,6 +150,22 @@ func (m *Model) Params() []Param {
 	return ps
 }
 
+// ImageSizeChecker is implemented by backbones that take only some image sizes: a Vision Transformer,
+// multiples of its patch.
+type ImageSizeChecker interface {
+	// CheckImageSize returns why images of size x size pixels do not fit, nil when they do.
+	CheckImageSize(size int) error
+}
+
+// CheckImageSize returns why the model cannot take images of size x size pixels (ImageSizeChecker), nil
+// when it can: CNNs take any size.
+func (m *Model) CheckImageSize(size int) error {
+	if c, ok := m.Backbone.(ImageSizeChecker); ok {
+		return c.CheckImageSize(size)
+	}
+	return nil
+}
+
 // IsHead reports whether p is one of the head's parameters.
 func (m *Model) IsHead(p Param) bool { return p.Group == m.HeadGroup() }
 

@@ -7,6 +7,7 @@ package recipe
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/gomlx/compute/dtypes"
@@ -60,6 +61,10 @@ type Config struct {
 	BNMomentum           float64            `json:"bn_momentum,omitempty"`       // Every batch norm's momentum in train mode, timm's --bn-momentum (0: the architecture's: 0.1, MobileNetV3's 0.01).
 	ClipGrad             float64            `json:"clip_grad,omitempty"`         // Clip each update's gradient (after accumulation) to this global norm, or value with ClipMode value (0: off).
 	ClipMode             ClipMode           `json:"clip_mode,omitempty"`         // norm (default: torch's clip_grad_norm_) or value (clip_grad_value_).
+
+	// Progressive resizing: "160:1,224:1", the fine-tuning epochs' training image sizes in order, summing
+	// to FinetuneEpochs ("": all at ImageSize). Test and validation stay at ImageSize.
+	FinetuneImageSizes SizeSchedule `json:"finetune_image_sizes,omitempty"`
 }
 
 // UnitScales returns learning-rate scales of 1 for n layer groups.
@@ -212,6 +217,13 @@ func (c Config) Validate() error {
 		return invalid("clip_grad", "0 for off, or a positive maximum norm or value", "gradient clipping at %g (want 0 for off, or a positive maximum norm or value)", c.ClipGrad)
 	case c.ClipMode != ClipNorm && c.ClipMode != ClipValue:
 		return invalid("clip_mode", "norm or value", "clip mode %q (want norm or value)", string(c.ClipMode))
+	case c.FinetuneImageSizes != "" && c.FinetuneImageSizes.Entries() == nil:
+		return invalid("finetune_image_sizes", "SIZE:EPOCHS[,SIZE:EPOCHS...], such as 160:1,224:1", "fine-tuning image sizes %q (want SIZE:EPOCHS[,SIZE:EPOCHS...], such as 160:1,224:1)", string(c.FinetuneImageSizes))
+	case slices.ContainsFunc(c.FinetuneImageSizes.Entries(), func(e SizeEpochs) bool { return e.Size < 16 }):
+		return invalid("finetune_image_sizes", "sizes of at least 16", "fine-tuning image sizes %s: a size under 16", c.FinetuneImageSizes)
+	case c.FinetuneImageSizes != "" && c.FinetuneImageSizes.Epochs() != c.FinetuneEpochs:
+		return &InvalidSetting{Key: "finetune_image_sizes", Also: []string{"finetune_epochs"}, Want: "epochs summing to the fine-tuning epochs",
+			Problem: fmt.Sprintf("fine-tuning image sizes %s give %s, the fine-tuning epochs are %d (they must be equal)", c.FinetuneImageSizes, plural(c.FinetuneImageSizes.Epochs(), "epoch"), c.FinetuneEpochs)}
 	case c.ClassWeights != NoClassWeights && c.ClassWeights != BalancedClassWeights:
 		return invalid("class_weights", "none or balanced", "class weights %q (want none or balanced)", string(c.ClassWeights))
 	case c.Precision.DType() == dtypes.Float16:
@@ -229,6 +241,14 @@ func (c Config) Validate() error {
 		return invalid(key, "0 for off, or a positive Beta parameter", "%v", err)
 	}
 	return nil
+}
+
+// plural writes n things: "1 epoch", "2 epochs".
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
 
 // Mix returns the mixup and cutmix settings.

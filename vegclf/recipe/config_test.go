@@ -63,6 +63,10 @@ func TestValidate(t *testing.T) {
 		{"NaN clipping", func(c *Config) { c.ClipGrad = math.NaN() }, "gradient clipping at NaN"},
 		{"clipping by value", func(c *Config) { c.ClipGrad, c.ClipMode = 0.5, ClipValue }, ""},
 		{"unknown clip mode", func(c *Config) { c.ClipGrad, c.ClipMode = 1, "sideways" }, `clip mode "sideways"`},
+		{"progressive sizes", func(c *Config) { c.FinetuneImageSizes = "160:1,224:1" }, ""},
+		{"progressive sizes short of the epochs", func(c *Config) { c.FinetuneImageSizes = "160:1" }, "give 1 epoch, the fine-tuning epochs are 2"},
+		{"progressive size too small", func(c *Config) { c.FinetuneImageSizes = "8:1,224:1" }, "a size under 16"},
+		{"progressive sizes unreadable", func(c *Config) { c.FinetuneImageSizes = "big" }, `fine-tuning image sizes "big"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := valid
@@ -106,6 +110,8 @@ func TestValidateNamesTheSetting(t *testing.T) {
 		{func(c *Config) { c.Precision = nn.Precision(dtypes.Float16) }, []string{"precision"}},
 		{func(c *Config) { c.ClipGrad = -1 }, []string{"clip_grad"}},
 		{func(c *Config) { c.ClipMode = "sideways" }, []string{"clip_mode"}},
+		{func(c *Config) { c.FinetuneImageSizes = "160:3" }, []string{"finetune_image_sizes", "finetune_epochs"}},
+		{func(c *Config) { c.FinetuneImageSizes = "160:2,8:0" }, []string{"finetune_image_sizes"}},
 	} {
 		c := valid
 		tc.edit(&c)
@@ -199,19 +205,21 @@ func TestRegisterFlags(t *testing.T) {
 		t.Errorf("%d flags for %d settings", len(flags), len(Keys()))
 	}
 	err := fs.Parse([]string{"--arch=resnet18", "--normalize", "imagenet", "--lr=1e-3", "--schedule", "cosine", "--lr-range", "1e-6:1e-4",
-		"--precision", "bf16", "--memory-limit", "2500MiB", "--no-feature-cache", "--augment", "--clip-grad", "1", "--clip-mode", "value"})
+		"--precision", "bf16", "--memory-limit", "2500MiB", "--no-feature-cache", "--augment", "--clip-grad", "1", "--clip-mode", "value",
+		"--finetune-image-sizes", "160:1, 224:1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := Default()
 	want.Arch, want.Normalization, want.LR, want.Schedule, want.LRRange = "resnet18", data.ImageNetNormalization, 1e-3, schedule.KindCosine, LRRange{1e-6, 1e-4}
 	want.Precision, want.MemoryLimit, want.CacheFeatures, want.Augment = nn.Precision(dtypes.BFloat16), memlimit.Policy{Bytes: 2500 << 20}, false, true
-	want.ClipGrad, want.ClipMode = 1, ClipValue
+	want.ClipGrad, want.ClipMode, want.FinetuneImageSizes = 1, ClipValue, "160:1,224:1"
 	if c != want {
 		t.Errorf("flags gave %+v, want %+v", c, want)
 	}
 	for _, args := range [][]string{{"--arch", "vgg16"}, {"--lr", "fast"}, {"--schedule", "zigzag"}, {"--lr-range", "x"},
-		{"--precision", "int8"}, {"--memory-limit", "lots"}, {"--normalize", "zscore"}, {"--no-feature-cache=maybe"}, {"--clip-mode", "sideways"}} {
+		{"--precision", "int8"}, {"--memory-limit", "lots"}, {"--normalize", "zscore"}, {"--no-feature-cache=maybe"}, {"--clip-mode", "sideways"}, {"--finetune-image-sizes", "160"},
+		{"--finetune-image-sizes", "160:0"}} {
 		c := Default()
 		fs := flag.NewFlagSet("train", flag.ContinueOnError)
 		fs.SetOutput(io.Discard)
@@ -285,5 +293,26 @@ func TestFinetuneRates(t *testing.T) {
 	cfg.LayerDecay = 0
 	if base, scales = cfg.FinetuneRate(), cfg.GroupScales(groups); base != cfg.FinetuneLR || !slices.Equal(scales, UnitScales(groups)) {
 		t.Errorf("neither: base %v, scales %v", base, scales)
+	}
+}
+
+// TestFinetuneSize: progressive resizing's size of each fine-tuning epoch, and ImageSize without a schedule.
+func TestFinetuneSize(t *testing.T) {
+	c := Default()
+	c.FinetuneEpochs, c.ImageSize = 5, 224
+	for _, tc := range []struct {
+		sizes SizeSchedule
+		want  []int
+	}{{"", []int{224, 224, 224, 224, 224}}, {"128:2,160:1,224:2", []int{128, 128, 160, 224, 224}}} {
+		c.FinetuneImageSizes = tc.sizes
+		for e, want := range tc.want {
+			if got := c.FinetuneSize(e + 1); got != want {
+				t.Errorf("%q: epoch %d at %d, want %d", tc.sizes, e+1, got, want)
+			}
+		}
+	}
+	var s SizeSchedule
+	if err := s.UnmarshalText([]byte(" 128:2 ,224:3")); err != nil || s != "128:2,224:3" || s.Epochs() != 5 {
+		t.Errorf("read %q, %v (%d epochs)", s, err, s.Epochs())
 	}
 }

@@ -25,7 +25,7 @@ func (r *Run) trainStep(s *Stepper, b batchInput) (loss, correct float64, err er
 	if !r.probeMemory || s.Phase != runfolder.Finetune {
 		return s.stepBatch(b)
 	}
-	r.probeMemory = false
+	r.probeMemory, r.probedSize = false, r.trainSize
 	growth := r.imageCacheGrowth()
 	limit, err := memoryPolicy(r.Config.MemoryLimit, r.Backend).Apply(func() error {
 		loss, correct, err = s.stepBatch(b)

@@ -12,6 +12,7 @@ import (
 	"github.com/vegclf/vegclf/vegclf/backend"
 	"github.com/vegclf/vegclf/vegclf/checkpoint"
 	"github.com/vegclf/vegclf/vegclf/data"
+	"github.com/vegclf/vegclf/vegclf/nn"
 	"github.com/vegclf/vegclf/vegclf/recipe"
 	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/weights"
@@ -112,6 +113,9 @@ func newRun(cfg recipe.Config, b compute.Backend, dir string) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkSizes(cfg, m); err != nil {
+		return nil, err
+	}
 	r := &Run{Config: cfg, Dir: dir, Dataset: ds, Model: m, Backend: b, phase: runfolder.Frozen, parallel: parallel}
 	r.Model.Precision = cfg.Precision.DType()
 	if parallelNote != "" {
@@ -125,6 +129,21 @@ func newRun(cfg recipe.Config, b compute.Backend, dir string) (*Run, error) {
 			100*cfg.TestFraction, cfg.Seed, len(ds.Train.Samples), len(ds.Test.Samples)))
 	}
 	return r, nil
+}
+
+// checkSizes checks that the model takes the run's image sizes (a ViT: multiples of its patch), the
+// progressive ones too: a size it refuses is an *recipe.InvalidSetting.
+func checkSizes(cfg recipe.Config, m *nn.Model) error {
+	if err := m.CheckImageSize(cfg.ImageSize); err != nil {
+		return &recipe.InvalidSetting{Key: "image_size", Problem: err.Error(), Want: "a size the architecture takes"}
+	}
+	for _, e := range cfg.FinetuneImageSizes.Entries() {
+		if err := m.CheckImageSize(e.Size); err != nil {
+			return &recipe.InvalidSetting{Key: "finetune_image_sizes", Problem: "fine-tuning image sizes " + cfg.FinetuneImageSizes.String() + ": " + err.Error(),
+				Want: "sizes the architecture takes"}
+		}
+	}
+	return nil
 }
 
 // start initializes a fresh run: the model's variables, the pretrained backbone, then the run folder

@@ -103,6 +103,16 @@ type imageSource struct {
 
 func (s *imageSource) input() StepInput { return FromImages }
 
+// setTrainSize makes the training images size x size (progressive resizing). The image cache holds
+// images of the run's ImageSize only: training images of other sizes are decoded every epoch.
+func (s *imageSource) setTrainSize(size int) {
+	s.loader.Transform.Size = size
+	s.loader.Cache = nil
+	if size == s.r.Config.ImageSize {
+		s.loader.Cache = s.r.imageCache()
+	}
+}
+
 func (s *imageSource) numBatches() int { return s.loader.NumBatches() }
 
 func (s *imageSource) trainBatches(epoch int) iter.Seq2[batchInput, error] {

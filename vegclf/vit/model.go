@@ -25,6 +25,15 @@ func (a Arch) grid(h, w int) (int, int) {
 	return h / a.Patch, w / a.Patch
 }
 
+// CheckImageSize refuses sizes that are not a multiple of the patch (nn.ImageSizeChecker); other sizes
+// than the native one interpolate the position embeddings in the graph.
+func (a Arch) CheckImageSize(size int) error {
+	if size%a.Patch != 0 {
+		return fmt.Errorf("%s takes images whose size is a multiple of its %d-pixel patches, not %d", a.Label, a.Patch, size)
+	}
+	return nil
+}
+
 // values reads the model's parameters into a graph by their state_dict names: the store's variables, or,
 // in the export graph, their values as constants.
 type values func(name string) *Node
