@@ -17,7 +17,7 @@ import (
 // shuffle's ("aug" in hex speak).
 const augmentStream = 0xa59e
 
-// Batch is one batch of transformed images, [B, Size, Size, 3] float32, with their labels and files.
+// Batch is one batch of transformed images, [B, Size, Size, C] float32 (C: Transform.NumChannels), with their labels and files.
 type Batch struct {
 	Images *tensors.Tensor
 	Labels []int32
@@ -134,7 +134,8 @@ func (l *Loader) Batch(indices []int) (*Batch, error) {
 
 func (l *Loader) load(indices []int, epoch int) (*Batch, error) {
 	size := l.Transform.Size
-	imgLen := size * size * 3
+	channels := l.Transform.NumChannels()
+	imgLen := size * size * channels
 	b := &Batch{
 		Labels: make([]int32, len(indices)),
 		Paths:  make([]string, len(indices)),
@@ -182,7 +183,7 @@ func (l *Loader) load(indices []int, epoch int) (*Batch, error) {
 	}
 	b.Labels, b.Paths, b.Pixels = b.Labels[:kept], b.Paths[:kept], b.Pixels[:kept*imgLen]
 	if kept > 0 {
-		b.Images = tensors.FromFlatDataAndDimensions(b.Pixels, kept, size, size, 3)
+		b.Images = tensors.FromFlatDataAndDimensions(b.Pixels, kept, size, size, channels)
 	}
 	return b, nil
 }
@@ -195,14 +196,23 @@ func (l *Loader) loadInto(path string, dst []float32, epoch, index int) error {
 	if cache != nil && cache.get(path, dst) {
 		return nil
 	}
-	img, err := rgb.DecodeFile(path, l.Transform.MaxPixels)
-	if err != nil {
-		return err
+	if c := l.Transform.NumChannels(); c != 3 {
+		if l.Augment != nil {
+			return fmt.Errorf("augmenting %s: augmentation takes RGB images, not %d channels", path, c)
+		}
+		if err := l.Transform.LoadInto(path, dst); err != nil {
+			return err
+		}
+	} else {
+		img, err := rgb.DecodeFile(path, l.Transform.MaxPixels)
+		if err != nil {
+			return err
+		}
+		if l.Augment != nil {
+			img = l.Augment.Apply(img, rand.New(rand.NewPCG(l.Seed^augmentStream, uint64(epoch)<<32|uint64(index))))
+		}
+		l.Transform.Apply(img, dst)
 	}
-	if l.Augment != nil {
-		img = l.Augment.Apply(img, rand.New(rand.NewPCG(l.Seed^augmentStream, uint64(epoch)<<32|uint64(index))))
-	}
-	l.Transform.Apply(img, dst)
 	if cache != nil {
 		cache.put(path, dst)
 	}

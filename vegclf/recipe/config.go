@@ -65,6 +65,9 @@ type Config struct {
 	// Progressive resizing: "160:1,224:1", the fine-tuning epochs' training image sizes in order, summing
 	// to FinetuneEpochs ("": all at ImageSize). Test and validation stay at ImageSize.
 	FinetuneImageSizes SizeSchedule `json:"finetune_image_sizes,omitempty"`
+	// The images' channels, 1 to 4 (0: 3, RGB): 1 reads them as grayscale, 2 as gray and alpha, 4 as RGB and
+	// alpha (or a fourth band), and a pretrained RGB stem is adapted as timm's adapt_input_conv does.
+	InChannels int `json:"in_channels,omitempty"`
 }
 
 // UnitScales returns learning-rate scales of 1 for n layer groups.
@@ -224,6 +227,15 @@ func (c Config) Validate() error {
 	case c.FinetuneImageSizes != "" && c.FinetuneImageSizes.Epochs() != c.FinetuneEpochs:
 		return &InvalidSetting{Key: "finetune_image_sizes", Also: []string{"finetune_epochs"}, Want: "epochs summing to the fine-tuning epochs",
 			Problem: fmt.Sprintf("fine-tuning image sizes %s give %s, the fine-tuning epochs are %d (they must be equal)", c.FinetuneImageSizes, plural(c.FinetuneImageSizes.Epochs(), "epoch"), c.FinetuneEpochs)}
+	case c.InChannels < 0 || c.InChannels > 4:
+		return invalid("in_channels", "1 to 4 (3: RGB)", "%d input channels (want 1 to 4; 3 is RGB)", c.InChannels)
+	case c.Channels() != 3 && (c.Augment || c.AugmentFrozen):
+		key := "augment"
+		if !c.Augment {
+			key = "augment_frozen"
+		}
+		return &InvalidSetting{Key: key, Also: []string{"in_channels"}, Want: "no augmentation of other than RGB images",
+			Problem: fmt.Sprintf("augmentation takes RGB images, not %d channels (mixup, cutmix and random erasing take any)", c.Channels())}
 	case c.ClassWeights != NoClassWeights && c.ClassWeights != BalancedClassWeights:
 		return invalid("class_weights", "none or balanced", "class weights %q (want none or balanced)", string(c.ClassWeights))
 	case c.Precision.DType() == dtypes.Float16:
@@ -265,9 +277,21 @@ func (c Config) Head(numClasses int) nn.Head {
 	return h
 }
 
+// Channels returns the images' channels: InChannels, or 3 when 0.
+func (c Config) Channels() int {
+	if c.InChannels == 0 {
+		return 3
+	}
+	return c.InChannels
+}
+
 // Transform returns the input transform.
 func (c Config) Transform() data.Transform {
-	return data.Transform{Size: c.ImageSize, Normalization: c.Normalization}
+	t := data.Transform{Size: c.ImageSize, Normalization: c.Normalization}
+	if c.Channels() != 3 {
+		t.Channels = c.InChannels
+	}
+	return t
 }
 
 // FromScratch sets, on cfg, the settings that learn the generated vegetable classes (synthveg) from

@@ -44,7 +44,7 @@ func (r *Run) imageCacheGrowth() int64 {
 	if r.Config.ImageCacheMB <= 0 {
 		return 0
 	}
-	perImage := int64(r.Config.ImageSize) * int64(r.Config.ImageSize) * 3 * 4
+	perImage := int64(r.Config.ImageSize) * int64(r.Config.ImageSize) * int64(r.Config.Channels()) * 4
 	full := min(int64(r.Config.ImageCacheMB)<<20, int64(len(r.Dataset.Train.Samples))*perImage)
 	cached := int64(0)
 	if r.images != nil {

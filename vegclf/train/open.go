@@ -117,7 +117,7 @@ func newRun(cfg recipe.Config, b compute.Backend, dir string) (*Run, error) {
 		return nil, err
 	}
 	r := &Run{Config: cfg, Dir: dir, Dataset: ds, Model: m, Backend: b, phase: runfolder.Frozen, parallel: parallel}
-	r.Model.Precision = cfg.Precision.DType()
+	r.Model.Precision, r.Model.InChannels = cfg.Precision.DType(), cfg.Transform().Channels
 	if parallelNote != "" {
 		r.Notes = append(r.Notes, parallelNote)
 	}
@@ -208,6 +208,13 @@ func (r *Run) loadPretrained() (path string, err error) {
 	}
 	r.Notes = append(r.Notes, fmt.Sprintf("Pretrained backbone from %s: %d tensors loaded, ImageNet classifier dropped for the new head %s.",
 		path, report.Loaded, r.Model.Head))
+	if report.Adapted != "" {
+		how := "summed over R, G and B"
+		if c := r.Model.Channels(); c != 1 {
+			how = fmt.Sprintf("R, G, B repeated over the %d channels and scaled by 3/%d", c, c)
+		}
+		r.Notes = append(r.Notes, fmt.Sprintf("Input channels: %d; the RGB stem %s adapted as timm's adapt_input_conv does (%s).", r.Model.Channels(), report.Adapted, how))
+	}
 	return path, nil
 }
 
@@ -219,6 +226,9 @@ func (r *Run) restore(path string) error {
 	}
 	if err := meta.CheckClasses(r.Dataset.Classes); err != nil {
 		return fmt.Errorf("resuming from %s: %w", path, err)
+	}
+	if meta.InChannels != r.Model.InChannels {
+		return fmt.Errorf("resuming from %s: checkpoint takes images of %d channels, the run's config says %d", path, max(meta.InChannels, 3), r.Model.Channels())
 	}
 	if meta.Arch != string(r.Config.Arch) || meta.ImageSize != r.Config.ImageSize {
 		return fmt.Errorf("resuming from %s: checkpoint is %s at %dpx, the run's config says %s at %dpx", path, meta.Arch, meta.ImageSize, r.Config.Arch, r.Config.ImageSize)
