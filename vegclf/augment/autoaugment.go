@@ -1,0 +1,180 @@
+package augment
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+
+	"github.com/vegclf/vegclf/vegclf/rgb"
+)
+
+// MagnitudeBins is the number of magnitudes each policy operation has, torchvision's default
+// num_magnitude_bins.
+const MagnitudeBins = 31
+
+// AutoPolicy is an automatic augmentation policy, torchvision 0.14's TrivialAugmentWide or RandAugment
+// with 31 magnitude bins, nearest-neighbour resampling and black fill, done on the host on each training
+// image after the crop, flip and resize, before normalization. The zero value is off. It is written and
+// parsed as text: "trivialaugment" or "randaugment:N:M".
+type AutoPolicy struct {
+	Kind      PolicyKind
+	NumOps    int // RandAugment: operations applied in turn (torchvision's num_ops).
+	Magnitude int // RandAugment: the magnitude bin of every operation, 0 to 30 (torchvision's magnitude).
+}
+
+// PolicyKind names an AutoPolicy's method.
+type PolicyKind string
+
+// The policies.
+const (
+	NoPolicy       PolicyKind = ""
+	TrivialAugment PolicyKind = "trivialaugment" // TrivialAugmentWide: one operation, magnitude bin drawn uniformly.
+	RandAugment    PolicyKind = "randaugment"    // RandAugment: NumOps operations at bin Magnitude.
+)
+
+// Enabled returns whether the policy is on.
+func (p AutoPolicy) Enabled() bool { return p.Kind != NoPolicy }
+
+// String writes the policy as ParseAutoPolicy reads it ("" when off).
+func (p AutoPolicy) String() string {
+	if p.Kind == RandAugment {
+		return fmt.Sprintf("%s:%d:%d", p.Kind, p.NumOps, p.Magnitude)
+	}
+	return string(p.Kind)
+}
+
+// MarshalText writes the policy (String).
+func (p AutoPolicy) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
+
+// UnmarshalText reads a policy as ParseAutoPolicy does.
+func (p *AutoPolicy) UnmarshalText(text []byte) error {
+	v, err := ParseAutoPolicy(string(text))
+	if err != nil {
+		return err
+	}
+	*p = v
+	return nil
+}
+
+// ParseAutoPolicy reads "trivialaugment", "randaugment:N:M" (N operations of at least 1, magnitude bin M
+// from 0 to 30), "randaugment" alone for torchvision's defaults (2 operations at 9), or "" or "none" for
+// off.
+func ParseAutoPolicy(s string) (AutoPolicy, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	switch {
+	case s == "" || s == "none":
+		return AutoPolicy{}, nil
+	case s == string(TrivialAugment):
+		return AutoPolicy{Kind: TrivialAugment}, nil
+	case s == string(RandAugment):
+		return AutoPolicy{Kind: RandAugment, NumOps: 2, Magnitude: 9}, nil
+	case strings.HasPrefix(s, string(RandAugment)+":"):
+		var n, m int
+		var rest string
+		if k, _ := fmt.Sscanf(s[len(RandAugment)+1:], "%d:%d%s", &n, &m, &rest); k == 2 && n >= 1 && m >= 0 && m < MagnitudeBins {
+			return AutoPolicy{Kind: RandAugment, NumOps: n, Magnitude: m}, nil
+		}
+	}
+	return AutoPolicy{}, fmt.Errorf("augmentation policy %q: want trivialaugment, randaugment:N:M (N operations of at least 1, magnitude M from 0 to %d) or none", s, MagnitudeBins-1)
+}
+
+// Drawn is one operation a policy drew, with its signed magnitude.
+type Drawn struct {
+	Op        Op
+	Magnitude float64
+}
+
+// Draw returns the operations the policy applies to a width x height image, drawn from rng as
+// torchvision's do: an operation uniformly of the 14; TrivialAugment's magnitude a bin drawn uniformly,
+// RandAugment's bin Magnitude; negated with probability 1/2 for the signed operations.
+func (p AutoPolicy) Draw(width, height int, rng *rand.Rand) []Drawn {
+	n := 0
+	switch p.Kind {
+	case TrivialAugment:
+		n = 1
+	case RandAugment:
+		n = p.NumOps
+	}
+	drawn := make([]Drawn, n)
+	for i := range drawn {
+		op := Op(rng.IntN(int(numOps)))
+		bins, signed := p.Bins(op, width, height)
+		var m float64
+		if bins != nil {
+			if p.Kind == TrivialAugment {
+				m = float64(bins[rng.IntN(len(bins))])
+			} else {
+				m = float64(bins[p.Magnitude])
+			}
+		}
+		if signed && rng.IntN(2) == 1 {
+			m = -m
+		}
+		drawn[i] = Drawn{Op: op, Magnitude: m}
+	}
+	return drawn
+}
+
+// Apply returns a new image: img with the operations the policy draws from rng (Draw).
+func (p AutoPolicy) Apply(img *rgb.Image, rng *rand.Rand) *rgb.Image {
+	out := img
+	for _, d := range p.Draw(img.Width, img.Height, rng) {
+		out = d.Op.Apply(out, d.Magnitude)
+	}
+	if out == img {
+		out = Identity.Apply(img, 0)
+	}
+	return out
+}
+
+// Bins returns the magnitudes the policy's operation takes on a width x height image, torchvision's
+// float32 values of its augmentation space (nil for the operations without one: Identity, AutoContrast
+// and Equalize), and whether the operation's magnitude is signed.
+func (p AutoPolicy) Bins(op Op, width, height int) ([]float32, bool) {
+	wide := p.Kind == TrivialAugment
+	pick := func(trivial, rand float32) float32 {
+		if wide {
+			return trivial
+		}
+		return rand
+	}
+	switch op {
+	case ShearX, ShearY:
+		return linspace(0, pick(0.99, 0.3), MagnitudeBins), true
+	case TranslateX:
+		return linspace(0, pick(32, float32(150.0/331.0*float64(width))), MagnitudeBins), true
+	case TranslateY:
+		return linspace(0, pick(32, float32(150.0/331.0*float64(height))), MagnitudeBins), true
+	case Rotate:
+		return linspace(0, pick(135, 30), MagnitudeBins), true
+	case Brightness, Color, Contrast, Sharpness:
+		return linspace(0, pick(0.99, 0.9), MagnitudeBins), true
+	case Posterize:
+		// 8 - round(i / ((bins-1)/levels)), levels 6 (TrivialAugmentWide: 8 down to 2 bits) or 4 (4 bits).
+		levels := float32(pick(6, 4))
+		bins := make([]float32, MagnitudeBins)
+		for i := range bins {
+			bins[i] = 8 - float32(math.RoundToEven(float64(float32(i)/(float32(MagnitudeBins-1)/levels))))
+		}
+		return bins, false
+	case Solarize:
+		return linspace(255, 0, MagnitudeBins), false
+	}
+	return nil, false
+}
+
+// linspace is torch.linspace(start, end, steps) in float32 as its scalar kernel computes it: the first
+// half of the points from start, the others back from end.
+func linspace(start, end float32, steps int) []float32 {
+	out := make([]float32, steps)
+	step := (end - start) / float32(steps-1)
+	for i := range out {
+		if i < steps/2 {
+			out[i] = start + float32(step*float32(i))
+		} else {
+			out[i] = end - float32(step*float32(steps-i-1))
+		}
+	}
+	return out
+}
