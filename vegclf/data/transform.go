@@ -120,27 +120,36 @@ func (n Normalization) Channel(c, channels int) (mean, std float32) {
 
 // Apply writes the transformed image into dst (Size*Size*3 float32, HWC order).
 func (t Transform) Apply(img *rgb.Image, dst []float32) {
-	table := t.Normalization.table()
+	normalize(t.Normalization.table(), t.Resized(img).Pix, dst)
+}
+
+// Resized returns the Size x Size RGB image that Apply normalizes: img resized (squashed, or resized and
+// center-cropped, padded with black where it is smaller), the PIL image that torchvision's transforms after
+// the resize see.
+func (t Transform) Resized(img *rgb.Image) *rgb.Image {
 	if t.Resize <= 0 {
-		resized := rgb.ResizeFilter(img, t.Size, t.Size, t.Interpolation)
-		normalize(table, resized.Pix, dst)
-		return
+		return rgb.ResizeFilter(img, t.Size, t.Size, t.Interpolation)
 	}
 	width, height := resizedSize(img.Width, img.Height, t.Resize)
 	left, padLeft, cropWidth := centerCrop(width, t.Size)
 	top, padTop, cropHeight := centerCrop(height, t.Size)
 	resized := rgb.ResizeCrop(img, width, height, t.Interpolation, image.Rect(left, top, left+cropWidth, top+cropHeight))
-	if cropWidth < t.Size || cropHeight < t.Size {
-		// CenterCrop pads the PIL image with black pixels: they are normalized as black.
-		for i := 0; i+2 < len(dst); i += 3 {
-			dst[i], dst[i+1], dst[i+2] = table[0][0], table[1][0], table[2][0]
-		}
+	if cropWidth == t.Size && cropHeight == t.Size {
+		return resized
 	}
+	// CenterCrop pads the PIL image with black pixels.
+	out := rgb.New(t.Size, t.Size)
 	rowLen := cropWidth * 3
 	for y := range cropHeight {
 		start := ((padTop+y)*t.Size + padLeft) * 3
-		normalize(table, resized.Pix[y*rowLen:(y+1)*rowLen], dst[start:start+rowLen])
+		copy(out.Pix[start:start+rowLen], resized.Pix[y*rowLen:(y+1)*rowLen])
 	}
+	return out
+}
+
+// applyResized writes the normalized values of img, already Size x Size (Resized), into dst.
+func (t Transform) applyResized(img *rgb.Image, dst []float32) {
+	normalize(t.Normalization.table(), img.Pix, dst)
 }
 
 // ApplyBands writes the transformed bands into dst (Size*Size*C float32, HWC order), as Apply does an RGB
