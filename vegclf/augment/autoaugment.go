@@ -79,6 +79,17 @@ func ParseAutoPolicy(s string) (AutoPolicy, error) {
 	return AutoPolicy{}, fmt.Errorf("augmentation policy %q: want trivialaugment, randaugment:N:M (N operations of at least 1, magnitude M from 0 to %d) or none", s, MagnitudeBins-1)
 }
 
+// Validate checks the policy's values, as ParseAutoPolicy accepts them.
+func (p AutoPolicy) Validate() error {
+	switch {
+	case p.Kind == NoPolicy && p == AutoPolicy{}, p.Kind == TrivialAugment && p == AutoPolicy{Kind: TrivialAugment}:
+		return nil
+	case p.Kind == RandAugment && p.NumOps >= 1 && p.Magnitude >= 0 && p.Magnitude < MagnitudeBins:
+		return nil
+	}
+	return fmt.Errorf("augmentation policy %+v: want trivialaugment, randaugment with 1 or more operations at a magnitude bin from 0 to %d, or none", p, MagnitudeBins-1)
+}
+
 // Drawn is one operation a policy drew, with its signed magnitude.
 type Drawn struct {
 	Op        Op

@@ -47,6 +47,8 @@ type Config struct {
 	GradualUnfreeze      bool               `json:"gradual_unfreeze,omitempty"`  // Fine-tuning: epoch 1 trains layer4 and the head, each later epoch one more group.
 	Augment              bool               `json:"augment,omitempty"`           // Fine-tuning: random crops, flips, small rotations and colour jitter (augment.Default).
 	AugmentFrozen        bool               `json:"augment_frozen,omitempty"`    // The frozen phase too (turns the feature cache off).
+	AugmentPolicy        augment.AutoPolicy `json:"augment_policy,omitzero"`     // Fine-tuning (and an augmented frozen phase): trivialaugment or randaugment:N:M, torchvision's TrivialAugmentWide or RandAugment on each resized image.
+	RandomErasing        float64            `json:"random_erasing,omitempty"`    // Fine-tuning (and an augmented frozen phase): torchvision's RandomErasing with this probability, after normalization (0: off).
 	Mixup                float64            `json:"mixup,omitempty"`             // Fine-tuning (and an augmented frozen phase): mixup's Beta parameter, timm's 0.8 (0: off).
 	Cutmix               float64            `json:"cutmix,omitempty"`            // Likewise cutmix's, timm's 1.0; with mixup too, each batch takes one of them at random.
 	Precision            nn.Precision       `json:"precision,omitempty"`         // The backbone's compute dtype: float32 (default) or bfloat16 (mixed precision, float32 master weights).
@@ -236,6 +238,13 @@ func (c Config) Validate() error {
 		}
 		return &InvalidSetting{Key: key, Also: []string{"in_channels"}, Want: "no augmentation of other than RGB images",
 			Problem: fmt.Sprintf("augmentation takes RGB images, not %d channels (mixup, cutmix and random erasing take any)", c.Channels())}
+	case c.AugmentPolicy.Validate() != nil:
+		return invalid("augment_policy", "trivialaugment, randaugment:N:M (N at least 1, M from 0 to 30) or none", "%v", c.AugmentPolicy.Validate())
+	case c.Channels() != 3 && c.AugmentPolicy.Enabled():
+		return &InvalidSetting{Key: "augment_policy", Also: []string{"in_channels"}, Want: "no augmentation policy for other than RGB images",
+			Problem: fmt.Sprintf("augmentation policy %s takes RGB images, not %d channels (random erasing, mixup and cutmix take any)", c.AugmentPolicy, c.Channels())}
+	case !(c.RandomErasing >= 0 && c.RandomErasing <= 1):
+		return invalid("random_erasing", "a probability from 0 (off) to 1", "random erasing probability %g (want 0 for off, up to 1)", c.RandomErasing)
 	case c.ClassWeights != NoClassWeights && c.ClassWeights != BalancedClassWeights:
 		return invalid("class_weights", "none or balanced", "class weights %q (want none or balanced)", string(c.ClassWeights))
 	case c.Precision.DType() == dtypes.Float16:

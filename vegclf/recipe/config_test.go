@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/gomlx/compute/dtypes"
+	"github.com/vegclf/vegclf/vegclf/augment"
 	"github.com/vegclf/vegclf/vegclf/data"
 	"github.com/vegclf/vegclf/vegclf/memlimit"
 	"github.com/vegclf/vegclf/vegclf/nn"
@@ -67,6 +68,22 @@ func TestValidate(t *testing.T) {
 		{"progressive sizes short of the epochs", func(c *Config) { c.FinetuneImageSizes = "160:1" }, "give 1 epoch, the fine-tuning epochs are 2"},
 		{"progressive size too small", func(c *Config) { c.FinetuneImageSizes = "8:1,224:1" }, "a size under 16"},
 		{"progressive sizes unreadable", func(c *Config) { c.FinetuneImageSizes = "big" }, `fine-tuning image sizes "big"`},
+		{"trivialaugment", func(c *Config) { c.AugmentPolicy = augment.AutoPolicy{Kind: augment.TrivialAugment} }, ""},
+		{"randaugment", func(c *Config) {
+			c.AugmentPolicy = augment.AutoPolicy{Kind: augment.RandAugment, NumOps: 2, Magnitude: 9}
+		}, ""},
+		{"randaugment magnitude 31", func(c *Config) {
+			c.AugmentPolicy = augment.AutoPolicy{Kind: augment.RandAugment, NumOps: 2, Magnitude: 31}
+		}, "augmentation policy"},
+		{"randaugment of no operations", func(c *Config) { c.AugmentPolicy = augment.AutoPolicy{Kind: augment.RandAugment, Magnitude: 9} }, "augmentation policy"},
+		{"policy of grayscale", func(c *Config) {
+			c.InChannels, c.AugmentPolicy = 1, augment.AutoPolicy{Kind: augment.TrivialAugment}
+		}, "augmentation policy trivialaugment takes RGB images, not 1 channels"},
+		{"random erasing", func(c *Config) { c.RandomErasing = 0.25 }, ""},
+		{"random erasing of grayscale", func(c *Config) { c.InChannels, c.RandomErasing = 1, 1 }, ""},
+		{"random erasing over 1", func(c *Config) { c.RandomErasing = 1.5 }, "random erasing probability 1.5"},
+		{"negative random erasing", func(c *Config) { c.RandomErasing = -0.1 }, "random erasing probability -0.1"},
+		{"NaN random erasing", func(c *Config) { c.RandomErasing = math.NaN() }, "random erasing probability NaN"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := valid
@@ -112,6 +129,9 @@ func TestValidateNamesTheSetting(t *testing.T) {
 		{func(c *Config) { c.ClipMode = "sideways" }, []string{"clip_mode"}},
 		{func(c *Config) { c.FinetuneImageSizes = "160:3" }, []string{"finetune_image_sizes", "finetune_epochs"}},
 		{func(c *Config) { c.FinetuneImageSizes = "160:2,8:0" }, []string{"finetune_image_sizes"}},
+		{func(c *Config) { c.AugmentPolicy = augment.AutoPolicy{Kind: "autoaugment"} }, []string{"augment_policy"}},
+		{func(c *Config) { c.InChannels, c.AugmentPolicy = 4, augment.AutoPolicy{Kind: augment.TrivialAugment} }, []string{"augment_policy", "in_channels"}},
+		{func(c *Config) { c.RandomErasing = 2 }, []string{"random_erasing"}},
 	} {
 		c := valid
 		tc.edit(&c)
@@ -140,12 +160,13 @@ func TestConfigJSON(t *testing.T) {
 	c := Default()
 	c.Data, c.Arch, c.Normalization, c.Schedule = "/data/veg", "resnet18", data.ImageNetNormalization, schedule.KindOneCycle
 	c.LRRange, c.Precision, c.MemoryLimit = LRRange{1e-6, 1e-4}, nn.Precision(dtypes.BFloat16), memlimit.Policy{Bytes: 3 << 30}
+	c.AugmentPolicy, c.RandomErasing = augment.AutoPolicy{Kind: augment.RandAugment, NumOps: 3, Magnitude: 12}, 0.25
 	b, err := json.Marshal(c)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{`"arch":"resnet18"`, `"normalization":"imagenet"`, `"schedule":"onecycle"`, `"lr_range":"1e-06:0.0001"`,
-		`"precision":"bfloat16"`, `"memory_limit":"3GiB"`} {
+		`"precision":"bfloat16"`, `"memory_limit":"3GiB"`, `"augment_policy":"randaugment:3:12"`, `"random_erasing":0.25`} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("JSON lacks %s: %s", want, b)
 		}
@@ -158,7 +179,7 @@ func TestConfigJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, absent := range []string{"schedule", "lr_range", "precision", "memory_limit"} {
+	for _, absent := range []string{"schedule", "lr_range", "precision", "memory_limit", "augment_policy", "random_erasing"} {
 		if strings.Contains(string(defaults), `"`+absent+`"`) {
 			t.Errorf("the defaults write %s: %s", absent, defaults)
 		}
@@ -173,7 +194,7 @@ func TestConfigJSON(t *testing.T) {
 		t.Errorf("an earlier config.json reads as %+v, %v; want the defaults", read, err)
 	}
 	for key, bad := range map[string]string{"arch": "vgg16", "normalization": "zscore", "schedule": "zigzag", "lr_range": "1e-4:1e-6",
-		"precision": "int8", "memory_limit": "lots"} {
+		"precision": "int8", "memory_limit": "lots", "augment_policy": "autoaugment"} {
 		var c Config
 		err := json.Unmarshal([]byte(`{"`+key+`": "`+bad+`"}`), &c)
 		if err == nil || !strings.Contains(err.Error(), bad) {
@@ -206,7 +227,7 @@ func TestRegisterFlags(t *testing.T) {
 	}
 	err := fs.Parse([]string{"--arch=resnet18", "--normalize", "imagenet", "--lr=1e-3", "--schedule", "cosine", "--lr-range", "1e-6:1e-4",
 		"--precision", "bf16", "--memory-limit", "2500MiB", "--no-feature-cache", "--augment", "--clip-grad", "1", "--clip-mode", "value",
-		"--finetune-image-sizes", "160:1, 224:1"})
+		"--finetune-image-sizes", "160:1, 224:1", "--augment-policy", "randaugment:2:14", "--random-erasing", "0.25"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,12 +235,13 @@ func TestRegisterFlags(t *testing.T) {
 	want.Arch, want.Normalization, want.LR, want.Schedule, want.LRRange = "resnet18", data.ImageNetNormalization, 1e-3, schedule.KindCosine, LRRange{1e-6, 1e-4}
 	want.Precision, want.MemoryLimit, want.CacheFeatures, want.Augment = nn.Precision(dtypes.BFloat16), memlimit.Policy{Bytes: 2500 << 20}, false, true
 	want.ClipGrad, want.ClipMode, want.FinetuneImageSizes = 1, ClipValue, "160:1,224:1"
+	want.AugmentPolicy, want.RandomErasing = augment.AutoPolicy{Kind: augment.RandAugment, NumOps: 2, Magnitude: 14}, 0.25
 	if c != want {
 		t.Errorf("flags gave %+v, want %+v", c, want)
 	}
 	for _, args := range [][]string{{"--arch", "vgg16"}, {"--lr", "fast"}, {"--schedule", "zigzag"}, {"--lr-range", "x"},
 		{"--precision", "int8"}, {"--memory-limit", "lots"}, {"--normalize", "zscore"}, {"--no-feature-cache=maybe"}, {"--clip-mode", "sideways"}, {"--finetune-image-sizes", "160"},
-		{"--finetune-image-sizes", "160:0"}} {
+		{"--finetune-image-sizes", "160:0"}, {"--augment-policy", "randaugment:2:40"}, {"--random-erasing", "often"}} {
 		c := Default()
 		fs := flag.NewFlagSet("train", flag.ContinueOnError)
 		fs.SetOutput(io.Discard)

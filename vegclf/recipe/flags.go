@@ -70,6 +70,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.GradualUnfreeze, "gradual-unfreeze", c.GradualUnfreeze, "fine-tuning: train layer4 and the head first, one more layer group each epoch")
 	fs.BoolVar(&c.Augment, "augment", c.Augment, "fine-tuning: random resized crops, flips, small rotations and colour jitter")
 	fs.BoolVar(&c.AugmentFrozen, "augment-frozen", c.AugmentFrozen, "augment the frozen phase too (turns its feature cache off)")
+	fs.TextVar(&c.AugmentPolicy, "augment-policy", c.AugmentPolicy, "fine-tuning (and the frozen phase with --augment-frozen): an automatic augmentation `policy` on each resized image, trivialaugment (torchvision's TrivialAugmentWide) or randaugment:N:M (RandAugment, N operations at magnitude bin M of 0 to 30), or none")
+	fs.Float64Var(&c.RandomErasing, "random-erasing", c.RandomErasing, "fine-tuning (and the frozen phase with --augment-frozen): erase a random rectangle of each normalized image with this `probability`, torchvision's RandomErasing (0: off)")
 	fs.Float64Var(&c.Mixup, "mixup", c.Mixup, "fine-tuning: mixup with this Beta parameter, timm uses 0.8 (0: off); soft targets")
 	fs.Float64Var(&c.Cutmix, "cutmix", c.Cutmix, "fine-tuning: cutmix with this Beta parameter, timm uses 1.0 (0: off); with mixup too, each batch takes one at random")
 	fs.TextVar(&c.Precision, "precision", c.Precision, "the backbone's compute `dtype`: float32, or bfloat16 for mixed precision (float32 weights, loss and head)")

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/vegclf/vegclf/vegclf/augment"
 	"github.com/vegclf/vegclf/vegclf/checkpoint"
 	"github.com/vegclf/vegclf/vegclf/evaluate"
 	"github.com/vegclf/vegclf/vegclf/internal/testenv"
@@ -105,7 +106,8 @@ func TestGrayscaleRun(t *testing.T) {
 	}
 }
 
-// TestChannelsSettings: augmentation takes RGB images only, and the channel count is 1 to 4.
+// TestChannelsSettings: augmentation and augmentation policies take RGB images only (random erasing and
+// mixup any), and the channel count is 1 to 4.
 func TestChannelsSettings(t *testing.T) {
 	cfg := recipe.Default()
 	cfg.Data = "/data"
@@ -116,6 +118,9 @@ func TestChannelsSettings(t *testing.T) {
 		{func(c *recipe.Config) { c.InChannels = 5 }, "in_channels"},
 		{func(c *recipe.Config) { c.InChannels, c.Augment = 1, true }, "augment"},
 		{func(c *recipe.Config) { c.InChannels, c.AugmentFrozen = 4, true }, "augment_frozen"},
+		{func(c *recipe.Config) {
+			c.InChannels, c.AugmentPolicy = 2, augment.AutoPolicy{Kind: augment.TrivialAugment}
+		}, "augment_policy"},
 	} {
 		c := cfg
 		tc.edit(&c)
@@ -125,9 +130,9 @@ func TestChannelsSettings(t *testing.T) {
 	}
 	for _, n := range []int{1, 2, 4} {
 		c := cfg
-		c.InChannels, c.Mixup = n, 0.4
+		c.InChannels, c.Mixup, c.RandomErasing = n, 0.4, 0.25
 		if err := c.Validate(); err != nil {
-			t.Errorf("%d channels with mixup: %v", n, err)
+			t.Errorf("%d channels with mixup and random erasing: %v", n, err)
 		}
 	}
 }
