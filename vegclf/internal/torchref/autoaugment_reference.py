@@ -9,13 +9,16 @@ PIL image for every operation, at every bin's magnitude, positive and negated fo
 It writes to DIR:
   IMAGE.cases.json  [{"policy", "op", "magnitude"}, ...] in order, and
   IMAGE.out.raw     the results' RGB bytes, one image after the other (each the input's size),
-and prints JSON {"trivialaugment": {op: {"bins": [...], "signed": bool}}, "randaugment": ... per image}.
+and prints JSON {"cpu_capability": torch's CPU capability (AVX2, ...), "images": {IMAGE: {"trivialaugment":
+{op: {"bins": [...], "signed": bool}}, "randaugment": ...}}, "translate": {side: RandAugment's TranslateX bins
+for an image of that width, sides 16 to 399}}.
 """
 import json
 import os
 import sys
 
 import numpy as np
+import torch
 from PIL import Image
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms import autoaugment
@@ -26,6 +29,14 @@ def spaces(width, height):
         "trivialaugment": autoaugment.TrivialAugmentWide(num_magnitude_bins=31)._augmentation_space(31),
         "randaugment": autoaugment.RandAugment(num_magnitude_bins=31)._augmentation_space(31, (height, width)),
     }
+
+
+def cpu_capability():
+    """The CPU capability torch's kernels run with, as torch 1.13 reports it in its build configuration."""
+    for line in torch.__config__.show().splitlines():
+        if "CPU capability usage:" in line:
+            return line.split(":", 1)[1].strip()
+    return ""
 
 
 def main():
@@ -49,7 +60,10 @@ def main():
         with open(os.path.join(folder, name + ".out.raw"), "wb") as f:
             f.write(b"".join(outputs))
         report[name] = bins
-    json.dump(report, sys.stdout)
+    # RandAugment's translation bins for image sides 16 to 399: linspace(0, 150/331*side, 31).
+    translate = {side: space["TranslateX"][0].tolist() for side in range(16, 400)
+                 for space in [spaces(side, side)["randaugment"]]}
+    json.dump({"cpu_capability": cpu_capability(), "images": report, "translate": translate}, sys.stdout)
 
 
 if __name__ == "__main__":
