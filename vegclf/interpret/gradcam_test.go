@@ -15,9 +15,9 @@ import (
 
 // TestGradCAMMatchesTorch compares Grad-CAM maps with those computed by torch autograd on the same
 // torchvision weights and inputs, on a ResNet's layer4, a MobileNetV3's and an EfficientNet's last
-// convolution, and a ViT's last block's normalized patch tokens.
+// convolution, a ConvNeXt's last stage, and a ViT's last block's normalized patch tokens.
 func TestGradCAMMatchesTorch(t *testing.T) {
-	for _, arch := range []string{"resnet18", "mobilenet_v3_small", "efficientnet_b0", "vit_b_32"} {
+	for _, arch := range []string{"resnet18", "mobilenet_v3_small", "efficientnet_b0", "convnext_tiny", "vit_b_32"} {
 		t.Run(arch, func(t *testing.T) { gradCAMMatchesTorch(t, arch) })
 	}
 }

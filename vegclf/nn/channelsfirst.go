@@ -10,6 +10,7 @@ import (
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/layers/activation"
 	"github.com/gomlx/gomlx/ml/model"
 )
 
@@ -34,16 +35,12 @@ var channelsFirstNative = compute.ConvolveAxesConfig{
 }
 
 // Pointwise is the 1x1 convolution of x [Cin, B, H, W] with kernel [1, 1, Cin, Cout] (or [Cin, Cout]):
-// the product W^T . X, [Cout, B, H, W]. Its gradients are products too, neither of which transposes the
-// activations (the backend contracts a product's left operand over its last axis and takes the right one
-// as [K, N] or [N, K]).
+// the product W^T . X, [Cout, B, H, W], as ProductCF computes it: its gradients are products too, neither
+// of which transposes the activations (the backend contracts a product's left operand over its last axis
+// and takes the right one as [K, N] or [N, K]; W contracted over its first axis, it would transpose X).
 func Pointwise(x, kernel *Node) *Node {
-	d := x.Shape().Dimensions
 	kd := kernel.Shape().Dimensions
-	cin, cout := kd[len(kd)-2], kd[len(kd)-1]
-	w := Reshape(kernel, cin, cout)
-	out := DotGeneral(w, []int{0}, nil, Reshape(x, d[0], d[1]*d[2]*d[3]), []int{0}, nil)
-	return Reshape(out, cout, d[1], d[2], d[3])
+	return ProductCF(x, Reshape(kernel, kd[len(kd)-2], kd[len(kd)-1]))
 }
 
 // imagesConvCF convolves images [B, H, W, Cin] with kernel [kh, kw, Cin, Cout] (stride, symmetric zero
@@ -101,9 +98,10 @@ func (c ConvBN) ApplyCF(store *model.Store, x *Node, opts Options) *Node {
 	return Add(y, ConvertDType(Reshape(shift, kd[3], 1, 1, 1), dtype))
 }
 
-// Hardswish is torch's x * relu6(x + 3) / 6.
+// Hardswish is torch's x * relu6(x + 3) / 6: GoMLX's, the backend's fused activation (one pass, and one
+// for its gradient, torch's) where it has it.
 func Hardswish(x *Node) *Node {
-	return Mul(x, Hardsigmoid(x))
+	return activation.HardSwish(x)
 }
 
 // Hardsigmoid is torch's relu6(x + 3) / 6, as min(max(x/6 + 1/2, 0), 1): one Clamp, whose gradient (which

@@ -33,6 +33,7 @@ func TestDepthwiseCFEqualsNative(t *testing.T) {
 	for _, tc := range []struct{ c, b, h, w, k, stride, tile int }{
 		{4, 2, 9, 9, 3, 1, 0}, {3, 2, 8, 10, 3, 2, 0}, {5, 1, 9, 7, 3, 2, 0}, {3, 2, 11, 12, 5, 1, 0}, {4, 1, 12, 11, 5, 2, 0}, {2, 1, 3, 3, 5, 1, 0},
 		{3, 2, 7, 12, 3, 1, 3}, {2, 2, 6, 12, 3, 1, 4}, {3, 1, 8, 16, 3, 2, 4}, {2, 2, 5, 15, 3, 2, 4}, {3, 1, 10, 20, 5, 1, 5}, {2, 1, 9, 20, 5, 2, 5},
+		{3, 2, 2, 2, 7, 1, 0}, {3, 2, 4, 4, 7, 1, 0}, {2, 1, 14, 14, 7, 1, 0}, {2, 1, 8, 56, 7, 1, 28}, // ConvNeXt's.
 	} {
 		name := fmt.Sprintf("%dx%d/%d on %dx%d, tiles of %d", tc.k, tc.k, tc.stride, tc.h, tc.w, tc.tile)
 		t.Run(name, func(t *testing.T) {
@@ -65,7 +66,7 @@ func TestDepthwiseCFEqualsNative(t *testing.T) {
 	}
 }
 
-// BenchmarkDepthwise times MobileNetV3-Large's and EfficientNet's depthwise shapes at batch 16 as a
+// BenchmarkDepthwise times MobileNetV3-Large's, EfficientNet's and ConvNeXt's depthwise shapes at batch 16 as a
 // banded product (DepthwiseCF), as nine shifted slices multiplied and added, and as the backend's
 // grouped convolution: the forward pass, and the forward pass with the gradients of input and kernel.
 //
@@ -104,6 +105,10 @@ func BenchmarkDepthwise(b *testing.B) {
 		{"5x5 120ch 28", 120, 28, 5, 1},
 		{"3x3 480ch 14", 480, 14, 3, 1},
 		{"5x5 960ch 7", 960, 7, 5, 1},
+		{"7x7 96ch 56", 96, 56, 7, 1}, // ConvNeXt-Tiny's.
+		{"7x7 192ch 28", 192, 28, 7, 1},
+		{"7x7 384ch 14", 384, 14, 7, 1},
+		{"7x7 768ch 7", 768, 7, 7, 1},
 	} {
 		x := randomTensor(rng, shape.c, 16, shape.size, shape.size)
 		kernel := randomTensor(rng, shape.k, shape.k, 1, shape.c)

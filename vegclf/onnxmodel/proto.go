@@ -47,7 +47,7 @@ var opset17 = map[string]bool{"Conv": true, "Add": true, "Max": true, "Min": tru
 	"Mul": true, "MatMul": true,
 	// The Vision Transformer's: Reshape (14: allowzero; its shapes' batch is made -1, see batchReshapes),
 	// Transpose, Slice, Concat, Pad (13: pads as an input), Sub, Div (14), Sqrt, Erf, Softmax (13, one axis),
-	// Identity (16).
+	// Identity (16). ConvNeXt's LayerNorms and exact GELU use Sub, Div, Sqrt and Erf too.
 	"Reshape": true, "Transpose": true, "Slice": true, "Concat": true, "Pad": true, "Sub": true, "Div": true, "Sqrt": true,
 	"Erf": true, "Identity": true, "Softmax": true,
 	"Sigmoid": true, // EfficientNet's SiLU and squeeze-excitation: unchanged since opset 13 (which added bfloat16).

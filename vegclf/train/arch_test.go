@@ -110,6 +110,39 @@ func TestEfficientNetLearnsFromScratch(t *testing.T) {
 	}
 }
 
+// TestConvNeXtLearnsFromScratch trains convnext_tiny from random initialization (torchvision's: layer
+// scales of 1e-6, stochastic depth up to 0.1) on generated vegetables (64x64, batches of 8: one frozen
+// epoch, 15 of fine-tuning with warmup and cosine, Adam at 1e-3) to over 90% validation accuracy. At 2e-3
+// the loss spiked after the warmup and the best checkpoint (the first epoch of the best test accuracy, 100%
+// of 32 images at epoch 6) validated at 87.5%: the run takes 1e-3, and 16 test and validation images per
+// class, so that a saturated test accuracy says more.
+func TestConvNeXtLearnsFromScratch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 15-epoch training run")
+	}
+	cfg := smallConfig(generate(t, synthveg.Options{Classes: 4, Train: 24, Test: 16, Validation: 16, Size: 128, Seed: 1}))
+	cfg.Arch, cfg.ImageSize, cfg.FrozenEpochs, cfg.FinetuneEpochs, cfg.FinetuneLR = "convnext_tiny", 64, 1, 15, 1e-3
+	cfg.Schedule, cfg.Warmup = schedule.KindCosine, 0.1
+	r, report := trainFresh(t, cfg)
+	validation, err := r.EvaluateBest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("validation accuracy %.2f%%\n%s", 100*validation.Accuracy, report)
+	if validation.Accuracy <= 0.9 {
+		t.Errorf("validation accuracy %.2f%%, want over 90%%", 100*validation.Accuracy)
+	}
+}
+
+// TestConvNeXtResumesExactly stops a ConvNeXt run (whose fine-tuning draws stochastic depth per image and
+// block) after its second fine-tuning epoch and resumes it: its metrics and weights equal those of a run
+// that went straight through, and differ from a run of another seed.
+func TestConvNeXtResumesExactly(t *testing.T) {
+	cfg := smallConfig(generate(t, synthveg.Options{Classes: 3, Train: 6, Test: 3, Size: 64, Seed: 2}))
+	cfg.Arch, cfg.FrozenEpochs, cfg.FinetuneEpochs, cfg.Batch = "convnext_tiny", 1, 3, 6
+	checkResumesExactly(t, cfg, "features.7.2.block.5.weight", "features.1.0.block.0.weight", "classifier.2.0.weight")
+}
+
 // TestEfficientNetResumesExactly stops an EfficientNet-B0 run (whose fine-tuning draws stochastic depth
 // and dropout masks from the run's seed, phase and step) after its second fine-tuning epoch and resumes
 // it: its metrics and weights equal those of a run that went straight through, and differ from a run of

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/vegclf/vegclf/vegclf/convnext"
 	"github.com/vegclf/vegclf/vegclf/efficientnet"
 	"github.com/vegclf/vegclf/vegclf/mobilenet"
 	"github.com/vegclf/vegclf/vegclf/nn"
@@ -50,8 +51,14 @@ var archs = []Arch{
 		tvEval("efficientnet_b1", "V1", "efficientnet_b1_rwightman-533bc792.pth", 78.642, 256, 240, "bicubic")),
 	efficientNet(efficientnet.B2, 288, tvEval("efficientnet_b2", "V1", "efficientnet_b2_rwightman-bcdf34b7.pth", 80.608, 288, 288, "bicubic")),
 	efficientNet(efficientnet.B3, 300, tvEval("efficientnet_b3", "V1", "efficientnet_b3_rwightman-cf984f9c.pth", 82.008, 320, 300, "bicubic")),
+	convNeXt(convnext.Tiny, tv("convnext_tiny", "V1", "983f1562", 82.520, 236)),
+	convNeXt(convnext.Small, tv("convnext_small", "V1", "0c510722", 83.616, 230)),
 	visionTransformer(vit.B16, tv("vit_b_16", "V1", "c867db91", 81.072, 256)),
 	visionTransformer(vit.B32, tv("vit_b_32", "V1", "d86f8d99", 75.912, 256)),
+}
+
+func convNeXt(a convnext.Arch, ws ...weights.Known) Arch {
+	return Arch{Name: a.Name(), Family: "ConvNeXt", Backbone: a, ImageSize: 224, Weights: ws}
 }
 
 func resNet(a resnet.Arch, ws ...weights.Known) Arch {

@@ -161,8 +161,9 @@ func TestPredictTorchFile(t *testing.T) {
 }
 
 // TestPredictWeightsMatchTorchvision runs predict on torchvision models saved with torch.save (random
-// weights, trained-looking batch norms, the last layer scaled so that the softmax is neither flat nor one-hot) on real
-// photos: a weights file of each architecture family, preprocessed as the tutorial's transform does, and
+// weights, trained-looking batch norms, LayerNorms and layer scales, the last layer scaled so that the
+// softmax is neither flat nor one-hot) on real photos: a weights file of each architecture family (both
+// ConvNeXts), preprocessed as the tutorial's transform does, and
 // registry weights in the cache, preprocessed as their torchvision weights enum evaluates them (the shorter
 // side resized, the centre cropped). The 1000 class probabilities equal torchvision's (1e-3 relative to
 // the largest).
@@ -180,6 +181,9 @@ func TestPredictWeightsMatchTorchvision(t *testing.T) {
 		{"efficientnet_b0", "", "squash:224"},
 		{"efficientnet_b0", "efficientnet_b0-v1", "enum:IMAGENET1K_V1"}, // Bicubic, 256 to 224.
 		{"efficientnet_b2", "efficientnet_b2-v1", "enum:IMAGENET1K_V1"}, // Bicubic, 288 to 288.
+		{"convnext_tiny", "", "squash:64"},
+		{"convnext_small", "", "squash:64"},
+		{"convnext_tiny", "convnext_tiny-v1", "enum:IMAGENET1K_V1"},
 	} {
 		t.Run(tc.arch+"/"+tc.transform, func(t *testing.T) {
 			dir := t.TempDir()

@@ -38,8 +38,8 @@ func RelErr(got, want []float32) float64 {
 
 // Logits loads model_reference.py's torchvision model (random weights, batch norms that look trained)
 // into m, built with nn.ImageNetHead, and compares its logits on the script's images in eval mode and in
-// train mode (batch statistics, dropout off), then the running statistics and counters after the
-// train-mode pass, within testenv.ParityBound.
+// train mode (batch statistics, dropout and stochastic depth off), then the running statistics and
+// counters after the train-mode pass (where the model has batch norms), within testenv.ParityBound.
 func Logits(t *testing.T, m *nn.Model, conv nn.ConvImpl, batch, size int) {
 	t.Helper()
 	backend := testenv.Backend(t)
@@ -177,7 +177,10 @@ func Gradients(t *testing.T, m *nn.Model, conv nn.ConvImpl, batch, size int, bou
 
 // TrainedBatchNorms gives m's batch norms in store statistics and affine parameters far from their
 // initial values, as trained ones are (weights and variances in [0.5, 1.5), biases and means in
-// [-0.3, 0.3)), drawn from seed: folding them into convolutions is then tested.
+// [-0.3, 0.3)), drawn from seed: folding them into convolutions is then tested. Then, for architectures
+// with them, its other normalizations likewise: LayerNorms' affine parameters (a weight stored as it is in
+// torch, not a batch norm's) and layer scales (in [2, 5), as the torch references set them), drawn after
+// the batch norms' values, which do not change.
 func TrainedBatchNorms(t *testing.T, m *nn.Model, store *model.Store, seed uint64) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 9))
@@ -195,6 +198,29 @@ func TrainedBatchNorms(t *testing.T, m *nn.Model, store *model.Store, seed uint6
 		lo, hi := -0.3, 0.3
 		if field := p.Name[dot+1:]; field == "weight" || field == "running_var" {
 			lo, hi = 0.5, 1.5
+		}
+		if err := store.GetVariable(p.Path()).SetValue(nn.Fill(p.Shape().Dimensions, func() float32 { return float32(lo + (hi-lo)*rng.Float64()) })); err != nil {
+			t.Fatal(err)
+		}
+	}
+	layerNorms := map[string]bool{}
+	for _, p := range m.Params() {
+		if name, ok := strings.CutSuffix(p.Name, ".weight"); ok && p.Layout == nn.Unchanged && !norms[name] && !m.IsHead(p) {
+			layerNorms[name] = true
+		}
+	}
+	for _, p := range m.Params() {
+		dot := strings.LastIndex(p.Name, ".")
+		var lo, hi float64
+		switch {
+		case strings.HasSuffix(p.Name, ".layer_scale"):
+			lo, hi = 2, 5
+		case dot < 0 || !layerNorms[p.Name[:dot]]:
+			continue
+		case p.Name[dot+1:] == "weight":
+			lo, hi = 0.5, 1.5
+		default:
+			lo, hi = -0.3, 0.3
 		}
 		if err := store.GetVariable(p.Path()).SetValue(nn.Fill(p.Shape().Dimensions, func() float32 { return float32(lo + (hi-lo)*rng.Float64()) })); err != nil {
 			t.Fatal(err)

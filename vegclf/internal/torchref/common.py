@@ -21,7 +21,8 @@ def realistic_batchnorm(model, size, batch):
 def nondefault(model):
     """Sets a randomly initialized torchvision model's parameters that start at constants away from them, so
     that parity tests exercise them: LayerNorms' affine parameters, Linears initialized to zero (ViT's
-    head), the class token."""
+    head), the class token, ConvNeXt's layer scales (initially 1e-6, which would leave the residual branches
+    out: values in [2, 5), so that every block's branch is a sizeable part of its output)."""
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, torch.nn.LayerNorm):
@@ -30,6 +31,8 @@ def nondefault(model):
             elif isinstance(m, torch.nn.Linear) and m.weight.abs().max() == 0:
                 m.weight.normal_(0, 0.02)
                 m.bias.normal_(0, 0.01)
+            if isinstance(getattr(m, "layer_scale", None), torch.nn.Parameter):
+                m.layer_scale.uniform_(2, 5)
         for name, p in model.named_parameters():
             if name == "class_token":
                 p.normal_(0, 0.1)

@@ -1,6 +1,6 @@
 """Writes Grad-CAM maps of a torchvision model (eval mode) on its last stage (a ResNet's layer4, a
-MobileNetV3's features, a ViT's last block's ln_1, its patch tokens on their grid as pytorch-grad-cam
-reshapes them), the reference for package interpret.
+MobileNetV3's or a ConvNeXt's features, a ViT's last block's ln_1, its patch tokens on their grid as
+pytorch-grad-cam reshapes them), the reference for package interpret.
 
 usage: gradcam_reference.py ARCH OUTDIR SIZE
 OUTDIR gets weights.pth, input.bin (float32 [2, SIZE, SIZE, 3], channels last), classes.bin (int32 [2]) and

@@ -4,7 +4,8 @@ usage: model_reference.py ARCH OUTDIR BATCH SIZE SEED
 
 OUTDIR gets:
   weights.pth      the state_dict, saved with torch.save (random weights, batch-norm statistics from
-                   three train-mode passes, random batch-norm affine parameters)
+                   three train-mode passes, random batch-norm affine parameters; random LayerNorm
+                   affine parameters and layer scales: common.realistic_batchnorm)
   input.bin        float32 [BATCH, SIZE, SIZE, 3] (channels last) random input
   eval.bin         float32 [BATCH, 1000] logits in eval mode
   train.bin        float32 [BATCH, 1000] logits of one train-mode forward (batch statistics; dropout and stochastic depth off)
