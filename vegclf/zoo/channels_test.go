@@ -19,6 +19,7 @@ func TestModelsTakeChannels(t *testing.T) {
 		{"resnet18", "conv1.weight", 32},
 		{"mobilenet_v3_small", "features.0.0.weight", 32},
 		{"efficientnet_b0", "features.0.0.weight", 32},
+		{"convnext_tiny", "features.0.0.weight", 32},
 		{"vit_b_32", "conv_proj.weight", 64},
 	} {
 		for _, c := range []int{1, 4} {
