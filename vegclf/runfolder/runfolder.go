@@ -60,6 +60,8 @@ type EpochMetrics struct {
 	EMATestLoss     *float64 `json:"ema_test_loss,omitempty"`
 	EMATestAccuracy *float64 `json:"ema_test_accuracy,omitempty"`
 	BestIsAverage   bool     `json:"best_is_average,omitempty"`
+	// With progressive resizing (Config.FinetuneImageSizes), the size a fine-tuning epoch trained at.
+	TrainImageSize int `json:"train_image_size,omitempty"`
 }
 
 // String formats the metrics as the tutorial's report line.

@@ -117,6 +117,9 @@ var page []byte
 // goroutine that runs it. model describes it; its Classes, ImageSize, Normalization, TTA, MaxBatch and
 // Batches are filled in from the classifier and opts.
 func New(b compute.Backend, c *predict.Classifier, model Model, opts Options) (*Server, error) {
+	if ch := c.Transform.NumChannels(); ch != 3 {
+		return nil, fmt.Errorf("serving a model of %d input channels: not supported yet (predict and eval take it)", ch)
+	}
 	def := DefaultOptions()
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = def.MaxBatch

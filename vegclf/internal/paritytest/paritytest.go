@@ -229,7 +229,8 @@ func TrainedBatchNorms(t *testing.T, m *nn.Model, store *model.Store, seed uint6
 }
 
 // Folded checks m's export graph (FoldedLogits: channels first, batch norms folded into constant kernels
-// and biases) against its inference graph on random images, with trained-looking batch norms.
+// and biases) against its inference graph on random images (of the model's Channels), with trained-looking
+// batch norms.
 func Folded(t *testing.T, m *nn.Model, size int) {
 	t.Helper()
 	store := model.NewStore()
@@ -238,7 +239,7 @@ func Folded(t *testing.T, m *nn.Model, size int) {
 	}
 	TrainedBatchNorms(t, m, store, 8)
 	rng := rand.New(rand.NewPCG(8, 10))
-	nchw := nn.Fill([]int{3, 3, size, size}, func() float32 { return float32(rng.NormFloat64()) })
+	nchw := nn.Fill([]int{3, m.Channels(), size, size}, func() float32 { return float32(rng.NormFloat64()) })
 	exec, err := model.NewExec(testenv.Backend(t), store, func(scope *model.Scope, x *Node) []*Node {
 		return []*Node{m.FoldedLogits(scope.Store(), x), m.Logits(scope.Store(), TransposeAllAxes(x, 0, 2, 3, 1), nn.Options{})}
 	})
