@@ -133,16 +133,19 @@ def interact_pick(outdir):
 
 def check_experiments(driver, port, outdir):
     """The experiments notebook with no runs: it sweeps by itself, then shows the overlaid curves, a table
-    of the 4 runs that sorts by a clicked column, and the best run's confusion matrix."""
+    of the 4 runs that sorts by a clicked column, the best run's confusion matrix, and the architectures'
+    accuracy against training time."""
     problems = []
     run_all_cells(driver, port, EXPERIMENTS_COPY)
     rows = driver.execute_script("return document.querySelectorAll('table.vegclf-runs tr').length;")
     charts = driver.execute_script(CHART_TICKS_JS)
     images = driver.execute_script("return Array.from(document.querySelectorAll('.output_area img')).filter(i => i.naturalWidth > 0).length;")
     print(f"browser: experiments: {rows} table rows, {len(charts)} charts, {images} images")
-    if rows != 5 or len(charts) != 2 or images < 1:
-        problems.append(f"experiments: {rows} table rows (want 5), {len(charts)} charts (want 2), {images} images")
-    problems += check_chart_ticks(charts, minimum=2)
+    titles = [c["title"] for c in charts]
+    if rows != 5 or len(charts) != 3 or images < 1 or "Accuracy against training time" not in titles:
+        problems.append(f"experiments: {rows} table rows (want 5), {len(charts)} charts {titles} (want 3, one of them "
+                        f"'Accuracy against training time'), {images} images")
+    problems += check_chart_ticks(charts, minimum=3)
     column = driver.execute_script(
         "const ths = Array.from(document.querySelectorAll('table.vegclf-runs th'));"
         "return ths.findIndex(th => th.textContent == 'best test accuracy');")

@@ -48,16 +48,27 @@ type Meta struct {
 	Thresholds []float64         `json:"thresholds,omitempty"`
 	TestMAP    float64           `json:"test_map,omitempty"` // A multi-label model's test mean average precision.
 	Extra      map[string]string `json:"extra,omitempty"`
+
+	// TrainImageSize is, with progressive resizing, the size the checkpoint's epoch trained at; ImageSize
+	// stays the size the model is tested and used at.
+	TrainImageSize int `json:"train_image_size,omitempty"`
+	// InChannels is the images' channels when not RGB's 3 (nn.Model.InChannels, data.Transform.Channels).
+	InChannels int `json:"in_channels,omitempty"`
 }
 
 // Model returns the model the checkpoint holds.
 func (m *Meta) Model() (*nn.Model, error) {
-	return zoo.New(m.Arch, m.Head)
+	model, err := zoo.New(m.Arch, m.Head)
+	if err != nil {
+		return nil, err
+	}
+	model.InChannels = m.InChannels
+	return model, nil
 }
 
 // Transform returns the input transform the model was trained with.
 func (m *Meta) Transform() data.Transform {
-	return data.Transform{Size: m.ImageSize, Normalization: m.Normalization}
+	return data.Transform{Size: m.ImageSize, Normalization: m.Normalization, Channels: m.InChannels}
 }
 
 // TransientPrefix is the store scope of variables a checkpoint does not keep: working state that is empty

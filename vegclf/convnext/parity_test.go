@@ -21,15 +21,7 @@ import (
 // tutorial's head gives torch's loss and gradients.
 func TestParityWithTorchvision(t *testing.T) {
 	for _, arch := range []convnext.Arch{convnext.Tiny, convnext.Small} {
-		for _, conv := range []nn.ConvImpl{nn.ConvMatMul, nn.ConvNative} {
-			name := arch.Name() + map[nn.ConvImpl]string{nn.ConvMatMul: "/matmul", nn.ConvNative: "/native"}[conv]
-			t.Run(name+"/logits", func(t *testing.T) {
-				paritytest.Logits(t, convnext.New(arch, nn.ImageNetHead()), conv, 2, 64)
-			})
-			t.Run(name+"/gradients", func(t *testing.T) {
-				paritytest.Gradients(t, convnext.New(arch, nn.TutorialHead(5)), conv, 4, 64, 1e-4)
-			})
-		}
+		paritytest.BothConvs(t, arch.Name(), func(h nn.Head) *nn.Model { return convnext.New(arch, h) }, 1e-4)
 	}
 }
 

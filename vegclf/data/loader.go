@@ -17,7 +17,14 @@ import (
 // shuffle's ("aug" in hex speak).
 const augmentStream = 0xa59e
 
-// Batch is one batch of transformed images, [B, Size, Size, 3] float32, with their labels and files.
+// policyStream and erasingStream are XORed into the loader's seed for the augmentation policy's draws and
+// random erasing's, each its own stream, so that turning one on leaves the others' draws as they were.
+const (
+	policyStream  = 0x9011c7
+	erasingStream = 0xe5a5e
+)
+
+// Batch is one batch of transformed images, [B, Size, Size, C] float32 (C: Transform.NumChannels), with their labels and files.
 type Batch struct {
 	Images *tensors.Tensor
 	Labels []int32
@@ -42,6 +49,15 @@ type Loader struct {
 	// Augment, when set, randomizes each image of an epoch (seeded by Seed, the epoch and the sample's
 	// index). Augmented images bypass Cache.
 	Augment *augment.Policy
+	// Policy, when enabled, applies an automatic augmentation policy (TrivialAugment or RandAugment) to
+	// each image of an epoch after Augment and the resize to Transform.Size, before normalization, as
+	// torchvision's transforms after RandomResizedCrop do (seeded like Augment, its own stream). RGB
+	// images only; augmented images bypass Cache.
+	Policy augment.AutoPolicy
+	// Erasing, when its P is above 0, erases a random rectangle of each normalized image with probability
+	// P, torchvision's RandomErasing after Normalize (seeded like Augment, its own stream); any channels.
+	// Erased images bypass Cache.
+	Erasing augment.Erasing
 	// Weights, when set (one per sample), makes an epoch as many draws with replacement, each sample with
 	// probability proportional to its weight (torch's WeightedRandomSampler), seeded by Seed and the epoch,
 	// instead of a permutation.
@@ -136,7 +152,8 @@ func (l *Loader) Batch(indices []int) (*Batch, error) {
 
 func (l *Loader) load(indices []int, epoch int) (*Batch, error) {
 	size := l.Transform.Size
-	imgLen := size * size * 3
+	channels := l.Transform.NumChannels()
+	imgLen := size * size * channels
 	b := &Batch{
 		Labels: make([]int32, len(indices)),
 		Paths:  make([]string, len(indices)),
@@ -196,27 +213,54 @@ func (l *Loader) load(indices []int, epoch int) (*Batch, error) {
 		b.LabelSets = b.LabelSets[:kept]
 	}
 	if kept > 0 {
-		b.Images = tensors.FromFlatDataAndDimensions(b.Pixels, kept, size, size, 3)
+		b.Images = tensors.FromFlatDataAndDimensions(b.Pixels, kept, size, size, channels)
 	}
 	return b, nil
 }
 
+// augmenting returns whether the loader randomizes its images.
+func (l *Loader) augmenting() bool {
+	return l.Augment != nil || l.Policy.Enabled() || l.Erasing.P > 0
+}
+
 func (l *Loader) loadInto(path string, dst []float32, epoch, index int) error {
 	cache := l.Cache
-	if l.Augment != nil {
+	if l.augmenting() {
 		cache = nil
 	}
 	if cache != nil && cache.get(path, dst) {
 		return nil
 	}
-	img, err := rgb.DecodeFile(path, l.Transform.MaxPixels)
-	if err != nil {
-		return err
+	// Each image's draws come from the seed, the epoch and the image's index, one stream per augmentation.
+	rng := func(stream uint64) *rand.Rand {
+		return rand.New(rand.NewPCG(l.Seed^stream, uint64(epoch)<<32|uint64(index)))
 	}
-	if l.Augment != nil {
-		img = l.Augment.Apply(img, rand.New(rand.NewPCG(l.Seed^augmentStream, uint64(epoch)<<32|uint64(index))))
+	c := l.Transform.NumChannels()
+	if c != 3 {
+		if l.Augment != nil || l.Policy.Enabled() {
+			return fmt.Errorf("augmenting %s: augmentation takes RGB images, not %d channels", path, c)
+		}
+		if err := l.Transform.LoadInto(path, dst); err != nil {
+			return err
+		}
+	} else {
+		img, err := rgb.DecodeFile(path, l.Transform.MaxPixels)
+		if err != nil {
+			return err
+		}
+		if l.Augment != nil {
+			img = l.Augment.Apply(img, rng(augmentStream))
+		}
+		if l.Policy.Enabled() {
+			l.Transform.applyResized(l.Policy.Apply(l.Transform.Resized(img), rng(policyStream)), dst)
+		} else {
+			l.Transform.Apply(img, dst)
+		}
 	}
-	l.Transform.Apply(img, dst)
+	if l.Erasing.P > 0 {
+		size := l.Transform.Size
+		l.Erasing.Apply(dst, size, size, c, rng(erasingStream))
+	}
 	if cache != nil {
 		cache.put(path, dst)
 	}

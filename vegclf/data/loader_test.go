@@ -5,12 +5,14 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 
 	"github.com/vegclf/vegclf/vegclf/augment"
+	"github.com/vegclf/vegclf/vegclf/rgb"
 )
 
 func TestLoaderBatchesShuffleAndPartialBatch(t *testing.T) {
@@ -184,5 +186,110 @@ func TestLoaderAugmentationIsSeeded(t *testing.T) {
 	}
 	if flipped == 0 || kept == 0 {
 		t.Errorf("of 18 draws, %d flipped and %d kept: want some of each", flipped, kept)
+	}
+}
+
+// TestLoaderPolicyAndErasing checks the automatic augmentation policy and random erasing in the loader:
+// each image is the policy applied, with the draws of the seed's policy stream for its epoch and index,
+// to the image resized as the transform resizes it, then normalized (torchvision's order: the policy on
+// the resized PIL image); the same epoch gives the same images, another epoch others. Random erasing
+// zeroes a rectangle of the normalized values, in grayscale images too, where the policy is refused.
+func TestLoaderPolicyAndErasing(t *testing.T) {
+	root := t.TempDir()
+	var samples []Sample
+	for i := range 4 {
+		p := filepath.Join(root, string(rune('a'+i))+".png")
+		writeGradientPNG(t, p, 40, 30, uint8(30*i))
+		samples = append(samples, Sample{Path: p})
+	}
+	// Resize 20 and crop 16 of 40x30 images; Resized plus normalization is Apply, padding included.
+	for _, tf := range []Transform{{Size: 16, Resize: 20, Normalization: ImageNetNormalization}, {Size: 24, Resize: 12, Normalization: HalfNormalization}} {
+		want, err := tf.Load(samples[0].Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := rgb.DecodeFile(samples[0].Path, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make([]float32, len(want))
+		tf.applyResized(tf.Resized(img), got)
+		if !slices.Equal(got, want) {
+			t.Errorf("Resized then normalized differs from Apply with %+v", tf)
+		}
+	}
+
+	tf := Transform{Size: 16, Normalization: HalfNormalization}
+	policy := augment.AutoPolicy{Kind: augment.TrivialAugment}
+	l := &Loader{Samples: samples, Transform: tf, BatchSize: 4, Seed: 9, Policy: policy, Cache: NewImageCache(1 << 20)}
+	epoch := func(e int) []float32 {
+		t.Helper()
+		for b, err := range l.Epoch(e) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b.Pixels
+		}
+		return nil
+	}
+	first := epoch(3)
+	if !slices.Equal(first, epoch(3)) {
+		t.Error("the same seed and epoch gave different images")
+	}
+	if slices.Equal(first, epoch(4)) {
+		t.Error("two epochs gave the same images")
+	}
+	if l.Cache.Len() != 0 {
+		t.Error("augmented images went to the cache")
+	}
+	size := 16 * 16 * 3
+	changed := 0
+	for i, s := range samples {
+		img, err := rgb.DecodeFile(s.Path, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rng := rand.New(rand.NewPCG(l.Seed^policyStream, uint64(3)<<32|uint64(i)))
+		want := make([]float32, size)
+		tf.applyResized(policy.Apply(tf.Resized(img), rng), want)
+		if !slices.Equal(first[i*size:(i+1)*size], want) {
+			t.Errorf("image %d is not the policy's draw on the resized image", i)
+		}
+		plain, err := tf.Load(s.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(plain, want) {
+			changed++
+		}
+	}
+	if changed == 0 {
+		t.Error("the policy changed none of the images")
+	}
+
+	gray := Transform{Size: 16, Normalization: HalfNormalization, Channels: 1}
+	l = &Loader{Samples: samples, Transform: gray, BatchSize: 4, Seed: 9, Erasing: augment.Erasing{P: 1}}
+	erased := epoch(1)
+	l.Erasing = augment.Erasing{}
+	plain := epoch(1)
+	for i := range samples {
+		zeroed := 0
+		for k := i * 256; k < (i+1)*256; k++ {
+			if erased[k] != plain[k] {
+				if erased[k] != 0 {
+					t.Fatalf("image %d value %d: %v, neither %v nor erased", i, k, erased[k], plain[k])
+				}
+				zeroed++
+			}
+		}
+		if zeroed < 256/50 {
+			t.Errorf("image %d: %d of 256 values erased, want at least 2%%", i, zeroed)
+		}
+	}
+	l.Policy = policy
+	for _, err := range l.Epoch(1) {
+		if err == nil {
+			t.Error("a policy on grayscale images is accepted")
+		}
 	}
 }

@@ -91,30 +91,98 @@ type Transform struct {
 	Resize int `json:",omitempty"`
 	// Interpolation is the resampling filter, Pillow's bilinear (the zero value) or bicubic.
 	Interpolation rgb.Filter `json:",omitempty"`
+	// Channels is the model's input channels, 1 to 4; 0 means 3, RGB. Other counts read files as
+	// rgb.DecodeBands does (1: Pillow's "L", 2: "LA", 4: "RGBA"), resize each band as Pillow resizes an "L"
+	// image, and normalize channel c with Normalization.Channel's mean and deviation.
+	Channels int `json:",omitempty"`
+}
+
+// NumChannels returns the channels of the transformed images: Channels, or 3 when 0.
+func (t Transform) NumChannels() int {
+	if t.Channels == 0 {
+		return 3
+	}
+	return t.Channels
+}
+
+// Channel returns the mean and standard deviation that normalize channel c of images of channels
+// channels. Three channels are RGB, with the normalization's own values. One channel, grayscale, takes
+// the average of the three means and of the three deviations (ImageNet's: 0.449 and 0.226), the
+// statistics of a gray image whose R, G and B are its luminance, as the pretrained stem, summed over RGB
+// (timm's adapt_input_conv), sees it. Two or four channels take the RGB values in turn, channel c
+// channel c%3's, as adapt_input_conv repeats the RGB kernels over them.
+func (n Normalization) Channel(c, channels int) (mean, std float32) {
+	if channels == 1 {
+		return (n.Mean[0] + n.Mean[1] + n.Mean[2]) / 3, (n.Std[0] + n.Std[1] + n.Std[2]) / 3
+	}
+	return n.Mean[c%3], n.Std[c%3]
 }
 
 // Apply writes the transformed image into dst (Size*Size*3 float32, HWC order).
 func (t Transform) Apply(img *rgb.Image, dst []float32) {
-	table := t.Normalization.table()
+	normalize(t.Normalization.table(), t.Resized(img).Pix, dst)
+}
+
+// Resized returns the Size x Size RGB image that Apply normalizes: img resized (squashed, or resized and
+// center-cropped, padded with black where it is smaller), the PIL image that torchvision's transforms after
+// the resize see.
+func (t Transform) Resized(img *rgb.Image) *rgb.Image {
 	if t.Resize <= 0 {
-		resized := rgb.ResizeFilter(img, t.Size, t.Size, t.Interpolation)
-		normalize(table, resized.Pix, dst)
-		return
+		return rgb.ResizeFilter(img, t.Size, t.Size, t.Interpolation)
 	}
 	width, height := resizedSize(img.Width, img.Height, t.Resize)
 	left, padLeft, cropWidth := centerCrop(width, t.Size)
 	top, padTop, cropHeight := centerCrop(height, t.Size)
 	resized := rgb.ResizeCrop(img, width, height, t.Interpolation, image.Rect(left, top, left+cropWidth, top+cropHeight))
-	if cropWidth < t.Size || cropHeight < t.Size {
-		// CenterCrop pads the PIL image with black pixels: they are normalized as black.
-		for i := 0; i+2 < len(dst); i += 3 {
-			dst[i], dst[i+1], dst[i+2] = table[0][0], table[1][0], table[2][0]
-		}
+	if cropWidth == t.Size && cropHeight == t.Size {
+		return resized
 	}
+	// CenterCrop pads the PIL image with black pixels.
+	out := rgb.New(t.Size, t.Size)
 	rowLen := cropWidth * 3
 	for y := range cropHeight {
 		start := ((padTop+y)*t.Size + padLeft) * 3
-		normalize(table, resized.Pix[y*rowLen:(y+1)*rowLen], dst[start:start+rowLen])
+		copy(out.Pix[start:start+rowLen], resized.Pix[y*rowLen:(y+1)*rowLen])
+	}
+	return out
+}
+
+// applyResized writes the normalized values of img, already Size x Size (Resized), into dst.
+func (t Transform) applyResized(img *rgb.Image, dst []float32) {
+	normalize(t.Normalization.table(), img.Pix, dst)
+}
+
+// ApplyBands writes the transformed bands into dst (Size*Size*C float32, HWC order), as Apply does an RGB
+// image: the same resizing and center crop, each band on its own (rgb.ResizeBandsCrop), then each channel
+// normalized with Normalization.Channel. The bands must be NumChannels many.
+func (t Transform) ApplyBands(b *rgb.Bands, dst []float32) {
+	c := b.C
+	tables := make([][256]float32, c)
+	for k := range c {
+		mean, std := t.Normalization.Channel(k, c)
+		for v := range 256 {
+			tables[k][v] = (float32(v)/255 - mean) / std
+		}
+	}
+	width, height, size := t.Size, t.Size, t.Size
+	left, padLeft, cropWidth, top, padTop, cropHeight := 0, 0, size, 0, 0, size
+	if t.Resize > 0 {
+		width, height = resizedSize(b.Width, b.Height, t.Resize)
+		left, padLeft, cropWidth = centerCrop(width, size)
+		top, padTop, cropHeight = centerCrop(height, size)
+		if cropWidth < size || cropHeight < size {
+			for i := range size * size * c {
+				dst[i] = tables[i%c][0] // CenterCrop's black padding, normalized.
+			}
+		}
+	}
+	resized := rgb.ResizeBandsCrop(b, width, height, t.Interpolation, image.Rect(left, top, left+cropWidth, top+cropHeight))
+	for y := range cropHeight {
+		row := resized.Pix[y*cropWidth*c : (y+1)*cropWidth*c]
+		out := dst[((padTop+y)*size+padLeft)*c:]
+		for i, v := range row {
+			out[i] = tables[i%c][v]
+		}
 	}
 }
 
@@ -164,13 +232,27 @@ func (n Normalization) table() *[3][256]float32 {
 	return &t
 }
 
-// Load decodes and transforms the image file at path into a new Size*Size*3 slice.
+// Load decodes and transforms the image file at path into a new Size*Size*NumChannels slice.
 func (t Transform) Load(path string) ([]float32, error) {
+	dst := make([]float32, t.Size*t.Size*t.NumChannels())
+	return dst, t.LoadInto(path, dst)
+}
+
+// LoadInto decodes and transforms the image file at path into dst (Size*Size*NumChannels float32): RGB
+// images with Apply, other channel counts with ApplyBands.
+func (t Transform) LoadInto(path string, dst []float32) error {
+	if c := t.NumChannels(); c != 3 {
+		b, err := rgb.DecodeFileBands(path, t.MaxPixels, c)
+		if err != nil {
+			return err
+		}
+		t.ApplyBands(b, dst)
+		return nil
+	}
 	img, err := rgb.DecodeFile(path, t.MaxPixels)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	dst := make([]float32, t.Size*t.Size*3)
 	t.Apply(img, dst)
-	return dst, nil
+	return nil
 }

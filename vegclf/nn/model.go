@@ -30,11 +30,12 @@ type Backbone interface {
 	// HeadName is the state_dict name of the torchvision module the head replaces: "fc" for a ResNet,
 	// "classifier.3" for a MobileNetV3.
 	HeadName() string
-	// Features computes the features [B, FeatureDim] (float32) of images [B, H, W, 3] and, when
+	// Features computes the features [B, FeatureDim] (float32) of images [B, H, W, C] (C: 3, or the
+	// model's InChannels) and, when
 	// opts.Spatial, the spatial map [B, h, w, C] that Grad-CAM explains: a node the features are computed
 	// from, so that their gradient reaches it.
 	Features(store *model.Store, images *Node, opts Options) (features, spatial *Node)
-	// FoldedFeatures computes, in inference mode, the features of images [B, 3, H, W] in channels-first
+	// FoldedFeatures computes, in inference mode, the features of images [B, C, H, W] in channels-first
 	// layout (torch's and ONNX's), from the store's values read now and put in the graph as constants, each
 	// batch norm folded into the convolution before it: the network as deployment runtimes expect it. It
 	// never uses the batch size, so the batch axis may be dynamic.
@@ -98,6 +99,10 @@ type Model struct {
 	// or, for mixed precision, bfloat16 or float16. The variables stay float32 (master weights, cast per
 	// use), batch norm normalizes in float32, and the features, the head and the loss are float32.
 	Precision dtypes.DType
+	// InChannels is the images' channels, 1 to 4 (grayscale, multi-band); 0 means 3, RGB. The stem
+	// (StemName) takes them: its kernel's input axis is InChannels long. The backbones compute with the
+	// channels their images have, so nothing else changes.
+	InChannels int
 }
 
 // New returns the model of the backbone with the head.
@@ -135,9 +140,39 @@ func (m *Model) HeadGroup() int { return len(m.Backbone.Groups()) }
 // headLinears returns the state_dict names of the head's Linear layers.
 func (m *Model) headLinears() []string { return m.Head.LinearNames(m.Backbone.HeadName()) }
 
+// Channels returns the images' channels: InChannels, or 3 when 0.
+func (m *Model) Channels() int {
+	if m.InChannels == 0 {
+		return 3
+	}
+	return m.InChannels
+}
+
+// StemName returns the state_dict name of the backbone's stem, the convolution on the images: its first
+// convolution kernel whose input axis is RGB's 3 (ResNet's conv1.weight, MobileNetV3's, EfficientNet's and
+// ConvNeXt's features.0.0.weight, the ViT's conv_proj.weight); "" for a backbone without one.
+func (m *Model) StemName() string {
+	for _, p := range m.Backbone.Params() {
+		if p.Layout == ConvKernel && len(p.TorchShape) == 4 && p.TorchShape[1] == 3 {
+			return p.Name
+		}
+	}
+	return ""
+}
+
 // Params lists the model's parameters in torchvision's state_dict order: the backbone's, then the head's.
+// The stem's kernel takes the model's Channels.
 func (m *Model) Params() []Param {
 	ps := m.Backbone.Params()
+	if c := m.Channels(); c != 3 {
+		stem := m.StemName()
+		for i, p := range ps {
+			if p.Name == stem {
+				p.TorchShape = []int{p.TorchShape[0], c, p.TorchShape[2], p.TorchShape[3]}
+				ps[i] = p
+			}
+		}
+	}
 	in, group := m.FeatureDim(), m.HeadGroup()
 	for i, name := range m.headLinears() {
 		out := m.Head.NumClasses
@@ -150,6 +185,22 @@ func (m *Model) Params() []Param {
 	return ps
 }
 
+// ImageSizeChecker is implemented by backbones that take only some image sizes: a Vision Transformer,
+// multiples of its patch.
+type ImageSizeChecker interface {
+	// CheckImageSize returns why images of size x size pixels do not fit, nil when they do.
+	CheckImageSize(size int) error
+}
+
+// CheckImageSize returns why the model cannot take images of size x size pixels (ImageSizeChecker), nil
+// when it can: CNNs take any size.
+func (m *Model) CheckImageSize(size int) error {
+	if c, ok := m.Backbone.(ImageSizeChecker); ok {
+		return c.CheckImageSize(size)
+	}
+	return nil
+}
+
 // IsHead reports whether p is one of the head's parameters.
 func (m *Model) IsHead(p Param) bool { return p.Group == m.HeadGroup() }
 
@@ -159,7 +210,8 @@ func (m *Model) options(opts Options) Options {
 	return opts
 }
 
-// Features computes the backbone's features [B, FeatureDim] (float32) of images [B, H, W, 3].
+// Features computes the backbone's features [B, FeatureDim] (float32) of images [B, H, W, C], C the
+// model's Channels.
 func (m *Model) Features(store *model.Store, images *Node, opts Options) *Node {
 	opts.Spatial = false
 	features, _ := m.Backbone.Features(store, images, m.options(opts))
@@ -191,7 +243,7 @@ func (m *Model) Logits(store *model.Store, images *Node, opts Options) *Node {
 	return m.Classify(store, m.Features(store, images, opts))
 }
 
-// FoldedLogits computes, in inference mode, the logits [B, NumClasses] of images [B, 3, H, W] in channels-
+// FoldedLogits computes, in inference mode, the logits [B, NumClasses] of images [B, C, H, W] in channels-
 // first layout from the store's values read now, as constants (Backbone.FoldedFeatures, then the head's
 // products): the graph vegclf exports to ONNX. The model's float32 weights are used whatever its compute
 // dtype. A missing or malformed variable panics, as graph building reports errors.

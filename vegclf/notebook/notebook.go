@@ -11,6 +11,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -219,19 +220,78 @@ func ShowGradCAM(b compute.Backend, c *predict.Classifier, paths []string) error
 // ShowAugmented displays each of the first n images of the split as the training loader would see it
 // under augmentation, in cols variants (the original first).
 func ShowAugmented(split *data.Split, classes []string, a *augment.Policy, n, cols int) error {
+	return ShowAugmentation(split, classes, Augmentation{Crops: a}, n, cols)
+}
+
+// Augmentation is what a sample grid of augmented images draws, as the training loader applies it: the
+// crops, flips, rotations and colour jitter (Crops; nil: none), then, on the image resized to Size x Size,
+// an automatic augmentation policy (TrivialAugment or RandAugment) and random erasing, shown in the
+// colour that normalizes to 0, the normalization's mean (torchvision erases the normalized tensor).
+type Augmentation struct {
+	Crops   *augment.Policy
+	Policy  augment.AutoPolicy
+	Erasing augment.Erasing
+	Size    int        // The training image size the policy sees; 0: the policy and erasing see the image as it is.
+	Mean    [3]float32 // The normalization's mean, the erased colour.
+}
+
+// ShowAugmentation displays each of the first n images of the split as the training loader would see it
+// under augmentation a, in cols variants (the original first), each captioned with the policy's
+// operations.
+func ShowAugmentation(split *data.Split, classes []string, a Augmentation, n, cols int) error {
+	items, err := augmentedSamples(split, classes, a, n, cols)
+	if err != nil {
+		return err
+	}
+	showPNG(viz.PNG(viz.Grid(items, cols, 112)))
+	return nil
+}
+
+// augmentedSamples returns ShowAugmentation's grid: per image, the original, then cols-1 draws of a, draw v
+// of image i seeded by (i, v), one stream per augmentation as the loader has them (the crops' stream is
+// the one ShowAugmented always drew them from).
+func augmentedSamples(split *data.Split, classes []string, a Augmentation, n, cols int) ([]viz.Labeled, error) {
 	var items []viz.Labeled
 	for i, s := range split.Samples[:min(n, len(split.Samples))] {
 		img, err := rgb.DecodeFile(s.Path, 0)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		items = append(items, viz.Labeled{Image: img, Caption: classes[s.Label] + " (original)"})
 		for v := 1; v < cols; v++ {
-			items = append(items, viz.Labeled{Image: a.Apply(img, rand.New(rand.NewPCG(uint64(i), uint64(v)))), Caption: fmt.Sprintf("augmented %d", v)})
+			out, caption := img, fmt.Sprintf("augmented %d", v)
+			rng := func(stream uint64) *rand.Rand { return rand.New(rand.NewPCG(uint64(i), uint64(v)|stream<<32)) }
+			if a.Crops != nil {
+				out = a.Crops.Apply(out, rng(0))
+			}
+			if (a.Policy.Enabled() || a.Erasing.P > 0) && a.Size > 0 {
+				out = rgb.Resize(out, a.Size, a.Size)
+			}
+			if a.Policy.Enabled() {
+				var ops []string
+				for _, d := range a.Policy.Draw(out.Width, out.Height, rng(1)) {
+					out = d.Op.Apply(out, d.Magnitude)
+					ops = append(ops, fmt.Sprintf("%s %.3g", d.Op, d.Magnitude))
+				}
+				caption = strings.Join(ops, ", ")
+			}
+			if r, ok := a.Erasing.Draw(out.Width, out.Height, rng(2)); ok {
+				if out == img {
+					out = &rgb.Image{Width: img.Width, Height: img.Height, Pix: slices.Clone(img.Pix)}
+				}
+				for y := r.Y; y < r.Y+r.H; y++ {
+					for x := r.X; x < r.X+r.W; x++ {
+						for c := range 3 {
+							out.Pix[(y*out.Width+x)*3+c] = uint8(math.Round(float64(a.Mean[c]) * 255))
+						}
+					}
+				}
+				caption += ", erased"
+			}
+			items = append(items, viz.Labeled{Image: out, Caption: caption})
 		}
 	}
-	showPNG(viz.PNG(viz.Grid(items, cols, 112)))
-	return nil
+	return items, nil
 }
 
 // ShowMixed displays pairs of the split's images mixed by mixup and by cutmix as training sees them,

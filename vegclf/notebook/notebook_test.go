@@ -9,9 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vegclf/vegclf/vegclf/augment"
+	"github.com/vegclf/vegclf/vegclf/data"
 	"github.com/vegclf/vegclf/vegclf/internal/testenv"
 	"github.com/vegclf/vegclf/vegclf/recipe"
 	"github.com/vegclf/vegclf/vegclf/runfolder"
+	"github.com/vegclf/vegclf/vegclf/synthveg"
 	"github.com/vegclf/vegclf/vegclf/zoo"
 
 	"github.com/vegclf/vegclf/vegclf/schedule"
@@ -166,5 +169,86 @@ func TestShowTradeOff(t *testing.T) {
 	}
 	if strings.Contains(out, "resnet18") {
 		t.Errorf("an unfinished run is shown:\n%s", out)
+	}
+}
+
+// TestAugmentedSamples checks the sample grid of augmented images: with the configuration's augmentation
+// policy its draws differ from the crops alone and from each other, captioned with the policy's
+// operations, at the training image size; the same draws come again; random erasing paints a rectangle in
+// the normalization's mean; with neither setting the session shows --augment's crops.
+func TestAugmentedSamples(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := synthveg.Generate(dir, synthveg.Options{Classes: 2, Train: 2, Test: 1, Size: 48, Seed: 3}); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := data.LoadDataset(dir, data.DatasetOptions{TestFraction: 0.2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := recipe.Default()
+	cfg.ImageSize = 40
+	s := &Session{Config: cfg, Dataset: ds}
+	if a := s.augmentation(); a.Crops == nil || a.Policy.Enabled() || a.Erasing.P != 0 {
+		t.Fatalf("without a policy the session draws %+v, want --augment's crops", a)
+	}
+	crops, err := augmentedSamples(ds.Train, ds.Classes, s.augmentation(), 2, 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Config.AugmentPolicy = augment.AutoPolicy{Kind: augment.RandAugment, NumOps: 2, Magnitude: 15}
+	a := s.augmentation()
+	if a.Crops != nil || a.Size != 40 {
+		t.Fatalf("with a policy and no --augment the session draws %+v, want the policy alone at 40px", a)
+	}
+	policy, err := augmentedSamples(ds.Train, ds.Classes, a, 2, 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := augmentedSamples(ds.Train, ds.Classes, a, 2, 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(policy) != 12 || len(crops) != 12 {
+		t.Fatalf("%d and %d samples, want 12", len(policy), len(crops))
+	}
+	distinct := map[string]bool{}
+	for i, item := range policy {
+		if !slices.Equal(item.Image.Pix, again[i].Image.Pix) {
+			t.Errorf("sample %d: the same draw gave another image", i)
+		}
+		if i%6 == 0 {
+			continue
+		}
+		if item.Image.Width != 40 || item.Image.Height != 40 {
+			t.Errorf("sample %d is %dx%d, want the training size 40", i, item.Image.Width, item.Image.Height)
+		}
+		if slices.Equal(item.Image.Pix, crops[i].Image.Pix) {
+			t.Errorf("sample %d: the policy drew the crops' image", i)
+		}
+		ops := strings.Split(item.Caption, ", ")
+		if _, ok := augment.OpByName(strings.Fields(ops[0])[0]); !ok || len(ops) != 2 {
+			t.Errorf("sample %d's caption %q does not name its two operations", i, item.Caption)
+		}
+		distinct[string(item.Image.Pix)] = true
+	}
+	if len(distinct) < 8 {
+		t.Errorf("%d distinct images of 10 policy draws", len(distinct))
+	}
+
+	a.Policy, a.Erasing, a.Mean = augment.AutoPolicy{}, augment.Erasing{P: 1}, [3]float32{0.5, 0.25, 1}
+	erased, err := augmentedSamples(ds.Train, ds.Classes, a, 1, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, item := range erased[1:] {
+		painted := 0
+		for p := 0; p < len(item.Image.Pix); p += 3 {
+			if item.Image.Pix[p] == 128 && item.Image.Pix[p+1] == 64 && item.Image.Pix[p+2] == 255 {
+				painted++
+			}
+		}
+		if !strings.HasSuffix(item.Caption, "erased") || painted < 40*40/50 {
+			t.Errorf("%q: %d pixels painted the mean colour, want at least 2%% of 40x40", item.Caption, painted)
+		}
 	}
 }

@@ -62,9 +62,21 @@ func (s *Session) ShowData(n int) {
 	ShowSamples(ds.Train, ds.Classes, n, 6, 1)
 }
 
-// ShowAugmented shows n training images as fine-tuning with augmentation sees them, six draws each.
+// ShowAugmented shows n training images as fine-tuning with augmentation sees them, six draws each: the
+// configuration's augmentation policy and random erasing where it has them, after the crops, flips,
+// rotations and colour jitter of --augment (shown alone when the configuration has neither).
 func (s *Session) ShowAugmented(n int) error {
-	return ShowAugmented(s.Dataset.Train, s.Dataset.Classes, augment.Default(), n, 6)
+	return ShowAugmentation(s.Dataset.Train, s.Dataset.Classes, s.augmentation(), n, 6)
+}
+
+// augmentation returns what ShowAugmented draws.
+func (s *Session) augmentation() Augmentation {
+	cfg := s.Config
+	a := Augmentation{Policy: cfg.AugmentPolicy, Erasing: augment.Erasing{P: cfg.RandomErasing}, Size: cfg.ImageSize, Mean: cfg.Normalization.Mean}
+	if cfg.Augment || !a.Policy.Enabled() && a.Erasing.P == 0 {
+		a.Crops = augment.Default()
+	}
+	return a
 }
 
 // ShowMixed shows n pairs of training images mixed by mixup and by cutmix (timm's Beta parameters).

@@ -40,7 +40,7 @@ func Encode(m *nn.Model, store *model.Store, meta Metadata, lib string) ([]byte,
 	if err != nil {
 		return nil, err
 	}
-	g, err := exec.Compile(shapes.Make(dtypes.Float32, exportBatch, 3, meta.ImageSize, meta.ImageSize))
+	g, err := exec.Compile(shapes.Make(dtypes.Float32, exportBatch, m.Channels(), meta.ImageSize, meta.ImageSize))
 	if err != nil {
 		return nil, fmt.Errorf("building the ONNX graph: %w", err)
 	}

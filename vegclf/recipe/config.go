@@ -7,6 +7,7 @@ package recipe
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/gomlx/compute/dtypes"
@@ -46,6 +47,8 @@ type Config struct {
 	GradualUnfreeze      bool               `json:"gradual_unfreeze,omitempty"`  // Fine-tuning: epoch 1 trains layer4 and the head, each later epoch one more group.
 	Augment              bool               `json:"augment,omitempty"`           // Fine-tuning: random crops, flips, small rotations and colour jitter (augment.Default).
 	AugmentFrozen        bool               `json:"augment_frozen,omitempty"`    // The frozen phase too (turns the feature cache off).
+	AugmentPolicy        augment.AutoPolicy `json:"augment_policy,omitzero"`     // Fine-tuning (and an augmented frozen phase): trivialaugment or randaugment:N:M, torchvision's TrivialAugmentWide or RandAugment on each resized image.
+	RandomErasing        float64            `json:"random_erasing,omitempty"`    // Fine-tuning (and an augmented frozen phase): torchvision's RandomErasing with this probability, after normalization (0: off).
 	Mixup                float64            `json:"mixup,omitempty"`             // Fine-tuning (and an augmented frozen phase): mixup's Beta parameter, timm's 0.8 (0: off).
 	Cutmix               float64            `json:"cutmix,omitempty"`            // Likewise cutmix's, timm's 1.0; with mixup too, each batch takes one of them at random.
 	Precision            nn.Precision       `json:"precision,omitempty"`         // The backbone's compute dtype: float32 (default) or bfloat16 (mixed precision, float32 master weights).
@@ -60,6 +63,15 @@ type Config struct {
 	BNMomentum           float64            `json:"bn_momentum,omitempty"`       // Every batch norm's momentum in train mode, timm's --bn-momentum (0: the architecture's: 0.1, MobileNetV3's 0.01).
 	MultiLabel           bool               `json:"multi_label,omitempty"`       // Several labels per image (Labels's label column, separated by ';'): sigmoid outputs and binary cross-entropy, the best checkpoint by mean average precision.
 	Threshold            Threshold          `json:"threshold,omitzero"`          // Multi-label: the probability above which an output is its label, or "tune" (per class, maximizing F1 on the test split); 0.5 by default.
+	ClipGrad             float64            `json:"clip_grad,omitempty"`         // Clip each update's gradient (after accumulation) to this global norm, or value with ClipMode value (0: off).
+	ClipMode             ClipMode           `json:"clip_mode,omitempty"`         // norm (default: torch's clip_grad_norm_) or value (clip_grad_value_).
+
+	// Progressive resizing: "160:1,224:1", the fine-tuning epochs' training image sizes in order, summing
+	// to FinetuneEpochs ("": all at ImageSize). Test and validation stay at ImageSize.
+	FinetuneImageSizes SizeSchedule `json:"finetune_image_sizes,omitempty"`
+	// The images' channels, 1 to 4 (0: 3, RGB): 1 reads them as grayscale, 2 as gray and alpha, 4 as RGB and
+	// alpha (or a fourth band), and a pretrained RGB stem is adapted as timm's adapt_input_conv does.
+	InChannels int `json:"in_channels,omitempty"`
 }
 
 // UnitScales returns learning-rate scales of 1 for n layer groups.
@@ -208,6 +220,33 @@ func (c Config) Validate() error {
 		return invalid("bn_momentum", "0 for the architecture's, or between 0 and 1", "batch-norm momentum %g (want 0 for the architecture's, or between 0 and 1)", c.BNMomentum)
 	case c.Accumulate < 0:
 		return invalid("accumulate", "0 or 1 for off, or the number of batches per update", "accumulate %d (want 0 or 1 for off, or the number of batches per update)", c.Accumulate)
+	case !(c.ClipGrad >= 0) || math.IsInf(c.ClipGrad, 1):
+		return invalid("clip_grad", "0 for off, or a positive maximum norm or value", "gradient clipping at %g (want 0 for off, or a positive maximum norm or value)", c.ClipGrad)
+	case c.ClipMode != ClipNorm && c.ClipMode != ClipValue:
+		return invalid("clip_mode", "norm or value", "clip mode %q (want norm or value)", string(c.ClipMode))
+	case c.FinetuneImageSizes != "" && c.FinetuneImageSizes.Entries() == nil:
+		return invalid("finetune_image_sizes", "SIZE:EPOCHS[,SIZE:EPOCHS...], such as 160:1,224:1", "fine-tuning image sizes %q (want SIZE:EPOCHS[,SIZE:EPOCHS...], such as 160:1,224:1)", string(c.FinetuneImageSizes))
+	case slices.ContainsFunc(c.FinetuneImageSizes.Entries(), func(e SizeEpochs) bool { return e.Size < 16 }):
+		return invalid("finetune_image_sizes", "sizes of at least 16", "fine-tuning image sizes %s: a size under 16", c.FinetuneImageSizes)
+	case c.FinetuneImageSizes != "" && c.FinetuneImageSizes.Epochs() != c.FinetuneEpochs:
+		return &InvalidSetting{Key: "finetune_image_sizes", Also: []string{"finetune_epochs"}, Want: "epochs summing to the fine-tuning epochs",
+			Problem: fmt.Sprintf("fine-tuning image sizes %s give %s, the fine-tuning epochs are %d (they must be equal)", c.FinetuneImageSizes, plural(c.FinetuneImageSizes.Epochs(), "epoch"), c.FinetuneEpochs)}
+	case c.InChannels < 0 || c.InChannels > 4:
+		return invalid("in_channels", "1 to 4 (3: RGB)", "%d input channels (want 1 to 4; 3 is RGB)", c.InChannels)
+	case c.Channels() != 3 && (c.Augment || c.AugmentFrozen):
+		key := "augment"
+		if !c.Augment {
+			key = "augment_frozen"
+		}
+		return &InvalidSetting{Key: key, Also: []string{"in_channels"}, Want: "no augmentation of other than RGB images",
+			Problem: fmt.Sprintf("augmentation takes RGB images, not %d channels (mixup, cutmix and random erasing take any)", c.Channels())}
+	case c.AugmentPolicy.Validate() != nil:
+		return invalid("augment_policy", "trivialaugment, randaugment:N:M (N at least 1, M from 0 to 30) or none", "%v", c.AugmentPolicy.Validate())
+	case c.Channels() != 3 && c.AugmentPolicy.Enabled():
+		return &InvalidSetting{Key: "augment_policy", Also: []string{"in_channels"}, Want: "no augmentation policy for other than RGB images",
+			Problem: fmt.Sprintf("augmentation policy %s takes RGB images, not %d channels (random erasing, mixup and cutmix take any)", c.AugmentPolicy, c.Channels())}
+	case !(c.RandomErasing >= 0 && c.RandomErasing <= 1):
+		return invalid("random_erasing", "a probability from 0 (off) to 1", "random erasing probability %g (want 0 for off, up to 1)", c.RandomErasing)
 	case c.ClassWeights != NoClassWeights && c.ClassWeights != BalancedClassWeights:
 		return invalid("class_weights", "none or balanced", "class weights %q (want none or balanced)", string(c.ClassWeights))
 	case c.Precision.DType() == dtypes.Float16:
@@ -266,6 +305,14 @@ func invalidThreshold(t Threshold) error {
 		Problem: fmt.Sprintf("threshold %g (want a probability between 0 and 1, or tune)", t.Value)}
 }
 
+// plural writes n things: "1 epoch", "2 epochs".
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
+}
+
 // Mix returns the mixup and cutmix settings.
 func (c Config) Mix() *augment.Mix {
 	return &augment.Mix{Mixup: c.Mixup, Cutmix: c.Cutmix}
@@ -280,9 +327,21 @@ func (c Config) Head(numClasses int) nn.Head {
 	return h
 }
 
+// Channels returns the images' channels: InChannels, or 3 when 0.
+func (c Config) Channels() int {
+	if c.InChannels == 0 {
+		return 3
+	}
+	return c.InChannels
+}
+
 // Transform returns the input transform.
 func (c Config) Transform() data.Transform {
-	return data.Transform{Size: c.ImageSize, Normalization: c.Normalization}
+	t := data.Transform{Size: c.ImageSize, Normalization: c.Normalization}
+	if c.Channels() != 3 {
+		t.Channels = c.InChannels
+	}
+	return t
 }
 
 // FromScratch sets, on cfg, the settings that learn the generated vegetable classes (synthveg) from

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/gomlx/compute/dtypes"
+	"github.com/vegclf/vegclf/vegclf/augment"
 	"github.com/vegclf/vegclf/vegclf/data"
 	"github.com/vegclf/vegclf/vegclf/memlimit"
 	"github.com/vegclf/vegclf/vegclf/nn"
@@ -59,6 +60,30 @@ func TestValidate(t *testing.T) {
 		{"warmup 1", func(c *Config) { c.Schedule, c.Warmup = schedule.KindCosine, 1 }, "warmup fraction 1"},
 		{"negative mixup", func(c *Config) { c.Mixup = -1 }, "mixup"},
 		{"negative cutmix", func(c *Config) { c.Cutmix = -0.5 }, "cutmix"},
+		{"negative clipping", func(c *Config) { c.ClipGrad = -1 }, "gradient clipping at -1"},
+		{"NaN clipping", func(c *Config) { c.ClipGrad = math.NaN() }, "gradient clipping at NaN"},
+		{"clipping by value", func(c *Config) { c.ClipGrad, c.ClipMode = 0.5, ClipValue }, ""},
+		{"unknown clip mode", func(c *Config) { c.ClipGrad, c.ClipMode = 1, "sideways" }, `clip mode "sideways"`},
+		{"progressive sizes", func(c *Config) { c.FinetuneImageSizes = "160:1,224:1" }, ""},
+		{"progressive sizes short of the epochs", func(c *Config) { c.FinetuneImageSizes = "160:1" }, "give 1 epoch, the fine-tuning epochs are 2"},
+		{"progressive size too small", func(c *Config) { c.FinetuneImageSizes = "8:1,224:1" }, "a size under 16"},
+		{"progressive sizes unreadable", func(c *Config) { c.FinetuneImageSizes = "big" }, `fine-tuning image sizes "big"`},
+		{"trivialaugment", func(c *Config) { c.AugmentPolicy = augment.AutoPolicy{Kind: augment.TrivialAugment} }, ""},
+		{"randaugment", func(c *Config) {
+			c.AugmentPolicy = augment.AutoPolicy{Kind: augment.RandAugment, NumOps: 2, Magnitude: 9}
+		}, ""},
+		{"randaugment magnitude 31", func(c *Config) {
+			c.AugmentPolicy = augment.AutoPolicy{Kind: augment.RandAugment, NumOps: 2, Magnitude: 31}
+		}, "augmentation policy"},
+		{"randaugment of no operations", func(c *Config) { c.AugmentPolicy = augment.AutoPolicy{Kind: augment.RandAugment, Magnitude: 9} }, "augmentation policy"},
+		{"policy of grayscale", func(c *Config) {
+			c.InChannels, c.AugmentPolicy = 1, augment.AutoPolicy{Kind: augment.TrivialAugment}
+		}, "augmentation policy trivialaugment takes RGB images, not 1 channels"},
+		{"random erasing", func(c *Config) { c.RandomErasing = 0.25 }, ""},
+		{"random erasing of grayscale", func(c *Config) { c.InChannels, c.RandomErasing = 1, 1 }, ""},
+		{"random erasing over 1", func(c *Config) { c.RandomErasing = 1.5 }, "random erasing probability 1.5"},
+		{"negative random erasing", func(c *Config) { c.RandomErasing = -0.1 }, "random erasing probability -0.1"},
+		{"NaN random erasing", func(c *Config) { c.RandomErasing = math.NaN() }, "random erasing probability NaN"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := valid
@@ -100,6 +125,13 @@ func TestValidateNamesTheSetting(t *testing.T) {
 		{func(c *Config) { c.EMA = 1 }, []string{"ema"}},
 		{func(c *Config) { c.BNMomentum = 2 }, []string{"bn_momentum"}},
 		{func(c *Config) { c.Precision = nn.Precision(dtypes.Float16) }, []string{"precision"}},
+		{func(c *Config) { c.ClipGrad = -1 }, []string{"clip_grad"}},
+		{func(c *Config) { c.ClipMode = "sideways" }, []string{"clip_mode"}},
+		{func(c *Config) { c.FinetuneImageSizes = "160:3" }, []string{"finetune_image_sizes", "finetune_epochs"}},
+		{func(c *Config) { c.FinetuneImageSizes = "160:2,8:0" }, []string{"finetune_image_sizes"}},
+		{func(c *Config) { c.AugmentPolicy = augment.AutoPolicy{Kind: "autoaugment"} }, []string{"augment_policy"}},
+		{func(c *Config) { c.InChannels, c.AugmentPolicy = 4, augment.AutoPolicy{Kind: augment.TrivialAugment} }, []string{"augment_policy", "in_channels"}},
+		{func(c *Config) { c.RandomErasing = 2 }, []string{"random_erasing"}},
 	} {
 		c := valid
 		tc.edit(&c)
@@ -128,12 +160,13 @@ func TestConfigJSON(t *testing.T) {
 	c := Default()
 	c.Data, c.Arch, c.Normalization, c.Schedule = "/data/veg", "resnet18", data.ImageNetNormalization, schedule.KindOneCycle
 	c.LRRange, c.Precision, c.MemoryLimit = LRRange{1e-6, 1e-4}, nn.Precision(dtypes.BFloat16), memlimit.Policy{Bytes: 3 << 30}
+	c.AugmentPolicy, c.RandomErasing = augment.AutoPolicy{Kind: augment.RandAugment, NumOps: 3, Magnitude: 12}, 0.25
 	b, err := json.Marshal(c)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{`"arch":"resnet18"`, `"normalization":"imagenet"`, `"schedule":"onecycle"`, `"lr_range":"1e-06:0.0001"`,
-		`"precision":"bfloat16"`, `"memory_limit":"3GiB"`} {
+		`"precision":"bfloat16"`, `"memory_limit":"3GiB"`, `"augment_policy":"randaugment:3:12"`, `"random_erasing":0.25`} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("JSON lacks %s: %s", want, b)
 		}
@@ -146,7 +179,7 @@ func TestConfigJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, absent := range []string{"schedule", "lr_range", "precision", "memory_limit"} {
+	for _, absent := range []string{"schedule", "lr_range", "precision", "memory_limit", "augment_policy", "random_erasing"} {
 		if strings.Contains(string(defaults), `"`+absent+`"`) {
 			t.Errorf("the defaults write %s: %s", absent, defaults)
 		}
@@ -161,7 +194,7 @@ func TestConfigJSON(t *testing.T) {
 		t.Errorf("an earlier config.json reads as %+v, %v; want the defaults", read, err)
 	}
 	for key, bad := range map[string]string{"arch": "vgg16", "normalization": "zscore", "schedule": "zigzag", "lr_range": "1e-4:1e-6",
-		"precision": "int8", "memory_limit": "lots"} {
+		"precision": "int8", "memory_limit": "lots", "augment_policy": "autoaugment"} {
 		var c Config
 		err := json.Unmarshal([]byte(`{"`+key+`": "`+bad+`"}`), &c)
 		if err == nil || !strings.Contains(err.Error(), bad) {
@@ -193,18 +226,22 @@ func TestRegisterFlags(t *testing.T) {
 		t.Errorf("%d flags for %d settings", len(flags), len(Keys()))
 	}
 	err := fs.Parse([]string{"--arch=resnet18", "--normalize", "imagenet", "--lr=1e-3", "--schedule", "cosine", "--lr-range", "1e-6:1e-4",
-		"--precision", "bf16", "--memory-limit", "2500MiB", "--no-feature-cache", "--augment"})
+		"--precision", "bf16", "--memory-limit", "2500MiB", "--no-feature-cache", "--augment", "--clip-grad", "1", "--clip-mode", "value",
+		"--finetune-image-sizes", "160:1, 224:1", "--augment-policy", "randaugment:2:14", "--random-erasing", "0.25"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := Default()
 	want.Arch, want.Normalization, want.LR, want.Schedule, want.LRRange = "resnet18", data.ImageNetNormalization, 1e-3, schedule.KindCosine, LRRange{1e-6, 1e-4}
 	want.Precision, want.MemoryLimit, want.CacheFeatures, want.Augment = nn.Precision(dtypes.BFloat16), memlimit.Policy{Bytes: 2500 << 20}, false, true
+	want.ClipGrad, want.ClipMode, want.FinetuneImageSizes = 1, ClipValue, "160:1,224:1"
+	want.AugmentPolicy, want.RandomErasing = augment.AutoPolicy{Kind: augment.RandAugment, NumOps: 2, Magnitude: 14}, 0.25
 	if c != want {
 		t.Errorf("flags gave %+v, want %+v", c, want)
 	}
 	for _, args := range [][]string{{"--arch", "vgg16"}, {"--lr", "fast"}, {"--schedule", "zigzag"}, {"--lr-range", "x"},
-		{"--precision", "int8"}, {"--memory-limit", "lots"}, {"--normalize", "zscore"}, {"--no-feature-cache=maybe"}} {
+		{"--precision", "int8"}, {"--memory-limit", "lots"}, {"--normalize", "zscore"}, {"--no-feature-cache=maybe"}, {"--clip-mode", "sideways"}, {"--finetune-image-sizes", "160"},
+		{"--finetune-image-sizes", "160:0"}, {"--augment-policy", "randaugment:2:40"}, {"--random-erasing", "often"}} {
 		c := Default()
 		fs := flag.NewFlagSet("train", flag.ContinueOnError)
 		fs.SetOutput(io.Discard)
@@ -278,5 +315,26 @@ func TestFinetuneRates(t *testing.T) {
 	cfg.LayerDecay = 0
 	if base, scales = cfg.FinetuneRate(), cfg.GroupScales(groups); base != cfg.FinetuneLR || !slices.Equal(scales, UnitScales(groups)) {
 		t.Errorf("neither: base %v, scales %v", base, scales)
+	}
+}
+
+// TestFinetuneSize: progressive resizing's size of each fine-tuning epoch, and ImageSize without a schedule.
+func TestFinetuneSize(t *testing.T) {
+	c := Default()
+	c.FinetuneEpochs, c.ImageSize = 5, 224
+	for _, tc := range []struct {
+		sizes SizeSchedule
+		want  []int
+	}{{"", []int{224, 224, 224, 224, 224}}, {"128:2,160:1,224:2", []int{128, 128, 160, 224, 224}}} {
+		c.FinetuneImageSizes = tc.sizes
+		for e, want := range tc.want {
+			if got := c.FinetuneSize(e + 1); got != want {
+				t.Errorf("%q: epoch %d at %d, want %d", tc.sizes, e+1, got, want)
+			}
+		}
+	}
+	var s SizeSchedule
+	if err := s.UnmarshalText([]byte(" 128:2 ,224:3")); err != nil || s != "128:2,224:3" || s.Epochs() != 5 {
+		t.Errorf("read %q, %v (%d epochs)", s, err, s.Epochs())
 	}
 }

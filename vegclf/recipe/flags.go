@@ -70,6 +70,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.GradualUnfreeze, "gradual-unfreeze", c.GradualUnfreeze, "fine-tuning: train layer4 and the head first, one more layer group each epoch")
 	fs.BoolVar(&c.Augment, "augment", c.Augment, "fine-tuning: random resized crops, flips, small rotations and colour jitter")
 	fs.BoolVar(&c.AugmentFrozen, "augment-frozen", c.AugmentFrozen, "augment the frozen phase too (turns its feature cache off)")
+	fs.TextVar(&c.AugmentPolicy, "augment-policy", c.AugmentPolicy, "fine-tuning (and the frozen phase with --augment-frozen): an automatic augmentation `policy` on each resized image, trivialaugment (torchvision's TrivialAugmentWide) or randaugment:N:M (RandAugment, N operations at magnitude bin M of 0 to 30), or none")
+	fs.Float64Var(&c.RandomErasing, "random-erasing", c.RandomErasing, "fine-tuning (and the frozen phase with --augment-frozen): erase a random rectangle of each normalized image with this `probability`, torchvision's RandomErasing (0: off)")
 	fs.Float64Var(&c.Mixup, "mixup", c.Mixup, "fine-tuning: mixup with this Beta parameter, timm uses 0.8 (0: off); soft targets")
 	fs.Float64Var(&c.Cutmix, "cutmix", c.Cutmix, "fine-tuning: cutmix with this Beta parameter, timm uses 1.0 (0: off); with mixup too, each batch takes one at random")
 	fs.TextVar(&c.Precision, "precision", c.Precision, "the backbone's compute `dtype`: float32, or bfloat16 for mixed precision (float32 weights, loss and head)")
@@ -83,6 +85,10 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&c.BNMomentum, "bn-momentum", c.BNMomentum, "every batch norm's momentum in train mode, as timm's --bn-momentum (0: the architecture's, torch's 0.1 or MobileNetV3's 0.01, whose statistics need hundreds of steps from scratch)")
 	fs.BoolVar(&c.MultiLabel, "multi-label", c.MultiLabel, "several labels per image, separated by ';' in --labels's label column: sigmoid outputs, binary cross-entropy (class weights as pos_weight), best checkpoint by mean average precision")
 	fs.TextVar(&c.Threshold, "threshold", c.Threshold, "multi-label: the `probability` above which an output is its label (one for all classes), or tune: per class, maximizing F1 on the test split")
+	fs.Float64Var(&c.ClipGrad, "clip-grad", c.ClipGrad, "clip each update's gradient (summed over --accumulate's batches) to this global L2 `norm`, torch's clip_grad_norm_ (or value with --clip-mode value; 0: off)")
+	fs.TextVar(&c.ClipMode, "clip-mode", c.ClipMode, "gradient clipping's `mode`: norm (the global norm of all trainable gradients, torch's clip_grad_norm_) or value (each element, clip_grad_value_)")
+	fs.TextVar(&c.FinetuneImageSizes, "finetune-image-sizes", c.FinetuneImageSizes, "progressive resizing: `SIZE:EPOCHS,...` such as 160:1,224:1, the fine-tuning epochs' training image sizes in order, summing to --finetune-epochs (test and validation stay at --image-size)")
+	fs.IntVar(&c.InChannels, "in-channels", c.InChannels, "the images' channels: 1 (grayscale: Pillow's convert(\"L\")), 2 (gray and alpha), 3 (RGB) or 4 (RGB and alpha, or a fourth band); a pretrained RGB stem is adapted as timm's adapt_input_conv does")
 	fs.IntVar(&c.Devices, "devices", c.Devices, "data parallel: split each training batch across this many devices (XLA only); 0: all of the backend's that divide the batch")
 }
 

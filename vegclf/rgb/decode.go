@@ -217,8 +217,12 @@ func cmykToRGB(cmyk, rgb []uint8, invert uint8) {
 	}
 }
 
-// straightRGB returns the un-premultiplied 8-bit color, without alpha.
+// straightRGB returns the un-premultiplied 8-bit color, without alpha. A straight color keeps its RGB
+// even where it is fully transparent (a palette's transparent entry), as Pillow's convert("RGB") does.
 func straightRGB(c color.Color) [3]uint8 {
+	if n, ok := c.(color.NRGBA); ok {
+		return [3]uint8{n.R, n.G, n.B}
+	}
 	n := color.NRGBA64Model.Convert(c).(color.NRGBA64)
 	return [3]uint8{uint8(n.R >> 8), uint8(n.G >> 8), uint8(n.B >> 8)}
 }

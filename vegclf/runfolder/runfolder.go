@@ -68,6 +68,8 @@ type EpochMetrics struct {
 	TestMacroF1 *float64       `json:"test_macro_f1,omitempty"`
 	TestClasses []ClassMetrics `json:"test_classes,omitempty"`
 	EMATestMAP  *float64       `json:"ema_test_map,omitempty"`
+	// With progressive resizing (Config.FinetuneImageSizes), the size a fine-tuning epoch trained at.
+	TrainImageSize int `json:"train_image_size,omitempty"`
 }
 
 // ClassMetrics are one class's test figures in a multi-label run's epoch.

@@ -123,6 +123,9 @@ var page []byte
 // Batches are filled in from the classifier and opts.
 // A multi-label classifier (independent sigmoid outputs) answers every class above its threshold.
 func New(b compute.Backend, c *predict.Classifier, model Model, opts Options) (*Server, error) {
+	if ch := c.Transform.NumChannels(); ch != 3 {
+		return nil, fmt.Errorf("serving a model of %d input channels: not supported yet (predict and eval take it)", ch)
+	}
 	def := DefaultOptions()
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = def.MaxBatch

@@ -22,7 +22,7 @@ type accumulator struct {
 	images  float64           // Images summed since the last update.
 	pending int               // Micro-batches summed since the last update.
 	add     *model.Exec       // Forward, backward, sums += b·∇. Inputs: inputs, targets, labels, b, random state.
-	update  *model.Exec       // Adam with sums/images, then sums = 0. Inputs: Adam's scalars, images.
+	update  *model.Exec       // Adam with sums/images (clipped), then sums = 0. Inputs: Adam's scalars, images.
 }
 
 // accumulatorPrefix is the store scope of the sums, under checkpoint.TransientPrefix.
@@ -66,7 +66,8 @@ func newAccumulator(b compute.Backend, store *model.Store, m *nn.Model, opt *ada
 			grads[i] = Div(sum.NodeValue(g), images)
 			sum.SetNodeValue(ZerosLike(grads[i]))
 		}
-		opt.apply(g, grads, hyper)
+		// Clipping sees the update's gradient: the mean over all the micro-batches' images.
+		opt.apply(g, clipGradients(grads, c.ClipGrad, c.ClipMode), hyper)
 		return images
 	})
 	return a, err

@@ -35,15 +35,7 @@ func TestMobileNetLearnsFromScratch(t *testing.T) {
 	cfg := smallConfig(generate(t, synthveg.Options{Classes: 4, Train: 24, Test: 8, Validation: 8, Size: 128, Seed: 1}))
 	cfg.Arch, cfg.ImageSize, cfg.FrozenEpochs, cfg.FinetuneEpochs, cfg.FinetuneLR = "mobilenet_v3_small", 64, 1, 15, 2e-3
 	cfg.Schedule, cfg.Warmup, cfg.BNMomentum = schedule.KindCosine, 0.1, 0.1
-	r, report := trainFresh(t, cfg)
-	validation, err := r.EvaluateBest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("validation accuracy %.2f%%\n%s", 100*validation.Accuracy, report)
-	if validation.Accuracy <= 0.9 {
-		t.Errorf("validation accuracy %.2f%%, want over 90%%", 100*validation.Accuracy)
-	}
+	checkLearns(t, cfg)
 }
 
 // TestMobileNetResumesExactly stops a MobileNetV3 run (whose fine-tuning draws dropout masks) after its
@@ -100,15 +92,7 @@ func TestEfficientNetLearnsFromScratch(t *testing.T) {
 	cfg := smallConfig(generate(t, synthveg.Options{Classes: 4, Train: 24, Test: 8, Validation: 8, Size: 128, Seed: 1}))
 	cfg.Arch, cfg.ImageSize, cfg.FrozenEpochs, cfg.FinetuneEpochs, cfg.FinetuneLR = "efficientnet_b0", 48, 1, 10, 2e-3
 	cfg.Schedule, cfg.Warmup = schedule.KindCosine, 0.1
-	r, report := trainFresh(t, cfg)
-	validation, err := r.EvaluateBest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("validation accuracy %.2f%%\n%s", 100*validation.Accuracy, report)
-	if validation.Accuracy <= 0.9 {
-		t.Errorf("validation accuracy %.2f%%, want over 90%%", 100*validation.Accuracy)
-	}
+	checkLearns(t, cfg)
 }
 
 // TestConvNeXtLearnsFromScratch trains convnext_tiny from random initialization (torchvision's: layer
@@ -124,15 +108,7 @@ func TestConvNeXtLearnsFromScratch(t *testing.T) {
 	cfg := smallConfig(generate(t, synthveg.Options{Classes: 4, Train: 24, Test: 16, Validation: 16, Size: 128, Seed: 1}))
 	cfg.Arch, cfg.ImageSize, cfg.FrozenEpochs, cfg.FinetuneEpochs, cfg.FinetuneLR = "convnext_tiny", 64, 1, 15, 1e-3
 	cfg.Schedule, cfg.Warmup = schedule.KindCosine, 0.1
-	r, report := trainFresh(t, cfg)
-	validation, err := r.EvaluateBest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("validation accuracy %.2f%%\n%s", 100*validation.Accuracy, report)
-	if validation.Accuracy <= 0.9 {
-		t.Errorf("validation accuracy %.2f%%, want over 90%%", 100*validation.Accuracy)
-	}
+	checkLearns(t, cfg)
 }
 
 // TestConvNeXtResumesExactly stops a ConvNeXt run (whose fine-tuning draws stochastic depth per image and
@@ -152,6 +128,20 @@ func TestEfficientNetResumesExactly(t *testing.T) {
 	cfg := smallConfig(generate(t, synthveg.Options{Classes: 3, Train: 6, Test: 3, Size: 64, Seed: 2}))
 	cfg.Arch, cfg.FrozenEpochs, cfg.FinetuneEpochs, cfg.Batch = "efficientnet_b0", 1, 3, 6
 	checkResumesExactly(t, cfg, "features.8.0.weight", "features.6.3.block.3.0.weight", "classifier.1.0.weight")
+}
+
+// checkLearns trains cfg from scratch and evaluates its best checkpoint: over 90% validation accuracy.
+func checkLearns(t *testing.T, cfg recipe.Config) {
+	t.Helper()
+	r, report := trainFresh(t, cfg)
+	validation, err := r.EvaluateBest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("validation accuracy %.2f%%\n%s", 100*validation.Accuracy, report)
+	if validation.Accuracy <= 0.9 {
+		t.Errorf("validation accuracy %.2f%%, want over 90%%", 100*validation.Accuracy)
+	}
 }
 
 // checkResumesExactly trains cfg straight through, stopped after its third epoch and resumed, and with

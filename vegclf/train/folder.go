@@ -56,8 +56,8 @@ func (r *Run) saveEpoch(m runfolder.EpochMetrics) error {
 	meta := checkpoint.Meta{
 		Arch: r.Model.Name(), Head: r.Model.Head, Classes: r.Dataset.Classes, ImageSize: r.Config.ImageSize,
 		Normalization: r.Config.Transform().Normalization, Phase: string(m.Phase), Epoch: m.Epoch, Step: r.step,
-		TestAccuracy: m.TestAccuracy, TestLoss: m.TestLoss, BestAccuracy: r.best,
-		MultiLabel: r.Config.MultiLabel, Thresholds: r.thresholds,
+		TestAccuracy: m.TestAccuracy, TestLoss: m.TestLoss, BestAccuracy: r.best, TrainImageSize: m.TrainImageSize,
+		InChannels: r.Config.Transform().Channels, MultiLabel: r.Config.MultiLabel, Thresholds: r.thresholds,
 	}
 	if m.TestMAP != nil {
 		meta.TestMAP = *m.TestMAP

@@ -32,7 +32,7 @@ func (r *Run) Train(ctx context.Context) error {
 		debug.SetMemoryLimit(policy.Bytes)
 		r.report("Memory: soft limit %d MB, as configured.\n", policy.Bytes>>20)
 	}
-	r.probeMemory = policy.Auto()
+	r.probeMemory, r.memoryAuto = policy.Auto(), policy.Auto()
 	if r.EpochsLeft() == 0 {
 		r.report("Nothing left to train: the run's %s and %s are done.\n",
 			phaseEpochs(r.Config.FrozenEpochs, "frozen"), phaseEpochs(r.Config.FinetuneEpochs, "fine-tuning"))
@@ -99,6 +99,7 @@ type phasePlan struct {
 	step    StepConfig // The stepper's settings, but for the unfrozen groups and the steps taken.
 	// changing says which variables the phase's steps change (by path; nil: all), for the weight average.
 	changing func(path string) bool
+	size     int // The size its last epoch trained at (progressive resizing), 0 before the first.
 }
 
 // runPhase trains the phase's remaining epochs: up to epochs in all, at base learning rate lr.
@@ -157,6 +158,14 @@ func (r *Run) planPhase(phase runfolder.Phase, epochs int, lr float64) (*phasePl
 			r.Model.Head, adam, span, map[bool]string{true: "train", false: "inference"}[plan.bnTrain])
 	} else {
 		r.report("\nFine-tuning: all layers trained, %s, %s.\n", adam, span)
+		if entries := r.Config.FinetuneImageSizes.Entries(); entries != nil {
+			var parts []string
+			for _, e := range entries {
+				parts = append(parts, fmt.Sprintf("%s at %dpx", epochCount(e.Epochs), e.Size))
+			}
+			r.report("Progressive resizing: training images %s, in that order; the test split is evaluated at %dpx (--image-size).\n",
+				strings.Join(parts, ", then "), r.Config.ImageSize)
+		}
 	}
 	if p := r.Model.ComputeDType(); p != dtypes.Float32 {
 		r.report("Mixed precision: the backbone computes in %s; weights, batch norm, head and loss stay float32.\n", p)
@@ -196,7 +205,15 @@ func (r *Run) planPhase(phase runfolder.Phase, epochs int, lr float64) (*phasePl
 		return nil, err
 	}
 	plan.step = StepConfig{Phase: phase, Input: plan.src.input(), BatchNormTrain: plan.bnTrain, Schedule: sched, TotalSteps: total,
-		GroupScales: scales, Parallel: r.parallel, Loss: loss, Accumulate: accumulate, Seed: r.Config.Seed, BNMomentum: r.Config.BNMomentum}
+		GroupScales: scales, Parallel: r.parallel, Loss: loss, Accumulate: accumulate, Seed: r.Config.Seed, BNMomentum: r.Config.BNMomentum,
+		ClipGrad: r.Config.ClipGrad, ClipMode: r.Config.ClipMode}
+	if r.Config.ClipGrad > 0 {
+		what := "global L2 norm of all trainable gradients, torch's clip_grad_norm_"
+		if r.Config.ClipMode == recipe.ClipValue {
+			what = "each element's value, torch's clip_grad_value_"
+		}
+		r.report("Gradient clipping: each update's gradient clipped to %g (%s).\n", r.Config.ClipGrad, what)
+	}
 	if r.Config.EMA > 0 {
 		if r.ema == nil {
 			if r.ema, err = NewWeightAverage(r.Backend, r.Store, r.Model, r.Config.EMA); err != nil {
@@ -283,6 +300,20 @@ func (r *Run) runEpoch(ctx context.Context, plan *phasePlan, stepper *Stepper) (
 			}
 		}
 	}
+	r.trainSize = r.Config.ImageSize
+	if plan.phase == runfolder.Finetune && r.Config.FinetuneImageSizes != "" {
+		r.trainSize = r.Config.FinetuneSize(epoch)
+		if src, ok := plan.src.(*imageSource); ok {
+			src.setTrainSize(r.trainSize)
+		}
+		if r.trainSize != plan.size {
+			r.report("Epoch %d trains at %dx%d.\n", epoch, r.trainSize, r.trainSize)
+			plan.size = r.trainSize
+		}
+		if r.memoryAuto && r.probedSize > 0 && r.trainSize > r.probedSize {
+			r.probeMemory = true // Larger images than the limit was set for.
+		}
+	}
 	var lossSum, correct float64
 	batches, seen := 0, 0
 	// The shuffle depends on the phase and epoch only, so a resumed run sees the same order.
@@ -340,6 +371,9 @@ func (r *Run) runEpoch(ctx context.Context, plan *phasePlan, stepper *Stepper) (
 	if test.multi != nil {
 		setMultiLabelMetrics(&m, test.multi)
 		r.thresholds = test.multi.Thresholds
+	}
+	if plan.phase == runfolder.Finetune && r.Config.FinetuneImageSizes != "" {
+		m.TrainImageSize = r.trainSize
 	}
 	if r.ema != nil {
 		if err := r.ema.Swap(); err != nil {

@@ -25,7 +25,7 @@ func (r *Run) trainStep(s *Stepper, b batchInput) (loss, correct float64, err er
 	if !r.probeMemory || s.Phase != runfolder.Finetune {
 		return s.stepBatch(b)
 	}
-	r.probeMemory = false
+	r.probeMemory, r.probedSize = false, r.trainSize
 	growth := r.imageCacheGrowth()
 	limit, err := memoryPolicy(r.Config.MemoryLimit, r.Backend).Apply(func() error {
 		loss, correct, err = s.stepBatch(b)
@@ -44,7 +44,7 @@ func (r *Run) imageCacheGrowth() int64 {
 	if r.Config.ImageCacheMB <= 0 {
 		return 0
 	}
-	perImage := int64(r.Config.ImageSize) * int64(r.Config.ImageSize) * 3 * 4
+	perImage := int64(r.Config.ImageSize) * int64(r.Config.ImageSize) * int64(r.Config.Channels()) * 4
 	full := min(int64(r.Config.ImageCacheMB)<<20, int64(len(r.Dataset.Train.Samples))*perImage)
 	cached := int64(0)
 	if r.images != nil {

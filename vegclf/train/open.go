@@ -12,6 +12,7 @@ import (
 	"github.com/vegclf/vegclf/vegclf/backend"
 	"github.com/vegclf/vegclf/vegclf/checkpoint"
 	"github.com/vegclf/vegclf/vegclf/data"
+	"github.com/vegclf/vegclf/vegclf/nn"
 	"github.com/vegclf/vegclf/vegclf/recipe"
 	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/weights"
@@ -112,8 +113,11 @@ func newRun(cfg recipe.Config, b compute.Backend, dir string) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkSizes(cfg, m); err != nil {
+		return nil, err
+	}
 	r := &Run{Config: cfg, Dir: dir, Dataset: ds, Model: m, Backend: b, phase: runfolder.Frozen, parallel: parallel}
-	r.Model.Precision = cfg.Precision.DType()
+	r.Model.Precision, r.Model.InChannels = cfg.Precision.DType(), cfg.Transform().Channels
 	if parallelNote != "" {
 		r.Notes = append(r.Notes, parallelNote)
 	}
@@ -125,6 +129,21 @@ func newRun(cfg recipe.Config, b compute.Backend, dir string) (*Run, error) {
 			100*cfg.TestFraction, cfg.Seed, len(ds.Train.Samples), len(ds.Test.Samples)))
 	}
 	return r, nil
+}
+
+// checkSizes checks that the model takes the run's image sizes (a ViT: multiples of its patch), the
+// progressive ones too: a size it refuses is an *recipe.InvalidSetting.
+func checkSizes(cfg recipe.Config, m *nn.Model) error {
+	if err := m.CheckImageSize(cfg.ImageSize); err != nil {
+		return &recipe.InvalidSetting{Key: "image_size", Problem: err.Error(), Want: "a size the architecture takes"}
+	}
+	for _, e := range cfg.FinetuneImageSizes.Entries() {
+		if err := m.CheckImageSize(e.Size); err != nil {
+			return &recipe.InvalidSetting{Key: "finetune_image_sizes", Problem: "fine-tuning image sizes " + cfg.FinetuneImageSizes.String() + ": " + err.Error(),
+				Want: "sizes the architecture takes"}
+		}
+	}
+	return nil
 }
 
 // start initializes a fresh run: the model's variables, the pretrained backbone, then the run folder
@@ -189,6 +208,13 @@ func (r *Run) loadPretrained() (path string, err error) {
 	}
 	r.Notes = append(r.Notes, fmt.Sprintf("Pretrained backbone from %s: %d tensors loaded, ImageNet classifier dropped for the new head %s.",
 		path, report.Loaded, r.Model.Head))
+	if report.Adapted != "" {
+		how := "summed over R, G and B"
+		if c := r.Model.Channels(); c != 1 {
+			how = fmt.Sprintf("R, G, B repeated over the %d channels and scaled by 3/%d", c, c)
+		}
+		r.Notes = append(r.Notes, fmt.Sprintf("Input channels: %d; the RGB stem %s adapted as timm's adapt_input_conv does (%s).", r.Model.Channels(), report.Adapted, how))
+	}
 	return path, nil
 }
 
@@ -200,6 +226,9 @@ func (r *Run) restore(path string) error {
 	}
 	if err := meta.CheckClasses(r.Dataset.Classes); err != nil {
 		return fmt.Errorf("resuming from %s: %w", path, err)
+	}
+	if meta.InChannels != r.Model.InChannels {
+		return fmt.Errorf("resuming from %s: checkpoint takes images of %d channels, the run's config says %d", path, max(meta.InChannels, 3), r.Model.Channels())
 	}
 	if meta.Arch != string(r.Config.Arch) || meta.ImageSize != r.Config.ImageSize {
 		return fmt.Errorf("resuming from %s: checkpoint is %s at %dpx, the run's config says %s at %dpx", path, meta.Arch, meta.ImageSize, r.Config.Arch, r.Config.ImageSize)

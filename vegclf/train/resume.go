@@ -32,6 +32,16 @@ var resumeSettings = map[string]bool{
 	"strict": true, "cache_features": true, "image_cache_mb": true, "memory_limit": true, "devices": true,
 }
 
+// sameSizes reports whether a and b train their first epochs fine-tuning epochs at the same sizes.
+func sameSizes(a, b recipe.Config, epochs int) bool {
+	for e := 1; e <= epochs; e++ {
+		if a.FinetuneSize(e) != b.FinetuneSize(e) {
+			return false
+		}
+	}
+	return true
+}
+
 // checkResume compares the configuration a run is resumed with to its saved one, given the phase its
 // last checkpoint is in. Run settings (resumeSettings) may change; epochs may be raised to extend the run,
 // the frozen phase's only while the run is still in it; any other difference is a *ResumeConflict. It
@@ -51,6 +61,10 @@ func checkResume(dir string, saved, given recipe.Config, phase runfolder.Phase) 
 			}
 		case "finetune_epochs":
 			raised, why = given.FinetuneEpochs > saved.FinetuneEpochs, "a run's phases cannot be shortened"
+		case "finetune_image_sizes":
+			// Progressive resizing's sizes may go on with the epochs added; those of the run's epochs stay.
+			raised, why = given.FinetuneEpochs > saved.FinetuneEpochs && sameSizes(saved, given, saved.FinetuneEpochs),
+				"the run's fine-tuning epochs keep their image sizes: only the epochs added may be given sizes"
 		}
 		switch {
 		case d.Key == "data" && saved.Data == "":

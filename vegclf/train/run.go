@@ -63,6 +63,9 @@ type Run struct {
 
 	ema         *WeightAverage // Config.EMA's average of the weights; nil: off.
 	probeMemory bool           // The next fine-tuning step sets the automatic soft memory limit (memlimit.Probe).
+	memoryAuto  bool           // The soft memory limit is automatic: probed again when progressive resizing grows the images.
+	trainSize   int            // The size the current epoch's training images have.
+	probedSize  int            // The training image size the automatic memory limit was probed at (0: not yet).
 	parallel    *Parallel      // Data-parallel training's layout; nil on one device.
 	// A multi-label run's thresholds of the last epoch's weights and of their average (the epoch's test
 	// split tuned them, or the run's threshold), for its checkpoints.

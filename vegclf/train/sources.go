@@ -65,7 +65,13 @@ func (t testResult) score() float64 {
 // epochSource returns cached features for a frozen phase with batch norm in inference mode (unless the
 // cache is turned off), and images otherwise.
 func (r *Run) epochSource(phase runfolder.Phase, bnTrain bool) (epochSource, error) {
-	augmented := phase == runfolder.Finetune && r.Config.Augment || phase == runfolder.Frozen && r.Config.AugmentFrozen
+	// Fine-tuning takes the crops with --augment, and the policy and random erasing when they are set;
+	// the frozen phase takes all of them with --augment-frozen.
+	finetune, frozenAugmented := phase == runfolder.Finetune, phase == runfolder.Frozen && r.Config.AugmentFrozen
+	crops := finetune && r.Config.Augment || frozenAugmented
+	policy := (finetune || frozenAugmented) && r.Config.AugmentPolicy.Enabled()
+	erasing := (finetune || frozenAugmented) && r.Config.RandomErasing > 0
+	augmented := crops || policy || erasing
 	if phase == runfolder.Frozen && r.Config.CacheFeatures && augmented {
 		r.report("Feature caching is off: augmented images give different features every epoch.\n")
 	}
@@ -111,9 +117,17 @@ func (r *Run) epochSource(phase runfolder.Phase, bnTrain bool) (epochSource, err
 		loader.Weights = data.BalancedWeights(loader.Samples, len(r.Dataset.Classes))
 		r.reportBalancedSampling()
 	}
-	if augmented {
+	if crops {
 		loader.Augment = augment.Default()
 		r.report("Augmentation: random resized crops, horizontal flips, rotations up to 10 degrees, colour jitter (seeded).\n")
+	}
+	if policy {
+		loader.Policy = r.Config.AugmentPolicy
+		r.report("Augmentation policy: %s, as torchvision's %s, on each resized image (seeded).\n", loader.Policy, policyName(loader.Policy))
+	}
+	if erasing {
+		loader.Erasing = augment.Erasing{P: r.Config.RandomErasing}
+		r.report("Random erasing: p %g, as torchvision's RandomErasing after normalization (seeded).\n", r.Config.RandomErasing)
 	}
 	src := &imageSource{r: r, loader: loader, classifier: classifier}
 	if mix := r.Config.Mix(); mix.Enabled() && (phase == runfolder.Finetune || augmented) {
@@ -121,6 +135,14 @@ func (r *Run) epochSource(phase runfolder.Phase, bnTrain bool) (epochSource, err
 		r.report("Mixing images: mixup %g, cutmix %g (Beta parameters; 0: off), with soft targets.\n", mix.Mixup, mix.Cutmix)
 	}
 	return src, nil
+}
+
+// policyName names the torchvision transform an augmentation policy is.
+func policyName(p augment.AutoPolicy) string {
+	if p.Kind == augment.RandAugment {
+		return fmt.Sprintf("RandAugment(num_ops=%d, magnitude=%d)", p.NumOps, p.Magnitude)
+	}
+	return "TrivialAugmentWide()"
 }
 
 // imageSource trains and tests on images.
@@ -132,6 +154,16 @@ type imageSource struct {
 }
 
 func (s *imageSource) input() StepInput { return FromImages }
+
+// setTrainSize makes the training images size x size (progressive resizing). The image cache holds
+// images of the run's ImageSize only: training images of other sizes are decoded every epoch.
+func (s *imageSource) setTrainSize(size int) {
+	s.loader.Transform.Size = size
+	s.loader.Cache = nil
+	if size == s.r.Config.ImageSize {
+		s.loader.Cache = s.r.imageCache()
+	}
+}
 
 func (s *imageSource) numBatches() int { return s.loader.NumBatches() }
 

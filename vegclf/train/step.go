@@ -195,9 +195,48 @@ func newTrainExec(b compute.Backend, store *model.Store, m *nn.Model, opt *adamS
 		// constants compiled in (see resnet's mustVariable, which marks the model's graphs the same way).
 		scope.Store().SetTraining(g, true)
 		loss, correct := c.Loss.objective()(phaseLogits(scope.Store(), m, opt, c, inputs, rng), targets, labels)
-		opt.apply(g, Gradient(loss, opt.trainableNodes(g)...), hyper)
+		opt.apply(g, clipGradients(Gradient(loss, opt.trainableNodes(g)...), c.ClipGrad, c.ClipMode), hyper)
 		return loss, correct
 	})
+}
+
+// clipNormEpsilon is the term torch's clip_grad_norm_ adds to the total norm before dividing by it.
+const clipNormEpsilon = 1e-6
+
+// clipGradients returns the gradients clipped as torch 1.13 clips them, for limit above 0 (0: as they
+// are). ClipNorm is clip_grad_norm_(params, limit): the total norm is the L2 norm of every gradient's
+// elements together, and each gradient is multiplied by clamp(limit / (total + 1e-6), max=1), always (a
+// factor of exactly 1 below the limit). ClipValue is clip_grad_value_(params, limit): each element clamped
+// to [-limit, limit].
+func clipGradients(grads []*Node, limit float64, mode recipe.ClipMode) []*Node {
+	if limit <= 0 || len(grads) == 0 {
+		return grads
+	}
+	out := make([]*Node, len(grads))
+	if mode == recipe.ClipValue {
+		for i, grad := range grads {
+			lim := Scalar(grad.Graph(), grad.DType(), limit)
+			out[i] = Clamp(Neg(lim), grad, lim)
+		}
+		return out
+	}
+	// torch stacks each gradient's norm and takes the norm of those: the square root of the sum of squares.
+	var squares *Node
+	for _, grad := range grads {
+		sq := ReduceAllSum(Square(grad))
+		if squares == nil {
+			squares = sq
+		} else {
+			squares = Add(squares, sq)
+		}
+	}
+	total := Sqrt(squares)
+	coef := Div(Scalar(total.Graph(), total.DType(), limit), AddScalar(total, clipNormEpsilon))
+	coef = Min(coef, ScalarOne(total.Graph(), total.DType()))
+	for i, grad := range grads {
+		out[i] = Mul(grad, coef)
+	}
+	return out
 }
 
 // deleteOptimizerState removes the moments of every phase but keep.
@@ -273,6 +312,10 @@ type StepConfig struct {
 	Seed uint64
 	// BNMomentum, above 0, replaces the batch norms' momentum (nn.Options.BNMomentum).
 	BNMomentum float64
+	// ClipGrad, above 0, clips each update's gradient (the summed one, with Accumulate) before Adam, by
+	// ClipMode: to this global norm or value (clipGradients).
+	ClipGrad float64
+	ClipMode recipe.ClipMode
 }
 
 // NewStepper prepares a phase's training step as c says: it marks the trainable variables, drops other

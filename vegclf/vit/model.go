@@ -25,6 +25,15 @@ func (a Arch) grid(h, w int) (int, int) {
 	return h / a.Patch, w / a.Patch
 }
 
+// CheckImageSize refuses sizes that are not a multiple of the patch (nn.ImageSizeChecker); other sizes
+// than the native one interpolate the position embeddings in the graph.
+func (a Arch) CheckImageSize(size int) error {
+	if size%a.Patch != 0 {
+		return fmt.Errorf("%s takes images whose size is a multiple of its %d-pixel patches, not %d", a.Label, a.Patch, size)
+	}
+	return nil
+}
+
 // values reads the model's parameters into a graph by their state_dict names: the store's variables, or,
 // in the export graph, their values as constants.
 type values func(name string) *Node
@@ -56,19 +65,19 @@ func (a Arch) encode(value values, images *Node, opts nn.Options, padded bool) (
 	d := images.Shape().Dimensions
 	batch := d[0]
 	gh, gw := a.grid(d[1], d[2])
-	p := a.Patch
-	// The patches [B, h*w, p*p*3], row-major, each [p, p, 3] as the kernel's layout: a 0213 transpose of
-	// [B*h, p, w, p*3] (one of the Go backend's fast ones), or in the export graph, which keeps the batch a
-	// separate axis (it is made symbolic), of [B, h, p, w, p*3].
+	p, c := a.Patch, d[3] // c: the images' channels, 3 but for grayscale or multi-band models.
+	// The patches [B, h*w, p*p*c], row-major, each [p, p, c] as the kernel's layout: a 0213 transpose of
+	// [B*h, p, w, p*c] (one of the Go backend's fast ones), or in the export graph, which keeps the batch a
+	// separate axis (it is made symbolic), of [B, h, p, w, p*c].
 	pixels := ConvertDType(images, dtype)
 	var patches *Node
 	if padded {
-		patches = TransposeAllAxes(Reshape(pixels, batch, gh, p, gw, p*3), 0, 1, 3, 2, 4)
+		patches = TransposeAllAxes(Reshape(pixels, batch, gh, p, gw, p*c), 0, 1, 3, 2, 4)
 	} else {
-		patches = TransposeAllAxes(Reshape(pixels, batch*gh, p, gw, p*3), 0, 2, 1, 3)
+		patches = TransposeAllAxes(Reshape(pixels, batch*gh, p, gw, p*c), 0, 2, 1, 3)
 	}
-	patches = Reshape(patches, batch, gh*gw, p*p*3)
-	kernel := ConvertDType(Reshape(value("conv_proj.weight"), p*p*3, a.Hidden), dtype)
+	patches = Reshape(patches, batch, gh*gw, p*p*c)
+	kernel := ConvertDType(Reshape(value("conv_proj.weight"), p*p*c, a.Hidden), dtype)
 	// The images take no gradient: the kernel's only.
 	x := nn.DenseWithWeights(StopGradient(patches), kernel, ConvertDType(value("conv_proj.bias"), dtype), opts)
 	positions := a.positions(value, gh, gw)
@@ -235,8 +244,8 @@ func (a Arch) InitParam(p nn.Param, rng *rand.Rand) *tensors.Tensor {
 	}
 	switch {
 	case p.Name == "conv_proj.weight":
-		std := math.Sqrt(1 / float64(3*a.Patch*a.Patch))
-		return nn.Fill(dims, func() float32 { // trunc_normal_ within two standard deviations.
+		std := math.Sqrt(1 / float64(p.TorchShape[1]*a.Patch*a.Patch)) // fan_in: the input channels times the patch.
+		return nn.Fill(dims, func() float32 {                          // trunc_normal_ within two standard deviations.
 			for {
 				if v := rng.NormFloat64(); math.Abs(v) <= 2 {
 					return float32(v * std)

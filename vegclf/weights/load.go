@@ -28,6 +28,8 @@ type Report struct {
 	Loaded  int      // Tensors set in the model.
 	Dropped []string // File tensors ignored by DropHead.
 	Zeroed  []string // num_batches_tracked counters absent from the file (timm files omit them), set to 0.
+	// Adapted names the RGB stem adapted to the model's other channel count (AdaptInputConv), if it was.
+	Adapted string
 }
 
 // LoadFile reads the weights file at path (see Read) and loads it into store (see Load).
@@ -78,6 +80,7 @@ func Load(store *model.Store, m *nn.Model, sd *StateDict, head HeadPolicy) (*Rep
 			len(extra), quoteFirst(extra, 5))
 	}
 	values := make([]*tensors.Tensor, len(params))
+	stem := m.StemName()
 	for i, p := range params {
 		if head == DropHead && m.IsHead(p) {
 			continue
@@ -87,6 +90,10 @@ func Load(store *model.Store, m *nn.Model, sd *StateDict, head HeadPolicy) (*Rep
 			report.Zeroed = append(report.Zeroed, p.Name)
 			values[i] = tensors.FromScalar(int64(0))
 			continue
+		}
+		if c := m.Channels(); p.Name == stem && c != 3 && len(t.Shape) == 4 && t.Shape[1] == 3 && slices.Equal(t.Shape, []int{p.TorchShape[0], 3, p.TorchShape[2], p.TorchShape[3]}) {
+			t = AdaptInputConv(t, c)
+			report.Adapted = p.Name
 		}
 		if !slices.Equal(t.Shape, p.TorchShape) {
 			hint := ""
@@ -111,6 +118,38 @@ func Load(store *model.Store, m *nn.Model, sd *StateDict, head HeadPolicy) (*Rep
 		report.Loaded++
 	}
 	return report, nil
+}
+
+// AdaptInputConv returns an RGB stem's kernel t, torch [O, 3, kh, kw], adapted to images of c channels as
+// timm's adapt_input_conv (timm/models/_manipulate.py) does for pretrained weights: for one channel, the
+// sum over the RGB axis (a gray image's response equals its RGB copy's); for more (or 2), the RGB kernels
+// repeated ceil(c/3) times along the input axis, the first c kept, and multiplied by 3/c (the response's
+// scale kept). Three channels return t.
+func AdaptInputConv(t *Tensor, c int) *Tensor {
+	if c == 3 {
+		return t
+	}
+	o, in, kh, kw := t.Shape[0], t.Shape[1], t.Shape[2], t.Shape[3]
+	taps := kh * kw
+	out := &Tensor{Shape: []int{o, c, kh, kw}, Float32: make([]float32, o*c*taps)}
+	for oc := range o {
+		src := t.Float32[oc*in*taps : (oc+1)*in*taps]
+		dst := out.Float32[oc*c*taps : (oc+1)*c*taps]
+		if c == 1 {
+			// Summed in float32, in channel order, as torch's sum(dim=1) over three values is.
+			for k := range taps {
+				dst[k] = src[k] + src[taps+k] + src[2*taps+k]
+			}
+			continue
+		}
+		scale := float32(3 / float64(c))
+		for ch := range c {
+			for k := range taps {
+				dst[ch*taps+k] = src[(ch%in)*taps+k] * scale
+			}
+		}
+	}
+	return out
 }
 
 func quoteFirst(names []string, n int) string {

@@ -171,7 +171,7 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	runDir := fs.String("run", "", "a run folder (its best checkpoint) or a checkpoint file")
 	out := fs.String("out", "", "the .pth file to write (classes.json is written beside it), or the .onnx file")
 	layout := fs.String("layout", "", "pth: tutorial (the PyTorch tutorial's VegetableResnet, names under resnet.; the default for ResNets) or torchvision (the torchvision model with its classifier replaced; the default for other architectures)")
-	format := fs.String("format", "", "pth (PyTorch state_dict) or onnx (input pixel_values [batch, 3, H, W] normalized, output logits; classes in its metadata); by default from --out's extension (.onnx, else pth)")
+	format := fs.String("format", "", "pth (PyTorch state_dict) or onnx (input pixel_values [batch, C, H, W] normalized, C 3 or the run's --in-channels, output logits; classes in its metadata); by default from --out's extension (.onnx, else pth)")
 	if err := parseFlagsOnly(fs, args); err != nil {
 		return err
 	}
@@ -245,11 +245,11 @@ func exportONNX(runDir, out string, stdout io.Writer) error {
 		return err
 	}
 	md := onnxmodel.Metadata{Classes: meta.Classes, ImageSize: meta.ImageSize, Normalization: meta.Normalization, Source: path,
-		MultiLabel: meta.MultiLabel, Thresholds: meta.Thresholds}
+		Channels: meta.InChannels, MultiLabel: meta.MultiLabel, Thresholds: meta.Thresholds}
 	if err := onnxmodel.Export(m, store, md, out); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "Wrote %s (ONNX: %s; input pixel_values [batch, 3, %d, %d], %s normalization; output logits [batch, %d]).\n",
-		out, m, meta.ImageSize, meta.ImageSize, meta.Normalization.Name, len(meta.Classes))
+	fmt.Fprintf(stdout, "Wrote %s (ONNX: %s; input pixel_values [batch, %d, %d, %d], %s normalization; output logits [batch, %d]).\n",
+		out, m, m.Channels(), meta.ImageSize, meta.ImageSize, meta.Normalization.Name, len(meta.Classes))
 	return nil
 }

@@ -194,9 +194,10 @@ func TestImportedRunFinetunes(t *testing.T) {
 	}
 }
 
-// TestImportExportOtherArchitectures takes torchvision's MobileNetV3, EfficientNet-B0 and ViT-B/32 models
-// with the tutorial's head in place of their last Linear (classifier.3, classifier.1, heads.head; random
-// weights, trained-looking batch norms and LayerNorms; the ViT's position embeddings for 224, run at 96)
+// TestImportExportOtherArchitectures takes torchvision's MobileNetV3, EfficientNet-B0, ConvNeXt-Tiny and
+// ViT-B/32 models with the tutorial's head in place of their last Linear (classifier.3, classifier.1,
+// classifier.2, heads.head; random weights, trained-looking batch norms, LayerNorms and layer scales; the
+// ViT's position embeddings for 224, run at 96)
 // into run folders, checks vegclf's class
 // probabilities on real photos against torch's, then exports each run (torchvision's layout, the default for
 // architectures other than ResNet), which torch loads with strict=True, and checks torch's probabilities
@@ -207,10 +208,10 @@ func TestImportExportOtherArchitectures(t *testing.T) {
 		filepath.Join(photosDir, "train", "ants", "0013035.jpg"), filepath.Join(photosDir, "train", "bees", "1092977343_cb42b38d62.jpg"),
 		filepath.Join(photosDir, "val", "bees", "1032546534_06907fe3b3.jpg"),
 	}
-	for _, arch := range []string{"mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0", "vit_b_32"} {
+	for _, arch := range []string{"mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0", "convnext_tiny", "vit_b_32"} {
 		t.Run(arch, func(t *testing.T) {
 			dir := t.TempDir()
-			head := zoo.MustNew(arch, nn.ImageNetHead()).Backbone.HeadName() // classifier.3, classifier.1, heads.head.
+			head := zoo.MustNew(arch, nn.ImageNetHead()).Backbone.HeadName() // classifier.3, classifier.1, classifier.2, heads.head.
 			testenv.RunPython(t, "torchvision_ckpt.py", append([]string{"save", arch, head, dir, "3", "96"}, photos...)...)
 			run := filepath.Join(dir, "run")
 			code, stdout, stderr := runCLI(t, "import", "--torch", filepath.Join(dir, "model.pth"), "--arch", arch, "--classes", "ants,bees,wasps",
@@ -233,35 +234,4 @@ func TestImportExportOtherArchitectures(t *testing.T) {
 			}
 		})
 	}
-}
-
-// TestImportExportConvNeXt takes torchvision's ConvNeXt-Tiny with the tutorial's head in place of
-// classifier.2 (random weights, LayerNorms and layer scales away from their initial values) into a run
-// folder, checks vegclf's class probabilities on real photos against torch's, then exports the run
-// (torchvision's layout), which torch loads with strict=True, and checks torch's probabilities against
-// vegclf's.
-func TestImportExportConvNeXt(t *testing.T) {
-	photosDir := testenv.SharedData(t, "hymenoptera")
-	photos := []string{
-		filepath.Join(photosDir, "train", "ants", "0013035.jpg"), filepath.Join(photosDir, "train", "bees", "1092977343_cb42b38d62.jpg"),
-		filepath.Join(photosDir, "val", "bees", "1032546534_06907fe3b3.jpg"),
-	}
-	const arch, head = "convnext_tiny", "classifier.2"
-	dir := t.TempDir()
-	testenv.RunPython(t, "torchvision_ckpt.py", append([]string{"save", arch, head, dir, "3", "64"}, photos...)...)
-	run := filepath.Join(dir, "run")
-	code, stdout, stderr := runCLI(t, "import", "--torch", filepath.Join(dir, "model.pth"), "--arch", arch, "--classes", "ants,bees,wasps",
-		"--normalize", "imagenet", "--image-size", "64", "--out", run)
-	if code != 0 {
-		t.Fatalf("import: exit %d\n%s\n%s", code, stdout, stderr)
-	}
-	got := vegclfProbs(t, run, 3, photos)
-	sameProbs(t, "vegclf on the imported model", got, readProbs(t, filepath.Join(dir, "probs.json")))
-	file := filepath.Join(dir, "export", "model.pth")
-	if code, _, stderr := runCLI(t, "export", "--run", run, "--out", file); code != 0 {
-		t.Fatalf("export: exit %d: %s", code, stderr)
-	}
-	out := filepath.Join(dir, "export", "probs.json")
-	testenv.RunPython(t, "torchvision_ckpt.py", append([]string{"load", arch, head, file, "3", "64", out}, photos...)...)
-	sameProbs(t, "torch on the export", readProbs(t, out), got)
 }

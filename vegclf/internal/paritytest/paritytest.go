@@ -175,6 +175,18 @@ func Gradients(t *testing.T, m *nn.Model, conv nn.ConvImpl, batch, size int, bou
 	}
 }
 
+// BothConvs runs Logits (batch 2) and Gradients (batch 4, within bound) at size 64 for the model build
+// makes with each head, as subtests named name/matmul/... and name/native/...: the Go backend's
+// products and the backend's native convolutions (XLA's path).
+func BothConvs(t *testing.T, name string, build func(nn.Head) *nn.Model, bound float64) {
+	t.Helper()
+	for _, conv := range []nn.ConvImpl{nn.ConvMatMul, nn.ConvNative} {
+		sub := name + map[nn.ConvImpl]string{nn.ConvMatMul: "/matmul", nn.ConvNative: "/native"}[conv]
+		t.Run(sub+"/logits", func(t *testing.T) { Logits(t, build(nn.ImageNetHead()), conv, 2, 64) })
+		t.Run(sub+"/gradients", func(t *testing.T) { Gradients(t, build(nn.TutorialHead(5)), conv, 4, 64, bound) })
+	}
+}
+
 // TrainedBatchNorms gives m's batch norms in store statistics and affine parameters far from their
 // initial values, as trained ones are (weights and variances in [0.5, 1.5), biases and means in
 // [-0.3, 0.3)), drawn from seed: folding them into convolutions is then tested. Then, for architectures
@@ -229,7 +241,8 @@ func TrainedBatchNorms(t *testing.T, m *nn.Model, store *model.Store, seed uint6
 }
 
 // Folded checks m's export graph (FoldedLogits: channels first, batch norms folded into constant kernels
-// and biases) against its inference graph on random images, with trained-looking batch norms.
+// and biases) against its inference graph on random images (of the model's Channels), with trained-looking
+// batch norms.
 func Folded(t *testing.T, m *nn.Model, size int) {
 	t.Helper()
 	store := model.NewStore()
@@ -238,7 +251,7 @@ func Folded(t *testing.T, m *nn.Model, size int) {
 	}
 	TrainedBatchNorms(t, m, store, 8)
 	rng := rand.New(rand.NewPCG(8, 10))
-	nchw := nn.Fill([]int{3, 3, size, size}, func() float32 { return float32(rng.NormFloat64()) })
+	nchw := nn.Fill([]int{3, m.Channels(), size, size}, func() float32 { return float32(rng.NormFloat64()) })
 	exec, err := model.NewExec(testenv.Backend(t), store, func(scope *model.Scope, x *Node) []*Node {
 		return []*Node{m.FoldedLogits(scope.Store(), x), m.Logits(scope.Store(), TransposeAllAxes(x, 0, 2, 3, 1), nn.Options{})}
 	})
