@@ -62,6 +62,10 @@ if [ "${1:-}" = "--test" ]; then
   if ! /usr/bin/python3 -c "import torch, torchvision" >/dev/null 2>&1; then
     apt_install python3-torch python3-torchvision
   fi
+  # scikit-learn: the multi-label metrics' reference (average_precision_score, f1_score).
+  if ! /usr/bin/python3 -c "import sklearn" >/dev/null 2>&1; then
+    apt_install python3-sklearn
+  fi
   # The browser test (headless Chromium driven by Selenium) and the kernel test.
   if ! [ -x /usr/bin/chromedriver ] || ! /usr/bin/python3 -c "import selenium, jupyter_kernel_test" >/dev/null 2>&1; then
     apt_install chromium chromium-driver python3-selenium python3-jupyter-kernel-test

@@ -38,9 +38,16 @@ type Meta struct {
 	Step          int64              `json:"step"`               // Optimizer steps taken in that phase.
 	TestAccuracy  float64            `json:"test_accuracy"`      // Of the last completed epoch.
 	TestLoss      float64            `json:"test_loss"`          // Of the last completed epoch.
-	BestAccuracy  float64            `json:"best_accuracy"`      // Best test accuracy of the run so far.
+	BestAccuracy  float64            `json:"best_accuracy"`      // Best test accuracy of the run so far (a multi-label run's: best test mean average precision).
 	Averaged      bool               `json:"averaged,omitempty"` // The weights are the run's weight average (EMA), which tested better.
-	Extra         map[string]string  `json:"extra,omitempty"`
+	// MultiLabel says the outputs are independent sigmoids, trained with binary cross-entropy; TestAccuracy
+	// is then the exact-match ratio.
+	MultiLabel bool `json:"multi_label,omitempty"`
+	// Thresholds are a multi-label model's, one per class (an output above it is the class): the run's
+	// threshold, or those tuned on the test split for these weights.
+	Thresholds []float64         `json:"thresholds,omitempty"`
+	TestMAP    float64           `json:"test_map,omitempty"` // A multi-label model's test mean average precision.
+	Extra      map[string]string `json:"extra,omitempty"`
 
 	// TrainImageSize is, with progressive resizing, the size the checkpoint's epoch trained at; ImageSize
 	// stays the size the model is tested and used at.
@@ -132,6 +139,9 @@ func ReadMeta(path string) (*Meta, *weights.StateDict, error) {
 	}
 	if len(meta.Classes) != meta.Head.NumClasses {
 		return nil, nil, fmt.Errorf("loading checkpoint %s: %d class names for a head with %d outputs", path, len(meta.Classes), meta.Head.NumClasses)
+	}
+	if meta.Thresholds != nil && len(meta.Thresholds) != len(meta.Classes) {
+		return nil, nil, fmt.Errorf("loading checkpoint %s: %d thresholds for %d classes", path, len(meta.Thresholds), len(meta.Classes))
 	}
 	if meta.ImageSize <= 0 {
 		return nil, nil, fmt.Errorf("loading checkpoint %s: invalid image size %d", path, meta.ImageSize)

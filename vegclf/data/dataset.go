@@ -22,6 +22,8 @@ type DatasetOptions struct {
 	// Labels, when set, is a CSV file listing the images and their labels (ReadLabels) instead of class
 	// folders.
 	Labels string
+	// MultiLabel reads Labels's label column as several labels per image (ReadMultiLabels).
+	MultiLabel bool
 }
 
 // Dataset is the splits of a dataset folder a run uses: it knows its classes and its held-out split.
@@ -50,8 +52,15 @@ func LoadDataset(root string, o DatasetOptions) (*Dataset, error) {
 		Split(name string) (*Split, error)
 	}
 	var classes []string
+	if o.MultiLabel && o.Labels == "" {
+		return nil, fmt.Errorf("dataset %s: multi-label classification reads its labels from a CSV file (--labels): class folders hold one label per image", root)
+	}
 	if o.Labels != "" {
-		l, err := ReadLabels(o.Labels)
+		read := ReadLabels
+		if o.MultiLabel {
+			read = ReadMultiLabels
+		}
+		l, err := read(o.Labels)
 		if err != nil {
 			return nil, err
 		}

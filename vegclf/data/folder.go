@@ -37,6 +37,17 @@ var imageExtensions = []string{".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", 
 type Sample struct {
 	Path  string
 	Label int
+	// Labels are a multi-label sample's classes (ReadMultiLabels), sorted; Label is the first. Nil for
+	// single-label data.
+	Labels []int `json:",omitempty"`
+}
+
+// Classes returns the sample's classes: Labels, or Label alone.
+func (s Sample) Classes() []int {
+	if s.Labels != nil {
+		return s.Labels
+	}
+	return []int{s.Label}
 }
 
 // Split is the list of samples of one split, in torchvision's order: by class, then by file name.
@@ -46,11 +57,14 @@ type Split struct {
 	Samples []Sample
 }
 
-// Counts returns the number of samples per class index.
+// Counts returns the number of samples per class index: of multi-label samples, those with the class among
+// their Labels.
 func (s *Split) Counts(numClasses int) []int {
 	counts := make([]int, numClasses)
 	for _, sample := range s.Samples {
-		counts[sample.Label]++
+		for _, c := range sample.Classes() {
+			counts[c]++
+		}
 	}
 	return counts
 }

@@ -25,10 +25,22 @@ type Labels struct {
 // labelsColumns are the header row's names.
 var labelsColumns = []string{"path", "label", "split"}
 
+// LabelSeparator separates the labels of a multi-label row ("tomato;cucumber").
+const LabelSeparator = ";"
+
 // ReadLabels reads and checks the CSV file at path: every row's file exists, no path is listed twice, no
 // label is empty, and every label of the test and validation rows is a training row's too. Each problem
-// is an error naming the line.
-func ReadLabels(path string) (*Labels, error) {
+// is an error naming the line. A label holding LabelSeparator is an error too: several labels per image
+// are ReadMultiLabels's.
+func ReadLabels(path string) (*Labels, error) { return readLabels(path, false) }
+
+// ReadMultiLabels reads and checks the CSV file at path as ReadLabels does, for multi-label classification:
+// each row's label column holds one or more labels separated by LabelSeparator ("box;disc"), and Classes
+// are every training row's labels. Each sample's Labels are its classes (sorted, without repeats), its
+// Label the first of them.
+func ReadMultiLabels(path string) (*Labels, error) { return readLabels(path, true) }
+
+func readLabels(path string, multi bool) (*Labels, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading labels: %w", err)
@@ -39,10 +51,11 @@ func ReadLabels(path string) (*Labels, error) {
 	r.TrimLeadingSpace = true
 	base := filepath.Dir(path)
 	type row struct {
-		line        int
-		file, label string
-		split       string
-		class       int
+		line    int
+		file    string
+		labels  []string
+		split   string
+		classes []int
 	}
 	var rows []row
 	seen := map[string]int{}
@@ -73,12 +86,28 @@ func ReadLabels(path string) (*Labels, error) {
 		if len(record) != columns || columns < 2 || columns > 3 {
 			return nil, fmt.Errorf("%s: %d columns: want path,label or path,label,split on every line (the first has %d)", where, len(record), columns)
 		}
-		rw := row{line: line, file: strings.TrimSpace(record[0]), label: strings.TrimSpace(record[1]), split: Train}
+		rw := row{line: line, file: strings.TrimSpace(record[0]), split: Train}
+		label := strings.TrimSpace(record[1])
 		switch {
 		case rw.file == "":
 			return nil, fmt.Errorf("%s: an empty path", where)
-		case rw.label == "":
+		case label == "":
 			return nil, fmt.Errorf("%s: %s has an empty label", where, rw.file)
+		case !multi && strings.Contains(label, LabelSeparator):
+			return nil, fmt.Errorf("%s: label %q holds %q, which separates the labels of an image with several: train with --multi-label for that, or rename the class",
+				where, label, LabelSeparator)
+		}
+		if rw.labels = []string{label}; multi {
+			rw.labels = nil
+			for _, part := range strings.Split(label, LabelSeparator) {
+				part = strings.TrimSpace(part)
+				if part == "" {
+					return nil, fmt.Errorf("%s: %s has an empty label in %q", where, rw.file, label)
+				}
+				if !slices.Contains(rw.labels, part) {
+					rw.labels = append(rw.labels, part)
+				}
+			}
 		}
 		if columns == 3 {
 			if rw.split = splitNamed(strings.TrimSpace(record[2])); rw.split == "" {
@@ -102,8 +131,10 @@ func ReadLabels(path string) (*Labels, error) {
 	}
 	l := &Labels{Path: path, splits: map[string]*Split{}}
 	for _, rw := range rows {
-		if rw.split == Train && !slices.Contains(l.Classes, rw.label) {
-			l.Classes = append(l.Classes, rw.label)
+		for _, label := range rw.labels {
+			if rw.split == Train && !slices.Contains(l.Classes, label) {
+				l.Classes = append(l.Classes, label)
+			}
 		}
 	}
 	if len(l.Classes) == 0 {
@@ -112,16 +143,19 @@ func ReadLabels(path string) (*Labels, error) {
 	slices.Sort(l.Classes)
 	for i := range rows {
 		rw := &rows[i]
-		class, ok := slices.BinarySearch(l.Classes, rw.label)
-		if !ok {
-			return nil, fmt.Errorf("%s:%d: label %q of the %s split has no training rows", path, rw.line, rw.label, rw.split)
+		for _, label := range rw.labels {
+			class, ok := slices.BinarySearch(l.Classes, label)
+			if !ok {
+				return nil, fmt.Errorf("%s:%d: label %q of the %s split has no training rows", path, rw.line, label, rw.split)
+			}
+			rw.classes = append(rw.classes, class)
 		}
-		rw.class = class
+		slices.Sort(rw.classes)
 	}
-	// ImageFolder's order: by class, then by path.
+	// ImageFolder's order: by (first) class, then by path.
 	slices.SortStableFunc(rows, func(a, b row) int {
-		if a.class != b.class {
-			return a.class - b.class
+		if a.classes[0] != b.classes[0] {
+			return a.classes[0] - b.classes[0]
 		}
 		return strings.Compare(a.file, b.file)
 	})
@@ -131,7 +165,11 @@ func ReadLabels(path string) (*Labels, error) {
 			s = &Split{Name: rw.split, Dir: base}
 			l.splits[rw.split] = s
 		}
-		s.Samples = append(s.Samples, Sample{Path: rw.file, Label: rw.class})
+		sample := Sample{Path: rw.file, Label: rw.classes[0]}
+		if multi {
+			sample.Labels = rw.classes
+		}
+		s.Samples = append(s.Samples, sample)
 	}
 	return l, nil
 }

@@ -3,6 +3,7 @@ package data
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -59,13 +60,13 @@ func TestReadLabels(t *testing.T) {
 		t.Fatalf("classes %v", l.Classes)
 	}
 	want := map[string][]Sample{
-		Train:      {{img("a.jpg"), 0}, {img("b.jpg"), 1}, {img("f.jpg"), 1}},
-		Test:       {{img("d.jpg"), 0}},
-		Validation: {{img("e.jpg"), 0}, {img("c.jpg"), 1}},
+		Train:      {{Path: img("a.jpg"), Label: 0}, {Path: img("b.jpg"), Label: 1}, {Path: img("f.jpg"), Label: 1}},
+		Test:       {{Path: img("d.jpg"), Label: 0}},
+		Validation: {{Path: img("e.jpg"), Label: 0}, {Path: img("c.jpg"), Label: 1}},
 	}
 	for name, samples := range want {
 		s, err := l.Split(name)
-		if err != nil || !slices.Equal(s.Samples, samples) || s.Dir != dir {
+		if err != nil || !reflect.DeepEqual(s.Samples, samples) || s.Dir != dir {
 			t.Errorf("%s: %v in %s (%v), want %v", name, s, s.Dir, err, samples)
 		}
 	}
@@ -113,6 +114,7 @@ func TestReadLabelsErrors(t *testing.T) {
 		{"a folder", "images/a.jpg,bean\nimages/sub,bean\n", []string{"labels.csv:2:", "is a folder"}},
 		{"no training rows", "path,label,split\nimages/a.jpg,bean,test\n", []string{"labels.csv", "no training rows"}},
 		{"bad quoting", "images/a.jpg,bean\n\"images/b.jpg,bean\n", []string{"labels.csv", "line 2"}},
+		{"several labels", "images/a.jpg,bean\nimages/b.jpg,box;disc\n", []string{"labels.csv:2:", `label "box;disc"`, "--multi-label"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(dir, "labels.csv")
@@ -132,5 +134,61 @@ func TestReadLabelsErrors(t *testing.T) {
 	}
 	if _, err := ReadLabels(filepath.Join(dir, "none.csv")); err == nil || !strings.Contains(err.Error(), "none.csv") {
 		t.Errorf("a missing labels file: %v", err)
+	}
+}
+
+// TestReadMultiLabels reads a multi-label CSV file: each row's classes (sorted, without repeats), Label the
+// first of them, classes from every training row's labels, counts per class over the label sets, and
+// problems named by file and line.
+func TestReadMultiLabels(t *testing.T) {
+	dir := t.TempDir()
+	flatImages(t, dir, 5)
+	path := filepath.Join(dir, "labels.csv")
+	write := func(text string) {
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	img := func(name string) string { return filepath.Join(dir, "images", name) }
+	write("path,label,split\nimages/a.jpg,disc;box,train\nimages/b.jpg,box,train\nimages/c.jpg, ring ; disc;ring,train\nimages/d.jpg,box;ring,test\n")
+	l, err := ReadMultiLabels(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(l.Classes, []string{"box", "disc", "ring"}) {
+		t.Fatalf("classes %v", l.Classes)
+	}
+	train, _ := l.Split(Train)
+	want := []Sample{{Path: img("a.jpg"), Label: 0, Labels: []int{0, 1}}, {Path: img("b.jpg"), Label: 0, Labels: []int{0}},
+		{Path: img("c.jpg"), Label: 1, Labels: []int{1, 2}}}
+	if !reflect.DeepEqual(train.Samples, want) {
+		t.Errorf("train %+v, want %+v", train.Samples, want)
+	}
+	if counts := train.Counts(3); !slices.Equal(counts, []int{2, 2, 1}) {
+		t.Errorf("counts %v, want each class's images [2 2 1]", counts)
+	}
+	test, _ := l.Split(Test)
+	if len(test.Samples) != 1 || !slices.Equal(test.Samples[0].Labels, []int{0, 2}) {
+		t.Errorf("test %+v", test.Samples)
+	}
+	// Through LoadDataset, with the setting; without it the separator is refused.
+	ds, err := LoadDataset("", DatasetOptions{Labels: path, MultiLabel: true})
+	if err != nil || len(ds.Classes) != 3 || ds.Test.Samples[0].Labels == nil {
+		t.Errorf("LoadDataset multi-label: %v, %v", ds, err)
+	}
+	if _, err := LoadDataset("", DatasetOptions{Labels: path}); err == nil || !strings.Contains(err.Error(), "labels.csv:2:") || !strings.Contains(err.Error(), "--multi-label") {
+		t.Errorf("a separator without multi-label: %v", err)
+	}
+	if _, err := LoadDataset(dir, DatasetOptions{MultiLabel: true}); err == nil || !strings.Contains(err.Error(), "--labels") {
+		t.Errorf("multi-label class folders: %v", err)
+	}
+	for _, tc := range []struct{ text, want string }{
+		{"images/a.jpg,box;;disc\n", "labels.csv:1:"},
+		{"images/a.jpg,box,train\nimages/b.jpg,box;zip,test\n", `label "zip"`},
+	} {
+		write(tc.text)
+		if _, err := ReadMultiLabels(path); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want an error naming %s", tc.text, err, tc.want)
+		}
 	}
 }

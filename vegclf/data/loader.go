@@ -28,8 +28,10 @@ const (
 type Batch struct {
 	Images *tensors.Tensor
 	Labels []int32
-	Paths  []string
-	Pixels []float32 // The images' flat data, owned by the batch (the same values as Images).
+	// LabelSets are the multi-label samples' classes (Sample.Labels), nil for single-label samples.
+	LabelSets [][]int
+	Paths     []string
+	Pixels    []float32 // The images' flat data, owned by the batch (the same values as Images).
 }
 
 // Loader iterates over a list of samples in batches, decoding and transforming images in parallel.
@@ -160,6 +162,12 @@ func (l *Loader) load(indices []int, epoch int) (*Batch, error) {
 	for i, idx := range indices {
 		b.Labels[i] = int32(l.Samples[idx].Label)
 		b.Paths[i] = l.Samples[idx].Path
+		if sets := l.Samples[idx].Labels; sets != nil {
+			if b.LabelSets == nil {
+				b.LabelSets = make([][]int, len(indices))
+			}
+			b.LabelSets[i] = sets
+		}
 	}
 	workers := l.Workers
 	if workers <= 0 {
@@ -193,11 +201,17 @@ func (l *Loader) load(indices []int, epoch int) (*Batch, error) {
 		}
 		if kept != i {
 			b.Labels[kept], b.Paths[kept] = b.Labels[i], b.Paths[i]
+			if b.LabelSets != nil {
+				b.LabelSets[kept] = b.LabelSets[i]
+			}
 			copy(b.Pixels[kept*imgLen:(kept+1)*imgLen], b.Pixels[i*imgLen:(i+1)*imgLen])
 		}
 		kept++
 	}
 	b.Labels, b.Paths, b.Pixels = b.Labels[:kept], b.Paths[:kept], b.Pixels[:kept*imgLen]
+	if b.LabelSets != nil {
+		b.LabelSets = b.LabelSets[:kept]
+	}
 	if kept > 0 {
 		b.Images = tensors.FromFlatDataAndDimensions(b.Pixels, kept, size, size, channels)
 	}

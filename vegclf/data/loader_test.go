@@ -81,7 +81,7 @@ func TestLoaderCache(t *testing.T) {
 	p := filepath.Join(root, "a.png")
 	writePNG(t, p, color.NRGBA{10, 20, 30, 255})
 	cache := NewImageCache(1 << 20)
-	l := &Loader{Samples: []Sample{{p, 0}}, Transform: Transform{Size: 8, Normalization: HalfNormalization}, BatchSize: 1, Cache: cache}
+	l := &Loader{Samples: []Sample{{Path: p, Label: 0}}, Transform: Transform{Size: 8, Normalization: HalfNormalization}, BatchSize: 1, Cache: cache}
 	first, err := l.Batch([]int{0})
 	if err != nil {
 		t.Fatal(err)

@@ -27,6 +27,9 @@ type Result struct {
 	Skipped   []string // Images left out because they could not be read.
 	// Unreadable are the same images, each with why it could not be read.
 	Unreadable []data.Unreadable
+	// MultiLabel holds a multi-label classifier's figures (predict.Classifier.MultiLabel); Loss, Accuracy
+	// (the exact-match ratio), Correct and Total are its, and Confusion and Samples are empty.
+	MultiLabel *MultiLabelResult
 }
 
 // SampleResult is the outcome for one image.
@@ -74,8 +77,13 @@ func (a *Accumulator) Loss() float64 { return a.lossSum / float64(max(a.batches,
 // Accuracy is the fraction of images predicted correctly (0 before any batch).
 func (a *Accumulator) Accuracy() float64 { return float64(a.correct) / float64(max(a.total, 1)) }
 
-// Split evaluates the classifier on the split's images, batch at a time.
+// Split evaluates the classifier on the split's images, batch at a time. A multi-label classifier's
+// figures are MultiLabelResult's, at its thresholds (Classifier.Thresholds), or when it has none, at
+// thresholds tuned on the split (TuneThresholds).
 func Split(c *predict.Classifier, split *data.Split, batch int, progress Progress) (*Result, error) {
+	if c.MultiLabel {
+		return multiLabelSplit(c, split, batch, progress)
+	}
 	n := len(c.Labels)
 	r := &Result{Classes: c.Labels, Confusion: make([][]int, n)}
 	for i := range r.Confusion {
@@ -113,6 +121,49 @@ func Split(c *predict.Classifier, split *data.Split, batch int, progress Progres
 	return r, nil
 }
 
+// multiLabelSplit is Split for a multi-label classifier.
+func multiLabelSplit(c *predict.Classifier, split *data.Split, batch int, progress Progress) (*Result, error) {
+	r := &Result{Classes: c.Labels}
+	loader := &data.Loader{Samples: split.Samples, Transform: c.Transform, BatchSize: batch,
+		Skip: func(path string, err error) {
+			r.Skipped = append(r.Skipped, path)
+			r.Unreadable = append(r.Unreadable, data.Unreadable{Path: path, Err: err})
+		}}
+	var acc MultiLabelAccumulator
+	done := 0
+	for b, err := range loader.Epoch(0) {
+		if err != nil {
+			return nil, fmt.Errorf("evaluating %s: %w", split.Name, err)
+		}
+		logp, err := c.LogProbabilities(b.Images)
+		if err != nil {
+			return nil, err
+		}
+		sets := b.LabelSets
+		if sets == nil { // Single-label samples: each image has its one class.
+			sets = make([][]int, len(b.Labels))
+			for i, l := range b.Labels {
+				sets[i] = []int{int(l)}
+			}
+		}
+		acc.Add(logp, sets)
+		done++
+		if progress != nil {
+			progress(done, loader.NumBatches())
+		}
+	}
+	if acc.Total() == 0 {
+		return nil, fmt.Errorf("evaluating %s: the split has no images", split.Name)
+	}
+	thresholds := c.Thresholds
+	if thresholds == nil {
+		thresholds = acc.TuneThresholds()
+	}
+	m := acc.Result(c.Labels, thresholds)
+	r.MultiLabel, r.Loss, r.Accuracy, r.Correct, r.Total = m, m.Loss, m.ExactMatch, m.Exact, m.Total
+	return r, nil
+}
+
 // PerClassAccuracy returns each class's accuracy (recall); NaN-free: a class without samples gets 0.
 func (r *Result) PerClassAccuracy() []float64 {
 	acc := make([]float64, len(r.Classes))
@@ -144,8 +195,16 @@ func (r *Result) Misclassified() []SampleResult {
 	return out
 }
 
-// WriteReport writes the loss, accuracy, per-class accuracy and confusion matrix as text.
+// WriteReport writes the loss, accuracy, per-class accuracy and confusion matrix as text; for a multi-label
+// classifier, MultiLabelResult's report.
 func (r *Result) WriteReport(w io.Writer) {
+	if r.MultiLabel != nil {
+		if len(r.Skipped) > 0 {
+			fmt.Fprintf(w, "Skipped %d unreadable images: %s\n", len(r.Skipped), strings.Join(r.Skipped, ", "))
+		}
+		r.MultiLabel.WriteReport(w)
+		return
+	}
 	fmt.Fprintf(w, "Loss: %.6f, Accuracy: %.2f%% (%d of %d)\n", r.Loss, 100*r.Accuracy, r.Correct, r.Total)
 	if len(r.Skipped) > 0 {
 		fmt.Fprintf(w, "Skipped %d unreadable images: %s\n", len(r.Skipped), strings.Join(r.Skipped, ", "))

@@ -105,8 +105,13 @@ func ShowCurves(dir string) error {
 }
 
 // ShowEvaluation displays the confusion matrix with per-class accuracy, and up to n misclassified
-// images with their true and predicted classes.
+// images with their true and predicted classes; a multi-label model's evaluation, as its text report
+// (mean average precision, F1s, and the per-class table).
 func ShowEvaluation(res *evaluate.Result, n int) {
+	if res.MultiLabel != nil {
+		res.WriteReport(os.Stdout)
+		return
+	}
 	fmt.Printf("Accuracy: %.2f%% (%d of %d), loss %.6f\n", 100*res.Accuracy, res.Correct, res.Total, res.Loss)
 	showPNG(viz.PNG(viz.ConfusionMatrix(res.Classes, res.Confusion)))
 	confused := res.MostConfused(1)

@@ -20,6 +20,10 @@ type Metadata struct {
 	ImageSize     int
 	Normalization data.Normalization
 	Source        string // Where the model came from (a run folder); optional.
+	// MultiLabel says the logits are independent sigmoids' (several classes per image), not a softmax's;
+	// Thresholds are then each class's probability above which it is the class (optional).
+	MultiLabel bool
+	Thresholds []float64
 	// Channels is the input's channels when not 3 (grayscale: 1); the mean and std written are then one
 	// per channel (data.Normalization.Channel).
 	Channels int
@@ -49,6 +53,14 @@ func (m Metadata) props() [][2]string {
 		{"normalization_std", string(std)},
 		{"input_layout", layout},
 		{"producer", "vegclf"},
+	}
+	if m.MultiLabel {
+		props = append(props, [2]string{"multi_label", "true"},
+			[2]string{"output_activation", "sigmoid: each class's probability is sigmoid(logit), independently of the others (several classes per image)"})
+		if m.Thresholds != nil {
+			thresholds, _ := json.Marshal(m.Thresholds)
+			props = append(props, [2]string{"thresholds", string(thresholds)})
+		}
 	}
 	if m.Source != "" {
 		props = append(props, [2]string{"source", m.Source})

@@ -24,14 +24,32 @@ type Classifier struct {
 	Transform data.Transform
 	BatchSize int  // Images per forward pass when predicting files; 16 if zero.
 	TTA       bool // Test-time augmentation is on (see WithTTA).
-	exec      *model.Exec
+	// MultiLabel says the outputs are independent sigmoids (WithMultiLabel): LogProbabilities returns each
+	// output's log σ, and Files lists the classes above their thresholds.
+	MultiLabel bool
+	// Thresholds are a multi-label classifier's, one per class: an output above it is the class. Nil:
+	// DefaultThreshold for Files, tuned on the split for evaluate.Split.
+	Thresholds []float64
+	exec       *model.Exec
 }
 
 // Option configures a Classifier.
 type Option func(*options)
 
 type options struct {
-	tta bool
+	tta        bool
+	multiLabel bool
+	thresholds []float64
+}
+
+// DefaultThreshold is the probability above which a multi-label classifier without thresholds lists a
+// class.
+const DefaultThreshold = 0.5
+
+// WithMultiLabel makes the classifier a multi-label one: independent sigmoid outputs, each class listed
+// when its probability is above its threshold (thresholds, one per class; nil: none set).
+func WithMultiLabel(thresholds []float64) Option {
+	return func(o *options) { o.multiLabel, o.thresholds = true, thresholds }
 }
 
 // WithTTA turns on test-time augmentation: each image's probabilities are the average of those of the
@@ -60,12 +78,19 @@ func New(backend compute.Backend, m *nn.Model, store *model.Store, labels []stri
 			return m.FoldedLogits(store, graph.TransposeAllAxes(images, 0, 3, 1, 2))
 		}
 	}
+	if o.thresholds != nil && len(o.thresholds) != len(labels) {
+		return nil, fmt.Errorf("classifier: %d thresholds for %d classes", len(o.thresholds), len(labels))
+	}
+	logProbs := func(x *graph.Node) *graph.Node { return graph.LogSoftmax(x, -1) }
+	if o.multiLabel {
+		logProbs = LogSigmoid
+	}
 	exec, err := model.NewExec(backend, store, func(scope *model.Scope, images *graph.Node) *graph.Node {
-		logp := graph.LogSoftmax(logits(scope.Store(), images), -1)
+		logp := logProbs(logits(scope.Store(), images))
 		if !o.tta {
 			return logp
 		}
-		mirrored := graph.LogSoftmax(logits(scope.Store(), graph.Reverse(images, 2)), -1)
+		mirrored := logProbs(logits(scope.Store(), graph.Reverse(images, 2)))
 		// log((p + q) / 2), computed stably from the log-probabilities.
 		top := graph.Max(logp, mirrored)
 		sum := graph.Add(graph.Exp(graph.Sub(logp, top)), graph.Exp(graph.Sub(mirrored, top)))
@@ -74,11 +99,39 @@ func New(backend compute.Backend, m *nn.Model, store *model.Store, labels []stri
 	if err != nil {
 		return nil, fmt.Errorf("classifier: %w", err)
 	}
-	return &Classifier{Model: m, Store: store, Labels: labels, Transform: tf, TTA: o.tta, exec: exec}, nil
+	return &Classifier{Model: m, Store: store, Labels: labels, Transform: tf, TTA: o.tta, MultiLabel: o.multiLabel,
+		Thresholds: o.thresholds, exec: exec}, nil
+}
+
+// LogSigmoid returns log σ(x) of logits x, computed stably: -(log(1 + exp(-|x|)) + max(-x, 0)).
+func LogSigmoid(x *graph.Node) *graph.Node {
+	softplus := graph.Add(graph.Log1p(graph.Exp(graph.Neg(graph.Abs(x)))), graph.Max(graph.Neg(x), graph.ZerosLike(x)))
+	return graph.Neg(softplus)
+}
+
+// threshold returns class c's threshold (Thresholds's, else DefaultThreshold).
+func (c *Classifier) threshold(class int) float64 {
+	if c.Thresholds == nil {
+		return DefaultThreshold
+	}
+	return c.Thresholds[class]
+}
+
+// AboveThresholds returns a multi-label classifier's classes whose probability is above their threshold,
+// most probable first (ties by index).
+func (c *Classifier) AboveThresholds(probs []float32) []Class {
+	out := []Class{}
+	for _, cl := range TopK(probs, c.Labels, len(probs)) {
+		if cl.Prob > c.threshold(cl.Index) {
+			out = append(out, cl)
+		}
+	}
+	return out
 }
 
 // LogProbabilities returns the log of the class probabilities (log-softmax of the logits, computed in
-// the graph for accuracy) of a batch of transformed images [B, H, W, 3].
+// the graph for accuracy; a multi-label classifier's, each output's log-sigmoid) of a batch of
+// transformed images [B, H, W, 3].
 func (c *Classifier) LogProbabilities(images *tensors.Tensor) ([][]float32, error) {
 	out, err := c.exec.Exec(images)
 	if err != nil {
@@ -114,7 +167,8 @@ type Class struct {
 	Prob  float64 `json:"prob"`
 }
 
-// Prediction is the top classes of one image. Err is set, and Top empty, when the image could not be read.
+// Prediction is the top classes of one image (a multi-label classifier's: every class above its threshold,
+// possibly none). Err is set, and Top empty, when the image could not be read.
 type Prediction struct {
 	Image string  `json:"image"`
 	Top   []Class `json:"top"`
@@ -144,8 +198,9 @@ func TopK(probs []float32, labels []string, k int) []Class {
 	return out
 }
 
-// Files predicts the top-k classes of each image file. An image that cannot be read gets its Err set;
-// the others are still predicted. The error return is for failures of the model itself.
+// Files predicts the top-k classes of each image file (a multi-label classifier's: the classes above their
+// thresholds, whatever k). An image that cannot be read gets its Err set; the others are still predicted.
+// The error return is for failures of the model itself.
 func (c *Classifier) Files(paths []string, k int) ([]Prediction, error) {
 	preds := make([]Prediction, len(paths))
 	samples := make([]data.Sample, len(paths))
@@ -170,12 +225,16 @@ func (c *Classifier) Files(paths []string, k int) ([]Prediction, error) {
 			return nil, err
 		}
 		for i, p := range probs {
-			preds[b.Labels[i]].Top = TopK(p, c.Labels, k)
+			if c.MultiLabel {
+				preds[b.Labels[i]].Top = c.AboveThresholds(p)
+			} else {
+				preds[b.Labels[i]].Top = TopK(p, c.Labels, k)
+			}
 		}
 	}
 	for i := range preds {
-		if preds[i].Top == nil {
-			preds[i].Err = failed[preds[i].Image]
+		if err, ok := failed[preds[i].Image]; ok && preds[i].Top == nil {
+			preds[i].Err = err
 		}
 	}
 	return preds, nil

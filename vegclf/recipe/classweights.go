@@ -59,3 +59,21 @@ func (w ClassWeighting) Weights(counts []int) []float64 {
 	}
 	return weights
 }
+
+// PosWeights returns, for multi-label training, torch's BCEWithLogitsLoss pos_weight for n training images
+// of which positives[c] have class c, nil for none: balanced weighs class c's positive terms by
+// negatives_c / positives_c, (n - positives[c]) / positives[c], so that its positives add as much to the
+// loss as its negatives. A class without positives gets 1: it has no positive term to weigh.
+func (w ClassWeighting) PosWeights(positives []int, n int) []float64 {
+	if w != BalancedClassWeights {
+		return nil
+	}
+	weights := make([]float64, len(positives))
+	for c, p := range positives {
+		weights[c] = 1
+		if p > 0 {
+			weights[c] = float64(n-p) / float64(p)
+		}
+	}
+	return weights
+}

@@ -56,11 +56,13 @@ type Config struct {
 	Devices              int                `json:"devices,omitempty"`           // Data parallel: split each training batch across this many devices (XLA only); 0: all the backend has that divide the batch.
 	Labels               string             `json:"labels,omitempty"`            // A CSV file (path,label[,split]) listing the images instead of class folders; paths relative to its folder.
 	LabelSmoothing       float64            `json:"label_smoothing,omitempty"`   // Mixes each target with the uniform distribution: (1-e)*t + e/classes, torch's label_smoothing (timm's 0.1).
-	ClassWeights         ClassWeighting     `json:"class_weights,omitempty"`     // none, or balanced: the loss weighs class c by n / (classes * count_c), torch's weight=.
+	ClassWeights         ClassWeighting     `json:"class_weights,omitempty"`     // none, or balanced: the loss weighs class c by n / (classes * count_c), torch's weight= (multi-label: pos_weight negatives_c / positives_c).
 	BalancedSampling     bool               `json:"balanced_sampling,omitempty"` // Each epoch draws its training images with replacement, with probability inverse to their class's count.
 	EMA                  float64            `json:"ema,omitempty"`               // Keep an exponential moving average of the weights with this decay, evaluated each epoch; the best checkpoint keeps the better (0: off).
 	Accumulate           int                `json:"accumulate,omitempty"`        // Sum the gradients of this many batches before each update: a batch of accumulate*batch images (0 or 1: off).
 	BNMomentum           float64            `json:"bn_momentum,omitempty"`       // Every batch norm's momentum in train mode, timm's --bn-momentum (0: the architecture's: 0.1, MobileNetV3's 0.01).
+	MultiLabel           bool               `json:"multi_label,omitempty"`       // Several labels per image (Labels's label column, separated by ';'): sigmoid outputs and binary cross-entropy, the best checkpoint by mean average precision.
+	Threshold            Threshold          `json:"threshold,omitzero"`          // Multi-label: the probability above which an output is its label, or "tune" (per class, maximizing F1 on the test split); 0.5 by default.
 	ClipGrad             float64            `json:"clip_grad,omitempty"`         // Clip each update's gradient (after accumulation) to this global norm, or value with ClipMode value (0: off).
 	ClipMode             ClipMode           `json:"clip_mode,omitempty"`         // norm (default: torch's clip_grad_norm_) or value (clip_grad_value_).
 
@@ -251,6 +253,9 @@ func (c Config) Validate() error {
 		return invalid("precision", "float32 or bfloat16 (float16 training needs loss scaling, which vegclf does not do)",
 			"float16 training needs loss scaling, which vegclf does not do (its gradients underflow); use bfloat16")
 	}
+	if err := c.validateMultiLabel(); err != nil {
+		return err
+	}
 	if err := schedule.CheckWarmup(c.Warmup); err != nil {
 		return invalid("warmup", "a fraction of the steps, at least 0 and below 1", "%v", err)
 	}
@@ -262,6 +267,42 @@ func (c Config) Validate() error {
 		return invalid(key, "0 for off, or a positive Beta parameter", "%v", err)
 	}
 	return nil
+}
+
+// validateMultiLabel checks the settings that multi-label classification changes or cannot take.
+func (c Config) validateMultiLabel() error {
+	if !c.MultiLabel {
+		if c.Threshold != (Threshold{}) {
+			return &InvalidSetting{Key: "threshold", Also: []string{"multi_label"}, Want: "only with multi-label classification",
+				Problem: fmt.Sprintf("threshold %s applies to multi-label classification only (multi_label is off)", c.Threshold)}
+		}
+		return nil
+	}
+	both := func(key, problem string) error {
+		return &InvalidSetting{Key: key, Also: []string{"multi_label"}, Want: "off with multi-label classification", Problem: problem}
+	}
+	switch {
+	case c.Labels == "":
+		return &InvalidSetting{Key: "multi_label", Also: []string{"labels"}, Want: "a labels file (labels) beside it",
+			Problem: "multi-label classification reads its labels from a CSV file (labels): class folders hold one label per image"}
+	case !(c.Threshold.Probability() > 0 && c.Threshold.Probability() < 1):
+		return invalidThreshold(c.Threshold)
+	case c.Mixup != 0 || c.Cutmix != 0:
+		key := "mixup"
+		if c.Mixup == 0 {
+			key = "cutmix"
+		}
+		return both(key, "mixup and cutmix are not implemented for multi-label classification: turn them off")
+	case c.BalancedSampling:
+		return both("balanced_sampling", "balanced sampling draws by an image's class, which a multi-label image has several of: use class_weights balanced (pos_weight) instead")
+	}
+	return nil
+}
+
+// invalidThreshold is Validate's error for a threshold outside (0, 1).
+func invalidThreshold(t Threshold) error {
+	return &InvalidSetting{Key: "threshold", Want: "a probability between 0 and 1, or tune",
+		Problem: fmt.Sprintf("threshold %g (want a probability between 0 and 1, or tune)", t.Value)}
 }
 
 // plural writes n things: "1 epoch", "2 epochs".
@@ -327,5 +368,5 @@ func FromScratch(cfg *Config, keep func(key string) bool) {
 
 // DatasetOptions returns the options data.LoadDataset takes from the configuration.
 func (c Config) DatasetOptions() data.DatasetOptions {
-	return data.DatasetOptions{MaxPerClass: c.MaxImagesPerClass, TestFraction: c.TestFraction, Seed: c.Seed, Strict: c.Strict, Labels: c.Labels}
+	return data.DatasetOptions{MaxPerClass: c.MaxImagesPerClass, TestFraction: c.TestFraction, Seed: c.Seed, Strict: c.Strict, Labels: c.Labels, MultiLabel: c.MultiLabel}
 }

@@ -60,12 +60,51 @@ type EpochMetrics struct {
 	EMATestLoss     *float64 `json:"ema_test_loss,omitempty"`
 	EMATestAccuracy *float64 `json:"ema_test_accuracy,omitempty"`
 	BestIsAverage   bool     `json:"best_is_average,omitempty"`
+	// A multi-label run's (TrainAccuracy and TestAccuracy are then exact-match ratios): the test mean
+	// average precision, which picks the best checkpoint, the micro and macro F1, each class's figures, and
+	// with a weight average, its test mean average precision.
+	TestMAP     *float64       `json:"test_map,omitempty"`
+	TestMicroF1 *float64       `json:"test_micro_f1,omitempty"`
+	TestMacroF1 *float64       `json:"test_macro_f1,omitempty"`
+	TestClasses []ClassMetrics `json:"test_classes,omitempty"`
+	EMATestMAP  *float64       `json:"ema_test_map,omitempty"`
 	// With progressive resizing (Config.FinetuneImageSizes), the size a fine-tuning epoch trained at.
 	TrainImageSize int `json:"train_image_size,omitempty"`
 }
 
+// ClassMetrics are one class's test figures in a multi-label run's epoch.
+type ClassMetrics struct {
+	Class     string  `json:"class"`
+	Threshold float64 `json:"threshold"`
+	Precision float64 `json:"precision"`
+	Recall    float64 `json:"recall"`
+	F1        float64 `json:"f1"`
+	AP        float64 `json:"ap"`
+}
+
+// Score is what picks the best checkpoint: the test accuracy, a multi-label run's test mean average
+// precision; with a weight average that is best (BestIsAverage), the average's.
+func (e EpochMetrics) Score() float64 {
+	switch {
+	case e.TestMAP != nil && e.BestIsAverage:
+		return *e.EMATestMAP
+	case e.TestMAP != nil:
+		return *e.TestMAP
+	}
+	accuracy, _ := e.BestAccuracy()
+	return accuracy
+}
+
 // String formats the metrics as the tutorial's report line.
 func (e EpochMetrics) String() string {
+	if e.TestMAP != nil {
+		line := fmt.Sprintf("Epoch %2d - Train exact match: %.2f%%, Train loss: %.6f; Test mAP: %.4f, micro F1: %.4f, macro F1: %.4f, exact match: %.2f%%, Test loss: %.6f",
+			e.Epoch, 100*e.TrainAccuracy, e.TrainLoss, *e.TestMAP, *e.TestMicroF1, *e.TestMacroF1, 100*e.TestAccuracy, e.TestLoss)
+		if e.EMATestMAP != nil {
+			line += fmt.Sprintf("; Average: test mAP %.4f, test loss %.6f", *e.EMATestMAP, *e.EMATestLoss)
+		}
+		return line
+	}
 	line := fmt.Sprintf("Epoch %2d - Train accuracy: %.2f%%, Train loss: %.6f; Test accuracy: %.2f%%, Test loss: %.6f",
 		e.Epoch, 100*e.TrainAccuracy, e.TrainLoss, 100*e.TestAccuracy, e.TestLoss)
 	if e.EMATestAccuracy != nil {
@@ -109,6 +148,13 @@ func WriteMetricsCSV(dir string, metrics []EpochMetrics) error {
 	if averaged {
 		header = append(header, "ema_test_loss", "ema_test_accuracy", "best_is_average")
 	}
+	multi := slices.ContainsFunc(metrics, func(m EpochMetrics) bool { return m.TestMAP != nil })
+	if multi {
+		header = append(header, "test_map", "test_micro_f1", "test_macro_f1")
+		if averaged {
+			header = append(header, "ema_test_map")
+		}
+	}
 	w.Write(header)
 	num := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 	opt := func(v *float64) string {
@@ -122,6 +168,12 @@ func WriteMetricsCSV(dir string, metrics []EpochMetrics) error {
 			num(m.TestAccuracy), num(m.Seconds), num(m.ImagesPerSecond), strconv.FormatBool(m.Best)}
 		if averaged {
 			row = append(row, opt(m.EMATestLoss), opt(m.EMATestAccuracy), strconv.FormatBool(m.BestIsAverage))
+		}
+		if multi {
+			row = append(row, opt(m.TestMAP), opt(m.TestMicroF1), opt(m.TestMacroF1))
+			if averaged {
+				row = append(row, opt(m.EMATestMAP))
+			}
 		}
 		w.Write(row)
 	}
@@ -182,6 +234,9 @@ func LoadClassifier(b compute.Backend, runOrCheckpoint string, opts ...predict.O
 	if err != nil {
 		return nil, nil, err
 	}
+	if meta.MultiLabel {
+		opts = append(slices.Clone(opts), predict.WithMultiLabel(meta.Thresholds))
+	}
 	c, err := predict.New(b, m, store, meta.Classes, meta.Transform(), opts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("loading %s: %w", CheckpointPath(runOrCheckpoint), err)
@@ -201,7 +256,9 @@ type Summary struct {
 	BestPhase          string         `json:"best_phase"`
 	BestEpoch          int            `json:"best_epoch"`
 	BestTestAccuracy   float64        `json:"best_test_accuracy"`
+	BestTestMAP        *float64       `json:"best_test_map,omitempty"` // A multi-label run's (its accuracies are exact-match ratios).
 	ValidationAccuracy *float64       `json:"validation_accuracy,omitempty"`
+	ValidationMAP      *float64       `json:"validation_map,omitempty"`
 	ValidationLoss     *float64       `json:"validation_loss,omitempty"`
 	Epochs             []EpochMetrics `json:"epochs"`
 	TrainSeconds       float64        `json:"train_seconds"`
@@ -340,8 +397,14 @@ func WriteSummary(dir string, s *Summary) error {
 		}
 		fmt.Fprintf(&b, "  %s\n", e)
 	}
-	fmt.Fprintf(&b, "Best: %s epoch %d, test accuracy %.2f%%\n", s.BestPhase, s.BestEpoch, 100*s.BestTestAccuracy)
-	if s.ValidationAccuracy != nil {
+	if s.BestTestMAP != nil {
+		fmt.Fprintf(&b, "Best: %s epoch %d, test mAP %.4f, exact match %.2f%%\n", s.BestPhase, s.BestEpoch, *s.BestTestMAP, 100*s.BestTestAccuracy)
+	} else {
+		fmt.Fprintf(&b, "Best: %s epoch %d, test accuracy %.2f%%\n", s.BestPhase, s.BestEpoch, 100*s.BestTestAccuracy)
+	}
+	if s.ValidationMAP != nil {
+		fmt.Fprintf(&b, "Validation: mAP %.4f, exact match %.2f%%, %.6f\n", *s.ValidationMAP, 100**s.ValidationAccuracy, *s.ValidationLoss)
+	} else if s.ValidationAccuracy != nil {
 		fmt.Fprintf(&b, "Validation: %.2f%%, %.6f\n", 100**s.ValidationAccuracy, *s.ValidationLoss)
 	}
 	fmt.Fprintf(&b, "Training time: %.1f s\n", s.TrainSeconds)

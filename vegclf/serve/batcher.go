@@ -112,8 +112,12 @@ func (s *Server) run(batch []*job) {
 		if err != nil {
 			j.err = err
 		} else {
-			j.top = predict.TopK(probs[i], s.classifier.Labels, j.topK)
-			if j.image != nil {
+			if s.classifier.MultiLabel {
+				j.top = s.classifier.AboveThresholds(probs[i])
+			} else {
+				j.top = predict.TopK(probs[i], s.classifier.Labels, j.topK)
+			}
+			if j.image != nil && len(j.top) > 0 {
 				j.gradCAM, j.err = s.gradCAMPNG(j, flat[i*size*size*3:(i+1)*size*size*3])
 			}
 		}

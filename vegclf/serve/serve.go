@@ -63,6 +63,10 @@ type Model struct {
 	Backend       string   `json:"backend"`
 	MaxBatch      int      `json:"max_batch"`
 	Batches       []int    `json:"compiled_batch_sizes"`
+	// MultiLabel says the outputs are independent sigmoids: a prediction lists every class above its
+	// threshold (Thresholds, one per class), whatever topk asks.
+	MultiLabel bool      `json:"multi_label,omitempty"`
+	Thresholds []float64 `json:"thresholds,omitempty"`
 }
 
 // Response is the answer to POST /predict: a prediction for each image, in the order sent.
@@ -73,8 +77,9 @@ type Response struct {
 	Predictions []Prediction `json:"predictions"`
 }
 
-// Prediction is one image's top classes, as vegclf predict --json prints them, and its Grad-CAM map when
-// asked for (a PNG of the image beside the map laid over it, base64).
+// Prediction is one image's top classes (a multi-label model's: every class above its threshold, possibly
+// none), as vegclf predict --json prints them, and its Grad-CAM map of the first of them when asked for (a
+// PNG of the image beside the map laid over it, base64; none without a class).
 type Prediction struct {
 	Image      string          `json:"image"`
 	Top        []predict.Class `json:"top"`
@@ -116,6 +121,7 @@ var page []byte
 // New compiles the classifier for every batch size it will run (and Grad-CAM, if on) and starts the
 // goroutine that runs it. model describes it; its Classes, ImageSize, Normalization, TTA, MaxBatch and
 // Batches are filled in from the classifier and opts.
+// A multi-label classifier (independent sigmoid outputs) answers every class above its threshold.
 func New(b compute.Backend, c *predict.Classifier, model Model, opts Options) (*Server, error) {
 	if ch := c.Transform.NumChannels(); ch != 3 {
 		return nil, fmt.Errorf("serving a model of %d input channels: not supported yet (predict and eval take it)", ch)
@@ -156,6 +162,7 @@ func New(b compute.Backend, c *predict.Classifier, model Model, opts Options) (*
 	}
 	model.Classes, model.ImageSize, model.Normalization = c.Labels, c.Transform.Size, c.Transform.Normalization.Name
 	model.TTA, model.MaxBatch, model.Batches = c.TTA, opts.MaxBatch, s.buckets
+	model.MultiLabel, model.Thresholds = c.MultiLabel, c.Thresholds
 	s.model = model
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("GET /{$}", s.handlePage)

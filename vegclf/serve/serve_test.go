@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -374,5 +375,48 @@ func TestZeroOptionsAndBadRequestStats(t *testing.T) {
 	}
 	if stats["requests"] != 3.0 || stats["bad_requests"] != 2.0 || stats["rejected"] != 0.0 {
 		t.Errorf("stats after 3 good and 2 bad requests: %v", stats)
+	}
+}
+
+// TestMultiLabel: a multi-label classifier's answers list every class above its threshold, as
+// Classifier.Files does (thresholds 0, 1 and 0.5: the first class always, the second never), whatever topk
+// asks; /v1/model says so; Grad-CAM maps the first class listed.
+func TestMultiLabel(t *testing.T) {
+	single, images := testClassifier(t)
+	c, err := predict.New(testBackend, single.Model, single.Store, single.Labels, single.Transform, predict.WithMultiLabel([]float64{0, 1, 0.5}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := c.Files(images, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, hs := newTestServer(t, c, Options{MaxBatch: 4})
+	for i, p := range images[:3] {
+		content, _ := os.ReadFile(p)
+		status, raw, resp := post(t, hs.URL+"/predict?topk=1&gradcam=1", "image/jpeg", content)
+		if status != http.StatusOK || len(resp.Predictions) != 1 {
+			t.Fatalf("%s: %d %v", p, status, raw)
+		}
+		got := resp.Predictions[0]
+		sameTop(t, p, got.Top, want[i].Top)
+		has := func(label string) bool {
+			return slices.ContainsFunc(got.Top, func(c predict.Class) bool { return c.Label == label })
+		}
+		if !has("Bean") || has("Carrot") {
+			t.Errorf("%s: %+v, want Bean, never Carrot", p, got.Top)
+		}
+		if !strings.HasPrefix(got.GradCAMPNG, "iVBORw0KGgo") {
+			t.Errorf("%s: no Grad-CAM map", p)
+		}
+	}
+	resp, err := http.Get(hs.URL + "/v1/model")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m Model
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil || !m.MultiLabel || !slices.Equal(m.Thresholds, []float64{0, 1, 0.5}) {
+		t.Errorf("/v1/model: %+v, %v", m, err)
 	}
 }

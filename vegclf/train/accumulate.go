@@ -49,7 +49,7 @@ func newAccumulator(b compute.Backend, store *model.Store, m *nn.Model, opt *ada
 	a.add, err = model.NewExec(b, store, func(scope *model.Scope, inputs, targets, labels, size, rng *Node) (*Node, *Node) {
 		g := inputs.Graph()
 		scope.Store().SetTraining(g, true)
-		loss, correct := CrossEntropy(phaseLogits(scope.Store(), m, opt, c, inputs, rng), targets, labels)
+		loss, correct := c.Loss.objective()(phaseLogits(scope.Store(), m, opt, c, inputs, rng), targets, labels)
 		for i, grad := range Gradient(loss, opt.trainableNodes(g)...) {
 			a.sums[i].SetNodeValue(Add(a.sums[i].NodeValue(g), Mul(grad, size)))
 		}
@@ -74,13 +74,13 @@ func newAccumulator(b compute.Backend, store *model.Store, m *nn.Model, opt *ada
 }
 
 // accumulate adds one micro-batch's gradients, and updates the weights when it completes the group of n.
-func (s *Stepper) accumulate(inputs, targets *tensors.Tensor, labels []int32) (loss, correct float64, err error) {
+func (s *Stepper) accumulate(inputs, targets, labels *tensors.Tensor, n int) (loss, correct float64, err error) {
 	a := s.acc
-	out, err := a.add.Exec(inputs, targets, tensors.FromValue(labels), float32(len(labels)), noise(s.seed, s.Phase, s.Steps, a.pending))
+	out, err := a.add.Exec(inputs, targets, labels, float32(n), noise(s.seed, s.Phase, s.Steps, a.pending))
 	if err != nil {
 		return 0, 0, err
 	}
-	a.images += float64(len(labels))
+	a.images += float64(n)
 	a.pending++
 	if a.pending == a.n {
 		if err := s.Flush(); err != nil {

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -62,7 +63,7 @@ func TestMobileNetResumesExactly(t *testing.T) {
 		}
 		return m
 	}
-	if a, b := metrics(straight), metrics(stopped); len(a) != 4 || !slices.Equal(a, b) {
+	if a, b := metrics(straight), metrics(stopped); len(a) != 4 || !reflect.DeepEqual(a, b) {
 		t.Errorf("metrics of the resumed run differ:\n%v\nstraight through:\n%v", b, a)
 	}
 	weights := func(dir string) []float32 {
@@ -166,7 +167,7 @@ func checkResumesExactly(t *testing.T, cfg recipe.Config, variables ...string) {
 		}
 		return m
 	}
-	if a, b := metrics(straight), metrics(stopped); len(a) != cfg.FrozenEpochs+cfg.FinetuneEpochs || !slices.Equal(a, b) {
+	if a, b := metrics(straight), metrics(stopped); len(a) != cfg.FrozenEpochs+cfg.FinetuneEpochs || !reflect.DeepEqual(a, b) {
 		t.Errorf("metrics of the resumed run differ:\n%v\nstraight through:\n%v", b, a)
 	}
 	weights := func(dir, name string) []float32 {

@@ -34,15 +34,23 @@ type features struct {
 	dim     int
 }
 
-// batch gathers the rows at idx into a [len(idx), dim] tensor with their labels.
-func (f *features) batch(idx []int) (*tensors.Tensor, []int32) {
+// batch gathers the rows at idx into a [len(idx), dim] tensor with their labels, and multi-label samples'
+// classes (nil for single-label ones).
+func (f *features) batch(idx []int) (*tensors.Tensor, []int32, [][]int) {
 	x := make([]float32, len(idx)*f.dim)
 	labels := make([]int32, len(idx))
+	var sets [][]int
 	for i, j := range idx {
 		copy(x[i*f.dim:(i+1)*f.dim], f.values[j*f.dim:(j+1)*f.dim])
 		labels[i] = int32(f.samples[j].Label)
+		if f.samples[j].Labels != nil {
+			if sets == nil {
+				sets = make([][]int, len(idx))
+			}
+			sets[i] = f.samples[j].Labels
+		}
 	}
-	return tensors.FromFlatDataAndDimensions(x, len(idx), f.dim), labels
+	return tensors.FromFlatDataAndDimensions(x, len(idx), f.dim), labels, sets
 }
 
 // featureKey identifies what cached features depend on: the backbone's values, the input transform and
@@ -80,6 +88,9 @@ func (r *Run) featureKey() (string, error) {
 	for _, s := range [][]data.Sample{r.Dataset.Train.Samples, r.Dataset.Test.Samples} {
 		for _, sample := range s {
 			fmt.Fprintf(h, "%s\x00%d\x00", sample.Path, sample.Label)
+			if sample.Labels != nil {
+				fmt.Fprintf(h, "%v\x00", sample.Labels) // A multi-label sample's classes.
+			}
 		}
 		h.Write([]byte{0xff})
 	}
@@ -129,7 +140,11 @@ func (r *Run) frozenFeatures() (train, test *features, err error) {
 			}
 			f.values = append(f.values, tensors.MustCopyFlatData[float32](out)...)
 			for i, p := range b.Paths {
-				f.samples = append(f.samples, data.Sample{Path: p, Label: int(b.Labels[i])})
+				sample := data.Sample{Path: p, Label: int(b.Labels[i])}
+				if b.LabelSets != nil {
+					sample.Labels = b.LabelSets[i]
+				}
+				f.samples = append(f.samples, sample)
 			}
 			if r.OnProgress != nil {
 				r.OnProgress(Progress{Phase: runfolder.Frozen, Stage: "features", Done: len(f.samples), Total: len(split.Samples)})
@@ -186,18 +201,19 @@ func readFeatures(path, key string) (train, test *features, err error) {
 }
 
 // headEvaluation evaluates the head on cached features as evaluate.Split does on images: loss averaged
-// over batches of the configured size, accuracy over samples.
-func (r *Run) headEvaluation(exec *model.Exec, f *features) (loss, accuracy float64, err error) {
+// over batches of the configured size, accuracy over samples; a multi-label head's figures too.
+func (r *Run) headEvaluation(exec *model.Exec, f *features) (testResult, error) {
 	order := make([]int, len(f.samples))
 	for i := range order {
 		order[i] = i
 	}
 	var acc evaluate.Accumulator
+	var multi evaluate.MultiLabelAccumulator
 	for chunk := range slices.Chunk(order, r.Config.Batch) {
-		x, labels := f.batch(chunk)
+		x, labels, sets := f.batch(chunk)
 		out, err := exec.Exec(x)
 		if err != nil {
-			return 0, 0, err
+			return testResult{}, err
 		}
 		flat := tensors.MustCopyFlatData[float32](out[0])
 		n := len(flat) / len(chunk)
@@ -205,7 +221,19 @@ func (r *Run) headEvaluation(exec *model.Exec, f *features) (loss, accuracy floa
 		for i := range rows {
 			rows[i] = flat[i*n : (i+1)*n]
 		}
-		acc.Add(rows, labels)
+		if r.Config.MultiLabel {
+			multi.Add(rows, sets)
+		} else {
+			acc.Add(rows, labels)
+		}
 	}
-	return acc.Loss(), acc.Accuracy(), nil
+	if r.Config.MultiLabel {
+		thresholds := r.fixedThresholds()
+		if thresholds == nil {
+			thresholds = multi.TuneThresholds()
+		}
+		m := multi.Result(r.Dataset.Classes, thresholds)
+		return testResult{loss: m.Loss, accuracy: m.ExactMatch, multi: m}, nil
+	}
+	return testResult{loss: acc.Loss(), accuracy: acc.Accuracy()}, nil
 }

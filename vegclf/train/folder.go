@@ -50,20 +50,26 @@ func (r *Run) saveEpoch(m runfolder.EpochMetrics) error {
 		return err
 	}
 	if m.Best {
-		r.best, _ = m.BestAccuracy()
+		r.best = m.Score()
 		r.haveBest = true
 	}
 	meta := checkpoint.Meta{
 		Arch: r.Model.Name(), Head: r.Model.Head, Classes: r.Dataset.Classes, ImageSize: r.Config.ImageSize,
 		Normalization: r.Config.Transform().Normalization, Phase: string(m.Phase), Epoch: m.Epoch, Step: r.step,
 		TestAccuracy: m.TestAccuracy, TestLoss: m.TestLoss, BestAccuracy: r.best, TrainImageSize: m.TrainImageSize,
-		InChannels: r.Config.Transform().Channels,
+		InChannels: r.Config.Transform().Channels, MultiLabel: r.Config.MultiLabel, Thresholds: r.thresholds,
+	}
+	if m.TestMAP != nil {
+		meta.TestMAP = *m.TestMAP
 	}
 	if m.BestIsAverage {
 		// best.ckpt holds the average, as the weights; last.ckpt the weights, and the average to resume.
 		best := meta
 		best.Averaged = true
 		best.TestAccuracy, best.TestLoss = m.BestAccuracy()
+		if m.EMATestMAP != nil {
+			best.TestMAP, best.Thresholds = *m.EMATestMAP, r.emaThresholds
+		}
 		if err := r.ema.Swap(); err != nil {
 			return err
 		}
@@ -104,9 +110,15 @@ func (r *Run) WriteSummary(validation *evaluate.Result) (*runfolder.Summary, err
 	for p := range r.skipped {
 		s.SkippedFiles = append(s.SkippedFiles, p)
 	}
+	if meta.MultiLabel {
+		s.BestTestMAP = &meta.TestMAP
+	}
 	if validation != nil {
 		s.ValidationImages = validation.Total
 		s.ValidationAccuracy, s.ValidationLoss = &validation.Accuracy, &validation.Loss
+		if validation.MultiLabel != nil {
+			s.ValidationMAP = &validation.MultiLabel.MAP
+		}
 	}
 	if err := runfolder.WriteSummary(r.Dir, s); err != nil {
 		return nil, err

@@ -115,7 +115,11 @@ func (r *Run) runPhase(ctx context.Context, phase runfolder.Phase, epochs int, l
 	unfrozenFrom := -1 // The first unfrozen layer group of the current stepper.
 	for r.epoch < epochs {
 		if p := r.Config.Patience; p > 0 && r.sinceBest >= p {
-			r.report("Early stopping: no better test accuracy for %s; ending the %s phase after %d of %s.\n", epochCount(p), phase, r.epoch, epochCount(epochs))
+			what := "test accuracy"
+			if r.Config.MultiLabel {
+				what = "test mean average precision"
+			}
+			r.report("Early stopping: no better %s for %s; ending the %s phase after %d of %s.\n", what, epochCount(p), phase, r.epoch, epochCount(epochs))
 			break
 		}
 		if from := r.firstUnfrozen(phase); stepper == nil || from != unfrozenFrom {
@@ -224,8 +228,27 @@ func (r *Run) planPhase(phase runfolder.Phase, epochs int, lr float64) (*phasePl
 	return plan, nil
 }
 
+// setMultiLabelMetrics records a multi-label test evaluation's figures in the epoch's metrics.
+func setMultiLabelMetrics(m *runfolder.EpochMetrics, res *evaluate.MultiLabelResult) {
+	m.TestMAP, m.TestMicroF1, m.TestMacroF1 = &res.MAP, &res.MicroF1, &res.MacroF1
+	for c, s := range res.PerClass {
+		ap := s.AP
+		if math.IsNaN(ap) {
+			ap = 0 // JSON has no NaN: a class without test positives.
+		}
+		m.TestClasses = append(m.TestClasses, runfolder.ClassMetrics{Class: res.Classes[c], Threshold: res.Thresholds[c],
+			Precision: s.Precision, Recall: s.Recall, F1: s.F1, AP: ap})
+	}
+}
+
 // loss returns the run's loss settings, reporting them when they are not the plain cross-entropy.
 func (r *Run) loss() (Loss, error) {
+	if r.Config.MultiLabel {
+		l := Loss{LabelSmoothing: r.Config.LabelSmoothing, MultiLabel: true,
+			PosWeight: r.Config.ClassWeights.PosWeights(r.Dataset.Train.Counts(len(r.Dataset.Classes)), len(r.Dataset.Train.Samples))}
+		r.report("%s\n", l.describe(r.Config.ClassWeights, r.Dataset.Classes))
+		return l, nil
+	}
 	l := Loss{LabelSmoothing: r.Config.LabelSmoothing,
 		ClassWeights: r.Config.ClassWeights.Weights(r.Dataset.Train.Counts(len(r.Dataset.Classes)))}
 	if d := l.describe(r.Config.ClassWeights, r.Dataset.Classes); d != "" {
@@ -333,16 +356,21 @@ func (r *Run) runEpoch(ctx context.Context, plan *phasePlan, stepper *Stepper) (
 		return runfolder.EpochMetrics{}, err
 	}
 	trainSeconds := time.Since(start).Seconds()
-	testLoss, testAccuracy, err := plan.src.test(progress("test"))
+	test, err := plan.src.test(progress("test"))
 	if err != nil {
 		return runfolder.EpochMetrics{}, err
 	}
 	m := runfolder.EpochMetrics{
 		Phase: plan.phase, Epoch: epoch, TrainLoss: lossSum / float64(batches), TrainAccuracy: correct / float64(seen),
-		TestLoss: testLoss, TestAccuracy: testAccuracy, ImagesPerSecond: float64(seen) / trainSeconds,
-		// The run's first epoch is the best until a better one comes, whatever its accuracy (0% included), so a
+		TestLoss: test.loss, TestAccuracy: test.accuracy, ImagesPerSecond: float64(seen) / trainSeconds,
+		// The run's first epoch is the best until a better one comes, whatever its score (0 included), so a
 		// run always has a best checkpoint.
-		Best: testAccuracy > r.best || !r.haveBest,
+		Best: test.score() > r.best || !r.haveBest,
+	}
+	r.thresholds, r.emaThresholds = nil, nil
+	if test.multi != nil {
+		setMultiLabelMetrics(&m, test.multi)
+		r.thresholds = test.multi.Thresholds
 	}
 	if plan.phase == runfolder.Finetune && r.Config.FinetuneImageSizes != "" {
 		m.TrainImageSize = r.trainSize
@@ -351,15 +379,18 @@ func (r *Run) runEpoch(ctx context.Context, plan *phasePlan, stepper *Stepper) (
 		if err := r.ema.Swap(); err != nil {
 			return runfolder.EpochMetrics{}, err
 		}
-		emaLoss, emaAccuracy, err := plan.src.test(progress("test (average)"))
+		average, err := plan.src.test(progress("test (average)"))
 		if swapErr := r.ema.Swap(); err == nil {
 			err = swapErr
 		}
 		if err != nil {
 			return runfolder.EpochMetrics{}, err
 		}
-		m.EMATestLoss, m.EMATestAccuracy = &emaLoss, &emaAccuracy
-		if emaAccuracy > max(testAccuracy, r.best) {
+		m.EMATestLoss, m.EMATestAccuracy = &average.loss, &average.accuracy
+		if average.multi != nil {
+			m.EMATestMAP, r.emaThresholds = &average.multi.MAP, average.multi.Thresholds
+		}
+		if average.score() > max(test.score(), r.best) {
 			m.Best, m.BestIsAverage = true, true
 		}
 	}
@@ -417,7 +448,26 @@ func (r *Run) EvaluateBest() (*evaluate.Result, error) {
 	if meta.Averaged {
 		averaged = " (the weight average)"
 	}
+	if res.MultiLabel != nil {
+		r.report("\nBest checkpoint: %s epoch %d%s, test mAP %.4f (thresholds %s).\n", meta.Phase, meta.Epoch, averaged, meta.TestMAP, r.describeThresholds(meta.Thresholds))
+		r.report("Validation: mAP %.4f, micro F1 %.4f, macro F1 %.4f, exact match %.2f%%, %.6f\n",
+			res.MultiLabel.MAP, res.MultiLabel.MicroF1, res.MultiLabel.MacroF1, 100*res.Accuracy, res.Loss)
+		return res, nil
+	}
 	r.report("\nBest checkpoint: %s epoch %d%s, test accuracy %.2f%%.\n", meta.Phase, meta.Epoch, averaged, 100*meta.TestAccuracy)
 	r.report("Validation: %.2f%%, %.6f\n", 100*res.Accuracy, res.Loss)
 	return res, nil
+}
+
+// describeThresholds writes a multi-label model's thresholds: "0.5 for every class", or each class's tuned
+// one.
+func (r *Run) describeThresholds(thresholds []float64) string {
+	if !r.Config.Threshold.Tune {
+		return fmt.Sprintf("%g for every class", r.Config.Threshold.Probability())
+	}
+	parts := make([]string, len(thresholds))
+	for c, t := range thresholds {
+		parts[c] = fmt.Sprintf("%s %.3g", r.Dataset.Classes[c], t)
+	}
+	return "tuned on the test split: " + strings.Join(parts, ", ")
 }

@@ -42,7 +42,7 @@ func (r *Run) FindLR(phase runfolder.Phase, lo, hi float64, steps int) (*LRFind,
 	}
 	stepper, err := NewStepper(r.Backend, clone, r.Model, StepConfig{Phase: phase, Input: src.input(), BatchNormTrain: bnTrain, Seed: r.Config.Seed, BNMomentum: r.Config.BNMomentum,
 		ClipGrad: r.Config.ClipGrad, ClipMode: r.Config.ClipMode,
-		Schedule: schedule.Exponential{Lo: lo, Hi: hi}, TotalSteps: int64(steps)})
+		Schedule: schedule.Exponential{Lo: lo, Hi: hi}, TotalSteps: int64(steps), Loss: Loss{MultiLabel: r.Config.MultiLabel}})
 	if err != nil {
 		return nil, err
 	}

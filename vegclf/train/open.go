@@ -233,6 +233,9 @@ func (r *Run) restore(path string) error {
 	if meta.Arch != string(r.Config.Arch) || meta.ImageSize != r.Config.ImageSize {
 		return fmt.Errorf("resuming from %s: checkpoint is %s at %dpx, the run's config says %s at %dpx", path, meta.Arch, meta.ImageSize, r.Config.Arch, r.Config.ImageSize)
 	}
+	if meta.MultiLabel != r.Config.MultiLabel {
+		return fmt.Errorf("resuming from %s: the checkpoint's multi-label setting is %v, the run's config says %v", path, meta.MultiLabel, r.Config.MultiLabel)
+	}
 	r.Store, r.phase, r.epoch, r.step, r.best = store, runfolder.Phase(meta.Phase), meta.Epoch, meta.Step, meta.BestAccuracy
 	_, err = os.Stat(filepath.Join(r.Dir, runfolder.BestFile))
 	r.haveBest = err == nil
@@ -250,6 +253,10 @@ func (r *Run) restore(path string) error {
 			r.sinceBest++
 		}
 	}
-	r.Notes = append(r.Notes, fmt.Sprintf("Resuming from %s: %s phase, %s done, best test accuracy %.2f%%.", path, r.phase, epochCount(r.epoch), 100*r.best))
+	best := fmt.Sprintf("best test accuracy %.2f%%", 100*r.best)
+	if r.Config.MultiLabel {
+		best = fmt.Sprintf("best test mean average precision %.4f", r.best)
+	}
+	r.Notes = append(r.Notes, fmt.Sprintf("Resuming from %s: %s phase, %s done, %s.", path, r.phase, epochCount(r.epoch), best))
 	return nil
 }

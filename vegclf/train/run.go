@@ -67,6 +67,9 @@ type Run struct {
 	trainSize   int            // The size the current epoch's training images have.
 	probedSize  int            // The training image size the automatic memory limit was probed at (0: not yet).
 	parallel    *Parallel      // Data-parallel training's layout; nil on one device.
+	// A multi-label run's thresholds of the last epoch's weights and of their average (the epoch's test
+	// split tuned them, or the run's threshold), for its checkpoints.
+	thresholds, emaThresholds []float64
 }
 
 // skip records an image that could not be loaded during training, warning once per file.

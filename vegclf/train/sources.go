@@ -17,15 +17,23 @@ import (
 )
 
 // batchInput is one training batch: images or features, and labels; targets [B,N] are soft targets of
-// mixed images (nil for the labels' one-hot rows).
+// mixed images (nil for the labels' one-hot rows); sets are multi-label images' classes (nil for
+// single-label data).
 type batchInput struct {
 	inputs  *tensors.Tensor
 	labels  []int32
 	targets *tensors.Tensor
+	sets    [][]int
 }
 
-// stepBatch trains on b, with its soft targets where it has them.
+// stepBatch trains on b, with its soft targets where it has them, or its label sets.
 func (s *Stepper) stepBatch(b batchInput) (loss, correct float64, err error) {
+	if s.loss.MultiLabel {
+		if b.sets == nil {
+			return 0, 0, fmt.Errorf("multi-label training: a batch without label sets")
+		}
+		return s.StepMulti(b.inputs, b.sets)
+	}
 	if b.targets != nil {
 		return s.StepSoft(b.inputs, b.targets, b.labels)
 	}
@@ -37,7 +45,21 @@ type epochSource interface {
 	input() StepInput
 	numBatches() int
 	trainBatches(epoch int) iter.Seq2[batchInput, error]
-	test(progress func(done, total int)) (loss, accuracy float64, err error)
+	test(progress func(done, total int)) (testResult, error)
+}
+
+// testResult is an epoch's evaluation on the test split.
+type testResult struct {
+	loss, accuracy float64                    // A multi-label model's accuracy is its exact-match ratio.
+	multi          *evaluate.MultiLabelResult // A multi-label model's figures; nil for single-label.
+}
+
+// score is what picks the best checkpoint: the accuracy, a multi-label model's mean average precision.
+func (t testResult) score() float64 {
+	if t.multi != nil {
+		return t.multi.MAP
+	}
+	return t.accuracy
 }
 
 // epochSource returns cached features for a frozen phase with batch norm in inference mode (unless the
@@ -59,6 +81,9 @@ func (r *Run) epochSource(phase runfolder.Phase, bnTrain bool) (epochSource, err
 			return nil, err
 		}
 		exec, err := model.NewExec(r.Backend, r.Store, func(scope *model.Scope, x *Node) *Node {
+			if r.Config.MultiLabel {
+				return predict.LogSigmoid(r.Model.Classify(scope.Store(), x))
+			}
 			return LogSoftmax(r.Model.Classify(scope.Store(), x), -1)
 		})
 		if err != nil {
@@ -75,7 +100,11 @@ func (r *Run) epochSource(phase runfolder.Phase, bnTrain bool) (epochSource, err
 	if phase == runfolder.Frozen && r.Config.CacheFeatures && bnTrain {
 		r.report("Feature caching is off: with batch norm in train mode the frozen backbone's output changes every step.\n")
 	}
-	classifier, err := predict.New(r.Backend, r.Model, r.Store, r.Dataset.Classes, r.Config.Transform())
+	var opts []predict.Option
+	if r.Config.MultiLabel {
+		opts = append(opts, predict.WithMultiLabel(r.fixedThresholds()))
+	}
+	classifier, err := predict.New(r.Backend, r.Model, r.Store, r.Dataset.Classes, r.Config.Transform(), opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +173,7 @@ func (s *imageSource) trainBatches(epoch int) iter.Seq2[batchInput, error] {
 		for b, err := range s.loader.Epoch(epoch) {
 			var in batchInput
 			if err == nil {
-				in = batchInput{inputs: b.Images, labels: b.Labels}
+				in = batchInput{inputs: b.Images, labels: b.Labels, sets: b.LabelSets}
 				if s.mix != nil {
 					in, err = s.mixed(b, epoch, index)
 				}
@@ -182,12 +211,12 @@ func (s *imageSource) mixed(b *data.Batch, epoch, index int) (batchInput, error)
 	}, nil
 }
 
-func (s *imageSource) test(progress func(done, total int)) (float64, float64, error) {
+func (s *imageSource) test(progress func(done, total int)) (testResult, error) {
 	res, err := evaluate.Split(s.classifier, s.r.Dataset.Test, s.r.Config.Batch, progress)
 	if err != nil {
-		return 0, 0, err
+		return testResult{}, err
 	}
-	return res.Loss, res.Accuracy, nil
+	return testResult{loss: res.Loss, accuracy: res.Accuracy, multi: res.MultiLabel}, nil
 }
 
 // reportBalancedSampling says how balanced sampling draws an epoch.
@@ -214,16 +243,29 @@ func (s *featureSource) trainBatches(epoch int) iter.Seq2[batchInput, error] {
 		// The same seeded order as the image loader's, so cached and uncached runs see the same batches.
 		order := (&data.Loader{Samples: s.train.samples, Shuffle: true, Seed: s.r.Config.Seed, Weights: s.weights}).Order(epoch)
 		for chunk := range slices.Chunk(order, s.r.Config.Batch) {
-			x, labels := s.train.batch(chunk)
-			if !yield(batchInput{inputs: x, labels: labels}, nil) {
+			x, labels, sets := s.train.batch(chunk)
+			if !yield(batchInput{inputs: x, labels: labels, sets: sets}, nil) {
 				return
 			}
 		}
 	}
 }
 
-func (s *featureSource) test(progress func(done, total int)) (float64, float64, error) {
-	loss, acc, err := s.r.headEvaluation(s.exec, s.testSet)
+func (s *featureSource) test(progress func(done, total int)) (testResult, error) {
+	res, err := s.r.headEvaluation(s.exec, s.testSet)
 	progress(1, 1)
-	return loss, acc, err
+	return res, err
+}
+
+// fixedThresholds returns a multi-label run's thresholds when they are not tuned: its threshold for every
+// class; nil when tuned (on the test split, each epoch).
+func (r *Run) fixedThresholds() []float64 {
+	if r.Config.Threshold.Tune {
+		return nil
+	}
+	thresholds := make([]float64, len(r.Dataset.Classes))
+	for c := range thresholds {
+		thresholds[c] = r.Config.Threshold.Probability()
+	}
+	return thresholds
 }

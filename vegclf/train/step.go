@@ -194,7 +194,7 @@ func newTrainExec(b compute.Backend, store *model.Store, m *nn.Model, opt *adamS
 		// The weights and Adam's moments change at every call: they must be graph parameters, never
 		// constants compiled in (see resnet's mustVariable, which marks the model's graphs the same way).
 		scope.Store().SetTraining(g, true)
-		loss, correct := CrossEntropy(phaseLogits(scope.Store(), m, opt, c, inputs, rng), targets, labels)
+		loss, correct := c.Loss.objective()(phaseLogits(scope.Store(), m, opt, c, inputs, rng), targets, labels)
 		opt.apply(g, clipGradients(Gradient(loss, opt.trainableNodes(g)...), c.ClipGrad, c.ClipMode), hyper)
 		return loss, correct
 	})
@@ -375,26 +375,43 @@ func (s *Stepper) LearningRate() float64 {
 // Step trains on one batch (images [B,H,W,3], or features [B,F] for FromFeatures) and labels,
 // returning the batch's mean loss and the number of correct predictions (before the update).
 func (s *Stepper) Step(inputs *tensors.Tensor, labels []int32) (loss, correct float64, err error) {
-	return s.step(inputs, s.loss.Targets(oneHot(labels, s.classes), labels, true), labels)
+	if s.loss.MultiLabel {
+		return 0, 0, fmt.Errorf("training step: a multi-label step takes label sets (StepMulti)")
+	}
+	return s.step(inputs, s.loss.Targets(oneHot(labels, s.classes), labels, true), tensors.FromValue(labels), len(labels))
 }
 
 // StepSoft is Step with soft targets [B,N] (rows of class probabilities, as mixup and cutmix make);
 // correct counts the predictions equal to labels.
 func (s *Stepper) StepSoft(inputs, targets *tensors.Tensor, labels []int32) (loss, correct float64, err error) {
-	return s.step(inputs, s.loss.Targets(targets, labels, false), labels)
+	if s.loss.MultiLabel {
+		return 0, 0, fmt.Errorf("training step: a multi-label step takes label sets (StepMulti)")
+	}
+	return s.step(inputs, s.loss.Targets(targets, labels, false), tensors.FromValue(labels), len(labels))
 }
 
-// step trains on one batch with the targets of the plain cross-entropy (Loss.Targets made them).
-func (s *Stepper) step(inputs, targets *tensors.Tensor, labels []int32) (loss, correct float64, err error) {
-	if s.acc != nil {
-		return s.accumulate(inputs, targets, labels)
+// StepMulti is Step for multi-label training (Loss.MultiLabel): sets are each image's classes; correct
+// counts the exact matches (every output on its label's side of probability 0.5).
+func (s *Stepper) StepMulti(inputs *tensors.Tensor, sets [][]int) (loss, correct float64, err error) {
+	if !s.loss.MultiLabel {
+		return 0, 0, fmt.Errorf("training step: label sets need a multi-label loss")
 	}
-	labelsT, hyper := tensors.FromValue(labels), s.opt.hyper(s.Steps+1)
+	hot := MultiHot(sets, s.classes)
+	return s.step(inputs, s.loss.multiLabelTargets(hot), hot, len(sets))
+}
+
+// step trains on one batch of n images with the loss's targets (Loss.Targets or multiLabelTargets made
+// them) and labels (class indices, or multi-hot rows).
+func (s *Stepper) step(inputs, targets, labels *tensors.Tensor, n int) (loss, correct float64, err error) {
+	if s.acc != nil {
+		return s.accumulate(inputs, targets, labels, n)
+	}
+	hyper := s.opt.hyper(s.Steps + 1)
 	rng := noise(s.seed, s.Phase, s.Steps, 0)
-	exec, args := s.exec, []any{inputs, targets, labelsT, hyper, rng}
-	if s.sharded != nil && s.parallel.Splits(len(labels)) {
+	exec, args := s.exec, []any{inputs, targets, labels, hyper, rng}
+	if s.sharded != nil && s.parallel.Splits(n) {
 		exec = s.sharded
-		if args, err = s.parallel.shard(inputs, targets, labelsT, hyper, rng); err != nil {
+		if args, err = s.parallel.shard(inputs, targets, labels, hyper, rng); err != nil {
 			return 0, 0, err
 		}
 	}

@@ -373,6 +373,8 @@ func TestBadSettingValues(t *testing.T) {
 		{[]string{"train", "--data", missing, "--out", out, "--lr-range", "1e-4:1e-6"}, "-lr-range", "1e-4:1e-6"},
 		{[]string{"train", "--data", missing, "--out", out, "--memory-limit", "lots"}, "-memory-limit", "lots"},
 		{[]string{"train", "--data", missing, "--out", out, "--precision", "int8"}, "-precision", "int8"},
+		{[]string{"train", "--data", missing, "--out", out, "--threshold", "1.5"}, "-threshold", "1.5"},
+		{[]string{"train", "--data", missing, "--out", out, "--threshold", "tuned"}, "-threshold", "tuned"},
 		{[]string{"train", "--data", missing, "--out", out, "--augment-policy", "autoaugment"}, "-augment-policy", "autoaugment"},
 		{[]string{"train", "--data", missing, "--out", out, "--augment-policy", "randaugment:2:31"}, "-augment-policy", "randaugment:2:31"},
 		{[]string{"bench", "--data", missing, "--precision", "int8"}, "-precision", "int8"},

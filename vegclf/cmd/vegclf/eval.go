@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -14,9 +15,10 @@ import (
 )
 
 func runEval(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("eval", "--run RUNDIR (--split DIR | FOLDER|PATTERN...) [flags]", stderr)
+	fs := newFlagSet("eval", "--run RUNDIR (--split DIR | --labels FILE | FOLDER|PATTERN...) [flags]", stderr)
 	runDir := fs.String("run", "", "run folder (its best checkpoint is used) or a checkpoint file")
 	splitDir := fs.String("split", "", "folder with one sub-folder per class of the model, e.g. DATA/validation")
+	labelsFile := fs.String("labels", "", "a CSV `file` of path,label[,split] rows (as train's --labels; a multi-label model's labels separated by ';'): its validation rows are evaluated, else its test rows")
 	batch := fs.Int("batch", 16, "batch size")
 	tta := fs.Bool("tta", false, "test-time augmentation: average each image's probabilities with its mirror image's")
 	backendSpec := backendFlag(fs)
@@ -24,8 +26,14 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *runDir == "" || (*splitDir == "") == (len(rest) == 0) {
-		return usagef("want --run RUNDIR and either --split DIR or folders and patterns of images in class folders")
+	given := 0
+	for _, on := range []bool{*splitDir != "", *labelsFile != "", len(rest) > 0} {
+		if on {
+			given++
+		}
+	}
+	if *runDir == "" || given != 1 {
+		return usagef("want --run RUNDIR and one of --split DIR, --labels FILE, or folders and patterns of images in class folders")
 	}
 	if *batch < 1 {
 		return usagef("--batch %d: want at least 1", *batch)
@@ -41,9 +49,13 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	}
 	var split *data.Split
 	what := *splitDir
-	if *splitDir != "" {
+	switch {
+	case *splitDir != "":
 		split, err = data.OpenSplit(filepath.Base(*splitDir), *splitDir, c.Labels)
-	} else {
+	case *labelsFile != "":
+		split, err = labelsSplit(*labelsFile, c.Labels, c.MultiLabel)
+		what = *labelsFile
+	default:
 		split, err = labelledSplit(rest, c.Labels)
 		what = strings.Join(rest, " ")
 	}
@@ -64,6 +76,44 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%d of %d images could not be read", n, len(split.Samples))
 	}
 	return nil
+}
+
+// labelsSplit returns the held-out rows (validation, else test) of a labels CSV file, their classes
+// those of the model's (labels) of the same names.
+func labelsSplit(path string, labels []string, multi bool) (*data.Split, error) {
+	read := data.ReadLabels
+	if multi {
+		read = data.ReadMultiLabels
+	}
+	l, err := read(path)
+	if err != nil {
+		return nil, err
+	}
+	split, err := l.Split(data.Validation)
+	if errors.Is(err, data.ErrNoSplit) {
+		split, err = l.Split(data.Test)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: eval --labels evaluates the validation or test rows", err)
+	}
+	out := &data.Split{Name: split.Name, Dir: split.Dir}
+	for _, s := range split.Samples {
+		sample := data.Sample{Path: s.Path}
+		for _, class := range s.Classes() {
+			index := slices.Index(labels, l.Classes[class])
+			if index < 0 {
+				return nil, fmt.Errorf("labels %s: %s's label %q is not one of the model's classes (%s)", path, s.Path, l.Classes[class], strings.Join(labels, ", "))
+			}
+			sample.Labels = append(sample.Labels, index)
+		}
+		slices.Sort(sample.Labels)
+		sample.Label = sample.Labels[0]
+		if !multi {
+			sample.Labels = nil
+		}
+		out.Samples = append(out.Samples, sample)
+	}
+	return out, nil
 }
 
 // labelledSplit lists the images of folder and pattern arguments (data.ExpandInputs), each labelled by

@@ -108,7 +108,8 @@ func printPredictions(c *predict.Classifier, images []data.Input, topk int, asJS
 	return printPredictionsAs("predict", c, images, topk, asJSON, stdout, stderr)
 }
 
-// printPredictionsAs predicts the images and prints them as text or JSON lines, for the command named.
+// printPredictionsAs predicts the images and prints them as text or JSON lines, for the command named: the
+// top classes, a multi-label model's every class above its threshold (topk aside).
 // Unreadable images are each named on stderr, as the command's other errors are ("vegclf predict: ..."),
 // and make the command fail after the others are printed, with their count. Images found in class folders
 // (data.Input.Class) named as the model's classes are scored: the accuracy against the folder names
@@ -130,7 +131,7 @@ func printPredictionsAs(command string, c *predict.Classifier, images []data.Inp
 			fmt.Fprintf(stderr, "vegclf %s: %v\n", command, p.Err)
 			continue
 		}
-		if class := images[i].Class; class != "" && slices.Contains(c.Labels, class) {
+		if class := images[i].Class; class != "" && slices.Contains(c.Labels, class) && !c.MultiLabel {
 			scored++
 			if p.Top[0].Label == class {
 				correct++
@@ -143,6 +144,9 @@ func printPredictionsAs(command string, c *predict.Classifier, images []data.Inp
 			continue
 		}
 		fmt.Fprintln(stdout, p.Image)
+		if c.MultiLabel && len(p.Top) == 0 {
+			fmt.Fprintln(stdout, "  (no class above its threshold)")
+		}
 		for i, cl := range p.Top {
 			fmt.Fprintf(stdout, "  %d. %-30s %6.2f%%\n", i+1, cl.Label, 100*cl.Prob)
 		}

@@ -244,7 +244,8 @@ func exportONNX(runDir, out string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	md := onnxmodel.Metadata{Classes: meta.Classes, ImageSize: meta.ImageSize, Normalization: meta.Normalization, Source: path, Channels: meta.InChannels}
+	md := onnxmodel.Metadata{Classes: meta.Classes, ImageSize: meta.ImageSize, Normalization: meta.Normalization, Source: path,
+		Channels: meta.InChannels, MultiLabel: meta.MultiLabel, Thresholds: meta.Thresholds}
 	if err := onnxmodel.Export(m, store, md, out); err != nil {
 		return err
 	}

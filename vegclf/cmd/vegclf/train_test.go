@@ -89,7 +89,8 @@ func TestTrainEvalPredictCLI(t *testing.T) {
 	}{
 		{[]string{"train", "--data", dataDir}, 2, "--out is required"},
 		{[]string{"train", "--out", out, "--data", dataDir}, 1, "already holds a run (last.ckpt): continue it with --resume, or give another --out"},
-		{[]string{"eval", "--run", out}, 2, "want --run RUNDIR and either --split DIR or folders"},
+		{[]string{"eval", "--run", out}, 2, "want --run RUNDIR and one of --split DIR, --labels FILE, or folders"},
+		{[]string{"eval", "--run", out, "--split", "x", "--labels", "y.csv"}, 2, "want --run RUNDIR and one of --split DIR, --labels FILE, or folders"},
 		{[]string{"eval", "--run", out, "--split", dataDir}, 1, "differ from the model's"},
 		{[]string{"predict", "--run", filepath.Join(dir, "nope"), img}, 1, "nope"},
 	} {
