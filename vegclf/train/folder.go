@@ -53,12 +53,8 @@ func (r *Run) saveEpoch(m runfolder.EpochMetrics) error {
 		r.best, _ = m.BestAccuracy()
 		r.haveBest = true
 	}
-	meta := checkpoint.Meta{
-		Arch: r.Model.Name(), Head: r.Model.Head, Classes: r.Dataset.Classes, ImageSize: r.Config.ImageSize,
-		Normalization: r.Config.Transform().Normalization, Phase: string(m.Phase), Epoch: m.Epoch, Step: r.step,
-		TestAccuracy: m.TestAccuracy, TestLoss: m.TestLoss, BestAccuracy: r.best, TrainImageSize: m.TrainImageSize,
-		InChannels: r.Config.Transform().Channels,
-	}
+	r.lastAccuracy, r.lastLoss = m.TestAccuracy, m.TestLoss
+	meta := r.meta(m.Phase, m.TrainImageSize)
 	if m.BestIsAverage {
 		// best.ckpt holds the average, as the weights; last.ckpt the weights, and the average to resume.
 		best := meta
@@ -77,6 +73,30 @@ func (r *Run) saveEpoch(m runfolder.EpochMetrics) error {
 		return runfolder.SaveCheckpoints(r.Dir, r.Store, meta, false)
 	}
 	return runfolder.SaveCheckpoints(r.Dir, r.Store, meta, m.Best)
+}
+
+// meta returns the checkpoint meta of where the run stands, in phase, with the last completed epoch's
+// test accuracy and loss.
+func (r *Run) meta(phase runfolder.Phase, trainSize int) checkpoint.Meta {
+	return checkpoint.Meta{
+		Arch: r.Model.Name(), Head: r.Model.Head, Classes: r.Dataset.Classes, ImageSize: r.Config.ImageSize,
+		Normalization: r.Config.Transform().Normalization, Phase: string(phase), Epoch: r.epoch, Step: r.step,
+		TestAccuracy: r.lastAccuracy, TestLoss: r.lastLoss, BestAccuracy: r.best, TrainImageSize: trainSize,
+		InChannels: r.Config.Transform().Channels,
+	}
+}
+
+// savePosition writes last.ckpt inside an epoch of phase, at pos: the weights, Adam's state and the weight
+// average as they are, the position and the epoch's sums so far in its meta. best.ckpt and the metrics
+// are an epoch's end's.
+func (r *Run) savePosition(phase runfolder.Phase, pos checkpoint.Position) error {
+	trainSize := 0
+	if phase == runfolder.Finetune && r.Config.FinetuneImageSizes != "" {
+		trainSize = r.trainSize
+	}
+	meta := r.meta(phase, trainSize)
+	meta.Position = &pos
+	return runfolder.SaveCheckpoints(r.Dir, r.Store, meta, false)
 }
 
 // WriteSummary writes summary.json and summary.txt from the metrics, the best checkpoint and the

@@ -50,7 +50,7 @@ func (r *Run) FindLR(phase runfolder.Phase, lo, hi float64, steps int) (*LRFind,
 	const beta = 0.98
 	avg, best := 0.0, math.Inf(1)
 	for epoch := lrFindEpochs; len(res.Rates) < steps; epoch++ {
-		for b, err := range src.trainBatches(epoch) {
+		for b, err := range src.trainBatches(epoch, 0, 0) {
 			if err != nil {
 				return nil, err
 			}

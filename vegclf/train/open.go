@@ -234,6 +234,7 @@ func (r *Run) restore(path string) error {
 		return fmt.Errorf("resuming from %s: checkpoint is %s at %dpx, the run's config says %s at %dpx", path, meta.Arch, meta.ImageSize, r.Config.Arch, r.Config.ImageSize)
 	}
 	r.Store, r.phase, r.epoch, r.step, r.best = store, runfolder.Phase(meta.Phase), meta.Epoch, meta.Step, meta.BestAccuracy
+	r.position, r.lastAccuracy, r.lastLoss = meta.Position, meta.TestAccuracy, meta.TestLoss
 	_, err = os.Stat(filepath.Join(r.Dir, runfolder.BestFile))
 	r.haveBest = err == nil
 	kept, err := r.trimMetrics()
@@ -250,6 +251,10 @@ func (r *Run) restore(path string) error {
 			r.sinceBest++
 		}
 	}
-	r.Notes = append(r.Notes, fmt.Sprintf("Resuming from %s: %s phase, %s done, best test accuracy %.2f%%.", path, r.phase, epochCount(r.epoch), 100*r.best))
+	inside := ""
+	if p := r.position; p != nil {
+		inside = fmt.Sprintf(" and %d of %d steps of epoch %d", p.Batches, p.Of, p.Epoch)
+	}
+	r.Notes = append(r.Notes, fmt.Sprintf("Resuming from %s: %s phase, %s%s done, best test accuracy %.2f%%.", path, r.phase, epochCount(r.epoch), inside, 100*r.best))
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/vegclf/vegclf/vegclf/checkpoint"
 	"github.com/vegclf/vegclf/vegclf/data"
 	"github.com/vegclf/vegclf/vegclf/nn"
 	"github.com/vegclf/vegclf/vegclf/recipe"
@@ -26,6 +27,14 @@ type Progress struct {
 	Stage         string // "train" or "test".
 	Done, Total   int    // Batches.
 	Elapsed       time.Duration
+}
+
+// Checkpoint says where a checkpoint saved inside an epoch stands: after step Step of the Steps (batches)
+// of the phase's epoch Epoch.
+type Checkpoint struct {
+	Phase       runfolder.Phase
+	Epoch       int
+	Step, Steps int
 }
 
 // Run is a training run in its folder.
@@ -42,6 +51,9 @@ type Run struct {
 	Report     io.Writer
 	OnProgress func(Progress)
 	OnEpoch    func(runfolder.EpochMetrics)
+	// OnCheckpoint, optional, is called after each checkpoint saved inside an epoch (Config.CheckpointEvery,
+	// or a cancelled context).
+	OnCheckpoint func(Checkpoint)
 	// FeatureCache, when set, is a folder of frozen-backbone features that runs share (a sweep's): runs with
 	// the same backbone values, transform and images compute them once. By default the run folder keeps its own.
 	FeatureCache string
@@ -51,6 +63,10 @@ type Run struct {
 	epoch int
 	step  int64
 	best  float64
+	// position, after a resume from a checkpoint saved inside an epoch, is where in it the run continues.
+	position *checkpoint.Position
+	// lastAccuracy and lastLoss are the test accuracy and loss of the last completed epoch, for the checkpoints' meta.
+	lastAccuracy, lastLoss float64
 	// haveBest says whether the run has a best checkpoint yet: until it does, the next epoch is the best.
 	haveBest bool
 	// Notes about the run's setup (weights loaded, carved split), reported once.

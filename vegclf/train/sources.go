@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"iter"
 	"math/rand/v2"
-	"slices"
 
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -22,6 +21,7 @@ type batchInput struct {
 	inputs  *tensors.Tensor
 	labels  []int32
 	targets *tensors.Tensor
+	index   int // The batch's place in the epoch's order (data.Batch.Index).
 }
 
 // stepBatch trains on b, with its soft targets where it has them.
@@ -36,7 +36,9 @@ func (s *Stepper) stepBatch(b batchInput) (loss, correct float64, err error) {
 type epochSource interface {
 	input() StepInput
 	numBatches() int
-	trainBatches(epoch int) iter.Seq2[batchInput, error]
+	// trainBatches yields the epoch's batches from its batch first on (by place in the order), the first
+	// of them the index-th yielded (they differ when unreadable images left a batch empty).
+	trainBatches(epoch, first, index int) iter.Seq2[batchInput, error]
 	test(progress func(done, total int)) (loss, accuracy float64, err error)
 }
 
@@ -138,10 +140,9 @@ func (s *imageSource) setTrainSize(size int) {
 
 func (s *imageSource) numBatches() int { return s.loader.NumBatches() }
 
-func (s *imageSource) trainBatches(epoch int) iter.Seq2[batchInput, error] {
+func (s *imageSource) trainBatches(epoch, first, index int) iter.Seq2[batchInput, error] {
 	return func(yield func(batchInput, error) bool) {
-		index := 0
-		for b, err := range s.loader.Epoch(epoch) {
+		for b, err := range s.loader.EpochFrom(epoch, first) {
 			var in batchInput
 			if err == nil {
 				in = batchInput{inputs: b.Images, labels: b.Labels}
@@ -153,6 +154,7 @@ func (s *imageSource) trainBatches(epoch int) iter.Seq2[batchInput, error] {
 				yield(batchInput{}, err)
 				return
 			}
+			in.index = b.Index
 			if !yield(in, nil) {
 				return
 			}
@@ -209,13 +211,13 @@ func (s *featureSource) numBatches() int {
 	return (len(s.train.samples) + s.r.Config.Batch - 1) / s.r.Config.Batch
 }
 
-func (s *featureSource) trainBatches(epoch int) iter.Seq2[batchInput, error] {
+func (s *featureSource) trainBatches(epoch, first, _ int) iter.Seq2[batchInput, error] {
 	return func(yield func(batchInput, error) bool) {
 		// The same seeded order as the image loader's, so cached and uncached runs see the same batches.
 		order := (&data.Loader{Samples: s.train.samples, Shuffle: true, Seed: s.r.Config.Seed, Weights: s.weights}).Order(epoch)
-		for chunk := range slices.Chunk(order, s.r.Config.Batch) {
-			x, labels := s.train.batch(chunk)
-			if !yield(batchInput{inputs: x, labels: labels}, nil) {
+		for start := first * s.r.Config.Batch; start < len(order); start += s.r.Config.Batch {
+			x, labels := s.train.batch(order[start:min(start+s.r.Config.Batch, len(order))])
+			if !yield(batchInput{inputs: x, labels: labels, index: start / s.r.Config.Batch}, nil) {
 				return
 			}
 		}

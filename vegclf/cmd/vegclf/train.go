@@ -179,7 +179,8 @@ func trainValidatePredict(cfg recipe.Config, b compute.Backend, out string, resu
 }
 
 // describeInterrupted says what an interrupted run left in out, as its last checkpoint says: what --resume
-// continues from, or, when no epoch was completed, that there is nothing to resume.
+// continues from (the completed epochs, and the steps of the epoch in progress saved inside it), or, when
+// nothing was saved, that there is nothing to resume.
 func describeInterrupted(out string) string {
 	meta, _, err := checkpoint.ReadMeta(filepath.Join(out, runfolder.LastFile))
 	if err != nil {
@@ -188,6 +189,14 @@ func describeInterrupted(out string) string {
 	at := fmt.Sprintf("%s epoch %d", meta.Phase, meta.Epoch)
 	if meta.Epoch == 0 {
 		at = fmt.Sprintf("the start of the %s phase", meta.Phase)
+	}
+	if p := meta.Position; p != nil {
+		phase := meta.Phase
+		if phase == string(runfolder.Finetune) {
+			phase = "fine-tuning"
+		}
+		return fmt.Sprintf("interrupted; completed epochs are saved in %s, and %s epoch %d up to step %d of %d (%s holds them, optimizer step %d): "+
+			"--resume --out %s continues at step %d", out, phase, p.Epoch, p.Batches, p.Of, runfolder.LastFile, meta.Step, out, p.Batches)
 	}
 	return fmt.Sprintf("interrupted; completed epochs are saved in %s (%s holds %s, step %d): continue with --resume --out %s",
 		out, runfolder.LastFile, at, meta.Step, out)
