@@ -117,6 +117,13 @@ func (r *Run) WriteSummary(validation *evaluate.Result) (*runfolder.Summary, err
 	}
 	for _, e := range epochs {
 		s.TrainSeconds += e.Seconds
+		if s.PhaseSeconds == nil {
+			s.PhaseSeconds = map[runfolder.Phase]float64{}
+		}
+		s.PhaseSeconds[e.Phase] += e.Seconds
+	}
+	if _, ok := s.PhaseSeconds[runfolder.Frozen]; ok && r.featureSeconds > 0 {
+		s.PhaseSeconds[runfolder.Frozen] += r.featureSeconds
 	}
 	for _, u := range r.Dataset.Skipped {
 		s.SkippedFiles = append(s.SkippedFiles, u.Path)

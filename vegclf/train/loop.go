@@ -113,7 +113,7 @@ type phasePlan struct {
 
 // runPhase trains the phase's remaining epochs: up to epochs in all, at base learning rate lr.
 func (r *Run) runPhase(ctx context.Context, phase runfolder.Phase, epochs int, lr float64) error {
-	plan, err := r.planPhase(phase, epochs, lr)
+	plan, err := r.planPhase(ctx, phase, epochs, lr)
 	if err != nil {
 		return err
 	}
@@ -145,7 +145,7 @@ func (r *Run) runPhase(ctx context.Context, phase runfolder.Phase, epochs int, l
 }
 
 // planPhase reports how the phase trains and prepares its batches, rates and schedule.
-func (r *Run) planPhase(phase runfolder.Phase, epochs int, lr float64) (*phasePlan, error) {
+func (r *Run) planPhase(ctx context.Context, phase runfolder.Phase, epochs int, lr float64) (*phasePlan, error) {
 	plan := &phasePlan{phase: phase, epochs: epochs, bnTrain: phase == runfolder.Finetune || r.Config.FrozenBatchNormTrain}
 	// A resumed phase (or an imported run's) continues its optimizer: say so, and what is left of it.
 	adam, span := fmt.Sprintf("fresh Adam lr %g", lr), epochCount(epochs)
@@ -179,7 +179,7 @@ func (r *Run) planPhase(phase runfolder.Phase, epochs int, lr float64) (*phasePl
 		}
 	}
 	var err error
-	if plan.src, err = r.epochSource(phase, plan.bnTrain); err != nil {
+	if plan.src, err = r.epochSource(ctx, phase, plan.bnTrain); err != nil {
 		return nil, err
 	}
 	var scales []float64 // nil: 1 for every layer group.
@@ -346,6 +346,20 @@ func (r *Run) runEpoch(ctx context.Context, plan *phasePlan, stepper *Stepper) (
 		}
 		return true, ctx.Err()
 	}
+	cached := plan.src.input() == FromFeatures
+	steps := &pace{now: r.clock()}
+	trainProgress := func() {
+		if r.OnProgress == nil {
+			return
+		}
+		p := Progress{Phase: plan.phase, Epoch: epoch, Epochs: plan.epochs, Stage: "train", Done: pos.Batches, Total: total, Elapsed: time.Since(start)}
+		if per, ok := steps.perStep(); ok {
+			p.ImagesPerSecond = steps.imagesPerSecond()
+			p.EpochLeft = per * time.Duration(total-pos.Batches)
+			p.RunLeft, _ = r.runLeft(plan.phase, epoch, p.EpochLeft, cached)
+		}
+		r.OnProgress(p)
+	}
 	for b, err := range plan.src.trainBatches(shuffleEpoch, pos.Next, pos.Batches) {
 		if err != nil {
 			return runfolder.EpochMetrics{}, err
@@ -369,7 +383,14 @@ func (r *Run) runEpoch(ctx context.Context, plan *phasePlan, stepper *Stepper) (
 		pos.Batches++
 		pos.Next = b.index + 1
 		pos.Seen += len(b.labels)
-		progress("train")(pos.Batches, total)
+		steps.step(len(b.labels))
+		if ips := steps.imagesPerSecond(); ips > 0 {
+			r.speeds.setTrain(plan.phase, 1/ips)
+			if !cached && plan.phase == runfolder.Frozen && r.speeds.forward == 0 {
+				r.speeds.forward = 1 / ips // A frozen step on images is about the forward pass.
+			}
+		}
+		trainProgress()
 		if pos.Next < total && stepper.Pending() == 0 && r.Config.CheckpointEvery.Due(pos.Batches-saved, time.Since(savedTime)) {
 			if err := checkpointHere(); err != nil {
 				return runfolder.EpochMetrics{}, err
@@ -387,9 +408,13 @@ func (r *Run) runEpoch(ctx context.Context, plan *phasePlan, stepper *Stepper) (
 		return runfolder.EpochMetrics{}, err
 	}
 	trainSeconds := (before + time.Since(start)).Seconds()
+	testStart := time.Now()
 	testLoss, testAccuracy, err := plan.src.test(progress("test"))
 	if err != nil {
 		return runfolder.EpochMetrics{}, err
+	}
+	if n := len(r.Dataset.Test.Samples); !cached && n > 0 {
+		r.speeds.forward = time.Since(testStart).Seconds() / float64(n)
 	}
 	m := runfolder.EpochMetrics{
 		Phase: plan.phase, Epoch: epoch, TrainLoss: pos.LossSum / float64(pos.Batches), TrainAccuracy: pos.Correct / float64(pos.Seen),

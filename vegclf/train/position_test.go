@@ -170,3 +170,68 @@ func TestResumeInsideEpochs(t *testing.T) {
 		})
 	}
 }
+
+// TestFeaturePassInParts interrupts the frozen backbone's feature pass: the parts it saved (every two
+// batches, and when cancelled) are kept, the run started again goes on from them without computing their
+// images again, and it ends as the run that went straight through, with no part left.
+func TestFeaturePassInParts(t *testing.T) {
+	cfg := smallConfig(generate(t, synthveg.Options{Classes: 2, Train: 5, Test: 3, Size: 40, Seed: 8}))
+	cfg.Batch, cfg.FrozenEpochs, cfg.FinetuneEpochs, cfg.CheckpointEvery = 2, 2, 1, recipe.Interval{Steps: 2}
+	straight := filepath.Join(t.TempDir(), "straight")
+	trainUntil(t, cfg, straight, false, func(*Checkpoint, *Progress) bool { return false })
+	dir := filepath.Join(t.TempDir(), "stopped")
+	r, err := Create(cfg, testenv.Backend(t), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var report strings.Builder
+	r.Report = &report
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r.OnProgress = func(p Progress) {
+		if p.Stage == "features" && p.Total == 10 && p.Done == 6 {
+			cancel()
+		}
+	}
+	if err := r.Train(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("the interrupted pass: %v\n%s", err, report.String())
+	}
+	if parts, images := FeatureParts(dir); parts != 2 || images != 6 {
+		t.Fatalf("%d parts of %d images kept, want 2 of 6:\n%s", parts, images, report.String())
+	}
+	// Started again (nothing to resume: no epoch was trained), the pass goes on at its fourth batch.
+	r, err = Open(cfg, testenv.Backend(t), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	report.Reset()
+	r.Report = &report
+	first := 0
+	r.OnProgress = func(p Progress) {
+		if p.Stage == "features" && first == 0 {
+			first = p.Done
+		}
+	}
+	if err := r.Train(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if first != 8 || !strings.Contains(report.String(), "Feature pass of the train images resumed from its saved parts at batch 3 of 5 (6 images kept).") {
+		t.Errorf("the pass started again at image %d, want 8:\n%s", first, report.String())
+	}
+	if parts, _ := FeatureParts(dir); parts != 0 {
+		t.Errorf("%d parts left after the pass", parts)
+	}
+	if s, err := r.WriteSummary(nil); err != nil || s.PhaseSeconds[runfolder.Frozen] <= 0 || s.PhaseSeconds[runfolder.Finetune] <= 0 {
+		t.Errorf("summary's phase times %v, %v", s.PhaseSeconds, err)
+	}
+	wantMetrics, wantVars := runState(t, straight)
+	gotMetrics, gotVars := runState(t, dir)
+	if !reflect.DeepEqual(gotMetrics, wantMetrics) {
+		t.Errorf("metrics of the run started again:\n%v\nstraight through:\n%v", gotMetrics, wantMetrics)
+	}
+	for name, want := range wantVars {
+		if !bytes.Equal(gotVars[name], want) {
+			t.Errorf("%s differs from the straight run's", name)
+		}
+	}
+}

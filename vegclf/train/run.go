@@ -27,6 +27,13 @@ type Progress struct {
 	Stage         string // "train" or "test".
 	Done, Total   int    // Batches.
 	Elapsed       time.Duration
+	// While training, ImagesPerSecond is the epoch's speed so far (its first step, which compiles, left
+	// out); EpochLeft and RunLeft estimate the time left in the epoch's training and in the whole run, its
+	// test passes included. Each is 0 while not known (after one step, or before the speeds they need were
+	// measured: fine-tuning's is estimated from the backbone's forward pass until its first steps). In the
+	// feature pass (Stage "features"), ImagesPerSecond and EpochLeft are the pass's over the split.
+	ImagesPerSecond    float64
+	EpochLeft, RunLeft time.Duration
 }
 
 // Checkpoint says where a checkpoint saved inside an epoch stands: after step Step of the Steps (batches)
@@ -83,6 +90,19 @@ type Run struct {
 	trainSize   int            // The size the current epoch's training images have.
 	probedSize  int            // The training image size the automatic memory limit was probed at (0: not yet).
 	parallel    *Parallel      // Data-parallel training's layout; nil on one device.
+	speeds      speeds         // Measured speeds, for the estimates of the time left.
+	// featureSeconds is the time the frozen backbone's feature pass of the run folder's features took
+	// (every part of it, when it was interrupted), 0 when the run did not compute them.
+	featureSeconds float64
+	now            func() time.Time // The clock of the estimates; nil: time.Now.
+}
+
+// clock returns the run's clock (time.Now but in tests).
+func (r *Run) clock() func() time.Time {
+	if r.now != nil {
+		return r.now
+	}
+	return time.Now
 }
 
 // skip records an image that could not be loaded during training, warning once per file.

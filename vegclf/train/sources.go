@@ -1,6 +1,7 @@
 package train
 
 import (
+	"context"
 	"fmt"
 	"iter"
 	"math/rand/v2"
@@ -43,8 +44,9 @@ type epochSource interface {
 }
 
 // epochSource returns cached features for a frozen phase with batch norm in inference mode (unless the
-// cache is turned off), and images otherwise.
-func (r *Run) epochSource(phase runfolder.Phase, bnTrain bool) (epochSource, error) {
+// cache is turned off), and images otherwise. Computing the features stops, their pass saved in parts,
+// when ctx is cancelled.
+func (r *Run) epochSource(ctx context.Context, phase runfolder.Phase, bnTrain bool) (epochSource, error) {
 	// Fine-tuning takes the crops with --augment, and the policy and random erasing when they are set;
 	// the frozen phase takes all of them with --augment-frozen.
 	finetune, frozenAugmented := phase == runfolder.Finetune, phase == runfolder.Frozen && r.Config.AugmentFrozen
@@ -56,7 +58,7 @@ func (r *Run) epochSource(phase runfolder.Phase, bnTrain bool) (epochSource, err
 		r.report("Feature caching is off: augmented images give different features every epoch.\n")
 	}
 	if phase == runfolder.Frozen && !bnTrain && r.Config.CacheFeatures && !augmented {
-		train, test, err := r.frozenFeatures()
+		train, test, err := r.frozenFeatures(ctx)
 		if err != nil {
 			return nil, err
 		}

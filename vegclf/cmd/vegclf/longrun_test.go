@@ -15,6 +15,7 @@ import (
 	"github.com/vegclf/vegclf/vegclf/checkpoint"
 	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/synthveg"
+	"github.com/vegclf/vegclf/vegclf/train"
 )
 
 // TestSignalsInsideEpochs stops a run inside its epochs, through the command: SIGKILL right after the
@@ -48,32 +49,7 @@ func TestSignalsInsideEpochs(t *testing.T) {
 		if i > 0 {
 			cmdArgs = append(cmdArgs, "--resume")
 		}
-		cmd := exec.Command(os.Args[0], cmdArgs...)
-		cmd.Env = append(os.Environ(), "VEGCLF_TEST_RUN_MAIN=1")
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		stdout, _ := cmd.StdoutPipe()
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		scanner := bufio.NewScanner(stdout)
-		var report strings.Builder
-		found := false
-		for scanner.Scan() {
-			report.WriteString(scanner.Text() + "\n")
-			if scanner.Text() == stop.after {
-				found = true
-				break
-			}
-		}
-		cmd.Process.Signal(stop.signal)
-		for scanner.Scan() {
-			report.WriteString(scanner.Text() + "\n")
-		}
-		err := cmd.Wait()
-		if !found {
-			t.Fatalf("run %d never reported %q:\n%s\n%s", i+1, stop.after, report.String(), stderr.String())
-		}
+		_, stderr, err := startUntil(t, stop.after, stop.signal, cmdArgs...)
 		meta, _, metaErr := checkpoint.ReadMeta(filepath.Join(dir, runfolder.LastFile))
 		if metaErr != nil || meta.Position == nil {
 			t.Fatalf("after %v, last.ckpt holds no place inside an epoch: %+v, %v", stop.signal, meta, metaErr)
@@ -81,19 +57,26 @@ func TestSignalsInsideEpochs(t *testing.T) {
 		var exit *exec.ExitError
 		if stop.signal == syscall.SIGTERM {
 			if !errors.As(err, &exit) || exit.ExitCode() != 1 {
-				t.Fatalf("SIGTERM: %v\n%s", err, stderr.String())
+				t.Fatalf("SIGTERM: %v\n%s", err, stderr)
 			}
 			if meta.Phase != string(runfolder.Finetune) || meta.Position.Batches < 3 {
 				t.Errorf("after SIGTERM last.ckpt is at %s, position %+v", meta.Phase, *meta.Position)
 			}
-			if want := "and fine-tuning epoch 1 up to step "; !strings.Contains(stderr.String(), want) || !strings.Contains(stderr.String(), "--resume --out "+dir+" continues at step") {
-				t.Errorf("SIGTERM's message does not say what was saved (%q):\n%s", want, stderr.String())
+			if want := "and fine-tuning epoch 1 up to step "; !strings.Contains(stderr, want) || !strings.Contains(stderr, "--resume --out "+dir+" continues at step") {
+				t.Errorf("SIGTERM's message does not say what was saved (%q):\n%s", want, stderr)
 			}
 		}
 	}
 	if code, stdout, stderr := runBinary(t, append([]string{"train", "--out", dir, "--resume"}, args...)...); code != 0 || !strings.Contains(stdout, "Resuming fine-tuning epoch 1 at step ") {
 		t.Fatalf("the last resume: exit %d\n%s\n%s", code, stdout, stderr)
 	}
+	checkSameRun(t, dir, straight, 2)
+}
+
+// checkSameRun checks that the run folder dir ends as straight, whose run went straight through: the same
+// epochs of metrics but for their timings, and every variable of the last and best checkpoints bit for bit.
+func checkSameRun(t *testing.T, dir, straight string, epochs int) {
+	t.Helper()
 	state := func(dir string) ([]runfolder.EpochMetrics, map[string][]byte) {
 		metrics, err := runfolder.ReadMetrics(dir)
 		if err != nil {
@@ -116,7 +99,7 @@ func TestSignalsInsideEpochs(t *testing.T) {
 	}
 	wantMetrics, wantVars := state(straight)
 	gotMetrics, gotVars := state(dir)
-	if len(wantMetrics) != 2 || !reflect.DeepEqual(gotMetrics, wantMetrics) {
+	if len(wantMetrics) != epochs || !reflect.DeepEqual(gotMetrics, wantMetrics) {
 		t.Errorf("metrics of the stopped run:\n%v\nstraight through:\n%v", gotMetrics, wantMetrics)
 	}
 	if len(gotVars) != len(wantVars) || len(wantVars) == 0 {
@@ -127,4 +110,65 @@ func TestSignalsInsideEpochs(t *testing.T) {
 			t.Errorf("%s differs from the straight run's", name)
 		}
 	}
+}
+
+// startUntil starts the command and reads its report until a line that begins with prefix, then sends
+// it signal and waits for it to end. It returns the report, stderr and the exit error; it fails the test
+// when the report has no such line.
+func startUntil(t *testing.T, prefix string, signal syscall.Signal, args ...string) (string, string, error) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "VEGCLF_TEST_RUN_MAIN=1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	scanner := bufio.NewScanner(stdout)
+	var report strings.Builder
+	found := false
+	for scanner.Scan() {
+		report.WriteString(scanner.Text() + "\n")
+		if strings.HasPrefix(scanner.Text(), prefix) {
+			found = true
+			break
+		}
+	}
+	cmd.Process.Signal(signal)
+	for scanner.Scan() {
+		report.WriteString(scanner.Text() + "\n")
+	}
+	err := cmd.Wait()
+	if !found {
+		t.Fatalf("the run never reported %q:\n%s\n%s", prefix, report.String(), stderr.String())
+	}
+	return report.String(), stderr.String(), err
+}
+
+// TestKilledFeaturePass kills a run (SIGKILL) right after it reported a part of its feature pass saved:
+// the same command started again goes on from the parts, and the run ends as one that went straight
+// through.
+func TestKilledFeaturePass(t *testing.T) {
+	dataDir := filepath.Join(t.TempDir(), "data")
+	if _, err := synthveg.Generate(dataDir, synthveg.Options{Classes: 2, Train: 8, Test: 2, Size: 40, Seed: 6}); err != nil {
+		t.Fatal(err)
+	}
+	// 16 train images in batches of 2: 8 batches, a part every 2.
+	args := []string{"--data", dataDir, "--arch", "resnet18", "--weights", "none", "--image-size", "32", "--batch", "2",
+		"--frozen-epochs", "1", "--finetune-epochs", "1", "--lr", "1e-3", "--finetune-lr", "1e-3", "--checkpoint-every", "2steps"}
+	straight := filepath.Join(t.TempDir(), "straight")
+	if code, stdout, stderr := runBinary(t, append([]string{"train", "--out", straight}, args...)...); code != 0 {
+		t.Fatalf("the straight run: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	dir := filepath.Join(t.TempDir(), "killed")
+	startUntil(t, "Feature pass saved: train images up to batch 4 of 8", syscall.SIGKILL, append([]string{"train", "--out", dir}, args...)...)
+	if parts, images := train.FeatureParts(dir); parts < 2 || images < 8 {
+		t.Fatalf("after the kill, %d parts of %d images kept, want at least 2 of 8", parts, images)
+	}
+	code, stdout, stderr := runBinary(t, append([]string{"train", "--out", dir}, args...)...)
+	if code != 0 || !strings.Contains(stdout, "Feature pass of the train images resumed from its saved parts at batch ") {
+		t.Fatalf("started again: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	checkSameRun(t, dir, straight, 2)
 }

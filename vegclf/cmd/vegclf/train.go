@@ -184,7 +184,11 @@ func trainValidatePredict(cfg recipe.Config, b compute.Backend, out string, resu
 func describeInterrupted(out string) string {
 	meta, _, err := checkpoint.ReadMeta(filepath.Join(out, runfolder.LastFile))
 	if err != nil {
-		return fmt.Sprintf("interrupted before the first epoch was completed: nothing is saved to resume in %s; start again with the same command", out)
+		msg := fmt.Sprintf("interrupted before the first epoch was completed: nothing is saved to resume in %s; start again with the same command", out)
+		if parts, images := train.FeatureParts(out); parts > 0 {
+			msg += fmt.Sprintf(" (it goes on from the feature pass's %d saved parts, %d images, without computing them again)", parts, images)
+		}
+		return msg
 	}
 	at := fmt.Sprintf("%s epoch %d", meta.Phase, meta.Epoch)
 	if meta.Epoch == 0 {
@@ -244,6 +248,9 @@ func progressBar(w io.Writer) func(train.Progress) {
 		filled := width * p.Done / max(p.Total, 1)
 		fmt.Fprintf(w, "\r%s epoch %d/%d %-5s [%s%s] %d/%d %s ", p.Phase, p.Epoch, p.Epochs, p.Stage,
 			strings.Repeat("=", filled), strings.Repeat(" ", width-filled), p.Done, p.Total, p.Elapsed.Round(time.Second))
+		if timing := p.Timing(); timing != "" {
+			fmt.Fprintf(w, "(%s) \033[K", timing)
+		}
 		if p.Done == p.Total && p.Stage == "test" {
 			fmt.Fprint(w, "\r\033[K")
 		}
