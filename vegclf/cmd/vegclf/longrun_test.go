@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/vegclf/vegclf/vegclf/checkpoint"
 	"github.com/vegclf/vegclf/vegclf/runfolder"
@@ -171,4 +173,28 @@ func TestKilledFeaturePass(t *testing.T) {
 		t.Fatalf("started again: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 	checkSameRun(t, dir, straight, 2)
+}
+
+// TestProgressLine draws the progress bar with its speed and estimates, and erases it before a report
+// line (a checkpoint's) is written, and after an epoch's test.
+func TestProgressLine(t *testing.T) {
+	var bar, report bytes.Buffer
+	line := &progressLine{w: &bar}
+	out := &clearingWriter{&report, line}
+	line.draw(train.Progress{Phase: runfolder.Finetune, Epoch: 2, Epochs: 3, Stage: "train", Done: 30, Total: 60, Elapsed: 95 * time.Second,
+		ImagesPerSecond: 4.2, EpochLeft: 190 * time.Second, RunLeft: 2 * time.Hour})
+	if want := "\rfinetune epoch 2/3 train [===============               ] 30/60 1m35s (4.2 img/s, epoch 3m10s left, run 2h0m left) \033[K"; bar.String() != want {
+		t.Errorf("bar %q, want %q", bar.String(), want)
+	}
+	bar.Reset()
+	fmt.Fprintf(out, "Checkpoint saved: fine-tuning epoch 2, step 30 of 60 (last.ckpt).\n")
+	fmt.Fprintf(out, "another line\n")
+	if bar.String() != "\r\033[K" || !strings.HasPrefix(report.String(), "Checkpoint saved") {
+		t.Errorf("before a report line the bar got %q (want it erased once), the report %q", bar.String(), report.String())
+	}
+	bar.Reset()
+	line.draw(train.Progress{Phase: runfolder.Finetune, Epoch: 2, Epochs: 3, Stage: "test", Done: 5, Total: 5})
+	if !strings.HasSuffix(bar.String(), "\r\033[K") || line.drawn {
+		t.Errorf("the bar is not erased after the test: %q", bar.String())
+	}
 }

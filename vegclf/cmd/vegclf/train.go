@@ -139,8 +139,7 @@ func trainValidatePredict(cfg recipe.Config, b compute.Backend, out string, resu
 		fmt.Fprintf(stdout, ", %d validation", len(ds.Validation.Samples))
 	}
 	fmt.Fprintf(stdout, " images, %dx%d\nModel: %s\n", r.Config.ImageSize, r.Config.ImageSize, r.Model)
-	r.Report = stdout
-	r.OnProgress = progressBar(stderr)
+	r.OnProgress, r.Report = progressBar(stderr, stdout)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := r.Train(ctx); err != nil {
@@ -234,25 +233,55 @@ func megabytes(n int64) string {
 	return fmt.Sprintf("%.0f MB", float64(n)/1e6)
 }
 
-// progressBar returns a progress callback drawing a bar on w when w is a terminal, and nothing otherwise.
-func progressBar(w io.Writer) func(train.Progress) {
+// progressBar returns a progress callback drawing a bar on w when w is a terminal (nil otherwise), and
+// report wrapped so that a report line written while a bar is drawn replaces it instead of following it.
+func progressBar(w, report io.Writer) (func(train.Progress), io.Writer) {
 	f, ok := w.(*os.File)
 	if !ok {
-		return nil
+		return nil, report
 	}
 	if info, err := f.Stat(); err != nil || info.Mode()&os.ModeCharDevice == 0 {
-		return nil
+		return nil, report
 	}
-	return func(p train.Progress) {
-		const width = 30
-		filled := width * p.Done / max(p.Total, 1)
-		fmt.Fprintf(w, "\r%s epoch %d/%d %-5s [%s%s] %d/%d %s ", p.Phase, p.Epoch, p.Epochs, p.Stage,
-			strings.Repeat("=", filled), strings.Repeat(" ", width-filled), p.Done, p.Total, p.Elapsed.Round(time.Second))
-		if timing := p.Timing(); timing != "" {
-			fmt.Fprintf(w, "(%s) \033[K", timing)
-		}
-		if p.Done == p.Total && p.Stage == "test" {
-			fmt.Fprint(w, "\r\033[K")
-		}
+	line := &progressLine{w: w}
+	return line.draw, &clearingWriter{report, line}
+}
+
+// progressLine draws a progress bar on its line of w.
+type progressLine struct {
+	w     io.Writer
+	drawn bool // The line holds a bar.
+}
+
+func (l *progressLine) draw(p train.Progress) {
+	const width = 30
+	filled := width * p.Done / max(p.Total, 1)
+	fmt.Fprintf(l.w, "\r%s epoch %d/%d %-5s [%s%s] %d/%d %s ", p.Phase, p.Epoch, p.Epochs, p.Stage,
+		strings.Repeat("=", filled), strings.Repeat(" ", width-filled), p.Done, p.Total, p.Elapsed.Round(time.Second))
+	if timing := p.Timing(); timing != "" {
+		fmt.Fprintf(l.w, "(%s) \033[K", timing)
 	}
+	l.drawn = true
+	if p.Done == p.Total && p.Stage == "test" {
+		l.clear()
+	}
+}
+
+// clear erases the bar, if one is drawn.
+func (l *progressLine) clear() {
+	if l.drawn {
+		fmt.Fprint(l.w, "\r\033[K")
+		l.drawn = false
+	}
+}
+
+// clearingWriter writes to w after erasing line's bar.
+type clearingWriter struct {
+	w    io.Writer
+	line *progressLine
+}
+
+func (c *clearingWriter) Write(b []byte) (int, error) {
+	c.line.clear()
+	return c.w.Write(b)
 }
