@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vegclf/vegclf/vegclf/checkpoint"
 	"github.com/vegclf/vegclf/vegclf/internal/testenv"
@@ -103,8 +104,8 @@ func TestResumeInsideEpochs(t *testing.T) {
 		{"the feature cache, and Ctrl-C between checkpoints", func(c *recipe.Config) {
 			c.CheckpointEvery = recipe.Interval{Off: true}
 		}, []string{"step frozen 1 1", "step finetune 1 3"}, 2},
-		{"gradient accumulation: checkpoints between updates only", func(c *recipe.Config) {
-			c.Accumulate, c.CheckpointEvery, c.FrozenEpochs = 3, steps, 1
+		{"gradient accumulation: checkpoints between updates only, every nanosecond of training", func(c *recipe.Config) {
+			c.Accumulate, c.CheckpointEvery, c.FrozenEpochs = 3, recipe.Interval{Duration: time.Nanosecond}, 1
 		}, []string{"checkpoint finetune 1 3", "step finetune 2 2"}, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
