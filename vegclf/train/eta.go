@@ -98,7 +98,7 @@ func (r *Run) runLeft(phase runfolder.Phase, epoch int, epochLeft time.Duration,
 		phase  runfolder.Phase
 		epochs int
 		test   float64
-	}{{phase, r.phaseEpochs(phase) - epoch, thisTest}}
+	}{{phase, r.epochsOf(phase) - epoch, thisTest}}
 	if phase == runfolder.Frozen {
 		later = append(later, struct {
 			phase  runfolder.Phase
@@ -119,8 +119,8 @@ func (r *Run) runLeft(phase runfolder.Phase, epoch int, epochLeft time.Duration,
 	return time.Duration(left * float64(time.Second)), true
 }
 
-// phaseEpochs returns the epochs of phase the run trains.
-func (r *Run) phaseEpochs(phase runfolder.Phase) int {
+// epochsOf returns the epochs of phase the run trains.
+func (r *Run) epochsOf(phase runfolder.Phase) int {
 	if phase == runfolder.Finetune {
 		return r.Config.FinetuneEpochs
 	}
