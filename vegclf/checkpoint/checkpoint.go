@@ -54,6 +54,25 @@ type Meta struct {
 	TrainImageSize int `json:"train_image_size,omitempty"`
 	// InChannels is the images' channels when not RGB's 3 (nn.Model.InChannels, data.Transform.Channels).
 	InChannels int `json:"in_channels,omitempty"`
+	// Position, in a last.ckpt saved inside an epoch, is where in that epoch (Epoch+1 of Phase) the run
+	// stood; nil at an epoch's end.
+	Position *Position `json:"position,omitempty"`
+}
+
+// Position is where a run stood inside an epoch when its last.ckpt was saved there: what a resumed run
+// needs to finish that epoch exactly as a run that went straight through would. The order of the epoch's
+// batches, their augmentation and the steps' dropout are functions of the seed, the epoch, the batch and
+// the step, so the batches trained and the epoch's sums so far are all it takes; it is saved between
+// optimizer updates, so no accumulated gradient is pending.
+type Position struct {
+	Epoch   int     `json:"epoch"`    // The epoch in progress, Meta.Epoch+1.
+	Batches int     `json:"batches"`  // Batches trained in it.
+	Next    int     `json:"next"`     // The next batch's place in the epoch's order (past batches left empty by unreadable images too).
+	Of      int     `json:"of"`       // Batches in the epoch.
+	LossSum float64 `json:"loss_sum"` // The batches' losses summed.
+	Correct float64 `json:"correct"`  // Their correct predictions.
+	Seen    int     `json:"seen"`     // Their images.
+	Seconds float64 `json:"seconds"`  // The epoch's training time so far.
 }
 
 // Model returns the model the checkpoint holds.

@@ -32,6 +32,7 @@ type Batch struct {
 	LabelSets [][]int
 	Paths     []string
 	Pixels    []float32 // The images' flat data, owned by the batch (the same values as Images).
+	Index     int       // The batch's place in its epoch's order, from 0 (a batch left empty by skipped images keeps its number).
 }
 
 // Loader iterates over a list of samples in batches, decoding and transforming images in parallel.
@@ -106,6 +107,12 @@ func (l *Loader) Order(epoch int) []int {
 // Epoch yields the batches of one epoch. Batches are prepared ahead, in parallel, while the previous
 // one is consumed. The first error stops the iteration.
 func (l *Loader) Epoch(epoch int) iter.Seq2[*Batch, error] {
+	return l.EpochFrom(epoch, 0)
+}
+
+// EpochFrom yields the batches of one epoch from its batch first on (Batch.Index), as Epoch would yield
+// them: the batches before it are neither loaded nor drawn, for a run resumed inside an epoch.
+func (l *Loader) EpochFrom(epoch, first int) iter.Seq2[*Batch, error] {
 	return func(yield func(*Batch, error) bool) {
 		if l.BatchSize <= 0 {
 			yield(nil, fmt.Errorf("loader: batch size must be positive, got %d", l.BatchSize))
@@ -121,9 +128,12 @@ func (l *Loader) Epoch(epoch int) iter.Seq2[*Batch, error] {
 		defer close(done)
 		go func() {
 			defer close(results)
-			for start := 0; start < len(order); start += l.BatchSize {
+			for start := max(first, 0) * l.BatchSize; start < len(order); start += l.BatchSize {
 				idx := order[start:min(start+l.BatchSize, len(order))]
 				b, err := l.load(idx, epoch)
+				if b != nil {
+					b.Index = start / l.BatchSize
+				}
 				select {
 				case results <- result{b, err}:
 				case <-done:

@@ -293,3 +293,45 @@ func TestLoaderPolicyAndErasing(t *testing.T) {
 		}
 	}
 }
+
+// TestLoaderEpochFrom checks that an epoch started at batch k yields what the whole epoch yields from its
+// batch k on, augmented images and indices included, so a run resumed inside an epoch sees the same batches.
+func TestLoaderEpochFrom(t *testing.T) {
+	root := t.TempDir()
+	var samples []Sample
+	for i := range 7 {
+		p := filepath.Join(root, string(rune('a'+i))+".png")
+		writeGradientPNG(t, p, 32, 24, uint8(20*i))
+		samples = append(samples, Sample{Path: p, Label: i % 2})
+	}
+	l := &Loader{Samples: samples, Transform: Transform{Size: 8, Normalization: HalfNormalization}, BatchSize: 2, Shuffle: true, Seed: 3,
+		Augment: &augment.Policy{ResizedCrop: true, HFlip: true, Rotation: 20}}
+	var all []*Batch
+	for b, err := range l.Epoch(4) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, b)
+	}
+	if len(all) != 4 {
+		t.Fatalf("%d batches, want 4", len(all))
+	}
+	for _, first := range []int{0, 1, 3, 4} {
+		var got []*Batch
+		for b, err := range l.EpochFrom(4, first) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, b)
+		}
+		if len(got) != len(all)-first {
+			t.Fatalf("from batch %d: %d batches, want %d", first, len(got), len(all)-first)
+		}
+		for i, b := range got {
+			want := all[first+i]
+			if b.Index != first+i || want.Index != first+i || !slices.Equal(b.Pixels, want.Pixels) || !slices.Equal(b.Labels, want.Labels) {
+				t.Errorf("from batch %d: batch %d (index %d) differs from the whole epoch's", first, first+i, b.Index)
+			}
+		}
+	}
+}

@@ -67,8 +67,8 @@ func Live(r *train.Run) {
 	r.OnProgress = func(p train.Progress) {
 		pct := 100 * p.Done / max(p.Total, 1)
 		gonbui.UpdateHTML(progressID, fmt.Sprintf(
-			`<div style="font-family:monospace">%s epoch %d/%d, %s: %d/%d <progress value="%d" max="100" style="width:240px"></progress> %s</div>`,
-			p.Phase, p.Epoch, p.Epochs, p.Stage, p.Done, p.Total, pct, p.Elapsed.Round(1e9)))
+			`<div style="font-family:monospace">%s epoch %d/%d, %s: %d/%d <progress value="%d" max="100" style="width:240px"></progress> %s %s</div>`,
+			p.Phase, p.Epoch, p.Epochs, p.Stage, p.Done, p.Total, pct, p.Elapsed.Round(1e9), html.EscapeString(p.Timing())))
 	}
 	r.OnEpoch = func(m runfolder.EpochMetrics) {
 		epochs = append(epochs, figures(m))

@@ -89,6 +89,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.TextVar(&c.ClipMode, "clip-mode", c.ClipMode, "gradient clipping's `mode`: norm (the global norm of all trainable gradients, torch's clip_grad_norm_) or value (each element, clip_grad_value_)")
 	fs.TextVar(&c.FinetuneImageSizes, "finetune-image-sizes", c.FinetuneImageSizes, "progressive resizing: `SIZE:EPOCHS,...` such as 160:1,224:1, the fine-tuning epochs' training image sizes in order, summing to --finetune-epochs (test and validation stay at --image-size)")
 	fs.IntVar(&c.InChannels, "in-channels", c.InChannels, "the images' channels: 1 (grayscale: Pillow's convert(\"L\")), 2 (gray and alpha), 3 (RGB) or 4 (RGB and alpha, or a fourth band); a pretrained RGB stem is adapted as timm's adapt_input_conv does")
+	fs.TextVar(&c.CheckpointEvery, "checkpoint-every", c.CheckpointEvery, "save last.ckpt inside an epoch every `interval` of training (10m), or every N steps (25steps); 0: only at the end of each epoch (and on Ctrl-C)")
 	fs.IntVar(&c.Devices, "devices", c.Devices, "data parallel: split each training batch across this many devices (XLA only); 0: all of the backend's that divide the batch")
 }
 

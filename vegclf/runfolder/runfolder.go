@@ -262,6 +262,9 @@ type Summary struct {
 	ValidationLoss     *float64       `json:"validation_loss,omitempty"`
 	Epochs             []EpochMetrics `json:"epochs"`
 	TrainSeconds       float64        `json:"train_seconds"`
+	// PhaseSeconds is each phase's wall time: its epochs' (training and testing, over every resumed part)
+	// and, for the frozen phase, the feature pass's.
+	PhaseSeconds map[Phase]float64 `json:"phase_seconds,omitempty"`
 }
 
 // Start writes a fresh run's files: what it was made from (p; nil for an imported run, which was made
@@ -407,7 +410,17 @@ func WriteSummary(dir string, s *Summary) error {
 	} else if s.ValidationAccuracy != nil {
 		fmt.Fprintf(&b, "Validation: %.2f%%, %.6f\n", 100**s.ValidationAccuracy, *s.ValidationLoss)
 	}
-	fmt.Fprintf(&b, "Training time: %.1f s\n", s.TrainSeconds)
+	fmt.Fprintf(&b, "Training time: %.1f s", s.TrainSeconds)
+	var phases []string
+	for _, p := range []Phase{Frozen, Finetune} {
+		if secs, ok := s.PhaseSeconds[p]; ok {
+			phases = append(phases, fmt.Sprintf("%s phase %.1f s", p, secs))
+		}
+	}
+	if len(phases) > 0 {
+		fmt.Fprintf(&b, " (%s)", strings.Join(phases, ", "))
+	}
+	b.WriteString("\n")
 	return atomicfile.Write(filepath.Join(dir, SummaryTxtFile), []byte(b.String()))
 }
 

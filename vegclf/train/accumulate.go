@@ -90,6 +90,15 @@ func (s *Stepper) accumulate(inputs, targets, labels *tensors.Tensor, n int) (lo
 	return float64(tensors.ToScalar[float32](out[0])), float64(tensors.ToScalar[float32](out[1])), nil
 }
 
+// Pending returns the micro-batches summed since the last update (0 without StepConfig.Accumulate): a run
+// saves its place inside an epoch only when none is.
+func (s *Stepper) Pending() int {
+	if s.acc == nil {
+		return 0
+	}
+	return s.acc.pending
+}
+
 // Flush updates the weights with the gradients summed since the last update, if any (with
 // StepConfig.Accumulate; without, every step updates and Flush does nothing). An epoch ends with it.
 func (s *Stepper) Flush() error {

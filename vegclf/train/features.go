@@ -1,6 +1,7 @@
 package train
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -11,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"time"
 
 	"github.com/gomlx/compute/dtypes"
 
@@ -99,24 +102,38 @@ func (r *Run) featureKey() (string, error) {
 
 // frozenFeatures returns the train and test features of the frozen backbone, from the run folder's
 // cache when its key matches, computing and saving them otherwise. Images that fail to load are left
-// out of the splits (with a warning), as the uncached loaders would leave them out.
-func (r *Run) frozenFeatures() (train, test *features, err error) {
+// out of the splits (with a warning), as the uncached loaders would leave them out. The pass is saved in
+// parts as it goes (every Config.CheckpointEvery, and when ctx is cancelled): a pass interrupted, killed
+// too, goes on from its parts, which give the features one pass would.
+func (r *Run) frozenFeatures(ctx context.Context) (train, test *features, err error) {
 	key, err := r.featureKey()
 	if err != nil {
 		return nil, nil, err
 	}
 	path := filepath.Join(r.Dir, FeaturesFile)
-	if r.FeatureCache != "" {
+	own := r.FeatureCache == "" // The run folder's own file: its time is the run's.
+	if !own {
 		if err := os.MkdirAll(r.FeatureCache, 0o755); err != nil {
 			return nil, nil, fmt.Errorf("creating the feature cache: %w", err)
 		}
 		path = filepath.Join(r.FeatureCache, key+".safetensors")
 	}
-	if train, test, err := readFeatures(path, key); err == nil {
+	if train, test, seconds, err := readFeatures(path, key); err == nil {
 		r.report("Backbone features of the %d train and %d test images read from the cache %s.\n", len(train.samples), len(test.samples), path)
+		if own {
+			r.featureSeconds = seconds
+		}
 		return train, test, nil
 	} else if !errors.Is(err, os.ErrNotExist) {
 		r.report("Feature cache %s not used: %v\n", path, err)
+	}
+	parts, err := readParts(path, key)
+	if err != nil {
+		r.report("The feature pass starts over: its saved parts are not used (%v).\n", err)
+		if err := removeParts(path); err != nil {
+			return nil, nil, err
+		}
+		parts = nil
 	}
 	backbone, err := newInference(r.Backend, r.Store, r.parallel, func(scope *model.Scope, images *Node) *Node {
 		return r.Model.Features(scope.Store(), images, nn.Options{})
@@ -124,15 +141,54 @@ func (r *Run) frozenFeatures() (train, test *features, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	compute := func(split *data.Split) (*features, error) {
+	steps := &pace{now: r.clock()}
+	seconds := 0.0 // The pass's time, its earlier parts' included.
+	for _, p := range parts {
+		seconds += p.seconds
+	}
+	compute := func(name string, split *data.Split) (*features, error) {
 		f := &features{dim: r.Model.FeatureDim()}
+		next := 0 // The next batch.
+		for _, p := range parts {
+			if p.split == name {
+				f.samples, f.values, next = append(f.samples, p.f.samples...), append(f.values, p.f.values...), p.to
+			}
+		}
 		loader := &data.Loader{Samples: split.Samples, Transform: r.Config.Transform(), BatchSize: r.Config.Batch}
 		if !r.Config.Strict {
 			loader.Skip = r.skip
 		}
-		for b, err := range loader.Epoch(0) {
+		total := loader.NumBatches()
+		if next > 0 {
+			r.report("Feature pass of the %s images resumed from its saved parts at batch %d of %d (%d images kept).\n", name, next, total, len(f.samples))
+		}
+		// The part in progress: from batch partFrom and row partRow on, started partStart.
+		partFrom, partRow, partStart := next, len(f.samples), time.Now()
+		savePart := func() error {
+			if next == partFrom {
+				return nil
+			}
+			rows := f.samples[partRow:]
+			part := featurePart{split: name, from: partFrom, to: next, seconds: time.Since(partStart).Seconds(),
+				f: &features{samples: rows, values: f.values[partRow*f.dim:], dim: f.dim}}
+			parts = append(parts, part)
+			if err := writePart(path, key, len(parts), part); err != nil {
+				return err
+			}
+			seconds += part.seconds
+			r.report("Feature pass saved: %s images up to batch %d of %d (%s).\n", name, next, total, filepath.Base(partPath(path, len(parts))))
+			partFrom, partRow, partStart = next, len(f.samples), time.Now()
+			return nil
+		}
+		for b, err := range loader.EpochFrom(0, next) {
 			if err != nil {
 				return nil, err
+			}
+			if ctx.Err() != nil {
+				if err := savePart(); err != nil {
+					return nil, err
+				}
+				return nil, ctx.Err()
 			}
 			out, err := backbone.run(b.Images)
 			if err != nil {
@@ -146,27 +202,53 @@ func (r *Run) frozenFeatures() (train, test *features, err error) {
 				}
 				f.samples = append(f.samples, sample)
 			}
-			if r.OnProgress != nil {
-				r.OnProgress(Progress{Phase: runfolder.Frozen, Stage: "features", Done: len(f.samples), Total: len(split.Samples)})
+			next = b.Index + 1
+			steps.step(len(b.Labels))
+			p := Progress{Phase: runfolder.Frozen, Stage: "features", Done: len(f.samples), Total: len(split.Samples)}
+			if ips := steps.imagesPerSecond(); ips > 0 {
+				r.speeds.forward = 1 / ips
+				p.ImagesPerSecond = ips
+				p.EpochLeft = time.Duration(float64(len(split.Samples)-len(f.samples)) / ips * float64(time.Second))
 			}
+			if r.OnProgress != nil {
+				r.OnProgress(p)
+			}
+			if next < total && r.Config.CheckpointEvery.Due(next-partFrom, time.Since(partStart)) {
+				if err := savePart(); err != nil {
+					return nil, err
+				}
+			}
+		}
+		// A split done is saved whole before the next one starts, but for the last: the features file follows.
+		if name == "train" {
+			if err := savePart(); err != nil {
+				return nil, err
+			}
+		} else {
+			seconds += time.Since(partStart).Seconds()
 		}
 		return f, nil
 	}
-	if train, err = compute(r.Dataset.Train); err != nil {
+	if train, err = compute("train", r.Dataset.Train); err != nil {
 		return nil, nil, err
 	}
-	if test, err = compute(r.Dataset.Test); err != nil {
+	if test, err = compute("test", r.Dataset.Test); err != nil {
 		return nil, nil, err
 	}
-	if err := writeFeatures(path, key, train, test); err != nil {
+	if err := writeFeatures(path, key, train, test, seconds); err != nil {
 		return nil, nil, err
 	}
-	return train, test, nil
+	if own {
+		r.featureSeconds = seconds
+	}
+	return train, test, removeParts(path)
 }
 
-func writeFeatures(path, key string, train, test *features) error {
+// writeFeatures writes the features file at path: the train and test features for key, and the seconds
+// the pass took.
+func writeFeatures(path, key string, train, test *features, seconds float64) error {
 	sd := weights.NewStateDict(path)
-	meta := map[string]string{"key": key}
+	meta := map[string]string{"key": key, "seconds": strconv.FormatFloat(seconds, 'g', -1, 64)}
 	for name, f := range map[string]*features{"train": train, "test": test} {
 		sd.Add(name, &weights.Tensor{Shape: []int{len(f.samples), f.dim}, Float32: f.values})
 		samples, _ := json.Marshal(f.samples)
@@ -176,28 +258,31 @@ func writeFeatures(path, key string, train, test *features) error {
 	return weights.WriteSafetensors(path, sd)
 }
 
-func readFeatures(path, key string) (train, test *features, err error) {
+// readFeatures reads the features file at path, if computed for key: the train and test features, and
+// the seconds the pass took.
+func readFeatures(path, key string) (train, test *features, seconds float64, err error) {
 	if _, err := os.Stat(path); err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	sd, err := weights.Read(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	if sd.Metadata["key"] != key {
-		return nil, nil, fmt.Errorf("computed for other weights, images or transform")
+		return nil, nil, 0, fmt.Errorf("computed for other weights, images or transform")
 	}
+	seconds, _ = strconv.ParseFloat(sd.Metadata["seconds"], 64)
 	var out [2]*features
 	for i, name := range []string{"train", "test"} {
 		t, ok := sd.Tensors[name]
 		f := &features{}
 		if !ok || len(t.Shape) != 2 || json.Unmarshal([]byte(sd.Metadata[name+"_samples"]), &f.samples) != nil || len(f.samples) != t.Shape[0] {
-			return nil, nil, fmt.Errorf("malformed %s features", name)
+			return nil, nil, 0, fmt.Errorf("malformed %s features", name)
 		}
 		f.values, f.dim = t.Float32, t.Shape[1]
 		out[i] = f
 	}
-	return out[0], out[1], nil
+	return out[0], out[1], seconds, nil
 }
 
 // headEvaluation evaluates the head on cached features as evaluate.Split does on images: loss averaged

@@ -53,15 +53,11 @@ func (r *Run) saveEpoch(m runfolder.EpochMetrics) error {
 		r.best = m.Score()
 		r.haveBest = true
 	}
-	meta := checkpoint.Meta{
-		Arch: r.Model.Name(), Head: r.Model.Head, Classes: r.Dataset.Classes, ImageSize: r.Config.ImageSize,
-		Normalization: r.Config.Transform().Normalization, Phase: string(m.Phase), Epoch: m.Epoch, Step: r.step,
-		TestAccuracy: m.TestAccuracy, TestLoss: m.TestLoss, BestAccuracy: r.best, TrainImageSize: m.TrainImageSize,
-		InChannels: r.Config.Transform().Channels, MultiLabel: r.Config.MultiLabel, Thresholds: r.thresholds,
-	}
+	r.lastAccuracy, r.lastLoss = m.TestAccuracy, m.TestLoss
 	if m.TestMAP != nil {
-		meta.TestMAP = *m.TestMAP
+		r.lastMAP = *m.TestMAP
 	}
+	meta := r.meta(m.Phase, m.TrainImageSize)
 	if m.BestIsAverage {
 		// best.ckpt holds the average, as the weights; last.ckpt the weights, and the average to resume.
 		best := meta
@@ -85,6 +81,30 @@ func (r *Run) saveEpoch(m runfolder.EpochMetrics) error {
 	return runfolder.SaveCheckpoints(r.Dir, r.Store, meta, m.Best)
 }
 
+// meta returns the checkpoint meta of where the run stands, in phase, with the last completed epoch's
+// test accuracy and loss.
+func (r *Run) meta(phase runfolder.Phase, trainSize int) checkpoint.Meta {
+	return checkpoint.Meta{
+		Arch: r.Model.Name(), Head: r.Model.Head, Classes: r.Dataset.Classes, ImageSize: r.Config.ImageSize,
+		Normalization: r.Config.Transform().Normalization, Phase: string(phase), Epoch: r.epoch, Step: r.step,
+		TestAccuracy: r.lastAccuracy, TestLoss: r.lastLoss, BestAccuracy: r.best, TrainImageSize: trainSize,
+		InChannels: r.Config.Transform().Channels, MultiLabel: r.Config.MultiLabel, Thresholds: r.thresholds, TestMAP: r.lastMAP,
+	}
+}
+
+// savePosition writes last.ckpt inside an epoch of phase, at pos: the weights, Adam's state and the weight
+// average as they are, the position and the epoch's sums so far in its meta. best.ckpt and the metrics
+// are an epoch's end's.
+func (r *Run) savePosition(phase runfolder.Phase, pos checkpoint.Position) error {
+	trainSize := 0
+	if phase == runfolder.Finetune && r.Config.FinetuneImageSizes != "" {
+		trainSize = r.trainSize
+	}
+	meta := r.meta(phase, trainSize)
+	meta.Position = &pos
+	return runfolder.SaveCheckpoints(r.Dir, r.Store, meta, false)
+}
+
 // WriteSummary writes summary.json and summary.txt from the metrics, the best checkpoint and the
 // validation result (nil when there is none).
 func (r *Run) WriteSummary(validation *evaluate.Result) (*runfolder.Summary, error) {
@@ -103,6 +123,13 @@ func (r *Run) WriteSummary(validation *evaluate.Result) (*runfolder.Summary, err
 	}
 	for _, e := range epochs {
 		s.TrainSeconds += e.Seconds
+		if s.PhaseSeconds == nil {
+			s.PhaseSeconds = map[runfolder.Phase]float64{}
+		}
+		s.PhaseSeconds[e.Phase] += e.Seconds
+	}
+	if _, ok := s.PhaseSeconds[runfolder.Frozen]; ok && r.featureSeconds > 0 {
+		s.PhaseSeconds[runfolder.Frozen] += r.featureSeconds
 	}
 	for _, u := range r.Dataset.Skipped {
 		s.SkippedFiles = append(s.SkippedFiles, u.Path)

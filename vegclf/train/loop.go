@@ -12,6 +12,7 @@ import (
 
 	"github.com/gomlx/compute/dtypes"
 	"github.com/vegclf/vegclf/vegclf/backend"
+	"github.com/vegclf/vegclf/vegclf/checkpoint"
 	"github.com/vegclf/vegclf/vegclf/evaluate"
 	"github.com/vegclf/vegclf/vegclf/recipe"
 	"github.com/vegclf/vegclf/vegclf/runfolder"
@@ -78,6 +79,14 @@ func (r *Run) EpochsLeft() int {
 	return left
 }
 
+// phaseName writes a phase as the report says it: "frozen", "fine-tuning".
+func phaseName(p runfolder.Phase) string {
+	if p == runfolder.Finetune {
+		return "fine-tuning"
+	}
+	return string(p)
+}
+
 // phaseEpochs writes a phase's epochs: "1 frozen epoch", "2 fine-tuning epochs".
 func phaseEpochs(n int, phase string) string {
 	if n == 1 {
@@ -104,7 +113,7 @@ type phasePlan struct {
 
 // runPhase trains the phase's remaining epochs: up to epochs in all, at base learning rate lr.
 func (r *Run) runPhase(ctx context.Context, phase runfolder.Phase, epochs int, lr float64) error {
-	plan, err := r.planPhase(phase, epochs, lr)
+	plan, err := r.planPhase(ctx, phase, epochs, lr)
 	if err != nil {
 		return err
 	}
@@ -140,7 +149,7 @@ func (r *Run) runPhase(ctx context.Context, phase runfolder.Phase, epochs int, l
 }
 
 // planPhase reports how the phase trains and prepares its batches, rates and schedule.
-func (r *Run) planPhase(phase runfolder.Phase, epochs int, lr float64) (*phasePlan, error) {
+func (r *Run) planPhase(ctx context.Context, phase runfolder.Phase, epochs int, lr float64) (*phasePlan, error) {
 	plan := &phasePlan{phase: phase, epochs: epochs, bnTrain: phase == runfolder.Finetune || r.Config.FrozenBatchNormTrain}
 	// A resumed phase (or an imported run's) continues its optimizer: say so, and what is left of it.
 	adam, span := fmt.Sprintf("fresh Adam lr %g", lr), epochCount(epochs)
@@ -174,7 +183,7 @@ func (r *Run) planPhase(phase runfolder.Phase, epochs int, lr float64) (*phasePl
 		}
 	}
 	var err error
-	if plan.src, err = r.epochSource(phase, plan.bnTrain); err != nil {
+	if plan.src, err = r.epochSource(ctx, phase, plan.bnTrain); err != nil {
 		return nil, err
 	}
 	var scales []float64 // nil: 1 for every layer group.
@@ -314,39 +323,102 @@ func (r *Run) runEpoch(ctx context.Context, plan *phasePlan, stepper *Stepper) (
 			r.probeMemory = true // Larger images than the limit was set for.
 		}
 	}
-	var lossSum, correct float64
-	batches, seen := 0, 0
+	total := plan.src.numBatches()
+	pos := checkpoint.Position{Epoch: epoch, Of: total}
+	if p := r.position; p != nil {
+		r.position = nil
+		if p.Epoch != epoch || p.Of != total || p.Next > total {
+			return runfolder.EpochMetrics{}, fmt.Errorf("resuming from %s: it was saved at step %d of %d of %s epoch %d, which does not fit %s epoch %d of %d steps",
+				filepath.Join(r.Dir, runfolder.LastFile), p.Batches, p.Of, phaseName(plan.phase), p.Epoch, phaseName(plan.phase), epoch, total)
+		}
+		pos = *p
+		r.report("Resuming %s epoch %d at step %d of %d.\n", phaseName(plan.phase), epoch, pos.Batches, total)
+	}
+	// The epoch's training time before this process took it on (a resumed epoch's), and where its last
+	// checkpoint was saved.
+	before := time.Duration(pos.Seconds * float64(time.Second))
+	saved, savedTime := pos.Batches, time.Now()
 	// The shuffle depends on the phase and epoch only, so a resumed run sees the same order.
 	shuffleEpoch := epoch
 	if plan.phase == runfolder.Finetune {
 		shuffleEpoch += finetuneShuffle
 	}
-	for b, err := range plan.src.trainBatches(shuffleEpoch) {
+	// checkpointHere saves the position in the epoch to last.ckpt (between updates only: none is pending).
+	checkpointHere := func() error {
+		pos.Seconds = (before + time.Since(start)).Seconds()
+		if err := r.savePosition(plan.phase, pos); err != nil {
+			return err
+		}
+		saved, savedTime = pos.Batches, time.Now()
+		r.report("Checkpoint saved: %s epoch %d, step %d of %d (%s).\n", phaseName(plan.phase), epoch, pos.Batches, total, runfolder.LastFile)
+		if r.OnCheckpoint != nil {
+			r.OnCheckpoint(Checkpoint{Phase: plan.phase, Epoch: epoch, Step: pos.Batches, Steps: total})
+		}
+		return nil
+	}
+	// stop ends the epoch when ctx is cancelled: between updates, the position is saved first (unless it
+	// just was); with an update pending, the epoch goes on to it.
+	stop := func() (bool, error) {
+		if ctx.Err() == nil || stepper.Pending() > 0 {
+			return false, nil
+		}
+		if pos.Batches > saved {
+			if err := checkpointHere(); err != nil {
+				return true, err
+			}
+		}
+		return true, ctx.Err()
+	}
+	cached := plan.src.input() == FromFeatures
+	steps := &pace{now: r.clock()}
+	trainProgress := func() {
+		if r.OnProgress == nil {
+			return
+		}
+		p := Progress{Phase: plan.phase, Epoch: epoch, Epochs: plan.epochs, Stage: "train", Done: pos.Batches, Total: total, Elapsed: time.Since(start)}
+		if per, ok := steps.perStep(); ok {
+			p.ImagesPerSecond = steps.imagesPerSecond()
+			p.EpochLeft = per * time.Duration(total-pos.Batches)
+			p.RunLeft, _ = r.runLeft(plan.phase, epoch, p.EpochLeft, cached)
+		}
+		r.OnProgress(p)
+	}
+	for b, err := range plan.src.trainBatches(shuffleEpoch, pos.Next, pos.Batches) {
 		if err != nil {
 			return runfolder.EpochMetrics{}, err
 		}
-		if err := ctx.Err(); err != nil {
+		if stopped, err := stop(); stopped {
 			return runfolder.EpochMetrics{}, err
 		}
 		loss, batchCorrect, err := r.trainStep(stepper, b)
 		if err != nil {
-			return runfolder.EpochMetrics{}, fmt.Errorf("%s epoch %d, step %d: %w", plan.phase, epoch, batches+1, err)
+			return runfolder.EpochMetrics{}, fmt.Errorf("%s epoch %d, step %d: %w", plan.phase, epoch, pos.Batches+1, err)
 		}
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
 			return runfolder.EpochMetrics{}, fmt.Errorf("%s epoch %d, step %d: the loss is %v; stopping (the last good checkpoint is %s)",
-				plan.phase, epoch, batches+1, loss, filepath.Join(r.Dir, runfolder.LastFile))
+				plan.phase, epoch, pos.Batches+1, loss, filepath.Join(r.Dir, runfolder.LastFile))
 		}
 		if err := r.averageWeights(plan, stepper); err != nil {
 			return runfolder.EpochMetrics{}, err
 		}
-		lossSum += loss
-		correct += batchCorrect
-		batches++
-		seen += len(b.labels)
-		progress("train")(batches, plan.src.numBatches())
-	}
-	if err := ctx.Err(); err != nil {
-		return runfolder.EpochMetrics{}, err
+		pos.LossSum += loss
+		pos.Correct += batchCorrect
+		pos.Batches++
+		pos.Next = b.index + 1
+		pos.Seen += len(b.labels)
+		steps.step(len(b.labels))
+		if ips := steps.imagesPerSecond(); ips > 0 {
+			r.speeds.setTrain(plan.phase, 1/ips)
+			if !cached && plan.phase == runfolder.Frozen && r.speeds.forward == 0 {
+				r.speeds.forward = 1 / ips // A frozen step on images is about the forward pass.
+			}
+		}
+		trainProgress()
+		if pos.Next < total && stepper.Pending() == 0 && r.Config.CheckpointEvery.Due(pos.Batches-saved, time.Since(savedTime)) {
+			if err := checkpointHere(); err != nil {
+				return runfolder.EpochMetrics{}, err
+			}
+		}
 	}
 	// The epoch ends with an update (accumulated gradients of its last batches).
 	if err := stepper.Flush(); err != nil {
@@ -355,14 +427,21 @@ func (r *Run) runEpoch(ctx context.Context, plan *phasePlan, stepper *Stepper) (
 	if err := r.averageWeights(plan, stepper); err != nil {
 		return runfolder.EpochMetrics{}, err
 	}
-	trainSeconds := time.Since(start).Seconds()
+	if stopped, err := stop(); stopped {
+		return runfolder.EpochMetrics{}, err
+	}
+	trainSeconds := (before + time.Since(start)).Seconds()
+	testStart := time.Now()
 	test, err := plan.src.test(progress("test"))
 	if err != nil {
 		return runfolder.EpochMetrics{}, err
 	}
+	if n := len(r.Dataset.Test.Samples); !cached && n > 0 {
+		r.speeds.forward = time.Since(testStart).Seconds() / float64(n)
+	}
 	m := runfolder.EpochMetrics{
-		Phase: plan.phase, Epoch: epoch, TrainLoss: lossSum / float64(batches), TrainAccuracy: correct / float64(seen),
-		TestLoss: test.loss, TestAccuracy: test.accuracy, ImagesPerSecond: float64(seen) / trainSeconds,
+		Phase: plan.phase, Epoch: epoch, TrainLoss: pos.LossSum / float64(pos.Batches), TrainAccuracy: pos.Correct / float64(pos.Seen),
+		TestLoss: test.loss, TestAccuracy: test.accuracy, ImagesPerSecond: float64(pos.Seen) / trainSeconds,
 		// The run's first epoch is the best until a better one comes, whatever its score (0 included), so a
 		// run always has a best checkpoint.
 		Best: test.score() > r.best || !r.haveBest,
@@ -394,7 +473,7 @@ func (r *Run) runEpoch(ctx context.Context, plan *phasePlan, stepper *Stepper) (
 			m.Best, m.BestIsAverage = true, true
 		}
 	}
-	m.Seconds = time.Since(start).Seconds()
+	m.Seconds = (before + time.Since(start)).Seconds()
 	return m, nil
 }
 

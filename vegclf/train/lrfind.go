@@ -1,6 +1,7 @@
 package train
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"os"
@@ -36,7 +37,7 @@ func (r *Run) FindLR(phase runfolder.Phase, lo, hi float64, steps int) (*LRFind,
 		return nil, fmt.Errorf("lr finder: %w", err)
 	}
 	bnTrain := phase == runfolder.Finetune || r.Config.FrozenBatchNormTrain
-	src, err := r.epochSource(phase, bnTrain)
+	src, err := r.epochSource(context.Background(), phase, bnTrain)
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +51,7 @@ func (r *Run) FindLR(phase runfolder.Phase, lo, hi float64, steps int) (*LRFind,
 	const beta = 0.98
 	avg, best := 0.0, math.Inf(1)
 	for epoch := lrFindEpochs; len(res.Rates) < steps; epoch++ {
-		for b, err := range src.trainBatches(epoch) {
+		for b, err := range src.trainBatches(epoch, 0, 0) {
 			if err != nil {
 				return nil, err
 			}

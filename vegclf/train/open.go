@@ -237,6 +237,7 @@ func (r *Run) restore(path string) error {
 		return fmt.Errorf("resuming from %s: the checkpoint's multi-label setting is %v, the run's config says %v", path, meta.MultiLabel, r.Config.MultiLabel)
 	}
 	r.Store, r.phase, r.epoch, r.step, r.best = store, runfolder.Phase(meta.Phase), meta.Epoch, meta.Step, meta.BestAccuracy
+	r.position, r.lastAccuracy, r.lastLoss = meta.Position, meta.TestAccuracy, meta.TestLoss
 	_, err = os.Stat(filepath.Join(r.Dir, runfolder.BestFile))
 	r.haveBest = err == nil
 	kept, err := r.trimMetrics()
@@ -253,10 +254,14 @@ func (r *Run) restore(path string) error {
 			r.sinceBest++
 		}
 	}
+	inside := ""
+	if p := r.position; p != nil {
+		inside = fmt.Sprintf(" and %d of %d steps of epoch %d", p.Batches, p.Of, p.Epoch)
+	}
 	best := fmt.Sprintf("best test accuracy %.2f%%", 100*r.best)
 	if r.Config.MultiLabel {
 		best = fmt.Sprintf("best test mean average precision %.4f", r.best)
 	}
-	r.Notes = append(r.Notes, fmt.Sprintf("Resuming from %s: %s phase, %s done, %s.", path, r.phase, epochCount(r.epoch), best))
+	r.Notes = append(r.Notes, fmt.Sprintf("Resuming from %s: %s phase, %s%s done, %s.", path, r.phase, epochCount(r.epoch), inside, best))
 	return nil
 }

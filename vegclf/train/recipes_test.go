@@ -277,7 +277,7 @@ func TestBalancedSamplingDraws(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.Report = io.Discard
-	src, err := r.epochSource(runfolder.Finetune, true)
+	src, err := r.epochSource(context.Background(), runfolder.Finetune, true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/vegclf/vegclf/vegclf/checkpoint"
 	"github.com/vegclf/vegclf/vegclf/data"
 	"github.com/vegclf/vegclf/vegclf/nn"
 	"github.com/vegclf/vegclf/vegclf/recipe"
@@ -26,6 +27,21 @@ type Progress struct {
 	Stage         string // "train" or "test".
 	Done, Total   int    // Batches.
 	Elapsed       time.Duration
+	// While training, ImagesPerSecond is the epoch's speed so far (its first step, which compiles, left
+	// out); EpochLeft and RunLeft estimate the time left in the epoch's training and in the whole run, its
+	// test passes included. Each is 0 while not known (after one step, or before the speeds they need were
+	// measured: fine-tuning's is estimated from the backbone's forward pass until its first steps). In the
+	// feature pass (Stage "features"), ImagesPerSecond and EpochLeft are the pass's over the split.
+	ImagesPerSecond    float64
+	EpochLeft, RunLeft time.Duration
+}
+
+// Checkpoint says where a checkpoint saved inside an epoch stands: after step Step of the Steps (batches)
+// of the phase's epoch Epoch.
+type Checkpoint struct {
+	Phase       runfolder.Phase
+	Epoch       int
+	Step, Steps int
 }
 
 // Run is a training run in its folder.
@@ -42,6 +58,9 @@ type Run struct {
 	Report     io.Writer
 	OnProgress func(Progress)
 	OnEpoch    func(runfolder.EpochMetrics)
+	// OnCheckpoint, optional, is called after each checkpoint saved inside an epoch (Config.CheckpointEvery,
+	// or a cancelled context).
+	OnCheckpoint func(Checkpoint)
 	// FeatureCache, when set, is a folder of frozen-backbone features that runs share (a sweep's): runs with
 	// the same backbone values, transform and images compute them once. By default the run folder keeps its own.
 	FeatureCache string
@@ -51,6 +70,11 @@ type Run struct {
 	epoch int
 	step  int64
 	best  float64
+	// position, after a resume from a checkpoint saved inside an epoch, is where in it the run continues.
+	position *checkpoint.Position
+	// lastAccuracy and lastLoss are the test accuracy and loss of the last completed epoch, for the checkpoints' meta.
+	lastAccuracy, lastLoss float64
+	lastMAP                float64 // A multi-label run's: the last completed epoch's test mean average precision.
 	// haveBest says whether the run has a best checkpoint yet: until it does, the next epoch is the best.
 	haveBest bool
 	// Notes about the run's setup (weights loaded, carved split), reported once.
@@ -70,6 +94,19 @@ type Run struct {
 	// A multi-label run's thresholds of the last epoch's weights and of their average (the epoch's test
 	// split tuned them, or the run's threshold), for its checkpoints.
 	thresholds, emaThresholds []float64
+	speeds                    speeds // Measured speeds, for the estimates of the time left.
+	// featureSeconds is the time the frozen backbone's feature pass of the run folder's features took
+	// (every part of it, when it was interrupted), 0 when the run did not compute them.
+	featureSeconds float64
+	now            func() time.Time // The clock of the estimates; nil: time.Now.
+}
+
+// clock returns the run's clock (time.Now but in tests).
+func (r *Run) clock() func() time.Time {
+	if r.now != nil {
+		return r.now
+	}
+	return time.Now
 }
 
 // skip records an image that could not be loaded during training, warning once per file.

@@ -1,10 +1,10 @@
 package train
 
 import (
+	"context"
 	"fmt"
 	"iter"
 	"math/rand/v2"
-	"slices"
 
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -24,6 +24,7 @@ type batchInput struct {
 	labels  []int32
 	targets *tensors.Tensor
 	sets    [][]int
+	index   int // The batch's place in the epoch's order (data.Batch.Index).
 }
 
 // stepBatch trains on b, with its soft targets where it has them, or its label sets.
@@ -44,7 +45,9 @@ func (s *Stepper) stepBatch(b batchInput) (loss, correct float64, err error) {
 type epochSource interface {
 	input() StepInput
 	numBatches() int
-	trainBatches(epoch int) iter.Seq2[batchInput, error]
+	// trainBatches yields the epoch's batches from its batch first on (by place in the order), the first
+	// of them the index-th yielded (they differ when unreadable images left a batch empty).
+	trainBatches(epoch, first, index int) iter.Seq2[batchInput, error]
 	test(progress func(done, total int)) (testResult, error)
 }
 
@@ -63,8 +66,9 @@ func (t testResult) score() float64 {
 }
 
 // epochSource returns cached features for a frozen phase with batch norm in inference mode (unless the
-// cache is turned off), and images otherwise.
-func (r *Run) epochSource(phase runfolder.Phase, bnTrain bool) (epochSource, error) {
+// cache is turned off), and images otherwise. Computing the features stops, their pass saved in parts,
+// when ctx is cancelled.
+func (r *Run) epochSource(ctx context.Context, phase runfolder.Phase, bnTrain bool) (epochSource, error) {
 	// Fine-tuning takes the crops with --augment, and the policy and random erasing when they are set;
 	// the frozen phase takes all of them with --augment-frozen.
 	finetune, frozenAugmented := phase == runfolder.Finetune, phase == runfolder.Frozen && r.Config.AugmentFrozen
@@ -76,7 +80,7 @@ func (r *Run) epochSource(phase runfolder.Phase, bnTrain bool) (epochSource, err
 		r.report("Feature caching is off: augmented images give different features every epoch.\n")
 	}
 	if phase == runfolder.Frozen && !bnTrain && r.Config.CacheFeatures && !augmented {
-		train, test, err := r.frozenFeatures()
+		train, test, err := r.frozenFeatures(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -167,10 +171,9 @@ func (s *imageSource) setTrainSize(size int) {
 
 func (s *imageSource) numBatches() int { return s.loader.NumBatches() }
 
-func (s *imageSource) trainBatches(epoch int) iter.Seq2[batchInput, error] {
+func (s *imageSource) trainBatches(epoch, first, index int) iter.Seq2[batchInput, error] {
 	return func(yield func(batchInput, error) bool) {
-		index := 0
-		for b, err := range s.loader.Epoch(epoch) {
+		for b, err := range s.loader.EpochFrom(epoch, first) {
 			var in batchInput
 			if err == nil {
 				in = batchInput{inputs: b.Images, labels: b.Labels, sets: b.LabelSets}
@@ -182,6 +185,7 @@ func (s *imageSource) trainBatches(epoch int) iter.Seq2[batchInput, error] {
 				yield(batchInput{}, err)
 				return
 			}
+			in.index = b.Index
 			if !yield(in, nil) {
 				return
 			}
@@ -238,13 +242,13 @@ func (s *featureSource) numBatches() int {
 	return (len(s.train.samples) + s.r.Config.Batch - 1) / s.r.Config.Batch
 }
 
-func (s *featureSource) trainBatches(epoch int) iter.Seq2[batchInput, error] {
+func (s *featureSource) trainBatches(epoch, first, _ int) iter.Seq2[batchInput, error] {
 	return func(yield func(batchInput, error) bool) {
 		// The same seeded order as the image loader's, so cached and uncached runs see the same batches.
 		order := (&data.Loader{Samples: s.train.samples, Shuffle: true, Seed: s.r.Config.Seed, Weights: s.weights}).Order(epoch)
-		for chunk := range slices.Chunk(order, s.r.Config.Batch) {
-			x, labels, sets := s.train.batch(chunk)
-			if !yield(batchInput{inputs: x, labels: labels, sets: sets}, nil) {
+		for start := first * s.r.Config.Batch; start < len(order); start += s.r.Config.Batch {
+			x, labels, sets := s.train.batch(order[start:min(start+s.r.Config.Batch, len(order))])
+			if !yield(batchInput{inputs: x, labels: labels, sets: sets, index: start / s.r.Config.Batch}, nil) {
 				return
 			}
 		}

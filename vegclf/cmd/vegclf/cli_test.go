@@ -372,6 +372,8 @@ func TestBadSettingValues(t *testing.T) {
 		{[]string{"train", "--data", missing, "--out", out, "--schedule", "zigzag"}, "-schedule", "zigzag"},
 		{[]string{"train", "--data", missing, "--out", out, "--lr-range", "1e-4:1e-6"}, "-lr-range", "1e-4:1e-6"},
 		{[]string{"train", "--data", missing, "--out", out, "--memory-limit", "lots"}, "-memory-limit", "lots"},
+		{[]string{"train", "--data", missing, "--out", out, "--checkpoint-every", "soon"}, "-checkpoint-every", "soon"},
+		{[]string{"train", "--data", missing, "--out", out, "--checkpoint-every", "0steps"}, "-checkpoint-every", "0steps"},
 		{[]string{"train", "--data", missing, "--out", out, "--precision", "int8"}, "-precision", "int8"},
 		{[]string{"train", "--data", missing, "--out", out, "--threshold", "1.5"}, "-threshold", "1.5"},
 		{[]string{"train", "--data", missing, "--out", out, "--threshold", "tuned"}, "-threshold", "tuned"},

@@ -139,8 +139,7 @@ func trainValidatePredict(cfg recipe.Config, b compute.Backend, out string, resu
 		fmt.Fprintf(stdout, ", %d validation", len(ds.Validation.Samples))
 	}
 	fmt.Fprintf(stdout, " images, %dx%d\nModel: %s\n", r.Config.ImageSize, r.Config.ImageSize, r.Model)
-	r.Report = stdout
-	r.OnProgress = progressBar(stderr)
+	r.OnProgress, r.Report = progressBar(stderr, stdout)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := r.Train(ctx); err != nil {
@@ -179,15 +178,28 @@ func trainValidatePredict(cfg recipe.Config, b compute.Backend, out string, resu
 }
 
 // describeInterrupted says what an interrupted run left in out, as its last checkpoint says: what --resume
-// continues from, or, when no epoch was completed, that there is nothing to resume.
+// continues from (the completed epochs, and the steps of the epoch in progress saved inside it), or, when
+// nothing was saved, that there is nothing to resume.
 func describeInterrupted(out string) string {
 	meta, _, err := checkpoint.ReadMeta(filepath.Join(out, runfolder.LastFile))
 	if err != nil {
-		return fmt.Sprintf("interrupted before the first epoch was completed: nothing is saved to resume in %s; start again with the same command", out)
+		msg := fmt.Sprintf("interrupted before the first epoch was completed: nothing is saved to resume in %s; start again with the same command", out)
+		if parts, images := train.FeatureParts(out); parts > 0 {
+			msg += fmt.Sprintf(" (it goes on from the feature pass's %d saved parts, %d images, without computing them again)", parts, images)
+		}
+		return msg
 	}
 	at := fmt.Sprintf("%s epoch %d", meta.Phase, meta.Epoch)
 	if meta.Epoch == 0 {
 		at = fmt.Sprintf("the start of the %s phase", meta.Phase)
+	}
+	if p := meta.Position; p != nil {
+		phase := meta.Phase
+		if phase == string(runfolder.Finetune) {
+			phase = "fine-tuning"
+		}
+		return fmt.Sprintf("interrupted; completed epochs are saved in %s, and %s epoch %d up to step %d of %d (%s holds them, optimizer step %d): "+
+			"--resume --out %s continues at step %d", out, phase, p.Epoch, p.Batches, p.Of, runfolder.LastFile, meta.Step, out, p.Batches)
 	}
 	return fmt.Sprintf("interrupted; completed epochs are saved in %s (%s holds %s, step %d): continue with --resume --out %s",
 		out, runfolder.LastFile, at, meta.Step, out)
@@ -221,22 +233,55 @@ func megabytes(n int64) string {
 	return fmt.Sprintf("%.0f MB", float64(n)/1e6)
 }
 
-// progressBar returns a progress callback drawing a bar on w when w is a terminal, and nothing otherwise.
-func progressBar(w io.Writer) func(train.Progress) {
+// progressBar returns a progress callback drawing a bar on w when w is a terminal (nil otherwise), and
+// report wrapped so that a report line written while a bar is drawn replaces it instead of following it.
+func progressBar(w, report io.Writer) (func(train.Progress), io.Writer) {
 	f, ok := w.(*os.File)
 	if !ok {
-		return nil
+		return nil, report
 	}
 	if info, err := f.Stat(); err != nil || info.Mode()&os.ModeCharDevice == 0 {
-		return nil
+		return nil, report
 	}
-	return func(p train.Progress) {
-		const width = 30
-		filled := width * p.Done / max(p.Total, 1)
-		fmt.Fprintf(w, "\r%s epoch %d/%d %-5s [%s%s] %d/%d %s ", p.Phase, p.Epoch, p.Epochs, p.Stage,
-			strings.Repeat("=", filled), strings.Repeat(" ", width-filled), p.Done, p.Total, p.Elapsed.Round(time.Second))
-		if p.Done == p.Total && p.Stage == "test" {
-			fmt.Fprint(w, "\r\033[K")
-		}
+	line := &progressLine{w: w}
+	return line.draw, &clearingWriter{report, line}
+}
+
+// progressLine draws a progress bar on its line of w.
+type progressLine struct {
+	w     io.Writer
+	drawn bool // The line holds a bar.
+}
+
+func (l *progressLine) draw(p train.Progress) {
+	const width = 30
+	filled := width * p.Done / max(p.Total, 1)
+	fmt.Fprintf(l.w, "\r%s epoch %d/%d %-5s [%s%s] %d/%d %s ", p.Phase, p.Epoch, p.Epochs, p.Stage,
+		strings.Repeat("=", filled), strings.Repeat(" ", width-filled), p.Done, p.Total, p.Elapsed.Round(time.Second))
+	if timing := p.Timing(); timing != "" {
+		fmt.Fprintf(l.w, "(%s) \033[K", timing)
 	}
+	l.drawn = true
+	if p.Done == p.Total && p.Stage == "test" {
+		l.clear()
+	}
+}
+
+// clear erases the bar, if one is drawn.
+func (l *progressLine) clear() {
+	if l.drawn {
+		fmt.Fprint(l.w, "\r\033[K")
+		l.drawn = false
+	}
+}
+
+// clearingWriter writes to w after erasing line's bar.
+type clearingWriter struct {
+	w    io.Writer
+	line *progressLine
+}
+
+func (c *clearingWriter) Write(b []byte) (int, error) {
+	c.line.clear()
+	return c.w.Write(b)
 }
