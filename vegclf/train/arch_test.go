@@ -82,15 +82,17 @@ func TestMobileNetResumesExactly(t *testing.T) {
 }
 
 // TestEfficientNetLearnsFromScratch trains efficientnet_b0 from random initialization on generated
-// vegetables (48x48, batches of 8: one frozen epoch, 10 of fine-tuning with warmup and cosine, stochastic
-// depth and dropout drawn) to over 90% validation accuracy (96.88% on the Go backend). EfficientNet-B0's
-// batch norms are torch's (momentum 0.1): no --bn-momentum is needed.
+// vegetables (48x48, batches of 8: one frozen epoch, 15 of fine-tuning with warmup and cosine, stochastic
+// depth and dropout drawn) to over 90% validation accuracy (96.88% on the Go backend; with 10 epochs, as
+// this test had before the depthwise products took whole rows and rounded differently, 87.5%: the test
+// accuracy first reaches 100% at epoch 9). EfficientNet-B0's batch norms are torch's (momentum 0.1): no
+// --bn-momentum is needed.
 func TestEfficientNetLearnsFromScratch(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a 15-epoch training run")
 	}
 	cfg := smallConfig(generate(t, synthveg.Options{Classes: 4, Train: 24, Test: 8, Validation: 8, Size: 128, Seed: 1}))
-	cfg.Arch, cfg.ImageSize, cfg.FrozenEpochs, cfg.FinetuneEpochs, cfg.FinetuneLR = "efficientnet_b0", 48, 1, 10, 2e-3
+	cfg.Arch, cfg.ImageSize, cfg.FrozenEpochs, cfg.FinetuneEpochs, cfg.FinetuneLR = "efficientnet_b0", 48, 1, 15, 2e-3
 	cfg.Schedule, cfg.Warmup = schedule.KindCosine, 0.1
 	checkLearns(t, cfg)
 }
