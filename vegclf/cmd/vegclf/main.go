@@ -238,7 +238,7 @@ func didYouMean(name string, names []string, prefix string) string {
 	var closest []string
 	best := limit + 1
 	for _, n := range names {
-		switch d := editDistance(name, n); {
+		switch d := recipe.EditDistance(name, n); {
 		case d > limit:
 		case d < best:
 			closest, best = []string{n}, d
@@ -258,26 +258,6 @@ func didYouMean(name string, names []string, prefix string) string {
 		return ""
 	}
 	return fmt.Sprintf(" (did you mean %s%s?)", prefix, closest[0])
-}
-
-// editDistance is the Levenshtein distance between a and b, in bytes (flag and command names are ASCII).
-func editDistance(a, b string) int {
-	prev, cur := make([]int, len(b)+1), make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // commandNames returns the commands' names, sorted.
