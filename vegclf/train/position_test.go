@@ -23,32 +23,18 @@ import (
 // cancels the run's context when it returns true, as Ctrl-C would. It returns the report.
 func trainUntil(t *testing.T, cfg recipe.Config, dir string, resume bool, stop func(at *Checkpoint, step *Progress) bool) string {
 	t.Helper()
-	open := Create
-	if resume {
-		open = Resume
-	}
-	r, err := open(cfg, testenv.Backend(t), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var report strings.Builder
-	r.Report = &report
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	r.OnCheckpoint = func(c Checkpoint) {
-		if stop(&c, nil) {
-			cancel()
+	return trainCancelled(t, cfg, dir, resume, func(r *Run, cancel func()) {
+		r.OnCheckpoint = func(c Checkpoint) {
+			if stop(&c, nil) {
+				cancel()
+			}
 		}
-	}
-	r.OnProgress = func(p Progress) {
-		if p.Stage == "train" && stop(nil, &p) {
-			cancel()
+		r.OnProgress = func(p Progress) {
+			if p.Stage == "train" && stop(nil, &p) {
+				cancel()
+			}
 		}
-	}
-	if err := r.Train(ctx); err != nil && !errors.Is(err, context.Canceled) {
-		t.Fatalf("%v\n%s", err, report.String())
-	}
-	return report.String()
+	})
 }
 
 // runState returns what a run folder ends with, to compare runs: its metrics without their timings, and

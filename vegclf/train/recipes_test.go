@@ -28,6 +28,20 @@ import (
 // epochs of the run's (0: never), and returns its report.
 func trainStopped(t *testing.T, cfg recipe.Config, dir string, resume bool, stopAfter int) string {
 	t.Helper()
+	return trainCancelled(t, cfg, dir, resume, func(r *Run, cancel func()) {
+		epochs := 0
+		r.OnEpoch = func(runfolder.EpochMetrics) {
+			if epochs++; epochs == stopAfter {
+				cancel()
+			}
+		}
+	})
+}
+
+// trainCancelled trains cfg in dir (a fresh run, or with resume the one there) after hook has set the
+// run's callbacks, which may cancel its context as Ctrl-C would, and returns the run's report.
+func trainCancelled(t *testing.T, cfg recipe.Config, dir string, resume bool, hook func(r *Run, cancel func())) string {
+	t.Helper()
 	open := Create
 	if resume {
 		open = Resume
@@ -40,14 +54,9 @@ func trainStopped(t *testing.T, cfg recipe.Config, dir string, resume bool, stop
 	r.Report = &report
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	epochs := 0
-	r.OnEpoch = func(runfolder.EpochMetrics) {
-		if epochs++; epochs == stopAfter {
-			cancel()
-		}
-	}
+	hook(r, cancel)
 	if err := r.Train(ctx); err != nil && !errors.Is(err, context.Canceled) {
-		t.Fatal(err)
+		t.Fatalf("%v\n%s", err, report.String())
 	}
 	return report.String()
 }
