@@ -3,7 +3,6 @@ package notebook
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"html"
 	"path/filepath"
@@ -108,31 +107,6 @@ type comparedRun struct {
 	settings map[string]any
 }
 
-// allSettings returns every setting of cfg by its config.json key, those config.json leaves out (its
-// zero values: "omitempty") included as their zero value's JSON, so that a table shows 0 or "none" for them.
-func allSettings(cfg recipe.Config) (map[string]any, error) {
-	settings, err := cfg.Settings()
-	if err != nil {
-		return nil, err
-	}
-	t := reflect.TypeFor[recipe.Config]()
-	for i, key := range recipe.Keys() {
-		if _, ok := settings[key]; ok {
-			continue
-		}
-		raw, err := json.Marshal(reflect.Zero(t.Field(i).Type).Interface())
-		if err != nil {
-			return nil, err
-		}
-		var zero any
-		if err := json.Unmarshal(raw, &zero); err != nil {
-			return nil, err
-		}
-		settings[key] = zero
-	}
-	return settings, nil
-}
-
 // CompareRuns displays several runs: test accuracy and loss per epoch overlaid, a table of the settings in
 // which they differ and their figures (sorted by any column: click its header), and the confusion matrix of
 // the best run (by validation accuracy, else best test accuracy) on its held-out split.
@@ -143,7 +117,7 @@ func CompareRuns(b compute.Backend, dirs []string) error {
 		if err != nil {
 			return err
 		}
-		settings, err := allSettings(rec.Config)
+		settings, err := rec.Config.AllSettings()
 		if err != nil {
 			return fmt.Errorf("run %s: %w", dir, err)
 		}

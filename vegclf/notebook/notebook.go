@@ -176,8 +176,8 @@ func Pretrained(spec, arch string) (string, string) {
 	}
 	if err != nil {
 		return "none", fmt.Sprintf("Pretrained weights %q are not available (%v).\nSo this notebook trains from random "+
-			"initialization, with settings that learn from it (recipe.FromScratch: a ResNet-18 at 64x64, learning rates 1e-3, "+
-			"1 frozen and 6 fine-tuning epochs) instead of the tutorial's, but for those given (flags or environment).", spec, err)
+			"initialization, with settings that learn from it (recipe.FromScratch: %s) instead of the tutorial's, but for those "+
+			"given (flags or environment).", spec, err, recipe.FromScratchSettings())
 	}
 	return spec, fmt.Sprintf("Pretrained weights: %s.", spec)
 }

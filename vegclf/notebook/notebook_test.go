@@ -83,7 +83,7 @@ func TestRunTableShowsZeroSettings(t *testing.T) {
 		if i == 1 {
 			cfg.ClassWeights = recipe.BalancedClassWeights
 		}
-		settings, err := allSettings(cfg)
+		settings, err := cfg.AllSettings()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/gomlx/compute/dtypes"
 	"github.com/vegclf/vegclf/vegclf/augment"
 	"github.com/vegclf/vegclf/vegclf/data"
 	"github.com/vegclf/vegclf/vegclf/memlimit"
@@ -19,7 +18,8 @@ import (
 	"github.com/vegclf/vegclf/vegclf/zoo"
 )
 
-// Config is a training run's configuration; DefaultConfig has the tutorial's values.
+// Config is a training run's configuration; Default has the tutorial's values. Each field is a setting
+// declared in settings (settings.go), with its flag, help, default, check and whether a resume may change it.
 type Config struct {
 	Data                 string             `json:"data"`                        // Dataset root (train/, test/, validation/).
 	Arch                 zoo.Name           `json:"arch"`                        // A registered architecture (zoo.Names): resnet50, ...
@@ -143,13 +143,15 @@ func (c Config) GroupScales(groups int) []float64 {
 }
 
 // Default returns the tutorial's configuration: ResNet-50 with torchvision's DEFAULT weights
-// (IMAGENET1K_V2).
+// (IMAGENET1K_V2); each setting's default is its entry's in settings.
 func Default() Config {
-	return Config{
-		Arch: "resnet50", Weights: zoo.DefaultWeights, ImageSize: 224, Normalization: data.HalfNormalization, Batch: 16,
-		FrozenEpochs: 5, FinetuneEpochs: 2, LR: 1e-4, FinetuneLR: 1e-5, Hidden: 128, TestFraction: 0.2,
-		CacheFeatures: true, ImageCacheMB: 1024,
+	var c Config
+	for _, s := range settings {
+		if s.def != nil {
+			s.set(&c, s.def)
+		}
 	}
+	return c
 }
 
 // InvalidSetting is Validate's error: a setting, by its config.json key, whose value is refused. The
@@ -166,74 +168,44 @@ func (e *InvalidSetting) Error() string { return "config: " + e.Problem }
 // Keys returns the settings the problem involves: Key, then Also.
 func (e *InvalidSetting) Keys() []string { return append([]string{e.Key}, e.Also...) }
 
-// Validate checks the configuration's values; an invalid value is an *InvalidSetting naming its setting.
-// The named settings (architecture, normalization, schedule, precision, memory limit, learning-rate range)
-// are checked where they are parsed (flags, JSON, YAML); Validate checks that they are set and fit
-// together.
+// Validate checks the configuration's values, with each setting's check in settings' order; an invalid
+// value is an *InvalidSetting naming its setting. The named settings (architecture, normalization,
+// schedule, precision, memory limit, learning-rate range) are checked where they are parsed (flags, JSON,
+// YAML); Validate checks that they are set and fit together.
 func (c Config) Validate() error {
-	invalid := func(key, want, format string, args ...any) error {
-		return &InvalidSetting{Key: key, Problem: fmt.Sprintf(format, args...), Want: want}
+	for _, s := range settings {
+		if s.check == nil {
+			continue
+		}
+		if bad := s.check(c); bad != nil {
+			if bad.Key == "" {
+				bad.Key = s.key
+			}
+			return bad
+		}
 	}
+	return nil
+}
+
+// checkFinetuneImageSizes checks progressive resizing's sizes, and that they cover the fine-tuning epochs.
+func (c Config) checkFinetuneImageSizes() *InvalidSetting {
 	switch {
-	case c.Data == "" && c.Labels == "":
-		return invalid("data", "a dataset folder, or a labels file", "no data folder or labels file")
-	case c.Arch == "":
-		return invalid("arch", "an architecture: "+strings.Join(zoo.Names(), ", "), "no architecture")
-	case c.Normalization.Name == "":
-		return invalid("normalization", "half or imagenet", "no normalization")
-	case c.ImageSize < 16:
-		return invalid("image_size", "at least 16", "image size %d is too small (at least 16)", c.ImageSize)
-	case c.Batch < 1:
-		return invalid("batch", "at least 1", "batch size %d (want at least 1)", c.Batch)
-	case c.FrozenEpochs < 0:
-		return invalid("frozen_epochs", "0 or more", "negative epochs: frozen epochs %d", c.FrozenEpochs)
-	case c.FinetuneEpochs < 0:
-		return invalid("finetune_epochs", "0 or more", "negative epochs: fine-tuning epochs %d", c.FinetuneEpochs)
-	case c.FrozenEpochs+c.FinetuneEpochs == 0:
-		return &InvalidSetting{Key: "frozen_epochs", Also: []string{"finetune_epochs"}, Want: "at least one epoch in all",
-			Problem: "no epochs to train: frozen and fine-tuning epochs are both 0"}
-	case !(c.LR > 0):
-		return invalid("lr", "a positive learning rate", "learning rates must be positive: the frozen phase's (lr) is %g", c.LR)
-	case !(c.FinetuneLR > 0):
-		return invalid("finetune_lr", "a positive learning rate", "learning rates must be positive: the fine-tuning phase's (finetune_lr) is %g", c.FinetuneLR)
-	case c.Hidden < 0:
-		return invalid("hidden", "0 (a single Linear) or a positive width", "negative hidden size %d", c.Hidden)
-	case c.MaxImagesPerClass < 0:
-		return invalid("max_images_per_class", "0 (all) or a positive count", "negative max images per class %d", c.MaxImagesPerClass)
-	case !(c.TestFraction > 0 && c.TestFraction < 1):
-		return invalid("test_fraction", "between 0 and 1, such as 0.2", "test fraction %g (want between 0 and 1)", c.TestFraction)
-	case c.Patience < 0:
-		return invalid("patience", "0 (off) or a positive number of epochs", "negative patience %d", c.Patience)
-	case c.Devices < 0:
-		return invalid("devices", "0 for all, or a positive count", "devices %d (want 0 for all, or a positive count)", c.Devices)
-	case c.ImageCacheMB < 0:
-		return invalid("image_cache_mb", "0 for none, or a positive size", "image cache of %d MB (want 0 for none, or a positive size)", c.ImageCacheMB)
-	case c.LRRange != (LRRange{}) && c.LayerDecay != 0:
-		return &InvalidSetting{Key: "lr_range", Also: []string{"layer_decay"}, Want: "one or the other, not both",
-			Problem: "give a learning-rate range or a layer decay, not both"}
-	case c.LayerDecay < 0 || c.LayerDecay > 1 || math.IsNaN(c.LayerDecay):
-		return invalid("layer_decay", "between 0 and 1 (0: off)", "layer decay %g (want between 0 and 1)", c.LayerDecay)
-	case !(c.LabelSmoothing >= 0 && c.LabelSmoothing < 1):
-		return invalid("label_smoothing", "at least 0 and below 1", "label smoothing %g (want at least 0 and below 1)", c.LabelSmoothing)
-	case !(c.EMA >= 0 && c.EMA < 1):
-		return invalid("ema", "0 for off, or between 0 and 1, such as 0.999", "EMA decay %g (want 0 for off, or between 0 and 1, such as 0.999)", c.EMA)
-	case c.BNMomentum < 0 || c.BNMomentum > 1 || math.IsNaN(c.BNMomentum):
-		return invalid("bn_momentum", "0 for the architecture's, or between 0 and 1", "batch-norm momentum %g (want 0 for the architecture's, or between 0 and 1)", c.BNMomentum)
-	case c.Accumulate < 0:
-		return invalid("accumulate", "0 or 1 for off, or the number of batches per update", "accumulate %d (want 0 or 1 for off, or the number of batches per update)", c.Accumulate)
-	case !(c.ClipGrad >= 0) || math.IsInf(c.ClipGrad, 1):
-		return invalid("clip_grad", "0 for off, or a positive maximum norm or value", "gradient clipping at %g (want 0 for off, or a positive maximum norm or value)", c.ClipGrad)
-	case c.ClipMode != ClipNorm && c.ClipMode != ClipValue:
-		return invalid("clip_mode", "norm or value", "clip mode %q (want norm or value)", string(c.ClipMode))
 	case c.FinetuneImageSizes != "" && c.FinetuneImageSizes.Entries() == nil:
-		return invalid("finetune_image_sizes", "SIZE:EPOCHS[,SIZE:EPOCHS...], such as 160:1,224:1", "fine-tuning image sizes %q (want SIZE:EPOCHS[,SIZE:EPOCHS...], such as 160:1,224:1)", string(c.FinetuneImageSizes))
+		return refuse(true, "SIZE:EPOCHS[,SIZE:EPOCHS...], such as 160:1,224:1", "fine-tuning image sizes %q (want SIZE:EPOCHS[,SIZE:EPOCHS...], such as 160:1,224:1)", string(c.FinetuneImageSizes))
 	case slices.ContainsFunc(c.FinetuneImageSizes.Entries(), func(e SizeEpochs) bool { return e.Size < 16 }):
-		return invalid("finetune_image_sizes", "sizes of at least 16", "fine-tuning image sizes %s: a size under 16", c.FinetuneImageSizes)
+		return refuse(true, "sizes of at least 16", "fine-tuning image sizes %s: a size under 16", c.FinetuneImageSizes)
 	case c.FinetuneImageSizes != "" && c.FinetuneImageSizes.Epochs() != c.FinetuneEpochs:
-		return &InvalidSetting{Key: "finetune_image_sizes", Also: []string{"finetune_epochs"}, Want: "epochs summing to the fine-tuning epochs",
+		return &InvalidSetting{Also: []string{"finetune_epochs"}, Want: "epochs summing to the fine-tuning epochs",
 			Problem: fmt.Sprintf("fine-tuning image sizes %s give %s, the fine-tuning epochs are %d (they must be equal)", c.FinetuneImageSizes, plural(c.FinetuneImageSizes.Epochs(), "epoch"), c.FinetuneEpochs)}
+	}
+	return nil
+}
+
+// checkInChannels checks the channels, and that the augmentations given take them.
+func (c Config) checkInChannels() *InvalidSetting {
+	switch {
 	case c.InChannels < 0 || c.InChannels > 4:
-		return invalid("in_channels", "1 to 4 (3: RGB)", "%d input channels (want 1 to 4; 3 is RGB)", c.InChannels)
+		return refuse(true, "1 to 4 (3: RGB)", "%d input channels (want 1 to 4; 3 is RGB)", c.InChannels)
 	case c.Channels() != 3 && (c.Augment || c.AugmentFrozen):
 		key := "augment"
 		if !c.Augment {
@@ -241,37 +213,15 @@ func (c Config) Validate() error {
 		}
 		return &InvalidSetting{Key: key, Also: []string{"in_channels"}, Want: "no augmentation of other than RGB images",
 			Problem: fmt.Sprintf("augmentation takes RGB images, not %d channels (mixup, cutmix and random erasing take any)", c.Channels())}
-	case c.AugmentPolicy.Validate() != nil:
-		return invalid("augment_policy", "trivialaugment, randaugment:N:M (N at least 1, M from 0 to 30) or none", "%v", c.AugmentPolicy.Validate())
 	case c.Channels() != 3 && c.AugmentPolicy.Enabled():
 		return &InvalidSetting{Key: "augment_policy", Also: []string{"in_channels"}, Want: "no augmentation policy for other than RGB images",
 			Problem: fmt.Sprintf("augmentation policy %s takes RGB images, not %d channels (random erasing, mixup and cutmix take any)", c.AugmentPolicy, c.Channels())}
-	case !(c.RandomErasing >= 0 && c.RandomErasing <= 1):
-		return invalid("random_erasing", "a probability from 0 (off) to 1", "random erasing probability %g (want 0 for off, up to 1)", c.RandomErasing)
-	case c.ClassWeights != NoClassWeights && c.ClassWeights != BalancedClassWeights:
-		return invalid("class_weights", "none or balanced", "class weights %q (want none or balanced)", string(c.ClassWeights))
-	case c.Precision.DType() == dtypes.Float16:
-		return invalid("precision", "float32 or bfloat16 (float16 training needs loss scaling, which vegclf does not do)",
-			"float16 training needs loss scaling, which vegclf does not do (its gradients underflow); use bfloat16")
-	}
-	if err := c.validateMultiLabel(); err != nil {
-		return err
-	}
-	if err := schedule.CheckWarmup(c.Warmup); err != nil {
-		return invalid("warmup", "a fraction of the steps, at least 0 and below 1", "%v", err)
-	}
-	if err := c.Mix().Validate(); err != nil {
-		key := "mixup"
-		if c.Mixup >= 0 && !math.IsNaN(c.Mixup) {
-			key = "cutmix"
-		}
-		return invalid(key, "0 for off, or a positive Beta parameter", "%v", err)
 	}
 	return nil
 }
 
-// validateMultiLabel checks the settings that multi-label classification changes or cannot take.
-func (c Config) validateMultiLabel() error {
+// checkMultiLabel checks the settings that multi-label classification changes or cannot take.
+func (c Config) checkMultiLabel() *InvalidSetting {
 	if !c.MultiLabel {
 		if c.Threshold != (Threshold{}) {
 			return &InvalidSetting{Key: "threshold", Also: []string{"multi_label"}, Want: "only with multi-label classification",
@@ -279,7 +229,7 @@ func (c Config) validateMultiLabel() error {
 		}
 		return nil
 	}
-	both := func(key, problem string) error {
+	both := func(key, problem string) *InvalidSetting {
 		return &InvalidSetting{Key: key, Also: []string{"multi_label"}, Want: "off with multi-label classification", Problem: problem}
 	}
 	switch {
@@ -301,7 +251,7 @@ func (c Config) validateMultiLabel() error {
 }
 
 // invalidThreshold is Validate's error for a threshold outside (0, 1).
-func invalidThreshold(t Threshold) error {
+func invalidThreshold(t Threshold) *InvalidSetting {
 	return &InvalidSetting{Key: "threshold", Want: "a probability between 0 and 1, or tune",
 		Problem: fmt.Sprintf("threshold %g (want a probability between 0 and 1, or tune)", t.Value)}
 }
@@ -346,25 +296,26 @@ func (c Config) Transform() data.Transform {
 }
 
 // FromScratch sets, on cfg, the settings that learn the generated vegetable classes (synthveg) from
-// random initialization, for when no pretrained weights are at hand: a ResNet-18 at 64x64, no pretrained
-// weights, learning rates of 1e-3, batches of 8, one frozen epoch and six of fine-tuning (BENCHMARKS.md has
-// its time and accuracy). Settings for which keep (given the config.json key) returns
-// true are left as they are: those a user gave.
+// random initialization, for when no pretrained weights are at hand: each setting's scratch value in
+// settings (FromScratchSettings lists them; BENCHMARKS.md has their time and accuracy). Settings for which
+// keep (given the config.json key) returns true are left as they are: those a user gave.
 func FromScratch(cfg *Config, keep func(key string) bool) {
-	for key, set := range map[string]func(){
-		"arch":            func() { cfg.Arch = "resnet18" },
-		"weights":         func() { cfg.Weights = "none" },
-		"image_size":      func() { cfg.ImageSize = 64 },
-		"lr":              func() { cfg.LR = 1e-3 },
-		"finetune_lr":     func() { cfg.FinetuneLR = 1e-3 },
-		"frozen_epochs":   func() { cfg.FrozenEpochs = 1 },
-		"finetune_epochs": func() { cfg.FinetuneEpochs = 6 },
-		"batch":           func() { cfg.Batch = 8 },
-	} {
-		if !keep(key) {
-			set()
+	for _, s := range settings {
+		if s.scratch != nil && !keep(s.key) {
+			s.set(cfg, s.scratch)
 		}
 	}
+}
+
+// FromScratchSettings writes FromScratch's settings, by config.json key: "arch resnet18, weights none, ...".
+func FromScratchSettings() string {
+	var parts []string
+	for _, s := range settings {
+		if s.scratch != nil {
+			parts = append(parts, fmt.Sprintf("%s %v", s.key, s.scratch))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // DatasetOptions returns the options data.LoadDataset takes from the configuration.

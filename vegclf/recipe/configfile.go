@@ -5,22 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"reflect"
 	"slices"
-	"strings"
 
 	"gopkg.in/yaml.v3"
 )
-
-// Keys returns the settings' names, as config.json writes them, in Config's field order.
-func Keys() []string {
-	t := reflect.TypeFor[Config]()
-	keys := make([]string, t.NumField())
-	for i := range keys {
-		keys[i], _, _ = strings.Cut(t.Field(i).Tag.Get("json"), ",")
-	}
-	return keys
-}
 
 // ReadFile reads settings from a YAML or JSON file with config.json's keys (a run's config.json is
 // one) over base: keys the file leaves out keep base's values. An unknown key is an error naming it and
@@ -101,6 +89,24 @@ func (c Config) Settings() (map[string]any, error) {
 	var m map[string]any
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, err
+	}
+	return m, nil
+}
+
+// AllSettings returns every setting of c by its config.json key with its JSON value: Settings, and those
+// config.json leaves out at their zero value ("omitempty") too, so that a table of runs shows 0 or "none".
+func (c Config) AllSettings() (map[string]any, error) {
+	m := make(map[string]any, len(settings))
+	for _, s := range settings {
+		raw, err := json.Marshal(s.value(&c))
+		if err != nil {
+			return nil, fmt.Errorf("setting %s: %w", s.key, err)
+		}
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return nil, fmt.Errorf("setting %s: %w", s.key, err)
+		}
+		m[s.key] = v
 	}
 	return m, nil
 }

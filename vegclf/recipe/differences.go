@@ -3,7 +3,6 @@ package recipe
 import (
 	"encoding/json"
 	"reflect"
-	"strings"
 )
 
 // Difference is a setting in which a configuration differs from a run's saved one.
@@ -17,15 +16,14 @@ type Difference struct {
 // from saved.
 func Differences(saved, given Config) []Difference {
 	var diffs []Difference
-	sv, gv := reflect.ValueOf(saved), reflect.ValueOf(given)
-	for i := range sv.NumField() {
-		if reflect.DeepEqual(sv.Field(i).Interface(), gv.Field(i).Interface()) {
+	for _, s := range settings {
+		sv, gv := s.value(&saved), s.value(&given)
+		if reflect.DeepEqual(sv, gv) {
 			continue
 		}
-		key, _, _ := strings.Cut(sv.Type().Field(i).Tag.Get("json"), ",")
-		s, _ := json.Marshal(sv.Field(i).Interface())
-		g, _ := json.Marshal(gv.Field(i).Interface())
-		diffs = append(diffs, Difference{Key: key, Saved: string(s), Given: string(g)})
+		sj, _ := json.Marshal(sv)
+		gj, _ := json.Marshal(gv)
+		diffs = append(diffs, Difference{Key: s.key, Saved: string(sj), Given: string(gj)})
 	}
 	return diffs
 }

@@ -12,7 +12,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -147,12 +146,6 @@ func Random(spec string, n int, seed uint64) ([]Point, error) {
 		return nil, err
 	}
 	rng := rand.New(rand.NewPCG(seed, randomStream))
-	kinds := map[string]reflect.Kind{}
-	t := reflect.TypeFor[recipe.Config]()
-	for i := range t.NumField() {
-		key, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		kinds[key] = t.Field(i).Type.Kind()
-	}
 	points := make([]Point, n)
 	for i := range points {
 		for _, d := range dims {
@@ -160,7 +153,7 @@ func Random(spec string, n int, seed uint64) ([]Point, error) {
 			switch {
 			case !d.ranged:
 				v = d.values[rng.IntN(len(d.values))]
-			case kinds[d.key] == reflect.Int:
+			case recipe.WholeNumber(d.key):
 				v = strconv.Itoa(int(math.Round(d.lo + rng.Float64()*(d.hi-d.lo))))
 			case d.lo > 0 && d.hi >= 10*d.lo:
 				v = strconv.FormatFloat(d.lo*math.Pow(d.hi/d.lo, rng.Float64()), 'g', 3, 64)

@@ -26,13 +26,6 @@ func (e *ResumeConflict) Error() string {
 		"start a new run in another folder to train with these", e.Dir, strings.Join(parts, "; "))
 }
 
-// resumeSettings are the settings a resumed run may take with new values, as they change how it runs,
-// not what it computes: the data it reads and the weights it learns stay those of the saved settings.
-var resumeSettings = map[string]bool{
-	"strict": true, "cache_features": true, "image_cache_mb": true, "memory_limit": true, "devices": true,
-	"checkpoint_every": true,
-}
-
 // sameSizes reports whether a and b train their first epochs fine-tuning epochs at the same sizes.
 func sameSizes(a, b recipe.Config, epochs int) bool {
 	for e := 1; e <= epochs; e++ {
@@ -44,7 +37,7 @@ func sameSizes(a, b recipe.Config, epochs int) bool {
 }
 
 // checkResume compares the configuration a run is resumed with to its saved one, given the phase its
-// last checkpoint is in. Run settings (resumeSettings) may change; epochs may be raised to extend the run,
+// last checkpoint is in. Run settings (recipe.ResumeMayChange) may change; epochs may be raised to extend the run,
 // the frozen phase's only while the run is still in it; any other difference is a *ResumeConflict. It
 // returns what the resumed run does differently, for the report.
 func checkResume(dir string, saved, given recipe.Config, phase runfolder.Phase) ([]string, error) {
@@ -70,7 +63,7 @@ func checkResume(dir string, saved, given recipe.Config, phase runfolder.Phase) 
 		switch {
 		case d.Key == "data" && saved.Data == "":
 			notes = append(notes, fmt.Sprintf("The run trains on %s (it had no data: imported).", d.Given))
-		case resumeSettings[d.Key]:
+		case recipe.ResumeMayChange(d.Key):
 			notes = append(notes, fmt.Sprintf("Resumed with %s %s (the run had %s).", d.Key, d.Given, d.Saved))
 		case raised:
 			notes = append(notes, fmt.Sprintf("Extending the run: %s %s (it had %s).", d.Key, d.Given, d.Saved))

@@ -1,0 +1,327 @@
+package recipe
+
+import (
+	"encoding"
+	"flag"
+	"fmt"
+	"math"
+	"reflect"
+	"slices"
+	"strings"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/vegclf/vegclf/vegclf/data"
+	"github.com/vegclf/vegclf/vegclf/schedule"
+	"github.com/vegclf/vegclf/vegclf/zoo"
+)
+
+// setting declares one of Config's settings, once: everything else about it (its flag, its default, its
+// validation, FromScratch's value, whether a resume may change it, config files' and sweeps' keys) is read
+// from here. Adding a setting is a Config field and its entry in settings.
+type setting struct {
+	key     string                         // Its config.json key: the field's JSON name.
+	flag    string                         // Its flag (RegisterFlags), when not key with '-' for '_'.
+	negated bool                           // The flag sets the opposite of its value (--no-feature-cache).
+	help    string                         // The flag's usage; a `word` in back quotes names its value.
+	field   func(c *Config) any            // A pointer to its field of c.
+	def     any                            // Its value in Default (nil: the zero value).
+	scratch any                            // Its value in FromScratch (nil: FromScratch leaves it).
+	check   func(c Config) *InvalidSetting // Refuses a bad value (Key filled in where empty); nil: any value.
+	resume  bool                           // A resumed run may take a new value: it changes how the run runs, not what it computes.
+}
+
+// settings are Config's settings in its fields' order, which config.json keeps.
+var settings = []setting{
+	{key: "data", field: func(c *Config) any { return &c.Data },
+		help: "dataset folder with train/, test/ (optional) and validation/ (optional), one sub-folder per class",
+		check: func(c Config) *InvalidSetting {
+			return refuse(c.Data == "" && c.Labels == "", "a dataset folder, or a labels file", "no data folder or labels file")
+		}},
+	{key: "arch", field: func(c *Config) any { return &c.Arch }, def: "resnet50", scratch: "resnet18",
+		help: "`architecture`: " + strings.Join(zoo.Names(), ", "),
+		check: func(c Config) *InvalidSetting {
+			return refuse(c.Arch == "", "an architecture: "+strings.Join(zoo.Names(), ", "), "no architecture")
+		}},
+	{key: "weights", field: func(c *Config) any { return &c.Weights }, def: zoo.DefaultWeights, scratch: "none",
+		help: "pretrained backbone: DEFAULT (the architecture's torchvision DEFAULT), a registry name (see 'vegclf weights list'), a .pth/.safetensors file, or none"},
+	{key: "image_size", field: func(c *Config) any { return &c.ImageSize }, def: 224, scratch: 64,
+		help: "images are resized to this size (square)",
+		check: func(c Config) *InvalidSetting {
+			return refuse(c.ImageSize < 16, "at least 16", "image size %d is too small (at least 16)", c.ImageSize)
+		}},
+	{key: "normalization", flag: "normalize", field: func(c *Config) any { return &c.Normalization }, def: data.HalfNormalization,
+		help: "input `normalization`: half (the tutorial's 0.5/0.5) or imagenet",
+		check: func(c Config) *InvalidSetting {
+			return refuse(c.Normalization.Name == "", "half or imagenet", "no normalization")
+		}},
+	{key: "batch", field: func(c *Config) any { return &c.Batch }, def: 16, scratch: 8,
+		help: "batch size",
+		check: func(c Config) *InvalidSetting {
+			return refuse(c.Batch < 1, "at least 1", "batch size %d (want at least 1)", c.Batch)
+		}},
+	{key: "frozen_epochs", field: func(c *Config) any { return &c.FrozenEpochs }, def: 5, scratch: 1,
+		help: "epochs with the backbone frozen (transfer learning)",
+		check: func(c Config) *InvalidSetting {
+			return refuse(c.FrozenEpochs < 0, "0 or more", "negative epochs: frozen epochs %d", c.FrozenEpochs)
+		}},
+	{key: "finetune_epochs", field: func(c *Config) any { return &c.FinetuneEpochs }, def: 2, scratch: 6,
+		help: "epochs training all layers (fine-tuning)",
+		check: func(c Config) *InvalidSetting {
+			if c.FinetuneEpochs >= 0 && c.FrozenEpochs+c.FinetuneEpochs == 0 {
+				return &InvalidSetting{Key: "frozen_epochs", Also: []string{"finetune_epochs"}, Want: "at least one epoch in all",
+					Problem: "no epochs to train: frozen and fine-tuning epochs are both 0"}
+			}
+			return refuse(c.FinetuneEpochs < 0, "0 or more", "negative epochs: fine-tuning epochs %d", c.FinetuneEpochs)
+		}},
+	{key: "lr", field: func(c *Config) any { return &c.LR }, def: 1e-4, scratch: 1e-3,
+		help: "Adam learning rate of the frozen phase",
+		check: func(c Config) *InvalidSetting {
+			return refuse(!(c.LR > 0), "a positive learning rate", "learning rates must be positive: the frozen phase's (lr) is %g", c.LR)
+		}},
+	{key: "finetune_lr", field: func(c *Config) any { return &c.FinetuneLR }, def: 1e-5, scratch: 1e-3,
+		help: "Adam learning rate of the fine-tuning phase",
+		check: func(c Config) *InvalidSetting {
+			return refuse(!(c.FinetuneLR > 0), "a positive learning rate", "learning rates must be positive: the fine-tuning phase's (finetune_lr) is %g", c.FinetuneLR)
+		}},
+	{key: "hidden", field: func(c *Config) any { return &c.Hidden }, def: 128,
+		help: "width of the head's hidden layer (0: a single Linear)",
+		check: func(c Config) *InvalidSetting {
+			return refuse(c.Hidden < 0, "0 (a single Linear) or a positive width", "negative hidden size %d", c.Hidden)
+		}},
+	{key: "seed", field: func(c *Config) any { return &c.Seed },
+		help: "seed of the head's initialization, the shuffles and a carved test split"},
+	{key: "max_images_per_class", field: func(c *Config) any { return &c.MaxImagesPerClass },
+		help: "use at most this many images of each class and split (0: all)",
+		check: func(c Config) *InvalidSetting {
+			return refuse(c.MaxImagesPerClass < 0, "0 (all) or a positive count", "negative max images per class %d", c.MaxImagesPerClass)
+		}},
+	{key: "test_fraction", field: func(c *Config) any { return &c.TestFraction }, def: 0.2,
+		help: "part of train carved as the test split when the data has none",
+		check: func(c Config) *InvalidSetting {
+			return refuse(!(c.TestFraction > 0 && c.TestFraction < 1), "between 0 and 1, such as 0.2", "test fraction %g (want between 0 and 1)", c.TestFraction)
+		}},
+	{key: "frozen_batchnorm_train", flag: "tutorial-batchnorm", field: func(c *Config) any { return &c.FrozenBatchNormTrain },
+		help: "frozen phase: keep batch norm in train mode, as the tutorial's model.train() does"},
+	{key: "strict", field: func(c *Config) any { return &c.Strict }, resume: true,
+		help: "unreadable image files are an error (by default they are skipped with a warning)"},
+	{key: "cache_features", flag: "no-feature-cache", negated: true, field: func(c *Config) any { return &c.CacheFeatures }, def: true, resume: true,
+		help: "frozen phase: run the backbone on every batch instead of computing its features once"},
+	{key: "image_cache_mb", field: func(c *Config) any { return &c.ImageCacheMB }, def: 1024, resume: true,
+		help: "keep transformed images in memory up to this many MB, so later epochs skip decoding (0: off)",
+		check: func(c Config) *InvalidSetting {
+			return refuse(c.ImageCacheMB < 0, "0 for none, or a positive size", "image cache of %d MB (want 0 for none, or a positive size)", c.ImageCacheMB)
+		}},
+	{key: "schedule", field: func(c *Config) any { return &c.Schedule },
+		help: "learning-rate `schedule`, stepped per batch in each phase: constant, cosine (with linear warmup) or onecycle"},
+	{key: "warmup", field: func(c *Config) any { return &c.Warmup },
+		help: "cosine schedule: fraction of each phase's steps warming up linearly",
+		check: func(c Config) *InvalidSetting {
+			err := schedule.CheckWarmup(c.Warmup)
+			return refuse(err != nil, "a fraction of the steps, at least 0 and below 1", "%v", err)
+		}},
+	{key: "patience", field: func(c *Config) any { return &c.Patience },
+		help: "early stopping: end a phase after this many epochs without a better test accuracy (0: off)",
+		check: func(c Config) *InvalidSetting {
+			return refuse(c.Patience < 0, "0 (off) or a positive number of epochs", "negative patience %d", c.Patience)
+		}},
+	{key: "lr_range", field: func(c *Config) any { return &c.LRRange },
+		help: "fine-tuning: `LO:HI`, rates spread geometrically from the stem (LO) to the head (HI), fastai's slice(lo, hi)",
+		check: func(c Config) *InvalidSetting {
+			if c.LRRange != (LRRange{}) && c.LayerDecay != 0 {
+				return &InvalidSetting{Also: []string{"layer_decay"}, Want: "one or the other, not both",
+					Problem: "give a learning-rate range or a layer decay, not both"}
+			}
+			return nil
+		}},
+	{key: "layer_decay", field: func(c *Config) any { return &c.LayerDecay },
+		help: "fine-tuning: each layer group's rate is the next one's times this, timm's --layer-decay (0: off)",
+		check: func(c Config) *InvalidSetting {
+			return refuse(c.LayerDecay < 0 || c.LayerDecay > 1 || math.IsNaN(c.LayerDecay), "between 0 and 1 (0: off)", "layer decay %g (want between 0 and 1)", c.LayerDecay)
+		}},
+	{key: "gradual_unfreeze", field: func(c *Config) any { return &c.GradualUnfreeze },
+		help: "fine-tuning: train layer4 and the head first, one more layer group each epoch"},
+	{key: "augment", field: func(c *Config) any { return &c.Augment },
+		help: "fine-tuning: random resized crops, flips, small rotations and colour jitter"},
+	{key: "augment_frozen", field: func(c *Config) any { return &c.AugmentFrozen },
+		help: "augment the frozen phase too (turns its feature cache off)"},
+	{key: "augment_policy", field: func(c *Config) any { return &c.AugmentPolicy },
+		help: "fine-tuning (and the frozen phase with --augment-frozen): an automatic augmentation `policy` on each resized image, trivialaugment (torchvision's TrivialAugmentWide) or randaugment:N:M (RandAugment, N operations at magnitude bin M of 0 to 30), or none",
+		check: func(c Config) *InvalidSetting {
+			err := c.AugmentPolicy.Validate()
+			return refuse(err != nil, "trivialaugment, randaugment:N:M (N at least 1, M from 0 to 30) or none", "%v", err)
+		}},
+	{key: "random_erasing", field: func(c *Config) any { return &c.RandomErasing },
+		help: "fine-tuning (and the frozen phase with --augment-frozen): erase a random rectangle of each normalized image with this `probability`, torchvision's RandomErasing (0: off)",
+		check: func(c Config) *InvalidSetting {
+			return refuse(!(c.RandomErasing >= 0 && c.RandomErasing <= 1), "a probability from 0 (off) to 1", "random erasing probability %g (want 0 for off, up to 1)", c.RandomErasing)
+		}},
+	{key: "mixup", field: func(c *Config) any { return &c.Mixup },
+		help: "fine-tuning: mixup with this Beta parameter, timm uses 0.8 (0: off); soft targets",
+		check: func(c Config) *InvalidSetting {
+			err := c.Mix().Validate()
+			if err == nil {
+				return nil
+			}
+			bad := &InvalidSetting{Key: "mixup", Want: "0 for off, or a positive Beta parameter", Problem: err.Error()}
+			if c.Mixup >= 0 && !math.IsNaN(c.Mixup) {
+				bad.Key = "cutmix"
+			}
+			return bad
+		}},
+	{key: "cutmix", field: func(c *Config) any { return &c.Cutmix },
+		help: "fine-tuning: cutmix with this Beta parameter, timm uses 1.0 (0: off); with mixup too, each batch takes one at random"},
+	{key: "precision", field: func(c *Config) any { return &c.Precision },
+		help: "the backbone's compute `dtype`: float32, or bfloat16 for mixed precision (float32 weights, loss and head)",
+		check: func(c Config) *InvalidSetting {
+			return refuse(c.Precision.DType() == dtypes.Float16, "float32 or bfloat16 (float16 training needs loss scaling, which vegclf does not do)",
+				"float16 training needs loss scaling, which vegclf does not do (its gradients underflow); use bfloat16")
+		}},
+	{key: "memory_limit", field: func(c *Config) any { return &c.MemoryLimit }, resume: true,
+		help: "the Go runtime's soft memory `limit`: auto (from the first fine-tuning step's live tensors), off, or a size such as 3GiB; GOMEMLIMIT overrides it"},
+	{key: "checkpoint_every", field: func(c *Config) any { return &c.CheckpointEvery }, resume: true,
+		help: "save last.ckpt inside an epoch every `interval` of training (10m), or every N steps (25steps); 0: only at the end of each epoch (and on Ctrl-C)"},
+	{key: "devices", field: func(c *Config) any { return &c.Devices }, resume: true,
+		help: "data parallel: split each training batch across this many devices (XLA only); 0: all of the backend's that divide the batch",
+		check: func(c Config) *InvalidSetting {
+			return refuse(c.Devices < 0, "0 for all, or a positive count", "devices %d (want 0 for all, or a positive count)", c.Devices)
+		}},
+	{key: "labels", field: func(c *Config) any { return &c.Labels },
+		help: "a CSV `file` of path,label[,split] rows listing the images (paths relative to its folder) instead of class folders under --data"},
+	{key: "label_smoothing", field: func(c *Config) any { return &c.LabelSmoothing },
+		help: "mix each target with the uniform distribution by this much, torch's label_smoothing (timm uses 0.1; 0: off)",
+		check: func(c Config) *InvalidSetting {
+			return refuse(!(c.LabelSmoothing >= 0 && c.LabelSmoothing < 1), "at least 0 and below 1", "label smoothing %g (want at least 0 and below 1)", c.LabelSmoothing)
+		}},
+	{key: "class_weights", field: func(c *Config) any { return &c.ClassWeights },
+		help: "weigh the loss's classes: none, or balanced (n / (classes * count), for imbalanced folders; multi-label: pos_weight = negatives / positives per class)",
+		check: func(c Config) *InvalidSetting {
+			return refuse(c.ClassWeights != NoClassWeights && c.ClassWeights != BalancedClassWeights, "none or balanced", "class weights %q (want none or balanced)", string(c.ClassWeights))
+		}},
+	{key: "balanced_sampling", field: func(c *Config) any { return &c.BalancedSampling },
+		help: "draw each epoch's training images with replacement, with probability inverse to their class's count"},
+	{key: "ema", field: func(c *Config) any { return &c.EMA },
+		help: "keep an exponential moving average of the weights with this `decay` (such as 0.999), evaluated each epoch beside them; the best checkpoint keeps the better (0: off)",
+		check: func(c Config) *InvalidSetting {
+			return refuse(!(c.EMA >= 0 && c.EMA < 1), "0 for off, or between 0 and 1, such as 0.999", "EMA decay %g (want 0 for off, or between 0 and 1, such as 0.999)", c.EMA)
+		}},
+	{key: "accumulate", field: func(c *Config) any { return &c.Accumulate },
+		help: "sum the gradients of this many batches before each update: the update of one batch of accumulate*batch images, on the memory of one (0 or 1: off)",
+		check: func(c Config) *InvalidSetting {
+			return refuse(c.Accumulate < 0, "0 or 1 for off, or the number of batches per update", "accumulate %d (want 0 or 1 for off, or the number of batches per update)", c.Accumulate)
+		}},
+	{key: "bn_momentum", field: func(c *Config) any { return &c.BNMomentum },
+		help: "every batch norm's momentum in train mode, as timm's --bn-momentum (0: the architecture's, torch's 0.1 or MobileNetV3's 0.01, whose statistics need hundreds of steps from scratch)",
+		check: func(c Config) *InvalidSetting {
+			return refuse(c.BNMomentum < 0 || c.BNMomentum > 1 || math.IsNaN(c.BNMomentum), "0 for the architecture's, or between 0 and 1", "batch-norm momentum %g (want 0 for the architecture's, or between 0 and 1)", c.BNMomentum)
+		}},
+	{key: "multi_label", field: func(c *Config) any { return &c.MultiLabel },
+		help:  "several labels per image, separated by ';' in --labels's label column: sigmoid outputs, binary cross-entropy (class weights as pos_weight), best checkpoint by mean average precision",
+		check: Config.checkMultiLabel},
+	{key: "threshold", field: func(c *Config) any { return &c.Threshold },
+		help: "multi-label: the `probability` above which an output is its label (one for all classes), or tune: per class, maximizing F1 on the test split"},
+	{key: "clip_grad", field: func(c *Config) any { return &c.ClipGrad },
+		help: "clip each update's gradient (summed over --accumulate's batches) to this global L2 `norm`, torch's clip_grad_norm_ (or value with --clip-mode value; 0: off)",
+		check: func(c Config) *InvalidSetting {
+			return refuse(!(c.ClipGrad >= 0) || math.IsInf(c.ClipGrad, 1), "0 for off, or a positive maximum norm or value", "gradient clipping at %g (want 0 for off, or a positive maximum norm or value)", c.ClipGrad)
+		}},
+	{key: "clip_mode", field: func(c *Config) any { return &c.ClipMode },
+		help: "gradient clipping's `mode`: norm (the global norm of all trainable gradients, torch's clip_grad_norm_) or value (each element, clip_grad_value_)",
+		check: func(c Config) *InvalidSetting {
+			return refuse(c.ClipMode != ClipNorm && c.ClipMode != ClipValue, "norm or value", "clip mode %q (want norm or value)", string(c.ClipMode))
+		}},
+	{key: "finetune_image_sizes", field: func(c *Config) any { return &c.FinetuneImageSizes },
+		help:  "progressive resizing: `SIZE:EPOCHS,...` such as 160:1,224:1, the fine-tuning epochs' training image sizes in order, summing to --finetune-epochs (test and validation stay at --image-size)",
+		check: Config.checkFinetuneImageSizes},
+	{key: "in_channels", field: func(c *Config) any { return &c.InChannels },
+		help:  "the images' channels: 1 (grayscale: Pillow's convert(\"L\")), 2 (gray and alpha), 3 (RGB) or 4 (RGB and alpha, or a fourth band); a pretrained RGB stem is adapted as timm's adapt_input_conv does",
+		check: Config.checkInChannels},
+}
+
+// refuse returns Validate's error, want and the problem, when bad; nil otherwise.
+func refuse(bad bool, want, format string, args ...any) *InvalidSetting {
+	if !bad {
+		return nil
+	}
+	return &InvalidSetting{Want: want, Problem: fmt.Sprintf(format, args...)}
+}
+
+// lookup returns the setting of a config.json key.
+func lookup(key string) (setting, bool) {
+	i := slices.IndexFunc(settings, func(s setting) bool { return s.key == key })
+	if i < 0 {
+		return setting{}, false
+	}
+	return settings[i], true
+}
+
+// flagName returns the setting's flag.
+func (s setting) flagName() string {
+	if s.flag != "" {
+		return s.flag
+	}
+	return strings.ReplaceAll(s.key, "_", "-")
+}
+
+// set sets the setting's field of c to v, converted to the field's type.
+func (s setting) set(c *Config, v any) {
+	field := reflect.ValueOf(s.field(c)).Elem()
+	field.Set(reflect.ValueOf(v).Convert(field.Type()))
+}
+
+// value returns the setting's value in c.
+func (s setting) value(c *Config) any { return reflect.ValueOf(s.field(c)).Elem().Interface() }
+
+// register defines the setting's flag on fs, bound to its field of c, with its value in c as the default.
+func (s setting) register(fs *flag.FlagSet, c *Config) {
+	name := s.flagName()
+	switch p := s.field(c).(type) {
+	case *bool:
+		if s.negated {
+			fs.Var(negatedBool{p}, name, s.help)
+		} else {
+			fs.BoolVar(p, name, *p, s.help)
+		}
+	case *int:
+		fs.IntVar(p, name, *p, s.help)
+	case *uint64:
+		fs.Uint64Var(p, name, *p, s.help)
+	case *float64:
+		fs.Float64Var(p, name, *p, s.help)
+	case *string:
+		fs.StringVar(p, name, *p, s.help)
+	case interface {
+		encoding.TextUnmarshaler
+		encoding.TextMarshaler
+	}:
+		fs.TextVar(p, name, p, s.help)
+	default:
+		panic(fmt.Sprintf("recipe: setting %s of type %T has no flag", s.key, p))
+	}
+}
+
+// Keys returns the settings' names, as config.json writes them, in Config's field order.
+func Keys() []string {
+	keys := make([]string, len(settings))
+	for i, s := range settings {
+		keys[i] = s.key
+	}
+	return keys
+}
+
+// ResumeMayChange reports whether a resumed run may take a new value of a setting (by its config.json
+// key): one that changes how the run runs (a cache, the devices, when to checkpoint), not what it computes.
+func ResumeMayChange(key string) bool {
+	s, ok := lookup(key)
+	return ok && s.resume
+}
+
+// WholeNumber reports whether a setting (by its config.json key) takes whole numbers (an int), as a sweep's
+// random trials draw them.
+func WholeNumber(key string) bool {
+	s, ok := lookup(key)
+	if !ok {
+		return false
+	}
+	_, isInt := s.field(&Config{}).(*int)
+	return isInt
+}
