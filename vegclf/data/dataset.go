@@ -53,7 +53,7 @@ func LoadDataset(root string, o DatasetOptions) (*Dataset, error) {
 	}
 	var classes []string
 	if o.MultiLabel && o.Labels == "" {
-		return nil, fmt.Errorf("dataset %s: multi-label classification reads its labels from a CSV file (--labels): class folders hold one label per image", root)
+		return nil, fmt.Errorf("dataset %s: multi-label classification reads its labels from a CSV file (the labels setting): class folders hold one label per image", root)
 	}
 	if o.Labels != "" {
 		read := ReadLabels

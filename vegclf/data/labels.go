@@ -94,7 +94,7 @@ func readLabels(path string, multi bool) (*Labels, error) {
 		case label == "":
 			return nil, fmt.Errorf("%s: %s has an empty label", where, rw.file)
 		case !multi && strings.Contains(label, LabelSeparator):
-			return nil, fmt.Errorf("%s: label %q holds %q, which separates the labels of an image with several: train with --multi-label for that, or rename the class",
+			return nil, fmt.Errorf("%s: label %q holds %q, which separates the labels of an image with several: train with multi-label classification (the multi_label setting) for that, or rename the class",
 				where, label, LabelSeparator)
 		}
 		if rw.labels = []string{label}; multi {

@@ -114,7 +114,7 @@ func TestReadLabelsErrors(t *testing.T) {
 		{"a folder", "images/a.jpg,bean\nimages/sub,bean\n", []string{"labels.csv:2:", "is a folder"}},
 		{"no training rows", "path,label,split\nimages/a.jpg,bean,test\n", []string{"labels.csv", "no training rows"}},
 		{"bad quoting", "images/a.jpg,bean\n\"images/b.jpg,bean\n", []string{"labels.csv", "line 2"}},
-		{"several labels", "images/a.jpg,bean\nimages/b.jpg,box;disc\n", []string{"labels.csv:2:", `label "box;disc"`, "--multi-label"}},
+		{"several labels", "images/a.jpg,bean\nimages/b.jpg,box;disc\n", []string{"labels.csv:2:", `label "box;disc"`, "the multi_label setting"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(dir, "labels.csv")
@@ -176,10 +176,10 @@ func TestReadMultiLabels(t *testing.T) {
 	if err != nil || len(ds.Classes) != 3 || ds.Test.Samples[0].Labels == nil {
 		t.Errorf("LoadDataset multi-label: %v, %v", ds, err)
 	}
-	if _, err := LoadDataset("", DatasetOptions{Labels: path}); err == nil || !strings.Contains(err.Error(), "labels.csv:2:") || !strings.Contains(err.Error(), "--multi-label") {
+	if _, err := LoadDataset("", DatasetOptions{Labels: path}); err == nil || !strings.Contains(err.Error(), "labels.csv:2:") || !strings.Contains(err.Error(), "the multi_label setting") {
 		t.Errorf("a separator without multi-label: %v", err)
 	}
-	if _, err := LoadDataset(dir, DatasetOptions{MultiLabel: true}); err == nil || !strings.Contains(err.Error(), "--labels") {
+	if _, err := LoadDataset(dir, DatasetOptions{MultiLabel: true}); err == nil || !strings.Contains(err.Error(), "the labels setting") {
 		t.Errorf("multi-label class folders: %v", err)
 	}
 	for _, tc := range []struct{ text, want string }{

@@ -172,7 +172,7 @@ func (r *Run) planPhase(ctx context.Context, phase runfolder.Phase, epochs int, 
 			for _, e := range entries {
 				parts = append(parts, fmt.Sprintf("%s at %dpx", epochCount(e.Epochs), e.Size))
 			}
-			r.report("Progressive resizing: training images %s, in that order; the test split is evaluated at %dpx (--image-size).\n",
+			r.report("Progressive resizing: training images %s, in that order; the test split is evaluated at %dpx (image_size).\n",
 				strings.Join(parts, ", then "), r.Config.ImageSize)
 		}
 	}
