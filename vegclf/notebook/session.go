@@ -126,11 +126,7 @@ func (s *Session) Validate() error {
 		return err
 	}
 	r.Report = os.Stdout
-	res, err := r.EvaluateBest()
-	if err != nil {
-		return err
-	}
-	if _, err := r.WriteSummary(res); err != nil {
+	if _, err := r.Finish(); err != nil {
 		return err
 	}
 	return ShowCurves(s.RunDir)

@@ -199,11 +199,7 @@ func Run(ctx context.Context, b compute.Backend, base recipe.Config, points []Po
 		if err := r.Train(ctx); err != nil {
 			return fmt.Errorf("sweep run %s: %w", p.Name(), err)
 		}
-		res, err := r.EvaluateBest()
-		if err != nil {
-			return fmt.Errorf("sweep run %s: %w", p.Name(), err)
-		}
-		if _, err := r.WriteSummary(res); err != nil {
+		if _, err := r.Finish(); err != nil {
 			return fmt.Errorf("sweep run %s: %w", p.Name(), err)
 		}
 	}

@@ -105,6 +105,16 @@ func (r *Run) savePosition(phase runfolder.Phase, pos checkpoint.Position) error
 	return runfolder.SaveCheckpoints(r.Dir, r.Store, meta, false)
 }
 
+// Finish does what a run does after training: it evaluates the best checkpoint on the validation split
+// (EvaluateBest) and writes the run's summary with that result (WriteSummary).
+func (r *Run) Finish() (*runfolder.Summary, error) {
+	validation, err := r.EvaluateBest()
+	if err != nil {
+		return nil, err
+	}
+	return r.WriteSummary(validation)
+}
+
 // WriteSummary writes summary.json and summary.txt from the metrics, the best checkpoint and the
 // validation result (nil when there is none).
 func (r *Run) WriteSummary(validation *evaluate.Result) (*runfolder.Summary, error) {

@@ -148,11 +148,7 @@ func trainValidatePredict(cfg recipe.Config, b compute.Backend, out string, resu
 		}
 		return err
 	}
-	validation, err := r.EvaluateBest()
-	if err != nil {
-		return err
-	}
-	if _, err := r.WriteSummary(validation); err != nil {
+	if _, err := r.Finish(); err != nil {
 		return err
 	}
 	// Single-image predictions with the best checkpoint, one image per class.
