@@ -10,14 +10,86 @@ import (
 	"strings"
 
 	"github.com/gomlx/compute/dtypes"
+	"github.com/vegclf/vegclf/vegclf/augment"
 	"github.com/vegclf/vegclf/vegclf/data"
+	"github.com/vegclf/vegclf/vegclf/memlimit"
+	"github.com/vegclf/vegclf/vegclf/nn"
 	"github.com/vegclf/vegclf/vegclf/schedule"
 	"github.com/vegclf/vegclf/vegclf/zoo"
 )
 
+// Config is a training run's configuration; Default has the tutorial's values. Each field is a setting,
+// its entry in settings (below) declaring its flag, help, default, check and whether a resume may change it.
+type Config struct {
+	Data                 string             `json:"data"`                        // Dataset root (train/, test/, validation/).
+	Arch                 zoo.Name           `json:"arch"`                        // A registered architecture (zoo.Names): resnet50, ...
+	Weights              string             `json:"weights"`                     // Registry name (DEFAULT: the architecture's torchvision DEFAULT), weights file, or "none" (random initialization).
+	ImageSize            int                `json:"image_size"`                  // Images are resized to ImageSize x ImageSize.
+	Normalization        data.Normalization `json:"normalization"`               // "half" (the tutorial's 0.5/0.5) or "imagenet".
+	Batch                int                `json:"batch"`                       // Batch size.
+	FrozenEpochs         int                `json:"frozen_epochs"`               // Epochs with the backbone frozen.
+	FinetuneEpochs       int                `json:"finetune_epochs"`             // Epochs training everything.
+	LR                   float64            `json:"lr"`                          // Adam learning rate of the frozen phase.
+	FinetuneLR           float64            `json:"finetune_lr"`                 // Adam learning rate of the fine-tuning phase.
+	Hidden               int                `json:"hidden"`                      // Width of the head's hidden layer; 0 for a single Linear.
+	Seed                 uint64             `json:"seed"`                        // Seeds the head's initialization, the shuffles and carved splits.
+	MaxImagesPerClass    int                `json:"max_images_per_class"`        // 0 means all.
+	TestFraction         float64            `json:"test_fraction"`               // Part of train carved as test when the data has no test split.
+	FrozenBatchNormTrain bool               `json:"frozen_batchnorm_train"`      // Frozen phase: batch norm in train mode, as the tutorial's model.train() does.
+	Strict               bool               `json:"strict"`                      // Unreadable image files are an error instead of being skipped with a warning.
+	CacheFeatures        bool               `json:"cache_features"`              // Frozen phase: compute the backbone's features once and train the head on them.
+	ImageCacheMB         int                `json:"image_cache_mb"`              // Keep transformed images in memory up to this size (0: off).
+	Schedule             schedule.Kind      `json:"schedule,omitempty"`          // Learning rate per step in each phase: constant (default), cosine, onecycle.
+	Warmup               float64            `json:"warmup,omitempty"`            // Cosine schedule: fraction of a phase's steps warming up linearly.
+	Patience             int                `json:"patience,omitempty"`          // Early stopping: end a phase after this many epochs without a better test accuracy (0: off).
+	LRRange              LRRange            `json:"lr_range,omitzero"`           // Fine-tuning: "lo:hi", rates spread geometrically from the stem (lo) to the head (hi), fastai's slice(lo, hi).
+	LayerDecay           float64            `json:"layer_decay,omitempty"`       // Fine-tuning: each group's rate is the next one's times this (timm's --layer-decay); 0: off.
+	GradualUnfreeze      bool               `json:"gradual_unfreeze,omitempty"`  // Fine-tuning: epoch 1 trains layer4 and the head, each later epoch one more group.
+	Augment              bool               `json:"augment,omitempty"`           // Fine-tuning: random crops, flips, small rotations and colour jitter (augment.Default).
+	AugmentFrozen        bool               `json:"augment_frozen,omitempty"`    // The frozen phase too (turns the feature cache off).
+	AugmentPolicy        augment.AutoPolicy `json:"augment_policy,omitzero"`     // Fine-tuning (and an augmented frozen phase): trivialaugment or randaugment:N:M, torchvision's TrivialAugmentWide or RandAugment on each resized image.
+	RandomErasing        float64            `json:"random_erasing,omitempty"`    // Fine-tuning (and an augmented frozen phase): torchvision's RandomErasing with this probability, after normalization (0: off).
+	Mixup                float64            `json:"mixup,omitempty"`             // Fine-tuning (and an augmented frozen phase): mixup's Beta parameter, timm's 0.8 (0: off).
+	Cutmix               float64            `json:"cutmix,omitempty"`            // Likewise cutmix's, timm's 1.0; with mixup too, each batch takes one of them at random.
+	Precision            nn.Precision       `json:"precision,omitempty"`         // The backbone's compute dtype: float32 (default) or bfloat16 (mixed precision, float32 master weights).
+	MemoryLimit          memlimit.Policy    `json:"memory_limit,omitzero"`       // The Go runtime's soft memory limit: auto (default: from the first fine-tuning step), off, or a size such as 3GiB; GOMEMLIMIT overrides it.
+	CheckpointEvery      Interval           `json:"checkpoint_every,omitzero"`   // Save last.ckpt inside an epoch every duration of training ("10m", the default), every N steps ("25steps"), or never ("0").
+	Devices              int                `json:"devices,omitempty"`           // Data parallel: split each training batch across this many devices (XLA only); 0: all the backend has that divide the batch.
+	Labels               string             `json:"labels,omitempty"`            // A CSV file (path,label[,split]) listing the images instead of class folders; paths relative to its folder.
+	LabelSmoothing       float64            `json:"label_smoothing,omitempty"`   // Mixes each target with the uniform distribution: (1-e)*t + e/classes, torch's label_smoothing (timm's 0.1).
+	ClassWeights         ClassWeighting     `json:"class_weights,omitempty"`     // none, or balanced: the loss weighs class c by n / (classes * count_c), torch's weight= (multi-label: pos_weight negatives_c / positives_c).
+	BalancedSampling     bool               `json:"balanced_sampling,omitempty"` // Each epoch draws its training images with replacement, with probability inverse to their class's count.
+	EMA                  float64            `json:"ema,omitempty"`               // Keep an exponential moving average of the weights with this decay, evaluated each epoch; the best checkpoint keeps the better (0: off).
+	Accumulate           int                `json:"accumulate,omitempty"`        // Sum the gradients of this many batches before each update: a batch of accumulate*batch images (0 or 1: off).
+	BNMomentum           float64            `json:"bn_momentum,omitempty"`       // Every batch norm's momentum in train mode, timm's --bn-momentum (0: the architecture's: 0.1, MobileNetV3's 0.01).
+	MultiLabel           bool               `json:"multi_label,omitempty"`       // Several labels per image (Labels's label column, separated by ';'): sigmoid outputs and binary cross-entropy, the best checkpoint by mean average precision.
+	Threshold            Threshold          `json:"threshold,omitzero"`          // Multi-label: the probability above which an output is its label, or "tune" (per class, maximizing F1 on the test split); 0.5 by default.
+	ClipGrad             float64            `json:"clip_grad,omitempty"`         // Clip each update's gradient (after accumulation) to this global norm, or value with ClipMode value (0: off).
+	ClipMode             ClipMode           `json:"clip_mode,omitempty"`         // norm (default: torch's clip_grad_norm_) or value (clip_grad_value_).
+
+	// Progressive resizing: "160:1,224:1", the fine-tuning epochs' training image sizes in order, summing
+	// to FinetuneEpochs ("": all at ImageSize). Test and validation stay at ImageSize.
+	FinetuneImageSizes SizeSchedule `json:"finetune_image_sizes,omitempty"`
+	// The images' channels, 1 to 4 (0: 3, RGB): 1 reads them as grayscale, 2 as gray and alpha, 4 as RGB and
+	// alpha (or a fourth band), and a pretrained RGB stem is adapted as timm's adapt_input_conv does.
+	InChannels int `json:"in_channels,omitempty"`
+}
+
+// Default returns the tutorial's configuration: ResNet-50 with torchvision's DEFAULT weights
+// (IMAGENET1K_V2); each setting's default is its entry's in settings.
+func Default() Config {
+	var c Config
+	for _, s := range settings {
+		if s.def != nil {
+			s.set(&c, s.def)
+		}
+	}
+	return c
+}
+
 // setting declares one of Config's settings, once: everything else about it (its flag, its default, its
 // validation, FromScratch's value, whether a resume may change it, config files' and sweeps' keys) is read
-// from here. Adding a setting is a Config field and its entry in settings.
+// from here. Adding a setting is a field of Config above and its entry in settings below.
 type setting struct {
 	key     string                         // Its config.json key: the field's JSON name.
 	flag    string                         // Its flag (RegisterFlags), when not key with '-' for '_'.
