@@ -73,6 +73,8 @@ type Config struct {
 	// The images' channels, 1 to 4 (0: 3, RGB): 1 reads them as grayscale, 2 as gray and alpha, 4 as RGB and
 	// alpha (or a fourth band), and a pretrained RGB stem is adapted as timm's adapt_input_conv does.
 	InChannels int `json:"in_channels,omitempty"`
+	// A few words on the run ("baseline", "with EMA"): kept in config.json, shown in the notebooks' table of runs.
+	Note string `json:"note,omitempty"`
 }
 
 // Default returns the tutorial's configuration: ResNet-50 with torchvision's DEFAULT weights
@@ -307,6 +309,8 @@ var settings = []setting{
 	{key: "in_channels", field: func(c *Config) any { return &c.InChannels },
 		help:  "the images' channels: 1 (grayscale: Pillow's convert(\"L\")), 2 (gray and alpha), 3 (RGB) or 4 (RGB and alpha, or a fourth band); a pretrained RGB stem is adapted as timm's adapt_input_conv does",
 		check: Config.checkInChannels},
+	{key: "note", field: func(c *Config) any { return &c.Note }, resume: true,
+		help: "a few words on the run, kept in its config.json and shown in the notebooks' table of runs"},
 }
 
 // refuse returns Validate's error, want and the problem, when bad; nil otherwise.
