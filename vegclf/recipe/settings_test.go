@@ -1,6 +1,9 @@
 package recipe
 
 import (
+	"flag"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -71,5 +74,35 @@ func TestAllSettings(t *testing.T) {
 	}
 	if len(all) != len(Keys()) || all["label_smoothing"] != 0.1 || all["mixup"] != 0.0 || all["class_weights"] != "none" || all["arch"] != "resnet50" {
 		t.Errorf("all settings: %v", all)
+	}
+}
+
+// TestNoteTakesEveryPath follows the note setting, declared by its field and entry alone, through what reads
+// the table: its flag, a config file's key, a resume's changeable settings and the runs table's settings.
+func TestNoteTakesEveryPath(t *testing.T) {
+	c := Default()
+	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+	c.RegisterFlags(fs)
+	if err := fs.Parse([]string{"--note", "with EMA"}); err != nil || c.Note != "with EMA" {
+		t.Errorf("--note gave %q, %v", c.Note, err)
+	}
+	if key, ok := KeyOfFlag("note"); !ok || key != "note" {
+		t.Errorf("KeyOfFlag(note) = %q, %v", key, ok)
+	}
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(path, []byte("note: baseline\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if read, err := ReadFile(path, Default()); err != nil || read.Note != "baseline" {
+		t.Errorf("config file gave %q, %v", read.Note, err)
+	}
+	if !ResumeMayChange("note") {
+		t.Error("a resume may not change the note")
+	}
+	if all, err := c.AllSettings(); err != nil || all["note"] != "with EMA" {
+		t.Errorf("all settings' note: %v, %v", all["note"], err)
+	}
+	if diffs := Differences(Default(), c); len(diffs) != 1 || diffs[0].Key != "note" {
+		t.Errorf("differences %v, want the note's", diffs)
 	}
 }
