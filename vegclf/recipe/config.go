@@ -1,6 +1,7 @@
 // Package recipe holds a training run's settings (Config): the tutorial's transfer-learning recipe by
 // default, with every setting's flag, environment variable and config-file key, their validation, and the
-// from-scratch settings for when no pretrained weights are at hand. Package train runs them; the CLI, the
+// from-scratch settings for when no pretrained weights are at hand, each setting declared once in
+// settings.go's table. Package train runs them; the CLI, the
 // notebooks, sweeps and run folders read and write them.
 package recipe
 
