@@ -194,6 +194,7 @@ func Synthetic(dir string, classes, perClass, size int) (string, error) {
 }
 
 // ShowGradCAM displays, for each image, where the model looked: the Grad-CAM map of its predicted class
+// (Explanation.Mapped: a multi-label classifier's first class above its threshold, else its most probable)
 // on the last stage, over the image.
 func ShowGradCAM(b compute.Backend, c *predict.Classifier, paths []string) error {
 	e, err := NewExplainer(b, c)
@@ -205,7 +206,7 @@ func ShowGradCAM(b compute.Backend, c *predict.Classifier, paths []string) error
 		if err != nil {
 			return fmt.Errorf("explaining %s: %w", p, err)
 		}
-		caption := fmt.Sprintf("%s %.0f%%", x.Top[0].Label, 100*x.Top[0].Prob)
+		caption := fmt.Sprintf("%s %.0f%%", x.Mapped.Label, 100*x.Mapped.Prob)
 		fmt.Printf("%s: Grad-CAM of %s\n", p, caption)
 		showPNG(viz.PNG(viz.Saliency(p, x.Map, 160, caption)))
 	}

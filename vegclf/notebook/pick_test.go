@@ -3,6 +3,7 @@ package notebook
 import (
 	"bytes"
 	"encoding/base64"
+	"fmt"
 	"html"
 	"image/png"
 	"io"
@@ -161,7 +162,8 @@ func equalMaps(a, b [][]float32) bool {
 // ResNet-18 at 32 px, independent sigmoid outputs): with per-class thresholds (each class's median
 // probability over the images), an explanation lists exactly the classes above their thresholds, most
 // probable first, as Classifier.Files does, whatever k, and maps the first; with thresholds no image
-// reaches, it says that no class is above its threshold and maps the most probable class.
+// reaches, it says that no class is above its threshold and maps the most probable class, and so do
+// ShowPredictions and ShowGradCAM.
 func TestExplainerMultiLabel(t *testing.T) {
 	b := testenv.Backend(t)
 	m := zoo.MustNew("resnet18", nn.Head{Hidden: []int{16}, NumClasses: 3})
@@ -288,5 +290,13 @@ func TestExplainerMultiLabel(t *testing.T) {
 	})
 	if strings.Count(out, ": no class above its threshold\n") != 2 {
 		t.Errorf("ShowPredictions printed %q", out)
+	}
+	out = stdoutOf(t, func() {
+		if err := ShowGradCAM(b, c, images[:1]); err != nil {
+			t.Error(err)
+		}
+	})
+	if want := fmt.Sprintf("%s: Grad-CAM of %s %.0f%%", path, top.Label, 100*top.Prob); !strings.Contains(out, want) {
+		t.Errorf("ShowGradCAM printed %q, want %q", out, want)
 	}
 }
