@@ -37,16 +37,8 @@ func Rank(dir string, points []Point) ([]Ranked, error) {
 		if err := json.Unmarshal(content, &s); err != nil {
 			return nil, fmt.Errorf("ranking the sweep: %s: %w", path, err)
 		}
-		r := Ranked{Name: p.Name(), Best: s.BestTestAccuracy, Validation: -1, Seconds: s.TrainSeconds}
-		if s.ValidationAccuracy != nil {
-			r.Validation = *s.ValidationAccuracy
-		}
-		if s.BestTestMAP != nil {
-			r.MultiLabel, r.Best, r.Validation = true, *s.BestTestMAP, -1
-			if s.ValidationMAP != nil {
-				r.Validation = *s.ValidationMAP
-			}
-		}
+		r := Ranked{Name: p.Name(), Seconds: s.TrainSeconds}
+		r.Validation, r.Best, r.MultiLabel = s.Ranking()
 		rows = append(rows, r)
 	}
 	slices.SortStableFunc(rows, func(a, b Ranked) int {
@@ -55,8 +47,7 @@ func Rank(dir string, points []Point) ([]Ranked, error) {
 	return rows, nil
 }
 
-// metric names the figure the runs are ranked by: "accuracy", "mAP", or both when a sweep mixes
-// single-label and multi-label runs.
+// metric names the figure the runs are ranked by (runfolder.RankingMetric).
 func metric(rows []Ranked) string {
 	multi := 0
 	for _, r := range rows {
@@ -64,13 +55,7 @@ func metric(rows []Ranked) string {
 			multi++
 		}
 	}
-	switch multi {
-	case 0:
-		return "accuracy"
-	case len(rows):
-		return "mAP"
-	}
-	return "accuracy, multi-label runs' mAP"
+	return runfolder.RankingMetric(multi, len(rows))
 }
 
 // WriteTable writes the ranked runs as a table that names the metric they are ranked by: accuracies as
