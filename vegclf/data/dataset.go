@@ -1,6 +1,7 @@
 package data
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -13,12 +14,20 @@ import (
 // in hex speak).
 const carveStream = 0x7e57
 
+// labelSetStream is the stream of the seeded choices of limitPerLabel and carveLabelSets, which draw for
+// all labels at once (limitPerClass and carve draw a stream per class, numbered by its index).
+const labelSetStream = 1 << 40
+
 // DatasetOptions say which images of a dataset folder LoadDataset takes.
 type DatasetOptions struct {
-	MaxPerClass  int     // Keep at most this many images of each class in each split, a seeded sample (0: all).
-	TestFraction float64 // The part of each class of train carved as the test split when the data has none.
-	Seed         uint64  // Seeds the sample and the carving.
-	Strict       bool    // Unreadable image files are an error (by default they are left out, and listed in Skipped).
+	// MaxPerClass keeps at most this many images of each class in each split, a seeded sample (0: all).
+	// Multi-label, an image counts toward each of its labels, and no label gets more (limitPerLabel).
+	MaxPerClass int
+	// TestFraction is the part of each class of train carved as the test split when the data has none;
+	// multi-label, of each label, by iterative stratification (carveLabelSets).
+	TestFraction float64
+	Seed         uint64 // Seeds the sample and the carving.
+	Strict       bool   // Unreadable image files are an error (by default they are left out, and listed in Skipped).
 	// Labels, when set, is a CSV file listing the images and their labels (ReadLabels) instead of class
 	// folders.
 	Labels string
@@ -46,7 +55,8 @@ func (d *Dataset) HeldOut() *Split {
 
 // LoadDataset opens the dataset folder root (or, with o.Labels, the CSV file that lists its images), limits
 // each class to o.MaxPerClass (a seeded sample), checks every file's header, and carves a deterministic test
-// split from train (o.TestFraction of each class) when the data has none.
+// split from train (o.TestFraction of each class) when the data has none. Multi-label data is limited and
+// carved by each image's every label (limitPerLabel, carveLabelSets).
 func LoadDataset(root string, o DatasetOptions) (*Dataset, error) {
 	var src interface {
 		Split(name string) (*Split, error)
@@ -140,11 +150,19 @@ func byClass(s *Split, numClasses int) [][]Sample {
 	return groups
 }
 
+// hasLabelSets reports whether s's samples are multi-label ones (Sample.Labels, ReadMultiLabels).
+func hasLabelSets(s *Split) bool {
+	return slices.ContainsFunc(s.Samples, func(x Sample) bool { return x.Labels != nil })
+}
+
 // limitPerClass keeps at most n samples of each class (n <= 0: all), chosen by a seeded shuffle and
-// kept in their original order.
+// kept in their original order; multi-label samples as limitPerLabel does.
 func limitPerClass(s *Split, numClasses, n int, seed uint64) *Split {
 	if n <= 0 {
 		return s
+	}
+	if hasLabelSets(s) {
+		return limitPerLabel(s, numClasses, n, seed)
 	}
 	out := &Split{Name: s.Name, Dir: s.Dir}
 	for label, group := range byClass(s, numClasses) {
@@ -163,16 +181,64 @@ func limitPerClass(s *Split, numClasses, n int, seed uint64) *Split {
 	return out
 }
 
-// carve splits train into train and test: of each class, round(fraction*n) samples (at least one when
-// the class has two or more) chosen by a seeded shuffle go to test.
+// limitPerLabel is limitPerClass for multi-label samples: an image counts toward each of its labels, and is
+// kept only while each of them has fewer than n images kept, so that no label has more than n. Images are
+// taken rarest first (by the fewest images any of their labels has in the split), in a seeded shuffle
+// among equals, so that a frequent label that comes with a rare one does not fill up before the rare
+// one's images are taken: a label with n images or fewer keeps them all unless an image's other label is
+// full. They stay in their original order.
+func limitPerLabel(s *Split, numClasses, n int, seed uint64) *Split {
+	counts := s.Counts(numClasses)
+	rarity := make([]int, len(s.Samples))
+	for i, x := range s.Samples {
+		rarity[i] = math.MaxInt
+		for _, c := range x.Classes() {
+			rarity[i] = min(rarity[i], counts[c])
+		}
+	}
+	order := rand.New(rand.NewPCG(seed, labelSetStream)).Perm(len(s.Samples))
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(rarity[a], rarity[b]) })
+	kept := make([]int, numClasses)
+	keep := make([]bool, len(s.Samples))
+	for _, i := range order {
+		classes := s.Samples[i].Classes()
+		if slices.ContainsFunc(classes, func(c int) bool { return kept[c] >= n }) {
+			continue
+		}
+		keep[i] = true
+		for _, c := range classes {
+			kept[c]++
+		}
+	}
+	out := &Split{Name: s.Name, Dir: s.Dir}
+	for i, x := range s.Samples {
+		if keep[i] {
+			out.Samples = append(out.Samples, x)
+		}
+	}
+	return out
+}
+
+// testShare is the number of a class's n samples carve puts in test: round(fraction*n), at least one
+// when the class has two or more.
+func testShare(fraction float64, n int) int {
+	nTest := int(math.Round(fraction * float64(n)))
+	if nTest == 0 && n >= 2 {
+		nTest = 1
+	}
+	return nTest
+}
+
+// carve splits train into train and test: of each class, testShare samples chosen by a seeded shuffle go
+// to test; multi-label samples as carveLabelSets does.
 func carve(train *Split, numClasses int, fraction float64, seed uint64) (*Split, *Split) {
+	if hasLabelSets(train) {
+		return carveLabelSets(train, numClasses, fraction, seed)
+	}
 	newTrain := &Split{Name: Train, Dir: train.Dir}
 	test := &Split{Name: Test, Dir: train.Dir}
 	for label, group := range byClass(train, numClasses) {
-		nTest := int(math.Round(fraction * float64(len(group))))
-		if nTest == 0 && len(group) >= 2 {
-			nTest = 1
-		}
+		nTest := testShare(fraction, len(group))
 		rng := rand.New(rand.NewPCG(seed^carveStream, uint64(label)))
 		isTest := make([]bool, len(group))
 		for _, i := range rng.Perm(len(group))[:nTest] {
@@ -184,6 +250,76 @@ func carve(train *Split, numClasses int, fraction float64, seed uint64) (*Split,
 			} else {
 				newTrain.Samples = append(newTrain.Samples, sample)
 			}
+		}
+	}
+	return newTrain, test
+}
+
+// carveLabelSets is carve for multi-label samples, by iterative stratification (Sechidis, Tsoumakas and
+// Vlahavas, 2011; scikit-multilearn's IterativeStratification): each label wants testShare of its images
+// in test and the rest in train, the test split round(fraction*n) of all n images. The label with the
+// fewest images left to place goes first (the lower index among equals); each of its images, in a seeded
+// shuffle, goes to the split that wants that label most (among equals, the one that wants the most
+// images, then a seeded coin) and counts toward each of its labels there. So a label with two images or
+// more has some in both splits unless its images' other labels forbid it, and each label's share of test
+// is near fraction. The samples stay in their original order.
+func carveLabelSets(train *Split, numClasses int, fraction float64, seed uint64) (*Split, *Split) {
+	samples := train.Samples
+	left := train.Counts(numClasses) // Images of each label not yet placed.
+	var want [2][]int                // Of each label, the images each split wants: train (0) and test (1).
+	want[0], want[1] = make([]int, numClasses), make([]int, numClasses)
+	for c, n := range left {
+		want[1][c] = testShare(fraction, n)
+		want[0][c] = n - want[1][c]
+	}
+	nTest := int(math.Round(fraction * float64(len(samples))))
+	total := [2]int{len(samples) - nTest, nTest}
+	rng := rand.New(rand.NewPCG(seed^carveStream, labelSetStream))
+	placed := make([]int, len(samples))
+	for i := range placed {
+		placed[i] = -1
+	}
+	for {
+		label := -1
+		for c, n := range left {
+			if n > 0 && (label < 0 || n < left[label]) {
+				label = c
+			}
+		}
+		if label < 0 {
+			break
+		}
+		var images []int
+		for i, x := range samples {
+			if placed[i] < 0 && slices.Contains(x.Classes(), label) {
+				images = append(images, i)
+			}
+		}
+		rng.Shuffle(len(images), func(a, b int) { images[a], images[b] = images[b], images[a] })
+		for _, i := range images {
+			split := cmp.Compare(want[1][label], want[0][label])
+			if split == 0 {
+				split = cmp.Compare(total[1], total[0])
+			}
+			if split == 0 {
+				split = 2*rng.IntN(2) - 1
+			}
+			to := (split + 1) / 2 // 1 (test) when test wants it more, else 0 (train).
+			placed[i] = to
+			total[to]--
+			for _, c := range samples[i].Classes() {
+				want[to][c]--
+				left[c]--
+			}
+		}
+	}
+	newTrain := &Split{Name: Train, Dir: train.Dir}
+	test := &Split{Name: Test, Dir: train.Dir}
+	for i, x := range samples {
+		if placed[i] == 1 {
+			test.Samples = append(test.Samples, x)
+		} else {
+			newTrain.Samples = append(newTrain.Samples, x)
 		}
 	}
 	return newTrain, test

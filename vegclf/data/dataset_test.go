@@ -1,6 +1,8 @@
 package data
 
 import (
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -107,5 +109,85 @@ func TestLoadDatasetOneClass(t *testing.T) {
 	_, err = LoadDataset("", DatasetOptions{TestFraction: 0.5, Labels: csv})
 	if err == nil || !strings.Contains(err.Error(), "needs at least two classes") || !strings.Contains(err.Error(), csv+" has 1 (bean)") {
 		t.Errorf("one label: error %v", err)
+	}
+}
+
+// labelSetSplit returns a train split of multi-label samples: of each group, that many images with those
+// labels (path "i.jpg", i in order).
+func labelSetSplit(groups []struct {
+	n      int
+	labels []int
+}) *Split {
+	s := &Split{Name: Train, Dir: "d"}
+	for _, g := range groups {
+		for range g.n {
+			s.Samples = append(s.Samples, Sample{Path: fmt.Sprintf("%d.jpg", len(s.Samples)), Label: g.labels[0], Labels: g.labels})
+		}
+	}
+	return s
+}
+
+// isSubsequence reports whether sub's samples appear in all in the same order.
+func isSubsequence(sub, all []Sample) bool {
+	i := 0
+	for _, x := range all {
+		if i < len(sub) && reflect.DeepEqual(sub[i], x) {
+			i++
+		}
+	}
+	return i == len(sub)
+}
+
+// TestCarveLabelSets carves a test split from multi-label samples (no files: the splits as LoadDataset
+// holds them) for ten seeds: every label with two images or more is in both splits, each label's test share
+// is within one image of round(fraction*n), the splits part the samples in their order, and a seed carves
+// the same split each time. Labels 2 and 3 only come with others (2 with 0, the most frequent), which a
+// carve by each image's first label leaves out of test for some seed.
+func TestCarveLabelSets(t *testing.T) {
+	train := labelSetSplit([]struct {
+		n      int
+		labels []int
+	}{{20, []int{0}}, {2, []int{0, 2}}, {8, []int{1}}, {3, []int{1, 3}}, {1, []int{3}}})
+	counts := train.Counts(4)
+	for seed := range uint64(10) {
+		newTrain, test := carve(train, 4, 0.25, seed)
+		if len(newTrain.Samples)+len(test.Samples) != len(train.Samples) || !isSubsequence(newTrain.Samples, train.Samples) ||
+			!isSubsequence(test.Samples, train.Samples) {
+			t.Fatalf("seed %d: %d train and %d test images do not part the %d in order", seed, len(newTrain.Samples), len(test.Samples), len(train.Samples))
+		}
+		inTrain, inTest := newTrain.Counts(4), test.Counts(4)
+		for c, n := range counts {
+			want := int(math.Round(0.25 * float64(n)))
+			if n >= 2 && (inTrain[c] == 0 || inTest[c] == 0) || inTest[c] < want-1 || inTest[c] > max(want, 1)+1 {
+				t.Errorf("seed %d: label %d (%d images): %d in train, %d in test, want about %d in test and some in each",
+					seed, c, n, inTrain[c], inTest[c], want)
+			}
+		}
+		if _, again := carve(train, 4, 0.25, seed); !reflect.DeepEqual(again.Samples, test.Samples) {
+			t.Errorf("seed %d: carving is not deterministic", seed)
+		}
+	}
+	if _, a := carve(train, 4, 0.25, 1); func() bool { _, b := carve(train, 4, 0.25, 2); return reflect.DeepEqual(a.Samples, b.Samples) }() {
+		t.Error("another seed carved the same test split")
+	}
+}
+
+// TestLimitPerLabel limits multi-label samples to 3 per label for five seeds: an image counts toward each
+// of its labels, no label has more than 3, and the rare labels that only come with frequent ones keep all
+// they can (label 2's two images, though label 0 has ten; 3 of label 3's four, with label 1), which a limit
+// by each image's first label does not.
+func TestLimitPerLabel(t *testing.T) {
+	s := labelSetSplit([]struct {
+		n      int
+		labels []int
+	}{{8, []int{0}}, {2, []int{0, 2}}, {4, []int{1, 3}}, {3, []int{1}}})
+	for seed := range uint64(5) {
+		got := limitPerClass(s, 4, 3, seed)
+		if counts := got.Counts(4); !slices.Equal(counts, []int{3, 3, 2, 3}) || !isSubsequence(got.Samples, s.Samples) {
+			t.Errorf("seed %d: images per label %v, want [3 3 2 3], in their order", seed, counts)
+		}
+		if again := limitPerClass(s, 4, 3, seed); !reflect.DeepEqual(again.Samples, got.Samples) {
+			t.Errorf("seed %d: the limit is not deterministic", seed)
+		}
 	}
 }

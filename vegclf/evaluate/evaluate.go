@@ -81,8 +81,15 @@ func (a *Accumulator) Accuracy() float64 { return float64(a.correct) / float64(m
 // figures are MultiLabelResult's, at its thresholds (Classifier.Thresholds), or when it has none, at
 // thresholds tuned on the split (TuneThresholds).
 func Split(c *predict.Classifier, split *data.Split, batch int, progress Progress) (*Result, error) {
+	return SplitWithPosWeight(c, split, batch, progress, nil)
+}
+
+// SplitWithPosWeight is Split whose multi-label loss weighs each class's positive terms by posWeight
+// (torch's BCEWithLogitsLoss pos_weight=, the loss a run with class weights trains on; nil: all 1). A
+// single-label classifier's evaluation ignores it.
+func SplitWithPosWeight(c *predict.Classifier, split *data.Split, batch int, progress Progress, posWeight []float64) (*Result, error) {
 	if c.MultiLabel {
-		return multiLabelSplit(c, split, batch, progress)
+		return multiLabelSplit(c, split, batch, progress, posWeight)
 	}
 	n := len(c.Labels)
 	r := &Result{Classes: c.Labels, Confusion: make([][]int, n)}
@@ -122,14 +129,14 @@ func Split(c *predict.Classifier, split *data.Split, batch int, progress Progres
 }
 
 // multiLabelSplit is Split for a multi-label classifier.
-func multiLabelSplit(c *predict.Classifier, split *data.Split, batch int, progress Progress) (*Result, error) {
+func multiLabelSplit(c *predict.Classifier, split *data.Split, batch int, progress Progress, posWeight []float64) (*Result, error) {
 	r := &Result{Classes: c.Labels}
 	loader := &data.Loader{Samples: split.Samples, Transform: c.Transform, BatchSize: batch,
 		Skip: func(path string, err error) {
 			r.Skipped = append(r.Skipped, path)
 			r.Unreadable = append(r.Unreadable, data.Unreadable{Path: path, Err: err})
 		}}
-	var acc MultiLabelAccumulator
+	acc := MultiLabelAccumulator{PosWeight: posWeight}
 	done := 0
 	for b, err := range loader.Epoch(0) {
 		if err != nil {

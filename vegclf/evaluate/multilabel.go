@@ -11,7 +11,7 @@ import (
 // MultiLabelResult is the evaluation of a multi-label classifier (independent sigmoid outputs) on a split.
 type MultiLabelResult struct {
 	Classes    []string
-	Loss       float64      // Mean over batches of the batch's binary cross-entropy, mean over images and classes.
+	Loss       float64      // Mean over batches of the batch's binary cross-entropy (with the accumulator's PosWeight), mean over images and classes.
 	MAP        float64      // Mean average precision: the mean of AveragePrecision over the classes with positives.
 	MicroF1    float64      // F1 of all the (image, class) decisions together.
 	MacroF1    float64      // The mean of the classes' F1.
@@ -32,10 +32,13 @@ type ClassScore struct {
 // MultiLabelAccumulator gathers a multi-label classifier's probabilities and the images' classes batch by
 // batch.
 type MultiLabelAccumulator struct {
-	probs   [][]float64
-	truth   [][]bool
-	lossSum float64
-	batches int
+	// PosWeight weighs each class's positive terms of the loss, as torch's BCEWithLogitsLoss(pos_weight=)
+	// does: the loss a run with class weights trains on (train.Loss.PosWeight). Nil: all 1.
+	PosWeight []float64
+	probs     [][]float64
+	truth     [][]bool
+	lossSum   float64
+	batches   int
 }
 
 // Add takes one batch's log-probabilities (log σ of each output, a row per image) and each image's
@@ -53,7 +56,11 @@ func (a *MultiLabelAccumulator) Add(logp [][]float32, sets [][]int) {
 		for c, lp := range row {
 			probs[c] = math.Exp(float64(lp))
 			if truth[c] {
-				batchLoss -= float64(lp)
+				w := 1.0
+				if a.PosWeight != nil {
+					w = a.PosWeight[c]
+				}
+				batchLoss -= w * float64(lp)
 			} else {
 				batchLoss -= math.Log1p(-probs[c]) // log(1 - σ(x)).
 			}

@@ -149,3 +149,61 @@ func column2b(v []bool) [][]bool {
 	}
 	return out
 }
+
+// TestMultiLabelLossWithPosWeight checks the accumulated loss against torch's BCEWithLogitsLoss formula
+// with pos_weight, (1-t)·x + (1 + (w-1)·t)·(log(1 + exp(-|x|)) + max(-x, 0)) averaged over each batch's
+// images and classes, then over the batches, computed here from the logits; without PosWeight, the plain
+// binary cross-entropy (w = 1), which differs.
+func TestMultiLabelLossWithPosWeight(t *testing.T) {
+	logits := [][][]float64{ // Two batches of images x 3 classes.
+		{{1.5, -0.3, 0.8}, {-2, 0.1, 1.9}, {0.4, -1.2, -0.7}},
+		{{-0.9, 1.1, 0.05}, {1.7, -1.6, 0.6}},
+	}
+	sets := [][][]int{{{0, 2}, {1}, {0, 1, 2}}, {{2}, {0}}}
+	posWeight := []float64{2.5, 0.5, 1.75}
+	torchLoss := func(w []float64) float64 {
+		sum := 0.0
+		for b, batch := range logits {
+			batchSum := 0.0
+			for i, row := range batch {
+				for c, x := range row {
+					tc := 0.0
+					for _, k := range sets[b][i] {
+						if k == c {
+							tc = 1
+						}
+					}
+					batchSum += (1-tc)*x + (1+(w[c]-1)*tc)*(math.Log1p(math.Exp(-math.Abs(x)))+math.Max(-x, 0))
+				}
+			}
+			sum += batchSum / float64(len(batch)*len(batch[0]))
+		}
+		return sum / float64(len(logits))
+	}
+	for _, tc := range []struct {
+		name      string
+		posWeight []float64
+		want      float64
+	}{
+		{"pos_weight", posWeight, torchLoss(posWeight)},
+		{"none", nil, torchLoss([]float64{1, 1, 1})},
+	} {
+		acc := MultiLabelAccumulator{PosWeight: tc.posWeight}
+		for b, batch := range logits {
+			logp := make([][]float32, len(batch))
+			for i, row := range batch {
+				for _, x := range row {
+					logp[i] = append(logp[i], float32(-math.Log1p(math.Exp(-x)))) // log σ(x).
+				}
+			}
+			acc.Add(logp, sets[b])
+		}
+		got := acc.Result([]string{"a", "b", "c"}, []float64{0.5, 0.5, 0.5}).Loss
+		if math.Abs(got-tc.want) > 2e-6 {
+			t.Errorf("%s: loss %.8f, torch's formula %.8f", tc.name, got, tc.want)
+		}
+	}
+	if math.Abs(torchLoss(posWeight)-torchLoss([]float64{1, 1, 1})) < 1e-3 {
+		t.Fatal("pos_weight barely changes the loss: the test cannot tell them apart")
+	}
+}

@@ -108,8 +108,9 @@ type comparedRun struct {
 }
 
 // CompareRuns displays several runs: test accuracy and loss per epoch overlaid, a table of the settings in
-// which they differ and their figures (sorted by any column: click its header), and the confusion matrix of
-// the best run (by validation accuracy, else best test accuracy) on its held-out split.
+// which they differ and their figures (sorted by any column: click its header), and the evaluation of the
+// best run (by validation accuracy, then best test accuracy; multi-label runs by mean average precision) on
+// its held-out split.
 func CompareRuns(b compute.Backend, dirs []string) error {
 	var runs []comparedRun
 	for _, dir := range dirs {
@@ -130,8 +131,24 @@ func CompareRuns(b compute.Backend, dirs []string) error {
 		return err
 	}
 	showHTML(runTable(runs))
-	best := slices.MaxFunc(runs, func(a, b comparedRun) int { return cmp.Compare(a.Accuracy(), b.Accuracy()) })
-	return showBestRun(b, best)
+	return showBestRun(b, bestRun(runs))
+}
+
+// bestRun returns the best of runs as sweeps rank them (Summary.Ranking: by validation figure, then best
+// test figure, mean average precision for a multi-label run); a run without a summary comes last.
+func bestRun(runs []comparedRun) comparedRun {
+	ranking := func(r comparedRun) (float64, float64) {
+		if r.Summary == nil {
+			return -2, -2
+		}
+		validation, test, _ := r.Summary.Ranking()
+		return validation, test
+	}
+	return slices.MaxFunc(runs, func(a, b comparedRun) int {
+		va, ta := ranking(a)
+		vb, tb := ranking(b)
+		return cmp.Or(cmp.Compare(va, vb), cmp.Compare(ta, tb))
+	})
 }
 
 // ShowTradeOff draws, for runs that finished (a summary), their accuracy (validation, else the best test
@@ -230,8 +247,10 @@ function vegclfSortRuns(th) {
 }
 </script>`
 
-// runTable returns an HTML table of the runs: the settings in which they differ, the best test accuracy,
-// the validation accuracy, the last test loss and the training time, sortable by column; and prints it.
+// runTable returns an HTML table of the runs: the settings in which they differ, the best test and the
+// validation figures runs are ranked by (Summary.Ranking: accuracies, multi-label runs' mean average
+// precisions, the headers naming which), the last test loss and the training time, sortable by column;
+// and prints it.
 func runTable(runs []comparedRun) string {
 	var keys []string
 	for _, k := range recipe.Keys() {
@@ -242,9 +261,19 @@ func runTable(runs []comparedRun) string {
 			}
 		}
 	}
+	multi, finished := 0, 0
+	for _, r := range runs {
+		if r.Summary != nil {
+			finished++
+			if _, _, multiLabel := r.Summary.Ranking(); multiLabel {
+				multi++
+			}
+		}
+	}
+	metric := runfolder.RankingMetric(multi, finished)
 	var b strings.Builder
 	b.WriteString(sortScript + `<table class="vegclf-runs"><tr>`)
-	for _, h := range append(append([]string{"run"}, keys...), "best test accuracy", "validation accuracy", "last test loss", "training s") {
+	for _, h := range append(append([]string{"run"}, keys...), "best test "+metric, "validation "+metric, "last test loss", "training s") {
 		fmt.Fprintf(&b, `<th onclick="vegclfSortRuns(this)" style="cursor:pointer" title="sort">%s</th>`, html.EscapeString(h))
 	}
 	b.WriteString("</tr>")
@@ -260,18 +289,23 @@ func runTable(runs []comparedRun) string {
 			line = append(line, k+"="+v)
 		}
 		best, val, secs := "", "", ""
+		format := percent
 		if s := r.Summary; s != nil {
-			best, secs = fmt.Sprint(s.BestTestAccuracy), fmt.Sprint(s.TrainSeconds)
-			if s.ValidationAccuracy != nil {
-				val = fmt.Sprint(*s.ValidationAccuracy)
+			validation, test, multiLabel := s.Ranking()
+			best, secs = fmt.Sprint(test), fmt.Sprint(s.TrainSeconds)
+			if validation >= 0 {
+				val = fmt.Sprint(validation)
+			}
+			if multiLabel {
+				format = func(v string) string { return rounded(v, 4) }
 			}
 		}
 		loss := ""
 		if n := len(r.Metrics); n > 0 {
 			loss = fmt.Sprint(r.Metrics[n-1].TestLoss)
 		}
-		b.WriteString(cell(best, percent(best)) + cell(val, percent(val)) + cell(loss, rounded(loss, 4)) + cell(secs, rounded(secs, 1)) + "</tr>")
-		fmt.Printf("%s: %s; best test accuracy %s, validation %s\n", filepath.Base(r.Dir), strings.Join(line, " "), percent(best), percent(val))
+		b.WriteString(cell(best, format(best)) + cell(val, format(val)) + cell(loss, rounded(loss, 4)) + cell(secs, rounded(secs, 1)) + "</tr>")
+		fmt.Printf("%s: %s; best test %s %s, validation %s\n", filepath.Base(r.Dir), strings.Join(line, " "), metric, format(best), format(val))
 	}
 	if len(keys) == 0 {
 		fmt.Println("The runs share every setting.")

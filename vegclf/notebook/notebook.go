@@ -135,7 +135,8 @@ func ShowEvaluation(res *evaluate.Result, n int) {
 	showPNG(viz.PNG(viz.Grid(items, 4, 112)))
 }
 
-// ShowPredictions predicts each image's top k classes and displays the image with them.
+// ShowPredictions predicts each image's top k classes (a multi-label classifier's: every class above its
+// threshold, Classifier.Files) and displays the image with them.
 func ShowPredictions(c *predict.Classifier, paths []string, k int) error {
 	preds, err := c.Files(paths, k)
 	if err != nil {
@@ -146,14 +147,8 @@ func ShowPredictions(c *predict.Classifier, paths []string, k int) error {
 			showHTML("<p>" + html.EscapeString(p.Err.Error()) + "</p>")
 			continue
 		}
-		var labels []string
-		var probs []float64
-		var text []string
-		for _, cl := range p.Top {
-			labels, probs = append(labels, cl.Label), append(probs, cl.Prob)
-			text = append(text, fmt.Sprintf("%s %.1f%%", cl.Label, 100*cl.Prob))
-		}
-		fmt.Printf("%s: %s\n", p.Image, strings.Join(text, ", "))
+		labels, probs := bars(p.Top)
+		fmt.Println(p.Text())
 		showPNG(viz.PNG(viz.Prediction(p.Image, labels, probs, 112)))
 	}
 	return nil
@@ -199,6 +194,7 @@ func Synthetic(dir string, classes, perClass, size int) (string, error) {
 }
 
 // ShowGradCAM displays, for each image, where the model looked: the Grad-CAM map of its predicted class
+// (Explanation.Mapped: a multi-label classifier's first class above its threshold, else its most probable)
 // on the last stage, over the image.
 func ShowGradCAM(b compute.Backend, c *predict.Classifier, paths []string) error {
 	e, err := NewExplainer(b, c)
@@ -210,7 +206,7 @@ func ShowGradCAM(b compute.Backend, c *predict.Classifier, paths []string) error
 		if err != nil {
 			return fmt.Errorf("explaining %s: %w", p, err)
 		}
-		caption := fmt.Sprintf("%s %.0f%%", x.Top[0].Label, 100*x.Top[0].Prob)
+		caption := fmt.Sprintf("%s %.0f%%", x.Mapped.Label, 100*x.Mapped.Prob)
 		fmt.Printf("%s: Grad-CAM of %s\n", p, caption)
 		showPNG(viz.PNG(viz.Saliency(p, x.Map, 160, caption)))
 	}

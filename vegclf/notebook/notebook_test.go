@@ -101,6 +101,50 @@ func TestRunTableShowsZeroSettings(t *testing.T) {
 	}
 }
 
+// TestRunTableRanksMultiLabelByMAP compares summaries (written here, no training): multi-label runs are
+// ranked, and shown, by mean average precision (validation, then best test), not by their exact-match
+// accuracies, which rank them the other way; single-label runs by accuracy, as before.
+func TestRunTableRanksMultiLabelByMAP(t *testing.T) {
+	f := func(v float64) *float64 { return &v }
+	for _, tc := range []struct {
+		name      string
+		summaries []*runfolder.Summary
+		best      string
+		cells     []string
+	}{
+		{"multi-label", []*runfolder.Summary{
+			{BestTestAccuracy: 0.9, BestTestMAP: f(0.6), ValidationAccuracy: f(0.9), ValidationMAP: f(0.7)},
+			{BestTestAccuracy: 0.5, BestTestMAP: f(0.8), ValidationAccuracy: f(0.4), ValidationMAP: f(0.85)},
+			nil,
+		}, "r1", []string{">best test mAP</th>", ">validation mAP</th>", `<td data-v="0.85">0.8500</td>`, `<td data-v="0.6">0.6000</td>`}},
+		{"single-label", []*runfolder.Summary{
+			{BestTestAccuracy: 0.9, ValidationAccuracy: f(0.7)},
+			{BestTestAccuracy: 0.8, ValidationAccuracy: f(0.75)},
+		}, "r1", []string{">best test accuracy</th>", ">validation accuracy</th>", `<td data-v="0.75">75.00%</td>`}},
+	} {
+		var runs []comparedRun
+		for i, s := range tc.summaries {
+			cfg := recipe.Default()
+			cfg.Hidden = 16 * (i + 1)
+			settings, err := allSettings(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			runs = append(runs, comparedRun{Record: &runfolder.Record{Dir: fmt.Sprint("r", i), Config: cfg, Summary: s}, settings: settings})
+		}
+		if got := filepath.Base(bestRun(runs).Dir); got != tc.best {
+			t.Errorf("%s: the best run is %s, want %s", tc.name, got, tc.best)
+		}
+		var table string
+		stdoutOf(t, func() { table = runTable(runs) })
+		for _, want := range tc.cells {
+			if !strings.Contains(table, want) {
+				t.Errorf("%s: the table lacks %s:\n%s", tc.name, want, table)
+			}
+		}
+	}
+}
+
 // TestArchitecturesTable: every registered architecture has its row, with its family, its trainable
 // parameters with the tutorial's head (ResNet-50's 23.8 M: 23.5 M of backbone and its 0.26 M head),
 // features, size and default weights, in the table and the text.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"html"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/gomlx/compute"
@@ -22,8 +21,9 @@ import (
 // notebook for one run without a page (nbconvert, nbclient) and shows the first image only.
 const frontEndWait = 15 * time.Second
 
-// Explainer predicts an image's top classes and the Grad-CAM map of the first, with the classifier and
-// the Grad-CAM graph compiled once.
+// Explainer predicts an image's classes (Classifier.Classes: the top k, or a multi-label classifier's every
+// class above its threshold) and the Grad-CAM map of the first, with the classifier and the Grad-CAM graph
+// compiled once.
 type Explainer struct {
 	c *predict.Classifier
 	g *interpret.GradCAM
@@ -38,54 +38,62 @@ func NewExplainer(b compute.Backend, c *predict.Classifier) (*Explainer, error) 
 	return &Explainer{c: c, g: g}, nil
 }
 
-// Explanation is one image's top classes and the Grad-CAM map of the first.
+// Explanation is one image's classes and the Grad-CAM map of the first.
 type Explanation struct {
 	predict.Prediction
-	// Map is the Grad-CAM map of the top class, values in [0, 1].
+	// Mapped is the class the map explains: the first listed, or when a multi-label classifier lists none,
+	// the most probable.
+	Mapped predict.Class
+	// Map is the Grad-CAM map of Mapped, values in [0, 1].
 	Map [][]float32
 }
 
-// Explain predicts the image at path's top k classes and computes the Grad-CAM map of the first.
+// Explain predicts the image at path's classes (its top k, or a multi-label classifier's every class above
+// its threshold, as predict, eval and serve list them) and computes the Grad-CAM map of the first.
 func (e *Explainer) Explain(path string, k int) (*Explanation, error) {
-	preds, err := e.c.Files([]string{path}, k)
-	if err != nil {
-		return nil, err
-	}
-	if preds[0].Err != nil {
-		return nil, preds[0].Err
-	}
 	batch, err := (&data.Loader{Samples: []data.Sample{{Path: path}}, Transform: e.c.Transform, BatchSize: 1}).Batch([]int{0})
 	if err != nil {
 		return nil, err
 	}
-	maps, err := e.g.Maps(batch.Images, []int32{int32(preds[0].Top[0].Index)})
+	probs, err := e.c.Probabilities(batch.Images)
 	if err != nil {
 		return nil, err
 	}
-	return &Explanation{Prediction: preds[0], Map: maps[0]}, nil
-}
-
-// Text is the explanation's classes in one line: "path: label 97.1%, label 2.0%, ...".
-func (x *Explanation) Text() string {
-	var text []string
-	for _, cl := range x.Top {
-		text = append(text, fmt.Sprintf("%s %.1f%%", cl.Label, 100*cl.Prob))
+	x := &Explanation{Prediction: predict.Prediction{Image: path, Top: e.c.Classes(probs[0], k)}}
+	if len(x.Top) > 0 {
+		x.Mapped = x.Top[0]
+	} else {
+		x.Mapped = predict.TopK(probs[0], e.c.Labels, 1)[0]
 	}
-	return x.Image + ": " + strings.Join(text, ", ")
+	maps, err := e.g.Maps(batch.Images, []int32{int32(x.Mapped.Index)})
+	if err != nil {
+		return nil, err
+	}
+	x.Map = maps[0]
+	return x, nil
 }
 
-// HTML shows the explanation: the image with its top classes as bars, its Grad-CAM map, and the classes
-// as text (in a <p class="vegclf-pick-top">).
-func (x *Explanation) HTML() string {
+// bars returns classes' labels and probabilities, for viz.Prediction.
+func bars(classes []predict.Class) ([]string, []float64) {
 	var labels []string
 	var probs []float64
-	for _, cl := range x.Top {
+	for _, cl := range classes {
 		labels, probs = append(labels, cl.Label), append(probs, cl.Prob)
 	}
+	return labels, probs
+}
+
+// HTML shows the explanation: the image with its classes as bars, its Grad-CAM map, and the classes as
+// text (Prediction.Text, in a <p class="vegclf-pick-top">).
+func (x *Explanation) HTML() string {
+	labels, probs := bars(x.Top)
 	img := func(png []byte) string {
 		return `<img src="data:image/png;base64,` + base64.StdEncoding.EncodeToString(png) + `">`
 	}
-	caption := fmt.Sprintf("Grad-CAM of %s", x.Top[0].Label)
+	caption := fmt.Sprintf("Grad-CAM of %s", x.Mapped.Label)
+	if len(x.Top) == 0 {
+		caption = fmt.Sprintf("Grad-CAM of %s (the most probable, %.1f%%)", x.Mapped.Label, 100*x.Mapped.Prob)
+	}
 	return `<div class="vegclf-pick">` +
 		img(viz.PNG(viz.Prediction(x.Image, labels, probs, 160))) + " " +
 		img(viz.PNG(viz.Saliency(x.Image, x.Map, 160, caption))) +
@@ -97,8 +105,8 @@ func pickLabel(path string) string {
 	return filepath.Join(filepath.Base(filepath.Dir(path)), filepath.Base(path))
 }
 
-// PickImage shows a choice of the images at paths and, under it, the chosen one with its top k classes
-// and its Grad-CAM map, again each time the choice changes, until the cell's Done button is clicked (or the
+// PickImage shows a choice of the images at paths and, under it, the chosen one with its top k classes (a
+// multi-label classifier's: every class above its threshold, or that none is) and its Grad-CAM map, again each time the choice changes, until the cell's Done button is clicked (or the
 // kernel is interrupted). In a notebook run without a page to answer the widgets (nbconvert), it says so
 // and shows the first image.
 func PickImage(e *Explainer, paths []string, k int) error {
@@ -176,7 +184,8 @@ func PickImage(e *Explainer, paths []string, k int) error {
 }
 
 // PickImage lets the user choose among the held-out images (up to 500, spread over the split) and shows
-// the chosen one with the best checkpoint's top-3 classes and its Grad-CAM map, until Done is clicked.
+// the chosen one with the best checkpoint's top-3 classes (a multi-label run's: every class above its
+// threshold) and its Grad-CAM map, until Done is clicked.
 func (s *Session) PickImage() error {
 	c, err := s.Classifier()
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/core/graph"
@@ -129,6 +130,16 @@ func (c *Classifier) AboveThresholds(probs []float32) []Class {
 	return out
 }
 
+// Classes returns the classes a prediction lists for one image's probabilities: the top k, or a
+// multi-label classifier's every class above its threshold, most probable first, whatever k (possibly
+// none).
+func (c *Classifier) Classes(probs []float32, k int) []Class {
+	if c.MultiLabel {
+		return c.AboveThresholds(probs)
+	}
+	return TopK(probs, c.Labels, k)
+}
+
 // LogProbabilities returns the log of the class probabilities (log-softmax of the logits, computed in
 // the graph for accuracy; a multi-label classifier's, each output's log-sigmoid) of a batch of
 // transformed images [B, H, W, 3].
@@ -173,6 +184,25 @@ type Prediction struct {
 	Image string  `json:"image"`
 	Top   []Class `json:"top"`
 	Err   error   `json:"-"`
+}
+
+// NoClassAbove is what a multi-label prediction that lists no class says.
+const NoClassAbove = "no class above its threshold"
+
+// Text is the prediction in one line: "path: label 97.1%, label 2.0%", or "path: no class above its
+// threshold" for a multi-label prediction that lists none (NoClassAbove), or the image's error.
+func (p Prediction) Text() string {
+	if p.Err != nil {
+		return p.Image + ": " + p.Err.Error()
+	}
+	if len(p.Top) == 0 {
+		return p.Image + ": " + NoClassAbove
+	}
+	text := make([]string, len(p.Top))
+	for i, cl := range p.Top {
+		text[i] = fmt.Sprintf("%s %.1f%%", cl.Label, 100*cl.Prob)
+	}
+	return p.Image + ": " + strings.Join(text, ", ")
 }
 
 // TopK returns the k most probable classes, most probable first (ties by index).
@@ -225,11 +255,7 @@ func (c *Classifier) Files(paths []string, k int) ([]Prediction, error) {
 			return nil, err
 		}
 		for i, p := range probs {
-			if c.MultiLabel {
-				preds[b.Labels[i]].Top = c.AboveThresholds(p)
-			} else {
-				preds[b.Labels[i]].Top = TopK(p, c.Labels, k)
-			}
+			preds[b.Labels[i]].Top = c.Classes(p, k)
 		}
 	}
 	for i := range preds {

@@ -347,8 +347,38 @@ func ReadRecord(dir string) (*Record, error) {
 	return r, nil
 }
 
-// Accuracy is how runs are ranked: the validation accuracy, else the best test accuracy; 0 for a run
-// without a summary.
+// Ranking returns the figures a finished run is ranked by, its best checkpoint's on the validation split
+// (-1 when the data has none) and on test: accuracies, or a multi-label run's mean average precisions (the
+// metric its best checkpoint is chosen by; its accuracies are exact-match ratios). multiLabel says which.
+func (s *Summary) Ranking() (validation, test float64, multiLabel bool) {
+	if s.BestTestMAP != nil {
+		validation = -1
+		if s.ValidationMAP != nil {
+			validation = *s.ValidationMAP
+		}
+		return validation, *s.BestTestMAP, true
+	}
+	validation = -1
+	if s.ValidationAccuracy != nil {
+		validation = *s.ValidationAccuracy
+	}
+	return validation, s.BestTestAccuracy, false
+}
+
+// RankingMetric names the metric of Ranking for runs of which multi of total are multi-label: "accuracy",
+// "mAP", or both.
+func RankingMetric(multi, total int) string {
+	switch multi {
+	case 0:
+		return "accuracy"
+	case total:
+		return "mAP"
+	}
+	return "accuracy, multi-label runs' mAP"
+}
+
+// Accuracy is the validation accuracy, else the best test accuracy; 0 for a run without a summary. (Runs
+// are ranked by Summary.Ranking, which ranks multi-label runs by mean average precision.)
 func (r *Record) Accuracy() float64 {
 	switch {
 	case r.Summary == nil:

@@ -293,7 +293,7 @@ func (r *Run) headEvaluation(exec *model.Exec, f *features) (testResult, error) 
 		order[i] = i
 	}
 	var acc evaluate.Accumulator
-	var multi evaluate.MultiLabelAccumulator
+	multi := evaluate.MultiLabelAccumulator{PosWeight: r.posWeight()}
 	for chunk := range slices.Chunk(order, r.Config.Batch) {
 		x, labels, sets := f.batch(chunk)
 		out, err := exec.Exec(x)

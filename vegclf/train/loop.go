@@ -253,8 +253,7 @@ func setMultiLabelMetrics(m *runfolder.EpochMetrics, res *evaluate.MultiLabelRes
 // loss returns the run's loss settings, reporting them when they are not the plain cross-entropy.
 func (r *Run) loss() (Loss, error) {
 	if r.Config.MultiLabel {
-		l := Loss{LabelSmoothing: r.Config.LabelSmoothing, MultiLabel: true,
-			PosWeight: r.Config.ClassWeights.PosWeights(r.Dataset.Train.Counts(len(r.Dataset.Classes)), len(r.Dataset.Train.Samples))}
+		l := Loss{LabelSmoothing: r.Config.LabelSmoothing, MultiLabel: true, PosWeight: r.posWeight()}
 		r.report("%s\n", l.describe(r.Config.ClassWeights, r.Dataset.Classes))
 		return l, nil
 	}
@@ -264,6 +263,15 @@ func (r *Run) loss() (Loss, error) {
 		r.report("%s\n", d)
 	}
 	return l, nil
+}
+
+// posWeight returns a multi-label run's pos_weight (class weights balanced: negatives / positives of each
+// class in train), nil when it has none: its test and validation losses weigh by it as training does.
+func (r *Run) posWeight() []float64 {
+	if !r.Config.MultiLabel {
+		return nil
+	}
+	return r.Config.ClassWeights.PosWeights(r.Dataset.Train.Counts(len(r.Dataset.Classes)), len(r.Dataset.Train.Samples))
 }
 
 // frozenChanging says which variables the frozen phase changes: the head's, and the batch-norm statistics
@@ -519,7 +527,7 @@ func (r *Run) EvaluateBest() (*evaluate.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := evaluate.Split(c, r.Dataset.Validation, r.Config.Batch, nil)
+	res, err := evaluate.SplitWithPosWeight(c, r.Dataset.Validation, r.Config.Batch, nil, r.posWeight())
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -13,7 +14,10 @@ import (
 	"testing"
 
 	"github.com/vegclf/vegclf/vegclf/checkpoint"
+	"github.com/vegclf/vegclf/vegclf/data"
+	"github.com/vegclf/vegclf/vegclf/evaluate"
 	"github.com/vegclf/vegclf/vegclf/internal/testenv"
+	"github.com/vegclf/vegclf/vegclf/predict"
 	"github.com/vegclf/vegclf/vegclf/recipe"
 	"github.com/vegclf/vegclf/vegclf/runfolder"
 )
@@ -143,6 +147,35 @@ func TestMultiLabelTrains(t *testing.T) {
 	}
 	if !c.MultiLabel || !slices.Equal(c.Thresholds, meta.Thresholds) {
 		t.Fatalf("the run's classifier: multi-label %v, thresholds %v", c.MultiLabel, c.Thresholds)
+	}
+	// The reported losses are the one training minimizes, with pos_weight: the last epoch's test loss is the
+	// last checkpoint's on the test split, the validation loss the best one's, each weighted (and not the
+	// plain binary cross-entropy, which differs).
+	last, _, err := runfolder.LoadClassifier(testenv.Backend(t), filepath.Join(r.Dir, runfolder.LastFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	posWeight := recipe.BalancedClassWeights.PosWeights(r.Dataset.Train.Counts(3), len(r.Dataset.Train.Samples))
+	for _, tc := range []struct {
+		name     string
+		c        *predict.Classifier
+		split    *data.Split
+		reported float64
+	}{
+		{"last epoch's test", last, r.Dataset.Test, metrics[len(metrics)-1].TestLoss},
+		{"validation", c, r.Dataset.Validation, res.Loss},
+	} {
+		weighted, err := evaluate.SplitWithPosWeight(tc.c, tc.split, cfg.Batch, nil, posWeight)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain, err := evaluate.Split(tc.c, tc.split, cfg.Batch, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(tc.reported-weighted.Loss) > 1e-5*weighted.Loss || math.Abs(tc.reported-plain.Loss) < 1e-3*plain.Loss {
+			t.Errorf("%s loss %.6f; with pos_weight %v %.6f, without %.6f", tc.name, tc.reported, posWeight, weighted.Loss, plain.Loss)
+		}
 	}
 	// Predictions list the classes above their thresholds: most images get all theirs right.
 	var paths []string

@@ -125,8 +125,12 @@ func newRun(cfg recipe.Config, b compute.Backend, dir string) (*Run, error) {
 		r.Notes = append(r.Notes, fmt.Sprintf("Skipped %d unreadable files (in strict mode they are an error):\n%s", n, data.DescribeUnreadable(ds.Skipped, 20)))
 	}
 	if ds.TestCarved {
-		r.Notes = append(r.Notes, fmt.Sprintf("The data has no test split: %.0f%% of each class of train (seed %d) is the test split: %d train, %d test images.",
-			100*cfg.TestFraction, cfg.Seed, len(ds.Train.Samples), len(ds.Test.Samples)))
+		of := "each class of train"
+		if cfg.MultiLabel {
+			of = "each label of train (iterative stratification)"
+		}
+		r.Notes = append(r.Notes, fmt.Sprintf("The data has no test split: %.0f%% of %s (seed %d) is the test split: %d train, %d test images.",
+			100*cfg.TestFraction, of, cfg.Seed, len(ds.Train.Samples), len(ds.Test.Samples)))
 	}
 	return r, nil
 }

@@ -328,3 +328,61 @@ func TestRunSplitAcrossDevices(t *testing.T) {
 	}
 	sameValues(t, runs[0].Store, runs[1].Store)
 }
+
+// TestDataParallelMultiLabelStepsMatchOneDevice trains the same multi-label head steps (binary cross-entropy
+// with pos_weight and label smoothing, on backbone features) on one device and split across two
+// (multidevice), a batch that does not split included: the multi-hot labels and smoothed targets split
+// with the batch, and the losses, exact-match counts and every weight and moment agree. Cheap: a head on
+// 512 features, batches of 4.
+func TestDataParallelMultiLabelStepsMatchOneDevice(t *testing.T) {
+	b := multidevice.New(testenv.Backend(t), 2)
+	m := zoo.MustNew("resnet18", nn.TutorialHead(3))
+	p, err := NewParallel(b, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loss := Loss{MultiLabel: true, PosWeight: []float64{3, 0.5, 1.5}, LabelSmoothing: 0.1}
+	var stores [2]*model.Store
+	var steppers [2]*Stepper
+	for i := range stores {
+		stores[i] = model.NewStore()
+		if err := m.Init(stores[i], 7, nil); err != nil {
+			t.Fatal(err)
+		}
+		c := StepConfig{Phase: runfolder.Frozen, Input: FromFeatures, Schedule: schedule.Constant{LR: 1e-2}, Loss: loss}
+		if i == 1 {
+			c.Parallel = p
+		}
+		if steppers[i], err = NewStepper(b, stores[i], m, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	before := b.SplitExecutions()
+	for step, n := range []int{4, 4, 3, 4} { // The batch of 3 runs on one device.
+		features := make([]float32, n*512)
+		for i := range features {
+			features[i] = float32(rng.NormFloat64())
+		}
+		sets := make([][]int, n)
+		for i := range sets {
+			sets[i] = [][]int{{0}, {1, 2}, {0, 2}, {2}}[(i+step)%4]
+		}
+		x := tensors.FromFlatDataAndDimensions(features, n, 512)
+		lossOne, exactOne, err := steppers[0].StepMulti(x, sets)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lossSplit, exactSplit, err := steppers[1].StepMulti(x, sets)
+		if err != nil {
+			t.Fatalf("step %d (batch of %d), split: %v", step+1, n, err)
+		}
+		if math.Abs(lossOne-lossSplit) > 1e-5*math.Abs(lossOne) || exactOne != exactSplit {
+			t.Errorf("step %d (batch of %d): loss %v, %v exact on one device; %v, %v split", step+1, n, lossOne, exactOne, lossSplit, exactSplit)
+		}
+	}
+	if got := b.SplitExecutions() - before; got != 3 {
+		t.Errorf("%d steps ran across both devices, want 3", got)
+	}
+	sameValues(t, stores[0], stores[1])
+}

@@ -216,7 +216,7 @@ func (s *imageSource) mixed(b *data.Batch, epoch, index int) (batchInput, error)
 }
 
 func (s *imageSource) test(progress func(done, total int)) (testResult, error) {
-	res, err := evaluate.Split(s.classifier, s.r.Dataset.Test, s.r.Config.Batch, progress)
+	res, err := evaluate.SplitWithPosWeight(s.classifier, s.r.Dataset.Test, s.r.Config.Batch, progress, s.r.posWeight())
 	if err != nil {
 		return testResult{}, err
 	}

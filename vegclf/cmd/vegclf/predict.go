@@ -145,7 +145,7 @@ func printPredictionsAs(command string, c *predict.Classifier, images []data.Inp
 		}
 		fmt.Fprintln(stdout, p.Image)
 		if c.MultiLabel && len(p.Top) == 0 {
-			fmt.Fprintln(stdout, "  (no class above its threshold)")
+			fmt.Fprintf(stdout, "  (%s)\n", predict.NoClassAbove)
 		}
 		for i, cl := range p.Top {
 			fmt.Fprintf(stdout, "  %d. %-30s %6.2f%%\n", i+1, cl.Label, 100*cl.Prob)

@@ -1,22 +1,17 @@
 package main
 
 import (
-	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"slices"
 	"syscall"
 
 	"github.com/vegclf/vegclf/vegclf/backend"
 	"github.com/vegclf/vegclf/vegclf/recipe"
-	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/sweep"
 )
 
@@ -65,34 +60,10 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 		}
 		return err
 	}
-	type row struct {
-		name            string
-		best, val, secs float64
+	rows, err := sweep.Rank(*c.out, points)
+	if err != nil {
+		return err
 	}
-	var rows []row
-	for _, p := range points {
-		content, err := os.ReadFile(filepath.Join(*c.out, p.Name(), runfolder.SummaryFile))
-		if err != nil {
-			return err
-		}
-		var s runfolder.Summary
-		if err := json.Unmarshal(content, &s); err != nil {
-			return err
-		}
-		r := row{name: p.Name(), best: s.BestTestAccuracy, val: -1, secs: s.TrainSeconds}
-		if s.ValidationAccuracy != nil {
-			r.val = *s.ValidationAccuracy
-		}
-		rows = append(rows, r)
-	}
-	slices.SortStableFunc(rows, func(a, b row) int { return cmp.Or(cmp.Compare(b.val, a.val), cmp.Compare(b.best, a.best)) })
-	fmt.Fprintf(stdout, "\n%-48s %10s %10s %9s\n", "run (by validation accuracy)", "best test", "validation", "seconds")
-	for _, r := range rows {
-		val := "-"
-		if r.val >= 0 {
-			val = fmt.Sprintf("%.2f%%", 100*r.val)
-		}
-		fmt.Fprintf(stdout, "%-48s %9.2f%% %10s %9.1f\n", r.name, 100*r.best, val, r.secs)
-	}
+	sweep.WriteTable(stdout, rows)
 	return nil
 }
