@@ -165,12 +165,12 @@ var settings = []setting{
 	{key: "seed", field: func(c *Config) any { return &c.Seed },
 		help: "seed of the head's initialization, the shuffles and a carved test split"},
 	{key: "max_images_per_class", field: func(c *Config) any { return &c.MaxImagesPerClass },
-		help: "use at most this many images of each class and split (0: all)",
+		help: "use at most this many images of each class and split (0: all; multi-label: of each label, an image counting toward each of its labels)",
 		check: func(c Config) *InvalidSetting {
 			return refuse(c.MaxImagesPerClass < 0, "0 (all) or a positive count", "negative max images per class %d", c.MaxImagesPerClass)
 		}},
 	{key: "test_fraction", field: func(c *Config) any { return &c.TestFraction }, def: 0.2,
-		help: "part of train carved as the test split when the data has none",
+		help: "part of train carved as the test split when the data has none (stratified by class; multi-label: by every label, iteratively)",
 		check: func(c Config) *InvalidSetting {
 			return refuse(!(c.TestFraction > 0 && c.TestFraction < 1), "between 0 and 1, such as 0.2", "test fraction %g (want between 0 and 1)", c.TestFraction)
 		}},
