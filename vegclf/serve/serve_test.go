@@ -277,10 +277,10 @@ func TestLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	s, hs := newTestServer(t, c, Options{MaxBatch: 16, MaxWait: 5 * time.Millisecond})
-	var uploads []Upload
+	var uploads []testImage
 	for _, p := range images {
 		content, _ := os.ReadFile(p)
-		uploads = append(uploads, Upload{Name: filepath.Base(p), Content: content})
+		uploads = append(uploads, testImage{Name: filepath.Base(p), Content: content})
 	}
 	for _, clients := range []int{1, 4, 16} {
 		requests := 100
@@ -299,7 +299,7 @@ func TestLoad(t *testing.T) {
 			return nil
 		}
 		before := s.Stats()
-		res, err := Load(t.Context(), hs.URL, uploads, clients, requests, 2*time.Minute, check)
+		res, err := loadTest(t.Context(), hs.URL, uploads, clients, requests, 2*time.Minute, check)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -339,8 +339,8 @@ func sortedCounts(m map[int]int64) string {
 // TestLoadRefusesOtherHosts: the load generator sends traffic to this machine only.
 func TestLoadRefusesOtherHosts(t *testing.T) {
 	for _, url := range []string{"http://192.168.1.10:8080", "http://example.com", "ftp://127.0.0.1"} {
-		if _, err := Load(t.Context(), url, []Upload{{"x", []byte("x")}}, 1, 1, time.Second, nil); err == nil {
-			t.Errorf("Load(%s) was not refused", url)
+		if _, err := loadTest(t.Context(), url, []testImage{{"x", []byte("x")}}, 1, 1, time.Second, nil); err == nil {
+			t.Errorf("loadTest(%s) was not refused", url)
 		}
 	}
 }
