@@ -234,14 +234,15 @@ func New(flag string) (compute.Backend, Choice, error) {
 
 // NewForInference is New for commands that only run inference (predict, eval, serve): where the automatic
 // choice is the pure Go backend and ONNX Runtime is installed (ONNXRuntime), it takes ONNX Runtime instead,
-// which ran ResNet-50 inference 1.7x as fast as the Go backend on a 2-core AMD EPYC (BENCHMARKS.md).
+// which runs inference faster than the Go backend on CPUs: it runs the exported graph's native
+// convolutions with its own kernels (figures in BENCHMARKS.md, "inference on ONNX Runtime").
 func NewForInference(flag string) (compute.Backend, Choice, error) {
 	env := Detect(flag)
 	if spec := strings.TrimSpace(env.Spec); (spec == "" || spec == "auto") && xlaBuilt {
 		if c, err := Select(env); err == nil && c.Config == "go" {
 			if lib, err := ONNXRuntime(); err == nil {
 				b, choice, err := New("onnx:" + lib)
-				choice.Reason = "inference, and ONNX Runtime is installed: it ran inference 1.7x as fast as the pure Go backend (" + c.Reason + ")"
+				choice.Reason = "inference, and ONNX Runtime is installed: it runs inference faster than the pure Go backend (" + c.Reason + ")"
 				return b, choice, err
 			}
 		}
@@ -252,9 +253,11 @@ func NewForInference(flag string) (compute.Backend, Choice, error) {
 // unlimitGoWorkers sets the Go backend's worker pool to unlimited parallelism, which is what the
 // configuration "go:parallelism=-1" does, without that option's print to stdout (which would corrupt
 // JSON output). The bounded default pool (2 goroutines per core) can deadlock: its condition-variable
-// wake-ups go to one waiter, which may be another operation's (seen on 2 cores: a training test hung
-// for 10 minutes). Unlimited parallelism was also the fastest setting measured (BENCHMARKS.md, "Measured
-// in code comments before").
+// wake-ups go to one waiter, which may be another operation's (seen on 2 cores: a training test hung).
+// Unlimited parallelism was also the fastest setting measured (BENCHMARKS.md, "Measured in code comments
+// before").
+// compute v0.1.14 offers no other way: the pool is in an internal package. TestNewGoBackend fails when
+// this stops taking effect (the backend's Description then shows a bounded parallelism).
 func unlimitGoWorkers(b compute.Backend) {
 	v := reflect.ValueOf(b)
 	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
