@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/gomlx/compute"
-	"github.com/vegclf/vegclf/vegclf/backend"
 	"github.com/vegclf/vegclf/vegclf/bench"
 	"github.com/vegclf/vegclf/vegclf/synthveg"
 	"github.com/vegclf/vegclf/vegclf/zoo"
@@ -54,7 +53,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	case o.Devices < 0:
 		return usagef("--devices %d: want 2 or more, or 0 for one device", o.Devices)
 	}
-	b, choice, err := backend.New(*backendSpec)
+	b, choice, err := newBackend(*backendSpec)
 	if err != nil {
 		return err
 	}
