@@ -33,8 +33,6 @@ func TestCheckParallel(t *testing.T) {
 	}
 }
 
-func nan() float64 { zero := 0.0; return zero / zero }
-
 // TestWriteCheckTable writes the GPU check's figures as its run leaves them (torch.compile failed in
 // float32 and was not run in bfloat16) and checks the table's rows and ratios, the notes, and that a
 // missing vegclf or PyTorch eager figure fails it, naming the figure.
