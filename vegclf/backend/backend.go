@@ -202,7 +202,7 @@ const cudaHelp = "install the jax-cuda13-pjrt Python package (its xla_cuda_plugi
 // ConfigureProcess prepares this process for the backend that flag (the --backend value, possibly empty)
 // selects, and returns what it did ("" when nothing). It is the one place vegclf changes the process for
 // a backend, so programs call it once, where they configure themselves, before New: vegclf's commands,
-// notebook.Open and the tests' testenv.Backend do. For XLA's CUDA plugin of a Python install
+// notebook.Backend (and so notebook.Open) and the tests' testenv.Backend do. For XLA's CUDA plugin of a Python install
 // (jax-cuda13-pjrt) it loads NVIDIA's libraries from the wheels beside it, globally, and sets XLA_FLAGS
 // (--xla_gpu_cuda_data_dir, unless given) and GOPJRT_CUDA_CHECKS in the environment, as jax does for the
 // same plugin (setupCUDA); for every other backend it does nothing. A flag that selects nothing is left
