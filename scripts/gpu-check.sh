@@ -3,7 +3,7 @@
 #
 #   scripts/gpu-check.sh build       # here, with Go: builds bin/gpu/ (the CLI and the test binaries)
 #   scripts/gpu-check.sh run         # on the GPU machine (no Go, no network): checks and timings
-#   scripts/gpu-check.sh table DIR   # the table again from the figures a run left in DIR
+#   scripts/gpu-check.sh table DIR   # the table again from the figures a run left in DIR (bin/gpu/vegclf)
 #
 # 'run' needs python3 with torch, torchvision and jax-cuda13-pjrt (whose xla_cuda_plugin.so vegclf
 # loads), and bin/gpu/ carried from 'build'. In order of importance, so that a run cut short by its time
@@ -30,42 +30,9 @@ out=${OUT:-/tmp/gpu-check}
 
 # table DIR prints the comparison of the figures in DIR and fails when a vegclf or PyTorch eager figure
 # is missing; torch.compile may be unavailable (PyTorch before 2.0, or no time left) and is reported,
-# not required.
+# not required (vegclf bench --table).
 table() {
-  "$python" - "$1" <<'EOF'
-import json, os, sys
-out = sys.argv[1]
-def load(name):
-    try:
-        return json.load(open(os.path.join(out, name)))
-    except (OSError, ValueError):
-        return {}
-rows = [("inference_images_per_second", "inference"), ("frozen_step_images_per_second", "frozen step"),
-        ("finetune_step_images_per_second", "fine-tune step")]
-print("| precision | measure | vegclf img/s | PyTorch eager | torch.compile | vegclf/eager | vegclf/compile |")
-print("|---|---|---|---|---|---|---|")
-f = lambda v: f"{v:.1f}" if v else "-"
-r = lambda a, b: f"{a / b:.2f}" if a and b else "-"
-for p in ("float32", "bfloat16"):
-    ours, eager, comp = load(f"vegclf_{p}.json"), load(f"torch_eager_{p}.json"), load(f"torch_compile_{p}.json")
-    for key, name in rows:
-        o, e, c = ours.get(key), eager.get(key), comp.get(key)
-        print(f"| {p} | {name} | {f(o)} | {f(e)} | {f(c)} | {r(o, e)} | {r(o, c)} |")
-missing = []
-for p in ("float32", "bfloat16"):
-    for side in ("vegclf", "torch_eager"):
-        got = load(f"{side}_{p}.json")
-        missing += [f"{side} {p} {name}" for key, name in rows if not got.get(key)]
-for p in ("float32", "bfloat16"):
-    got = load(f"torch_compile_{p}.json")
-    if "error" in got:
-        print(f"\ntorch.compile {p}: {got['error'][:300]}")
-    elif not got:
-        print(f"\ntorch.compile {p}: not measured")
-if missing:
-    print("\nmissing figures: " + ", ".join(missing))
-    sys.exit(1)
-EOF
+  bin/gpu/vegclf bench --table "$1"
 }
 
 case "$mode" in
@@ -208,14 +175,18 @@ if [ "$device" = cuda ]; then
   gpus=${devices:-0}
   [ "$gpus" -ge 1 ] || gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
   [ "${gpus:-0}" -ge 1 ] || gpus=1
-  step "vegclf data parallel over $gpus GPU(s)" 150 bin/gpu/vegclf bench --backend "$backend" \
-    --data "$work/data" --arch resnet50 --image-size "$size" --batch "$batch" --devices "$gpus" \
-    --duration "$duration" --json "$out/parallel.json"
-  [ "$step_rc" = skipped ] && parallel="skipped (budget spent)" || parallel=$("$python" -c 'import json, sys
-r = json.load(open(sys.argv[1]))
-d, n, x = r["parallel_loss_max_rel_diff"], int(r["devices"]), r["parallel_speedup"]
-print("%s (%d devices, loss rel. diff %.2g, speed-up %.2fx)" % ("ok" if d < 1e-3 else "FAILED", n, d, x))' \
-    "$out/parallel.json" 2>/dev/null || echo FAILED)
+  # vegclf bench judges it (its exit status) and prints its verdict as "data parallel: ...".
+  step "vegclf data parallel over $gpus GPU(s)" 150 bash -c 'set -o pipefail; "$@" | tee "'"$work/parallel.txt"'"' \
+    bench bin/gpu/vegclf bench --backend "$backend" --data "$work/data" --arch resnet50 --image-size "$size" \
+    --batch "$batch" --devices "$gpus" --duration "$duration" --json "$out/parallel.json"
+  if [ "$step_rc" = skipped ]; then
+    parallel="skipped (budget spent)"
+  else
+    parallel=$(sed -n 's/^data parallel: //p' "$work/parallel.txt" 2>/dev/null | tail -1)
+    if [ "$step_rc" != 0 ] || [ -z "$parallel" ]; then
+      case "$parallel" in FAILED*) ;; *) parallel="FAILED (exit status $step_rc)" ;; esac
+    fi
+  fi
 fi
 echo "data parallel: $parallel"
 

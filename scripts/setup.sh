@@ -82,19 +82,22 @@ if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--notebooks" ]; then
 fi
 
 if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--onnx" ]; then
-  # ONNX Runtime 1.30.0 from npm's onnxruntime-node, which ships its CPU library for linux x64 (the package's
+  # ONNX Runtime from npm's onnxruntime-node, which ships its CPU library for linux x64 (the package's
   # install script fetches GPU binaries from a host these machines cannot reach: it is not run). vegclf
   # finds the library at this path (backend.DefaultONNXRuntime); the tests run the exported models with
-  # the package's Node.js binding, which is not vegclf's code.
-  ort_dir="${XDG_CACHE_HOME:-$HOME/.cache}/vegclf/onnxruntime-1.30.0"
+  # the package's Node.js binding, which is not vegclf's code. Its version is written once, as
+  # backend.ONNXRuntimeVersion in vegclf/backend/onnx.go, and read from there.
+  ort_version=$(sed -n 's/^const ONNXRuntimeVersion = "\([0-9][0-9.]*\)"$/\1/p' vegclf/backend/onnx.go)
+  [ -n "$ort_version" ] || { echo "setup: no ONNXRuntimeVersion in vegclf/backend/onnx.go" >&2; exit 1; }
+  ort_dir="${XDG_CACHE_HOME:-$HOME/.cache}/vegclf/onnxruntime-$ort_version"
   if ! [ -f "$ort_dir/libonnxruntime.so.1" ] || ! [ -d "$ort_dir/npm/node_modules/onnxruntime-node" ]; then
     if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
       apt_install nodejs npm
     fi
-    echo "setup: installing ONNX Runtime 1.30.0 (npm onnxruntime-node, about 110 MB) into $ort_dir"
+    echo "setup: installing ONNX Runtime $ort_version (npm onnxruntime-node, about 110 MB) into $ort_dir"
     mkdir -p "$ort_dir/npm"
-    npm install --prefix "$ort_dir/npm" --ignore-scripts --no-audit --no-fund --loglevel=error onnxruntime-node@1.30.0 >/dev/null ||
-      { echo "setup: 'npm install onnxruntime-node@1.30.0' failed: the npm registry is needed" >&2; exit 1; }
+    npm install --prefix "$ort_dir/npm" --ignore-scripts --no-audit --no-fund --loglevel=error "onnxruntime-node@$ort_version" >/dev/null ||
+      { echo "setup: 'npm install onnxruntime-node@$ort_version' failed: the npm registry is needed" >&2; exit 1; }
     ln -sf npm/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1 "$ort_dir/libonnxruntime.so.1"
   fi
 fi

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Sets up and runs every test: formatting, vet, staticcheck, and the Go tests, including the parity tests
-# against Debian's torch and torchvision (required here: VEGCLF_REQUIRE_TORCH makes their absence a failure).
+# against Debian's torch and torchvision (required here: VEGCLF_REQUIRE_TORCH makes their absence a failure)
+# and the real-photo tests on ../shared/data (VEGCLF_REQUIRE_SHARED: CI has ../shared beside its clone).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh --test
 . scripts/goenv.sh
-export VEGCLF_REQUIRE_TORCH=1 VEGCLF_REQUIRE_ONNX=1
+export VEGCLF_REQUIRE_TORCH=1 VEGCLF_REQUIRE_ONNX=1 VEGCLF_REQUIRE_SHARED=1
 
 # The main command as a new machine runs it (fresh clone, empty Go caches, no HOME, not root): about 5 min.
 ./scripts/first-run-check.sh

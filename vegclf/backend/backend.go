@@ -1,8 +1,8 @@
 // Package backend picks the GoMLX compute backend in one place: a flag or GOMLX_BACKEND when given,
 // otherwise XLA on CUDA when a GPU and its PJRT plugin are present, then XLA on CPU when its plugin is
 // installed, then the pure Go backend, which runs everywhere. It says which it chose and why. For the
-// CUDA plugin of a Python install (jax-cuda13-pjrt), it loads NVIDIA's libraries from the wheels beside
-// it first, as jax does. Check tells whether a backend computes.
+// CUDA plugin of a Python install (jax-cuda13-pjrt), ConfigureProcess loads NVIDIA's libraries from the
+// wheels beside it first, as jax does. Check tells whether a backend computes.
 package backend
 
 import (
@@ -199,24 +199,45 @@ func selectBase(env Environment) (Choice, error) {
 const cudaHelp = "install the jax-cuda13-pjrt Python package (its xla_cuda_plugin.so is found in jax_plugins), " +
 	"or link that file (ln -s) as ~/.local/lib/go-xla/nvidia/pjrt_c_api_cuda_plugin.so, or give its path as the backend: GOMLX_BACKEND=xla:/path/to/xla_cuda_plugin.so"
 
-// New selects (see Select) and creates the backend. flag is the --backend value, possibly empty.
+// ConfigureProcess prepares this process for the backend that flag (the --backend value, possibly empty)
+// selects, and returns what it did ("" when nothing). It is the one place vegclf changes the process for
+// a backend, so programs call it once, where they configure themselves, before New: vegclf's commands,
+// notebook.Backend (and so notebook.Open) and the tests' testenv.Backend do. For XLA's CUDA plugin of a Python install
+// (jax-cuda13-pjrt) it loads NVIDIA's libraries from the wheels beside it, globally, and sets XLA_FLAGS
+// (--xla_gpu_cuda_data_dir, unless given) and GOPJRT_CUDA_CHECKS in the environment, as jax does for the
+// same plugin (setupCUDA); for every other backend it does nothing. A flag that selects nothing is left
+// for New to report.
+func ConfigureProcess(flag string) (string, error) {
+	choice, err := Select(Detect(flag))
+	if err != nil {
+		return "", nil
+	}
+	plugin := cudaPlugin(choice.Config)
+	if plugin == "" {
+		return "", nil
+	}
+	did, err := setupCUDA(plugin)
+	if err != nil {
+		return "", fmt.Errorf("preparing the process for backend %s: %w", choice, err)
+	}
+	return did, nil
+}
+
+// New selects (see Select) and creates the backend. flag is the --backend value, possibly empty. It
+// changes nothing in the process's environment: a CUDA plugin from a Python install needs
+// ConfigureProcess(flag) first, and New says so when it was not called. XLA and ONNX Runtime are told not
+// to download plugins (a missing one fails with Select's message instead of a network error).
 func New(flag string) (compute.Backend, Choice, error) {
 	choice, err := Select(Detect(flag))
 	if err != nil {
 		return nil, choice, err
 	}
 	if strings.HasPrefix(choice.Config, "xla") || strings.HasPrefix(choice.Config, "onnx") {
-		// Never try to download plugins: fail with our message instead of a network error.
-		os.Setenv("GOMLX_NO_AUTO_INSTALL", "1")
+		disableAutoInstall()
 	}
-	if plugin := cudaPlugin(choice.Config); plugin != "" {
-		did, err := setupCUDA(plugin)
-		if err != nil {
-			return nil, choice, fmt.Errorf("starting backend %s: %w", choice, err)
-		}
-		if did != "" {
-			choice.Reason += "; " + did
-		}
+	if plugin := cudaPlugin(choice.Config); plugin != "" && !cudaConfigured(plugin) {
+		return nil, choice, fmt.Errorf("starting backend %s: the CUDA plugin needs NVIDIA's libraries from %s loaded "+
+			"first: call backend.ConfigureProcess with the same backend before New", choice, nvidiaDir(plugin))
 	}
 	// compute.NewWithConfig panics on a name it does not know.
 	if name, _, _ := strings.Cut(choice.Config, ":"); !slices.Contains(compute.List(), name) {
@@ -234,14 +255,15 @@ func New(flag string) (compute.Backend, Choice, error) {
 
 // NewForInference is New for commands that only run inference (predict, eval, serve): where the automatic
 // choice is the pure Go backend and ONNX Runtime is installed (ONNXRuntime), it takes ONNX Runtime instead,
-// which ran ResNet-50 inference 1.7x as fast as the Go backend on a 2-core AMD EPYC (BENCHMARKS.md).
+// which runs inference faster than the Go backend on CPUs: it runs the exported graph's native
+// convolutions with its own kernels (figures in BENCHMARKS.md, "inference on ONNX Runtime").
 func NewForInference(flag string) (compute.Backend, Choice, error) {
 	env := Detect(flag)
 	if spec := strings.TrimSpace(env.Spec); (spec == "" || spec == "auto") && xlaBuilt {
 		if c, err := Select(env); err == nil && c.Config == "go" {
 			if lib, err := ONNXRuntime(); err == nil {
 				b, choice, err := New("onnx:" + lib)
-				choice.Reason = "inference, and ONNX Runtime is installed: it ran inference 1.7x as fast as the pure Go backend (" + c.Reason + ")"
+				choice.Reason = "inference, and ONNX Runtime is installed: it runs inference faster than the pure Go backend (" + c.Reason + ")"
 				return b, choice, err
 			}
 		}
@@ -252,9 +274,11 @@ func NewForInference(flag string) (compute.Backend, Choice, error) {
 // unlimitGoWorkers sets the Go backend's worker pool to unlimited parallelism, which is what the
 // configuration "go:parallelism=-1" does, without that option's print to stdout (which would corrupt
 // JSON output). The bounded default pool (2 goroutines per core) can deadlock: its condition-variable
-// wake-ups go to one waiter, which may be another operation's (seen on 2 cores: a training test hung
-// for 10 minutes). Unlimited parallelism was also the fastest setting measured (BENCHMARKS.md, "Measured
-// in code comments before").
+// wake-ups go to one waiter, which may be another operation's (seen on 2 cores: a training test hung).
+// Unlimited parallelism was also the fastest setting measured (BENCHMARKS.md, "Measured in code comments
+// before").
+// compute v0.1.14 offers no other way: the pool is in an internal package. TestNewGoBackend fails when
+// this stops taking effect (the backend's Description then shows a bounded parallelism).
 func unlimitGoWorkers(b compute.Backend) {
 	v := reflect.ValueOf(b)
 	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {

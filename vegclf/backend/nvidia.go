@@ -114,3 +114,11 @@ func setupCUDA(plugin string) (string, error) {
 	}
 	return did, nil
 }
+
+// cudaConfigured reports whether the process is ready for the CUDA plugin at plugin as far as the
+// environment tells: a plugin without NVIDIA's wheels beside it, or in go-xla's own layout, needs nothing
+// of ConfigureProcess; one beside the wheels needs GOPJRT_CUDA_CHECKS, which setupCUDA sets (or the user).
+func cudaConfigured(plugin string) bool {
+	nv := nvidiaDir(plugin)
+	return nv == "" || nv == filepath.Dir(plugin) || os.Getenv("GOPJRT_CUDA_CHECKS") != ""
+}

@@ -39,8 +39,8 @@ func touch(t *testing.T, path string) {
 }
 
 // TestSetupCUDA lays out a Python install as jax-cuda13-pjrt and NVIDIA's wheels do, with a real shared
-// library as libcudart.so.13: New's CUDA setup must load it globally (so that the plugin's loading it by
-// name finds it), point XLA at the wheels' CUDA tools, and say so.
+// library as libcudart.so.13: the CUDA setup (ConfigureProcess's) must load it globally (so that the
+// plugin's loading it by name finds it), point XLA at the wheels' CUDA tools, and say so.
 func TestSetupCUDA(t *testing.T) {
 	const soname = "libcudart.so.13"
 	if isLoaded(soname) {
@@ -118,9 +118,57 @@ func TestSetupCUDAErrors(t *testing.T) {
 	if _, err := setupCUDA(plugin); err == nil || !strings.Contains(err.Error(), broken) {
 		t.Errorf("broken library: error %v, want one naming %s", err, broken)
 	}
-	// New sets CUDA up before it loads the plugin, so it fails on the library, not on the empty plugin.
-	if _, _, err := New("xla:" + plugin); err == nil || !strings.Contains(err.Error(), broken) {
-		t.Errorf("New with a broken library: error %v, want one naming %s", err, broken)
+	// ConfigureProcess sets CUDA up, so it fails on the library, not on the empty plugin.
+	if _, err := ConfigureProcess("xla:" + plugin); err == nil || !strings.Contains(err.Error(), broken) {
+		t.Errorf("ConfigureProcess with a broken library: error %v, want one naming %s", err, broken)
+	}
+}
+
+// TestConfigureProcess: the process is changed for a backend by ConfigureProcess alone. For a CUDA plugin
+// beside NVIDIA's wheels (laid out as in TestSetupCUDA, without libraries, so nothing is loaded), New
+// refuses to start before ConfigureProcess and names it; ConfigureProcess sets XLA_FLAGS and
+// GOPJRT_CUDA_CHECKS and says so; for the Go backend neither changes the environment.
+func TestConfigureProcess(t *testing.T) {
+	if !xlaBuilt {
+		t.Skip("built without cgo: no XLA backend to configure")
+	}
+	site := t.TempDir()
+	plugin := filepath.Join(site, "jax_plugins", "xla_cuda13", "xla_cuda_plugin.so")
+	touch(t, plugin)
+	touch(t, filepath.Join(site, "nvidia", "cu13", "bin", "ptxas"))
+	vars := []string{"XLA_FLAGS", "GOPJRT_CUDA_CHECKS", "GOMLX_NO_AUTO_INSTALL"}
+	for _, v := range vars {
+		t.Setenv(v, "")
+	}
+	env := func() string {
+		var parts []string
+		for _, v := range vars {
+			parts = append(parts, v+"="+os.Getenv(v))
+		}
+		return strings.Join(parts, " ")
+	}
+	unset := env()
+
+	if b, _, err := New("go"); err != nil {
+		t.Fatal(err)
+	} else {
+		b.Finalize()
+	}
+	if did, err := ConfigureProcess("go"); did != "" || err != nil || env() != unset {
+		t.Errorf("go backend: ConfigureProcess = %q, %v; environment %s, want it unchanged", did, err, env())
+	}
+	if _, _, err := New("xla:" + plugin); err == nil || !strings.Contains(err.Error(), "ConfigureProcess") || env() != unset {
+		t.Errorf("New before ConfigureProcess: error %v, environment %s; want a refusal naming ConfigureProcess and no change", err, env())
+	}
+	did, err := ConfigureProcess("xla:" + plugin)
+	if err != nil || !strings.Contains(did, filepath.Join(site, "nvidia", "cu13")) {
+		t.Errorf("ConfigureProcess = %q, %v; want the CUDA tools' folder", did, err)
+	}
+	if !strings.Contains(os.Getenv("XLA_FLAGS"), "--xla_gpu_cuda_data_dir=") || os.Getenv("GOPJRT_CUDA_CHECKS") != "0" {
+		t.Errorf("after ConfigureProcess: %s", env())
+	}
+	if !cudaConfigured(plugin) {
+		t.Errorf("after ConfigureProcess the plugin is not configured for New")
 	}
 }
 

@@ -12,7 +12,8 @@ import (
 const ONNXRuntimeEnv = "VEGCLF_ONNXRUNTIME"
 
 // ONNXRuntimeVersion is the ONNX Runtime that scripts/setup.sh --onnx installs (from the npm package
-// onnxruntime-node, which ships its CPU library for linux x64).
+// onnxruntime-node, which ships its CPU library for linux x64): the one place it is written, which
+// setup.sh reads (TestONNXRuntimeVersionWrittenOnce).
 const ONNXRuntimeVersion = "1.30.0"
 
 // DefaultONNXRuntime is where scripts/setup.sh installs ONNX Runtime's library:

@@ -15,6 +15,9 @@ import (
 )
 
 func TestRunAndCompare(t *testing.T) {
+	if testing.Short() {
+		t.Skip("benchmarks training steps: not in the -short loop")
+	}
 	dir := filepath.Join(t.TempDir(), "data")
 	if _, err := synthveg.Generate(dir, synthveg.Options{Classes: 2, Train: 4, Test: 2, Validation: 2, Size: 40, Seed: 1}); err != nil {
 		t.Fatal(err)
@@ -46,6 +49,9 @@ func TestRunAndCompare(t *testing.T) {
 // does: the three step figures and none of data loading or the recipe; and writes the CPU profile of the
 // fine-tune steps (pprof's gzipped protobuf).
 func TestStepsOnlyInBFloat16(t *testing.T) {
+	if testing.Short() {
+		t.Skip("benchmarks training steps: not in the -short loop")
+	}
 	dir := filepath.Join(t.TempDir(), "data")
 	if _, err := synthveg.Generate(dir, synthveg.Options{Classes: 2, Train: 4, Test: 2, Validation: 2, Size: 40, Seed: 1}); err != nil {
 		t.Fatal(err)
@@ -75,6 +81,9 @@ func TestStepsOnlyInBFloat16(t *testing.T) {
 // TestDataParallel measures a fine-tune step split across two devices (multidevice: the Go backend
 // presented as two, running the logical step on the gathered shards) against one device's.
 func TestDataParallel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("benchmarks training steps: not in the -short loop")
+	}
 	dir := filepath.Join(t.TempDir(), "data")
 	if _, err := synthveg.Generate(dir, synthveg.Options{Classes: 2, Train: 2, Test: 1, Validation: 1, Size: 32, Seed: 1}); err != nil {
 		t.Fatal(err)

@@ -194,7 +194,7 @@ func Load(path string) (*model.Store, *Meta, error) {
 	if err := m.CheckStore(store); err != nil {
 		return nil, nil, fmt.Errorf("loading checkpoint %s: %w", path, err)
 	}
-	m.SetTrainable(store, false, false)
+	m.SetTrainable(store, nn.TrainNothing)
 	return store, meta, nil
 }
 

@@ -20,6 +20,9 @@ import (
 // products (the Go backend's path) and the native convolutions (XLA's); and one training step with the
 // tutorial's head gives torch's loss and gradients.
 func TestParityWithTorchvision(t *testing.T) {
+	if testing.Short() {
+		t.Skip("full-model parity with torchvision: not in the -short loop")
+	}
 	for _, arch := range []convnext.Arch{convnext.Tiny, convnext.Small} {
 		paritytest.BothConvs(t, arch.Name(), func(h nn.Head) *nn.Model { return convnext.New(arch, h) }, 1e-4)
 	}
@@ -29,6 +32,9 @@ func TestParityWithTorchvision(t *testing.T) {
 // with 1/C and their affine parameters folded, GELU's Erf expression) against the model's own inference
 // graph, with trained-looking LayerNorms and layer scales.
 func TestFoldedLogitsEqualLogits(t *testing.T) {
+	if testing.Short() {
+		t.Skip("full-model parity with torchvision: not in the -short loop")
+	}
 	for _, arch := range []convnext.Arch{convnext.Tiny, convnext.Small} {
 		t.Run(arch.Name(), func(t *testing.T) { paritytest.Folded(t, convnext.New(arch, nn.TutorialHead(4)), 64) })
 	}

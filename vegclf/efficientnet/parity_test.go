@@ -27,6 +27,9 @@ var archs = []efficientnet.Arch{efficientnet.B0, efficientnet.B1, efficientnet.B
 // float32 within 1e-4 (torch's own is 1.4e-4 from the exact one; vegclf's 2.1e-4 with depthwise products
 // over whole rows, whose longer float32 sums round differently, 1.25e-4 with rows in tiles of 28).
 func TestParityWithTorchvision(t *testing.T) {
+	if testing.Short() {
+		t.Skip("full-model parity with torchvision: not in the -short loop")
+	}
 	for _, arch := range archs {
 		convs := []nn.ConvImpl{nn.ConvMatMul}
 		if arch.Name() == efficientnet.B0.Name() {
@@ -55,6 +58,9 @@ func TestParityWithTorchvision(t *testing.T) {
 // convolutions, pooled squeeze-excitations, SiLU of Sigmoid and Mul) against the model's own inference
 // graph.
 func TestFoldedLogitsEqualLogits(t *testing.T) {
+	if testing.Short() {
+		t.Skip("full-model parity with torchvision: not in the -short loop")
+	}
 	for _, arch := range []efficientnet.Arch{efficientnet.B0, efficientnet.B3} {
 		t.Run(arch.Name(), func(t *testing.T) { paritytest.Folded(t, efficientnet.New(arch, nn.TutorialHead(4)), 64) })
 	}

@@ -17,6 +17,9 @@ import (
 // torchvision weights and inputs, on a ResNet's layer4, a MobileNetV3's and an EfficientNet's last
 // convolution, a ConvNeXt's last stage, and a ViT's last block's normalized patch tokens.
 func TestGradCAMMatchesTorch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Grad-CAM parity of full models with torch: not in the -short loop")
+	}
 	for _, arch := range []string{"resnet18", "mobilenet_v3_small", "efficientnet_b0", "convnext_tiny", "vit_b_32"} {
 		t.Run(arch, func(t *testing.T) { gradCAMMatchesTorch(t, arch) })
 	}

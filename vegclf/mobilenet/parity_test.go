@@ -20,6 +20,9 @@ import (
 // statistics, with the banded depthwise products (the Go backend's path) and the native convolutions
 // (XLA's); and one training step with the tutorial's head gives torch's loss and gradients.
 func TestParityWithTorchvision(t *testing.T) {
+	if testing.Short() {
+		t.Skip("full-model parity with torchvision: not in the -short loop")
+	}
 	for _, arch := range []mobilenet.Arch{mobilenet.Large, mobilenet.Small} {
 		paritytest.BothConvs(t, arch.Name(), func(h nn.Head) *nn.Model { return mobilenet.New(arch, h) }, 1e-4)
 	}
@@ -28,6 +31,9 @@ func TestParityWithTorchvision(t *testing.T) {
 // TestFoldedLogitsEqualLogits checks the export graph (channels first, batch norms folded, native grouped
 // convolutions, pooled squeeze-excitations) against the model's own inference graph.
 func TestFoldedLogitsEqualLogits(t *testing.T) {
+	if testing.Short() {
+		t.Skip("full-model parity with torchvision: not in the -short loop")
+	}
 	for _, arch := range []mobilenet.Arch{mobilenet.Large, mobilenet.Small} {
 		t.Run(arch.Name(), func(t *testing.T) { paritytest.Folded(t, mobilenet.New(arch, nn.TutorialHead(4)), 64) })
 	}

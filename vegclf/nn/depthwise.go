@@ -31,8 +31,7 @@ func DepthwiseCF(x, kernel *Node, stride, pad int) *Node {
 // band is 2*tile*stride columns wide per filter row), or all when none divides. Whole rows gather half
 // the values tiles do (a tile reads two input tiles), and give the product a wider output: since the
 // banded product's gradients take no copies (bandedProduct), they are faster at every width networks
-// have at 224x224 (batch 16, forward and backward: 3x3 on 16x112x112 1.6x, 3x3/2 on 64x112x112 1.5-2x,
-// 3x3 on 72x56x56 2x, 7x7 on 96x56x56 1.8x against tiles of 28 or 14).
+// have at 224x224 (BENCHMARKS.md, "Measured in code comments before").
 func depthwiseTile(outW, stride, kw int) int {
 	if outW <= 112 {
 		return outW

@@ -6,8 +6,9 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 )
 
-// ReLU is max(x, 0), with a scalar 0: on the Go backend, Max against a scalar runs in 60% of the time of
-// Max against a broadcast tensor of zeros, and in 60% of ReLUMasked's. Its gradient (GoMLX's for Max)
+// ReLU is max(x, 0), with a scalar 0: on the Go backend, Max against a scalar takes less time than Max
+// against a broadcast tensor of zeros (no tensor of zeros to read) and than ReLUMasked (no mask to write;
+// BENCHMARKS.md, "Measured in code comments before"). Its gradient (GoMLX's for Max)
 // passes ties at 0. On the Go backend from compute v0.1.14, Max keeps NaN (as torch's relu does) in whole
 // 16-wide vectors but returns 0 for it in a tensor's last partial vector: backbones' activations (a
 // multiple of 16 channels) use it for speed; heads and graphs with a backward pass use ReLUMasked.
@@ -17,8 +18,8 @@ func ReLU(x *Node) *Node {
 
 // ReLUMasked is ReLU for graphs with a backward pass: Where(x <= 0, 0, x), whose gradient is
 // Where(x <= 0, 0, v), torch's (0 at exactly 0); a NaN input stays NaN, as in torch. It keeps a boolean
-// mask for the backward pass rather than x, and its gradient costs 40% of Max's on the Go backend
-// (Max's goes through Sign twice).
+// mask for the backward pass rather than x, and its gradient costs less than Max's on the Go backend
+// (Max's goes through Sign twice; BENCHMARKS.md, "Measured in code comments before").
 func ReLUMasked(x *Node) *Node {
 	return Where(LessOrEqual(x, ScalarZero(x.Graph(), x.DType())), ZerosLike(x), x)
 }

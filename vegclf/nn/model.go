@@ -291,7 +291,7 @@ func (m *Model) Init(store *model.Store, seed uint64, include func(Param) bool) 
 			return err
 		}
 	}
-	m.SetTrainable(store, true, true)
+	m.SetTrainable(store, TrainAll)
 	return nil
 }
 
@@ -309,13 +309,22 @@ func (m *Model) CheckStore(store *model.Store) error {
 	return nil
 }
 
-// SetTrainable marks the backbone's and the head's learnable parameters trainable or frozen. Running
+// Training says which of a model's learnable parameters train; the others are frozen.
+type Training int
+
+const (
+	TrainNothing Training = iota // Every parameter frozen: inference.
+	TrainHead                    // The head trains on a frozen backbone.
+	TrainAll                     // The backbone and the head train.
+)
+
+// SetTrainable marks the model's learnable parameters trainable or frozen as which says. Running
 // statistics are never trainable.
-func (m *Model) SetTrainable(store *model.Store, backbone, head bool) {
+func (m *Model) SetTrainable(store *model.Store, which Training) {
 	for _, p := range m.Params() {
 		if v := store.GetVariable(p.Path()); v != nil {
-			isHead := m.IsHead(p)
-			v.SetTrainable(p.Trainable && ((!isHead && backbone) || (isHead && head)))
+			trains := which == TrainAll || (which == TrainHead && m.IsHead(p))
+			v.SetTrainable(p.Trainable && trains)
 		}
 	}
 }

@@ -48,6 +48,9 @@ func TestScheduleSeries(t *testing.T) {
 // every run of it learns the generated data (over 90% validation accuracy), and given runs are kept as
 // they are.
 func TestRunsOrSweepLearns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains the notebook's sweep: not in the -short loop")
+	}
 	if got, err := RunsOrSweep(nil, []string{"a", "b"}, t.TempDir()); err != nil || !slices.Equal(got, []string{"a", "b"}) {
 		t.Fatalf("given runs: %v, %v", got, err)
 	}

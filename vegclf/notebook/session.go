@@ -29,6 +29,21 @@ type Session struct {
 	WeightsNote string
 }
 
+// Backend configures the notebook's process for the backend $GOMLX_BACKEND names, else the one chosen
+// automatically (backend.ConfigureProcess: a notebook is where its process is configured), and creates
+// it. What the configuration did is added to the choice's reason.
+func Backend() (compute.Backend, backend.Choice, error) {
+	did, err := backend.ConfigureProcess("")
+	if err != nil {
+		return nil, backend.Choice{}, err
+	}
+	b, choice, err := backend.New("")
+	if err == nil && did != "" {
+		choice.Reason += "; " + did
+	}
+	return b, choice, err
+}
+
 // Open chooses the backend ($GOMLX_BACKEND, else automatically) and lists cfg's dataset, for a run in
 // runDir. weightsNote is what Pretrained said of the weights asked for.
 func Open(cfg recipe.Config, runDir, weightsNote string) (*Session, error) {
@@ -36,7 +51,7 @@ func Open(cfg recipe.Config, runDir, weightsNote string) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, choice, err := backend.New("")
+	b, choice, err := Backend()
 	if err != nil {
 		return nil, err
 	}

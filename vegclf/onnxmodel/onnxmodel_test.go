@@ -72,6 +72,9 @@ func images(t *testing.T) []string {
 // same images within 1e-4. ONNX's checker accepts the files, whose metadata names the classes in order and
 // whose batch axis is symbolic.
 func TestExportRunsInONNXRuntime(t *testing.T) {
+	if testing.Short() {
+		t.Skip("exports and runs full models: not in the -short loop")
+	}
 	_, nodeModules := runtimeOrSkip(t)
 	b := testenv.Backend(t)
 	photos := images(t)

@@ -30,6 +30,9 @@ func relErr(got, want []float32) float64 {
 // compares eval-mode logits, train-mode logits (batch statistics) and the running statistics after the
 // train-mode pass with torchvision's, for both block kinds and both convolution implementations.
 func TestParityWithTorchvision(t *testing.T) {
+	if testing.Short() {
+		t.Skip("full-model parity with torchvision: not in the -short loop")
+	}
 	backend := testenv.Backend(t)
 	bound := testenv.ParityBound(backend)
 	const batch, size = 2, 64

@@ -398,9 +398,17 @@ func ReadProvenance(dir string) (*Provenance, error) {
 	return &p, nil
 }
 
-// SaveCheckpoints writes the run's last checkpoint and, when best, its best one first.
-func SaveCheckpoints(dir string, store *model.Store, meta checkpoint.Meta, best bool) error {
-	if best {
+// Checkpoints says which of a run's checkpoints SaveCheckpoints writes.
+type Checkpoints int
+
+const (
+	LastOnly    Checkpoints = iota // last.ckpt.
+	LastAndBest                    // best.ckpt, then last.ckpt: the run's best so far.
+)
+
+// SaveCheckpoints writes the run's last checkpoint and, for LastAndBest, its best one first.
+func SaveCheckpoints(dir string, store *model.Store, meta checkpoint.Meta, which Checkpoints) error {
+	if which == LastAndBest {
 		if err := checkpoint.Save(filepath.Join(dir, BestFile), store, meta); err != nil {
 			return err
 		}

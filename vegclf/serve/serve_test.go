@@ -30,22 +30,17 @@ import (
 	"github.com/vegclf/vegclf/vegclf/zoo"
 )
 
-// testBackend is the one backend of the package's tests: a classifier's tensors live on it.
-var testBackend compute.Backend
-
 // testClassifier is a randomly initialized ResNet-18 with 3 classes at 32x32, and images to classify:
 // generated ones, then the real photos of the shared data where they are.
-func testClassifier(t *testing.T) (*predict.Classifier, []string) {
+func testClassifier(t *testing.T) (*predict.Classifier, []string, compute.Backend) {
 	t.Helper()
-	if testBackend == nil {
-		testBackend = testenv.Backend(t)
-	}
+	b := testenv.Backend(t)
 	m := zoo.MustNew("resnet18", nn.Head{Hidden: []int{16}, NumClasses: 3})
 	store := model.NewStore()
 	if err := m.Init(store, 7, nil); err != nil {
 		t.Fatal(err)
 	}
-	c, err := predict.New(testBackend, m, store, []string{"Bean", "Carrot", "Eggplant"},
+	c, err := predict.New(b, m, store, []string{"Bean", "Carrot", "Eggplant"},
 		data.Transform{Size: 32, Normalization: data.HalfNormalization})
 	if err != nil {
 		t.Fatal(err)
@@ -59,12 +54,12 @@ func testClassifier(t *testing.T) (*predict.Classifier, []string) {
 		photos, _ := filepath.Glob(filepath.Join(real, "val", "*", "*.jpg"))
 		images = append(images, photos[:min(len(photos), 6)]...)
 	}
-	return c, images
+	return c, images, b
 }
 
-func newTestServer(t *testing.T, c *predict.Classifier, opts Options) (*Server, *httptest.Server) {
+func newTestServer(t *testing.T, b compute.Backend, c *predict.Classifier, opts Options) (*Server, *httptest.Server) {
 	t.Helper()
-	s, err := New(testBackend, c, Model{Run: "test-run", Arch: "resnet18", Backend: "go"}, opts)
+	s, err := New(b, c, Model{Run: "test-run", Arch: "resnet18", Backend: "go"}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,12 +122,12 @@ func sameTop(t *testing.T, what string, got, want []predict.Class) {
 // TestPredictMatchesFiles: raw bodies and multipart forms get the predictions of Classifier.Files, the
 // code behind vegclf predict --json, for generated images and real photos.
 func TestPredictMatchesFiles(t *testing.T) {
-	c, images := testClassifier(t)
+	c, images, b := testClassifier(t)
 	want, err := c.Files(images, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, hs := newTestServer(t, c, Options{MaxBatch: 4})
+	_, hs := newTestServer(t, b, c, Options{MaxBatch: 4})
 	for i, p := range images {
 		content, _ := os.ReadFile(p)
 		status, raw, resp := post(t, hs.URL+"/predict?topk=3&name="+filepath.Base(p), "image/jpeg", content)
@@ -178,8 +173,8 @@ func hugePNG(width, height uint32) []byte {
 // TestBadInputs: each bad request gets its 4xx with a JSON reason that names the problem, and the
 // server goes on answering.
 func TestBadInputs(t *testing.T) {
-	c, images := testClassifier(t)
-	_, hs := newTestServer(t, c, Options{MaxBatch: 2, MaxBodyBytes: 200_000, DisableGradCAM: true})
+	c, images, b := testClassifier(t)
+	_, hs := newTestServer(t, b, c, Options{MaxBatch: 2, MaxBodyBytes: 200_000, DisableGradCAM: true})
 	good, _ := os.ReadFile(images[0])
 	wrongField, wrongBody := multipartBody(t, "photo", images[0])
 	noBoundary := "multipart/form-data"
@@ -216,8 +211,8 @@ func TestBadInputs(t *testing.T) {
 // TestQueueFullAndTimeout: a full queue answers 503 with Retry-After, a request over the queue's size
 // 413, and a request whose wait runs out 504.
 func TestQueueFullAndTimeout(t *testing.T) {
-	c, images := testClassifier(t)
-	s, hs := newTestServer(t, c, Options{MaxBatch: 2, QueueSize: 3})
+	c, images, b := testClassifier(t)
+	s, hs := newTestServer(t, b, c, Options{MaxBatch: 2, QueueSize: 3})
 	good, _ := os.ReadFile(images[0])
 	s.queued.Store(3) // As if three images were waiting.
 	resp, err := http.Post(hs.URL+"/predict", "image/jpeg", bytes.NewReader(good))
@@ -241,8 +236,8 @@ func TestQueueFullAndTimeout(t *testing.T) {
 
 // TestRoutes: the page, health, the model's description.
 func TestRoutes(t *testing.T) {
-	c, _ := testClassifier(t)
-	_, hs := newTestServer(t, c, Options{MaxBatch: 8})
+	c, _, b := testClassifier(t)
+	_, hs := newTestServer(t, b, c, Options{MaxBatch: 8})
 	resp, err := http.Get(hs.URL + "/")
 	if err != nil {
 		t.Fatal(err)
@@ -271,16 +266,16 @@ func TestRoutes(t *testing.T) {
 // answer must be the image's prediction, and concurrent requests must share forward passes. It logs
 // images/s, latencies and the batch sizes formed at 1, 4 and 16 clients.
 func TestLoad(t *testing.T) {
-	c, images := testClassifier(t)
+	c, images, b := testClassifier(t)
 	want, err := c.Files(images, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, hs := newTestServer(t, c, Options{MaxBatch: 16, MaxWait: 5 * time.Millisecond})
-	var uploads []Upload
+	s, hs := newTestServer(t, b, c, Options{MaxBatch: 16, MaxWait: 5 * time.Millisecond})
+	var uploads []testImage
 	for _, p := range images {
 		content, _ := os.ReadFile(p)
-		uploads = append(uploads, Upload{Name: filepath.Base(p), Content: content})
+		uploads = append(uploads, testImage{Name: filepath.Base(p), Content: content})
 	}
 	for _, clients := range []int{1, 4, 16} {
 		requests := 100
@@ -299,7 +294,7 @@ func TestLoad(t *testing.T) {
 			return nil
 		}
 		before := s.Stats()
-		res, err := Load(t.Context(), hs.URL, uploads, clients, requests, 2*time.Minute, check)
+		res, err := loadTest(t.Context(), hs.URL, uploads, clients, requests, 2*time.Minute, check)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -339,8 +334,8 @@ func sortedCounts(m map[int]int64) string {
 // TestLoadRefusesOtherHosts: the load generator sends traffic to this machine only.
 func TestLoadRefusesOtherHosts(t *testing.T) {
 	for _, url := range []string{"http://192.168.1.10:8080", "http://example.com", "ftp://127.0.0.1"} {
-		if _, err := Load(t.Context(), url, []Upload{{"x", []byte("x")}}, 1, 1, time.Second, nil); err == nil {
-			t.Errorf("Load(%s) was not refused", url)
+		if _, err := loadTest(t.Context(), url, []testImage{{"x", []byte("x")}}, 1, 1, time.Second, nil); err == nil {
+			t.Errorf("loadTest(%s) was not refused", url)
 		}
 	}
 }
@@ -348,8 +343,8 @@ func TestLoadRefusesOtherHosts(t *testing.T) {
 // TestZeroOptionsAndBadRequestStats: Options{} serves as DefaultOptions does (Grad-CAM on), and
 // /v1/stats counts the requests refused for their input beside those answered.
 func TestZeroOptionsAndBadRequestStats(t *testing.T) {
-	c, images := testClassifier(t)
-	_, hs := newTestServer(t, c, Options{})
+	c, images, b := testClassifier(t)
+	_, hs := newTestServer(t, b, c, Options{})
 	good, _ := os.ReadFile(images[0])
 	for i, body := range [][]byte{good, []byte("not an image"), good, nil, good} {
 		url := hs.URL + "/predict"
@@ -382,8 +377,8 @@ func TestZeroOptionsAndBadRequestStats(t *testing.T) {
 // Classifier.Files does (thresholds 0, 1 and 0.5: the first class always, the second never), whatever topk
 // asks; /v1/model says so; Grad-CAM maps the first class listed.
 func TestMultiLabel(t *testing.T) {
-	single, images := testClassifier(t)
-	c, err := predict.New(testBackend, single.Model, single.Store, single.Labels, single.Transform, predict.WithMultiLabel([]float64{0, 1, 0.5}))
+	single, images, b := testClassifier(t)
+	c, err := predict.New(b, single.Model, single.Store, single.Labels, single.Transform, predict.WithMultiLabel([]float64{0, 1, 0.5}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -391,7 +386,7 @@ func TestMultiLabel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, hs := newTestServer(t, c, Options{MaxBatch: 4})
+	_, hs := newTestServer(t, b, c, Options{MaxBatch: 4})
 	for i, p := range images[:3] {
 		content, _ := os.ReadFile(p)
 		status, raw, resp := post(t, hs.URL+"/predict?topk=1&gradcam=1", "image/jpeg", content)

@@ -94,6 +94,9 @@ func TestGridAndRandom(t *testing.T) {
 // finished run is not redone, the frozen backbone's features are computed once for all the runs, and a
 // run's figures equal those of the same configuration trained on its own.
 func TestSweepSharesFeaturesAndResumes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a sweep: not in the -short loop")
+	}
 	data := filepath.Join(t.TempDir(), "data")
 	if _, err := synthveg.Generate(data, synthveg.Options{Classes: 2, Train: 6, Test: 2, Validation: 2, Size: 40, Seed: 2}); err != nil {
 		t.Fatal(err)

@@ -42,6 +42,9 @@ func TestMobileNetLearnsFromScratch(t *testing.T) {
 // second fine-tuning epoch and resumes it: its metrics and weights equal those of a run that went
 // straight through, and differ from a run of another seed (the masks are drawn).
 func TestMobileNetResumesExactly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a run: not in the -short loop")
+	}
 	cfg := smallConfig(generate(t, synthveg.Options{Classes: 3, Train: 6, Test: 3, Size: 64, Seed: 2}))
 	cfg.Arch, cfg.FrozenEpochs, cfg.FinetuneEpochs, cfg.Batch = "mobilenet_v3_small", 1, 3, 6
 	straight := filepath.Join(t.TempDir(), "straight")
@@ -117,6 +120,9 @@ func TestConvNeXtLearnsFromScratch(t *testing.T) {
 // block) after its second fine-tuning epoch and resumes it: its metrics and weights equal those of a run
 // that went straight through, and differ from a run of another seed.
 func TestConvNeXtResumesExactly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a run: not in the -short loop")
+	}
 	cfg := smallConfig(generate(t, synthveg.Options{Classes: 3, Train: 6, Test: 3, Size: 64, Seed: 2}))
 	cfg.Arch, cfg.FrozenEpochs, cfg.FinetuneEpochs, cfg.Batch = "convnext_tiny", 1, 3, 6
 	checkResumesExactly(t, cfg, "features.7.2.block.5.weight", "features.1.0.block.0.weight", "classifier.2.0.weight")
@@ -127,6 +133,9 @@ func TestConvNeXtResumesExactly(t *testing.T) {
 // it: its metrics and weights equal those of a run that went straight through, and differ from a run of
 // another seed.
 func TestEfficientNetResumesExactly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a run: not in the -short loop")
+	}
 	cfg := smallConfig(generate(t, synthveg.Options{Classes: 3, Train: 6, Test: 3, Size: 64, Seed: 2}))
 	cfg.Arch, cfg.FrozenEpochs, cfg.FinetuneEpochs, cfg.Batch = "efficientnet_b0", 1, 3, 6
 	checkResumesExactly(t, cfg, "features.8.0.weight", "features.6.3.block.3.0.weight", "classifier.1.0.weight")
@@ -230,6 +239,9 @@ func colourSet(t *testing.T, size, train, test int) string {
 // separates their three classes (32x32: one patch and the class token), with a frozen epoch and two of
 // fine-tuning at 1e-4, to over 90% validation accuracy, fine-tuning moving the encoder's weights.
 func TestViTLearnsColoursFromScratch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a run: not in the -short loop")
+	}
 	cfg := smallConfig(colourSet(t, 32, 12, 4))
 	cfg.Arch, cfg.FrozenEpochs, cfg.FinetuneEpochs, cfg.FinetuneLR = "vit_b_32", 1, 2, 1e-4
 	r, err := Create(cfg, testenv.Backend(t), filepath.Join(t.TempDir(), "run"))

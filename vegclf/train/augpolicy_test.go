@@ -20,6 +20,9 @@ import (
 // one (the draws come from the seed, epoch and image), and resuming with another policy is refused.
 // RandAugment with --augment-frozen augments the frozen phase too, without the cache.
 func TestAugmentPolicyInRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a run: not in the -short loop")
+	}
 	dataDir := generate(t, synthveg.Options{Classes: 2, Train: 8, Test: 2, Size: 40, Seed: 4})
 	cfg := smallConfig(dataDir)
 	cfg.FrozenEpochs, cfg.FinetuneEpochs = 1, 2

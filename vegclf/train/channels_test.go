@@ -26,6 +26,9 @@ import (
 // checkpoints record 1 channel, and the best checkpoint loads as a classifier of gray images that
 // evaluates to what the run recorded. Resuming with another channel count is refused.
 func TestGrayscaleRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a run: not in the -short loop")
+	}
 	dataDir := generate(t, synthveg.Options{Classes: 3, Train: 24, Test: 8, Validation: 8, Size: 48, Seed: 5})
 	rgbModel := zoo.MustNew("resnet18", nn.ImageNetHead())
 	rgbStore := model.NewStore()

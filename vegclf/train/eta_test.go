@@ -105,6 +105,9 @@ func TestProgressTiming(t *testing.T) {
 // progress says is left is within 50% of the time its second half then took, and the run's estimate
 // covers at least the epoch's.
 func TestEstimateOfARealEpoch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a run: not in the -short loop")
+	}
 	cfg := smallConfig(generate(t, synthveg.Options{Classes: 2, Train: 16, Test: 2, Size: 40, Seed: 3}))
 	cfg.Batch, cfg.FrozenEpochs, cfg.FinetuneEpochs, cfg.CheckpointEvery = 2, 1, 1, recipe.Interval{Off: true}
 	r, err := Create(cfg, testenv.Backend(t), filepath.Join(t.TempDir(), "run"))

@@ -76,9 +76,13 @@ func (r *Run) saveEpoch(m runfolder.EpochMetrics) error {
 		if err != nil {
 			return err
 		}
-		return runfolder.SaveCheckpoints(r.Dir, r.Store, meta, false)
+		return runfolder.SaveCheckpoints(r.Dir, r.Store, meta, runfolder.LastOnly)
 	}
-	return runfolder.SaveCheckpoints(r.Dir, r.Store, meta, m.Best)
+	which := runfolder.LastOnly
+	if m.Best {
+		which = runfolder.LastAndBest
+	}
+	return runfolder.SaveCheckpoints(r.Dir, r.Store, meta, which)
 }
 
 // meta returns the checkpoint meta of where the run stands, in phase, with the last completed epoch's
@@ -102,7 +106,7 @@ func (r *Run) savePosition(phase runfolder.Phase, pos checkpoint.Position) error
 	}
 	meta := r.meta(phase, trainSize)
 	meta.Position = &pos
-	return runfolder.SaveCheckpoints(r.Dir, r.Store, meta, false)
+	return runfolder.SaveCheckpoints(r.Dir, r.Store, meta, runfolder.LastOnly)
 }
 
 // Finish does what a run does after training: it evaluates the best checkpoint on the validation split

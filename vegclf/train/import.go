@@ -82,5 +82,5 @@ func Import(dir string, cfg recipe.Config, classes []string, m *nn.Model, store 
 	if err := runfolder.Start(dir, cfg, nil); err != nil {
 		return err
 	}
-	return runfolder.SaveCheckpoints(dir, store, meta, true)
+	return runfolder.SaveCheckpoints(dir, store, meta, runfolder.LastAndBest)
 }

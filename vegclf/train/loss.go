@@ -91,13 +91,21 @@ func (l Loss) multiLabelTargets(multiHot *tensors.Tensor) *tensors.Tensor {
 	return tensors.FromFlatDataAndDimensions(y, dims...)
 }
 
+// TargetKind says what a batch's targets [B,N] are, which changes how torch weights its loss.
+type TargetKind int
+
+const (
+	ClassIndices       TargetKind = iota // One-hot rows: each image's class y_i.
+	ClassProbabilities                   // Rows of class probabilities, as mixup and cutmix make.
+)
+
 // Targets returns the targets [B,N] for which CrossEntropy (a mean over the batch of -Σ_c t_c log p_c)
 // equals torch's CrossEntropyLoss(weight=w, label_smoothing=ε) of the same logits, and so has its
-// gradients, for targets [B,N]: class indices y (one-hot rows) when hard, class probabilities (mixup's
-// and cutmix's rows) otherwise. Torch computes Σ_i Σ_c s_ic w_c (-log p_ic) / D with s = (1-ε)·t + ε/N and
+// gradients, for targets [B,N] of the given kind: class indices y (one-hot rows) or class probabilities
+// (mixup's and cutmix's rows). Torch computes Σ_i Σ_c s_ic w_c (-log p_ic) / D with s = (1-ε)·t + ε/N and
 // D = Σ_i w_{y_i} for class indices but D = B for probabilities; the returned targets are s_ic·w_c·B/D.
 // labels are the y_i.
-func (l Loss) Targets(targets *tensors.Tensor, labels []int32, hard bool) *tensors.Tensor {
+func (l Loss) Targets(targets *tensors.Tensor, labels []int32, kind TargetKind) *tensors.Tensor {
 	if l.IsPlain() {
 		return targets
 	}
@@ -106,7 +114,7 @@ func (l Loss) Targets(targets *tensors.Tensor, labels []int32, hard bool) *tenso
 	t := tensors.MustCopyFlatData[float32](targets)
 	eps := l.LabelSmoothing
 	scale := 1.0
-	if l.ClassWeights != nil && hard {
+	if l.ClassWeights != nil && kind == ClassIndices {
 		d := 0.0
 		for _, y := range labels {
 			d += l.ClassWeights[y]

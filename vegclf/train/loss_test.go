@@ -61,11 +61,11 @@ func TestLossParityWithTorch(t *testing.T) {
 		if c.Weighted {
 			l.ClassWeights = recipe.BalancedClassWeights.Weights(counts)
 		}
-		targets := oneHot(ref.Labels, ref.Classes)
+		targets, kind := oneHot(ref.Labels, ref.Classes), ClassIndices
 		if !c.Hard {
-			targets = tensors.FromFlatDataAndDimensions(f32(ref.Soft), ref.Batch, ref.Classes)
+			targets, kind = tensors.FromFlatDataAndDimensions(f32(ref.Soft), ref.Batch, ref.Classes), ClassProbabilities
 		}
-		out := exec.MustCall(logits, l.Targets(targets, ref.Labels, c.Hard), ref.Labels)
+		out := exec.MustCall(logits, l.Targets(targets, ref.Labels, kind), ref.Labels)
 		loss := float64(tensors.ToScalar[float32](out[0]))
 		grad := tensors.MustCopyFlatData[float32](out[1])
 		name := map[bool]string{true: "class indices", false: "soft targets"}[c.Hard]

@@ -85,6 +85,9 @@ func generateMultiLabel(t *testing.T, dir string, size int, perSplit map[string]
 // test mean average precision is above 0.9, the metrics and checkpoints carry the multi-label figures, the
 // validation report and the run's classifier list every class above its threshold.
 func TestMultiLabelTrains(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a run: not in the -short loop")
+	}
 	dir := t.TempDir()
 	labels := generateMultiLabel(t, dir, 32, map[string]int{"train": 120, "test": 40, "validation": 24}, 1)
 	cfg := smallConfig("")
@@ -256,6 +259,9 @@ func TestMultiLabelSettings(t *testing.T) {
 // fixed threshold. Each epoch records the average's mean average precision; the best checkpoint is the
 // epoch's (or its average's) of the best one, with the fixed threshold for every class.
 func TestMultiLabelWithAverageAndAccumulation(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a run: not in the -short loop")
+	}
 	dir := t.TempDir()
 	labels := generateMultiLabel(t, dir, 32, map[string]int{"train": 48, "test": 16}, 2)
 	cfg := smallConfig("")

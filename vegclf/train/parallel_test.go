@@ -223,6 +223,9 @@ func sameValues(t *testing.T, one, split *model.Store) {
 // partitioner computes it), including a batch that does not split, between split ones: the losses and
 // every weight, statistic and moment must agree.
 func TestDataParallelStepsMatchOneDevice(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a run: not in the -short loop")
+	}
 	b := multidevice.New(testenv.Backend(t), 2)
 	m := zoo.MustNew("resnet18", nn.TutorialHead(3))
 	var stores [2]*model.Store
@@ -282,6 +285,9 @@ func TestDataParallelStepsMatchOneDevice(t *testing.T) {
 // one: the report says how batches are split, and the runs end with the same metrics and weights. The
 // epochs end with batches that do not split.
 func TestRunSplitAcrossDevices(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a run: not in the -short loop")
+	}
 	dataDir := generate(t, synthveg.Options{Classes: 3, Train: 3, Test: 2, Validation: 2, Size: 32, Seed: 5})
 	b := multidevice.New(testenv.Backend(t), 2)
 	var runs [2]*Run

@@ -22,6 +22,9 @@ import (
 // TestTrainingParityWithTorch runs the same steps of both phases as torch (same initial weights, same
 // batches in the same order, same hyperparameters) and compares each step's loss and the final weights.
 func TestTrainingParityWithTorch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a run: not in the -short loop")
+	}
 	const (
 		numClasses, batch, size, steps = 5, 4, 48, 4
 		frozenLR, finetuneLR           = 1e-3, 1e-4 // Larger than the tutorial's so that steps change the loss visibly.

@@ -71,6 +71,9 @@ func runState(t *testing.T, dir string) (metrics []runfolder.EpochMetrics, varia
 // would find them) or between two (as Ctrl-C does, which saves one), and resumes them from last.ckpt until
 // they end: each ends with the metrics and checkpoints, bit for bit, of the run that went straight through.
 func TestResumeInsideEpochs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a run: not in the -short loop")
+	}
 	data := generate(t, synthveg.Options{Classes: 3, Train: 5, Test: 2, Size: 48, Seed: 4})
 	base := smallConfig(data) // 15 train images in batches of 4: 4 steps an epoch.
 	base.Batch, base.FrozenEpochs, base.FinetuneEpochs = 4, 2, 2
@@ -162,6 +165,9 @@ func TestResumeInsideEpochs(t *testing.T) {
 // batches, and when cancelled) are kept, the run started again goes on from them without computing their
 // images again, and it ends as the run that went straight through, with no part left.
 func TestFeaturePassInParts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a run: not in the -short loop")
+	}
 	cfg := smallConfig(generate(t, synthveg.Options{Classes: 2, Train: 5, Test: 3, Size: 40, Seed: 8}))
 	cfg.Batch, cfg.FrozenEpochs, cfg.FinetuneEpochs, cfg.CheckpointEvery = 2, 2, 1, recipe.Interval{Steps: 2}
 	straight := filepath.Join(t.TempDir(), "straight")

@@ -20,6 +20,9 @@ import (
 // straight one (the size comes back from the epoch number); the sizes of done epochs cannot change on
 // resume, those of added ones can.
 func TestProgressiveResizing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a run: not in the -short loop")
+	}
 	dataDir := generate(t, synthveg.Options{Classes: 3, Train: 12, Test: 4, Validation: 4, Size: 48, Seed: 13})
 	cfg := smallConfig(dataDir)
 	cfg.FrozenEpochs, cfg.FinetuneEpochs = 1, 3

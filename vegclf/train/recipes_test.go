@@ -129,6 +129,9 @@ func TestWeightAverageUpdate(t *testing.T) {
 // test accuracies, best.ckpt holds whichever was best (its weights give its recorded accuracy), and a run
 // stopped and resumed ends with the same average as one trained straight through.
 func TestWeightAverageInRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a run: not in the -short loop")
+	}
 	dataDir := generate(t, synthveg.Options{Classes: 3, Train: 24, Test: 8, Size: 48, Seed: 11})
 	cfg := smallConfig(dataDir)
 	cfg.EMA = 0.6
@@ -237,6 +240,9 @@ func imbalanced(t *testing.T) string {
 // same budget three ways: plainly, with balanced class weights, and with balanced sampling. Both balanced
 // runs classify the minority classes' validation images better (figures in the log).
 func TestBalancingImbalancedData(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a run: not in the -short loop")
+	}
 	dataDir := imbalanced(t)
 	cfg := smallConfig(dataDir)
 	cfg.FrozenEpochs, cfg.FinetuneEpochs, cfg.Seed = 0, 3, 1
@@ -307,6 +313,9 @@ func TestBalancedSamplingDraws(t *testing.T) {
 // TestLabelsCSVMatchesFolders trains the same images from class folders and from a CSV file over a flat
 // folder of copies (with the split in a column): the same metrics, validation and predictions.
 func TestLabelsCSVMatchesFolders(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a run: not in the -short loop")
+	}
 	dataDir := generate(t, synthveg.Options{Classes: 3, Train: 8, Test: 3, Validation: 3, Size: 40, Seed: 6})
 	flat := filepath.Join(t.TempDir(), "flat")
 	if err := os.MkdirAll(filepath.Join(flat, "images"), 0o755); err != nil {

@@ -71,6 +71,9 @@ var epochLine = regexp.MustCompile(`^Epoch +\d+ - Train accuracy: \d+\.\d\d%, Tr
 // epoch and resumed, and checks the report, metrics, checkpoints, validation, and that the resumed run
 // ends exactly where the uninterrupted one does.
 func TestRunEndToEndWithResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a run: not in the -short loop")
+	}
 	dataDir := generate(t, synthveg.Options{Classes: 3, Train: 24, Test: 8, Validation: 8, Size: 48, Seed: 1})
 	backend := testenv.Backend(t)
 	cfg := smallConfig(dataDir)
@@ -252,6 +255,9 @@ func TestOpenErrors(t *testing.T) {
 // the phases run in order, fine-tuning lowers the training loss, the best checkpoint is the epoch of the
 // best test accuracy, and validation and the summary account for all 80 validation photos.
 func TestRunOnRealPhotos(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a run: not in the -short loop")
+	}
 	cfg := smallConfig(testenv.SharedData(t, "hymenoptera"))
 	cfg.MaxImagesPerClass, cfg.FrozenEpochs, cfg.FinetuneEpochs = 40, 1, 2
 	r, report := trainFresh(t, cfg)
@@ -323,6 +329,9 @@ func TestRunOnRealPhotos(t *testing.T) {
 // TestNaNLossStops poisons the model after the first epoch: the next step's loss is NaN, and the run
 // stops with a message naming the phase, epoch and step, keeping the last good checkpoint.
 func TestNaNLossStops(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a run: not in the -short loop")
+	}
 	dataDir := generate(t, synthveg.Options{Classes: 2, Train: 8, Test: 2, Size: 32, Seed: 1})
 	cfg := smallConfig(dataDir)
 	cfg.FrozenEpochs, cfg.FinetuneEpochs = 1, 1
@@ -351,6 +360,9 @@ func TestNaNLossStops(t *testing.T) {
 // TestMemoryLimit checks the soft memory limit a run sets: a configured size from the start, the
 // automatic one from the first fine-tuning step (none before it), and, after Train, the process's own.
 func TestMemoryLimit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a run: not in the -short loop")
+	}
 	t.Setenv("GOMEMLIMIT", "")
 	dataDir := generate(t, synthveg.Options{Classes: 2, Train: 4, Test: 2, Size: 32, Seed: 2})
 	const processLimit = int64(1) << 40
@@ -396,6 +408,9 @@ func TestMemoryLimit(t *testing.T) {
 // without, from the same start: the epochs' figures and the trained head must be the same. A resumed
 // run reads the cache from the run folder.
 func TestCachedFeaturesEqualUncached(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a run: not in the -short loop")
+	}
 	dataDir := generate(t, synthveg.Options{Classes: 3, Train: 10, Test: 4, Size: 40, Seed: 4})
 	cfg := smallConfig(dataDir)
 	cfg.FrozenEpochs, cfg.FinetuneEpochs, cfg.Batch = 3, 0, 4
@@ -504,6 +519,9 @@ func TestScheduleDrivesUpdates(t *testing.T) {
 }
 
 func TestEarlyStoppingAndSchedules(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a run: not in the -short loop")
+	}
 	dataDir := generate(t, synthveg.Options{Classes: 2, Train: 6, Test: 2, Size: 32, Seed: 3})
 	cfg := smallConfig(dataDir)
 	cfg.FrozenEpochs, cfg.FinetuneEpochs, cfg.Patience = 5, 3, 1
@@ -549,6 +567,9 @@ func weightsOf(t *testing.T, r *Run) map[int][]float32 {
 // TestGroupRatesAndGradualUnfreezing checks that per-group rates reach the right variables (a group at
 // rate 0 does not move) and that gradual unfreezing trains layer4 first, then layer3 too.
 func TestGroupRatesAndGradualUnfreezing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a run: not in the -short loop")
+	}
 	dataDir := generate(t, synthveg.Options{Classes: 2, Train: 4, Test: 2, Size: 32, Seed: 3})
 	cfg := smallConfig(dataDir)
 	cfg.FrozenEpochs, cfg.FinetuneEpochs, cfg.GradualUnfreeze = 0, 2, true
@@ -605,6 +626,9 @@ func TestGroupRatesAndGradualUnfreezing(t *testing.T) {
 // train loss no worse than at the second best of them, and the steepest-descent suggestion must lie within
 // 10x of the best (on this small set it lands a little past it). The run's own model must not change.
 func TestFindLR(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a run: not in the -short loop")
+	}
 	dataDir := generate(t, synthveg.Options{Classes: 3, Train: 16, Test: 4, Size: 40, Seed: 8})
 	cfg := smallConfig(dataDir)
 	cfg.FrozenEpochs, cfg.FinetuneEpochs, cfg.Batch = 4, 0, 8
@@ -660,6 +684,9 @@ func TestFindLR(t *testing.T) {
 // it in the frozen phase turns the cache off and says so, that augmented and mixed runs are
 // reproducible, and that mixup and cutmix change what is trained.
 func TestAugmentationInRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a run: not in the -short loop")
+	}
 	dataDir := generate(t, synthveg.Options{Classes: 2, Train: 6, Test: 2, Size: 40, Seed: 2})
 	cfg := smallConfig(dataDir)
 	cfg.FrozenEpochs, cfg.FinetuneEpochs, cfg.Augment, cfg.AugmentFrozen = 1, 1, true, true
@@ -740,6 +767,9 @@ func TestSoftTargets(t *testing.T) {
 // float32's), while its
 // checkpoint keeps float32 weights. Float16 training is refused.
 func TestMixedPrecisionRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a run: not in the -short loop")
+	}
 	dataDir := generate(t, synthveg.Options{Classes: 3, Train: 16, Test: 8, Size: 48, Seed: 4})
 	cfg := smallConfig(dataDir)
 	cfg.FinetuneEpochs = 2

@@ -14,6 +14,9 @@ import (
 // (ranked by its validation accuracy), its settings as config.json's keys; a folder with a broken
 // config.json is an error naming the file.
 func TestReadRecord(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a run: not in the -short loop")
+	}
 	cfg := smallConfig(generate(t, synthveg.Options{Classes: 2, Train: 4, Test: 2, Validation: 2, Size: 32, Seed: 5}))
 	cfg.FrozenEpochs, cfg.FinetuneEpochs = 2, 0
 	r, _ := trainFresh(t, cfg)

@@ -327,7 +327,11 @@ func NewStepper(b compute.Backend, store *model.Store, m *nn.Model, c StepConfig
 	if c.Schedule == nil {
 		return nil, fmt.Errorf("training step: no learning-rate schedule")
 	}
-	m.SetTrainable(store, c.Phase == runfolder.Finetune, true)
+	which := nn.TrainHead
+	if c.Phase == runfolder.Finetune {
+		which = nn.TrainAll
+	}
+	m.SetTrainable(store, which)
 	if err := deleteOptimizerState(store, c.Phase); err != nil {
 		return nil, err
 	}
@@ -378,7 +382,7 @@ func (s *Stepper) Step(inputs *tensors.Tensor, labels []int32) (loss, correct fl
 	if s.loss.MultiLabel {
 		return 0, 0, fmt.Errorf("training step: a multi-label step takes label sets (StepMulti)")
 	}
-	return s.step(inputs, s.loss.Targets(oneHot(labels, s.classes), labels, true), tensors.FromValue(labels), len(labels))
+	return s.step(inputs, s.loss.Targets(oneHot(labels, s.classes), labels, ClassIndices), tensors.FromValue(labels), len(labels))
 }
 
 // StepSoft is Step with soft targets [B,N] (rows of class probabilities, as mixup and cutmix make);
@@ -387,7 +391,7 @@ func (s *Stepper) StepSoft(inputs, targets *tensors.Tensor, labels []int32) (los
 	if s.loss.MultiLabel {
 		return 0, 0, fmt.Errorf("training step: a multi-label step takes label sets (StepMulti)")
 	}
-	return s.step(inputs, s.loss.Targets(targets, labels, false), tensors.FromValue(labels), len(labels))
+	return s.step(inputs, s.loss.Targets(targets, labels, ClassProbabilities), tensors.FromValue(labels), len(labels))
 }
 
 // StepMulti is Step for multi-label training (Loss.MultiLabel): sets are each image's classes; correct

@@ -19,7 +19,7 @@ func runBackend(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	t0 := time.Now()
-	b, choice, err := backend.New(*backendSpec)
+	b, choice, err := newBackend(*backendSpec)
 	if err != nil {
 		return err
 	}

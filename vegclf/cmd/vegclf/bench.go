@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/gomlx/compute"
-	"github.com/vegclf/vegclf/vegclf/backend"
 	"github.com/vegclf/vegclf/vegclf/bench"
 	"github.com/vegclf/vegclf/vegclf/synthveg"
 	"github.com/vegclf/vegclf/vegclf/zoo"
@@ -34,10 +33,17 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile (go tool pprof) of the measured fine-tune steps to this `file`")
 	jsonOut := fs.String("json", "", "write the figures to this JSON file")
 	compare := fs.String("compare", "", "a JSON file of PyTorch's figures (internal/torchref/bench_torch.py) to compare with")
+	table := fs.String("table", "", "print the GPU check's table of the figures in this `folder` (scripts/gpu-check.sh) instead of measuring; fails when a vegclf or PyTorch eager figure is missing")
 	backendSpec := backendFlag(fs)
 	rest, err := parse(fs, args)
 	if err != nil {
 		return err
+	}
+	if *table != "" {
+		if len(rest) > 0 {
+			return usagef("--table DIR takes no other arguments")
+		}
+		return bench.WriteCheckTable(stdout, *table)
 	}
 	if o.Data == "" || len(rest) > 0 {
 		return usagef("want --data DIR")
@@ -54,7 +60,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	case o.Devices < 0:
 		return usagef("--devices %d: want 2 or more, or 0 for one device", o.Devices)
 	}
-	b, choice, err := backend.New(*backendSpec)
+	b, choice, err := newBackend(*backendSpec)
 	if err != nil {
 		return err
 	}
@@ -96,7 +102,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintln(stdout)
 	if o.Devices != 0 {
 		bench.WriteParallel(stdout, res)
-		return nil
+		verdict, err := bench.CheckParallel(res)
+		fmt.Fprintf(stdout, "\ndata parallel: %s\n", verdict)
+		return err
 	}
 	bench.WriteComparison(stdout, res, torch)
 	return nil

@@ -65,3 +65,25 @@ func TestBenchLoadingOnly(t *testing.T) {
 		t.Errorf("the table measures more than loading:\n%s", stdout)
 	}
 }
+
+// TestBenchTable: bench --table prints the GPU check's table of a folder's figures and exits 0, or 1
+// naming a missing vegclf figure. (No measuring: JSON files as the check leaves them.)
+func TestBenchTable(t *testing.T) {
+	dir := t.TempDir()
+	figures := `{"inference_images_per_second": 30, "frozen_step_images_per_second": 20, "finetune_step_images_per_second": 10}`
+	for _, name := range []string{"vegclf_float32", "vegclf_bfloat16", "torch_eager_float32", "torch_eager_bfloat16"} {
+		if err := os.WriteFile(filepath.Join(dir, name+".json"), []byte(figures), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, stdout, stderr := runCLI(t, "bench", "--table", dir)
+	if code != 0 || !strings.Contains(stdout, "| float32 | fine-tune step | 10.0 | 10.0 | - | 1.00 | - |") {
+		t.Errorf("complete figures: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if err := os.Remove(filepath.Join(dir, "vegclf_bfloat16.json")); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := runCLI(t, "bench", "--table", dir); code != 1 || !strings.Contains(stderr, "vegclf bfloat16 inference") {
+		t.Errorf("vegclf's bfloat16 figures missing: exit %d, stderr %q", code, stderr)
+	}
+}

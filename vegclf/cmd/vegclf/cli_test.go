@@ -68,6 +68,9 @@ func metricsLines(t *testing.T, run string) int {
 // each named, and the run folder is left as it was; raising --finetune-epochs extends the run by that
 // many epochs; run settings such as --strict apply.
 func TestResumeChecksFlags(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a CLI training (or a command on a trained run): not in the -short loop")
+	}
 	dataDir := tinyData(t)
 	out := tinyRun(t, dataDir)
 	other := tinyData(t)
@@ -132,6 +135,9 @@ func TestResumeChecksFlags(t *testing.T) {
 // TestTrainConfigFile: --config takes YAML or a run's config.json; flags beside it override it; an
 // unknown key or a bad value is a usage error naming the file.
 func TestTrainConfigFile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a CLI training (or a command on a trained run): not in the -short loop")
+	}
 	dataDir := tinyData(t)
 	dir := t.TempDir()
 	yaml := filepath.Join(dir, "veg.yaml")
@@ -179,6 +185,9 @@ func TestTrainConfigFile(t *testing.T) {
 // TestPredictAndEvalTakeFoldersAndPatterns: predict and eval take folders (recursively) and glob patterns;
 // predict on class folders scores the predictions against the folder names.
 func TestPredictAndEvalTakeFoldersAndPatterns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a CLI training (or a command on a trained run): not in the -short loop")
+	}
 	dataDir := tinyData(t)
 	out := tinyRun(t, dataDir)
 	validation := filepath.Join(dataDir, "validation")
@@ -289,6 +298,9 @@ func TestExitCodes(t *testing.T) {
 // TestReproduce: a run trained again from its record gives identical figures; after one training image
 // changes, the reproduction differs and names the data, and that file, as the reason.
 func TestReproduce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a CLI training (or a command on a trained run): not in the -short loop")
+	}
 	dataDir := tinyData(t)
 	out := tinyRun(t, dataDir)
 	p, err := runfolder.ReadProvenance(out)
@@ -328,6 +340,9 @@ func encodeJPEGFile(t *testing.T) []byte {
 // TestSweepCLI: a sweep of two points trains both, ranks them, and run again skips both; a bad space is a
 // usage error.
 func TestSweepCLI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a CLI training (or a command on a trained run): not in the -short loop")
+	}
 	dataDir := tinyData(t)
 	out := filepath.Join(t.TempDir(), "sweep")
 	args := append([]string{"sweep", "--data", dataDir, "--out", out, "--grid", "lr=1e-3,1e-2"}, tinyTrainArgs...)

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/vegclf/vegclf/vegclf/backend"
 	"github.com/vegclf/vegclf/vegclf/recipe"
 	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/synthveg"
@@ -62,7 +61,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "Generated %d synthetic vegetable images in %s\n", n, cfg.Data)
 	}
-	b, choice, err := backend.New(*backendSpec)
+	b, choice, err := newBackend(*backendSpec)
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/vegclf/vegclf/vegclf/backend"
 	"github.com/vegclf/vegclf/vegclf/data"
 	"github.com/vegclf/vegclf/vegclf/evaluate"
 	"github.com/vegclf/vegclf/vegclf/runfolder"
@@ -38,7 +37,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if *batch < 1 {
 		return usagef("--batch %d: want at least 1", *batch)
 	}
-	b, _, err := backend.NewForInference(*backendSpec)
+	b, _, err := newInferenceBackend(*backendSpec)
 	if err != nil {
 		return err
 	}

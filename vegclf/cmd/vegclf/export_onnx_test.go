@@ -14,6 +14,9 @@ import (
 // nothing behind: a folder that is no run, an --out that cannot be written, no ONNX Runtime library, a
 // format that does not exist.
 func TestExportONNX(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a CLI training (or a command on a trained run): not in the -short loop")
+	}
 	if !onnxmodel.Available {
 		t.Skip("built without cgo: no ONNX export")
 	}

@@ -111,6 +111,9 @@ var tinyTrainArgs = []string{"--arch", "resnet18", "--weights", "none", "--image
 	"--frozen-epochs", "1", "--finetune-epochs", "1", "--lr", "1e-3", "--finetune-lr", "1e-3"}
 
 func TestHostileImageFolder(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a CLI training (or a command on a trained run): not in the -short loop")
+	}
 	dataDir, bad, odd := hostileData(t)
 	out := filepath.Join(t.TempDir(), "run")
 	code, stdout, stderr := runCLI(t, append([]string{"train", "--data", dataDir, "--out", out}, tinyTrainArgs...)...)
@@ -204,6 +207,9 @@ func checkRunFolder(t *testing.T, dir string) {
 // each time, and checks that nothing is left half-written and that the run ends exactly as an
 // uninterrupted one.
 func TestKilledRunsResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a CLI training (or a command on a trained run): not in the -short loop")
+	}
 	dataDir := filepath.Join(t.TempDir(), "data")
 	if _, err := synthveg.Generate(dataDir, synthveg.Options{Classes: 2, Train: 8, Test: 3, Size: 40, Seed: 6}); err != nil {
 		t.Fatal(err)
@@ -264,6 +270,9 @@ func TestKilledRunsResume(t *testing.T) {
 // TestInterruptStopsCleanly sends SIGINT after the first epoch: the process stops, says how to resume,
 // and leaves the completed epoch's checkpoint.
 func TestInterruptStopsCleanly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a CLI training (or a command on a trained run): not in the -short loop")
+	}
 	dataDir := filepath.Join(t.TempDir(), "data")
 	synthveg.Generate(dataDir, synthveg.Options{Classes: 2, Train: 8, Test: 3, Size: 40, Seed: 6})
 	dir := filepath.Join(t.TempDir(), "run")
@@ -305,6 +314,9 @@ func TestInterruptStopsCleanly(t *testing.T) {
 
 // TestUnwritableRunFolder fails before training when the run folder is read-only or its disk is full.
 func TestUnwritableRunFolder(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a CLI training (or a command on a trained run): not in the -short loop")
+	}
 	dataDir := filepath.Join(t.TempDir(), "data")
 	synthveg.Generate(dataDir, synthveg.Options{Classes: 2, Train: 4, Test: 2, Size: 32, Seed: 6})
 	for _, tc := range []struct {

@@ -26,6 +26,9 @@ import (
 // Each time --resume continues it, and it ends with the metrics and checkpoints, bit for bit, of the run
 // that went straight through.
 func TestSignalsInsideEpochs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a CLI training (or a command on a trained run): not in the -short loop")
+	}
 	dataDir := filepath.Join(t.TempDir(), "data")
 	if _, err := synthveg.Generate(dataDir, synthveg.Options{Classes: 2, Train: 10, Test: 2, Size: 40, Seed: 6}); err != nil {
 		t.Fatal(err)
@@ -152,6 +155,9 @@ func startUntil(t *testing.T, prefix string, signal syscall.Signal, args ...stri
 // the same command started again goes on from the parts, and the run ends as one that went straight
 // through.
 func TestKilledFeaturePass(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a CLI training (or a command on a trained run): not in the -short loop")
+	}
 	dataDir := filepath.Join(t.TempDir(), "data")
 	if _, err := synthveg.Generate(dataDir, synthveg.Options{Classes: 2, Train: 8, Test: 2, Size: 40, Seed: 6}); err != nil {
 		t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 
-	"github.com/vegclf/vegclf/vegclf/backend"
 	"github.com/vegclf/vegclf/vegclf/recipe"
 	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/train"
@@ -41,7 +40,7 @@ func runLRFind(args []string, stdout, stderr io.Writer) error {
 	case *steps < 2:
 		return usagef("--steps %d: want at least 2", *steps)
 	}
-	b, _, err := backend.New(*backendSpec)
+	b, _, err := newBackend(*backendSpec)
 	if err != nil {
 		return err
 	}

@@ -40,6 +40,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/gomlx/compute"
 	"github.com/vegclf/vegclf/vegclf/backend"
 	"github.com/vegclf/vegclf/vegclf/recipe"
 	"github.com/vegclf/vegclf/vegclf/train"
@@ -293,6 +294,30 @@ func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 // backendFlag registers the --backend flag every command that computes has.
 func backendFlag(fs *flag.FlagSet) *string {
 	return fs.String("backend", "", "compute backend: go, xla:cpu, xla:cuda, xla:/path/to/plugin.so, onnx or onnx:/path/libonnxruntime.so.1 (inference only) (default: $GOMLX_BACKEND or automatic)")
+}
+
+// newBackend configures the process for the backend spec selects (backend.ConfigureProcess: a command is
+// where vegclf configures its process) and creates it (backend.New). What the configuration did is added
+// to the choice's reason.
+func newBackend(spec string) (compute.Backend, backend.Choice, error) {
+	return configuredBackend(spec, backend.New)
+}
+
+// newInferenceBackend is newBackend for the commands that only run inference (backend.NewForInference).
+func newInferenceBackend(spec string) (compute.Backend, backend.Choice, error) {
+	return configuredBackend(spec, backend.NewForInference)
+}
+
+func configuredBackend(spec string, create func(string) (compute.Backend, backend.Choice, error)) (compute.Backend, backend.Choice, error) {
+	did, err := backend.ConfigureProcess(spec)
+	if err != nil {
+		return nil, backend.Choice{}, err
+	}
+	b, choice, err := create(spec)
+	if err == nil && did != "" {
+		choice.Reason += "; " + did
+	}
+	return b, choice, err
 }
 
 // flagWasSet reports whether the named flag was given on the command line.

@@ -175,6 +175,9 @@ func TestMistypedFlag(t *testing.T) {
 // m.onnx is an ONNX file that ONNX Runtime loads and m.pt a PyTorch zip; --format contradicting the
 // extension, or an extension export does not write, is a usage error that writes nothing.
 func TestExportFormatFollowsExtension(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a CLI training (or a command on a trained run): not in the -short loop")
+	}
 	run := tinyRun(t, tinyData(t))
 	dir := t.TempDir()
 	for _, tc := range []struct {
@@ -238,6 +241,9 @@ func TestExportFormatFollowsExtension(t *testing.T) {
 // split's red and green images are filed under each other's class): its first epoch is its best
 // checkpoint, and the run ends with its validation, where it used to fail for want of best.ckpt.
 func TestZeroAccuracyRunHasABestCheckpoint(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a CLI training (or a command on a trained run): not in the -short loop")
+	}
 	dataDir := filepath.Join(t.TempDir(), "data")
 	red, green := color.NRGBA{220, 30, 30, 255}, color.NRGBA{30, 220, 30, 255}
 	for split, colors := range map[string][2]color.Color{"train": {red, green}, "test": {green, red}, "validation": {red, green}} {
@@ -283,6 +289,9 @@ func TestZeroAccuracyRunHasABestCheckpoint(t *testing.T) {
 // TestResumeReports: resuming says what it does (the optimizer continued, the epochs left), resuming a
 // finished run says there is nothing left to train, and so does the demo run a second time.
 func TestResumeReports(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a CLI training (or a command on a trained run): not in the -short loop")
+	}
 	out := tinyRun(t, tinyData(t))
 	code, stdout, stderr := runBinary(t, "train", "--out", out, "--resume", "--finetune-epochs", "3")
 	if code != 0 {
@@ -318,6 +327,9 @@ func TestResumeReports(t *testing.T) {
 // TestInterruptBeforeTheFirstEpoch: Ctrl-C before an epoch is completed says that nothing was saved to
 // resume (which --resume then confirms) and to start again; the same command then starts the run again.
 func TestInterruptBeforeTheFirstEpoch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a CLI training (or a command on a trained run): not in the -short loop")
+	}
 	dataDir := filepath.Join(t.TempDir(), "data")
 	if _, err := synthveg.Generate(dataDir, synthveg.Options{Classes: 2, Train: 24, Test: 4, Size: 96, Seed: 6}); err != nil {
 		t.Fatal(err)
@@ -368,6 +380,9 @@ func TestInterruptBeforeTheFirstEpoch(t *testing.T) {
 // with its reason ("empty file", "truncated JPEG") as their other errors are named ("vegclf predict:"), give
 // the count, and exit 1.
 func TestUnreadableImagesOneRule(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a CLI training (or a command on a trained run): not in the -short loop")
+	}
 	dataDir := tinyData(t)
 	out := tinyRun(t, dataDir)
 	folder := filepath.Join(dataDir, "validation")
@@ -422,6 +437,9 @@ func TestBackendName(t *testing.T) {
 // TestFileModesFollowUmask: every file train and export write gets 0666 less the umask, as os.Create
 // gives: 0644 under umask 022 (so a server running as another user can read a model), 0600 under 077.
 func TestFileModesFollowUmask(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a CLI training (or a command on a trained run): not in the -short loop")
+	}
 	dataDir := tinyData(t)
 	for _, tc := range []struct {
 		umask string

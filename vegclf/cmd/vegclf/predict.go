@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/gomlx/gomlx/ml/model"
-	"github.com/vegclf/vegclf/vegclf/backend"
 	"github.com/vegclf/vegclf/vegclf/data"
 	"github.com/vegclf/vegclf/vegclf/imagenet"
 	"github.com/vegclf/vegclf/vegclf/nn"
@@ -81,7 +80,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	if _, err := weights.LoadFile(store, m, path, weights.KeepHead); err != nil {
 		return err
 	}
-	b, choice, err := backend.NewForInference(*backendSpec)
+	b, choice, err := newInferenceBackend(*backendSpec)
 	if err != nil {
 		return err
 	}
@@ -176,7 +175,7 @@ func inputsOf(paths []string) []data.Input {
 
 // predictWithRun classifies images with a trained run's best checkpoint.
 func predictWithRun(runDir string, images []data.Input, topk int, asJSON bool, backendSpec string, opts []predict.Option, stdout, stderr io.Writer) error {
-	b, _, err := backend.NewForInference(backendSpec)
+	b, _, err := newInferenceBackend(backendSpec)
 	if err != nil {
 		return err
 	}

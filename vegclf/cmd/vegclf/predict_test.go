@@ -141,6 +141,9 @@ func TestPredictTextAndErrors(t *testing.T) {
 // TestPredictTorchFile runs predict on a real torch.save file from torchvision and checks the top class
 // against torchvision's prediction for the same image.
 func TestPredictTorchFile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a CLI training (or a command on a trained run): not in the -short loop")
+	}
 	dir := t.TempDir()
 	testenv.RunPython(t, "model_reference.py", "resnet18", dir, "2", "64", "3")
 	img := filepath.Join(dir, "x.png")
@@ -168,6 +171,9 @@ func TestPredictTorchFile(t *testing.T) {
 // side resized, the centre cropped). The 1000 class probabilities equal torchvision's (1e-3 relative to
 // the largest).
 func TestPredictWeightsMatchTorchvision(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a CLI training (or a command on a trained run): not in the -short loop")
+	}
 	photos := testenv.SharedData(t, "hymenoptera")
 	images, _ := filepath.Glob(filepath.Join(photos, "val", "bees", "*.jpg"))
 	images = images[:3]

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/vegclf/vegclf/vegclf/backend"
 	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/train"
 )
@@ -37,7 +36,7 @@ func runReproduce(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	b, choice, err := backend.New(*backendSpec)
+	b, choice, err := newBackend(*backendSpec)
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/vegclf/vegclf/vegclf/backend"
 	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/serve"
 )
@@ -60,7 +59,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("listening on %s: %w", *addr, err)
 	}
 	defer ln.Close()
-	b, choice, err := backend.NewForInference(*backendSpec)
+	b, choice, err := newInferenceBackend(*backendSpec)
 	if err != nil {
 		return err
 	}

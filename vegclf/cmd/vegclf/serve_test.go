@@ -24,6 +24,9 @@ import (
 // TestServeCommand starts vegclf serve on a trained run in a child process: its answers equal vegclf
 // predict --json's for the same images, and SIGTERM with a request in flight answers it and exits 0.
 func TestServeCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a CLI training (or a command on a trained run): not in the -short loop")
+	}
 	dataDir := tinyData(t)
 	runDir := tinyRun(t, dataDir)
 	images, _ := filepath.Glob(filepath.Join(dataDir, "validation", "*", "*.jpg"))

@@ -10,7 +10,6 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/vegclf/vegclf/vegclf/backend"
 	"github.com/vegclf/vegclf/vegclf/recipe"
 	"github.com/vegclf/vegclf/vegclf/sweep"
 )
@@ -46,7 +45,7 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
-	b, choice, err := backend.New(*c.backendSpec)
+	b, choice, err := newBackend(*c.backendSpec)
 	if err != nil {
 		return err
 	}

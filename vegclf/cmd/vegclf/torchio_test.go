@@ -76,6 +76,9 @@ func sameProbs(t *testing.T, what string, got, want [][]float64) {
 // with strict=True into VegetableResnet and into a torchvision resnet50 with a replaced fc, and checks
 // torch's probabilities against vegclf's.
 func TestImportExportWithTorch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a CLI training (or a command on a trained run): not in the -short loop")
+	}
 	photosDir := testenv.SharedData(t, "hymenoptera")
 	photos := []string{
 		filepath.Join(photosDir, "train", "ants", "0013035.jpg"), filepath.Join(photosDir, "train", "bees", "1092977343_cb42b38d62.jpg"),
@@ -161,6 +164,9 @@ func TestImportRefusesBadFiles(t *testing.T) {
 // TestImportedRunFinetunes imports the tutorial's checkpoint with a dataset's classes and trains it one
 // more fine-tuning epoch on that data, continuing its Adam state from the imported step.
 func TestImportedRunFinetunes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a CLI training (or a command on a trained run): not in the -short loop")
+	}
 	dir := t.TempDir()
 	testenv.RunPython(t, "tutorial_ckpt.py", "save", dir, "3")
 	data := filepath.Join(dir, "data")
@@ -203,6 +209,9 @@ func TestImportedRunFinetunes(t *testing.T) {
 // architectures other than ResNet), which torch loads with strict=True, and checks torch's probabilities
 // against vegclf's; the tutorial's layout (a ResNet under resnet.) is refused.
 func TestImportExportOtherArchitectures(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a CLI training (or a command on a trained run): not in the -short loop")
+	}
 	photosDir := testenv.SharedData(t, "hymenoptera")
 	photos := []string{
 		filepath.Join(photosDir, "train", "ants", "0013035.jpg"), filepath.Join(photosDir, "train", "bees", "1092977343_cb42b38d62.jpg"),

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/gomlx/compute"
-	"github.com/vegclf/vegclf/vegclf/backend"
 	"github.com/vegclf/vegclf/vegclf/checkpoint"
 	"github.com/vegclf/vegclf/vegclf/recipe"
 	"github.com/vegclf/vegclf/vegclf/runfolder"
@@ -79,7 +78,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if err := checkSettings(c.fs, c.cfg, *c.configFile); err != nil {
 		return err
 	}
-	b, choice, err := backend.New(*c.backendSpec)
+	b, choice, err := newBackend(*c.backendSpec)
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,9 @@ import (
 // TestTrainEvalPredictCLI runs the recipe from the command line on generated data, then evaluates and
 // predicts with the saved run.
 func TestTrainEvalPredictCLI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a CLI training (or a command on a trained run): not in the -short loop")
+	}
 	dir := t.TempDir()
 	dataDir := filepath.Join(dir, "data")
 	if _, err := synthveg.Generate(dataDir, synthveg.Options{Classes: 3, Train: 12, Validation: 4, Size: 40, Seed: 2}); err != nil {

@@ -34,23 +34,52 @@ func RepoRoot(t testing.TB) string {
 	}
 }
 
-// SharedData returns the path of the named data set in ../shared/data beside the repository, and skips
-// the test when it is not there (a checkout without the shared data).
-func SharedData(t testing.TB, name string) string {
+// RequireSharedEnv names the environment variable that makes the shared data required: set (as
+// scripts/test.sh sets it, CI having ../shared beside its clone), a test that needs or uses the shared data
+// fails where it is missing, so that a run cannot pass with the real-photo tests skipped.
+const RequireSharedEnv = "VEGCLF_REQUIRE_SHARED"
+
+// sharedDir returns the path of the named data set in ../shared/data beside the repository and whether it
+// is there.
+func sharedDir(t testing.TB, name string) (string, error) {
 	t.Helper()
 	dir := filepath.Join(RepoRoot(t), "..", "shared", "data", name)
-	if _, err := os.Stat(dir); err != nil {
+	_, err := os.Stat(dir)
+	return dir, err
+}
+
+// missingShared fails the test when the shared data is required (RequireSharedEnv), and else skips it when
+// skip is true.
+func missingShared(t testing.TB, dir string, err error, skip bool) {
+	t.Helper()
+	if os.Getenv(RequireSharedEnv) != "" {
+		t.Fatalf("shared data %s not present, and %s is set: %v", dir, RequireSharedEnv, err)
+	}
+	if skip {
 		t.Skipf("shared data %s not present: %v", dir, err)
+	}
+}
+
+// SharedData returns the path of the named data set in ../shared/data beside the repository, and skips
+// the test when it is not there (a checkout without the shared data), unless RequireSharedEnv is set: the
+// test then fails.
+func SharedData(t testing.TB, name string) string {
+	t.Helper()
+	dir, err := sharedDir(t, name)
+	if err != nil {
+		missingShared(t, dir, err, true)
 	}
 	return dir
 }
 
 // OptionalSharedData returns the path of the named data set in ../shared/data beside the repository, or
-// "" when it is not there, for tests that use it beside data of their own.
+// "" when it is not there, for tests that use it beside data of their own; with RequireSharedEnv set, a
+// missing data set fails the test.
 func OptionalSharedData(t testing.TB, name string) string {
 	t.Helper()
-	dir := filepath.Join(RepoRoot(t), "..", "shared", "data", name)
-	if _, err := os.Stat(dir); err != nil {
+	dir, err := sharedDir(t, name)
+	if err != nil {
+		missingShared(t, dir, err, false)
 		return ""
 	}
 	return dir
@@ -102,13 +131,19 @@ func Output(t testing.TB, what string, cmd *exec.Cmd) []byte {
 }
 
 // Backend returns the compute backend tests run on: $GOMLX_BACKEND when set (so the same tests run on
-// XLA), else the pure Go backend, configured as the product configures it.
+// XLA), else the pure Go backend, configured as the product configures it (backend.ConfigureProcess,
+// then backend.New). The backend is freed when t and its subtests end: what the test built on it must
+// not outlive it.
 func Backend(t testing.TB) compute.Backend {
 	t.Helper()
+	if _, err := backend.ConfigureProcess(""); err != nil {
+		t.Fatal(err)
+	}
 	b, _, err := backend.New("")
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(b.Finalize)
 	return b
 }
 

@@ -1,3 +1,6 @@
+// The load-test client the load tests below drive a real server with: test code only, so that the
+// server package offers no client.
+
 package serve
 
 import (
@@ -14,14 +17,14 @@ import (
 	"time"
 )
 
-// Upload is an image to send: its name and encoded content.
-type Upload struct {
+// testImage is an image to send: its name and encoded content.
+type testImage struct {
 	Name    string
 	Content []byte
 }
 
-// LoadResult is what a load test measured.
-type LoadResult struct {
+// loadResult is what a load test measured.
+type loadResult struct {
 	Clients         int
 	Requests        int // Sent.
 	Failed          int // Not answered 200, or refused by the check.
@@ -31,13 +34,13 @@ type LoadResult struct {
 	P50MS, P99MS    float64 // Latency percentiles of the requests answered.
 }
 
-// Load sends requests POST /predict requests from clients concurrent clients to the server at baseURL,
-// one image each, the uploads in turn, and checks each answer with check (given the upload's index; nil
+// loadTest sends requests POST /predict requests from clients concurrent clients to the server at baseURL,
+// one image each, the uploads in turn, and checks each answer with check (given the image's index; nil
 // checks nothing). It is bounded in count and time: it stops after requests requests or maxTime, whichever
 // comes first. Only servers on this machine are targets: baseURL's host must be a loopback address.
-func Load(ctx context.Context, baseURL string, uploads []Upload, clients, requests int, maxTime time.Duration,
-	check func(upload int, p Prediction) error) (LoadResult, error) {
-	res := LoadResult{Clients: clients}
+func loadTest(ctx context.Context, baseURL string, uploads []testImage, clients, requests int, maxTime time.Duration,
+	check func(image int, p Prediction) error) (loadResult, error) {
+	res := loadResult{Clients: clients}
 	u, err := url.Parse(baseURL)
 	if err != nil || u.Scheme != "http" {
 		return res, fmt.Errorf("load test: %q is not an http:// address", baseURL)
@@ -110,7 +113,7 @@ func Load(ctx context.Context, baseURL string, uploads []Upload, clients, reques
 }
 
 // predictOne sends one image and returns its prediction.
-func predictOne(ctx context.Context, client *http.Client, baseURL string, up Upload) (Prediction, error) {
+func predictOne(ctx context.Context, client *http.Client, baseURL string, up testImage) (Prediction, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, baseURL+"/predict?name="+url.QueryEscape(up.Name), bytes.NewReader(up.Content))
 	if err != nil {
 		return Prediction{}, err
