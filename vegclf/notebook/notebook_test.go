@@ -129,7 +129,7 @@ func TestRunTableRanksMultiLabelByMAP(t *testing.T) {
 		for i, s := range tc.summaries {
 			cfg := recipe.Default()
 			cfg.Hidden = 16 * (i + 1)
-			settings, err := allSettings(cfg)
+			settings, err := cfg.AllSettings()
 			if err != nil {
 				t.Fatal(err)
 			}
