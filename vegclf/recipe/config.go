@@ -73,6 +73,9 @@ type Config struct {
 	// The images' channels, 1 to 4 (0: 3, RGB): 1 reads them as grayscale, 2 as gray and alpha, 4 as RGB and
 	// alpha (or a fourth band), and a pretrained RGB stem is adapted as timm's adapt_input_conv does.
 	InChannels int `json:"in_channels,omitempty"`
+	// BestOptimizerState has best.ckpt keep the optimizer's state and the weight average too; by default it
+	// holds the model alone, what inference and export read (last.ckpt always keeps them, to resume).
+	BestOptimizerState bool `json:"best_optimizer_state,omitempty"`
 }
 
 // UnitScales returns learning-rate scales of 1 for n layer groups.

@@ -368,14 +368,25 @@ func ReadProvenance(dir string) (*Provenance, error) {
 	return &p, nil
 }
 
-// SaveCheckpoints writes the run's last checkpoint and, when best, its best one first.
+// SaveCheckpoints writes the run's last checkpoint and, when best, its best one first, lean (SaveBest).
 func SaveCheckpoints(dir string, store *model.Store, meta checkpoint.Meta, best bool) error {
 	if best {
-		if err := checkpoint.Save(filepath.Join(dir, BestFile), store, meta); err != nil {
+		if err := SaveBest(dir, store, meta, false); err != nil {
 			return err
 		}
 	}
 	return checkpoint.Save(filepath.Join(dir, LastFile), store, meta)
+}
+
+// SaveBest writes the run's best checkpoint: lean (checkpoint.SaveModel: the model's weights and
+// statistics, what predict, serve, eval and export read), or with the optimizer's state and the weight
+// average too when optimizer is set. A run resumes from its last checkpoint, which always keeps them.
+func SaveBest(dir string, store *model.Store, meta checkpoint.Meta, optimizer bool) error {
+	path := filepath.Join(dir, BestFile)
+	if optimizer {
+		return checkpoint.Save(path, store, meta)
+	}
+	return checkpoint.SaveModel(path, store, meta)
 }
 
 // WriteSummary writes the run's summary to summary.json and, as text, to summary.txt.

@@ -42,8 +42,8 @@ func (r *Run) trimMetrics() ([]runfolder.EpochMetrics, error) {
 	return epochs, runfolder.WriteMetricsCSV(r.Dir, epochs)
 }
 
-// saveEpoch appends the metrics line, then writes the best checkpoint (if the epoch improved) and the
-// last one. A kill at any point leaves whole files: each checkpoint is renamed into place, and a resume
+// saveEpoch appends the metrics line, then writes the best checkpoint (if the epoch improved: lean unless
+// Config.BestOptimizerState) and the last one. A kill at any point leaves whole files: each checkpoint is renamed into place, and a resume
 // from the last checkpoint drops metrics lines past it (that epoch is trained again).
 func (r *Run) saveEpoch(m runfolder.EpochMetrics) error {
 	if err := runfolder.AppendMetrics(r.Dir, m); err != nil {
@@ -69,16 +69,19 @@ func (r *Run) saveEpoch(m runfolder.EpochMetrics) error {
 		if err := r.ema.Swap(); err != nil {
 			return err
 		}
-		err := checkpoint.Save(filepath.Join(r.Dir, runfolder.BestFile), r.Store, best)
+		err := runfolder.SaveBest(r.Dir, r.Store, best, r.Config.BestOptimizerState)
 		if swapErr := r.ema.Swap(); err == nil {
 			err = swapErr
 		}
 		if err != nil {
 			return err
 		}
-		return runfolder.SaveCheckpoints(r.Dir, r.Store, meta, false)
+	} else if m.Best {
+		if err := runfolder.SaveBest(r.Dir, r.Store, meta, r.Config.BestOptimizerState); err != nil {
+			return err
+		}
 	}
-	return runfolder.SaveCheckpoints(r.Dir, r.Store, meta, m.Best)
+	return runfolder.SaveCheckpoints(r.Dir, r.Store, meta, false)
 }
 
 // meta returns the checkpoint meta of where the run stands, in phase, with the last completed epoch's
