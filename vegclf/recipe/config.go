@@ -73,6 +73,9 @@ type Config struct {
 	// The images' channels, 1 to 4 (0: 3, RGB): 1 reads them as grayscale, 2 as gray and alpha, 4 as RGB and
 	// alpha (or a fourth band), and a pretrained RGB stem is adapted as timm's adapt_input_conv does.
 	InChannels int `json:"in_channels,omitempty"`
+	// FeatureCacheMB keeps the frozen backbone's features in memory up to this size; the rest are read
+	// from the features file per batch (0: all of them from the file).
+	FeatureCacheMB int `json:"feature_cache_mb,omitempty"`
 	// BestOptimizerState has best.ckpt keep the optimizer's state and the weight average too; by default it
 	// holds the model alone, what inference and export read (last.ckpt always keeps them, to resume).
 	BestOptimizerState bool `json:"best_optimizer_state,omitempty"`
@@ -151,7 +154,7 @@ func Default() Config {
 	return Config{
 		Arch: "resnet50", Weights: zoo.DefaultWeights, ImageSize: 224, Normalization: data.HalfNormalization, Batch: 16,
 		FrozenEpochs: 5, FinetuneEpochs: 2, LR: 1e-4, FinetuneLR: 1e-5, Hidden: 128, TestFraction: 0.2,
-		CacheFeatures: true, ImageCacheMB: 1024,
+		CacheFeatures: true, ImageCacheMB: 1024, FeatureCacheMB: 1024,
 	}
 }
 
@@ -211,6 +214,8 @@ func (c Config) Validate() error {
 		return invalid("devices", "0 for all, or a positive count", "devices %d (want 0 for all, or a positive count)", c.Devices)
 	case c.ImageCacheMB < 0:
 		return invalid("image_cache_mb", "0 for none, or a positive size", "image cache of %d MB (want 0 for none, or a positive size)", c.ImageCacheMB)
+	case c.FeatureCacheMB < 0:
+		return invalid("feature_cache_mb", "0 for none in memory, or a positive size", "feature cache of %d MB (want 0 for none in memory, or a positive size)", c.FeatureCacheMB)
 	case c.LRRange != (LRRange{}) && c.LayerDecay != 0:
 		return &InvalidSetting{Key: "lr_range", Also: []string{"layer_decay"}, Want: "one or the other, not both",
 			Problem: "give a learning-rate range or a layer decay, not both"}

@@ -62,6 +62,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Strict, "strict", c.Strict, "unreadable image files are an error (by default they are skipped with a warning)")
 	fs.Var(negatedBool{&c.CacheFeatures}, negatedCacheFlag, "frozen phase: run the backbone on every batch instead of computing its features once")
 	fs.IntVar(&c.ImageCacheMB, "image-cache-mb", c.ImageCacheMB, "keep transformed images in memory up to this many MB, so later epochs skip decoding (0: off)")
+	fs.IntVar(&c.FeatureCacheMB, "feature-cache-mb", c.FeatureCacheMB, "frozen phase: keep the backbone's features in memory up to this many MB; the rest is read from the run folder's features file per batch (0: all from the file)")
 	fs.BoolVar(&c.BestOptimizerState, "best-optimizer-state", c.BestOptimizerState, "best.ckpt keeps the optimizer's state and the weight average too (by default it holds the model alone, what predict, serve and export read; last.ckpt always keeps them)")
 	fs.TextVar(&c.Schedule, "schedule", c.Schedule, "learning-rate `schedule`, stepped per batch in each phase: constant, cosine (with linear warmup) or onecycle")
 	fs.Float64Var(&c.Warmup, "warmup", c.Warmup, "cosine schedule: fraction of each phase's steps warming up linearly")

@@ -265,6 +265,9 @@ type Summary struct {
 	// PhaseSeconds is each phase's wall time: its epochs' (training and testing, over every resumed part)
 	// and, for the frozen phase, the feature pass's.
 	PhaseSeconds map[Phase]float64 `json:"phase_seconds,omitempty"`
+	// PeakRSSMB is the peak resident memory (MB, 2^20 bytes) of the process that finished the run, when
+	// it finished: of its last part, for a resumed run; 0 where the system does not say.
+	PeakRSSMB float64 `json:"peak_rss_mb,omitempty"`
 }
 
 // Start writes a fresh run's files: what it was made from (p; nil for an imported run, which was made

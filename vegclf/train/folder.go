@@ -13,6 +13,7 @@ import (
 	"github.com/vegclf/vegclf/vegclf/checkpoint"
 	"github.com/vegclf/vegclf/vegclf/evaluate"
 	"github.com/vegclf/vegclf/vegclf/internal/atomicfile"
+	"github.com/vegclf/vegclf/vegclf/memlimit"
 	"github.com/vegclf/vegclf/vegclf/runfolder"
 )
 
@@ -123,6 +124,7 @@ func (r *Run) WriteSummary(validation *evaluate.Result) (*runfolder.Summary, err
 		Model: r.Model.String(), Classes: r.Dataset.Classes, TrainImages: len(r.Dataset.Train.Samples),
 		TestImages: len(r.Dataset.Test.Samples), TestCarved: r.Dataset.TestCarved, BestPhase: meta.Phase,
 		BestEpoch: meta.Epoch, BestTestAccuracy: meta.TestAccuracy, Epochs: epochs,
+		PeakRSSMB: float64(memlimit.PeakRSS()) / (1 << 20),
 	}
 	for _, e := range epochs {
 		s.TrainSeconds += e.Seconds

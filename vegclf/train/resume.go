@@ -30,7 +30,7 @@ func (e *ResumeConflict) Error() string {
 // not what it computes: the data it reads and the weights it learns stay those of the saved settings.
 var resumeSettings = map[string]bool{
 	"strict": true, "cache_features": true, "image_cache_mb": true, "memory_limit": true, "devices": true,
-	"checkpoint_every": true, "best_optimizer_state": true,
+	"checkpoint_every": true, "feature_cache_mb": true, "best_optimizer_state": true,
 }
 
 // sameSizes reports whether a and b train their first epochs fine-tuning epochs at the same sizes.
