@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -272,19 +271,10 @@ func resetPeakRSS() {
 	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
 }
 
-// peakRSSMB returns the process's peak resident memory (VmHWM) in MB, or 0 where /proc is missing.
+// peakRSSMB returns the process's peak resident memory (memlimit.PeakRSS) in MB, or 0 where /proc is
+// missing.
 func peakRSSMB() float64 {
-	status, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(status), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
-			return kb / 1024
-		}
-	}
-	return 0
+	return float64(memlimit.PeakRSS()) / (1 << 20)
 }
 
 // WriteComparison prints a table of vegclf's figures, PyTorch's, and their ratio. For throughputs a

@@ -2,6 +2,7 @@
 // (weights, batch-norm statistics, optimizer moments) and what is needed to use or resume it (classes,
 // architecture, head, image size, normalization, phase, epoch, metrics), in one safetensors file
 // written to a temporary name and renamed, so that a killed writer never leaves a broken checkpoint.
+// SaveModel writes a lean one: the model's variables alone, what inference and export read.
 package checkpoint
 
 import (
@@ -97,12 +98,32 @@ const TransientPrefix = "/transient/"
 // Save writes every variable of store but the transient ones (TransientPrefix), and meta, to path,
 // atomically.
 func Save(path string, store *model.Store, meta Meta) error {
+	return save(path, store, meta, func(name string) bool { return !strings.HasPrefix(name, TransientPrefix) })
+}
+
+// SaveModel writes, atomically, a lean checkpoint to path: the variables of meta's model alone (its
+// weights and batch-norm statistics), without the optimizer's state or a weight average, and meta.
+// Inference, evaluation and export read it as they read a full one; a run cannot resume from it.
+func SaveModel(path string, store *model.Store, meta Meta) error {
+	m, err := meta.Model()
+	if err != nil {
+		return fmt.Errorf("saving checkpoint %s: %w", path, err)
+	}
+	params := map[string]bool{}
+	for _, p := range m.Params() {
+		params[p.Path()] = true
+	}
+	return save(path, store, meta, func(name string) bool { return params[name] })
+}
+
+// save writes the variables of store that keep accepts, and meta, to path, atomically.
+func save(path string, store *model.Store, meta Meta, keep func(name string) bool) error {
 	meta.Version = FormatVersion
 	sd := weights.NewStateDict(path)
 	var names []string
 	vars := map[string]*model.Variable{}
 	for v := range store.IterVariables() {
-		if strings.HasPrefix(v.Path(), TransientPrefix) {
+		if !keep(v.Path()) {
 			continue
 		}
 		names = append(names, v.Path())

@@ -55,6 +55,40 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	}
 }
 
+// TestSaveModel: a lean checkpoint keeps the model's variables (weights and batch-norm statistics) as they
+// are and drops the rest of the store (optimizer moments, a weight average); it loads as a full one does.
+func TestSaveModel(t *testing.T) {
+	meta := newMeta()
+	m, _ := meta.Model()
+	store := model.NewStore()
+	if err := m.Init(store, 4, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, extra := range []string{"/optimizer/finetune/m/fc/0/weight", "/ema/fc/0/weight"} {
+		if _, err := store.CreateVariable(extra, tensors.FromValue([]float32{1, 2, 3})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "best.ckpt")
+	if err := SaveModel(path, store, meta); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := 0
+	for v := range got.IterVariables() {
+		kept++
+		if !v.MustValue().Equal(store.GetVariable(v.Path()).MustValue()) {
+			t.Errorf("variable %s changed", v.Path())
+		}
+	}
+	if kept != len(m.Params()) {
+		t.Errorf("the lean checkpoint holds %d variables, want the model's %d", kept, len(m.Params()))
+	}
+}
+
 func TestLoadErrors(t *testing.T) {
 	dir := t.TempDir()
 	meta := newMeta()

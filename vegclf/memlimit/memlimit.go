@@ -169,3 +169,19 @@ func Probe(step func() error, margin float64, growth int64) (int64, error) {
 	debug.SetMemoryLimit(limit)
 	return limit, nil
 }
+
+// PeakRSS returns the process's peak resident memory in bytes (VmHWM of /proc/self/status), or 0 where
+// /proc is missing.
+func PeakRSS() int64 {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}

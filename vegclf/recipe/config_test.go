@@ -51,6 +51,7 @@ func TestValidate(t *testing.T) {
 		{"negative patience", func(c *Config) { c.Patience = -1 }, "negative patience"},
 		{"negative devices", func(c *Config) { c.Devices = -1 }, "devices -1"},
 		{"negative image cache", func(c *Config) { c.ImageCacheMB = -1 }, "image cache of -1 MB"},
+		{"negative feature cache", func(c *Config) { c.FeatureCacheMB = -1 }, "feature cache of -1 MB"},
 		{"range and decay", func(c *Config) { c.LRRange, c.LayerDecay = LRRange{1e-6, 1e-4}, 0.5 }, "not both"},
 		{"range", func(c *Config) { c.LRRange = LRRange{1e-6, 1e-4} }, ""},
 		{"negative layer decay", func(c *Config) { c.LayerDecay = -0.5 }, "layer decay -0.5"},
@@ -190,6 +191,7 @@ func TestConfigJSON(t *testing.T) {
 	var read Config
 	want := Default()
 	want.Data, want.Weights = "/d", "torchvision-v2" // Written before the default was DEFAULT, resnet50's.
+	want.FeatureCacheMB = 0                          // Written before the feature cache had a size: all its features are read from the file.
 	if err := json.Unmarshal([]byte(old), &read); err != nil || read != want {
 		t.Errorf("an earlier config.json reads as %+v, %v; want the defaults", read, err)
 	}

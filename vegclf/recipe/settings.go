@@ -39,6 +39,7 @@ type Config struct {
 	Strict               bool               `json:"strict"`                      // Unreadable image files are an error instead of being skipped with a warning.
 	CacheFeatures        bool               `json:"cache_features"`              // Frozen phase: compute the backbone's features once and train the head on them.
 	ImageCacheMB         int                `json:"image_cache_mb"`              // Keep transformed images in memory up to this size (0: off).
+	FeatureCacheMB       int                `json:"feature_cache_mb,omitempty"`  // Frozen phase: keep the backbone's features in memory up to this size, the rest read from the features file per batch (0: all from the file).
 	Schedule             schedule.Kind      `json:"schedule,omitempty"`          // Learning rate per step in each phase: constant (default), cosine, onecycle.
 	Warmup               float64            `json:"warmup,omitempty"`            // Cosine schedule: fraction of a phase's steps warming up linearly.
 	Patience             int                `json:"patience,omitempty"`          // Early stopping: end a phase after this many epochs without a better test accuracy (0: off).
@@ -75,6 +76,9 @@ type Config struct {
 	InChannels int `json:"in_channels,omitempty"`
 	// A few words on the run ("baseline", "with EMA"): kept in config.json, shown in the notebooks' table of runs.
 	Note string `json:"note,omitempty"`
+	// best.ckpt keeps the optimizer's state and the weight average too; by default it holds the model alone,
+	// what inference and export read (last.ckpt always keeps them, to resume).
+	BestOptimizerState bool `json:"best_optimizer_state,omitempty"`
 }
 
 // Default returns the tutorial's configuration: ResNet-50 with torchvision's DEFAULT weights
@@ -184,6 +188,11 @@ var settings = []setting{
 		help: "keep transformed images in memory up to this many MB, so later epochs skip decoding (0: off)",
 		check: func(c Config) *InvalidSetting {
 			return refuse(c.ImageCacheMB < 0, "0 for none, or a positive size", "image cache of %d MB (want 0 for none, or a positive size)", c.ImageCacheMB)
+		}},
+	{key: "feature_cache_mb", field: func(c *Config) any { return &c.FeatureCacheMB }, def: 1024, resume: true,
+		help: "frozen phase: keep the backbone's features in memory up to this many MB; the rest is read from the run folder's features file per batch (0: all from the file)",
+		check: func(c Config) *InvalidSetting {
+			return refuse(c.FeatureCacheMB < 0, "0 for none in memory, or a positive size", "feature cache of %d MB (want 0 for none in memory, or a positive size)", c.FeatureCacheMB)
 		}},
 	{key: "schedule", field: func(c *Config) any { return &c.Schedule },
 		help: "learning-rate `schedule`, stepped per batch in each phase: constant, cosine (with linear warmup) or onecycle"},
@@ -311,6 +320,8 @@ var settings = []setting{
 		check: Config.checkInChannels},
 	{key: "note", field: func(c *Config) any { return &c.Note }, resume: true,
 		help: "a few words on the run, kept in its config.json and shown in the notebooks' table of runs"},
+	{key: "best_optimizer_state", field: func(c *Config) any { return &c.BestOptimizerState }, resume: true,
+		help: "best.ckpt keeps the optimizer's state and the weight average too (by default it holds the model alone, what predict, serve and export read; last.ckpt always keeps them)"},
 }
 
 // refuse returns Validate's error, want and the problem, when bad; nil otherwise.

@@ -265,6 +265,9 @@ type Summary struct {
 	// PhaseSeconds is each phase's wall time: its epochs' (training and testing, over every resumed part)
 	// and, for the frozen phase, the feature pass's.
 	PhaseSeconds map[Phase]float64 `json:"phase_seconds,omitempty"`
+	// PeakRSSMB is the peak resident memory (MB, 2^20 bytes) of the process that finished the run, when
+	// it finished: of its last part, for a resumed run; 0 where the system does not say.
+	PeakRSSMB float64 `json:"peak_rss_mb,omitempty"`
 }
 
 // Start writes a fresh run's files: what it was made from (p; nil for an imported run, which was made
@@ -406,14 +409,25 @@ const (
 	LastAndBest                    // best.ckpt, then last.ckpt: the run's best so far.
 )
 
-// SaveCheckpoints writes the run's last checkpoint and, for LastAndBest, its best one first.
+// SaveCheckpoints writes the run's last checkpoint and, for LastAndBest, its best one first, lean (SaveBest).
 func SaveCheckpoints(dir string, store *model.Store, meta checkpoint.Meta, which Checkpoints) error {
 	if which == LastAndBest {
-		if err := checkpoint.Save(filepath.Join(dir, BestFile), store, meta); err != nil {
+		if err := SaveBest(dir, store, meta, false); err != nil {
 			return err
 		}
 	}
 	return checkpoint.Save(filepath.Join(dir, LastFile), store, meta)
+}
+
+// SaveBest writes the run's best checkpoint: lean (checkpoint.SaveModel: the model's weights and
+// statistics, what predict, serve, eval and export read), or with the optimizer's state and the weight
+// average too when optimizer is set. A run resumes from its last checkpoint, which always keeps them.
+func SaveBest(dir string, store *model.Store, meta checkpoint.Meta, optimizer bool) error {
+	path := filepath.Join(dir, BestFile)
+	if optimizer {
+		return checkpoint.Save(path, store, meta)
+	}
+	return checkpoint.SaveModel(path, store, meta)
 }
 
 // WriteSummary writes the run's summary to summary.json and, as text, to summary.txt.

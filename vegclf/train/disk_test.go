@@ -20,14 +20,17 @@ import (
 )
 
 // TestReadmeDiskFigures checks the README's table of the disk a run takes per architecture against
-// checkpoints written as a run writes them: the model's variables, then Adam's moments of the head (frozen
-// phase) or of every parameter (fine-tuning), with the tutorial's head for 15 classes. Feature-cache figures are the backbone's feature width in float32.
+// checkpoints written as a run writes them: best.ckpt lean (the model's variables alone), last.ckpt with
+// Adam's moments of the head (frozen phase) or of every parameter (fine-tuning), with the tutorial's head
+// for 15 classes; a finished run keeps one of each. Feature-cache figures are the backbone's feature width
+// in float32. It also checks that the lean best.ckpt is smaller than the fine-tuning last.ckpt by Adam's
+// two moments of every trainable parameter (to within the metadata's few KB).
 func TestReadmeDiskFigures(t *testing.T) {
 	raw, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	row := regexp.MustCompile("(?m)^\\| `([a-z0-9_]+)` \\| ([\\d.]+) MB \\| ([\\d.]+) MB \\| ([\\d.]+) MB \\| (\\d+) KB \\|$")
+	row := regexp.MustCompile("(?m)^\\| `([a-z0-9_]+)` \\| ([\\d.]+) MB \\| ([\\d.]+) MB \\| ([\\d.]+) MB \\| ([\\d.]+) MB \\| (\\d+) KB \\|$")
 	rows := row.FindAllStringSubmatch(string(raw), -1)
 	if len(rows) < 4 {
 		t.Fatalf("the README's disk table has %d rows", len(rows))
@@ -68,8 +71,26 @@ func TestReadmeDiskFigures(t *testing.T) {
 		}
 		frozen := size(runfolder.Frozen, true)
 		finetune := size(runfolder.Finetune, false)
-		got := []string{mb(frozen), mb(finetune), mb(2 * finetune), strconv.Itoa((4*m.Backbone.FeatureDim() + 512) / 1024)}
-		want := []string{r[2] + " MB", r[3] + " MB", r[4] + " MB", r[5]}
+		leanPath := filepath.Join(dir, arch+"best.ckpt")
+		if err := checkpoint.SaveModel(leanPath, store, meta); err != nil { // The store holds Adam's moments of every parameter.
+			t.Fatal(err)
+		}
+		info, err := os.Stat(leanPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lean := info.Size()
+		moments := int64(0)
+		for _, p := range m.Params() {
+			if p.Trainable {
+				moments += 2 * 4 * int64(p.Shape().Size())
+			}
+		}
+		if d := finetune - lean - moments; d < 0 || d > 64<<10 {
+			t.Errorf("%s: best.ckpt takes %d bytes, last.ckpt %d: %d apart, want Adam's moments (%d bytes) and a few KB of names", arch, lean, finetune, finetune-lean, moments)
+		}
+		got := []string{mb(lean), mb(frozen), mb(finetune), mb(lean + finetune), strconv.Itoa((4*m.Backbone.FeatureDim() + 512) / 1024)}
+		want := []string{r[2] + " MB", r[3] + " MB", r[4] + " MB", r[5] + " MB", r[6]}
 		if strings.Join(got, ", ") != strings.Join(want, ", ") {
 			t.Errorf("%s: the README says %v, the checkpoints take %v", arch, want, got)
 		}

@@ -9,16 +9,37 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/vegclf/vegclf/vegclf/weights"
+	"github.com/vegclf/vegclf/vegclf/data"
 )
 
 // featurePart is one part of an unfinished feature pass: the features of the batches from to to (by
-// place in the split's order) of one split, and the time they took.
+// place in the split's order) of one split, and the time they took. A part read back keeps them in its
+// file.
 type featurePart struct {
 	split    string // "train" or "test".
 	from, to int    // Batches.
-	f        *features
 	seconds  float64
+	file     *rowFile // The part's file, once written or read.
+	samples  []data.Sample
+}
+
+// copyTo appends the part's features to f, reading them from its file one row at a time.
+func (p featurePart) copyTo(f *features) error {
+	src, err := p.file.features("features", p.samples, &featureBudget{})
+	if err != nil {
+		return err
+	}
+	defer src.close()
+	row, buf := make([]float32, src.dim), make([]byte, 4*src.dim)
+	for i, s := range p.samples {
+		if err := src.row(i, row, buf); err != nil {
+			return err
+		}
+		if err := f.add(row, []data.Sample{s}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // partPattern is the glob of the parts of the features file at path (features.safetensors: its parts
@@ -37,22 +58,20 @@ func partPath(path string, n int) string {
 func FeatureParts(dir string) (parts, images int) {
 	names, _ := filepath.Glob(partPattern(filepath.Join(dir, FeaturesFile)))
 	for _, name := range names {
-		if sd, err := weights.Read(name); err == nil {
-			n, _ := strconv.Atoi(sd.Metadata["images"])
+		if rf, err := openRows(name); err == nil {
+			n, _ := strconv.Atoi(rf.meta["images"])
 			parts, images = parts+1, images+n
 		}
 	}
 	return parts, images
 }
 
-// writePart writes part n of the features file at path, for key.
-func writePart(path, key string, n int, p featurePart) error {
-	sd := weights.NewStateDict(path)
-	sd.Add("features", &weights.Tensor{Shape: []int{len(p.f.samples), p.f.dim}, Float32: p.f.values})
-	samples, _ := json.Marshal(p.f.samples)
-	sd.Metadata = map[string]string{"key": key, "split": p.split, "from": strconv.Itoa(p.from), "to": strconv.Itoa(p.to),
-		"samples": string(samples), "images": strconv.Itoa(len(p.f.samples)), "seconds": strconv.FormatFloat(p.seconds, 'g', -1, 64)}
-	if err := weights.WriteSafetensors(partPath(path, n), sd); err != nil {
+// writePart writes part n of the features file at path, for key: the rows of f from row on.
+func writePart(path, key string, n int, p featurePart, f *features, row int) error {
+	samples, _ := json.Marshal(f.samples[row:])
+	meta := map[string]string{"key": key, "split": p.split, "from": strconv.Itoa(p.from), "to": strconv.Itoa(p.to),
+		"samples": string(samples), "images": strconv.Itoa(len(f.samples) - row), "seconds": strconv.FormatFloat(p.seconds, 'g', -1, 64)}
+	if err := writeRows(partPath(path, n), meta, []rowRange{{"features", f, row, len(f.samples)}}); err != nil {
 		return fmt.Errorf("saving a part of the feature pass: %w", err)
 	}
 	return nil
@@ -74,23 +93,22 @@ func readParts(path, key string) ([]featurePart, error) {
 		if name != partPath(path, i+1) {
 			return nil, fmt.Errorf("%s: a part is missing before it", name)
 		}
-		sd, err := weights.Read(name)
+		rf, err := openRows(name)
 		if err != nil {
 			return nil, err
 		}
-		m := sd.Metadata
+		m := rf.meta
 		if m["key"] != key {
 			return nil, fmt.Errorf("%s: computed for other weights, images or transform", name)
 		}
-		p := featurePart{split: m["split"], f: &features{}}
+		p := featurePart{split: m["split"], file: rf}
 		p.from, _ = strconv.Atoi(m["from"])
 		p.to, _ = strconv.Atoi(m["to"])
 		p.seconds, _ = strconv.ParseFloat(m["seconds"], 64)
-		t, ok := sd.Tensors["features"]
-		if !ok || len(t.Shape) != 2 || json.Unmarshal([]byte(m["samples"]), &p.f.samples) != nil || len(p.f.samples) != t.Shape[0] {
+		e, ok := rf.entries["features"]
+		if !ok || len(e.Shape) != 2 || json.Unmarshal([]byte(m["samples"]), &p.samples) != nil || len(p.samples) != e.Shape[0] {
 			return nil, fmt.Errorf("%s: malformed", name)
 		}
-		p.f.values, p.f.dim = t.Float32, t.Shape[1]
 		if p.split != "train" && p.split != "test" || p.from != next[p.split] || p.to <= p.from {
 			return nil, fmt.Errorf("%s: not the part that follows", name)
 		}

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gomlx/compute/dtypes"
@@ -24,37 +25,10 @@ import (
 	"github.com/vegclf/vegclf/vegclf/evaluate"
 	"github.com/vegclf/vegclf/vegclf/nn"
 	"github.com/vegclf/vegclf/vegclf/runfolder"
-	"github.com/vegclf/vegclf/vegclf/weights"
 )
 
 // FeaturesFile is the run folder's cache of the frozen backbone's features.
 const FeaturesFile = "features.safetensors"
-
-// features are the backbone's pooled features of a split's images, row i for Samples[i].
-type features struct {
-	samples []data.Sample
-	values  []float32 // len(samples) x dim.
-	dim     int
-}
-
-// batch gathers the rows at idx into a [len(idx), dim] tensor with their labels, and multi-label samples'
-// classes (nil for single-label ones).
-func (f *features) batch(idx []int) (*tensors.Tensor, []int32, [][]int) {
-	x := make([]float32, len(idx)*f.dim)
-	labels := make([]int32, len(idx))
-	var sets [][]int
-	for i, j := range idx {
-		copy(x[i*f.dim:(i+1)*f.dim], f.values[j*f.dim:(j+1)*f.dim])
-		labels[i] = int32(f.samples[j].Label)
-		if f.samples[j].Labels != nil {
-			if sets == nil {
-				sets = make([][]int, len(idx))
-			}
-			sets[i] = f.samples[j].Labels
-		}
-	}
-	return tensors.FromFlatDataAndDimensions(x, len(idx), f.dim), labels, sets
-}
 
 // featureKey identifies what cached features depend on: the backbone's values, the input transform and
 // the images.
@@ -118,7 +92,7 @@ func (r *Run) frozenFeatures(ctx context.Context) (train, test *features, err er
 		}
 		path = filepath.Join(r.FeatureCache, key+".safetensors")
 	}
-	if train, test, seconds, err := readFeatures(path, key); err == nil {
+	if train, test, seconds, err := r.readFeatures(path, key); err == nil {
 		r.report("Backbone features of the %d train and %d test images read from the cache %s.\n", len(train.samples), len(test.samples), path)
 		if own {
 			r.featureSeconds = seconds
@@ -146,12 +120,22 @@ func (r *Run) frozenFeatures(ctx context.Context) (train, test *features, err er
 	for _, p := range parts {
 		seconds += p.seconds
 	}
-	compute := func(name string, split *data.Split) (*features, error) {
-		f := &features{dim: r.Model.FeatureDim()}
+	budget := &featureBudget{left: int64(r.Config.FeatureCacheMB) << 20}
+	computeSplit := func(name string, split *data.Split) (f *features, err error) {
+		f = newFeatures(r.Model.FeatureDim(), budget, len(split.Samples), strings.TrimSuffix(path, ".safetensors")+"."+name+".spill")
+		store := f
+		defer func() {
+			if err != nil {
+				store.close() // Its spill file goes.
+			}
+		}()
 		next := 0 // The next batch.
 		for _, p := range parts {
 			if p.split == name {
-				f.samples, f.values, next = append(f.samples, p.f.samples...), append(f.values, p.f.values...), p.to
+				if err := p.copyTo(f); err != nil {
+					return nil, err
+				}
+				next = p.to
 			}
 		}
 		loader := &data.Loader{Samples: split.Samples, Transform: r.Config.Transform(), BatchSize: r.Config.Batch}
@@ -168,11 +152,9 @@ func (r *Run) frozenFeatures(ctx context.Context) (train, test *features, err er
 			if next == partFrom {
 				return nil
 			}
-			rows := f.samples[partRow:]
-			part := featurePart{split: name, from: partFrom, to: next, seconds: time.Since(partStart).Seconds(),
-				f: &features{samples: rows, values: f.values[partRow*f.dim:], dim: f.dim}}
+			part := featurePart{split: name, from: partFrom, to: next, seconds: time.Since(partStart).Seconds()}
 			parts = append(parts, part)
-			if err := writePart(path, key, len(parts), part); err != nil {
+			if err := writePart(path, key, len(parts), part, f, partRow); err != nil {
 				return err
 			}
 			seconds += part.seconds
@@ -194,13 +176,18 @@ func (r *Run) frozenFeatures(ctx context.Context) (train, test *features, err er
 			if err != nil {
 				return nil, fmt.Errorf("computing features: %w", err)
 			}
-			f.values = append(f.values, tensors.MustCopyFlatData[float32](out)...)
+			samples := make([]data.Sample, len(b.Paths))
 			for i, p := range b.Paths {
-				sample := data.Sample{Path: p, Label: int(b.Labels[i])}
+				samples[i] = data.Sample{Path: p, Label: int(b.Labels[i])}
 				if b.LabelSets != nil {
-					sample.Labels = b.LabelSets[i]
+					samples[i].Labels = b.LabelSets[i]
 				}
-				f.samples = append(f.samples, sample)
+			}
+			err = f.add(tensors.MustCopyFlatData[float32](out), samples)
+			out.FinalizeAll()
+			b.Images.FinalizeAll()
+			if err != nil {
+				return nil, err
 			}
 			next = b.Index + 1
 			steps.step(len(b.Labels))
@@ -229,58 +216,68 @@ func (r *Run) frozenFeatures(ctx context.Context) (train, test *features, err er
 		}
 		return f, nil
 	}
-	if train, err = compute("train", r.Dataset.Train); err != nil {
+	if train, err = computeSplit("train", r.Dataset.Train); err != nil {
 		return nil, nil, err
 	}
-	if test, err = compute("test", r.Dataset.Test); err != nil {
+	defer train.close()
+	if test, err = computeSplit("test", r.Dataset.Test); err != nil {
 		return nil, nil, err
 	}
+	defer test.close()
 	if err := writeFeatures(path, key, train, test, seconds); err != nil {
 		return nil, nil, err
 	}
 	if own {
 		r.featureSeconds = seconds
 	}
-	return train, test, removeParts(path)
+	if err := removeParts(path); err != nil {
+		return nil, nil, err
+	}
+	// The features are read back from their file: those past the memory budget from it, per batch.
+	train, test, _, err = r.readFeatures(path, key)
+	return train, test, err
 }
 
 // writeFeatures writes the features file at path: the train and test features for key, and the seconds
 // the pass took.
 func writeFeatures(path, key string, train, test *features, seconds float64) error {
-	sd := weights.NewStateDict(path)
 	meta := map[string]string{"key": key, "seconds": strconv.FormatFloat(seconds, 'g', -1, 64)}
 	for name, f := range map[string]*features{"train": train, "test": test} {
-		sd.Add(name, &weights.Tensor{Shape: []int{len(f.samples), f.dim}, Float32: f.values})
 		samples, _ := json.Marshal(f.samples)
 		meta[name+"_samples"] = string(samples)
 	}
-	sd.Metadata = meta
-	return weights.WriteSafetensors(path, sd)
+	return writeRows(path, meta, []rowRange{{"test", test, 0, len(test.samples)}, {"train", train, 0, len(train.samples)}})
 }
 
-// readFeatures reads the features file at path, if computed for key: the train and test features, and
-// the seconds the pass took.
-func readFeatures(path, key string) (train, test *features, seconds float64, err error) {
+// readFeatures opens the features file at path, if computed for key: the train and test features, their
+// first rows in memory up to Config.FeatureCacheMB (train's first), the others read from the file per
+// batch; and the seconds the pass took. The run closes their files when it ends.
+func (r *Run) readFeatures(path, key string) (train, test *features, seconds float64, err error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, nil, 0, err
 	}
-	sd, err := weights.Read(path)
+	rf, err := openRows(path)
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	if sd.Metadata["key"] != key {
+	if rf.meta["key"] != key {
 		return nil, nil, 0, fmt.Errorf("computed for other weights, images or transform")
 	}
-	seconds, _ = strconv.ParseFloat(sd.Metadata["seconds"], 64)
+	seconds, _ = strconv.ParseFloat(rf.meta["seconds"], 64)
+	budget := &featureBudget{left: int64(r.Config.FeatureCacheMB) << 20}
 	var out [2]*features
 	for i, name := range []string{"train", "test"} {
-		t, ok := sd.Tensors[name]
-		f := &features{}
-		if !ok || len(t.Shape) != 2 || json.Unmarshal([]byte(sd.Metadata[name+"_samples"]), &f.samples) != nil || len(f.samples) != t.Shape[0] {
-			return nil, nil, 0, fmt.Errorf("malformed %s features", name)
+		var samples []data.Sample
+		if err := json.Unmarshal([]byte(rf.meta[name+"_samples"]), &samples); err != nil {
+			return nil, nil, 0, fmt.Errorf("malformed %s features in %s", name, path)
 		}
-		f.values, f.dim = t.Float32, t.Shape[1]
-		out[i] = f
+		if out[i], err = rf.features(name, samples, budget); err != nil {
+			if i > 0 {
+				out[0].close()
+			}
+			return nil, nil, 0, err
+		}
+		r.openFeatures = append(r.openFeatures, out[i])
 	}
 	return out[0], out[1], seconds, nil
 }
@@ -295,7 +292,10 @@ func (r *Run) headEvaluation(exec *model.Exec, f *features) (testResult, error) 
 	var acc evaluate.Accumulator
 	multi := evaluate.MultiLabelAccumulator{PosWeight: r.posWeight()}
 	for chunk := range slices.Chunk(order, r.Config.Batch) {
-		x, labels, sets := f.batch(chunk)
+		x, labels, sets, err := f.batch(chunk)
+		if err != nil {
+			return testResult{}, err
+		}
 		out, err := exec.Exec(x)
 		if err != nil {
 			return testResult{}, err

@@ -13,6 +13,7 @@ import (
 	"github.com/vegclf/vegclf/vegclf/checkpoint"
 	"github.com/vegclf/vegclf/vegclf/evaluate"
 	"github.com/vegclf/vegclf/vegclf/internal/atomicfile"
+	"github.com/vegclf/vegclf/vegclf/memlimit"
 	"github.com/vegclf/vegclf/vegclf/runfolder"
 )
 
@@ -42,8 +43,8 @@ func (r *Run) trimMetrics() ([]runfolder.EpochMetrics, error) {
 	return epochs, runfolder.WriteMetricsCSV(r.Dir, epochs)
 }
 
-// saveEpoch appends the metrics line, then writes the best checkpoint (if the epoch improved) and the
-// last one. A kill at any point leaves whole files: each checkpoint is renamed into place, and a resume
+// saveEpoch appends the metrics line, then writes the best checkpoint (if the epoch improved: lean unless
+// Config.BestOptimizerState) and the last one. A kill at any point leaves whole files: each checkpoint is renamed into place, and a resume
 // from the last checkpoint drops metrics lines past it (that epoch is trained again).
 func (r *Run) saveEpoch(m runfolder.EpochMetrics) error {
 	if err := runfolder.AppendMetrics(r.Dir, m); err != nil {
@@ -69,20 +70,19 @@ func (r *Run) saveEpoch(m runfolder.EpochMetrics) error {
 		if err := r.ema.Swap(); err != nil {
 			return err
 		}
-		err := checkpoint.Save(filepath.Join(r.Dir, runfolder.BestFile), r.Store, best)
+		err := runfolder.SaveBest(r.Dir, r.Store, best, r.Config.BestOptimizerState)
 		if swapErr := r.ema.Swap(); err == nil {
 			err = swapErr
 		}
 		if err != nil {
 			return err
 		}
-		return runfolder.SaveCheckpoints(r.Dir, r.Store, meta, runfolder.LastOnly)
+	} else if m.Best {
+		if err := runfolder.SaveBest(r.Dir, r.Store, meta, r.Config.BestOptimizerState); err != nil {
+			return err
+		}
 	}
-	which := runfolder.LastOnly
-	if m.Best {
-		which = runfolder.LastAndBest
-	}
-	return runfolder.SaveCheckpoints(r.Dir, r.Store, meta, which)
+	return runfolder.SaveCheckpoints(r.Dir, r.Store, meta, runfolder.LastOnly)
 }
 
 // meta returns the checkpoint meta of where the run stands, in phase, with the last completed epoch's
@@ -134,6 +134,7 @@ func (r *Run) WriteSummary(validation *evaluate.Result) (*runfolder.Summary, err
 		Model: r.Model.String(), Classes: r.Dataset.Classes, TrainImages: len(r.Dataset.Train.Samples),
 		TestImages: len(r.Dataset.Test.Samples), TestCarved: r.Dataset.TestCarved, BestPhase: meta.Phase,
 		BestEpoch: meta.Epoch, BestTestAccuracy: meta.TestAccuracy, Epochs: epochs,
+		PeakRSSMB: float64(memlimit.PeakRSS()) / (1 << 20),
 	}
 	for _, e := range epochs {
 		s.TrainSeconds += e.Seconds

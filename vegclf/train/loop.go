@@ -34,6 +34,8 @@ func (r *Run) Train(ctx context.Context) error {
 		r.report("Memory: soft limit %d MB, as configured.\n", policy.Bytes>>20)
 	}
 	r.probeMemory, r.memoryAuto = policy.Auto(), policy.Auto()
+	defer r.closeFeatures()
+	r.reportCaches()
 	if r.EpochsLeft() == 0 {
 		r.report("Nothing left to train: the run's %s and %s are done.\n",
 			phaseEpochs(r.Config.FrozenEpochs, "frozen"), phaseEpochs(r.Config.FinetuneEpochs, "fine-tuning"))
@@ -399,6 +401,7 @@ func (r *Run) runEpoch(ctx context.Context, plan *phasePlan, stepper *Stepper) (
 			return runfolder.EpochMetrics{}, err
 		}
 		loss, batchCorrect, err := r.trainStep(stepper, b)
+		b.free()
 		if err != nil {
 			return runfolder.EpochMetrics{}, fmt.Errorf("%s epoch %d, step %d: %w", plan.phase, epoch, pos.Batches+1, err)
 		}

@@ -1,6 +1,8 @@
 package train
 
 import (
+	"fmt"
+
 	"github.com/gomlx/compute"
 	"github.com/vegclf/vegclf/vegclf/backend"
 	"github.com/vegclf/vegclf/vegclf/data"
@@ -62,4 +64,39 @@ func (r *Run) imageCache() *data.ImageCache {
 		r.images = data.NewImageCache(int64(r.Config.ImageCacheMB) << 20)
 	}
 	return r.images
+}
+
+// reportCaches states the memory the run's caches may take, and what each would hold of this dataset: the
+// transformed training images (Config.ImageCacheMB) and the frozen backbone's features
+// (Config.FeatureCacheMB; those past it are read from the features file per batch).
+func (r *Run) reportCaches() {
+	perImage := int64(r.Config.ImageSize) * int64(r.Config.ImageSize) * int64(r.Config.Channels()) * 4
+	images := int64(len(r.Dataset.Train.Samples)) * perImage
+	what := "off"
+	if r.Config.ImageCacheMB > 0 {
+		what = fmt.Sprintf("up to %d MB (the %d training images take %s)", r.Config.ImageCacheMB, len(r.Dataset.Train.Samples), megabytes(images))
+	}
+	features := int64(len(r.Dataset.Train.Samples)+len(r.Dataset.Test.Samples)) * int64(r.Model.FeatureDim()) * 4
+	featureWhat := "off"
+	if r.Config.CacheFeatures {
+		featureWhat = fmt.Sprintf("up to %d MB in memory, the rest read from the features file per batch (the %d train and test images' take %s)",
+			r.Config.FeatureCacheMB, len(r.Dataset.Train.Samples)+len(r.Dataset.Test.Samples), megabytes(features))
+	}
+	r.report("Caches: images %s; features %s.\n", what, featureWhat)
+}
+
+// megabytes writes n bytes in MB (2^20), with a decimal under 10.
+func megabytes(n int64) string {
+	if n < 10<<20 {
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%d MB", n>>20)
+}
+
+// closeFeatures closes the files the run's feature stores read from.
+func (r *Run) closeFeatures() {
+	for _, f := range r.openFeatures {
+		f.close()
+	}
+	r.openFeatures = nil
 }

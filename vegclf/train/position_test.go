@@ -173,6 +173,7 @@ func TestFeaturePassInParts(t *testing.T) {
 	straight := filepath.Join(t.TempDir(), "straight")
 	trainUntil(t, cfg, straight, false, func(*Checkpoint, *Progress) bool { return false })
 	dir := filepath.Join(t.TempDir(), "stopped")
+	cfg.FeatureCacheMB = 0 // Its features spill to disk: parts and the features file are written from there.
 	r, err := Create(cfg, testenv.Backend(t), dir)
 	if err != nil {
 		t.Fatal(err)

@@ -98,6 +98,7 @@ type Run struct {
 	// featureSeconds is the time the frozen backbone's feature pass of the run folder's features took
 	// (every part of it, when it was interrupted), 0 when the run did not compute them.
 	featureSeconds float64
+	openFeatures   []*features      // Feature stores reading from files, closed when Train returns.
 	now            func() time.Time // The clock of the estimates; nil: time.Now.
 }
 

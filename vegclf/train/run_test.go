@@ -415,9 +415,9 @@ func TestCachedFeaturesEqualUncached(t *testing.T) {
 	cfg := smallConfig(dataDir)
 	cfg.FrozenEpochs, cfg.FinetuneEpochs, cfg.Batch = 3, 0, 4
 	backend := testenv.Backend(t)
-	run := func(cache bool, dir string, stopAfter int) (*Run, string) {
+	run := func(cache bool, dir string, stopAfter, featureCacheMB int) (*Run, string) {
 		c := cfg
-		c.CacheFeatures = cache
+		c.CacheFeatures, c.FeatureCacheMB = cache, featureCacheMB
 		open := Create
 		if stopAfter < 0 {
 			open = Resume
@@ -440,10 +440,15 @@ func TestCachedFeaturesEqualUncached(t *testing.T) {
 		}
 		return r, report.String()
 	}
-	plain, plainReport := run(false, filepath.Join(t.TempDir(), "plain"), 0)
+	plain, plainReport := run(false, filepath.Join(t.TempDir(), "plain"), 0, 1024)
 	cachedDir := filepath.Join(t.TempDir(), "cached")
-	_, firstReport := run(true, cachedDir, 1)
-	cached, resumedReport := run(true, cachedDir, -1)
+	// The first part keeps no feature in memory: the pass spills them all, and its epoch reads them from the
+	// features file; the resumed part holds them all in memory.
+	_, firstReport := run(true, cachedDir, 1, 0)
+	if spills, _ := filepath.Glob(filepath.Join(cachedDir, "*.spill")); len(spills) > 0 {
+		t.Errorf("spill files left in the run folder: %v", spills)
+	}
+	cached, resumedReport := run(true, cachedDir, -1, 1024)
 	if strings.Contains(plainReport, "computed once") || !strings.Contains(firstReport, "computed once") {
 		t.Errorf("reports do not say whether features are cached:\n%s\n%s", plainReport, firstReport)
 	}

@@ -27,6 +27,16 @@ type batchInput struct {
 	index   int // The batch's place in the epoch's order (data.Batch.Index).
 }
 
+// free releases the batch's tensors once stepped: their memory returns now, not after a garbage
+// collection and their finalizers, which let the heap grow with the steps between collections.
+func (b batchInput) free() {
+	for _, t := range []*tensors.Tensor{b.inputs, b.targets} {
+		if t != nil {
+			t.FinalizeAll()
+		}
+	}
+}
+
 // stepBatch trains on b, with its soft targets where it has them, or its label sets.
 func (s *Stepper) stepBatch(b batchInput) (loss, correct float64, err error) {
 	if s.loss.MultiLabel {
@@ -247,7 +257,11 @@ func (s *featureSource) trainBatches(epoch, first, _ int) iter.Seq2[batchInput, 
 		// The same seeded order as the image loader's, so cached and uncached runs see the same batches.
 		order := (&data.Loader{Samples: s.train.samples, Shuffle: true, Seed: s.r.Config.Seed, Weights: s.weights}).Order(epoch)
 		for start := first * s.r.Config.Batch; start < len(order); start += s.r.Config.Batch {
-			x, labels, sets := s.train.batch(order[start:min(start+s.r.Config.Batch, len(order))])
+			x, labels, sets, err := s.train.batch(order[start:min(start+s.r.Config.Batch, len(order))])
+			if err != nil {
+				yield(batchInput{}, err)
+				return
+			}
 			if !yield(batchInput{inputs: x, labels: labels, sets: sets, index: start / s.r.Config.Batch}, nil) {
 				return
 			}
