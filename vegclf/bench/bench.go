@@ -27,6 +27,7 @@ import (
 	"github.com/vegclf/vegclf/vegclf/recipe"
 	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/schedule"
+	"github.com/vegclf/vegclf/vegclf/step"
 	"github.com/vegclf/vegclf/vegclf/train"
 	"github.com/vegclf/vegclf/vegclf/zoo"
 )
@@ -93,14 +94,14 @@ func Run(b compute.Backend, o Options) (Result, error) {
 		return res, runErr // ONNX Runtime runs inference only.
 	}
 
-	frozen, err := train.NewStepper(b, store, m, train.StepConfig{Phase: runfolder.Frozen, Input: train.FromImages, BatchNormTrain: true, Schedule: schedule.Constant{LR: 1e-4}})
+	frozen, err := step.New(b, store, m, step.Config{Phase: runfolder.Frozen, Input: step.FromImages, BatchNormTrain: true, Schedule: schedule.Constant{LR: 1e-4}})
 	if err != nil {
 		return nil, err
 	}
 	res["frozen_step_images_per_second"] = float64(o.Batch) / seconds("frozen step", func() error { _, _, err := frozen.Step(images, labels); return err })
 
 	features := tensors.FromFlatDataAndDimensions(pix[:o.Batch*m.FeatureDim()], o.Batch, m.FeatureDim())
-	head, err := train.NewStepper(b, store, m, train.StepConfig{Phase: runfolder.Frozen, Input: train.FromFeatures, Schedule: schedule.Constant{LR: 1e-4}})
+	head, err := step.New(b, store, m, step.Config{Phase: runfolder.Frozen, Input: step.FromFeatures, Schedule: schedule.Constant{LR: 1e-4}})
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +110,7 @@ func Run(b compute.Backend, o Options) (Result, error) {
 	perImage := 1/res["inference_images_per_second"] + float64(o.FrozenEpochs)*headSeconds/float64(o.Batch)
 	res["frozen_cached_images_per_second"] = float64(o.FrozenEpochs) / perImage
 
-	finetune, err := train.NewStepper(b, store, m, train.StepConfig{Phase: runfolder.Finetune, Input: train.FromImages, BatchNormTrain: true, Schedule: schedule.Constant{LR: 1e-5}})
+	finetune, err := step.New(b, store, m, step.Config{Phase: runfolder.Finetune, Input: step.FromImages, BatchNormTrain: true, Schedule: schedule.Constant{LR: 1e-5}})
 	if err != nil {
 		return nil, err
 	}

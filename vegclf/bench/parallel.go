@@ -10,7 +10,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/schedule"
-	"github.com/vegclf/vegclf/vegclf/train"
+	"github.com/vegclf/vegclf/vegclf/step"
 )
 
 // ParallelFigures are DataParallel's figures and what they mean.
@@ -25,11 +25,11 @@ var ParallelFigures = []struct{ Key, About string }{
 // parallelCheckSteps is how many fine-tune steps DataParallel compares before it times them.
 const parallelCheckSteps = 3
 
-// DataParallel measures data-parallel fine-tuning on b (an XLA backend, train.Parallel): from the same
+// DataParallel measures data-parallel fine-tuning on b (an XLA backend, step.Parallel): from the same
 // weights, it takes the same fine-tune steps on one device and split across o.Devices devices, compares
 // their losses, then times both. go-benchmarks prints its statistics of each to stdout.
 func DataParallel(b compute.Backend, o Options) (Result, error) {
-	p, err := train.NewParallel(b, o.Devices)
+	p, err := step.NewParallel(b, o.Devices)
 	if err != nil {
 		return nil, err
 	}
@@ -41,17 +41,17 @@ func DataParallel(b compute.Backend, o Options) (Result, error) {
 		return nil, err
 	}
 	// Two stores with the same weights: one trained on one device, the other split.
-	var steppers [2]*train.Stepper
+	var steppers [2]*step.Stepper
 	for i := range steppers {
 		store := model.NewStore()
 		if err := m.Init(store, 0, nil); err != nil {
 			return nil, err
 		}
-		c := train.StepConfig{Phase: runfolder.Finetune, Input: train.FromImages, BatchNormTrain: true, Schedule: schedule.Constant{LR: 1e-5}}
+		c := step.Config{Phase: runfolder.Finetune, Input: step.FromImages, BatchNormTrain: true, Schedule: schedule.Constant{LR: 1e-5}}
 		if i == 1 {
 			c.Parallel = p
 		}
-		if steppers[i], err = train.NewStepper(b, store, m, c); err != nil {
+		if steppers[i], err = step.New(b, store, m, c); err != nil {
 			return nil, err
 		}
 	}

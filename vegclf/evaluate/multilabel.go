@@ -33,7 +33,7 @@ type ClassScore struct {
 // batch.
 type MultiLabelAccumulator struct {
 	// PosWeight weighs each class's positive terms of the loss, as torch's BCEWithLogitsLoss(pos_weight=)
-	// does: the loss a run with class weights trains on (train.Loss.PosWeight). Nil: all 1.
+	// does: the loss a run with class weights trains on (step.Loss.PosWeight). Nil: all 1.
 	PosWeight []float64
 	probs     [][]float64
 	truth     [][]bool

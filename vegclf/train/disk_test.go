@@ -16,6 +16,7 @@ import (
 	"github.com/vegclf/vegclf/vegclf/internal/testenv"
 	"github.com/vegclf/vegclf/vegclf/nn"
 	"github.com/vegclf/vegclf/vegclf/runfolder"
+	"github.com/vegclf/vegclf/vegclf/step"
 	"github.com/vegclf/vegclf/vegclf/zoo"
 )
 
@@ -45,7 +46,7 @@ func TestReadmeDiskFigures(t *testing.T) {
 		}
 		meta := checkpoint.Meta{Arch: arch, Head: m.Head, Classes: make([]string, 15), ImageSize: 224, Normalization: data.HalfNormalization, Phase: "finetune", Epoch: 2}
 		size := func(phase runfolder.Phase, head bool) int64 {
-			if err := deleteOptimizerState(store, phase); err != nil { // As a phase's stepper does.
+			if err := step.DeleteOptimizerState(store, phase); err != nil { // As a phase's stepper does.
 				t.Fatal(err)
 			}
 			for _, p := range m.Params() {
@@ -54,7 +55,7 @@ func TestReadmeDiskFigures(t *testing.T) {
 				}
 				v := store.GetVariable(p.Path())
 				for _, kind := range []string{"m", "v"} {
-					if _, err := store.CreateVariable(momentPath(phase, kind, p.Path()), tensors.FromShape(v.Shape())); err != nil {
+					if _, err := store.CreateVariable(step.MomentPath(phase, kind, p.Path()), tensors.FromShape(v.Shape())); err != nil {
 						t.Fatal(err)
 					}
 				}

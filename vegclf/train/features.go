@@ -25,6 +25,7 @@ import (
 	"github.com/vegclf/vegclf/vegclf/evaluate"
 	"github.com/vegclf/vegclf/vegclf/nn"
 	"github.com/vegclf/vegclf/vegclf/runfolder"
+	"github.com/vegclf/vegclf/vegclf/step"
 )
 
 // FeaturesFile is the run folder's cache of the frozen backbone's features.
@@ -109,7 +110,7 @@ func (r *Run) frozenFeatures(ctx context.Context) (train, test *features, err er
 		}
 		parts = nil
 	}
-	backbone, err := newInference(r.Backend, r.Store, r.parallel, func(scope *model.Scope, images *Node) *Node {
+	backbone, err := step.NewInference(r.Backend, r.Store, r.parallel, func(scope *model.Scope, images *Node) *Node {
 		return r.Model.Features(scope.Store(), images, nn.Options{})
 	})
 	if err != nil {
@@ -172,7 +173,7 @@ func (r *Run) frozenFeatures(ctx context.Context) (train, test *features, err er
 				}
 				return nil, ctx.Err()
 			}
-			out, err := backbone.run(b.Images)
+			out, err := backbone.Run(b.Images)
 			if err != nil {
 				return nil, fmt.Errorf("computing features: %w", err)
 			}

@@ -11,6 +11,7 @@ import (
 	"github.com/vegclf/vegclf/vegclf/nn"
 	"github.com/vegclf/vegclf/vegclf/recipe"
 	"github.com/vegclf/vegclf/vegclf/runfolder"
+	"github.com/vegclf/vegclf/vegclf/step"
 	"github.com/vegclf/vegclf/vegclf/weights"
 )
 
@@ -58,7 +59,7 @@ func Import(dir string, cfg recipe.Config, classes []string, m *nn.Model, store 
 				if err != nil {
 					return fmt.Errorf("importing %s: optimizer state of %s: %w", source, p.Name, err)
 				}
-				moments = append(moments, moment{momentPath(runfolder.Finetune, kind, p.Path()), value})
+				moments = append(moments, moment{step.MomentPath(runfolder.Finetune, kind, p.Path()), value})
 			}
 		}
 		meta.Step = adam.Step

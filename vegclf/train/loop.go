@@ -17,6 +17,7 @@ import (
 	"github.com/vegclf/vegclf/vegclf/recipe"
 	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/schedule"
+	"github.com/vegclf/vegclf/vegclf/step"
 )
 
 // Train runs the remaining epochs of both phases. It stops early, with ctx's error, when ctx is
@@ -107,7 +108,7 @@ type phasePlan struct {
 	epochs  int
 	bnTrain bool // Batch statistics (torch's model.train()).
 	src     epochSource
-	step    StepConfig // The stepper's settings, but for the unfrozen groups and the steps taken.
+	step    step.Config // The stepper's settings, but for the unfrozen groups and the steps taken.
 	// changing says which variables the phase's steps change (by path; nil: all), for the weight average.
 	changing func(path string) bool
 	size     int // The size its last epoch trained at (progressive resizing), 0 before the first.
@@ -122,7 +123,7 @@ func (r *Run) runPhase(ctx context.Context, phase runfolder.Phase, epochs int, l
 	if r.epoch == 0 {
 		r.sinceBest = 0 // Patience counts within a phase.
 	}
-	var stepper *Stepper
+	var stepper *step.Stepper
 	unfrozenFrom := -1 // The first unfrozen layer group of the current stepper.
 	for r.epoch < epochs {
 		if p := r.Config.Patience; p > 0 && r.sinceBest >= p {
@@ -215,7 +216,7 @@ func (r *Run) planPhase(ctx context.Context, phase runfolder.Phase, epochs int, 
 	if err != nil {
 		return nil, err
 	}
-	plan.step = StepConfig{Phase: phase, Input: plan.src.input(), BatchNormTrain: plan.bnTrain, Schedule: sched, TotalSteps: total,
+	plan.step = step.Config{Phase: phase, Input: plan.src.input(), BatchNormTrain: plan.bnTrain, Schedule: sched, TotalSteps: total,
 		GroupScales: scales, Parallel: r.parallel, Loss: loss, Accumulate: accumulate, Seed: r.Config.Seed, BNMomentum: r.Config.BNMomentum,
 		ClipGrad: r.Config.ClipGrad, ClipMode: r.Config.ClipMode}
 	if r.Config.ClipGrad > 0 {
@@ -253,15 +254,15 @@ func setMultiLabelMetrics(m *runfolder.EpochMetrics, res *evaluate.MultiLabelRes
 }
 
 // loss returns the run's loss settings, reporting them when they are not the plain cross-entropy.
-func (r *Run) loss() (Loss, error) {
+func (r *Run) loss() (step.Loss, error) {
 	if r.Config.MultiLabel {
-		l := Loss{LabelSmoothing: r.Config.LabelSmoothing, MultiLabel: true, PosWeight: r.posWeight()}
-		r.report("%s\n", l.describe(r.Config.ClassWeights, r.Dataset.Classes))
+		l := step.Loss{LabelSmoothing: r.Config.LabelSmoothing, MultiLabel: true, PosWeight: r.posWeight()}
+		r.report("%s\n", l.Describe(r.Config.ClassWeights, r.Dataset.Classes))
 		return l, nil
 	}
-	l := Loss{LabelSmoothing: r.Config.LabelSmoothing,
+	l := step.Loss{LabelSmoothing: r.Config.LabelSmoothing,
 		ClassWeights: r.Config.ClassWeights.Weights(r.Dataset.Train.Counts(len(r.Dataset.Classes)))}
-	if d := l.describe(r.Config.ClassWeights, r.Dataset.Classes); d != "" {
+	if d := l.Describe(r.Config.ClassWeights, r.Dataset.Classes); d != "" {
 		r.report("%s\n", d)
 	}
 	return l, nil
@@ -299,17 +300,17 @@ func (r *Run) firstUnfrozen(phase runfolder.Phase) int {
 
 // newStepper returns the phase's stepper training the layer groups from the group from on, continuing
 // from the steps the run has taken.
-func (r *Run) newStepper(plan *phasePlan, from int) (*Stepper, error) {
+func (r *Run) newStepper(plan *phasePlan, from int) (*step.Stepper, error) {
 	c := plan.step
 	c.Steps, c.Unfrozen = r.step, func(g int) bool { return g >= from }
 	if plan.phase == runfolder.Finetune && r.Config.GradualUnfreeze {
 		r.report("Gradual unfreezing: training %s to the head.\n", r.Model.Groups()[from])
 	}
-	return NewStepper(r.Backend, r.Store, r.Model, c)
+	return step.New(r.Backend, r.Store, r.Model, c)
 }
 
 // runEpoch trains the next epoch of the phase and evaluates it on the test split.
-func (r *Run) runEpoch(ctx context.Context, plan *phasePlan, stepper *Stepper) (runfolder.EpochMetrics, error) {
+func (r *Run) runEpoch(ctx context.Context, plan *phasePlan, stepper *step.Stepper) (runfolder.EpochMetrics, error) {
 	epoch := r.epoch + 1
 	start := time.Now()
 	progress := func(stage string) func(done, total int) {
@@ -379,7 +380,7 @@ func (r *Run) runEpoch(ctx context.Context, plan *phasePlan, stepper *Stepper) (
 		}
 		return true, ctx.Err()
 	}
-	cached := plan.src.input() == FromFeatures
+	cached := plan.src.input() == step.FromFeatures
 	steps := &pace{now: r.clock()}
 	trainProgress := func() {
 		if r.OnProgress == nil {
@@ -490,7 +491,7 @@ func (r *Run) runEpoch(ctx context.Context, plan *phasePlan, stepper *Stepper) (
 
 // averageWeights moves the weight average (when on) after each update of the weights, and records the
 // steps taken.
-func (r *Run) averageWeights(plan *phasePlan, stepper *Stepper) error {
+func (r *Run) averageWeights(plan *phasePlan, stepper *step.Stepper) error {
 	if r.ema != nil && stepper.Steps > r.step {
 		if err := r.ema.Update(plan.changing); err != nil {
 			return fmt.Errorf("%s: updating the weight average: %w", plan.phase, err)

@@ -11,6 +11,7 @@ import (
 	"github.com/vegclf/vegclf/vegclf/recipe"
 	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/schedule"
+	"github.com/vegclf/vegclf/vegclf/step"
 )
 
 // lrFindEpochs numbers the LR finder's passes over the training images, for their shuffles: apart from
@@ -41,9 +42,9 @@ func (r *Run) FindLR(phase runfolder.Phase, lo, hi float64, steps int) (*LRFind,
 	if err != nil {
 		return nil, err
 	}
-	stepper, err := NewStepper(r.Backend, clone, r.Model, StepConfig{Phase: phase, Input: src.input(), BatchNormTrain: bnTrain, Seed: r.Config.Seed, BNMomentum: r.Config.BNMomentum,
+	stepper, err := step.New(r.Backend, clone, r.Model, step.Config{Phase: phase, Input: src.input(), BatchNormTrain: bnTrain, Seed: r.Config.Seed, BNMomentum: r.Config.BNMomentum,
 		ClipGrad: r.Config.ClipGrad, ClipMode: r.Config.ClipMode,
-		Schedule: schedule.Exponential{Lo: lo, Hi: hi}, TotalSteps: int64(steps), Loss: Loss{MultiLabel: r.Config.MultiLabel}})
+		Schedule: schedule.Exponential{Lo: lo, Hi: hi}, TotalSteps: int64(steps), Loss: step.Loss{MultiLabel: r.Config.MultiLabel}})
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +57,7 @@ func (r *Run) FindLR(phase runfolder.Phase, lo, hi float64, steps int) (*LRFind,
 				return nil, err
 			}
 			rate := stepper.LearningRate()
-			loss, _, err := stepper.stepBatch(b)
+			loss, _, err := stepBatch(stepper, b)
 			if err != nil {
 				return nil, err
 			}

@@ -8,6 +8,7 @@ import (
 	"github.com/vegclf/vegclf/vegclf/data"
 	"github.com/vegclf/vegclf/vegclf/memlimit"
 	"github.com/vegclf/vegclf/vegclf/runfolder"
+	"github.com/vegclf/vegclf/vegclf/step"
 )
 
 // memoryPolicy returns the memory-limit policy a run on b follows (memlimit.Policy.Effective). On XLA
@@ -23,14 +24,14 @@ func memoryPolicy(p memlimit.Policy, b compute.Backend) memlimit.Policy {
 
 // trainStep takes a training step; the run's first fine-tuning step (the first through the backbone) also
 // sets the automatic soft memory limit from the memory it uses.
-func (r *Run) trainStep(s *Stepper, b batchInput) (loss, correct float64, err error) {
+func (r *Run) trainStep(s *step.Stepper, b batchInput) (loss, correct float64, err error) {
 	if !r.probeMemory || s.Phase != runfolder.Finetune {
-		return s.stepBatch(b)
+		return stepBatch(s, b)
 	}
 	r.probeMemory, r.probedSize = false, r.trainSize
 	growth := r.imageCacheGrowth()
 	limit, err := memoryPolicy(r.Config.MemoryLimit, r.Backend).Apply(func() error {
-		loss, correct, err = s.stepBatch(b)
+		loss, correct, err = stepBatch(s, b)
 		return err
 	}, growth)
 	if limit > 0 && err == nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/vegclf/vegclf/vegclf/recipe"
 	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/schedule"
+	"github.com/vegclf/vegclf/vegclf/step"
 	"github.com/vegclf/vegclf/vegclf/synthveg"
 	"github.com/vegclf/vegclf/vegclf/zoo"
 )
@@ -76,27 +77,27 @@ func TestWeightAverageUpdate(t *testing.T) {
 		t.Fatal(err)
 	}
 	isModel := func(path string) bool {
-		return !strings.HasPrefix(path, optimizerPrefix) && !strings.HasPrefix(path, emaPrefix+"/")
+		return !strings.HasPrefix(path, step.OptimizerPrefix) && !strings.HasPrefix(path, emaPrefix+"/")
 	}
 	isAverage := func(path string) bool { return strings.HasPrefix(path, emaPrefix+"/") }
-	w0 := floatValues(t, store, isModel)
-	if avg := floatValues(t, store, isAverage); len(avg) != len(w0) || !slices.Equal(avg[emaPrefix+"/fc/0/weight"], w0["/fc/0/weight"]) {
+	w0 := testenv.FloatValues(t, store, isModel)
+	if avg := testenv.FloatValues(t, store, isAverage); len(avg) != len(w0) || !slices.Equal(avg[emaPrefix+"/fc/0/weight"], w0["/fc/0/weight"]) {
 		t.Fatalf("the average does not start at the weights (%d averages of %d variables)", len(avg), len(w0))
 	}
-	s, err := NewStepper(b, store, m, StepConfig{Phase: runfolder.Finetune, Input: FromImages, BatchNormTrain: true, Schedule: schedule.Constant{LR: 1e-2}})
+	s, err := step.New(b, store, m, step.Config{Phase: runfolder.Finetune, Input: step.FromImages, BatchNormTrain: true, Schedule: schedule.Constant{LR: 1e-2}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	images, labels := randomBatch(3, 4, 32, 3)
+	images, labels := testenv.RandomBatch(3, 4, 32, 3)
 	if _, _, err := s.Step(images, labels); err != nil {
 		t.Fatal(err)
 	}
-	w1 := floatValues(t, store, isModel)
+	w1 := testenv.FloatValues(t, store, isModel)
 	head := func(path string) bool { return strings.HasPrefix(path, "/fc/") }
 	if err := a.Update(head); err != nil {
 		t.Fatal(err)
 	}
-	avg := floatValues(t, store, isAverage)
+	avg := testenv.FloatValues(t, store, isAverage)
 	checked := 0
 	for path, w := range w1 {
 		got := avg[emaPrefix+path]
@@ -119,8 +120,8 @@ func TestWeightAverageUpdate(t *testing.T) {
 	if err := a.Swap(); err != nil {
 		t.Fatal(err)
 	}
-	if swapped := floatValues(t, store, isModel); !slices.Equal(swapped["/fc/0/weight"], avg[emaPrefix+"/fc/0/weight"]) ||
-		!slices.Equal(floatValues(t, store, isAverage)[emaPrefix+"/fc/0/weight"], w1["/fc/0/weight"]) {
+	if swapped := testenv.FloatValues(t, store, isModel); !slices.Equal(swapped["/fc/0/weight"], avg[emaPrefix+"/fc/0/weight"]) ||
+		!slices.Equal(testenv.FloatValues(t, store, isAverage)[emaPrefix+"/fc/0/weight"], w1["/fc/0/weight"]) {
 		t.Error("Swap did not exchange the weights and their average")
 	}
 }
@@ -204,7 +205,7 @@ func TestWeightAverageInRuns(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return floatValues(t, store, func(path string) bool { return strings.HasPrefix(path, emaPrefix+"/") })
+		return testenv.FloatValues(t, store, func(path string) bool { return strings.HasPrefix(path, emaPrefix+"/") })
 	}
 	a, b := averages(straight), averages(stopped)
 	if len(a) == 0 || len(a) != len(b) {

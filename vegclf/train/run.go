@@ -1,7 +1,9 @@
 // Package train runs the tutorial's transfer-learning recipe (package recipe's settings): a frozen-backbone
 // phase that trains only a new head, then a fine-tuning phase of the whole network, with per-epoch reports in
 // the tutorial's format, metrics in the run folder (package runfolder), best and last checkpoints, exact
-// resumption, and validation of the best checkpoint. The CLI and the notebooks both drive it.
+// resumption, and validation of the best checkpoint; the LR finder and the import of a torch checkpoint
+// into a run folder. Each phase's optimizer steps are package step's. The CLI and the notebooks both
+// drive it.
 package train
 
 import (
@@ -18,6 +20,7 @@ import (
 	"github.com/vegclf/vegclf/vegclf/nn"
 	"github.com/vegclf/vegclf/vegclf/recipe"
 	"github.com/vegclf/vegclf/vegclf/runfolder"
+	"github.com/vegclf/vegclf/vegclf/step"
 )
 
 // Progress describes where a running epoch is, for progress bars.
@@ -90,7 +93,7 @@ type Run struct {
 	memoryAuto  bool           // The soft memory limit is automatic: probed again when progressive resizing grows the images.
 	trainSize   int            // The size the current epoch's training images have.
 	probedSize  int            // The training image size the automatic memory limit was probed at (0: not yet).
-	parallel    *Parallel      // Data-parallel training's layout; nil on one device.
+	parallel    *step.Parallel // Data-parallel training's layout; nil on one device.
 	// A multi-label run's thresholds of the last epoch's weights and of their average (the epoch's test
 	// split tuned them, or the run's threshold), for its checkpoints.
 	thresholds, emaThresholds []float64

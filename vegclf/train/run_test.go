@@ -17,15 +17,12 @@ import (
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
-	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
-	"github.com/gomlx/gomlx/ml/model"
 	"github.com/vegclf/vegclf/vegclf/internal/testenv"
 	"github.com/vegclf/vegclf/vegclf/nn"
 	"github.com/vegclf/vegclf/vegclf/recipe"
 	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/schedule"
-	"github.com/vegclf/vegclf/vegclf/zoo"
 
 	"github.com/vegclf/vegclf/vegclf/checkpoint"
 	"github.com/vegclf/vegclf/vegclf/memlimit"
@@ -487,42 +484,6 @@ type rates []float64
 func (r rates) Rate(step, _ int64) float64 { return r[step] }
 func (r rates) String() string             { return "given rates" }
 
-// TestScheduleDrivesUpdates checks that the schedule's rate reaches the Adam update: a step at rate 0
-// leaves the head unchanged, a step at a positive rate changes it.
-func TestScheduleDrivesUpdates(t *testing.T) {
-	m := zoo.MustNew("resnet18", nn.TutorialHead(3))
-	store := model.NewStore()
-	if err := m.Init(store, 1, nil); err != nil {
-		t.Fatal(err)
-	}
-	s, err := NewStepper(testenv.Backend(t), store, m, StepConfig{Phase: runfolder.Frozen, Input: FromFeatures, Schedule: rates{0, 1e-2, 0}, TotalSteps: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	values := make([]float32, 4*512)
-	for i := range values {
-		values[i] = float32(i%7) / 7
-	}
-	features := tensors.FromFlatDataAndDimensions(values, 4, 512)
-	head := func() []float32 {
-		return tensors.MustCopyFlatData[float32](store.GetVariable("/fc/2/bias").MustValue())
-	}
-	labels := []int32{0, 1, 2, 0}
-	for step, wantChange := range []bool{false, true, false} {
-		before := head()
-		if got := s.LearningRate(); got != rates([]float64{0, 1e-2, 0})[step] {
-			t.Errorf("step %d: learning rate %v", step, got)
-		}
-		if _, _, err := s.Step(features, labels); err != nil {
-			t.Fatal(err)
-		}
-		changed := !slices.Equal(before, head())
-		if changed != wantChange {
-			t.Errorf("step %d: head changed = %v, want %v", step, changed, wantChange)
-		}
-	}
-}
-
 func TestEarlyStoppingAndSchedules(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains a run: not in the -short loop")
@@ -719,51 +680,6 @@ func TestAugmentationInRuns(t *testing.T) {
 		if a[i].TrainLoss == plain[i].TrainLoss {
 			t.Errorf("epoch %d: mixing images changed nothing: %s", i+1, a[i])
 		}
-	}
-}
-
-// TestSoftTargets checks a step on soft targets: its loss is the cross-entropy of the model's
-// log-probabilities with the targets (hard labels are checked against torch by the parity test).
-func TestSoftTargets(t *testing.T) {
-	m := zoo.MustNew("resnet18", nn.TutorialHead(3))
-	b := testenv.Backend(t)
-	store := model.NewStore()
-	if err := m.Init(store, 1, nil); err != nil {
-		t.Fatal(err)
-	}
-	values := make([]float32, 4*512)
-	for i := range values {
-		values[i] = float32(i%11) / 5
-	}
-	features := tensors.FromFlatDataAndDimensions(values, 4, 512)
-	labels := []int32{0, 1, 2, 0}
-	soft := []float32{0.7, 0.3, 0, 0.2, 0.8, 0, 0, 0.4, 0.6, 1, 0, 0}
-
-	exec, err := model.NewExec(b, store, func(scope *model.Scope, x *Node) *Node {
-		return LogSoftmax(m.Classify(scope.Store(), x), -1)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Exec(features)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logp := tensors.MustCopyFlatData[float32](out[0])
-	var want float64
-	for i, p := range soft {
-		want -= float64(p) * float64(logp[i]) / 4
-	}
-	s, err := NewStepper(b, store, m, StepConfig{Phase: runfolder.Frozen, Input: FromFeatures, Schedule: schedule.Constant{LR: 1e-3}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	loss, _, err := s.StepSoft(features, tensors.FromFlatDataAndDimensions(soft, 4, 3), labels)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if math.Abs(loss-want) > 1e-5*math.Abs(want) {
-		t.Errorf("soft-target loss %.7f, want %.7f", loss, want)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/vegclf/vegclf/vegclf/evaluate"
 	"github.com/vegclf/vegclf/vegclf/predict"
 	"github.com/vegclf/vegclf/vegclf/runfolder"
+	"github.com/vegclf/vegclf/vegclf/step"
 )
 
 // batchInput is one training batch: images or features, and labels; targets [B,N] are soft targets of
@@ -38,8 +39,8 @@ func (b batchInput) free() {
 }
 
 // stepBatch trains on b, with its soft targets where it has them, or its label sets.
-func (s *Stepper) stepBatch(b batchInput) (loss, correct float64, err error) {
-	if s.loss.MultiLabel {
+func stepBatch(s *step.Stepper, b batchInput) (loss, correct float64, err error) {
+	if s.MultiLabel() {
 		if b.sets == nil {
 			return 0, 0, fmt.Errorf("multi-label training: a batch without label sets")
 		}
@@ -53,7 +54,7 @@ func (s *Stepper) stepBatch(b batchInput) (loss, correct float64, err error) {
 
 // epochSource feeds a phase's epochs: the training batches in a seeded order, and the test evaluation.
 type epochSource interface {
-	input() StepInput
+	input() step.Input
 	numBatches() int
 	// trainBatches yields the epoch's batches from its batch first on (by place in the order), the first
 	// of them the index-th yielded (they differ when unreadable images left a batch empty).
@@ -167,7 +168,7 @@ type imageSource struct {
 	mix        *augment.Mix // Mixup and cutmix of training batches; nil: off.
 }
 
-func (s *imageSource) input() StepInput { return FromImages }
+func (s *imageSource) input() step.Input { return step.FromImages }
 
 // setTrainSize makes the training images size x size (progressive resizing). The image cache holds
 // images of the run's ImageSize only: training images of other sizes are decoded every epoch.
@@ -246,7 +247,7 @@ type featureSource struct {
 	weights        []float64 // Balanced sampling's draw weights; nil: a permutation.
 }
 
-func (s *featureSource) input() StepInput { return FromFeatures }
+func (s *featureSource) input() step.Input { return step.FromFeatures }
 
 func (s *featureSource) numBatches() int {
 	return (len(s.train.samples) + s.r.Config.Batch - 1) / s.r.Config.Batch

@@ -43,6 +43,7 @@ import (
 	"github.com/gomlx/compute"
 	"github.com/vegclf/vegclf/vegclf/backend"
 	"github.com/vegclf/vegclf/vegclf/recipe"
+	"github.com/vegclf/vegclf/vegclf/step"
 	"github.com/vegclf/vegclf/vegclf/train"
 	"github.com/vegclf/vegclf/vegclf/weights"
 )
@@ -118,7 +119,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 // flagHint names the flag that answers a library error, which speaks of settings, not flags.
 func flagHint(command string, err error) string {
 	switch {
-	case errors.Is(err, train.ErrNeedsXLA):
+	case errors.Is(err, step.ErrNeedsXLA):
 		return " (on the command line: --backend xla:cuda)"
 	case errors.Is(err, backend.ErrNoPlugin):
 		return " (on the command line: --backend go, or --backend xla:/path/to/the/plugin.so)"

@@ -1,10 +1,12 @@
 // Package testenv finds what the tests need outside the package under test: the repository root,
-// the shared test data, and Debian's Python with torch and torchvision (the reference implementation).
+// the shared test data, and Debian's Python with torch and torchvision (the reference implementation);
+// and it holds the helpers that several packages' tests share (RandomBatch, FloatValues, SameValues).
 package testenv
 
 import (
 	"encoding/binary"
 	"math"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +14,9 @@ import (
 	"testing"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
 	"github.com/vegclf/vegclf/vegclf/backend"
 )
 
@@ -199,3 +204,56 @@ func (XLANamed) Name() string { return "xla" }
 
 // NumDevices returns Devices, at least 1.
 func (b XLANamed) NumDevices() int { return max(b.Devices, 1) }
+
+// RandomBatch returns n images [n,size,size,3] of seeded noise, and labels cycling over classes.
+func RandomBatch(seed uint64, n, size, classes int) (*tensors.Tensor, []int32) {
+	rng := rand.New(rand.NewPCG(seed, 0))
+	pixels := make([]float32, n*size*size*3)
+	for i := range pixels {
+		pixels[i] = float32(rng.NormFloat64())
+	}
+	labels := make([]int32, n)
+	for i := range labels {
+		labels[i] = int32(i % classes)
+	}
+	return tensors.FromFlatDataAndDimensions(pixels, n, size, size, 3), labels
+}
+
+// FloatValues returns a copy of every float32 variable of store whose path passes keep.
+func FloatValues(t testing.TB, store *model.Store, keep func(path string) bool) map[string][]float32 {
+	t.Helper()
+	out := map[string][]float32{}
+	for v := range store.IterVariables() {
+		if !keep(v.Path()) {
+			continue
+		}
+		value, err := v.Value()
+		if err != nil {
+			t.Fatalf("%s: %v", v.Path(), err)
+		}
+		if value.DType() == dtypes.Float32 {
+			out[v.Path()] = tensors.MustCopyFlatData[float32](value)
+		}
+	}
+	return out
+}
+
+// SameValues checks that the float32 variables of one (trained on one device) and split (split across
+// devices) agree within 1e-5, relative.
+func SameValues(t testing.TB, one, split *model.Store) {
+	t.Helper()
+	all := func(string) bool { return true }
+	a, b := FloatValues(t, one, all), FloatValues(t, split, all)
+	if len(a) != len(b) || len(a) == 0 {
+		t.Fatalf("%d variables on one device, %d split", len(a), len(b))
+	}
+	for path, want := range a {
+		got := b[path]
+		for i := range want {
+			if d := math.Abs(float64(got[i] - want[i])); d > 1e-5*(1+math.Abs(float64(want[i]))) {
+				t.Errorf("%s[%d] = %v split, %v on one device", path, i, got[i], want[i])
+				break
+			}
+		}
+	}
+}

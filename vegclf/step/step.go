@@ -1,4 +1,10 @@
-package train
+// Package step takes the optimizer steps of one training phase of a model (Stepper): the forward pass,
+// the loss (Loss: torch's cross-entropy with label smoothing and class weights, or binary cross-entropy
+// for multi-label), gradients of the phase's trainable variables, gradient accumulation over
+// micro-batches, clipping, and torch's Adam update; and data parallel (Parallel), each batch split across
+// devices, which a run's feature pass also uses (Inference). Package train's epoch loop, the LR finder and
+// package bench drive it.
+package step
 
 import (
 	"fmt"
@@ -24,8 +30,8 @@ const (
 	adamEpsilon = 1e-8
 )
 
-// optimizerPrefix is the store scope holding the optimizer's moments, one sub-scope per phase.
-const optimizerPrefix = "/optimizer/"
+// OptimizerPrefix is the store scope holding the optimizer's moments, one sub-scope per phase.
+const OptimizerPrefix = "/optimizer/"
 
 // CrossEntropy returns torch's CrossEntropyLoss (mean over the batch) of logits [B, N] for targets
 // [B, N] (class probabilities: one-hot rows for hard labels, mixed rows for mixup and cutmix), and the
@@ -65,7 +71,7 @@ func newAdamState(store *model.Store, phase runfolder.Phase, trainable []*model.
 	for _, v := range trainable {
 		var pair [2]*model.Variable
 		for i, kind := range []string{"m", "v"} {
-			path := momentPath(phase, kind, v.Path())
+			path := MomentPath(phase, kind, v.Path())
 			mv := store.GetVariable(path)
 			if mv == nil {
 				var err error
@@ -84,9 +90,10 @@ func newAdamState(store *model.Store, phase runfolder.Phase, trainable []*model.
 	return s, nil
 }
 
-// momentPath is the store path of Adam's first ("m") or second ("v") moment of the variable at varPath.
-func momentPath(phase runfolder.Phase, kind, varPath string) string {
-	return optimizerPrefix + string(phase) + "/" + kind + varPath
+// MomentPath is the store path of Adam's first ("m") or second ("v") moment, in phase, of the variable at
+// varPath: where a checkpoint holds it.
+func MomentPath(phase runfolder.Phase, kind, varPath string) string {
+	return OptimizerPrefix + string(phase) + "/" + kind + varPath
 }
 
 // hyper returns the per-step scalars for step t (1-based), one row per layer group:
@@ -149,7 +156,7 @@ func trainableVariables(store *model.Store, m *nn.Model, phase runfolder.Phase, 
 // phaseLogits returns the logits of a training step's graph: the head on features, or the whole model on
 // images, with a backward pass through the backbone only when fine-tuning, and in train mode the dropout
 // and stochastic depth of the backbone drawn from the random state rng.
-func phaseLogits(store *model.Store, m *nn.Model, opt *adamState, c StepConfig, inputs, rng *Node) *Node {
+func phaseLogits(store *model.Store, m *nn.Model, opt *adamState, c Config, inputs, rng *Node) *Node {
 	if c.Input == FromFeatures {
 		return m.Classify(store, inputs)
 	}
@@ -188,7 +195,7 @@ func (s *adamState) trainableNodes(g *Graph) []*Node {
 // variables only (the frozen backbone gets none, so its backward pass is never computed), Adam update.
 // Inputs: images [B,H,W,3] (or features [B,F]), targets [B,N] float32, labels [B] int32, Adam's
 // per-step scalars [groups,2], the step's random state (noise). Outputs: loss, correct.
-func newTrainExec(b compute.Backend, store *model.Store, m *nn.Model, opt *adamState, c StepConfig) (*model.Exec, error) {
+func newTrainExec(b compute.Backend, store *model.Store, m *nn.Model, opt *adamState, c Config) (*model.Exec, error) {
 	return model.NewExec(b, store, func(scope *model.Scope, inputs, targets, labels, hyper, rng *Node) (*Node, *Node) {
 		g := inputs.Graph()
 		// The weights and Adam's moments change at every call: they must be graph parameters, never
@@ -200,50 +207,11 @@ func newTrainExec(b compute.Backend, store *model.Store, m *nn.Model, opt *adamS
 	})
 }
 
-// clipNormEpsilon is the term torch's clip_grad_norm_ adds to the total norm before dividing by it.
-const clipNormEpsilon = 1e-6
-
-// clipGradients returns the gradients clipped as torch 1.13 clips them, for limit above 0 (0: as they
-// are). ClipNorm is clip_grad_norm_(params, limit): the total norm is the L2 norm of every gradient's
-// elements together, and each gradient is multiplied by clamp(limit / (total + 1e-6), max=1), always (a
-// factor of exactly 1 below the limit). ClipValue is clip_grad_value_(params, limit): each element clamped
-// to [-limit, limit].
-func clipGradients(grads []*Node, limit float64, mode recipe.ClipMode) []*Node {
-	if limit <= 0 || len(grads) == 0 {
-		return grads
-	}
-	out := make([]*Node, len(grads))
-	if mode == recipe.ClipValue {
-		for i, grad := range grads {
-			lim := Scalar(grad.Graph(), grad.DType(), limit)
-			out[i] = Clamp(Neg(lim), grad, lim)
-		}
-		return out
-	}
-	// torch stacks each gradient's norm and takes the norm of those: the square root of the sum of squares.
-	var squares *Node
-	for _, grad := range grads {
-		sq := ReduceAllSum(Square(grad))
-		if squares == nil {
-			squares = sq
-		} else {
-			squares = Add(squares, sq)
-		}
-	}
-	total := Sqrt(squares)
-	coef := Div(Scalar(total.Graph(), total.DType(), limit), AddScalar(total, clipNormEpsilon))
-	coef = Min(coef, ScalarOne(total.Graph(), total.DType()))
-	for i, grad := range grads {
-		out[i] = Mul(grad, coef)
-	}
-	return out
-}
-
-// deleteOptimizerState removes the moments of every phase but keep.
-func deleteOptimizerState(store *model.Store, keep runfolder.Phase) error {
+// DeleteOptimizerState removes from store the optimizer's moments of every phase but keep, as New does.
+func DeleteOptimizerState(store *model.Store, keep runfolder.Phase) error {
 	var doomed []string
 	for v := range store.IterVariables() {
-		if strings.HasPrefix(v.Path(), optimizerPrefix) && !strings.HasPrefix(v.Path(), optimizerPrefix+string(keep)+"/") {
+		if strings.HasPrefix(v.Path(), OptimizerPrefix) && !strings.HasPrefix(v.Path(), OptimizerPrefix+string(keep)+"/") {
 			doomed = append(doomed, v.Path())
 		}
 	}
@@ -265,27 +233,27 @@ type Stepper struct {
 	opt     *adamState
 	exec    *model.Exec
 
-	parallel *Parallel    // StepConfig.Parallel.
+	parallel *Parallel    // Config.Parallel.
 	sharded  *model.Exec  // The step split across parallel's devices.
-	acc      *accumulator // StepConfig.Accumulate; nil: every step updates.
-	seed     uint64       // StepConfig.Seed.
+	acc      *accumulator // Config.Accumulate; nil: every step updates.
+	seed     uint64       // Config.Seed.
 }
 
-// StepInput is what a training step is fed.
-type StepInput int
+// Input is what a training step is fed.
+type Input int
 
 const (
 	// FromImages feeds images [B,H,W,3] through the whole model.
-	FromImages StepInput = iota
+	FromImages Input = iota
 	// FromFeatures feeds the backbone's pooled features [B,F] to the head: the frozen phase with cached
 	// features, where the backbone's output cannot change.
 	FromFeatures
 )
 
-// StepConfig says what a Stepper trains and how.
-type StepConfig struct {
+// Config says what a Stepper trains and how.
+type Config struct {
 	Phase runfolder.Phase
-	Input StepInput
+	Input Input
 	// BatchNormTrain selects batch statistics (torch's model.train()); else running statistics.
 	BatchNormTrain bool
 	// Unfrozen, when fine-tuning, selects the layer groups trained besides the head (gradual
@@ -318,9 +286,9 @@ type StepConfig struct {
 	ClipMode recipe.ClipMode
 }
 
-// NewStepper prepares a phase's training step as c says: it marks the trainable variables, drops other
+// New prepares a phase's training step as c says: it marks the trainable variables, drops other
 // phases' optimizer state, and creates (or, after a resume, finds) this phase's Adam moments.
-func NewStepper(b compute.Backend, store *model.Store, m *nn.Model, c StepConfig) (*Stepper, error) {
+func New(b compute.Backend, store *model.Store, m *nn.Model, c Config) (*Stepper, error) {
 	if c.Input == FromFeatures && (c.Phase != runfolder.Frozen || c.BatchNormTrain) {
 		return nil, fmt.Errorf("training from cached features needs the frozen phase with batch norm in inference mode")
 	}
@@ -332,7 +300,7 @@ func NewStepper(b compute.Backend, store *model.Store, m *nn.Model, c StepConfig
 		which = nn.TrainAll
 	}
 	m.SetTrainable(store, which)
-	if err := deleteOptimizerState(store, c.Phase); err != nil {
+	if err := DeleteOptimizerState(store, c.Phase); err != nil {
 		return nil, err
 	}
 	vars, groups := trainableVariables(store, m, c.Phase, c.Unfrozen)
@@ -369,6 +337,12 @@ func NewStepper(b compute.Backend, store *model.Store, m *nn.Model, c StepConfig
 		s.parallel = c.Parallel
 	}
 	return s, nil
+}
+
+// MultiLabel reports whether the stepper trains a multi-label loss (Loss.MultiLabel): its steps then take
+// label sets (StepMulti).
+func (s *Stepper) MultiLabel() bool {
+	return s.loss.MultiLabel
 }
 
 // LearningRate returns the rate of the next step.

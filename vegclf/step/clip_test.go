@@ -1,4 +1,4 @@
-package train
+package step
 
 import (
 	"encoding/binary"
@@ -29,7 +29,7 @@ func TestClipGradientsParityWithTorch(t *testing.T) {
 	testenv.Python(t)
 	const classes, size = 3, 32
 	b := testenv.Backend(t)
-	images, labels := randomBatch(31, 4, size, classes)
+	images, labels := testenv.RandomBatch(31, 4, size, classes)
 	half := func(from, to int) (*tensors.Tensor, []int32) {
 		flat := tensors.MustCopyFlatData[float32](images)
 		n := size * size * 3
@@ -43,7 +43,7 @@ func TestClipGradientsParityWithTorch(t *testing.T) {
 		if err := m.Init(store, 5, nil); err != nil {
 			t.Fatal(err)
 		}
-		s, err := NewStepper(b, store, m, StepConfig{Phase: runfolder.Finetune, Input: FromImages, Schedule: schedule.Constant{LR: 1e-3},
+		s, err := New(b, store, m, Config{Phase: runfolder.Finetune, Input: FromImages, Schedule: schedule.Constant{LR: 1e-3},
 			Accumulate: accumulate, ClipGrad: limit, ClipMode: mode})
 		if err != nil {
 			t.Fatal(err)

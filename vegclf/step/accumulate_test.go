@@ -1,4 +1,4 @@
-package train
+package step
 
 import (
 	"math"
@@ -26,13 +26,13 @@ import (
 func TestAccumulationEqualsOneLargeBatch(t *testing.T) {
 	const classes, size, lr = 3, 32, 1e-3
 	b := testenv.Backend(t)
-	images, labels := randomBatch(20, 5, size, classes)
+	images, labels := testenv.RandomBatch(20, 5, size, classes)
 	slice := func(from, to int) (*tensors.Tensor, []int32) {
 		flat := tensors.MustCopyFlatData[float32](images)
 		n := size * size * 3
 		return tensors.FromFlatDataAndDimensions(flat[from*n:to*n], to-from, size, size, 3), labels[from:to]
 	}
-	isMoment := func(path string) bool { return strings.HasPrefix(path, optimizerPrefix) }
+	isMoment := func(path string) bool { return strings.HasPrefix(path, OptimizerPrefix) }
 	// update takes one update of the micro-batches (one batch of all images when accumulate is 0) and
 	// returns Adam's moments, the weights' largest move, and the store.
 	update := func(accumulate int, micro [][2]int, flush bool) (map[string][]float32, float64, *model.Store) {
@@ -42,8 +42,8 @@ func TestAccumulationEqualsOneLargeBatch(t *testing.T) {
 			t.Fatal(err)
 		}
 		isWeight := func(path string) bool { return !isMoment(path) && !strings.HasPrefix(path, checkpoint.TransientPrefix) }
-		start := floatValues(t, store, isWeight)
-		s, err := NewStepper(b, store, m, StepConfig{Phase: runfolder.Finetune, Input: FromImages, Schedule: schedule.Constant{LR: lr}, Accumulate: accumulate})
+		start := testenv.FloatValues(t, store, isWeight)
+		s, err := New(b, store, m, Config{Phase: runfolder.Finetune, Input: FromImages, Schedule: schedule.Constant{LR: lr}, Accumulate: accumulate})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -64,12 +64,12 @@ func TestAccumulationEqualsOneLargeBatch(t *testing.T) {
 			t.Fatalf("micro-batches %v (flushed: %v) with accumulate %d: %d updates, want 1", micro, flush, accumulate, s.Steps)
 		}
 		move := 0.0
-		for path, w := range floatValues(t, store, isWeight) {
+		for path, w := range testenv.FloatValues(t, store, isWeight) {
 			for i := range w {
 				move = max(move, math.Abs(float64(w[i]-start[path][i])))
 			}
 		}
-		return floatValues(t, store, isMoment), move, store
+		return testenv.FloatValues(t, store, isMoment), move, store
 	}
 	want, _, _ := update(0, [][2]int{{0, 5}}, false)
 	var store *model.Store

@@ -1,12 +1,13 @@
-package train
+package step
 
 import (
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/gomlx/compute/dtypes"
+	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/vegclf/vegclf/vegclf/data"
@@ -17,39 +18,6 @@ import (
 	"github.com/vegclf/vegclf/vegclf/schedule"
 	"github.com/vegclf/vegclf/vegclf/zoo"
 )
-
-// randomBatch returns n images [n,size,size,3] of seeded noise, and labels cycling over classes.
-func randomBatch(seed uint64, n, size, classes int) (*tensors.Tensor, []int32) {
-	rng := rand.New(rand.NewPCG(seed, 0))
-	pixels := make([]float32, n*size*size*3)
-	for i := range pixels {
-		pixels[i] = float32(rng.NormFloat64())
-	}
-	labels := make([]int32, n)
-	for i := range labels {
-		labels[i] = int32(i % classes)
-	}
-	return tensors.FromFlatDataAndDimensions(pixels, n, size, size, 3), labels
-}
-
-// floatValues returns a copy of every float32 variable of store whose path passes keep.
-func floatValues(t *testing.T, store *model.Store, keep func(path string) bool) map[string][]float32 {
-	t.Helper()
-	out := map[string][]float32{}
-	for v := range store.IterVariables() {
-		if !keep(v.Path()) {
-			continue
-		}
-		value, err := v.Value()
-		if err != nil {
-			t.Fatalf("%s: %v", v.Path(), err)
-		}
-		if value.DType() == dtypes.Float32 {
-			out[v.Path()] = tensors.MustCopyFlatData[float32](value)
-		}
-	}
-	return out
-}
 
 // TestStepsMoveWeights takes three steps of each kind of training step on one batch and checks that every
 // step moves every trainable parameter and nothing else, and that each step starts from the weights the
@@ -62,7 +30,7 @@ func TestStepsMoveWeights(t *testing.T) {
 		name    string
 		phase   runfolder.Phase
 		bnTrain bool
-		input   StepInput
+		input   Input
 		lr      float64
 	}{
 		{"frozen head on features", runfolder.Frozen, false, FromFeatures, 1e-3},
@@ -76,7 +44,7 @@ func TestStepsMoveWeights(t *testing.T) {
 			if err := m.Init(store, 5, nil); err != nil {
 				t.Fatal(err)
 			}
-			s, err := NewStepper(testenv.Backend(t), store, m, StepConfig{Phase: tc.phase, Input: tc.input, BatchNormTrain: tc.bnTrain, Schedule: schedule.Constant{LR: tc.lr}})
+			s, err := New(testenv.Backend(t), store, m, Config{Phase: tc.phase, Input: tc.input, BatchNormTrain: tc.bnTrain, Schedule: schedule.Constant{LR: tc.lr}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -89,10 +57,10 @@ func TestStepsMoveWeights(t *testing.T) {
 			if len(trainable) == 0 {
 				t.Fatal("no trainable variable")
 			}
-			isModel := func(path string) bool { return !strings.HasPrefix(path, optimizerPrefix) }
-			before := floatValues(t, store, isModel)
+			isModel := func(path string) bool { return !strings.HasPrefix(path, OptimizerPrefix) }
+			before := testenv.FloatValues(t, store, isModel)
 			var losses []float64
-			inputs, labels := randomBatch(1, batch, size, classes)
+			inputs, labels := testenv.RandomBatch(1, batch, size, classes)
 			if tc.input == FromFeatures {
 				inputs = randomFeatures(1, batch, m.FeatureDim())
 			}
@@ -102,7 +70,7 @@ func TestStepsMoveWeights(t *testing.T) {
 					t.Fatalf("step %d: %v", step+1, err)
 				}
 				losses = append(losses, loss)
-				after := floatValues(t, store, isModel)
+				after := testenv.FloatValues(t, store, isModel)
 				for path, was := range before {
 					moved := !slices.Equal(was, after[path])
 					if trainable[path] && !moved {
@@ -158,12 +126,12 @@ func TestClassifierSeesNewWeights(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	images, targets := randomBatch(1, 4, size, classes)
+	images, targets := testenv.RandomBatch(1, 4, size, classes)
 	first, err := kept.LogProbabilities(images)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewStepper(b, store, m, StepConfig{Phase: runfolder.Finetune, Input: FromImages, Schedule: schedule.Constant{LR: 1e-2}})
+	s, err := New(b, store, m, Config{Phase: runfolder.Finetune, Input: FromImages, Schedule: schedule.Constant{LR: 1e-2}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,5 +155,92 @@ func TestClassifierSeesNewWeights(t *testing.T) {
 	}
 	if !slices.EqualFunc(again, want, slices.Equal) {
 		t.Errorf("the kept classifier gives %v, a new one %v", again, want)
+	}
+}
+
+// rates is a schedule given step by step.
+type rates []float64
+
+func (r rates) Rate(step, _ int64) float64 { return r[step] }
+func (r rates) String() string             { return "given rates" }
+
+// TestScheduleDrivesUpdates checks that the schedule's rate reaches the Adam update: a step at rate 0
+// leaves the head unchanged, a step at a positive rate changes it.
+func TestScheduleDrivesUpdates(t *testing.T) {
+	m := zoo.MustNew("resnet18", nn.TutorialHead(3))
+	store := model.NewStore()
+	if err := m.Init(store, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(testenv.Backend(t), store, m, Config{Phase: runfolder.Frozen, Input: FromFeatures, Schedule: rates{0, 1e-2, 0}, TotalSteps: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := make([]float32, 4*512)
+	for i := range values {
+		values[i] = float32(i%7) / 7
+	}
+	features := tensors.FromFlatDataAndDimensions(values, 4, 512)
+	head := func() []float32 {
+		return tensors.MustCopyFlatData[float32](store.GetVariable("/fc/2/bias").MustValue())
+	}
+	labels := []int32{0, 1, 2, 0}
+	for step, wantChange := range []bool{false, true, false} {
+		before := head()
+		if got := s.LearningRate(); got != rates([]float64{0, 1e-2, 0})[step] {
+			t.Errorf("step %d: learning rate %v", step, got)
+		}
+		if _, _, err := s.Step(features, labels); err != nil {
+			t.Fatal(err)
+		}
+		changed := !slices.Equal(before, head())
+		if changed != wantChange {
+			t.Errorf("step %d: head changed = %v, want %v", step, changed, wantChange)
+		}
+	}
+}
+
+// TestSoftTargets checks a step on soft targets: its loss is the cross-entropy of the model's
+// log-probabilities with the targets (hard labels are checked against torch by the parity test).
+func TestSoftTargets(t *testing.T) {
+	m := zoo.MustNew("resnet18", nn.TutorialHead(3))
+	b := testenv.Backend(t)
+	store := model.NewStore()
+	if err := m.Init(store, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	values := make([]float32, 4*512)
+	for i := range values {
+		values[i] = float32(i%11) / 5
+	}
+	features := tensors.FromFlatDataAndDimensions(values, 4, 512)
+	labels := []int32{0, 1, 2, 0}
+	soft := []float32{0.7, 0.3, 0, 0.2, 0.8, 0, 0, 0.4, 0.6, 1, 0, 0}
+
+	exec, err := model.NewExec(b, store, func(scope *model.Scope, x *Node) *Node {
+		return LogSoftmax(m.Classify(scope.Store(), x), -1)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Exec(features)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logp := tensors.MustCopyFlatData[float32](out[0])
+	var want float64
+	for i, p := range soft {
+		want -= float64(p) * float64(logp[i]) / 4
+	}
+	s, err := New(b, store, m, Config{Phase: runfolder.Frozen, Input: FromFeatures, Schedule: schedule.Constant{LR: 1e-3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loss, _, err := s.StepSoft(features, tensors.FromFlatDataAndDimensions(soft, 4, 3), labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(loss-want) > 1e-5*math.Abs(want) {
+		t.Errorf("soft-target loss %.7f, want %.7f", loss, want)
 	}
 }

@@ -1,4 +1,4 @@
-package train
+package step
 
 import (
 	"fmt"
@@ -11,7 +11,7 @@ import (
 	"github.com/vegclf/vegclf/vegclf/nn"
 )
 
-// accumulator sums a phase's gradients over micro-batches between Adam updates (StepConfig.Accumulate).
+// accumulator sums a phase's gradients over micro-batches between Adam updates (Config.Accumulate).
 // Each micro-batch's gradient of its mean loss is added weighted by its size, and the update divides by
 // the images summed: the gradient of the mean loss over all of them, as one batch of them would give, even
 // when the last micro-batch of an epoch is shorter. The sums are transient store variables, never saved:
@@ -29,7 +29,7 @@ type accumulator struct {
 const accumulatorPrefix = checkpoint.TransientPrefix + "accumulate"
 
 // newAccumulator prepares the phase's summing and updating steps, summing n micro-batches per update.
-func newAccumulator(b compute.Backend, store *model.Store, m *nn.Model, opt *adamState, c StepConfig) (*accumulator, error) {
+func newAccumulator(b compute.Backend, store *model.Store, m *nn.Model, opt *adamState, c Config) (*accumulator, error) {
 	a := &accumulator{n: c.Accumulate}
 	for _, v := range opt.trainable {
 		path := accumulatorPrefix + v.Path()
@@ -90,7 +90,7 @@ func (s *Stepper) accumulate(inputs, targets, labels *tensors.Tensor, n int) (lo
 	return float64(tensors.ToScalar[float32](out[0])), float64(tensors.ToScalar[float32](out[1])), nil
 }
 
-// Pending returns the micro-batches summed since the last update (0 without StepConfig.Accumulate): a run
+// Pending returns the micro-batches summed since the last update (0 without Config.Accumulate): a run
 // saves its place inside an epoch only when none is.
 func (s *Stepper) Pending() int {
 	if s.acc == nil {
@@ -100,7 +100,7 @@ func (s *Stepper) Pending() int {
 }
 
 // Flush updates the weights with the gradients summed since the last update, if any (with
-// StepConfig.Accumulate; without, every step updates and Flush does nothing). An epoch ends with it.
+// Config.Accumulate; without, every step updates and Flush does nothing). An epoch ends with it.
 func (s *Stepper) Flush() error {
 	a := s.acc
 	if a == nil || a.pending == 0 {

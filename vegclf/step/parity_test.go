@@ -1,4 +1,4 @@
-package train
+package step
 
 import (
 	"encoding/json"
@@ -66,7 +66,7 @@ func TestTrainingParityWithTorch(t *testing.T) {
 				lr      float64
 				bnTrain bool
 			}{{runfolder.Frozen, frozenLR, tutorialBN}, {runfolder.Finetune, finetuneLR, true}} {
-				stepper, err := NewStepper(backend, store, m, StepConfig{Phase: phase.phase, Input: FromImages, BatchNormTrain: phase.bnTrain, Schedule: schedule.Constant{LR: phase.lr}})
+				stepper, err := New(backend, store, m, Config{Phase: phase.phase, Input: FromImages, BatchNormTrain: phase.bnTrain, Schedule: schedule.Constant{LR: phase.lr}})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -1,4 +1,4 @@
-package train
+package step
 
 import (
 	"encoding/json"
@@ -174,4 +174,11 @@ func TestBinaryCrossEntropyParityWithTorch(t *testing.T) {
 			t.Errorf("exact matches %g, want %d", got, want)
 		}
 	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -1,4 +1,4 @@
-package train
+package step
 
 import (
 	"fmt"
@@ -134,8 +134,8 @@ func (l Loss) Targets(targets *tensors.Tensor, labels []int32, kind TargetKind) 
 	return tensors.FromFlatDataAndDimensions(out, batch, classes)
 }
 
-// describe says, for the report, how the loss differs from the plain one ("" when it does not).
-func (l Loss) describe(weighting recipe.ClassWeighting, classes []string) string {
+// Describe says, for the report, how the loss differs from the plain one ("" when it does not).
+func (l Loss) Describe(weighting recipe.ClassWeighting, classes []string) string {
 	var parts []string
 	if l.LabelSmoothing != 0 {
 		parts = append(parts, fmt.Sprintf("label smoothing %g", l.LabelSmoothing))
