@@ -1,5 +1,5 @@
 """torch's BCEWithLogitsLoss with pos_weight= and timm's label smoothing, the reference for vegclf's
-multi-label train.Loss.
+multi-label step.Loss.
 
 usage: bce_reference.py SEED
 

@@ -1,4 +1,4 @@
-"""torch's CrossEntropyLoss with weight= and label_smoothing=, the reference for vegclf's train.Loss.
+"""torch's CrossEntropyLoss with weight= and label_smoothing=, the reference for vegclf's step.Loss.
 
 usage: loss_reference.py SEED
 
