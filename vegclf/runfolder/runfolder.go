@@ -36,6 +36,10 @@ const (
 	ProvenanceFile = "provenance.json" // What the run was made from (Provenance).
 )
 
+// ErrRunExists is returned (wrapped) when a new run is asked for in a folder that holds one (its LastFile):
+// by a fresh training run, and by an import.
+var ErrRunExists = errors.New("the folder already holds a run")
+
 // Phase is a training phase.
 type Phase string
 

@@ -19,7 +19,7 @@ import (
 	"github.com/vegclf/vegclf/vegclf/zoo"
 )
 
-// Create prepares a fresh run of cfg in dir, which must not hold a run already (ErrRunExists). Nothing
+// Create prepares a fresh run of cfg in dir, which must not hold a run already (runfolder.ErrRunExists). Nothing
 // is trained yet.
 func Create(cfg recipe.Config, b compute.Backend, dir string) (*Run, error) {
 	return open(cfg, b, dir, false)
@@ -82,7 +82,7 @@ func checkFolder(dir string, cfg recipe.Config, resume bool) (recipe.Config, err
 	_, lastErr := os.Stat(filepath.Join(dir, runfolder.LastFile))
 	switch {
 	case !resume && lastErr == nil:
-		return recipe.Config{}, fmt.Errorf("%s: %w (%s): resume it, or choose another folder", dir, ErrRunExists, runfolder.LastFile)
+		return recipe.Config{}, fmt.Errorf("%s: %w (%s): resume it, or choose another folder", dir, runfolder.ErrRunExists, runfolder.LastFile)
 	case !resume:
 		return recipe.Config{}, nil
 	case lastErr != nil:

@@ -1,13 +1,11 @@
 // Package train runs the tutorial's transfer-learning recipe (package recipe's settings): a frozen-backbone
 // phase that trains only a new head, then a fine-tuning phase of the whole network, with per-epoch reports in
 // the tutorial's format, metrics in the run folder (package runfolder), best and last checkpoints, exact
-// resumption, and validation of the best checkpoint; the LR finder and the import of a torch checkpoint
-// into a run folder. Each phase's optimizer steps are package step's. The CLI and the notebooks both
-// drive it.
+// resumption, and validation of the best checkpoint; and the LR finder. Each phase's optimizer steps are
+// package step's. The CLI and the notebooks both drive it.
 package train
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -125,9 +123,6 @@ func (r *Run) skip(path string, err error) {
 		r.report("warning: skipping unreadable image: %v\n", err)
 	}
 }
-
-// ErrRunExists is returned (wrapped) when a new run is asked for in a folder that holds one.
-var ErrRunExists = errors.New("the folder already holds a run")
 
 func (r *Run) report(format string, args ...any) {
 	if r.Report != nil {

@@ -143,7 +143,7 @@ func TestRunEndToEndWithResume(t *testing.T) {
 		}
 	}
 	// Opening the same folder again without resume refuses: nothing is overwritten.
-	if _, err := Create(cfg, backend, straight); !errors.Is(err, ErrRunExists) {
+	if _, err := Create(cfg, backend, straight); !errors.Is(err, runfolder.ErrRunExists) {
 		t.Errorf("reopening a run without resume: %v", err)
 	}
 

@@ -16,7 +16,7 @@ import (
 	"github.com/vegclf/vegclf/vegclf/onnxmodel"
 	"github.com/vegclf/vegclf/vegclf/recipe"
 	"github.com/vegclf/vegclf/vegclf/runfolder"
-	"github.com/vegclf/vegclf/vegclf/train"
+	"github.com/vegclf/vegclf/vegclf/runimport"
 	"github.com/vegclf/vegclf/vegclf/weights"
 	"github.com/vegclf/vegclf/vegclf/zoo"
 )
@@ -80,7 +80,7 @@ func runImport(args []string, stdout, stderr io.Writer) error {
 	if ckpt.Adam != nil {
 		cfg.FinetuneLR = ckpt.Adam.LR
 	}
-	if err := train.Import(*out, cfg, classes, m, store, ckpt.Adam, *file); err != nil {
+	if err := runimport.Write(*out, cfg, classes, m, store, ckpt.Adam, *file); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "Imported %s", *file)

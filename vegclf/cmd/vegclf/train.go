@@ -89,7 +89,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	switch {
 	case errors.As(err, &conflict):
 		return errors.New(describeConflict(conflict, *c.out))
-	case errors.Is(err, train.ErrRunExists):
+	case errors.Is(err, runfolder.ErrRunExists):
 		return fmt.Errorf("%s already holds a run (%s): continue it with --resume, or give another --out", *c.out, runfolder.LastFile)
 	}
 	return err

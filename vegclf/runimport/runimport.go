@@ -1,4 +1,7 @@
-package train
+// Package runimport makes a run folder of a model trained elsewhere (such as the PyTorch tutorial's
+// checkpoint, which vegclf import reads): its settings, empty metrics, and checkpoints at the start of a
+// fine-tuning phase, with the optimizer's state when there is one, which a resumed run continues.
+package runimport
 
 import (
 	"fmt"
@@ -15,17 +18,17 @@ import (
 	"github.com/vegclf/vegclf/vegclf/weights"
 )
 
-// Import makes a run folder in dir from a model trained elsewhere (such as the PyTorch tutorial's
+// Write makes a run folder in dir from a model trained elsewhere (such as the PyTorch tutorial's
 // checkpoint): config.json (cfg, whose epochs say what is left to train: none by default), an empty
 // metrics.jsonl, and best.ckpt and last.ckpt holding store's variables at the start of a fine-tuning
 // phase, with source noted. Predict, eval and the notebooks take the folder; resuming it with fine-tuning
 // epochs trains the model further (and, with cfg.Data empty, with the data given then). adam, when not nil,
 // is the fine-tuning phase's optimizer state: its moments by parameter name, in torch's layout, and its step
 // count, which the next step continues; the checkpoints hold it beside store's variables. dir must not hold
-// a run (ErrRunExists). Every argument is checked before anything is written, and store is left as it was.
-func Import(dir string, cfg recipe.Config, classes []string, m *nn.Model, store *model.Store, adam *weights.AdamState, source string) error {
+// a run (runfolder.ErrRunExists). Every argument is checked before anything is written, and store is left as it was.
+func Write(dir string, cfg recipe.Config, classes []string, m *nn.Model, store *model.Store, adam *weights.AdamState, source string) error {
 	if _, err := os.Stat(filepath.Join(dir, runfolder.LastFile)); err == nil {
-		return fmt.Errorf("%s: %w (%s): choose another folder", dir, ErrRunExists, runfolder.LastFile)
+		return fmt.Errorf("%s: %w (%s): choose another folder", dir, runfolder.ErrRunExists, runfolder.LastFile)
 	}
 	if len(classes) != m.Head.NumClasses {
 		return fmt.Errorf("importing %s: %d class names for a head with %d outputs", source, len(classes), m.Head.NumClasses)

@@ -1,4 +1,4 @@
-package train
+package runimport
 
 import (
 	"errors"
@@ -18,7 +18,7 @@ import (
 
 // TestImport: an imported run's checkpoints hold the optimizer's state, and the caller's store is left as
 // it was; an optimizer missing a parameter's state is refused with nothing written and nothing added to
-// the store; a folder holding a run is ErrRunExists.
+// the store; a folder holding a run is runfolder.ErrRunExists.
 func TestImport(t *testing.T) {
 	m := zoo.MustNew("resnet18", nn.Head{NumClasses: 2})
 	store := model.NewStore()
@@ -44,7 +44,7 @@ func TestImport(t *testing.T) {
 	}
 	partial := &weights.AdamState{Step: 3, ExpAvg: map[string]*weights.Tensor{first: sd.Tensors[first]}, ExpAvgSq: map[string]*weights.Tensor{first: sd.Tensors[first]}}
 	dir := filepath.Join(t.TempDir(), "run")
-	if err := Import(dir, cfg, classes, m, store, partial, "partial.pth"); err == nil || !strings.Contains(err.Error(), "the optimizer has no state for") {
+	if err := Write(dir, cfg, classes, m, store, partial, "partial.pth"); err == nil || !strings.Contains(err.Error(), "the optimizer has no state for") {
 		t.Errorf("partial optimizer state: %v", err)
 	}
 	if _, err := os.Stat(dir); err == nil || store.NumVariables() != vars {
@@ -52,7 +52,7 @@ func TestImport(t *testing.T) {
 	}
 
 	full := &weights.AdamState{Step: 7, ExpAvg: sd.Tensors, ExpAvgSq: sd.Tensors}
-	if err := Import(dir, cfg, classes, m, store, full, "full.pth"); err != nil {
+	if err := Write(dir, cfg, classes, m, store, full, "full.pth"); err != nil {
 		t.Fatal(err)
 	}
 	if store.NumVariables() != vars {
@@ -62,7 +62,7 @@ func TestImport(t *testing.T) {
 	if err != nil || meta.Step != 7 || saved.NumVariables() <= vars {
 		t.Errorf("the imported checkpoint: step %v, %d variables (the model has %d), %v", meta, saved.NumVariables(), vars, err)
 	}
-	if err := Import(dir, cfg, classes, m, store, nil, "again.pth"); !errors.Is(err, ErrRunExists) {
-		t.Errorf("importing into a run: %v, want ErrRunExists", err)
+	if err := Write(dir, cfg, classes, m, store, nil, "again.pth"); !errors.Is(err, runfolder.ErrRunExists) {
+		t.Errorf("importing into a run: %v, want runfolder.ErrRunExists", err)
 	}
 }
