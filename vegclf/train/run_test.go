@@ -478,12 +478,6 @@ func TestCachedFeaturesEqualUncached(t *testing.T) {
 	}
 }
 
-// rates is a schedule given step by step.
-type rates []float64
-
-func (r rates) Rate(step, _ int64) float64 { return r[step] }
-func (r rates) String() string             { return "given rates" }
-
 func TestEarlyStoppingAndSchedules(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains a run: not in the -short loop")
