@@ -59,7 +59,7 @@ func FeatureParts(dir string) (parts, images int) {
 	names, _ := filepath.Glob(partPattern(filepath.Join(dir, FeaturesFile)))
 	for _, name := range names {
 		if rf, err := openRows(name); err == nil {
-			n, _ := strconv.Atoi(rf.meta["images"])
+			n, _ := strconv.Atoi(rf.Metadata["images"])
 			parts, images = parts+1, images+n
 		}
 	}
@@ -97,7 +97,7 @@ func readParts(path, key string) ([]featurePart, error) {
 		if err != nil {
 			return nil, err
 		}
-		m := rf.meta
+		m := rf.Metadata
 		if m["key"] != key {
 			return nil, fmt.Errorf("%s: computed for other weights, images or transform", name)
 		}
@@ -105,7 +105,7 @@ func readParts(path, key string) ([]featurePart, error) {
 		p.from, _ = strconv.Atoi(m["from"])
 		p.to, _ = strconv.Atoi(m["to"])
 		p.seconds, _ = strconv.ParseFloat(m["seconds"], 64)
-		e, ok := rf.entries["features"]
+		e, ok := rf.Entries["features"]
 		if !ok || len(e.Shape) != 2 || json.Unmarshal([]byte(m["samples"]), &p.samples) != nil || len(p.samples) != e.Shape[0] {
 			return nil, fmt.Errorf("%s: malformed", name)
 		}

@@ -261,15 +261,15 @@ func (r *Run) readFeatures(path, key string) (train, test *features, seconds flo
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	if rf.meta["key"] != key {
+	if rf.Metadata["key"] != key {
 		return nil, nil, 0, fmt.Errorf("computed for other weights, images or transform")
 	}
-	seconds, _ = strconv.ParseFloat(rf.meta["seconds"], 64)
+	seconds, _ = strconv.ParseFloat(rf.Metadata["seconds"], 64)
 	budget := &featureBudget{left: int64(r.Config.FeatureCacheMB) << 20}
 	var out [2]*features
 	for i, name := range []string{"train", "test"} {
 		var samples []data.Sample
-		if err := json.Unmarshal([]byte(rf.meta[name+"_samples"]), &samples); err != nil {
+		if err := json.Unmarshal([]byte(rf.Metadata[name+"_samples"]), &samples); err != nil {
 			return nil, nil, 0, fmt.Errorf("malformed %s features in %s", name, path)
 		}
 		if out[i], err = rf.features(name, samples, budget); err != nil {

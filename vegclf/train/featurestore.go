@@ -7,9 +7,7 @@ package train
 import (
 	"bufio"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -17,6 +15,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/vegclf/vegclf/vegclf/data"
 	"github.com/vegclf/vegclf/vegclf/internal/atomicfile"
+	"github.com/vegclf/vegclf/vegclf/weights"
 )
 
 // featureBudget is the memory the features of a run may still take, in bytes, shared by its splits.
@@ -137,29 +136,19 @@ type rowRange struct {
 	from, to int
 }
 
-// safetensorsEntry is a tensor's entry in a safetensors header.
-type safetensorsEntry struct {
-	DType   string `json:"dtype"`
-	Shape   []int  `json:"shape"`
-	Offsets [2]int `json:"data_offsets"`
-}
-
 // writeRows writes, atomically, a safetensors file at path holding each range as a float32 tensor
 // [rows, dim], with meta, streaming the rows: it holds one row at a time, not the tensors.
 func writeRows(path string, meta map[string]string, ranges []rowRange) error {
-	header := map[string]any{"__metadata__": meta}
+	entries := map[string]weights.SafetensorsEntry{}
 	offset := 0
 	for _, r := range ranges {
 		size := (r.to - r.from) * r.f.dim * 4
-		header[r.name] = safetensorsEntry{DType: "F32", Shape: []int{r.to - r.from, r.f.dim}, Offsets: [2]int{offset, offset + size}}
+		entries[r.name] = weights.SafetensorsEntry{DType: "F32", Shape: []int{r.to - r.from, r.f.dim}, Offsets: [2]int{offset, offset + size}}
 		offset += size
 	}
-	hdr, err := json.Marshal(header)
+	hdr, err := weights.EncodeSafetensorsHeader(meta, entries)
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	for len(hdr)%8 != 0 {
-		hdr = append(hdr, ' ')
 	}
 	tmp, err := atomicfile.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
 	if err != nil {
@@ -167,10 +156,7 @@ func writeRows(path string, meta map[string]string, ranges []rowRange) error {
 	}
 	defer os.Remove(tmp.Name()) // Fails harmlessly once renamed.
 	w := bufio.NewWriterSize(tmp, 1<<20)
-	err = binary.Write(w, binary.LittleEndian, uint64(len(hdr)))
-	if err == nil {
-		_, err = w.Write(hdr)
-	}
+	_, err = w.Write(hdr)
 	for _, r := range ranges {
 		row, buf, out := make([]float32, r.f.dim), make([]byte, 4*r.f.dim), make([]byte, 4*r.f.dim)
 		for i := r.from; i < r.to && err == nil; i++ {
@@ -203,10 +189,8 @@ func writeRows(path string, meta map[string]string, ranges []rowRange) error {
 
 // rowFile is a safetensors file of float32 row tensors opened for reading rows on demand.
 type rowFile struct {
-	path    string
-	meta    map[string]string
-	entries map[string]safetensorsEntry
-	data    int64 // Where the tensors' data starts.
+	path string
+	*weights.SafetensorsHeader
 }
 
 // openRows reads the header of the safetensors file at path.
@@ -216,42 +200,21 @@ func openRows(path string) (*rowFile, error) {
 		return nil, err
 	}
 	defer file.Close()
-	var n uint64
-	if err := binary.Read(file, binary.LittleEndian, &n); err != nil {
+	info, err := file.Stat()
+	if err != nil {
+		return nil, err
+	}
+	h, err := weights.ReadSafetensorsHeader(file, info.Size())
+	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
-	if info, err := file.Stat(); err != nil || n > uint64(info.Size()) {
-		return nil, fmt.Errorf("reading %s: malformed header", path)
-	}
-	hdr := make([]byte, n)
-	if _, err := io.ReadFull(file, hdr); err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(hdr, &raw); err != nil {
-		return nil, fmt.Errorf("reading %s: malformed header: %w", path, err)
-	}
-	rf := &rowFile{path: path, entries: map[string]safetensorsEntry{}, data: 8 + int64(n)}
-	for name, v := range raw {
-		if name == "__metadata__" {
-			if err := json.Unmarshal(v, &rf.meta); err != nil {
-				return nil, fmt.Errorf("reading %s: malformed metadata: %w", path, err)
-			}
-			continue
-		}
-		var e safetensorsEntry
-		if err := json.Unmarshal(v, &e); err != nil {
-			return nil, fmt.Errorf("reading %s: malformed entry %s: %w", path, name, err)
-		}
-		rf.entries[name] = e
-	}
-	return rf, nil
+	return &rowFile{path: path, SafetensorsHeader: h}, nil
 }
 
 // features returns the tensor name of the file as a store of rows for samples: its first rows, up to
 // budget's grant, read into memory, the others read from the file per batch.
 func (rf *rowFile) features(name string, samples []data.Sample, budget *featureBudget) (*features, error) {
-	e, ok := rf.entries[name]
+	e, ok := rf.Entries[name]
 	if !ok || e.DType != "F32" || len(e.Shape) != 2 || e.Shape[0] != len(samples) || e.Offsets[1]-e.Offsets[0] != 4*e.Shape[0]*e.Shape[1] {
 		return nil, fmt.Errorf("malformed %s features in %s", name, rf.path)
 	}
@@ -259,7 +222,7 @@ func (rf *rowFile) features(name string, samples []data.Sample, budget *featureB
 	if err != nil {
 		return nil, err
 	}
-	f := &features{samples: samples, dim: e.Shape[1], file: file, fileOff: rf.data + int64(e.Offsets[0])}
+	f := &features{samples: samples, dim: e.Shape[1], file: file, fileOff: rf.DataStart + int64(e.Offsets[0])}
 	rows := budget.take(len(samples), f.dim)
 	f.mem = make([]float32, rows*f.dim)
 	buf := make([]byte, 4*f.dim)

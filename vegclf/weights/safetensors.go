@@ -16,10 +16,76 @@ import (
 // maxSafetensorsHeader bounds the JSON header, as the reference implementation does (100 MB).
 const maxSafetensorsHeader = 100 << 20
 
-type safetensorsEntry struct {
+// SafetensorsEntry is a tensor's entry in a safetensors header: its dtype ("F32", ...), shape, and byte
+// range in the data that follows the header.
+type SafetensorsEntry struct {
 	DType   string `json:"dtype"`
 	Shape   []int  `json:"shape"`
 	Offsets [2]int `json:"data_offsets"`
+}
+
+// SafetensorsHeader is a safetensors file's header: its metadata, its tensors' entries, and where their
+// data starts in the file.
+type SafetensorsHeader struct {
+	Metadata  map[string]string
+	Entries   map[string]SafetensorsEntry
+	DataStart int64
+}
+
+// ReadSafetensorsHeader reads the header at the start of f, a file of size bytes; its errors say what
+// is wrong with the header, for the caller to name the file. The tensors' ranges are not checked.
+func ReadSafetensorsHeader(f io.Reader, size int64) (*SafetensorsHeader, error) {
+	var lenBuf [8]byte
+	if _, err := io.ReadFull(f, lenBuf[:]); err != nil {
+		return nil, fmt.Errorf("truncated safetensors file (no header length)")
+	}
+	headerLen := binary.LittleEndian.Uint64(lenBuf[:])
+	if headerLen > maxSafetensorsHeader || int64(headerLen) > size-8 {
+		return nil, fmt.Errorf("safetensors header length %d does not fit the file of %d bytes", headerLen, size)
+	}
+	header := make([]byte, headerLen)
+	if _, err := io.ReadFull(f, header); err != nil {
+		return nil, fmt.Errorf("truncated safetensors header: %v", err)
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(header, &raw); err != nil {
+		return nil, fmt.Errorf("invalid safetensors header: %v", err)
+	}
+	h := &SafetensorsHeader{Entries: map[string]SafetensorsEntry{}, DataStart: int64(8 + headerLen)}
+	for name, msg := range raw {
+		if name == "__metadata__" {
+			if err := json.Unmarshal(msg, &h.Metadata); err != nil {
+				return nil, fmt.Errorf("invalid safetensors metadata: %v", err)
+			}
+			continue
+		}
+		var e SafetensorsEntry
+		if err := json.Unmarshal(msg, &e); err != nil {
+			return nil, fmt.Errorf("tensor %q: invalid header entry: %v", name, err)
+		}
+		h.Entries[name] = e
+	}
+	return h, nil
+}
+
+// EncodeSafetensorsHeader returns the start of a safetensors file: the header's length, then the JSON
+// header holding metadata (when not empty) and entries, padded with spaces to a multiple of 8 bytes.
+func EncodeSafetensorsHeader(metadata map[string]string, entries map[string]SafetensorsEntry) ([]byte, error) {
+	header := map[string]any{}
+	if len(metadata) > 0 {
+		header["__metadata__"] = metadata
+	}
+	for name, e := range entries {
+		header[name] = e
+	}
+	hdr, err := json.Marshal(header)
+	if err != nil {
+		return nil, err
+	}
+	for len(hdr)%8 != 0 {
+		hdr = append(hdr, ' ')
+	}
+	return append(binary.LittleEndian.AppendUint64(nil, uint64(len(hdr))), hdr...), nil
 }
 
 // ReadSafetensors reads a safetensors file (an 8-byte little-endian header length, a JSON header naming
@@ -38,41 +104,20 @@ func ReadSafetensors(path string) (*StateDict, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading weights: %w", err)
 	}
-	var lenBuf [8]byte
-	if _, err := io.ReadFull(f, lenBuf[:]); err != nil {
-		return nil, wrap("truncated safetensors file (no header length)")
+	h, err := ReadSafetensorsHeader(f, info.Size())
+	if err != nil {
+		return nil, wrap("%v", err)
 	}
-	headerLen := binary.LittleEndian.Uint64(lenBuf[:])
-	if headerLen > maxSafetensorsHeader || int64(headerLen) > info.Size()-8 {
-		return nil, wrap("safetensors header length %d does not fit the file of %d bytes", headerLen, info.Size())
-	}
-	header := make([]byte, headerLen)
-	if _, err := io.ReadFull(f, header); err != nil {
-		return nil, wrap("truncated safetensors header: %v", err)
-	}
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(header, &raw); err != nil {
-		return nil, wrap("invalid safetensors header: %v", err)
-	}
-	dataStart := int64(8 + headerLen)
+	dataStart := h.DataStart
 	dataLen := info.Size() - dataStart
 	type named struct {
 		name string
-		e    safetensorsEntry
+		e    SafetensorsEntry
 	}
 	var entries []named
 	sd := NewStateDict(path)
-	for name, msg := range raw {
-		if name == "__metadata__" {
-			if err := json.Unmarshal(msg, &sd.Metadata); err != nil {
-				return nil, wrap("invalid safetensors metadata: %v", err)
-			}
-			continue
-		}
-		var e safetensorsEntry
-		if err := json.Unmarshal(msg, &e); err != nil {
-			return nil, wrap("tensor %q: invalid header entry: %v", name, err)
-		}
+	sd.Metadata = h.Metadata
+	for name, e := range h.Entries {
 		entries = append(entries, named{name, e})
 	}
 	// The format stores tensors in data order; keep that order.
@@ -168,10 +213,7 @@ func halfToFloat32(h uint16) float32 {
 // through a temporary file that is synced and renamed into place, so that a reader never sees a partial
 // file, even if the writer is killed.
 func WriteSafetensors(path string, sd *StateDict) error {
-	header := map[string]any{}
-	if len(sd.Metadata) > 0 {
-		header["__metadata__"] = sd.Metadata
-	}
+	entries := map[string]SafetensorsEntry{}
 	offset := 0
 	for _, name := range sd.Names {
 		t := sd.Tensors[name]
@@ -183,18 +225,14 @@ func WriteSafetensors(path string, sd *StateDict) error {
 		if shape == nil {
 			shape = []int{}
 		}
-		header[name] = safetensorsEntry{DType: dtype, Shape: shape, Offsets: [2]int{offset, offset + t.Len()*size}}
+		entries[name] = SafetensorsEntry{DType: dtype, Shape: shape, Offsets: [2]int{offset, offset + t.Len()*size}}
 		offset += t.Len() * size
 	}
-	hdr, err := json.Marshal(header)
+	hdr, err := EncodeSafetensorsHeader(sd.Metadata, entries)
 	if err != nil {
 		return fmt.Errorf("writing weights %s: %w", path, err)
 	}
-	for len(hdr)%8 != 0 {
-		hdr = append(hdr, ' ')
-	}
-	buf := make([]byte, 0, 8+len(hdr)+offset)
-	buf = binary.LittleEndian.AppendUint64(buf, uint64(len(hdr)))
+	buf := make([]byte, 0, len(hdr)+offset)
 	buf = append(buf, hdr...)
 	for _, name := range sd.Names {
 		t := sd.Tensors[name]
