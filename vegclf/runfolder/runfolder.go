@@ -347,11 +347,19 @@ func ReadRecord(dir string) (*Record, error) {
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return r, nil
 	}
-	r.Summary = &Summary{}
-	if err := readJSON(path, "summary", r.Summary); err != nil {
+	if r.Summary, err = ReadSummary(dir); err != nil {
 		return nil, err
 	}
 	return r, nil
+}
+
+// ReadSummary reads the summary of the finished run in dir (its summary.json).
+func ReadSummary(dir string) (*Summary, error) {
+	var s Summary
+	if err := readJSON(filepath.Join(dir, SummaryFile), "summary", &s); err != nil {
+		return nil, err
+	}
+	return &s, nil
 }
 
 // Ranking returns the figures a finished run is ranked by, its best checkpoint's on the validation split

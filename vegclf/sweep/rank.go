@@ -2,10 +2,8 @@ package sweep
 
 import (
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 
@@ -28,14 +26,9 @@ type Ranked struct {
 func Rank(dir string, points []Point) ([]Ranked, error) {
 	var rows []Ranked
 	for _, p := range points {
-		path := filepath.Join(dir, p.Name(), runfolder.SummaryFile)
-		content, err := os.ReadFile(path)
+		s, err := runfolder.ReadSummary(filepath.Join(dir, p.Name()))
 		if err != nil {
 			return nil, fmt.Errorf("ranking the sweep: %w", err)
-		}
-		var s runfolder.Summary
-		if err := json.Unmarshal(content, &s); err != nil {
-			return nil, fmt.Errorf("ranking the sweep: %s: %w", path, err)
 		}
 		r := Ranked{Name: p.Name(), Seconds: s.TrainSeconds}
 		r.Validation, r.Best, r.MultiLabel = s.Ranking()
