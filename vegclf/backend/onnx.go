@@ -48,3 +48,21 @@ func ONNXRuntime() (string, error) {
 // IsONNX reports whether b is ONNX Runtime: it runs inference graphs, not training ones (GoMLX's gradients
 // of strided convolutions need input dilation, which ONNX's Conv does not have).
 func IsONNX(b compute.Backend) bool { return b.Name() == "onnxruntime" || b.Name() == "onnx" }
+
+// NewONNXRuntime starts ONNX Runtime from its installed library (ONNXRuntime), for the passes without
+// gradients of a run that trains on another backend. It is an error naming what is missing when this build
+// has no ONNX Runtime (it loads the library through cgo) or the library is not installed.
+func NewONNXRuntime() (compute.Backend, error) {
+	if !xlaBuilt {
+		return nil, fmt.Errorf("ONNX Runtime: this vegclf was built without cgo, which loads its library")
+	}
+	lib, err := ONNXRuntime()
+	if err != nil {
+		return nil, err
+	}
+	b, _, err := New("onnx:" + lib)
+	return b, err
+}
+
+// IsGo reports whether b is the pure Go backend.
+func IsGo(b compute.Backend) bool { return b.Name() == "Go Backend" }

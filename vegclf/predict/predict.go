@@ -31,6 +31,7 @@ type Classifier struct {
 	// Thresholds are a multi-label classifier's, one per class: an output above it is the class. Nil:
 	// DefaultThreshold for Files, tuned on the split for evaluate.Split.
 	Thresholds []float64
+	padTo      int // WithBatchPadding's batch size; 0: none.
 	exec       *model.Exec
 }
 
@@ -41,6 +42,7 @@ type options struct {
 	tta        bool
 	multiLabel bool
 	thresholds []float64
+	padTo      int
 }
 
 // DefaultThreshold is the probability above which a multi-label classifier without thresholds lists a
@@ -52,6 +54,11 @@ const DefaultThreshold = 0.5
 func WithMultiLabel(thresholds []float64) Option {
 	return func(o *options) { o.multiLabel, o.thresholds = true, thresholds }
 }
+
+// WithBatchPadding makes the classifier run a batch of fewer than n images padded with black images to n
+// (their outputs dropped), so that one compiled graph serves a split whose last batch is smaller: ONNX
+// Runtime compiles a graph per batch size, which takes seconds for a large model.
+func WithBatchPadding(n int) Option { return func(o *options) { o.padTo = n } }
 
 // WithTTA turns on test-time augmentation: each image's probabilities are the average of those of the
 // image and of its mirror image (horizontal flip).
@@ -101,7 +108,7 @@ func New(backend compute.Backend, m *nn.Model, store *model.Store, labels []stri
 		return nil, fmt.Errorf("classifier: %w", err)
 	}
 	return &Classifier{Model: m, Store: store, Labels: labels, Transform: tf, TTA: o.tta, MultiLabel: o.multiLabel,
-		Thresholds: o.thresholds, exec: exec}, nil
+		Thresholds: o.thresholds, padTo: o.padTo, exec: exec}, nil
 }
 
 // LogSigmoid returns log σ(x) of logits x, computed stably: -(log(1 + exp(-|x|)) + max(-x, 0)).
@@ -144,18 +151,40 @@ func (c *Classifier) Classes(probs []float32, k int) []Class {
 // the graph for accuracy; a multi-label classifier's, each output's log-sigmoid) of a batch of
 // transformed images [B, H, W, 3].
 func (c *Classifier) LogProbabilities(images *tensors.Tensor) ([][]float32, error) {
-	out, err := c.exec.Exec(images)
+	count := images.Shape().Dimensions[0]
+	padded := PadBatch(images, c.padTo)
+	out, err := c.exec.Exec(padded)
+	if padded != images {
+		padded.FinalizeAll()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("classifying: %w", err)
 	}
 	flat := tensors.MustCopyFlatData[float32](out[0])
+	out[0].FinalizeAll()
 	n := len(c.Labels)
-	logp := make([][]float32, len(flat)/n)
+	logp := make([][]float32, count)
 	for i := range logp {
 		logp[i] = flat[i*n : (i+1)*n]
 	}
 	return logp, nil
 }
+
+// PadBatch returns images [B, ...] followed by zero images up to n, or images itself when B >= n.
+func PadBatch(images *tensors.Tensor, n int) *tensors.Tensor {
+	dims := images.Shape().Dimensions
+	if dims[0] >= n {
+		return images
+	}
+	flat := tensors.MustCopyFlatData[float32](images)
+	padded := make([]float32, len(flat)/dims[0]*n)
+	copy(padded, flat)
+	return tensors.FromFlatDataAndDimensions(padded, append([]int{n}, dims[1:]...)...)
+}
+
+// Close frees the classifier's compiled graphs (on ONNX Runtime, with the weights they hold). The
+// classifier cannot be used after.
+func (c *Classifier) Close() { c.exec.Finalize() }
 
 // Probabilities returns the class probabilities of a batch of transformed images [B, H, W, 3].
 func (c *Classifier) Probabilities(images *tensors.Tensor) ([][]float32, error) {

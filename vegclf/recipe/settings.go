@@ -79,6 +79,9 @@ type Config struct {
 	// best.ckpt keeps the optimizer's state and the weight average too; by default it holds the model alone,
 	// what inference and export read (last.ckpt always keeps them, to resume).
 	BestOptimizerState bool `json:"best_optimizer_state,omitempty"`
+	// Where the passes without gradients run (feature pass, test evaluation, validation): auto (ONNX Runtime
+	// where it pays, see InferenceAuto), onnx or train (the training backend).
+	InferenceBackend InferenceBackend `json:"inference_backend,omitempty"`
 }
 
 // Default returns the tutorial's configuration: ResNet-50 with torchvision's DEFAULT weights
@@ -322,6 +325,12 @@ var settings = []setting{
 		help: "a few words on the run, kept in its config.json and shown in the notebooks' table of runs"},
 	{key: "best_optimizer_state", field: func(c *Config) any { return &c.BestOptimizerState }, resume: true,
 		help: "best.ckpt keeps the optimizer's state and the weight average too (by default it holds the model alone, what predict, serve and export read; last.ckpt always keeps them)"},
+	{key: "inference_backend", field: func(c *Config) any { return &c.InferenceBackend }, resume: true,
+		help: "where the passes without gradients run (the frozen backbone's feature pass, test evaluation, validation): `auto` (ONNX Runtime when it is installed, training runs on the pure Go backend and the pass is long enough to repay compiling its graph), onnx (always ONNX Runtime) or train (the training backend)",
+		check: func(c Config) *InvalidSetting {
+			b := c.InferenceBackend
+			return refuse(b != InferenceAuto && b != InferenceONNX && b != InferenceTrain, "auto, onnx or train", "inference backend %q (want auto, onnx or train)", string(b))
+		}},
 }
 
 // refuse returns Validate's error, want and the problem, when bad; nil otherwise.

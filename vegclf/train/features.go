@@ -18,14 +18,12 @@ import (
 
 	"github.com/gomlx/compute/dtypes"
 
-	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/vegclf/vegclf/vegclf/data"
 	"github.com/vegclf/vegclf/vegclf/evaluate"
 	"github.com/vegclf/vegclf/vegclf/nn"
 	"github.com/vegclf/vegclf/vegclf/runfolder"
-	"github.com/vegclf/vegclf/vegclf/step"
 )
 
 // FeaturesFile is the run folder's cache of the frozen backbone's features.
@@ -110,12 +108,11 @@ func (r *Run) frozenFeatures(ctx context.Context) (train, test *features, err er
 		}
 		parts = nil
 	}
-	backbone, err := step.NewInference(r.Backend, r.Store, r.parallel, func(scope *model.Scope, images *Node) *Node {
-		return r.Model.Features(scope.Store(), images, nn.Options{})
-	})
+	backbone, done, err := r.featureExtractor(len(r.Dataset.Train.Samples) + len(r.Dataset.Test.Samples))
 	if err != nil {
 		return nil, nil, err
 	}
+	defer done()
 	steps := &pace{now: r.clock()}
 	seconds := 0.0 // The pass's time, its earlier parts' included.
 	for _, p := range parts {
@@ -173,7 +170,7 @@ func (r *Run) frozenFeatures(ctx context.Context) (train, test *features, err er
 				}
 				return nil, ctx.Err()
 			}
-			out, err := backbone.Run(b.Images)
+			out, err := backbone(b.Images)
 			if err != nil {
 				return nil, fmt.Errorf("computing features: %w", err)
 			}

@@ -527,10 +527,11 @@ func (r *Run) EvaluateBest() (*evaluate.Result, error) {
 		r.report("The data has no validation split: skipping validation.\n")
 		return nil, nil
 	}
-	c, meta, err := runfolder.LoadClassifier(r.Backend, r.Dir)
+	c, meta, done, err := r.bestClassifier()
 	if err != nil {
 		return nil, err
 	}
+	defer done()
 	res, err := evaluate.SplitWithPosWeight(c, r.Dataset.Validation, r.Config.Batch, nil, r.posWeight())
 	if err != nil {
 		return nil, err

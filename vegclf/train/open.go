@@ -124,6 +124,9 @@ func newRun(cfg recipe.Config, b compute.Backend, dir string) (*Run, error) {
 	if n := len(ds.Skipped); n > 0 {
 		r.Notes = append(r.Notes, fmt.Sprintf("Skipped %d unreadable files (in strict mode they are an error):\n%s", n, data.DescribeUnreadable(ds.Skipped, 20)))
 	}
+	if err := r.setUpInference(); err != nil {
+		return nil, err
+	}
 	if ds.TestCarved {
 		of := "each class of train"
 		if cfg.MultiLabel {

@@ -100,6 +100,7 @@ type Run struct {
 	// (every part of it, when it was interrupted), 0 when the run did not compute them.
 	featureSeconds float64
 	openFeatures   []*features      // Feature stores reading from files, closed when Train returns.
+	onnx           compute.Backend  // ONNX Runtime, for the passes without gradients that run on it (onnxFor); nil: none.
 	now            func() time.Time // The clock of the estimates; nil: time.Now.
 }
 

@@ -115,11 +115,7 @@ func (r *Run) epochSource(ctx context.Context, phase runfolder.Phase, bnTrain bo
 	if phase == runfolder.Frozen && r.Config.CacheFeatures && bnTrain {
 		r.report("Feature caching is off: with batch norm in train mode the frozen backbone's output changes every step.\n")
 	}
-	var opts []predict.Option
-	if r.Config.MultiLabel {
-		opts = append(opts, predict.WithMultiLabel(r.fixedThresholds()))
-	}
-	classifier, err := predict.New(r.Backend, r.Model, r.Store, r.Dataset.Classes, r.Config.Transform(), opts...)
+	classifier, err := predict.New(r.Backend, r.Model, r.Store, r.Dataset.Classes, r.Config.Transform(), r.classifierOptions()...)
 	if err != nil {
 		return nil, err
 	}
@@ -227,7 +223,12 @@ func (s *imageSource) mixed(b *data.Batch, epoch, index int) (batchInput, error)
 }
 
 func (s *imageSource) test(progress func(done, total int)) (testResult, error) {
-	res, err := evaluate.SplitWithPosWeight(s.classifier, s.r.Dataset.Test, s.r.Config.Batch, progress, s.r.posWeight())
+	c, done, err := s.r.testClassifier(s.classifier)
+	if err != nil {
+		return testResult{}, err
+	}
+	defer done()
+	res, err := evaluate.SplitWithPosWeight(c, s.r.Dataset.Test, s.r.Config.Batch, progress, s.r.posWeight())
 	if err != nil {
 		return testResult{}, err
 	}

@@ -1,0 +1,136 @@
+package train
+
+import (
+	"fmt"
+
+	"github.com/gomlx/compute"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/vegclf/vegclf/vegclf/backend"
+	"github.com/vegclf/vegclf/vegclf/checkpoint"
+	"github.com/vegclf/vegclf/vegclf/nn"
+	"github.com/vegclf/vegclf/vegclf/predict"
+	"github.com/vegclf/vegclf/vegclf/recipe"
+	"github.com/vegclf/vegclf/vegclf/runfolder"
+	"github.com/vegclf/vegclf/vegclf/step"
+)
+
+// onnxMinImages is the fewest images a pass without gradients needs to run on ONNX Runtime in the auto
+// mode (recipe.InferenceAuto). ONNX Runtime's graph holds the weights as constants, so it is built and
+// compiled again whenever they have changed: 1.5-2.5 s for ResNet-50 at 224, batch 16, against the
+// 0.03-0.04 s an image its inference saves over the Go backend's (AMD EPYC, 2 cores; BENCHMARKS.md,
+// issue 47): it repays from about 60 images on.
+const onnxMinImages = 64
+
+// setUpInference chooses where the run's passes without gradients may run (Config.InferenceBackend):
+// it starts ONNX Runtime when the setting asks for it, or, in the auto mode, when the run trains on the
+// pure Go backend and ONNX Runtime is installed; r.onnx stays nil otherwise.
+func (r *Run) setUpInference() error {
+	mode := r.Config.InferenceBackend
+	if mode == recipe.InferenceTrain || mode == recipe.InferenceAuto && !backend.IsGo(r.Backend) {
+		return nil
+	}
+	ort, err := backend.NewONNXRuntime()
+	if err != nil {
+		if mode == recipe.InferenceONNX {
+			return fmt.Errorf("the inference_backend setting asks for ONNX Runtime: %w", err)
+		}
+		return nil // Not installed: the Go backend runs them.
+	}
+	r.onnx = ort
+	which := "every pass"
+	if mode == recipe.InferenceAuto {
+		which = fmt.Sprintf("each pass over at least %d images", onnxMinImages)
+	}
+	r.Notes = append(r.Notes, fmt.Sprintf("Passes without gradients (the feature pass, test evaluation, validation) run on ONNX Runtime, %s: the exported graph, built from the weights of the moment.", which))
+	return nil
+}
+
+// onnxFor returns ONNX Runtime when a pass without gradients over images runs on it, nil when it runs on
+// the training backend.
+func (r *Run) onnxFor(images int) compute.Backend {
+	if r.onnx == nil || r.Config.InferenceBackend == recipe.InferenceAuto && images < onnxMinImages {
+		return nil
+	}
+	return r.onnx
+}
+
+// featureExtractor returns the frozen backbone's features [B, FeatureDim] of a batch of images, for a
+// pass over images: on ONNX Runtime (onnxFor), the exported graph's features, every batch padded to the
+// batch size so that one graph serves the pass; on the training backend otherwise, split across its
+// devices when the run is data parallel. done frees its graphs.
+func (r *Run) featureExtractor(images int) (run func(batch *tensors.Tensor) (*tensors.Tensor, error), done func(), err error) {
+	if ort := r.onnxFor(images); ort != nil {
+		exec, err := model.NewExec(ort, r.Store, func(scope *model.Scope, images *Node) *Node {
+			return r.Model.Backbone.FoldedFeatures(scope.Store(), TransposeAllAxes(images, 0, 3, 1, 2))
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		run = func(batch *tensors.Tensor) (*tensors.Tensor, error) {
+			n := batch.Shape().Dimensions[0]
+			padded := predict.PadBatch(batch, r.Config.Batch)
+			out, err := exec.Exec(padded)
+			if padded != batch {
+				padded.FinalizeAll()
+			}
+			if err != nil {
+				return nil, err
+			}
+			if out[0].Shape().Dimensions[0] == n {
+				return out[0], nil
+			}
+			flat := tensors.MustCopyFlatData[float32](out[0])
+			out[0].FinalizeAll()
+			dim := len(flat) / r.Config.Batch
+			return tensors.FromFlatDataAndDimensions(flat[:n*dim], n, dim), nil
+		}
+		return run, exec.Finalize, nil
+	}
+	backbone, err := step.NewInference(r.Backend, r.Store, r.parallel, func(scope *model.Scope, images *Node) *Node {
+		return r.Model.Features(scope.Store(), images, nn.Options{})
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return backbone.Run, func() {}, nil
+}
+
+// classifierOptions returns the options of the run's classifiers.
+func (r *Run) classifierOptions() []predict.Option {
+	if r.Config.MultiLabel {
+		return []predict.Option{predict.WithMultiLabel(r.fixedThresholds())}
+	}
+	return nil
+}
+
+// testClassifier returns the classifier that evaluates the weights of the moment on the test split:
+// onTrain, the one on the training backend, or, when the split runs on ONNX Runtime (onnxFor), one built
+// now from the weights (done frees it).
+func (r *Run) testClassifier(onTrain *predict.Classifier) (c *predict.Classifier, done func(), err error) {
+	ort := r.onnxFor(len(r.Dataset.Test.Samples))
+	if ort == nil {
+		return onTrain, func() {}, nil
+	}
+	opts := append(r.classifierOptions(), predict.WithBatchPadding(r.Config.Batch))
+	c, err = predict.New(ort, r.Model, r.Store, r.Dataset.Classes, r.Config.Transform(), opts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, c.Close, nil
+}
+
+// bestClassifier returns the classifier of the run folder's best checkpoint for the validation split: on
+// ONNX Runtime when the split runs on it (onnxFor). done frees it.
+func (r *Run) bestClassifier() (c *predict.Classifier, meta *checkpoint.Meta, done func(), err error) {
+	b, opts := r.Backend, []predict.Option(nil)
+	if ort := r.onnxFor(len(r.Dataset.Validation.Samples)); ort != nil {
+		b, opts = ort, []predict.Option{predict.WithBatchPadding(r.Config.Batch)}
+	}
+	c, meta, err = runfolder.LoadClassifier(b, r.Dir, opts...)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return c, meta, c.Close, nil
+}

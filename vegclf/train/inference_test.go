@@ -1,0 +1,122 @@
+package train
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vegclf/vegclf/vegclf/backend"
+	"github.com/vegclf/vegclf/vegclf/internal/testenv"
+	"github.com/vegclf/vegclf/vegclf/recipe"
+	"github.com/vegclf/vegclf/vegclf/runfolder"
+	"github.com/vegclf/vegclf/vegclf/synthveg"
+)
+
+// onnxOrSkip skips a test that needs ONNX Runtime where it is not installed, but fails where the suite
+// requires it (VEGCLF_REQUIRE_ONNX, set by scripts/test.sh once setup.sh has installed it).
+func onnxOrSkip(t *testing.T) {
+	t.Helper()
+	if _, err := backend.ONNXRuntime(); err != nil {
+		if os.Getenv("VEGCLF_REQUIRE_ONNX") != "" {
+			t.Fatal(err)
+		}
+		t.Skipf("ONNX Runtime is not installed: %v", err)
+	}
+}
+
+// TestPassesOnONNXRuntimeEqualGo trains the same small run twice, its passes without gradients (the
+// frozen phase's feature pass, each fine-tuning epoch's test evaluation, of the weights and of their
+// average, and the final validation) on ONNX Runtime and on the Go backend: every epoch's metrics agree
+// within float tolerance, the same epochs are best, and validation agrees. ONNX Runtime's convolutions
+// round differently, so the two runs' figures are not all bit-identical: they are when its passes did
+// not run on it.
+func TestPassesOnONNXRuntimeEqualGo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains two runs: not in the -short loop")
+	}
+	onnxOrSkip(t)
+	dataDir := generate(t, synthveg.Options{Classes: 3, Train: 8, Test: 4, Validation: 4, Size: 40, Seed: 5})
+	run := func(where recipe.InferenceBackend) (*Run, string, *runfolder.Summary) {
+		cfg := smallConfig(dataDir)
+		cfg.FrozenEpochs, cfg.FinetuneEpochs, cfg.Batch, cfg.EMA, cfg.InferenceBackend = 2, 2, 5, 0.5, where
+		cfg.FinetuneLR = 1e-5 // The tutorial's: Adam at 1e-3 turns the last bits of the head's frozen-phase values into whole steps.
+		r, report := trainFresh(t, cfg)
+		s, err := r.Finish()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r, report, s
+	}
+	ort, ortReport, ortSummary := run(recipe.InferenceONNX)
+	goRun, goReport, goSummary := run(recipe.InferenceTrain)
+	if !strings.Contains(ortReport, "run on ONNX Runtime, every pass") || strings.Contains(goReport, "ONNX Runtime") {
+		t.Errorf("the reports do not say where the passes ran:\n%s\n---\n%s", ortReport, goReport)
+	}
+	a, b := mustReadMetrics(t, ort.Dir), mustReadMetrics(t, goRun.Dir)
+	if len(a) != 4 || len(b) != 4 {
+		t.Fatalf("%d and %d epochs", len(a), len(b))
+	}
+	close := func(x, y float64) bool { return math.Abs(x-y) <= 1e-4*math.Max(1, math.Abs(y)) }
+	identical := true
+	for i := range a {
+		x, y := a[i], b[i]
+		if !close(x.TrainLoss, y.TrainLoss) || !close(x.TestLoss, y.TestLoss) || x.TrainAccuracy != y.TrainAccuracy ||
+			x.TestAccuracy != y.TestAccuracy || x.Best != y.Best || x.BestIsAverage != y.BestIsAverage {
+			t.Errorf("epoch %d: on ONNX Runtime %s, on Go %s", i+1, x, y)
+		}
+		if (x.EMATestLoss == nil) != (y.EMATestLoss == nil) || x.EMATestLoss != nil && (!close(*x.EMATestLoss, *y.EMATestLoss) || *x.EMATestAccuracy != *y.EMATestAccuracy) {
+			t.Errorf("epoch %d's weight average: on ONNX Runtime %v/%v, on Go %v/%v", i+1, x.EMATestLoss, x.EMATestAccuracy, y.EMATestLoss, y.EMATestAccuracy)
+		}
+		identical = identical && x.TrainLoss == y.TrainLoss && x.TestLoss == y.TestLoss
+	}
+	if identical {
+		t.Error("every loss is bit-identical: the passes did not run on ONNX Runtime")
+	}
+	if ortSummary.BestPhase != goSummary.BestPhase || ortSummary.BestEpoch != goSummary.BestEpoch {
+		t.Errorf("best: %s %d on ONNX Runtime, %s %d on Go", ortSummary.BestPhase, ortSummary.BestEpoch, goSummary.BestPhase, goSummary.BestEpoch)
+	}
+	if *ortSummary.ValidationAccuracy != *goSummary.ValidationAccuracy || !close(*ortSummary.ValidationLoss, *goSummary.ValidationLoss) {
+		t.Errorf("validation: %v, %v on ONNX Runtime; %v, %v on Go", *ortSummary.ValidationAccuracy, *ortSummary.ValidationLoss,
+			*goSummary.ValidationAccuracy, *goSummary.ValidationLoss)
+	}
+	t.Logf("test losses on ONNX Runtime %v, on Go %v", a[len(a)-1].TestLoss, b[len(b)-1].TestLoss)
+}
+
+// TestInferenceBackendChoice checks which passes run on ONNX Runtime (auto: those of at least
+// onnxMinImages images on the Go backend; onnx: all; train: none), and that a run asking for ONNX Runtime
+// where it is not installed is refused before its folder is made.
+func TestInferenceBackendChoice(t *testing.T) {
+	onnxOrSkip(t)
+	dataDir := generate(t, synthveg.Options{Classes: 2, Train: 2, Test: 1, Size: 16, Seed: 1})
+	for _, tc := range []struct {
+		where        recipe.InferenceBackend
+		small, large bool // Whether a pass of 1 image and one of onnxMinImages run on ONNX Runtime.
+	}{{recipe.InferenceAuto, false, true}, {recipe.InferenceONNX, true, true}, {recipe.InferenceTrain, false, false}} {
+		cfg := smallConfig(dataDir)
+		cfg.InferenceBackend = tc.where
+		r, err := Create(cfg, testenv.Backend(t), filepath.Join(t.TempDir(), "run"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if small, large := r.onnxFor(1) != nil, r.onnxFor(onnxMinImages) != nil; small != tc.small || large != tc.large {
+			t.Errorf("%s: 1 image on ONNX Runtime %v, %d images %v; want %v, %v", tc.where, small, onnxMinImages, large, tc.small, tc.large)
+		}
+	}
+	t.Setenv(backend.ONNXRuntimeEnv, filepath.Join(t.TempDir(), "missing.so"))
+	cfg := smallConfig(dataDir)
+	dir := filepath.Join(t.TempDir(), "run")
+	r, err := Create(cfg, testenv.Backend(t), dir)
+	if err != nil || r.onnxFor(onnxMinImages) != nil {
+		t.Errorf("auto without ONNX Runtime: %v, ONNX Runtime %v", err, r != nil && r.onnxFor(onnxMinImages) != nil)
+	}
+	cfg.InferenceBackend = recipe.InferenceONNX
+	dir = filepath.Join(t.TempDir(), "run")
+	if _, err := Create(cfg, testenv.Backend(t), dir); err == nil || !strings.Contains(err.Error(), "inference_backend") || !strings.Contains(err.Error(), "missing.so") {
+		t.Errorf("onnx without ONNX Runtime: %v", err)
+	}
+	if _, err := os.Stat(dir); err == nil {
+		t.Error("the refused run left a folder")
+	}
+}
