@@ -11,7 +11,8 @@ type InferenceBackend string
 
 const (
 	// InferenceAuto runs a pass on ONNX Runtime when the run trains on the pure Go backend, ONNX Runtime is
-	// installed and the pass is long enough for its faster inference to repay building its graph (which
+	// installed, runs the architecture faster (zoo.Arch.FasterOnONNXRuntime) and the pass is long enough
+	// for its faster inference to repay building its graph (which
 	// holds the weights as constants, so it is built again whenever they have changed); on the training
 	// backend otherwise (a run on XLA keeps XLA).
 	InferenceAuto InferenceBackend = ""

@@ -326,7 +326,7 @@ var settings = []setting{
 	{key: "best_optimizer_state", field: func(c *Config) any { return &c.BestOptimizerState }, resume: true,
 		help: "best.ckpt keeps the optimizer's state and the weight average too (by default it holds the model alone, what predict, serve and export read; last.ckpt always keeps them)"},
 	{key: "inference_backend", field: func(c *Config) any { return &c.InferenceBackend }, resume: true,
-		help: "where the passes without gradients run (the frozen backbone's feature pass, test evaluation, validation): `auto` (ONNX Runtime when it is installed, training runs on the pure Go backend and the pass is long enough to repay compiling its graph), onnx (always ONNX Runtime) or train (the training backend)",
+		help: "where the passes without gradients run (the frozen backbone's feature pass, test evaluation, validation): `auto` (ONNX Runtime when it is installed, runs the architecture faster than the pure Go backend the run trains on, and the pass is long enough to repay compiling its graph), onnx (always ONNX Runtime) or train (the training backend)",
 		check: func(c Config) *InvalidSetting {
 			b := c.InferenceBackend
 			return refuse(b != InferenceAuto && b != InferenceONNX && b != InferenceTrain, "auto, onnx or train", "inference backend %q (want auto, onnx or train)", string(b))

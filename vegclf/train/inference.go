@@ -14,14 +14,17 @@ import (
 	"github.com/vegclf/vegclf/vegclf/recipe"
 	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/step"
+	"github.com/vegclf/vegclf/vegclf/zoo"
 )
 
 // onnxMinImages is the fewest images a pass without gradients needs to run on ONNX Runtime in the auto
 // mode (recipe.InferenceAuto). ONNX Runtime's graph holds the weights as constants, so it is built and
-// compiled again whenever they have changed: 1.5-2.5 s for ResNet-50 at 224, batch 16, against the
-// 0.03-0.04 s an image its inference saves over the Go backend's (AMD EPYC, 2 cores; BENCHMARKS.md,
-// issue 47): it repays from about 60 images on.
-const onnxMinImages = 64
+// compiled again whenever they have changed: about 1.9 s for ResNet-50 at 224 (0.8 s building the graph
+// with its constants, 1.1 s compiling it, of which 0.8 s ONNX Runtime's session), against the 0.015 s
+// an image its inference saves over the Go backend's (19.9 against 15.4 images/s), so it repays from
+// about 130 images on (AMD EPYC, 2 cores; BENCHMARKS.md, issue 47). The smaller models it runs faster
+// build faster and save more an image.
+const onnxMinImages = 128
 
 // setUpInference chooses where the run's passes without gradients may run (Config.InferenceBackend):
 // it starts ONNX Runtime when the setting asks for it, or, in the auto mode, when the run trains on the
@@ -30,6 +33,9 @@ func (r *Run) setUpInference() error {
 	mode := r.Config.InferenceBackend
 	if mode == recipe.InferenceTrain || mode == recipe.InferenceAuto && !backend.IsGo(r.Backend) {
 		return nil
+	}
+	if arch, err := zoo.Lookup(string(r.Config.Arch)); err == nil && mode == recipe.InferenceAuto && !arch.FasterOnONNXRuntime {
+		return nil // The Go backend runs it faster.
 	}
 	ort, err := backend.NewONNXRuntime()
 	if err != nil {

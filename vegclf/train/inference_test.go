@@ -12,6 +12,7 @@ import (
 	"github.com/vegclf/vegclf/vegclf/recipe"
 	"github.com/vegclf/vegclf/vegclf/runfolder"
 	"github.com/vegclf/vegclf/vegclf/synthveg"
+	"github.com/vegclf/vegclf/vegclf/zoo"
 )
 
 // onnxOrSkip skips a test that needs ONNX Runtime where it is not installed, but fails where the suite
@@ -85,23 +86,31 @@ func TestPassesOnONNXRuntimeEqualGo(t *testing.T) {
 }
 
 // TestInferenceBackendChoice checks which passes run on ONNX Runtime (auto: those of at least
-// onnxMinImages images on the Go backend; onnx: all; train: none), and that a run asking for ONNX Runtime
+// onnxMinImages images on the Go backend, of an architecture ONNX Runtime runs faster; onnx: all; train:
+// none), and that a run asking for ONNX Runtime
 // where it is not installed is refused before its folder is made.
 func TestInferenceBackendChoice(t *testing.T) {
 	onnxOrSkip(t)
 	dataDir := generate(t, synthveg.Options{Classes: 2, Train: 2, Test: 1, Size: 16, Seed: 1})
 	for _, tc := range []struct {
 		where        recipe.InferenceBackend
+		arch         zoo.Name
 		small, large bool // Whether a pass of 1 image and one of onnxMinImages run on ONNX Runtime.
-	}{{recipe.InferenceAuto, false, true}, {recipe.InferenceONNX, true, true}, {recipe.InferenceTrain, false, false}} {
+	}{
+		{recipe.InferenceAuto, "resnet18", false, true},
+		{recipe.InferenceAuto, "convnext_tiny", false, false}, // The Go backend runs ConvNeXt faster.
+		{recipe.InferenceONNX, "resnet18", true, true},
+		{recipe.InferenceONNX, "convnext_tiny", true, true},
+		{recipe.InferenceTrain, "resnet18", false, false},
+	} {
 		cfg := smallConfig(dataDir)
-		cfg.InferenceBackend = tc.where
+		cfg.InferenceBackend, cfg.Arch, cfg.Hidden = tc.where, tc.arch, 0
 		r, err := Create(cfg, testenv.Backend(t), filepath.Join(t.TempDir(), "run"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if small, large := r.onnxFor(1) != nil, r.onnxFor(onnxMinImages) != nil; small != tc.small || large != tc.large {
-			t.Errorf("%s: 1 image on ONNX Runtime %v, %d images %v; want %v, %v", tc.where, small, onnxMinImages, large, tc.small, tc.large)
+			t.Errorf("%s, %s: 1 image on ONNX Runtime %v, %d images %v; want %v, %v", tc.where, tc.arch, small, onnxMinImages, large, tc.small, tc.large)
 		}
 	}
 	t.Setenv(backend.ONNXRuntimeEnv, filepath.Join(t.TempDir(), "missing.so"))

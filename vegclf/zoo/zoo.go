@@ -29,6 +29,11 @@ type Arch struct {
 	ImageSize int
 	// Weights are its published ImageNet weights; the first is torchvision's DEFAULT.
 	Weights []weights.Known
+	// FasterOnONNXRuntime says ONNX Runtime runs its exported graph's inference faster than the pure Go
+	// backend runs the model (a run's passes without gradients then take it): measured on a 2-core AMD
+	// EPYC at 224, batch 16 (BENCHMARKS.md, every architecture side by side): ResNet-50 1.29x, MobileNetV3
+	// 1.43-2.59x, EfficientNet-B0 2.47x; not ConvNeXt-Tiny (0.75x) nor ViT (0.64-0.67x).
+	FasterOnONNXRuntime bool
 }
 
 // archs is the registry, in the order `vegclf weights list` and the notebooks show it.
@@ -62,16 +67,16 @@ func convNeXt(a convnext.Arch, ws ...weights.Known) Arch {
 }
 
 func resNet(a resnet.Arch, ws ...weights.Known) Arch {
-	return Arch{Name: a.Name(), Family: "ResNet", Backbone: a, ImageSize: 224, Weights: ws}
+	return Arch{Name: a.Name(), Family: "ResNet", FasterOnONNXRuntime: true, Backbone: a, ImageSize: 224, Weights: ws}
 }
 
 func mobileNet(a mobilenet.Arch, ws ...weights.Known) Arch {
-	return Arch{Name: a.Name(), Family: "MobileNetV3", Backbone: a, ImageSize: 224, Weights: ws}
+	return Arch{Name: a.Name(), Family: "MobileNetV3", FasterOnONNXRuntime: true, Backbone: a, ImageSize: 224, Weights: ws}
 }
 
 // efficientNet is an EfficientNet at its native size (torchvision's crop for its weights).
 func efficientNet(a efficientnet.Arch, size int, ws ...weights.Known) Arch {
-	return Arch{Name: a.Name(), Family: "EfficientNet", Backbone: a, ImageSize: size, Weights: ws}
+	return Arch{Name: a.Name(), Family: "EfficientNet", FasterOnONNXRuntime: true, Backbone: a, ImageSize: size, Weights: ws}
 }
 
 // tvEval is a torchvision weights file whose name is not arch-prefix.pth (EfficientNet's ported from timm
