@@ -108,7 +108,9 @@ func (r *Run) frozenFeatures(ctx context.Context) (train, test *features, err er
 		}
 		parts = nil
 	}
-	backbone, done, err := r.featureExtractor(len(r.Dataset.Train.Samples) + len(r.Dataset.Test.Samples))
+	passImages := len(r.Dataset.Train.Samples) + len(r.Dataset.Test.Samples)
+	onTrainingBackend := r.onnxFor(passImages) == nil
+	backbone, done, err := r.featureExtractor(passImages)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -191,7 +193,9 @@ func (r *Run) frozenFeatures(ctx context.Context) (train, test *features, err er
 			steps.step(len(b.Labels))
 			p := Progress{Phase: runfolder.Frozen, Stage: "features", Done: len(f.samples), Total: len(split.Samples)}
 			if ips := steps.imagesPerSecond(); ips > 0 {
-				r.speeds.forward = 1 / ips
+				if onTrainingBackend { // The estimates of fine-tuning's speed scale the training backend's forward pass.
+					r.speeds.forward = 1 / ips
+				}
 				p.ImagesPerSecond = ips
 				p.EpochLeft = time.Duration(float64(len(split.Samples)-len(f.samples)) / ips * float64(time.Second))
 			}
