@@ -76,7 +76,12 @@ func TestTrainingParityWithTorch(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					if rel := math.Abs(loss-wantLoss) / math.Abs(wantLoss); rel > 1e-3 {
+					// Adam's first update moves each weight by about the learning rate times the sign of its
+					// gradient, so float32 rounding flips near-zero gradients' updates and later losses drift:
+					// the fine-tuning step's fourth loss is 2e-4 to 1.1e-3 off torch's depending on how the batch
+					// norm's sums are ordered (one batch or two parts). A wrong gradient is off at the second step
+					// already, by much more.
+					if rel := math.Abs(loss-wantLoss) / math.Abs(wantLoss); rel > 2e-3 {
 						t.Errorf("%s step %d: loss %.6f, torch %.6f (relative error %.1e)", phase.phase, i+1, loss, wantLoss, rel)
 					} else {
 						t.Logf("%s step %d: loss %.6f, torch %.6f", phase.phase, i+1, loss, wantLoss)
