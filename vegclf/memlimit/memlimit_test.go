@@ -80,7 +80,7 @@ func TestProbe(t *testing.T) {
 	var sink [][]byte
 	step := func() error {
 		sink = nil
-		for i := 0; i < 24; i++ { // 24 x 16 MB allocated, at most 4 (64 MB) alive at once.
+		for i := 0; i < 32; i++ { // 32 x 16 MB allocated, at most 4 (64 MB) alive at once.
 			sink = append(sink, make([]byte, 16<<20))
 			if len(sink) > 4 {
 				sink[0] = nil // Else the slice's array keeps the dropped buffer alive.
@@ -98,8 +98,8 @@ func TestProbe(t *testing.T) {
 		t.Fatal(err)
 	}
 	// At least the held buffers are live at every collection; at most a few more, allocated or dropped
-	// while one marks (measured on 2 cores: 88 to 140 MB over 12 runs).
-	const most = 12 * 16 << 20
+	// while one marks (measured on 2 cores at a margin of 1.1: 88 to 140 MB over 12 runs).
+	const most = 16 * 16 << 20
 	margin := Margin
 	least := int64(margin * held)
 	if limit < least || limit > most {
