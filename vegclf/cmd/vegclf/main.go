@@ -74,6 +74,7 @@ var commands = map[string]command{
 }
 
 func main() {
+	keepFreedMemory()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
