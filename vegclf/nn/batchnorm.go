@@ -100,7 +100,6 @@ func (bn BatchNorm) trainAxis(store *model.Store, x *Node, axis int) *Node {
 	variable := func(name string) *model.Variable { return Variable(store, g, bn.Name+"."+name) }
 	weight := variable("weight").NodeValue(g)
 	bias := variable("bias").NodeValue(g)
-	runningMean, runningVar := variable("running_mean"), variable("running_var")
 	dims := x.Shape().Dimensions
 	broadcast := []int{1, 1, 1, 1}
 	broadcast[axis] = dims[axis]
@@ -120,13 +119,22 @@ func (bn BatchNorm) trainAxis(store *model.Store, x *Node, axis int) *Node {
 	invStd := Reciprocal(Sqrt(AddScalar(variance, bn.eps())))
 	y := Add(Mul(centered, asBroadcast(Mul(invStd, weight))), asBroadcast(bias))
 
+	bn.updateRunning(store, mean, variance, n)
+	return y
+}
+
+// updateRunning moves the running statistics toward a batch's mean and (biased) variance over n values
+// per channel, torch's way: the variance unbiased, each by the momentum; and counts the batch.
+func (bn BatchNorm) updateRunning(store *model.Store, mean, variance *Node, n float64) {
+	g := mean.Graph()
+	variable := func(name string) *model.Variable { return Variable(store, g, bn.Name+"."+name) }
+	runningMean, runningVar := variable("running_mean"), variable("running_var")
 	unbiased := MulScalar(StopGradient(variance), n/max(n-1, 1))
 	momentum := bn.momentum()
 	runningMean.SetNodeValue(Add(MulScalar(runningMean.NodeValue(g), 1-momentum), MulScalar(StopGradient(mean), momentum)))
 	runningVar.SetNodeValue(Add(MulScalar(runningVar.NodeValue(g), 1-momentum), MulScalar(unbiased, momentum)))
 	counter := variable("num_batches_tracked")
 	counter.SetNodeValue(Add(counter.NodeValue(g), ScalarOne(g, dtypes.Int64)))
-	return y
 }
 
 // hostScaleShift returns the batch norm's inference scale and shift per channel, read from the store now.

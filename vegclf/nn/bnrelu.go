@@ -28,7 +28,6 @@ func (bn BatchNorm) trainParts(store *model.Store, parts, residuals []*Node, rel
 	variable := func(name string) *model.Variable { return Variable(store, g, bn.Name+"."+name) }
 	weight := variable("weight").NodeValue(g)
 	bias := variable("bias").NodeValue(g)
-	runningMean, runningVar := variable("running_mean"), variable("running_var")
 	channels := parts[0].Shape().Dimensions[3]
 	n := 0.0
 	for _, x := range parts {
@@ -132,12 +131,7 @@ func (bn BatchNorm) trainParts(store *model.Store, parts, residuals []*Node, rel
 		return fused
 	}, decomposed, true)
 
-	unbiased := MulScalar(StopGradient(variance), n/max(n-1, 1))
-	momentum := bn.momentum()
-	runningMean.SetNodeValue(Add(MulScalar(runningMean.NodeValue(g), 1-momentum), MulScalar(StopGradient(mean), momentum)))
-	runningVar.SetNodeValue(Add(MulScalar(runningVar.NodeValue(g), 1-momentum), MulScalar(unbiased, momentum)))
-	counter := variable("num_batches_tracked")
-	counter.SetNodeValue(Add(counter.NodeValue(g), ScalarOne(g, dtypes.Int64)))
+	bn.updateRunning(store, mean, variance, n)
 	return slices.Clone(outs) // The gradient reads outs: callers may overwrite what they are given.
 }
 

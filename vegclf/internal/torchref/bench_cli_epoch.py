@@ -13,7 +13,6 @@ import os
 import sys
 
 import torch
-from torchvision import datasets, transforms
 
 import bench_torch_steps
 
@@ -23,10 +22,7 @@ def main():
     size, batch = int(size), int(batch)
     torch.set_num_threads(os.cpu_count())
     torch.manual_seed(0)
-    tf = transforms.Compose([transforms.Resize((size, size)), transforms.ToTensor(), transforms.Normalize((0.5,) * 3, (0.5,) * 3)])
-    train_set = datasets.ImageFolder(os.path.join(data, "train"), tf)
-    test_set = datasets.ImageFolder(os.path.join(data, "test"), tf)
-    val_set = datasets.ImageFolder(os.path.join(data, "validation"), tf)
+    train_set, test_set, val_set = bench_torch_steps.tutorial_splits(data, size)
     model = bench_torch_steps.make_model(arch, len(train_set.classes))
     state = torch.load(weights, map_location="cpu")
     head = [n for n, _ in model.named_parameters() if n.startswith("fc.")]  # The new head's, not the file's.

@@ -16,7 +16,6 @@ import sys
 import time
 
 import torch
-from torchvision import datasets, transforms
 
 import bench_torch_steps
 
@@ -26,10 +25,7 @@ def main():
     size, batch, frozen_epochs, finetune_epochs = int(size), int(batch), int(frozen_epochs), int(finetune_epochs)
     torch.set_num_threads(os.cpu_count())
     torch.manual_seed(0)
-    tf = transforms.Compose([transforms.Resize((size, size)), transforms.ToTensor(), transforms.Normalize((0.5,) * 3, (0.5,) * 3)])
-    train_set = datasets.ImageFolder(os.path.join(data, "train"), tf)
-    test_set = datasets.ImageFolder(os.path.join(data, "test"), tf)
-    val_set = datasets.ImageFolder(os.path.join(data, "validation"), tf)
+    train_set, test_set, val_set = bench_torch_steps.tutorial_splits(data, size)
     n = len(train_set.classes)
 
     def make_model():

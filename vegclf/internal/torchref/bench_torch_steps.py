@@ -32,6 +32,15 @@ def timed(fn, sync, repeats, warmups):
     return statistics.median(times)
 
 
+def tutorial_splits(data, size):
+    """Returns the tutorial's train, test and validation ImageFolders of data, resized to size and normalized
+    with mean and std 0.5."""
+    from torchvision import datasets, transforms
+
+    tf = transforms.Compose([transforms.Resize((size, size)), transforms.ToTensor(), transforms.Normalize((0.5,) * 3, (0.5,) * 3)])
+    return tuple(datasets.ImageFolder(os.path.join(data, split), tf) for split in ("train", "test", "validation"))
+
+
 def make_model(arch, classes):
     """torchvision's model with the tutorial's head in place of its last Linear (a ResNet's fc, a
     MobileNetV3's classifier[3], ...)."""
