@@ -10,36 +10,51 @@ import (
 
 // pace measures the speed of an epoch's training steps on a clock, leaving its first step out: the first
 // step of a process compiles the step's graph (and fills caches), which would make every estimate too long.
+// It measures the more recent half of the steps taken: the next steps run at their speed, which can differ
+// from the epoch's start (its first steps fault in fresh memory that later ones reuse).
 type pace struct {
 	now    func() time.Time
-	first  bool      // The first step was taken.
-	since  time.Time // When it ended.
-	steps  int       // Steps taken since then,
-	images int       // and their images.
+	ends   []time.Time // When each step ended, the first one's included.
+	images []int       // The images trained by then, the first step's left out.
 }
 
 // step records a training step of images, ended now.
 func (p *pace) step(images int) {
-	if !p.first {
-		p.first, p.since = true, p.now()
-		return
+	total := 0
+	if n := len(p.images); n > 0 {
+		total = p.images[n-1] + images
 	}
-	p.steps++
-	p.images += images
+	p.ends, p.images = append(p.ends, p.now()), append(p.images, total)
 }
 
-// perStep returns the time a step takes, false before two steps were measured.
+// window returns the place of the step the measure starts after, and how many steps it spans (0: fewer
+// than two steps taken).
+func (p *pace) window() (from, steps int) {
+	taken := len(p.ends) - 1 // Measured steps: the first is left out.
+	if taken < 1 {
+		return 0, 0
+	}
+	steps = max(1, taken/2)
+	return len(p.ends) - 1 - steps, steps
+}
+
+// perStep returns the time a step takes, false before two steps were taken.
 func (p *pace) perStep() (time.Duration, bool) {
-	if p.steps == 0 {
+	from, steps := p.window()
+	if steps == 0 {
 		return 0, false
 	}
-	return p.now().Sub(p.since) / time.Duration(p.steps), true
+	return p.now().Sub(p.ends[from]) / time.Duration(steps), true
 }
 
-// imagesPerSecond returns the images trained per second (0 before two steps were measured).
+// imagesPerSecond returns the images trained per second (0 before two steps were taken).
 func (p *pace) imagesPerSecond() float64 {
-	if s := p.now().Sub(p.since).Seconds(); p.steps > 0 && s > 0 {
-		return float64(p.images) / s
+	from, steps := p.window()
+	if steps == 0 {
+		return 0
+	}
+	if s := p.now().Sub(p.ends[from]).Seconds(); s > 0 {
+		return float64(p.images[len(p.images)-1]-p.images[from]) / s
 	}
 	return 0
 }

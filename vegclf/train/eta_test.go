@@ -43,6 +43,16 @@ func TestPace(t *testing.T) {
 			t.Fatalf("after step %d: %v left, actually %v", done, left, actual)
 		}
 	}
+	// Steps that speed up (fresh memory at the epoch's start, reused later): the pace follows the recent
+	// half of them, not the whole epoch's average.
+	for range 10 {
+		clock.t = clock.t.Add(time.Second)
+		p.step(8)
+	}
+	// 29 steps measured: the last 14 are 10 of 1 s and 4 of 2 s.
+	if per, _ := p.perStep(); per != 18*time.Second/14 || p.imagesPerSecond() != 14*8/18.0 {
+		t.Errorf("after 19 steps of 2 s and 10 of 1 s: %v a step, %g img/s; want the last 14's %v and %g", per, p.imagesPerSecond(), 18*time.Second/14, 14*8/18.0)
+	}
 }
 
 // TestRunLeft checks the estimate of the run's time left from measured speeds: the epoch's training left,
