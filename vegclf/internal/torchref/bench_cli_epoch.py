@@ -35,21 +35,11 @@ def main():
     criterion = torch.nn.CrossEntropyLoss()
 
     def evaluate(split):
-        model.eval()
-        correct, losses = 0, []
-        with torch.no_grad():
-            for xb, yb in torch.utils.data.DataLoader(split, batch_size=batch, num_workers=workers):
-                out = model(xb)
-                losses.append(criterion(out, yb).item())
-                correct += (out.argmax(1) == yb).sum().item()
-        return correct / len(split), sum(losses) / len(losses)
+        loader = torch.utils.data.DataLoader(split, batch_size=batch, num_workers=workers)
+        return bench_torch_steps.evaluate(model, loader, criterion)
 
     opt = torch.optim.Adam(model.parameters(), lr=1e-5)
-    model.train()
-    for xb, yb in train_loader:
-        opt.zero_grad()
-        criterion(model(xb), yb).backward()
-        opt.step()
+    bench_torch_steps.train_epoch(model, train_loader, opt, criterion)
     acc, loss = evaluate(test_set)
     print(f"Epoch 1 - Test accuracy: {100 * acc:.2f}%, Test loss: {loss:.6f}")
     best = os.path.join(out, "best.pth")

@@ -10,17 +10,14 @@ import sys
 import time
 
 import torch
-from torchvision import datasets, transforms
+from torchvision import datasets
+
+import bench_torch_steps
 
 
 def main():
     data, size, workers, batch = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-    tf = transforms.Compose([
-        transforms.Resize((size, size)),
-        transforms.ToTensor(),
-        transforms.Normalize([0.5, 0.5, 0.5], [0.5, 0.5, 0.5]),
-    ])
-    train = datasets.ImageFolder(os.path.join(data, "train"), tf)
+    train = datasets.ImageFolder(os.path.join(data, "train"), bench_torch_steps.tutorial_transform(size))
     loader = torch.utils.data.DataLoader(train, batch_size=batch, shuffle=True, num_workers=workers)
     t0 = time.perf_counter()
     count = sum(len(labels) for _, labels in loader)

@@ -53,38 +53,20 @@ def main():
     val_loader = torch.utils.data.DataLoader(val_set, batch_size=batch, num_workers=os.cpu_count())
     best = (-1, None)
 
-    def evaluate(loader):
-        model.eval()
-        correct, losses = 0, []
-        with torch.no_grad():
-            for xb, yb in loader:
-                out = model(xb)
-                losses.append(criterion(out, yb).item())
-                correct += (out.argmax(1) == yb).sum().item()
-        return correct / len(loader.dataset), sum(losses) / len(losses)
-
     def run(epochs, opt):
         nonlocal best
         for _ in range(epochs):
-            model.train()
-            for xb, yb in train_loader:
-                opt.zero_grad()
-                criterion(model(xb), yb).backward()
-                opt.step()
-            acc, _ = evaluate(test_loader)
+            bench_torch_steps.train_epoch(model, train_loader, opt, criterion)
+            acc, _ = bench_torch_steps.evaluate(model, test_loader, criterion)
             if acc > best[0]:
                 best = (acc, copy.deepcopy(model.state_dict()))
 
-    for p in model.parameters():
-        p.requires_grad = False
-    for p in model.head.parameters():
-        p.requires_grad = True
+    bench_torch_steps.train_only_head(model, True)
     run(frozen_epochs, torch.optim.Adam(model.head.parameters(), lr=1e-4))
-    for p in model.parameters():
-        p.requires_grad = True
+    bench_torch_steps.train_only_head(model, False)
     run(finetune_epochs, torch.optim.Adam(model.parameters(), lr=1e-5))
     model.load_state_dict(best[1])
-    evaluate(val_loader)
+    bench_torch_steps.evaluate(model, val_loader, criterion)
     results["recipe_seconds"] = time.perf_counter() - t0
     with open(out, "w") as f:
         json.dump(results, f, indent=2)

@@ -7,6 +7,9 @@ precision as vegclf's); MODE eager or compile (torch.compile of the model; where
 says why and has no figures). Measures inference images/s (eval mode), a frozen-phase training step
 (backbone frozen, model.train() as the tutorial), a fine-tuning step, and the peak device memory, on
 random data with the tutorial's head and Adam, synchronizing the device around every timed call.
+
+Also the tutorial's pieces that the other benchmarks (bench_torch.py, bench_cli_epoch.py, bench_loading.py)
+share: its transform and splits, its model, its training epoch and its evaluation.
 """
 import contextlib
 import json
@@ -32,13 +35,50 @@ def timed(fn, sync, repeats, warmups):
     return statistics.median(times)
 
 
-def tutorial_splits(data, size):
-    """Returns the tutorial's train, test and validation ImageFolders of data, resized to size and normalized
-    with mean and std 0.5."""
-    from torchvision import datasets, transforms
+def tutorial_transform(size):
+    """Returns the tutorial's transform: Resize((size, size)), ToTensor, Normalize with mean and std 0.5."""
+    from torchvision import transforms
 
-    tf = transforms.Compose([transforms.Resize((size, size)), transforms.ToTensor(), transforms.Normalize((0.5,) * 3, (0.5,) * 3)])
+    return transforms.Compose([transforms.Resize((size, size)), transforms.ToTensor(), transforms.Normalize((0.5,) * 3, (0.5,) * 3)])
+
+
+def tutorial_splits(data, size):
+    """Returns the tutorial's train, test and validation ImageFolders of data, under tutorial_transform(size)."""
+    from torchvision import datasets
+
+    tf = tutorial_transform(size)
     return tuple(datasets.ImageFolder(os.path.join(data, split), tf) for split in ("train", "test", "validation"))
+
+
+def train_epoch(model, loader, opt, criterion):
+    """Trains model for one epoch as the tutorial does: model.train(), then for each batch of loader
+    zero_grad, the loss under criterion, backward and opt's step."""
+    model.train()
+    for xb, yb in loader:
+        opt.zero_grad()
+        criterion(model(xb), yb).backward()
+        opt.step()
+
+
+def evaluate(model, loader, criterion):
+    """Returns model's accuracy on loader's dataset and its loss under criterion (the mean of the batches'),
+    in eval mode and under torch.no_grad() as the tutorial's evaluation."""
+    model.eval()
+    correct, losses = 0, []
+    with torch.no_grad():
+        for xb, yb in loader:
+            out = model(xb)
+            losses.append(criterion(out, yb).item())
+            correct += (out.argmax(1) == yb).sum().item()
+    return correct / len(loader.dataset), sum(losses) / len(losses)
+
+
+def train_only_head(model, only_head):
+    """Sets which of model's parameters train: only its head's (the frozen phase) or all (fine-tuning)."""
+    for p in model.parameters():
+        p.requires_grad = not only_head
+    for p in model.head.parameters():
+        p.requires_grad = True
 
 
 def make_model(arch, classes):
@@ -71,10 +111,7 @@ def time_steps(model, net, x, y, sync, repeats, warmups=1, autocast=None):
             net(x)
 
     results["inference_images_per_second"] = batch / timed(infer, sync, repeats, warmups)
-    for p in model.parameters():
-        p.requires_grad = False
-    for p in model.head.parameters():
-        p.requires_grad = True
+    train_only_head(model, True)
     opt = torch.optim.Adam(model.head.parameters(), lr=1e-4)
     model.train()
 
@@ -86,8 +123,7 @@ def time_steps(model, net, x, y, sync, repeats, warmups=1, autocast=None):
         opt.step()
 
     results["frozen_step_images_per_second"] = batch / timed(step, sync, repeats, warmups)
-    for p in model.parameters():
-        p.requires_grad = True
+    train_only_head(model, False)
     opt = torch.optim.Adam(model.parameters(), lr=1e-5)
     reset_peak_rss()
     results["finetune_step_images_per_second"] = batch / timed(step, sync, repeats, warmups)
