@@ -152,16 +152,12 @@ func (c *Classifier) Classes(probs []float32, k int) []Class {
 // transformed images [B, H, W, 3].
 func (c *Classifier) LogProbabilities(images *tensors.Tensor) ([][]float32, error) {
 	count := images.Shape().Dimensions[0]
-	padded := PadBatch(images, c.padTo)
-	out, err := c.exec.Exec(padded)
-	if padded != images {
-		padded.FinalizeAll()
-	}
+	out, err := ExecPadded(c.exec, images, c.padTo)
 	if err != nil {
 		return nil, fmt.Errorf("classifying: %w", err)
 	}
-	flat := tensors.MustCopyFlatData[float32](out[0])
-	out[0].FinalizeAll()
+	flat := tensors.MustCopyFlatData[float32](out)
+	out.FinalizeAll()
 	n := len(c.Labels)
 	logp := make([][]float32, count)
 	for i := range logp {
@@ -180,6 +176,29 @@ func PadBatch(images *tensors.Tensor, n int) *tensors.Tensor {
 	padded := make([]float32, len(flat)/dims[0]*n)
 	copy(padded, flat)
 	return tensors.FromFlatDataAndDimensions(padded, append([]int{n}, dims[1:]...)...)
+}
+
+// ExecPadded runs exec, whose graph maps a batch [B, ...] to one float32 output [B, ...], on batch padded
+// with zero rows to size (PadBatch), so that one compiled graph serves every batch of a pass, its smaller
+// last one included, and returns the output's first B rows: those of batch's own images. A batch of size
+// or more images (any batch when size <= 0) runs as it is. The output is the caller's to free.
+func ExecPadded(exec *model.Exec, batch *tensors.Tensor, size int) (*tensors.Tensor, error) {
+	n := batch.Shape().Dimensions[0]
+	padded := PadBatch(batch, size)
+	out, err := exec.Exec(padded)
+	if padded != batch {
+		padded.FinalizeAll()
+	}
+	if err != nil {
+		return nil, err
+	}
+	dims := out[0].Shape().Dimensions
+	if dims[0] == n {
+		return out[0], nil
+	}
+	flat := tensors.MustCopyFlatData[float32](out[0])
+	out[0].FinalizeAll()
+	return tensors.FromFlatDataAndDimensions(flat[:len(flat)/dims[0]*n], append([]int{n}, dims[1:]...)...), nil
 }
 
 // Close frees the classifier's compiled graphs (on ONNX Runtime, with the weights they hold). The

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/vegclf/vegclf/vegclf/zoo"
 
 	_ "github.com/gomlx/compute/gobackend"
+	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/vegclf/vegclf/vegclf/data"
@@ -165,5 +167,57 @@ func TestTTAAveragesMirrorImages(t *testing.T) {
 	}
 	if !differ {
 		t.Error("the mirror images give the same probabilities: the test cannot tell TTA from no TTA")
+	}
+}
+
+// TestExecPadded runs batches through a graph that adds the batch size it was built for to every value:
+// a batch smaller than the size runs padded, in the graph already built for the size, and keeps its own
+// rows; one at or above the size, or any without a size, runs as it is.
+func TestExecPadded(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		size    int
+		batches []int // Images in each batch, run in this order on one exec.
+		ranAt   []int // The batch size each one's graph was built for.
+		builds  int
+	}{
+		{"below and at the size", 4, []int{4, 1, 3}, []int{4, 4, 4}, 1},
+		{"below first", 4, []int{2, 4}, []int{4, 4}, 1},
+		{"above the size", 4, []int{6, 2}, []int{6, 4}, 2},
+		{"no size", 0, []int{3, 1}, []int{3, 1}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			builds := 0
+			exec, err := model.NewExec(testenv.Backend(t), model.NewStore(), func(_ *model.Scope, x *graph.Node) *graph.Node {
+				builds++
+				return graph.AddScalar(x, float64(x.Shape().Dimensions[0]))
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer exec.Finalize()
+			for i, n := range tc.batches {
+				in := make([]float32, n*2*3)
+				for j := range in {
+					in[j] = float32(j)
+				}
+				out, err := ExecPadded(exec, tensors.FromFlatDataAndDimensions(in, n, 2, 3), tc.size)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if dims := out.Shape().Dimensions; !slices.Equal(dims, []int{n, 2, 3}) {
+					t.Fatalf("batch %d of %d: output %v, want [%d 2 3]", i, n, dims, n)
+				}
+				for j, v := range tensors.MustCopyFlatData[float32](out) {
+					if want := in[j] + float32(tc.ranAt[i]); v != want {
+						t.Fatalf("batch %d of %d, value %d: %v, want %v (run at batch size %d)", i, n, j, v, want, tc.ranAt[i])
+					}
+				}
+				out.FinalizeAll()
+			}
+			if builds != tc.builds {
+				t.Errorf("%d graphs built, want %d", builds, tc.builds)
+			}
+		})
 	}
 }

@@ -75,22 +75,7 @@ func (r *Run) featureExtractor(images int) (run func(batch *tensors.Tensor) (*te
 			return nil, nil, err
 		}
 		run = func(batch *tensors.Tensor) (*tensors.Tensor, error) {
-			n := batch.Shape().Dimensions[0]
-			padded := predict.PadBatch(batch, r.Config.Batch)
-			out, err := exec.Exec(padded)
-			if padded != batch {
-				padded.FinalizeAll()
-			}
-			if err != nil {
-				return nil, err
-			}
-			if out[0].Shape().Dimensions[0] == n {
-				return out[0], nil
-			}
-			flat := tensors.MustCopyFlatData[float32](out[0])
-			out[0].FinalizeAll()
-			dim := len(flat) / r.Config.Batch
-			return tensors.FromFlatDataAndDimensions(flat[:n*dim], n, dim), nil
+			return predict.ExecPadded(exec, batch, r.Config.Batch)
 		}
 		return run, exec.Finalize, nil
 	}
