@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs, for the current user, what the notebooks need: GoNB (pinned), goimports and gopls, and the
 # vegclf kernel specs (kernels/vegclf-cpu: the pure Go backend; kernels/vegclf-cuda: XLA on a GPU), with
-# the gonb path filled in. Jupyter itself comes from Debian's packages (see scripts/setup.sh --notebooks).
+# the gonb path filled in. Both specs set GODEBUG=madvdontneed=0 for the cells' programs (GoNB passes the
+# kernel's environment on), as the CLI sets it for itself (vegclf/cmd/vegclf/freedmem.go). Jupyter itself
+# comes from Debian's packages (see scripts/setup.sh --notebooks).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/goenv.sh

@@ -40,15 +40,16 @@ class VegclfCPUKernelTests(CollectStragglers, jupyter_kernel_test.KernelTests):
     code_stderr = 'import ("fmt"; "os")\n%%\nfmt.Fprintln(os.Stderr, "oops")'
 
     def test_kernel_environment(self):
-        """The spec's environment reaches the Go program: the backend, the simd build, and go.mod's
-        toolchain, which GoNB compiled the cell with, with the simd experiment."""
+        """The spec's environment reaches the Go program: the backend, the simd build, go.mod's
+        toolchain, which GoNB compiled the cell with, with the simd experiment, and GODEBUG's
+        madvdontneed=0 (freed memory handed back with MADV_FREE, as the CLI sets for itself)."""
         reply, outputs = self.execute_helper(
             'import ("fmt"; "os"; "runtime")\n%%\n'
-            'fmt.Println(os.Getenv("GOMLX_BACKEND"), os.Getenv("GOEXPERIMENT"), runtime.Version())')
+            'fmt.Println(os.Getenv("GOMLX_BACKEND"), os.Getenv("GOEXPERIMENT"), runtime.Version(), os.Getenv("GODEBUG"))')
         self.assertEqual(reply["content"]["status"], "ok")
         text = "".join(o["content"].get("text", "") for o in outputs if o["msg_type"] == "stream")
         # runtime.Version() names the experiments the toolchain compiled with: "go1.27.3-X:simd".
-        self.assertEqual(text.strip(), "go simd " + go_mod_toolchain() + "-X:simd")
+        self.assertEqual(text.strip(), "go simd " + go_mod_toolchain() + "-X:simd madvdontneed=0")
 
     def test_vegclf_library(self):
         """The notebook setup cell makes this repository's module importable, offline."""
@@ -61,8 +62,9 @@ class VegclfCPUKernelTests(CollectStragglers, jupyter_kernel_test.KernelTests):
 
 
 class VegclfCUDAKernelTests(CollectStragglers, jupyter_kernel_test.KernelTests):
-    """The CUDA kernel spec: its backend setting reaches vegclf, which starts XLA on CUDA where a GPU and
-    the plugin are, and otherwise says exactly how to provide the plugin."""
+    """The CUDA kernel spec: its backend setting (and GODEBUG's madvdontneed=0) reaches the cell's program,
+    and vegclf starts XLA on CUDA where a GPU and the plugin are, and otherwise says exactly how to provide
+    the plugin."""
     kernel_name = "vegclf-cuda"
     language_name = "go"
 
@@ -70,14 +72,14 @@ class VegclfCUDAKernelTests(CollectStragglers, jupyter_kernel_test.KernelTests):
         reply, outputs = self.execute_helper(
             '!*rm -f go.work && go work init && go work use . "' + os.getcwd() + '"\n%goworkfix\n'
             'import ("fmt"; "os"; "github.com/vegclf/vegclf/vegclf/backend")\n%%\n'
-            'fmt.Println(os.Getenv("GOMLX_BACKEND"))\n'
+            'fmt.Println(os.Getenv("GOMLX_BACKEND"), os.Getenv("GODEBUG"))\n'
             'b, choice, err := backend.New("")\n'
             'if err != nil { fmt.Println("error:", err); return }\n'
             'defer b.Finalize()\n'
             'fmt.Println("backend:", choice)')
         self.assertEqual(reply["content"]["status"], "ok")
         lines = "".join(o["content"].get("text", "") for o in outputs if o["msg_type"] == "stream").strip().splitlines()
-        self.assertEqual(lines[-2], "xla:cuda")
+        self.assertEqual(lines[-2], "xla:cuda madvdontneed=0")
         if lines[-1].startswith("error:"):
             self.assertIn("jax-cuda13-pjrt", lines[-1])
             self.assertIn("GOMLX_BACKEND=xla:/path/to/xla_cuda_plugin.so", lines[-1])

@@ -238,14 +238,21 @@ func LoadClassifier(b compute.Backend, runOrCheckpoint string, opts ...predict.O
 	if err != nil {
 		return nil, nil, err
 	}
-	if meta.MultiLabel {
-		opts = append(slices.Clone(opts), predict.WithMultiLabel(meta.Thresholds))
-	}
-	c, err := predict.New(b, m, store, meta.Classes, meta.Transform(), opts...)
+	c, err := NewClassifier(b, m, store, meta, opts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("loading %s: %w", CheckpointPath(runOrCheckpoint), err)
 	}
 	return c, meta, nil
+}
+
+// NewClassifier returns a classifier on b of a checkpoint already read (LoadModel's model, variables and
+// meta): its classes, its transform and, for a multi-label model, its thresholds. The classifier shares
+// store's variables.
+func NewClassifier(b compute.Backend, m *nn.Model, store *model.Store, meta *checkpoint.Meta, opts ...predict.Option) (*predict.Classifier, error) {
+	if meta.MultiLabel {
+		opts = append(slices.Clone(opts), predict.WithMultiLabel(meta.Thresholds))
+	}
+	return predict.New(b, m, store, meta.Classes, meta.Transform(), opts...)
 }
 
 // Summary is a run's outcome, written to summary.json and summary.txt.

@@ -59,6 +59,9 @@ func (r *Run) saveEpoch(m runfolder.EpochMetrics) error {
 		r.lastMAP = *m.TestMAP
 	}
 	meta := r.meta(m.Phase, m.TrainImageSize)
+	if m.Best {
+		r.loadedBest = nil // best.ckpt is written again below.
+	}
 	if m.BestIsAverage {
 		// best.ckpt holds the average, as the weights; last.ckpt the weights, and the average to resume.
 		best := meta
@@ -126,10 +129,11 @@ func (r *Run) WriteSummary(validation *evaluate.Result) (*runfolder.Summary, err
 	if err != nil {
 		return nil, err
 	}
-	meta, _, err := checkpoint.ReadMeta(filepath.Join(r.Dir, runfolder.BestFile))
+	best, err := r.loadBest()
 	if err != nil {
 		return nil, err
 	}
+	meta := best.meta
 	s := &runfolder.Summary{
 		Model: r.Model.String(), Classes: r.Dataset.Classes, TrainImages: len(r.Dataset.Train.Samples),
 		TestImages: len(r.Dataset.Test.Samples), TestCarved: r.Dataset.TestCarved, BestPhase: meta.Phase,

@@ -78,6 +78,8 @@ type Run struct {
 	lastMAP                float64 // A multi-label run's: the last completed epoch's test mean average precision.
 	// haveBest says whether the run has a best checkpoint yet: until it does, the next epoch is the best.
 	haveBest bool
+	// loadedBest is best.ckpt as loadBest read it; nil: not read since it was last written.
+	loadedBest *bestCheckpoint
 	// Notes about the run's setup (weights loaded, carved split), reported once.
 	Notes []string
 	// Files skipped while loading because their pixel data is damaged (past a valid header).

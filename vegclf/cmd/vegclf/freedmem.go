@@ -10,6 +10,7 @@ import "strings"
 // the pages the last step freed without a page fault each, where MADV_DONTNEED (the runtime's default)
 // makes every reused page fault again. On the 2-core benchmark VM a fresh page costs about 3 s a GB, and
 // a one-epoch ResNet-50 run took 1.1M page faults instead of 1.8M and 14% less time (BENCHMARKS.md).
+// The notebook kernels (kernels/*/kernel.json) set the same GODEBUG for the programs of their cells.
 func withMadvFree(godebug string) (string, bool) {
 	for field := range strings.SplitSeq(godebug, ",") {
 		if key, _, _ := strings.Cut(field, "="); strings.TrimSpace(key) == "madvdontneed" {

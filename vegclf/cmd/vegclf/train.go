@@ -150,8 +150,8 @@ func trainValidatePredict(cfg recipe.Config, b compute.Backend, out string, resu
 	if _, err := r.Finish(); err != nil {
 		return err
 	}
-	// Single-image predictions with the best checkpoint, one image per class.
-	c, _, err := runfolder.LoadClassifier(b, out)
+	// Single-image predictions with the best checkpoint, one image per class (as Finish read it).
+	c, _, err := r.BestClassifier(b)
 	if err != nil {
 		return err
 	}
