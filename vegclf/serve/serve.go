@@ -54,23 +54,23 @@ func DefaultOptions() Options {
 // the server: Run and Backend are names (the run's folder's, "go", "onnx", "xla:cuda"), not the server's
 // paths.
 type Model struct {
-	Run       string   `json:"run"`
-	Arch      string   `json:"arch"`
-	Classes   []string `json:"classes"`
-	ImageSize int      `json:"image_size"`
-	// Channels are the model's input channels, and Mode the Pillow mode uploads are read as (1 "L", 2
-	// "LA", 3 "RGB", 4 "RGBA"), as vegclf predict reads files.
-	Channels      int    `json:"channels"`
-	Mode          string `json:"mode"`
-	Normalization string `json:"normalization"`
-	TTA           bool   `json:"tta"`
-	Backend       string `json:"backend"`
-	MaxBatch      int    `json:"max_batch"`
-	Batches       []int  `json:"compiled_batch_sizes"`
+	Run           string   `json:"run"`
+	Arch          string   `json:"arch"`
+	Classes       []string `json:"classes"`
+	ImageSize     int      `json:"image_size"`
+	Normalization string   `json:"normalization"`
+	TTA           bool     `json:"tta"`
+	Backend       string   `json:"backend"`
+	MaxBatch      int      `json:"max_batch"`
+	Batches       []int    `json:"compiled_batch_sizes"`
 	// MultiLabel says the outputs are independent sigmoids: a prediction lists every class above its
 	// threshold (Thresholds, one per class), whatever topk asks.
 	MultiLabel bool      `json:"multi_label,omitempty"`
 	Thresholds []float64 `json:"thresholds,omitempty"`
+	// Channels are the model's input channels, and Mode the Pillow mode uploads are read as (1 "L", 2
+	// "LA", 3 "RGB", 4 "RGBA"), as vegclf predict reads files.
+	Channels int    `json:"channels"`
+	Mode     string `json:"mode"`
 }
 
 // Response is the answer to POST /predict: a prediction for each image, in the order sent.
