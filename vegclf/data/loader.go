@@ -246,14 +246,15 @@ func (l *Loader) loadInto(path string, dst []float32, epoch, index int) error {
 		return rand.New(rand.NewPCG(l.Seed^stream, uint64(epoch)<<32|uint64(index)))
 	}
 	c := l.Transform.NumChannels()
-	if c != 3 {
-		if l.Augment != nil || l.Policy.Enabled() {
-			return fmt.Errorf("augmenting %s: augmentation takes RGB images, not %d channels", path, c)
-		}
+	switch {
+	case l.Augment == nil && !l.Policy.Enabled():
+		// As Transform.Decode reads an image of any channels: what serve does with an upload.
 		if err := l.Transform.LoadInto(path, dst); err != nil {
 			return err
 		}
-	} else {
+	case c != 3:
+		return fmt.Errorf("augmenting %s: augmentation takes RGB images, not %d channels", path, c)
+	default:
 		img, err := rgb.DecodeFile(path, l.Transform.MaxPixels)
 		if err != nil {
 			return err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"os"
 	"strings"
 
 	"github.com/vegclf/vegclf/vegclf/rgb"
@@ -103,6 +104,11 @@ func (t Transform) NumChannels() int {
 		return 3
 	}
 	return t.Channels
+}
+
+// Mode returns the Pillow mode the images are read as: "L", "LA", "RGB" or "RGBA" for 1 to 4 channels.
+func (t Transform) Mode() string {
+	return [...]string{"L", "LA", "RGB", "RGBA"}[t.NumChannels()-1]
 }
 
 // Channel returns the mean and standard deviation that normalize channel c of images of channels
@@ -238,21 +244,52 @@ func (t Transform) Load(path string) ([]float32, error) {
 	return dst, t.LoadInto(path, dst)
 }
 
-// LoadInto decodes and transforms the image file at path into dst (Size*Size*NumChannels float32): RGB
-// images with Apply, other channel counts with ApplyBands.
+// LoadInto decodes and transforms the image file at path into dst (Size*Size*NumChannels float32), as
+// Decode does its content.
 func (t Transform) LoadInto(path string, dst []float32) error {
+	content, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("reading image: %w", err)
+	}
+	if _, err := t.decode(content, dst, false); err != nil {
+		return fmt.Errorf("decoding image %s: %w", path, err)
+	}
+	return nil
+}
+
+// Decode decodes an encoded image (up to MaxPixels) and writes its transform into dst
+// (Size*Size*NumChannels float32): RGB images (rgb.Decode) with Apply, other channel counts read as
+// rgb.DecodeBands reads them (Pillow's "L", "LA", "RGBA") with ApplyBands. LoadInto reads files through
+// it, so predict, eval and serve convert an image alike.
+func (t Transform) Decode(content []byte, dst []float32) error {
+	_, err := t.decode(content, dst, false)
+	return err
+}
+
+// DecodeShown is Decode, and returns the decoded image, before resizing, as the model reads it, in RGB to
+// be shown: the image itself for three channels, otherwise its bands' (rgb.Bands.RGB: gray for one or two
+// channels; alpha dropped).
+func (t Transform) DecodeShown(content []byte, dst []float32) (*rgb.Image, error) {
+	return t.decode(content, dst, true)
+}
+
+// decode is Decode, returning the image shown when shown is set (nil otherwise).
+func (t Transform) decode(content []byte, dst []float32, shown bool) (*rgb.Image, error) {
 	if c := t.NumChannels(); c != 3 {
-		b, err := rgb.DecodeFileBands(path, t.MaxPixels, c)
+		b, err := rgb.DecodeBands(content, t.MaxPixels, c)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		t.ApplyBands(b, dst)
-		return nil
+		if !shown {
+			return nil, nil
+		}
+		return b.RGB(), nil
 	}
-	img, err := rgb.DecodeFile(path, t.MaxPixels)
+	img, err := rgb.Decode(content, t.MaxPixels)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	t.Apply(img, dst)
-	return nil
+	return img, nil
 }

@@ -36,8 +36,9 @@ func NewGradCAM(b compute.Backend, m *nn.Model, store *model.Store) (*GradCAM, e
 	return &GradCAM{exec: exec, model: m}, nil
 }
 
-// Maps returns, for each image [B,H,W,3] and the class to explain, its map [h][w] (the spatial map's
-// resolution, H/32 for a ResNet), scaled to [0, 1] (all zero when nothing raises the class).
+// Maps returns, for each image [B,H,W,C] (C: the model's input channels) and the class to explain, its
+// map [h][w] (the spatial map's resolution, H/32 for a ResNet), scaled to [0, 1] (all zero when nothing
+// raises the class).
 func (g *GradCAM) Maps(images *tensors.Tensor, classes []int32) ([][][]float32, error) {
 	if n := images.Shape().Dimensions[0]; n != len(classes) {
 		return nil, fmt.Errorf("grad-cam: %d images, %d classes", n, len(classes))

@@ -93,6 +93,22 @@ func DecodeBands(content []byte, maxPixels, c int) (*Bands, error) {
 	return out, nil
 }
 
+// RGB returns the bands as an RGB image to show: one or two bands (luminance, then alpha) as gray, three
+// or four as their first three (the fourth, alpha, dropped as Pillow's convert("RGB") drops it).
+func (b *Bands) RGB() *Image {
+	n := b.Width * b.Height
+	out := &Image{Width: b.Width, Height: b.Height, Pix: make([]uint8, n*3)}
+	for i := range n {
+		px, dst := b.Pix[b.C*i:b.C*i+b.C], out.Pix[3*i:3*i+3]
+		if b.C < 3 {
+			dst[0], dst[1], dst[2] = px[0], px[0], px[0]
+		} else {
+			copy(dst, px[:3])
+		}
+	}
+	return out
+}
+
 // decodeAlpha returns the straight alpha of each pixel of an encoded image, nil when its format or mode
 // has none (JPEG, grayscale, RGB without transparency).
 func decodeAlpha(content []byte) ([]uint8, error) {

@@ -13,8 +13,8 @@ import (
 // job is one image waiting for the model: its transformed pixels in, its prediction out.
 type job struct {
 	ctx     context.Context
-	pixels  []float32  // Size*Size*3, transformed.
-	image   *rgb.Image // The decoded image, kept for a Grad-CAM map (nil when none was asked for).
+	pixels  []float32  // Size*Size*C, transformed.
+	image   *rgb.Image // The decoded image as the model reads it, for a Grad-CAM map (nil when none was asked for).
 	topK    int
 	done    chan struct{}
 	top     []predict.Class
@@ -46,14 +46,13 @@ func (s *Server) bucketFor(n int) int {
 // warmUp runs the model once at every bucket size (and Grad-CAM at one image), so that each graph is
 // compiled before the first request.
 func (s *Server) warmUp() error {
-	size := s.classifier.Transform.Size
 	for _, n := range s.buckets {
-		if _, err := s.classifier.Probabilities(tensorOf(make([]float32, n*size*size*3), size)); err != nil {
+		if _, err := s.classifier.Probabilities(s.tensorOf(make([]float32, n*s.imageLen()))); err != nil {
 			return fmt.Errorf("compiling the model for batches of %d: %w", n, err)
 		}
 	}
 	if s.gradCAM != nil {
-		if _, err := s.gradCAM.Maps(tensorOf(make([]float32, size*size*3), size), []int32{0}); err != nil {
+		if _, err := s.gradCAM.Maps(s.tensorOf(make([]float32, s.imageLen())), []int32{0}); err != nil {
 			return fmt.Errorf("compiling Grad-CAM: %w", err)
 		}
 	}
@@ -100,13 +99,13 @@ func (s *Server) run(batch []*job) {
 	if len(live) == 0 {
 		return
 	}
-	size := s.classifier.Transform.Size
+	imageLen := s.imageLen()
 	n := s.bucketFor(len(live))
-	flat := make([]float32, n*size*size*3)
+	flat := make([]float32, n*imageLen)
 	for i, j := range live {
-		copy(flat[i*size*size*3:], j.pixels)
+		copy(flat[i*imageLen:], j.pixels)
 	}
-	probs, err := s.classifier.Probabilities(tensorOf(flat, size))
+	probs, err := s.classifier.Probabilities(s.tensorOf(flat))
 	s.recordBatch(len(live))
 	for i, j := range live {
 		if err != nil {
@@ -118,14 +117,21 @@ func (s *Server) run(batch []*job) {
 				j.top = predict.TopK(probs[i], s.classifier.Labels, j.topK)
 			}
 			if j.image != nil && len(j.top) > 0 {
-				j.gradCAM, j.err = s.gradCAMPNG(j, flat[i*size*size*3:(i+1)*size*size*3])
+				j.gradCAM, j.err = s.gradCAMPNG(j, flat[i*imageLen:(i+1)*imageLen])
 			}
 		}
 		close(j.done)
 	}
 }
 
-// tensorOf makes a batch [n, size, size, 3] of transformed images laid end to end.
-func tensorOf(flat []float32, size int) *tensors.Tensor {
-	return tensors.FromFlatDataAndDimensions(flat, len(flat)/(size*size*3), size, size, 3)
+// imageLen is the length of one transformed image: Size*Size*C.
+func (s *Server) imageLen() int {
+	tf := s.classifier.Transform
+	return tf.Size * tf.Size * tf.NumChannels()
+}
+
+// tensorOf makes a batch [n, Size, Size, C] of transformed images laid end to end.
+func (s *Server) tensorOf(flat []float32) *tensors.Tensor {
+	tf := s.classifier.Transform
+	return tensors.FromFlatDataAndDimensions(flat, len(flat)/s.imageLen(), tf.Size, tf.Size, tf.NumChannels())
 }

@@ -67,6 +67,10 @@ type Model struct {
 	// threshold (Thresholds, one per class), whatever topk asks.
 	MultiLabel bool      `json:"multi_label,omitempty"`
 	Thresholds []float64 `json:"thresholds,omitempty"`
+	// Channels are the model's input channels, and Mode the Pillow mode uploads are read as (1 "L", 2
+	// "LA", 3 "RGB", 4 "RGBA"), as vegclf predict reads files.
+	Channels int    `json:"channels"`
+	Mode     string `json:"mode"`
 }
 
 // Response is the answer to POST /predict: a prediction for each image, in the order sent.
@@ -119,13 +123,13 @@ type Server struct {
 var page []byte
 
 // New compiles the classifier for every batch size it will run (and Grad-CAM, if on) and starts the
-// goroutine that runs it. model describes it; its Classes, ImageSize, Normalization, TTA, MaxBatch and
-// Batches are filled in from the classifier and opts.
+// goroutine that runs it. model describes it; its Classes, ImageSize, Channels, Mode, Normalization, TTA,
+// MaxBatch and Batches are filled in from the classifier and opts.
+// Uploads are read as the classifier's Transform reads files (data.Transform.Decode): a model of 1, 2 or
+// 4 input channels takes them as Pillow's "L", "LA" or "RGBA", and its Grad-CAM maps are drawn over the
+// image so read (gray for 1 or 2 channels).
 // A multi-label classifier (independent sigmoid outputs) answers every class above its threshold.
 func New(b compute.Backend, c *predict.Classifier, model Model, opts Options) (*Server, error) {
-	if ch := c.Transform.NumChannels(); ch != 3 {
-		return nil, fmt.Errorf("serving a model of %d input channels: not supported yet (predict and eval take it)", ch)
-	}
 	def := DefaultOptions()
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = def.MaxBatch
@@ -161,6 +165,7 @@ func New(b compute.Backend, c *predict.Classifier, model Model, opts Options) (*
 		return nil, fmt.Errorf("serve: %w", err)
 	}
 	model.Classes, model.ImageSize, model.Normalization = c.Labels, c.Transform.Size, c.Transform.Normalization.Name
+	model.Channels, model.Mode = c.Transform.NumChannels(), c.Transform.Mode()
 	model.TTA, model.MaxBatch, model.Batches = c.TTA, opts.MaxBatch, s.buckets
 	model.MultiLabel, model.Thresholds = c.MultiLabel, c.Thresholds
 	s.model = model
@@ -297,19 +302,21 @@ func (s *Server) predict(r *http.Request) (*Response, error) {
 	jobs := make([]*job, len(uploads))
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.Timeout)
 	defer cancel()
+	tf := s.classifier.Transform
+	tf.MaxPixels = s.opts.MaxPixels
 	for i, u := range uploads {
-		img, err := rgb.Decode(u.content, s.opts.MaxPixels)
+		j := &job{ctx: ctx, pixels: make([]float32, s.imageLen()), topK: topK, done: make(chan struct{})}
+		if gradCAM {
+			j.image, err = tf.DecodeShown(u.content, j.pixels)
+		} else {
+			err = tf.Decode(u.content, j.pixels)
+		}
 		if err != nil {
 			status := http.StatusBadRequest
 			if _, ok := errors.AsType[*rgb.PixelLimitError](err); ok {
 				status = http.StatusRequestEntityTooLarge
 			}
 			return nil, &requestError{status, fmt.Sprintf("%s: %v", u.name, err)}
-		}
-		j := &job{ctx: ctx, pixels: make([]float32, s.classifier.Transform.Size*s.classifier.Transform.Size*3), topK: topK, done: make(chan struct{})}
-		s.classifier.Transform.Apply(img, j.pixels)
-		if gradCAM {
-			j.image = img
 		}
 		jobs[i] = j
 	}
@@ -459,8 +466,7 @@ func (s *Server) enqueue(jobs []*job) error {
 
 // gradCAMPNG draws the Grad-CAM map of the job's top class over its image.
 func (s *Server) gradCAMPNG(j *job, pixels []float32) ([]byte, error) {
-	size := s.classifier.Transform.Size
-	maps, err := s.gradCAM.Maps(tensorOf(pixels, size), []int32{int32(j.top[0].Index)})
+	maps, err := s.gradCAM.Maps(s.tensorOf(pixels), []int32{int32(j.top[0].Index)})
 	if err != nil {
 		return nil, err
 	}

@@ -2,10 +2,14 @@ package serve
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"hash/crc32"
+	"image"
+	"image/color"
+	"image/png"
 	"io"
 	"math"
 	"mime/multipart"
@@ -251,7 +255,7 @@ func TestRoutes(t *testing.T) {
 	resp, _ = http.Get(hs.URL + "/v1/model")
 	json.NewDecoder(resp.Body).Decode(&m)
 	resp.Body.Close()
-	if m.Run != "test-run" || strings.Join(m.Classes, ",") != "Bean,Carrot,Eggplant" || m.ImageSize != 32 || m.Normalization != "half" ||
+	if m.Run != "test-run" || strings.Join(m.Classes, ",") != "Bean,Carrot,Eggplant" || m.ImageSize != 32 || m.Channels != 3 || m.Mode != "RGB" || m.Normalization != "half" ||
 		fmt.Sprint(m.Batches) != "[1 2 4 8]" {
 		t.Errorf("/v1/model = %+v", m)
 	}
@@ -414,4 +418,110 @@ func TestMultiLabel(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil || !m.MultiLabel || !slices.Equal(m.Thresholds, []float64{0, 1, 0.5}) {
 		t.Errorf("/v1/model: %+v, %v", m, err)
 	}
+}
+
+// channelImages writes images that read differently as "L", "LA" and "RGBA": a coloured PNG whose alpha
+// runs from 0 to 255 and a grayscale PNG, beside generated JPEGs.
+func channelImages(t *testing.T, jpegs []string) []string {
+	t.Helper()
+	dir := t.TempDir()
+	colour := image.NewNRGBA(image.Rect(0, 0, 40, 30))
+	gray := image.NewGray(image.Rect(0, 0, 40, 30))
+	for y := range 30 {
+		for x := range 40 {
+			colour.SetNRGBA(x, y, color.NRGBA{uint8(6 * x), uint8(255 - 8*y), uint8(3 * (x + y)), uint8(255 * x / 39)})
+			gray.SetGray(x, y, color.Gray{uint8(5*x + 2*y)})
+		}
+	}
+	paths := slices.Clone(jpegs)
+	for name, img := range map[string]image.Image{"alpha.png": colour, "gray.png": gray} {
+		var buf bytes.Buffer
+		if err := png.Encode(&buf, img); err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	sort.Strings(paths[len(jpegs):])
+	return paths
+}
+
+// TestChannels: a model of 1, 2 or 4 input channels is served, its uploads read as vegclf predict reads
+// files (Pillow's "L", "LA", "RGBA": the same probabilities as Classifier.Files, within 1e-6, for JPEGs,
+// an RGBA PNG with graded alpha and a gray PNG); /v1/model says the channels; Grad-CAM maps are drawn over
+// the image as the model reads it: gray for 1 and 2 channels, in colour for 4.
+func TestChannels(t *testing.T) {
+	rgbClassifier, jpegs, b := testClassifier(t)
+	images := channelImages(t, jpegs[:2])
+	for _, tc := range []struct {
+		channels int
+		mode     string
+	}{{1, "L"}, {2, "LA"}, {4, "RGBA"}} {
+		t.Run(tc.mode, func(t *testing.T) {
+			m := zoo.MustNew("resnet18", nn.Head{Hidden: []int{16}, NumClasses: 3})
+			m.InChannels = tc.channels
+			store := model.NewStore()
+			if err := m.Init(store, 7, nil); err != nil {
+				t.Fatal(err)
+			}
+			tf := rgbClassifier.Transform
+			tf.Channels = tc.channels
+			c, err := predict.New(b, m, store, rgbClassifier.Labels, tf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := c.Files(images, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, hs := newTestServer(t, b, c, Options{MaxBatch: 2})
+			for i, p := range images {
+				content, _ := os.ReadFile(p)
+				status, raw, resp := post(t, hs.URL+"/predict?topk=3&gradcam=1&name="+filepath.Base(p), "application/octet-stream", content)
+				if status != http.StatusOK || len(resp.Predictions) != 1 || want[i].Err != nil {
+					t.Fatalf("%s: %d %v (predict: %v)", p, status, raw, want[i].Err)
+				}
+				got := resp.Predictions[0]
+				sameTop(t, p, got.Top, want[i].Top)
+				mapPNG, err := base64.StdEncoding.DecodeString(got.GradCAMPNG)
+				if err != nil {
+					t.Fatalf("%s: Grad-CAM map: %v", p, err)
+				}
+				if gray := shownGray(t, mapPNG); gray != (tc.channels < 3) && filepath.Base(p) != "gray.png" {
+					t.Errorf("%s: the Grad-CAM map's image is gray: %v, want %v for %s", p, gray, tc.channels < 3, tc.mode)
+				}
+			}
+			resp, err := http.Get(hs.URL + "/v1/model")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var desc Model
+			if err := json.NewDecoder(resp.Body).Decode(&desc); err != nil || desc.Channels != tc.channels || desc.Mode != tc.mode {
+				t.Errorf("/v1/model: %+v, %v; want %d channels, mode %s", desc, err, tc.channels, tc.mode)
+			}
+		})
+	}
+}
+
+// shownGray decodes a Grad-CAM PNG and says whether its plain image (the left panel, viz.SaliencyOf's)
+// is gray: R = G = B everywhere.
+func shownGray(t *testing.T, content []byte) bool {
+	t.Helper()
+	img, err := png.Decode(bytes.NewReader(content))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for y := 4; y < 4+224; y++ {
+		for x := 4; x < 4+224; x++ {
+			r, g, b, _ := img.At(x, y).RGBA()
+			if r != g || g != b {
+				return false
+			}
+		}
+	}
+	return true
 }
