@@ -1,10 +1,5 @@
 package recipe
 
-import (
-	"fmt"
-	"strings"
-)
-
 // ClassWeighting says how the loss weighs each class: "none" (the zero value: all 1) or "balanced".
 type ClassWeighting string
 
@@ -30,15 +25,7 @@ func (w ClassWeighting) MarshalText() ([]byte, error) { return []byte(w.String()
 
 // UnmarshalText reads "none" (or "") or "balanced".
 func (w *ClassWeighting) UnmarshalText(text []byte) error {
-	switch strings.TrimSpace(string(text)) {
-	case "", "none":
-		*w = NoClassWeights
-	case "balanced":
-		*w = BalancedClassWeights
-	default:
-		return fmt.Errorf("class weights %q: want none or balanced", text)
-	}
-	return nil
+	return setChoice(w, "class weights", "none", text, BalancedClassWeights)
 }
 
 // Weights returns the class weights for training images counted per class (counts[c] of class c), nil

@@ -1,10 +1,5 @@
 package recipe
 
-import (
-	"fmt"
-	"strings"
-)
-
 // ClipMode says how ClipGrad clips the gradients: by their global norm (the zero value, "norm", torch's
 // clip_grad_norm_) or each element by value ("value", torch's clip_grad_value_).
 type ClipMode string
@@ -30,13 +25,5 @@ func (m ClipMode) MarshalText() ([]byte, error) { return []byte(m.String()), nil
 
 // UnmarshalText reads "norm" (or "") or "value".
 func (m *ClipMode) UnmarshalText(text []byte) error {
-	switch strings.TrimSpace(string(text)) {
-	case "", "norm":
-		*m = ClipNorm
-	case "value":
-		*m = ClipValue
-	default:
-		return fmt.Errorf("clip mode %q: want norm or value", text)
-	}
-	return nil
+	return setChoice(m, "clip mode", "norm", text, ClipValue)
 }

@@ -1,10 +1,5 @@
 package recipe
 
-import (
-	"fmt"
-	"strings"
-)
-
 // InferenceBackend says where a run's passes without gradients run (the frozen backbone's feature pass,
 // each epoch's test evaluation, the final validation): the zero value, "auto", picks the faster one.
 type InferenceBackend string
@@ -35,15 +30,5 @@ func (b InferenceBackend) MarshalText() ([]byte, error) { return []byte(b.String
 
 // UnmarshalText reads "auto" (or ""), "onnx" or "train".
 func (b *InferenceBackend) UnmarshalText(text []byte) error {
-	switch strings.TrimSpace(string(text)) {
-	case "", "auto":
-		*b = InferenceAuto
-	case "onnx":
-		*b = InferenceONNX
-	case "train":
-		*b = InferenceTrain
-	default:
-		return fmt.Errorf("inference backend %q: want auto, onnx or train", text)
-	}
-	return nil
+	return setChoice(b, "inference backend", "auto", text, InferenceONNX, InferenceTrain)
 }
