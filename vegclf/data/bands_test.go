@@ -60,7 +60,11 @@ func TestBandsMatchPillow(t *testing.T) {
 				if err := binary.Read(r, binary.LittleEndian, wantValues); err != nil {
 					t.Fatal(err)
 				}
-				got, err := rgb.DecodeFileBands(p, 0, c)
+				var got *rgb.Bands
+				err := rgb.DecodeFileWith(p, func(content []byte) (err error) {
+					got, err = rgb.DecodeBands(content, 0, c)
+					return err
+				})
 				if err != nil {
 					t.Fatal(err)
 				}

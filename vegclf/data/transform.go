@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"image"
 	"math"
-	"os"
 	"strings"
 
 	"github.com/vegclf/vegclf/vegclf/rgb"
@@ -247,14 +246,7 @@ func (t Transform) Load(path string) ([]float32, error) {
 // LoadInto decodes and transforms the image file at path into dst (Size*Size*NumChannels float32), as
 // Decode does its content.
 func (t Transform) LoadInto(path string, dst []float32) error {
-	content, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("reading image: %w", err)
-	}
-	if _, err := t.decode(content, dst, false); err != nil {
-		return fmt.Errorf("decoding image %s: %w", path, err)
-	}
-	return nil
+	return rgb.DecodeFileWith(path, func(content []byte) error { return t.Decode(content, dst) })
 }
 
 // Decode decodes an encoded image (up to MaxPixels) and writes its transform into dst

@@ -9,7 +9,6 @@ import (
 	"image/gif"
 	"image/png"
 	"io"
-	"os"
 
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/tiff"
@@ -29,19 +28,6 @@ type Bands struct {
 // (R*19595 + G*38470 + B*7471 + 0x8000) >> 16. A gray pixel (v, v, v) gives v: the weights sum to 65536.
 func Luminance(r, g, b uint8) uint8 {
 	return uint8((uint32(r)*19595 + uint32(g)*38470 + uint32(b)*7471 + 0x8000) >> 16)
-}
-
-// DecodeFileBands reads and decodes the image file at path into c bands (DecodeBands).
-func DecodeFileBands(path string, maxPixels, c int) (*Bands, error) {
-	content, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading image: %w", err)
-	}
-	b, err := DecodeBands(content, maxPixels, c)
-	if err != nil {
-		return nil, fmt.Errorf("decoding image %s: %w", path, err)
-	}
-	return b, nil
 }
 
 // DecodeBands decodes an encoded image into c bands, as Pillow's Image.open(p).convert(mode) does for

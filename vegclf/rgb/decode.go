@@ -116,15 +116,26 @@ func sizeOf(config func(io.Reader) (image.Config, error)) func([]byte) (int, int
 // 16-bit channels keep their high byte. Images above maxPixels (0 means DefaultMaxPixels) are refused before
 // any pixel is decoded. Errors name the file. JPEGs are decoded by JPEGDecoder.
 func DecodeFile(path string, maxPixels int) (*Image, error) {
+	var img *Image
+	err := DecodeFileWith(path, func(content []byte) (err error) {
+		img, err = Decode(content, maxPixels)
+		return err
+	})
+	return img, err
+}
+
+// DecodeFileWith reads the image file at path and hands its content to decode, its errors wrapped to name
+// the file as DecodeFile's are: the one reading of an image file for decoders of other forms (bands, a
+// transform's input).
+func DecodeFileWith(path string, decode func(content []byte) error) error {
 	content, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("reading image: %w", err)
+		return fmt.Errorf("reading image: %w", err)
 	}
-	img, err := Decode(content, maxPixels)
-	if err != nil {
-		return nil, fmt.Errorf("decoding image %s: %w", path, err)
+	if err := decode(content); err != nil {
+		return fmt.Errorf("decoding image %s: %w", path, err)
 	}
-	return img, nil
+	return nil
 }
 
 // Decode decodes an encoded image (JPEG, PNG, GIF, BMP, TIFF, WebP) into RGB; see DecodeFile.
