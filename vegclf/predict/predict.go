@@ -166,8 +166,8 @@ func (c *Classifier) LogProbabilities(images *tensors.Tensor) ([][]float32, erro
 	return logp, nil
 }
 
-// PadBatch returns images [B, ...] followed by zero images up to n, or images itself when B >= n.
-func PadBatch(images *tensors.Tensor, n int) *tensors.Tensor {
+// padBatch returns images [B, ...] followed by zero images up to n, or images itself when B >= n.
+func padBatch(images *tensors.Tensor, n int) *tensors.Tensor {
 	dims := images.Shape().Dimensions
 	if dims[0] >= n {
 		return images
@@ -179,12 +179,12 @@ func PadBatch(images *tensors.Tensor, n int) *tensors.Tensor {
 }
 
 // ExecPadded runs exec, whose graph maps a batch [B, ...] to one float32 output [B, ...], on batch padded
-// with zero rows to size (PadBatch), so that one compiled graph serves every batch of a pass, its smaller
+// with zero rows to size (padBatch), so that one compiled graph serves every batch of a pass, its smaller
 // last one included, and returns the output's first B rows: those of batch's own images. A batch of size
 // or more images (any batch when size <= 0) runs as it is. The output is the caller's to free.
 func ExecPadded(exec *model.Exec, batch *tensors.Tensor, size int) (*tensors.Tensor, error) {
 	n := batch.Shape().Dimensions[0]
-	padded := PadBatch(batch, size)
+	padded := padBatch(batch, size)
 	out, err := exec.Exec(padded)
 	if padded != batch {
 		padded.FinalizeAll()
